@@ -1,0 +1,120 @@
+"""Settings an operator sets, read from CRM_* environment variables (DESIGN.md "Settings")."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Secrets that must never run a production install: the development default and
+# anything shorter than 32 characters.
+DEVELOPMENT_SECRET = "dev-only-secret-not-for-production"
+MIN_SECRET_LENGTH = 32
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+class Config:
+    """Defaults shared by every environment; the environment is read when one is made."""
+
+    ENV_NAME = "base"
+
+    def __init__(self) -> None:
+        self.read_environment()
+
+    def read_environment(self) -> None:
+        self.SECRET_KEY = _env("CRM_SECRET_KEY", DEVELOPMENT_SECRET)
+        # None means "a file in the instance folder"; create_app fills it in.
+        self.SQLALCHEMY_DATABASE_URI = _env("CRM_DATABASE_URL")
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+        self.CRM_TIMEZONE = _env("CRM_TIMEZONE", "Asia/Shanghai")
+        # Uploaded files live outside the static folder; None means instance/storage.
+        self.CRM_STORAGE_ROOT = _env("CRM_STORAGE_ROOT")
+        self.CRM_REDIS_URL = _env("CRM_REDIS_URL")
+        self.CRM_TRUST_PROXY = _env("CRM_TRUST_PROXY", "0") == "1"
+
+        self.MAIL_SERVER = _env("CRM_MAIL_SERVER", "127.0.0.1")
+        self.MAIL_PORT = int(_env("CRM_MAIL_PORT", "25") or 25)
+        self.MAIL_USE_TLS = _env("CRM_MAIL_USE_TLS", "0") == "1"
+        self.MAIL_USERNAME = _env("CRM_MAIL_USERNAME")
+        self.MAIL_PASSWORD = _env("CRM_MAIL_PASSWORD")
+        self.MAIL_SENDER = _env("CRM_MAIL_SENDER", "Factory Growth CRM <crm@localhost>")
+
+        self.MAX_CONTENT_LENGTH = 40 * 1024 * 1024
+        self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_DURATION = 30 * 24 * 3600
+        self.SESSION_PROTECTION = "basic"  # a rep's mobile address changes all day
+
+        self.BABEL_DEFAULT_LOCALE = "en"
+        self.BABEL_DEFAULT_TIMEZONE = "UTC"
+        self.LANGUAGES = ("en", "zh_Hans")
+
+        # Flask-Limiter: memory in development, Redis where several workers share limits.
+        self.RATELIMIT_STORAGE_URI = _env("CRM_REDIS_URL", "memory://")
+        self.RATELIMIT_KEY_PREFIX = _env("CRM_RATELIMIT_PREFIX", "crm")
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.CRM_LOGIN_RATE_LIMIT = _env("CRM_LOGIN_RATE_LIMIT", "30 per minute")
+
+        self.HSTS = False
+        self.SQLITE_WAL = True
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+
+    def read_environment(self) -> None:
+        super().read_environment()
+        self.TESTING = True
+        self.SECRET_KEY = "testing-secret-key-that-is-long-enough-0123"
+        self.SQLALCHEMY_DATABASE_URI = _env("CRM_TEST_DATABASE_URL", "sqlite://")
+        # The PostgreSQL pass of CI keeps rate limits in Redis, as production does.
+        self.RATELIMIT_STORAGE_URI = _env("CRM_TEST_REDIS_URL", "memory://")
+        # Tests other than the rate limit's own run with limits raised.
+        self.CRM_LOGIN_RATE_LIMIT = "10000 per minute"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+    def read_environment(self) -> None:
+        super().read_environment()
+        self.SESSION_COOKIE_SECURE = True
+        self.REMEMBER_COOKIE_SECURE = True
+        self.HSTS = True
+        secret = self.SECRET_KEY or ""
+        if secret == DEVELOPMENT_SECRET or len(secret) < MIN_SECRET_LENGTH:
+            raise RuntimeError(
+                "CRM_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters in production "
+                '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name: str | None = None) -> Config:
+    name = name or _env("CRM_ENV", "development")
+    try:
+        config_class = CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"CRM_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None
+    return config_class()
+
+
+def default_sqlite_url(instance_path: str) -> str:
+    return "sqlite:///" + str(Path(instance_path) / "crm.sqlite3")

@@ -1,0 +1,99 @@
+"""Factory Growth CRM: create_app() builds the Flask app from config, extensions and blueprints."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import Config, config_for, default_sqlite_url
+from crm.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config: Config | str | None = None, **overrides) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    settings = config if isinstance(config, Config) else config_for(config)
+    app.config.from_object(settings)
+    app.config["ENV_NAME"] = settings.ENV_NAME
+    app.config.update(overrides)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = default_sqlite_url(app.instance_path)
+    if not app.config.get("CRM_STORAGE_ROOT"):
+        app.config["CRM_STORAGE_ROOT"] = os.path.join(app.instance_path, "storage")
+    if app.config.get("CRM_TRUST_PROXY"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from crm.views import errors, security, templating
+
+    errors.register(app)
+    security.register(app)
+    templating.register(app)
+
+    from crm.cli import crm_group
+
+    app.cli.add_command(crm_group)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    import crm.models  # noqa: F401  (registers every table on the metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from crm.views.auth import load_user_from_session, locale_for_request
+
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user_from_session)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = app.config["SESSION_PROTECTION"]
+    babel.init_app(app, locale_selector=locale_for_request)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from crm.views import account, admin, auth, field, health, pipeline, portal
+
+    for blueprint in (
+        health.bp,
+        auth.bp,
+        account.bp,
+        field.bp,
+        pipeline.bp,
+        portal.bp,
+        admin.bp,
+    ):
+        app.register_blueprint(blueprint)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """On SQLite: enforce foreign keys, use WAL, and let SQLAlchemy run transactions itself.
+
+    pysqlite's own transaction handling breaks SAVEPOINT (which the tests' rollback
+    fixture and nested transactions need), so it is turned off and BEGIN is emitted below.
+    """
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")

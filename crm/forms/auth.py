@@ -1,0 +1,55 @@
+"""Forms of sign-in and of the user's own account."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from crm.models.user import EMAIL_MAX
+from crm.services.auth import PASSWORD_MAX
+
+LOGIN_REQUIRED = _l("Enter your e-mail or mobile number.")
+PASSWORD_REQUIRED = _l("Enter your password.")
+
+
+class LoginForm(FlaskForm):
+    login = StringField(
+        _l("E-mail or mobile number"),
+        validators=[DataRequired(LOGIN_REQUIRED), Length(max=EMAIL_MAX)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(PASSWORD_REQUIRED), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    remember = BooleanField(_l("Keep me signed in on this device"))
+    next = HiddenField()
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(PASSWORD_REQUIRED), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(_l("Enter a new password.")), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "new-password"},
+        description=_l("At least 10 characters; not a common password."),
+    )
+
+
+class LanguageForm(FlaskForm):
+    locale = SelectField(
+        _l("Language"),
+        choices=[("", _l("As my browser")), ("en", "English"), ("zh_Hans", "简体中文")],
+        validate_choice=True,
+    )
+
+
+class EndSessionsForm(FlaskForm):
+    """Signs out every other device; no fields but the CSRF token."""

@@ -1,0 +1,113 @@
+"""Factories and their contacts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.extensions import db
+from crm.models.stage import STAGES
+from crm.models.types import UTCDateTime, utcnow
+from crm.models.user import _in
+
+STATUSES = ("prospect", "active", "paused", "churned")
+FACTORY_NAME_MAX = 200
+CREDIT_CODE_LENGTH = 18
+ADDRESS_MAX = 300
+CATEGORY_MAX = 100
+URL_MAX = 500
+CONTACT_NAME_MAX = 100
+CONTACT_ROLE_MAX = 60
+CONTACT_PHONE_MAX = 40
+WECHAT_MAX = 60
+
+
+class Factory(db.Model):
+    __tablename__ = "factories"
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(f"stage IS NULL OR {_in('stage', STAGES)}", name="stage"),
+        # A prospect has no stage; every other status keeps one.
+        CheckConstraint(
+            "(status = 'prospect' AND stage IS NULL) "
+            "OR (status != 'prospect' AND stage IS NOT NULL)",
+            name="stage_matches_status",
+        ),
+        CheckConstraint("lat IS NULL OR lat BETWEEN -90 AND 90", name="lat"),
+        CheckConstraint("lng IS NULL OR lng BETWEEN -180 AND 180", name="lng"),
+        CheckConstraint("(lat IS NULL) = (lng IS NULL)", name="lat_lng_together"),
+        CheckConstraint("paused_days >= 0", name="paused_days"),
+        Index("ix_factories_owner_status", "owner_id", "status"),
+        Index("ix_factories_belt_stage", "belt_id", "stage"),
+        Index("ix_factories_belt_status", "belt_id", "status"),
+        Index("ix_factories_next_follow_up_at", "next_follow_up_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(FACTORY_NAME_MAX), index=True)
+    # Unified social credit code, upper case, check digit validated (GB 32100-2015).
+    credit_code: Mapped[str | None] = mapped_column(String(CREDIT_CODE_LENGTH), unique=True)
+    belt_id: Mapped[int] = mapped_column(ForeignKey("belts.id"))
+    category: Mapped[str] = mapped_column(String(CATEGORY_MAX), default="")
+    address: Mapped[str] = mapped_column(String(ADDRESS_MAX), default="")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+    shop_url: Mapped[str] = mapped_column(String(URL_MAX), default="")
+    is_key_account: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(10), default="prospect")
+    stage: Mapped[str | None] = mapped_column(String(12))
+    stage_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Days spent paused since entering the stage: they do not count as time in stage.
+    paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_until: Mapped[date | None] = mapped_column(Date)
+    # Kept for fast lists; the services that change visits and follow-ups keep them true.
+    last_visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    eligible_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("factories.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    belt = relationship("Belt")
+    owner = relationship("User", foreign_keys=[owner_id])
+    contacts = relationship(
+        "Contact", back_populates="factory", cascade="all, delete-orphan", order_by="Contact.id"
+    )
+
+    @property
+    def has_location(self) -> bool:
+        return self.lat is not None and self.lng is not None
+
+    def __repr__(self) -> str:
+        return f"<Factory {self.id} {self.name!r} {self.status}/{self.stage}>"
+
+
+class Contact(db.Model):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    factory_id: Mapped[int] = mapped_column(
+        ForeignKey("factories.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(CONTACT_NAME_MAX))
+    role: Mapped[str] = mapped_column(String(CONTACT_ROLE_MAX), default="")
+    phone: Mapped[str] = mapped_column(String(CONTACT_PHONE_MAX), default="")
+    # The phone's digits alone, for search and for tel: links.
+    phone_digits: Mapped[str] = mapped_column(String(CONTACT_PHONE_MAX), default="", index=True)
+    wechat_id: Mapped[str] = mapped_column(String(WECHAT_MAX), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    factory = relationship("Factory", back_populates="contacts")

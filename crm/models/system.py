@@ -1,0 +1,96 @@
+"""The install's own records: settings, holidays, job runs, work requests, the scheduler lease."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.extensions import db
+from crm.models.types import UTCDateTime, utcnow
+from crm.models.user import _in
+
+JOB_OUTCOMES = ("running", "ok", "failed")
+WORK_STATUSES = ("queued", "running", "done", "failed")
+
+
+class Setting(db.Model):
+    """A value an admin tunes (DESIGN.md "Settings"); the defaults live in crm.services.settings."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[dict | list | str | int | float | bool | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Holiday(db.Model):
+    """A day of the install's holiday calendar: due dates skip it."""
+
+    __tablename__ = "holidays"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+
+
+class JobRun(db.Model):
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        UniqueConstraint("job", "run_key"),
+        CheckConstraint(_in("outcome", JOB_OUTCOMES), name="outcome"),
+        Index("ix_job_runs_job_started", "job", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(60))
+    # The job's period, e.g. "2026-11-25T09:15" or "2026-W48": a period runs once.
+    run_key: Mapped[str] = mapped_column(String(120))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(10), default="running")
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class WorkRequest(db.Model):
+    """Long work asked for from a page, picked up by the scheduler process."""
+
+    __tablename__ = "work_requests"
+    __table_args__ = (
+        CheckConstraint(_in("status", WORK_STATUSES), name="status"),
+        CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
+        Index("ix_work_requests_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    arguments: Mapped[dict] = mapped_column(JSON, default=dict)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SchedulerLease(db.Model):
+    """The leader lease on SQLite (PostgreSQL uses an advisory lock instead)."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

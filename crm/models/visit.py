@@ -1,0 +1,105 @@
+"""Visits to factories, their photos, and the tasks each visit advanced."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.extensions import db
+from crm.models.types import UTCDateTime, utcnow
+from crm.models.user import _in
+
+PURPOSES = (
+    "first_contact",
+    "assessment",
+    "training",
+    "video_shoot",
+    "follow_up",
+    "promotion_review",
+    "other",
+)
+CLIENT_KEY_MAX = 64
+NOTES_MAX = 10_000
+SUMMARY_MAX = 2_000
+
+visit_tasks = Table(
+    "visit_tasks",
+    db.metadata,
+    Column("visit_id", ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True),
+    Column("task_id", ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Visit(db.Model):
+    __tablename__ = "visits"
+    __table_args__ = (
+        # A key is unique per user: another user's key never returns someone else's visit.
+        UniqueConstraint("rep_id", "client_key"),
+        CheckConstraint(_in("purpose", PURPOSES), name="purpose"),
+        CheckConstraint("lat IS NULL OR lat BETWEEN -90 AND 90", name="lat"),
+        CheckConstraint("lng IS NULL OR lng BETWEEN -180 AND 180", name="lng"),
+        CheckConstraint("accuracy_m IS NULL OR accuracy_m >= 0", name="accuracy"),
+        Index("ix_visits_factory_checked_in", "factory_id", "checked_in_at"),
+        Index("ix_visits_rep_checked_in", "rep_id", "checked_in_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    factory_id: Mapped[int] = mapped_column(ForeignKey("factories.id", ondelete="CASCADE"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    # The phone's clock, with the UTC offset it reported.
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    utc_offset_minutes: Mapped[int | None] = mapped_column(Integer)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    position_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    off_site: Mapped[bool] = mapped_column(Boolean, default=False)
+    notes: Mapped[str] = mapped_column(Text, default="")  # internal, never shown to the factory
+    summary: Mapped[str] = mapped_column(Text, default="")  # shared with the factory
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    client_key: Mapped[str] = mapped_column(String(CLIENT_KEY_MAX))
+    # SHA-256 of the first accepted submission, photo hashes included.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    factory = relationship("Factory")
+    rep = relationship("User")
+    contact = relationship("Contact")
+    photos = relationship(
+        "VisitPhoto", back_populates="visit", cascade="all, delete-orphan", order_by="VisitPhoto.id"
+    )
+    tasks = relationship("Task", secondary=visit_tasks)
+
+
+class VisitPhoto(db.Model):
+    __tablename__ = "visit_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    visit = relationship("Visit", back_populates="photos")

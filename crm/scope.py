@@ -1,0 +1,186 @@
+"""Who may see and do what: permissions, scoped queries, scoped getters (DESIGN.md "Scope").
+
+Nothing else in the app decides visibility. Lists are built from the scoped
+selects here (filtered in SQL); single records come through the getters, which
+raise NotFound for anything out of scope, so "absent" and "not yours" look alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import TypeVar
+
+from sqlalchemy import Select, and_, false, or_, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from crm.errors import NotAllowed, NotFound
+from crm.extensions import db
+from crm.models import Belt, Factory, FollowUp, Leave, Task, User, Visit, team_managers
+
+# --- endpoint permissions -------------------------------------------------------------
+
+# Which roles hold each permission an endpoint can declare.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "public": frozenset({"anonymous", "admin", "manager", "rep", "factory"}),
+    "signed_in": frozenset({"admin", "manager", "rep", "factory"}),
+    "staff": frozenset({"admin", "manager", "rep"}),
+    "manage": frozenset({"admin", "manager"}),
+    "admin": frozenset({"admin"}),
+    "factory": frozenset({"factory"}),
+}
+
+# Endpoints that Flask or an extension registers, declared here rather than on a view.
+BUILT_IN_PERMISSIONS = {"static": "public"}
+
+F = TypeVar("F", bound=Callable)
+
+
+def allow(permission: str) -> Callable[[F], F]:
+    """Declare who may call a view; a view without a declaration is refused (deny by default)."""
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+
+    def mark(view: F) -> F:
+        view.permission = permission  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def permission_of(view_functions: dict, endpoint: str) -> str | None:
+    if endpoint in BUILT_IN_PERMISSIONS:
+        return BUILT_IN_PERMISSIONS[endpoint]
+    view = view_functions.get(endpoint)
+    return getattr(view, "permission", None)
+
+
+def role_of(user: User | None) -> str:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "anonymous"
+    return user.role
+
+
+def holds(user: User | None, permission: str) -> bool:
+    return role_of(user) in PERMISSIONS[permission]
+
+
+# --- actions beyond scope (DESIGN.md "Who may do what") ---------------------------------
+
+ACTIONS: dict[str, frozenset[str]] = {
+    "create_factory": frozenset({"rep", "manager", "admin"}),
+    "claim_prospect": frozenset({"rep", "manager", "admin"}),
+    "change_belt_or_credit_code": frozenset({"manager", "admin"}),
+    "log_visit": frozenset({"rep", "manager", "admin"}),
+    "schedule_follow_up": frozenset({"rep", "manager", "admin"}),
+    "add_contact": frozenset({"rep", "manager", "admin"}),
+    "enter_snapshot": frozenset({"rep", "manager", "admin"}),
+    "advance_task": frozenset({"rep", "manager", "admin"}),
+    "hand_in_evidence": frozenset({"factory"}),
+    "waive_required_task": frozenset({"manager", "admin"}),
+    "request_stage_change": frozenset({"rep", "manager", "admin"}),
+    "decide_stage_change": frozenset({"manager", "admin"}),
+    "reassign": frozenset({"manager", "admin"}),
+    "import": frozenset({"manager", "admin"}),
+    "export": frozenset({"manager", "admin"}),
+    "configure": frozenset({"admin"}),
+}
+
+
+def may(user: User, action: str) -> bool:
+    return user.role in ACTIONS[action]
+
+
+def require(user: User, action: str) -> None:
+    """Raise NotAllowed (403) when the user's role may not take the action on an in-scope record."""
+    if not may(user, action):
+        raise NotAllowed("Your role may not do this.")
+
+
+# --- scoped queries ---------------------------------------------------------------------
+
+
+def led_belt_ids(user: User) -> Select:
+    """The belts of the teams a manager leads."""
+    return (
+        select(Belt.id)
+        .join(team_managers, team_managers.c.team_id == Belt.team_id)
+        .where(team_managers.c.user_id == user.id)
+    )
+
+
+def covered_rep_ids(user: User, on: date) -> Select:
+    """The reps that this rep stands in for on the given day (their leave covers it)."""
+    return select(Leave.rep_id).where(
+        Leave.stand_in_id == user.id, Leave.starts_on <= on, Leave.ends_on >= on
+    )
+
+
+def factory_condition(user: User, on: date) -> ColumnElement[bool]:
+    """The SQL condition that keeps the factories in a user's scope."""
+    if user.role == "admin":
+        return true()
+    if user.role == "manager":
+        return Factory.belt_id.in_(led_belt_ids(user))
+    if user.role == "rep":
+        team_belts = select(Belt.id).where(Belt.team_id == user.team_id)
+        unowned_prospects = and_(
+            Factory.status == "prospect",
+            Factory.owner_id.is_(None),
+            Factory.belt_id.in_(team_belts) if user.team_id is not None else false(),
+        )
+        return or_(
+            Factory.owner_id == user.id,
+            Factory.owner_id.in_(covered_rep_ids(user, on)),
+            unowned_prospects,
+        )
+    if user.role == "factory":
+        return Factory.id == user.factory_id if user.factory_id else false()
+    return false()
+
+
+def factories(user: User, on: date) -> Select:
+    """`select(Factory)` limited to the user's scope on a day (leave covers count by day)."""
+    return select(Factory).where(factory_condition(user, on))
+
+
+def factory_ids(user: User, on: date) -> Select:
+    return select(Factory.id).where(factory_condition(user, on))
+
+
+def visits(user: User, on: date) -> Select:
+    return select(Visit).where(Visit.factory_id.in_(factory_ids(user, on)))
+
+
+def tasks(user: User, on: date) -> Select:
+    return select(Task).where(Task.factory_id.in_(factory_ids(user, on)))
+
+
+def follow_ups(user: User, on: date) -> Select:
+    return select(FollowUp).where(FollowUp.factory_id.in_(factory_ids(user, on)))
+
+
+# --- scoped getters ---------------------------------------------------------------------
+
+
+def _one(statement: Select, what: str):
+    record = db.session.scalar(statement)
+    if record is None:
+        raise NotFound(f"No such {what}.")
+    return record
+
+
+def get_factory(user: User, factory_id: int, on: date) -> Factory:
+    return _one(factories(user, on).where(Factory.id == factory_id), "factory")
+
+
+def get_visit(user: User, visit_id: int, on: date) -> Visit:
+    return _one(visits(user, on).where(Visit.id == visit_id), "visit")
+
+
+def get_task(user: User, task_id: int, on: date) -> Task:
+    return _one(tasks(user, on).where(Task.id == task_id), "task")
+
+
+def get_follow_up(user: User, follow_up_id: int, on: date) -> FollowUp:
+    return _one(follow_ups(user, on).where(FollowUp.id == follow_up_id), "follow-up")

@@ -1,0 +1,248 @@
+"""Sign-in rules: logins, passwords, lockout, and sign-in sessions as rows (DESIGN.md "Sign-in")."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+from functools import cache
+from importlib import resources
+
+from sqlalchemy import delete, func, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from crm.clock import now as clock_now
+from crm.errors import Invalid, Locked
+from crm.extensions import db
+from crm.models import LoginAttempt, User, UserSession
+from crm.models.user import EMAIL_MAX
+from crm.services import audit
+
+PASSWORD_MIN = 10
+PASSWORD_MAX = 128
+LOCKOUT_FAILURES = 5
+LOCKOUT_WINDOW = timedelta(minutes=15)
+SEEN_EVERY = timedelta(minutes=1)  # how often a session's "last seen" is written
+WRONG_LOGIN = "That login and password do not match. Check both and try again."
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# --- logins -------------------------------------------------------------------------------
+
+
+def normalise_email(raw: str) -> str:
+    return (raw or "").strip().lower()
+
+
+def normalise_phone(raw: str) -> str:
+    """A mainland mobile number's digits, without a +86 / 0086 country prefix."""
+    digits = re.sub(r"\D", "", raw or "")
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
+            return digits[len(prefix) :]
+    return digits
+
+
+def normalise_login(raw: str) -> str:
+    raw = (raw or "").strip()
+    return normalise_email(raw) if "@" in raw else normalise_phone(raw)
+
+
+def find_user_by_login(login: str) -> User | None:
+    value = normalise_login(login)
+    if not value:
+        return None
+    column = User.email if "@" in value else User.phone
+    return db.session.scalar(select(User).where(column == value))
+
+
+def email_problem(email: str) -> str | None:
+    if len(email) > EMAIL_MAX or not _EMAIL.match(email):
+        return "Enter an e-mail address such as name@example.com."
+    return None
+
+
+def phone_problem(phone: str) -> str | None:
+    if not re.fullmatch(r"1\d{10}", phone):
+        return "Enter a mainland mobile number of 11 digits, starting with 1."
+    return None
+
+
+# --- passwords ----------------------------------------------------------------------------
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    text = resources.files("crm.data").joinpath("common-passwords.txt").read_text("utf-8")
+    return frozenset(
+        line.strip().lower()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+
+
+def password_problem(password: str, login: str = "") -> str | None:
+    if len(password) < PASSWORD_MIN:
+        return f"Use at least {PASSWORD_MIN} characters."
+    if len(password) > PASSWORD_MAX:
+        return f"Use at most {PASSWORD_MAX} characters."
+    lowered = password.lower()
+    if lowered in common_passwords() or len(set(lowered)) < 4:
+        return "This password is too common; choose one that others would not guess."
+    if login and normalise_login(login) and normalise_login(login) in lowered:
+        return "Do not use your login in your password."
+    return None
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method="scrypt")
+
+
+@cache
+def _stand_in_hash() -> str:
+    # Checked against when the login is unknown, so that both cases cost the same.
+    return hash_password(secrets.token_urlsafe(16))
+
+
+# --- lockout and authentication -----------------------------------------------------------
+
+
+def lockout_remaining(login: str, address: str, now: datetime) -> timedelta | None:
+    """How long the pair of login and address stays locked, or None when it is not."""
+    recent = select(func.count(), func.max(LoginAttempt.at)).where(
+        LoginAttempt.login == login,
+        LoginAttempt.address == address,
+        LoginAttempt.at > now - LOCKOUT_WINDOW,
+    )
+    count, latest = db.session.execute(recent).one()
+    if count < LOCKOUT_FAILURES or latest is None:
+        return None
+    return latest + LOCKOUT_WINDOW - now
+
+
+def authenticate(login: str, password: str, address: str, now: datetime | None = None) -> User:
+    """The active user with this login and password, or Invalid/Locked with one message for all."""
+    now = now or clock_now()
+    key = normalise_login(login)[:EMAIL_MAX] or (login or "").strip().lower()[:EMAIL_MAX]
+    remaining = lockout_remaining(key, address, now)
+    if remaining is not None:
+        minutes = max(1, int(remaining.total_seconds() // 60) + 1)
+        raise Locked(
+            f"Too many failed sign-ins from here. Wait {minutes} minutes, or reset your password.",
+            retry_after=int(remaining.total_seconds()) + 1,
+        )
+    user = find_user_by_login(login)
+    known = user is not None and user.active
+    hashed = user.password_hash if known else _stand_in_hash()
+    if not check_password_hash(hashed, password or "") or not known:
+        db.session.add(LoginAttempt(login=key, address=address, at=now))
+        raise Invalid(WRONG_LOGIN, fields={"password": WRONG_LOGIN})
+    db.session.execute(
+        delete(LoginAttempt).where(LoginAttempt.login == key, LoginAttempt.address == address)
+    )
+    user.last_login_at = now
+    return user
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(user: User, user_agent: str, address: str) -> str:
+    """Record a sign-in and return the token its cookies will carry."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        UserSession(
+            user_id=user.id,
+            token_hash=_token_hash(token),
+            user_agent=(user_agent or "")[:300],
+            address=(address or "")[:64],
+            created_at=clock_now(),
+            last_seen_at=clock_now(),
+        )
+    )
+    user.current_session_token = token
+    return token
+
+
+def load_session(token: str) -> User | None:
+    """The user of a live session, or None when it was ended or the user deactivated."""
+    if not token:
+        return None
+    row = db.session.scalar(
+        select(UserSession).where(
+            UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None)
+        )
+    )
+    if row is None or not row.user.active:
+        return None
+    now = clock_now()
+    if now - row.last_seen_at > SEEN_EVERY:
+        row.last_seen_at = now
+    row.user.current_session_token = token
+    return row.user
+
+
+def current_session(user: User) -> UserSession | None:
+    if not user.current_session_token:
+        return None
+    return db.session.scalar(
+        select(UserSession).where(UserSession.token_hash == _token_hash(user.current_session_token))
+    )
+
+
+def end_session(token: str) -> None:
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None))
+        .values(revoked_at=clock_now())
+    )
+
+
+def end_sessions(user: User, keep_token: str | None = None) -> int:
+    """End every session of a user, or all but the one whose token is kept."""
+    statement = update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
+    )
+    if keep_token:
+        statement = statement.where(UserSession.token_hash != _token_hash(keep_token))
+    return db.session.execute(statement.values(revoked_at=clock_now())).rowcount
+
+
+def live_sessions(user: User) -> list[UserSession]:
+    return list(
+        db.session.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+            .order_by(UserSession.last_seen_at.desc())
+        )
+    )
+
+
+# --- password change ----------------------------------------------------------------------
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Set a new password after checking the current one; the user's other sessions end."""
+    if not check_password_hash(user.password_hash, current or ""):
+        raise Invalid(
+            "Your current password is not right.",
+            fields={"current_password": "This is not your current password."},
+        )
+    problem = password_problem(new, user.login)
+    if problem:
+        raise Invalid(problem, fields={"new_password": problem})
+    user.password_hash = hash_password(new)
+    end_sessions(user, keep_token=user.current_session_token)
+    audit.record(user, "user", user.id, "change_password")
+
+
+def set_locale(user: User, locale: str | None) -> None:
+    before = user.locale
+    user.locale = locale or None
+    if before != user.locale:
+        audit.record(user, "user", user.id, "set_locale", {"locale": (before, user.locale)})

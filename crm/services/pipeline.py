@@ -1,0 +1,70 @@
+"""The manager's view of the pipeline: factories per status and stage, per belt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+
+from crm import scope
+from crm.extensions import db
+from crm.models import STAGES, Belt, StageChange, User
+
+
+@dataclass
+class BeltRow:
+    belt: Belt
+    counts: dict[str, int]  # "prospect", each stage code, "paused", "churned"
+    total: int
+
+
+def stage_columns() -> tuple[str, ...]:
+    return ("prospect", *STAGES, "paused", "churned")
+
+
+def _column(status: str, stage: str | None) -> str:
+    # Paused and churned factories keep a stage, but the pipeline shows them apart.
+    return stage if status == "active" else status
+
+
+def counts_by_belt(user: User, on: date) -> tuple[list[BeltRow], dict[str, int]]:
+    """Factory counts per belt and column, limited to the user's scope, and the totals."""
+    in_scope = scope.factories(user, on).subquery()
+    rows = db.session.execute(
+        select(in_scope.c.belt_id, in_scope.c.status, in_scope.c.stage, func.count()).group_by(
+            in_scope.c.belt_id, in_scope.c.status, in_scope.c.stage
+        )
+    ).all()
+    per_belt: dict[int, dict[str, int]] = {}
+    totals = dict.fromkeys(stage_columns(), 0)
+    for belt_id, status, stage, count in rows:
+        column = _column(status, stage)
+        per_belt.setdefault(belt_id, dict.fromkeys(stage_columns(), 0))[column] += count
+        totals[column] += count
+    belts = db.session.scalars(
+        select(Belt).where(Belt.id.in_(list(per_belt))).order_by(Belt.code)
+    ).all()
+    result = [BeltRow(belt, per_belt[belt.id], sum(per_belt[belt.id].values())) for belt in belts]
+    return result, totals
+
+
+def pending_requests_count(user: User, on: date) -> int:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(StageChange)
+            .where(
+                StageChange.decision == "pending",
+                StageChange.factory_id.in_(scope.factory_ids(user, on)),
+            )
+        )
+        or 0
+    )
+
+
+def factory_count(user: User, on: date) -> int:
+    return (
+        db.session.scalar(select(func.count()).select_from(scope.factories(user, on).subquery()))
+        or 0
+    )

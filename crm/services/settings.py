@@ -1,0 +1,28 @@
+"""What an admin tunes, stored in the database with defaults here (DESIGN.md "Settings")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm.extensions import db
+from crm.models import Setting
+
+DEFAULTS: dict[str, Any] = {
+    "checkin_radius_m": 300,
+    "checkin_accuracy_m": 100,
+    "position_max_age_s": 120,
+    "freshness_days": 45,
+    "long_in_stage_days": {"elementary": 60, "junior": 120, "senior": 180, "university": 365},
+    "photo_required_purposes": ["video_shoot"],
+    "second_factor_required": False,
+    "retention_days": 3650,
+    "map_tile_url": "",
+    "rate_limit_api": "300 per minute",
+}
+
+
+def get(key: str) -> Any:
+    if key not in DEFAULTS:
+        raise KeyError(key)
+    row = db.session.get(Setting, key)
+    return DEFAULTS[key] if row is None else row.value

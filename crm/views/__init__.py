@@ -1,0 +1,1 @@
+"""Blueprints, one per audience: parse, authorise through crm.scope, call one service, render."""

@@ -1,0 +1,16 @@
+"""The admin console."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from crm import scope
+from crm.services import users
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.route("/")
+@scope.allow("admin")
+def index():
+    return render_template("admin/index.html", overview=users.overview())

@@ -1,0 +1,115 @@
+"""Sign-in and sign-out, the user loader and the language chosen for each request."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from crm import scope
+from crm.errors import Invalid, Locked
+from crm.extensions import db, limiter
+from crm.forms.auth import LoginForm
+from crm.models import User
+from crm.services import auth as auth_service
+
+bp = Blueprint("auth", __name__)
+
+HOMES = {
+    "rep": "field.today",
+    "manager": "pipeline.index",
+    "factory": "portal.index",
+    "admin": "admin.index",
+}
+
+
+def home_url(user: User) -> str:
+    return url_for(HOMES[user.role])
+
+
+def load_user_from_session(token: str) -> User | None:
+    return auth_service.load_session(token)
+
+
+def locale_for_request() -> str:
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
+        return current_user.locale
+    for language, _quality in request.accept_languages:
+        tag = language.lower()
+        if tag.startswith("zh"):
+            return "zh_Hans"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never an open redirect to another host."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _login_limit() -> str:
+    return current_app.config["CRM_LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@scope.allow("public")
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_url(current_user))
+    form = LoginForm(next=request.args.get("next", ""))
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                user = auth_service.authenticate(
+                    form.login.data, form.password.data, request.remote_addr or ""
+                )
+            except Locked as error:
+                db.session.commit()
+                form.form_errors.append(error.message)
+                status = 429
+            except Invalid as error:
+                db.session.commit()  # the failed attempt counts toward the lockout
+                form.form_errors.append(error.message)
+                status = 422
+            else:
+                auth_service.start_session(
+                    user, request.user_agent.string, request.remote_addr or ""
+                )
+                db.session.commit()
+                login_user(user, remember=form.remember.data)
+                return redirect(_safe_next(form.next.data) or home_url(user), code=303)
+        else:
+            status = 422
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@scope.allow("signed_in")
+def logout():
+    if current_user.current_session_token:
+        auth_service.end_session(current_user.current_session_token)
+        db.session.commit()
+    logout_user()
+    flash(_("You are signed out."), "info")
+    response = redirect(url_for("auth.login"), code=303)
+    # Clears cached pages; the outbox (IndexedDB) stays: its items carry their user.
+    response.headers["Clear-Site-Data"] = '"cache"'
+    return response
+
+
+@bp.route("/")
+@scope.allow("public")
+def index():
+    if current_user.is_authenticated:
+        return redirect(home_url(current_user))
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,115 @@
+"""One place turns errors into answers: JSON under /api/, a fragment for htmx, a page otherwise."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from crm.errors import DomainError, Locked
+from crm.extensions import db
+from crm.views.security import wants_json
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+def json_error(status: int, code: str, message: str, fields: dict | None = None) -> Response:
+    response = jsonify({"error": {"code": code, "message": message, "fields": fields or {}}})
+    response.status_code = status
+    return response
+
+
+def _titles() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood"),
+        403: _("You may not do this"),
+        404: _("Page not found"),
+        405: _("Not allowed here"),
+        409: _("This clashes with what is stored"),
+        413: _("The upload is too large"),
+        422: _("Please correct the form"),
+        429: _("Too many attempts"),
+        500: _("Something went wrong on our side"),
+        503: _("Temporarily unavailable"),
+    }
+
+
+def _advice(status: int) -> str:
+    return {
+        400: _("Go back, reload the page and try again."),
+        403: _("Your role does not allow this. Ask your manager or an admin if you need it."),
+        404: _("The page or record does not exist, or is not yours to see."),
+        405: _("Go back and use the page's own buttons."),
+        409: _("Reload the page to see the current state, then try again."),
+        413: _("Choose smaller files (photos are shrunk on the phone before sending)."),
+        422: _("Correct the fields marked and send again."),
+        429: _("Wait a little and try again."),
+        500: _("The error was logged. Try again in a moment; nothing you sent was kept half-done."),
+        503: _("Try again in a minute."),
+    }.get(status, "")
+
+
+def render_error(status: int, code: str, message: str = "", fields: dict | None = None) -> Response:
+    if wants_json():
+        return json_error(status, code, message or _titles().get(status, code), fields)
+    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
+    body = render_template(
+        template,
+        status=status,
+        title=_titles().get(status, _("Error")),
+        message=message,
+        advice=_advice(status),
+    )
+    return Response(body, status=status, mimetype="text/html")
+
+
+def _domain_error(error: DomainError) -> Response:
+    db.session.rollback()
+    response = render_error(error.status, error.code, error.message, error.fields)
+    if isinstance(error, Locked):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    response = render_error(status, CODES.get(status, "error"), "")
+    if status == 429 and error.description:
+        response.headers.setdefault("Retry-After", "60")
+    if status == 405:
+        response.headers["Allow"] = ", ".join(error.valid_methods or [])
+    return response
+
+
+def _csrf_error(error: CSRFError) -> Response:
+    # Nothing was changed; say how to put it right.
+    return render_error(
+        400,
+        "csrf_failed",
+        _("The form expired or was sent from elsewhere. Reload the page and send it again."),
+    )
+
+
+def _server_error(error: Exception) -> Response:
+    db.session.rollback()
+    return render_error(500, "server_error", "")
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(500, _server_error)

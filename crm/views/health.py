@@ -1,0 +1,39 @@
+"""For load balancers and browsers: /healthz, /readyz, /favicon.ico."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, send_from_directory
+
+from crm import scope
+from crm.services import health
+
+bp = Blueprint("health", __name__)
+
+
+@bp.route("/healthz")
+@scope.allow("public")
+def healthz():
+    return jsonify(status="ok")
+
+
+@bp.route("/readyz")
+@scope.allow("public")
+def readyz():
+    problem = health.readiness_problem()
+    if problem:
+        response = jsonify(status="unavailable", problem=problem)
+        response.status_code = 503
+        response.headers["Retry-After"] = "10"
+        return response
+    return jsonify(status="ok")
+
+
+@bp.route("/favicon.ico")
+@scope.allow("public")
+def favicon():
+    return send_from_directory(
+        current_app.static_folder,
+        "img/favicon.ico",
+        mimetype="image/vnd.microsoft.icon",
+        max_age=86400,
+    )

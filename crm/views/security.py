@@ -1,0 +1,65 @@
+"""Deny by default before every view, and the security headers on every response."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, redirect, request, url_for
+from flask_login import current_user
+
+from crm import scope
+from crm.errors import NotAllowed, NotFound
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{tiles}; "
+    "media-src 'self' blob:; worker-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def gate() -> Response | None:
+    """Refuse a request whose endpoint's permission the user's role lacks (DESIGN.md "Scope")."""
+    if request.endpoint is None:  # no route matched: the 404 handler answers
+        return None
+    permission = scope.permission_of(current_app.view_functions, request.endpoint)
+    if permission is None:
+        # A view without a declaration is a bug; refuse rather than expose it.
+        current_app.logger.error("endpoint %s declares no permission", request.endpoint)
+        raise NotAllowed("This page is not available.")
+    if scope.holds(current_user, permission):
+        return None
+    role = scope.role_of(current_user)
+    if role == "anonymous":
+        if wants_json():
+            from crm.views.errors import json_error
+
+            return json_error(401, "unauthorized", "Sign in first.")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if role == "factory":
+        raise NotFound("No such page.")
+    raise NotAllowed("Your role does not have this page.")
+
+
+def add_headers(response: Response) -> Response:
+    tiles = current_app.config.get("CRM_MAP_TILE_ORIGIN") or ""
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(
+        tiles=f" {tiles}" if tiles else ""
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "geolocation=(self), camera=(self), microphone=(self)"
+    response.headers["X-Frame-Options"] = "DENY"
+    if current_app.config.get("HSTS"):
+        response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    if current_user and getattr(current_user, "is_authenticated", False):
+        # Pages with a user's data are not kept by shared caches or the back button.
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def register(app: Flask) -> None:
+    app.before_request(gate)
+    app.after_request(add_headers)

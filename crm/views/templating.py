@@ -1,0 +1,144 @@
+"""What every template may call: navigation, labels for codes, dates in the install's zone."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask, g
+from flask_babel import format_date as babel_format_date
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from crm import clock
+from crm.extensions import db
+from crm.models import StageDefinition
+
+NAV = {
+    "rep": (("field.today", "Today"), ("pipeline.index", "Pipeline")),
+    "manager": (("pipeline.index", "Pipeline"),),
+    "admin": (("admin.index", "Admin"), ("pipeline.index", "Pipeline")),
+    "factory": (("portal.index", "My checklist"),),
+}
+
+
+def current_locale() -> str:
+    return str(get_locale() or "en")
+
+
+def _nav_label(key: str) -> str:
+    return {
+        "Today": _("Today"),
+        "Pipeline": _("Pipeline"),
+        "Admin": _("Admin"),
+        "My checklist": _("My checklist"),
+    }[key]
+
+
+def nav_links() -> list[tuple[str, str]]:
+    if not current_user.is_authenticated:
+        return []
+    return [(endpoint, _nav_label(label)) for endpoint, label in NAV[current_user.role]]
+
+
+def _stage_names() -> dict[str, StageDefinition]:
+    if "stage_names" not in g:
+        g.stage_names = {s.code: s for s in db.session.scalars(select(StageDefinition))}
+    return g.stage_names
+
+
+def stage_label(code: str | None) -> str:
+    definition = _stage_names().get(code or "")
+    if definition is None:
+        return code or ""
+    return definition.name_zh if current_locale().startswith("zh") else definition.name_en
+
+
+def status_label(status: str) -> str:
+    return {
+        "prospect": _("Prospect"),
+        "active": _("Active"),
+        "paused": _("Paused"),
+        "churned": _("Churned"),
+    }.get(status, status)
+
+
+def column_label(column: str) -> str:
+    return (
+        status_label(column) if column in ("prospect", "paused", "churned") else stage_label(column)
+    )
+
+
+def role_label(role: str) -> str:
+    return {
+        "admin": _("Admins"),
+        "manager": _("Managers"),
+        "rep": _("Field staff"),
+        "factory": _("Factory users"),
+    }.get(role, role)
+
+
+def task_status_label(status: str) -> str:
+    return {
+        "open": _("Open"),
+        "submitted": _("Handed in"),
+        "done": _("Done"),
+        "waived": _("Waived"),
+    }.get(status, status)
+
+
+def belt_name(belt) -> str:
+    return belt.name_for(current_locale())
+
+
+def format_date(day: date) -> str:
+    return babel_format_date(day, "medium")
+
+
+def format_instant(instant: datetime) -> str:
+    local = clock.local(instant)
+    return f"{babel_format_date(local.date(), 'medium')} {local:%H:%M}"
+
+
+def format_due(instant: datetime) -> str:
+    """ "14:00" today, "Tomorrow 10:00", otherwise the date and time, in the install's zone."""
+    local = clock.local(instant)
+    days = (local.date() - clock.today()).days
+    if days == 0:
+        return _("Today %(time)s", time=f"{local:%H:%M}")
+    if days == 1:
+        return _("Tomorrow %(time)s", time=f"{local:%H:%M}")
+    if days == -1:
+        return _("Yesterday %(time)s", time=f"{local:%H:%M}")
+    return format_instant(instant)
+
+
+def describe_agent(user_agent: str) -> str:
+    """A short name for a browser, from its user-agent string."""
+    agent = user_agent or ""
+    device = _("Phone") if "Mobile" in agent else _("Computer")
+    for name in ("Edg", "Firefox", "Chrome", "Safari"):
+        if name in agent:
+            browser = "Edge" if name == "Edg" else name
+            return f"{browser} · {device}"
+    return _("Unknown browser")
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.add_extension("jinja2.ext.do")
+    helpers = {
+        "nav_links": nav_links,
+        "current_locale": current_locale,
+        "stage_label": stage_label,
+        "status_label": status_label,
+        "column_label": column_label,
+        "role_label": role_label,
+        "task_status_label": task_status_label,
+        "belt_name": belt_name,
+        "format_date": format_date,
+        "format_instant": format_instant,
+        "format_due": format_due,
+        "describe_agent": describe_agent,
+    }
+    app.context_processor(lambda: helpers)

@@ -1,0 +1,138 @@
+"""Small builders for test records (not "factories": that word belongs to the domain)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+from crm.extensions import db
+from crm.models import Belt, Factory, FollowUp, Task, Team, User
+from crm.services import auth
+from crm.services.credit_code import ALPHABET, check_digit
+
+PASSWORD = "test-pass-2026!"
+_sequence = itertools.count(1)
+
+
+@cache
+def password_hash() -> str:
+    # Hashing is slow on purpose; every test user shares this one hash.
+    return auth.hash_password(PASSWORD)
+
+
+def credit_code(n: int | None = None) -> str:
+    n = next(_sequence) if n is None else n
+    body = f"91330700MA{n:06d}"[:16]
+    first17 = body + ALPHABET[n % 31]
+    return first17 + check_digit(first17)
+
+
+def team(name: str | None = None) -> Team:
+    record = Team(name=name or f"Team {next(_sequence)}")
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def belt(team_: Team | None = None, code: str | None = None) -> Belt:
+    n = next(_sequence)
+    record = Belt(
+        code=code or f"belt-{n}",
+        name_zh=f"产业带{n}",
+        name_en=f"Belt {n}",
+        city_zh="宁波市",
+        city_en="Ningbo",
+        province_zh="浙江省",
+        province_en="Zhejiang",
+        category_zh="五金",
+        category_en="hardware",
+        lat=29.87,
+        lng=121.55,
+        team=team_,
+    )
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def user(
+    role: str,
+    *,
+    team_: Team | None = None,
+    leads: list[Team] | None = None,
+    factory: Factory | None = None,
+    email: str | None = None,
+    active: bool = True,
+    locale: str | None = None,
+) -> User:
+    n = next(_sequence)
+    record = User(
+        role=role,
+        name=f"{role.title()} {n}",
+        email=email or f"{role}{n}@example.test",
+        password_hash=password_hash(),
+        team=team_ if role == "rep" else None,
+        factory_id=factory.id if factory else None,
+        is_factory_owner=bool(factory),
+        active=active,
+        locale=locale,
+    )
+    if leads:
+        record.led_teams = list(leads)
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def factory(
+    belt_: Belt,
+    *,
+    owner: User | None = None,
+    status: str = "active",
+    stage: str | None = "elementary",
+    name: str | None = None,
+    **fields,
+) -> Factory:
+    n = next(_sequence)
+    record = Factory(
+        name=name or f"Factory {n}",
+        credit_code=credit_code(n),
+        belt=belt_,
+        owner=owner,
+        status=status,
+        stage=None if status == "prospect" else stage,
+        stage_entered_at=None if status == "prospect" else datetime.now(UTC) - timedelta(days=30),
+        **fields,
+    )
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def follow_up(
+    factory_: Factory, assignee: User, due_at: datetime, reason: str = "Check in"
+) -> FollowUp:
+    record = FollowUp(
+        factory=factory_, assignee=assignee, due_at=due_at, reason=reason, origin="manual"
+    )
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def task(
+    factory_: Factory, title: str = "Shop opened", status: str = "open", required: bool = True
+) -> Task:
+    record = Task(
+        factory=factory_,
+        title_en=title,
+        title_zh=title,
+        kind="custom",
+        required=required,
+        status=status,
+        stage=factory_.stage,
+    )
+    db.session.add(record)
+    db.session.flush()
+    return record
