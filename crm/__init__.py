@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
@@ -10,6 +11,8 @@ from sqlalchemy.engine import Engine
 
 from config import Config, config_for, default_sqlite_url
 from crm.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def create_app(config: Config | str | None = None, **overrides) -> Flask:
@@ -47,7 +50,7 @@ def _init_extensions(app: Flask) -> None:
     import crm.models  # noqa: F401  (registers every table on the metadata)
 
     db.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)
 

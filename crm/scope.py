@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import TypeVar
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, and_, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -94,7 +95,7 @@ def may(user: User, action: str) -> bool:
 def require(user: User, action: str) -> None:
     """Raise NotAllowed (403) when the user's role may not take the action on an in-scope record."""
     if not may(user, action):
-        raise NotAllowed("Your role may not do this.")
+        raise NotAllowed(_("Your role may not do this."))
 
 
 # --- scoped queries ---------------------------------------------------------------------
@@ -163,24 +164,24 @@ def follow_ups(user: User, on: date) -> Select:
 # --- scoped getters ---------------------------------------------------------------------
 
 
-def _one(statement: Select, what: str):
+def _one(statement: Select):
     record = db.session.scalar(statement)
     if record is None:
-        raise NotFound(f"No such {what}.")
+        raise NotFound(_("This record does not exist, or is not yours to see."))
     return record
 
 
 def get_factory(user: User, factory_id: int, on: date) -> Factory:
-    return _one(factories(user, on).where(Factory.id == factory_id), "factory")
+    return _one(factories(user, on).where(Factory.id == factory_id))
 
 
 def get_visit(user: User, visit_id: int, on: date) -> Visit:
-    return _one(visits(user, on).where(Visit.id == visit_id), "visit")
+    return _one(visits(user, on).where(Visit.id == visit_id))
 
 
 def get_task(user: User, task_id: int, on: date) -> Task:
-    return _one(tasks(user, on).where(Task.id == task_id), "task")
+    return _one(tasks(user, on).where(Task.id == task_id))
 
 
 def get_follow_up(user: User, follow_up_id: int, on: date) -> FollowUp:
-    return _one(follow_ups(user, on).where(FollowUp.id == follow_up_id), "follow-up")
+    return _one(follow_ups(user, on).where(FollowUp.id == follow_up_id))

@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask.globals import _cv_app
+from flask_login import FlaskLoginClient
+from flask_migrate import upgrade
 from flask_sqlalchemy.session import _app_ctx_id
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -69,6 +72,22 @@ def worker_database_url() -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+class IsolatedClient(FlaskLoginClient):
+    """A test client whose requests run in an app context of their own, as in production.
+
+    Flask reuses an app context that is already pushed (the test's), which would share
+    `g` (and Flask-Login's cached user) and the database session between the test and
+    every request it makes.
+    """
+
+    def open(self, *args, **kwargs):
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
     return worker_database_url()
@@ -82,9 +101,10 @@ def app(database_url):
         RATELIMIT_KEY_PREFIX=f"crm-test-{WORKER}-{os.getpid()}",
         CRM_STORAGE_ROOT=tempfile.mkdtemp(prefix="crm-storage-"),
     )
+    app.test_client_class = IsolatedClient
     with app.app_context():
-        db.drop_all()
-        db.create_all()
+        # The schema comes from the migrations, as in production (this worker's database is new).
+        upgrade()
         catalogue.install_defaults()
         db.session.commit()
         yield app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from crm.models.user import EMAIL_MAX
@@ -46,7 +47,11 @@ class ChangePasswordForm(FlaskForm):
 class LanguageForm(FlaskForm):
     locale = SelectField(
         _l("Language"),
-        choices=[("", _l("As my browser")), ("en", "English"), ("zh_Hans", "简体中文")],
+        choices=[
+            SelectChoice("", _l("As my browser")),
+            SelectChoice("en", "English"),
+            SelectChoice("zh_Hans", "简体中文"),
+        ],
         validate_choice=True,
     )
 

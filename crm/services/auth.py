@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -24,7 +26,7 @@ PASSWORD_MAX = 128
 LOCKOUT_FAILURES = 5
 LOCKOUT_WINDOW = timedelta(minutes=15)
 SEEN_EVERY = timedelta(minutes=1)  # how often a session's "last seen" is written
-WRONG_LOGIN = "That login and password do not match. Check both and try again."
+WRONG_LOGIN = _l("That login and password do not match. Check both and try again.")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -59,13 +61,13 @@ def find_user_by_login(login: str) -> User | None:
 
 def email_problem(email: str) -> str | None:
     if len(email) > EMAIL_MAX or not _EMAIL.match(email):
-        return "Enter an e-mail address such as name@example.com."
+        return _("Enter an e-mail address such as name@example.com.")
     return None
 
 
 def phone_problem(phone: str) -> str | None:
     if not re.fullmatch(r"1\d{10}", phone):
-        return "Enter a mainland mobile number of 11 digits, starting with 1."
+        return _("Enter a mainland mobile number of 11 digits, starting with 1.")
     return None
 
 
@@ -84,14 +86,14 @@ def common_passwords() -> frozenset[str]:
 
 def password_problem(password: str, login: str = "") -> str | None:
     if len(password) < PASSWORD_MIN:
-        return f"Use at least {PASSWORD_MIN} characters."
+        return _("Use at least %(count)d characters.", count=PASSWORD_MIN)
     if len(password) > PASSWORD_MAX:
-        return f"Use at most {PASSWORD_MAX} characters."
+        return _("Use at most %(count)d characters.", count=PASSWORD_MAX)
     lowered = password.lower()
     if lowered in common_passwords() or len(set(lowered)) < 4:
-        return "This password is too common; choose one that others would not guess."
+        return _("This password is too common; choose one that others would not guess.")
     if login and normalise_login(login) and normalise_login(login) in lowered:
-        return "Do not use your login in your password."
+        return _("Do not use your login in your password.")
     return None
 
 
@@ -129,7 +131,10 @@ def authenticate(login: str, password: str, address: str, now: datetime | None =
     if remaining is not None:
         minutes = max(1, int(remaining.total_seconds() // 60) + 1)
         raise Locked(
-            f"Too many failed sign-ins from here. Wait {minutes} minutes, or reset your password.",
+            _(
+                "Too many failed sign-ins from here. Wait %(minutes)d minutes and try again.",
+                minutes=minutes,
+            ),
             retry_after=int(remaining.total_seconds()) + 1,
         )
     user = find_user_by_login(login)
@@ -230,8 +235,8 @@ def change_password(user: User, current: str, new: str) -> None:
     """Set a new password after checking the current one; the user's other sessions end."""
     if not check_password_hash(user.password_hash, current or ""):
         raise Invalid(
-            "Your current password is not right.",
-            fields={"current_password": "This is not your current password."},
+            _("Your current password is not right."),
+            fields={"current_password": _("This is not your current password.")},
         )
     problem = password_problem(new, user.login)
     if problem:

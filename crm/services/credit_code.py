@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
+
 # The 31 characters the standard uses: digits and upper-case letters without I, O, Z, S, V.
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -28,16 +30,20 @@ def check_digit(first17: str) -> str:
 def problem(code: str) -> str | None:
     """Why a (normalised) code is not valid, in words for a person, or None when it is."""
     if len(code) != LENGTH:
-        return f"A credit code has {LENGTH} characters; this one has {len(code)}."
+        return _(
+            "A credit code has %(length)d characters; this one has %(count)d.",
+            length=LENGTH,
+            count=len(code),
+        )
     if not _SHAPE.match(code):
-        return (
+        return _(
             "A credit code uses digits and the letters A-Y without I, O, S, V, Z; "
             "characters 3 to 8 are the region's six digits."
         )
     if code[0] not in AUTHORITIES:
-        return "The first character is not a registering authority's code."
+        return _("The first character is not a registering authority's code.")
     if check_digit(code[:17]) != code[17]:
-        return "The last character (the check digit) does not match: check the code for a typo."
+        return _("The last character (the check digit) does not match: check for a typo.")
     return None
 
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import SQLAlchemyError
 
+from crm import MIGRATIONS
 from crm.extensions import db
-
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def head_revisions() -> set[str]:

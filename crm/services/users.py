@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from crm.errors import Invalid
@@ -27,31 +28,31 @@ def create_user(
     errors: dict[str, str] = {}
     name = (name or "").strip()
     if role not in ROLES:
-        errors["role"] = f"Choose one of: {', '.join(ROLES)}."
+        errors["role"] = _("Choose one of: %(roles)s.", roles=", ".join(ROLES))
     if not name or len(name) > NAME_MAX:
-        errors["name"] = f"Enter a name of 1 to {NAME_MAX} characters."
+        errors["name"] = _("Enter a name of 1 to %(count)d characters.", count=NAME_MAX)
     value = auth_service.normalise_login(login)
     is_email = "@" in (login or "")
     problem = auth_service.email_problem(value) if is_email else auth_service.phone_problem(value)
     if problem:
         errors["login"] = problem
     elif auth_service.find_user_by_login(value) is not None:
-        errors["login"] = "This login is taken."
+        errors["login"] = _("This login is taken.")
     problem = auth_service.password_problem(password or "", value)
     if problem:
         errors["password"] = problem
     factory = db.session.get(Factory, factory_id) if factory_id else None
     if role == "factory" and factory is None:
-        errors["factory"] = "A factory user needs the id of an existing factory."
+        errors["factory"] = _("A factory user needs the id of an existing factory.")
     if role != "factory" and factory_id:
-        errors["factory"] = "Only a factory user belongs to a factory."
+        errors["factory"] = _("Only a factory user belongs to a factory.")
     teams = _teams_of_belts(belt_codes, errors)
     if role == "rep" and len(teams) > 1:
-        errors["belts"] = "A rep belongs to one team: these belts are held by several."
+        errors["belts"] = _("A rep belongs to one team: these belts are held by several.")
     if role in ("admin", "factory") and belt_codes:
-        errors["belts"] = "Only reps and managers are given belts."
+        errors["belts"] = _("Only reps and managers are given belts.")
     if errors:
-        raise Invalid("The user could not be created.", fields=errors)
+        raise Invalid(_("The user could not be created."), fields=errors)
 
     user = User(
         role=role,
@@ -86,10 +87,10 @@ def _teams_of_belts(belt_codes: tuple[str, ...], errors: dict[str, str]) -> list
     belts = db.session.scalars(select(Belt).where(Belt.code.in_(belt_codes))).all()
     missing = sorted(set(belt_codes) - {belt.code for belt in belts})
     if missing:
-        errors["belts"] = f"Unknown belt codes: {', '.join(missing)}."
+        errors["belts"] = _("Unknown belt codes: %(codes)s.", codes=", ".join(missing))
         return []
     if any(belt.team is None for belt in belts):
-        errors["belts"] = "Some of these belts belong to no team yet."
+        errors["belts"] = _("Some of these belts belong to no team yet.")
         return []
     teams: list[Team] = []
     for belt in belts:

@@ -27,7 +27,8 @@ CODES = {
 
 
 def json_error(status: int, code: str, message: str, fields: dict | None = None) -> Response:
-    response = jsonify({"error": {"code": code, "message": message, "fields": fields or {}}})
+    fields = {name: str(text) for name, text in (fields or {}).items()}
+    response = jsonify({"error": {"code": code, "message": str(message), "fields": fields}})
     response.status_code = status
     return response
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import scope
@@ -27,7 +28,7 @@ def gate() -> Response | None:
     if permission is None:
         # A view without a declaration is a bug; refuse rather than expose it.
         current_app.logger.error("endpoint %s declares no permission", request.endpoint)
-        raise NotAllowed("This page is not available.")
+        raise NotAllowed(_("This page is not available."))
     if scope.holds(current_user, permission):
         return None
     role = scope.role_of(current_user)
@@ -35,11 +36,11 @@ def gate() -> Response | None:
         if wants_json():
             from crm.views.errors import json_error
 
-            return json_error(401, "unauthorized", "Sign in first.")
+            return json_error(401, "unauthorized", _("Sign in first."))
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if role == "factory":
-        raise NotFound("No such page.")
-    raise NotAllowed("Your role does not have this page.")
+        raise NotFound(_("No such page."))
+    raise NotAllowed(_("Your role does not have this page."))
 
 
 def add_headers(response: Response) -> Response:

@@ -6,20 +6,21 @@ import re
 
 from tests.builders import PASSWORD
 
-_TOKEN = re.compile(
-    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf-token" content="([^"]+)"'
-)
+_TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
-def csrf_token(client, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
+def csrf_token(client, path: str = "/login", **request) -> str:
+    page = client.get(path, **request).get_data(as_text=True)
     match = _TOKEN.search(page)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1) or match.group(2)
+    assert match, f"no CSRF token on {path}: {page[:300]}"
+    return match.group(1)
 
 
-def sign_in(client, login: str, password: str = PASSWORD, **extra):
-    token = csrf_token(client, "/login")
-    return client.post(
-        "/login", data={"login": login, "password": password, "csrf_token": token, **extra}
-    )
+def sign_in(
+    client, login: str, password: str = PASSWORD, *, headers=None, environ_base=None, **fields
+):
+    """Post the login form; `fields` adds form fields (remember, next), the rest the request."""
+    request = {"headers": headers or {}, "environ_base": environ_base or {}}
+    token = csrf_token(client, "/login", **request)
+    data = {"login": login, "password": password, "csrf_token": token, **fields}
+    return client.post("/login", data=data, **request)

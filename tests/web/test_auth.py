@@ -1,0 +1,245 @@
+"""Sign-in, lockout, sign-out, sessions as rows, CSRF, password change and language."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from crm.models import LoginAttempt, UserSession
+from crm.services import auth
+from tests import builders
+from tests.web.helpers import csrf_token, sign_in
+
+NOON = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+
+
+@pytest.fixture
+def team(db_session):
+    return builders.team()
+
+
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [("rep", "/today"), ("manager", "/pipeline/"), ("admin", "/admin/"), ("factory", "/portal/")],
+)
+def test_each_role_lands_on_its_own_home(client, db_session, team, role, home):
+    belt = builders.belt(team)
+    factory = builders.factory(belt) if role == "factory" else None
+    user = builders.user(
+        role, team_=team, leads=[team] if role == "manager" else None, factory=factory
+    )
+    db_session.commit()
+    response = sign_in(client, user.email)
+    assert response.status_code == 303
+    assert response.headers["Location"] == home
+    assert client.get(home).status_code == 200
+
+
+def test_login_by_mobile_number_in_any_typed_form(client, db_session, team):
+    rep = builders.user("rep", team_=team)
+    rep.phone = "13812345678"
+    db_session.commit()
+    assert sign_in(client, "+86 138-1234-5678").headers["Location"] == "/today"
+
+
+def test_login_by_email_ignores_case_and_spaces(client, db_session, team):
+    rep = builders.user("rep", team_=team, email="li.na@example.test")
+    db_session.commit()
+    assert sign_in(client, "  Li.Na@Example.TEST ").status_code == 303
+    assert rep.id
+
+
+def test_sign_in_records_a_session_row(client, db_session, team):
+    rep = builders.user("rep", team_=team)
+    db_session.commit()
+    sign_in(client, rep.email, headers={"User-Agent": "Mozilla/5.0 (Linux; Android 14) Mobile"})
+    rows = db_session.scalars(select(UserSession).where(UserSession.user_id == rep.id)).all()
+    assert len(rows) == 1 and rows[0].revoked_at is None
+
+
+def test_wrong_password_and_unknown_login_get_the_same_answer(client, db_session, team):
+    rep = builders.user("rep", team_=team)
+    db_session.commit()
+    wrong = sign_in(client, rep.email, "not-the-password-1")
+    unknown = sign_in(client, "nobody@example.test", "not-the-password-1")
+    assert wrong.status_code == unknown.status_code == 422
+    assert str(auth.WRONG_LOGIN) in wrong.get_data(as_text=True)
+    assert str(auth.WRONG_LOGIN) in unknown.get_data(as_text=True)
+
+
+def test_deactivated_user_is_answered_like_an_unknown_login(client, db_session, team):
+    rep = builders.user("rep", team_=team, active=False)
+    db_session.commit()
+    response = sign_in(client, rep.email)
+    assert response.status_code == 422
+    assert str(auth.WRONG_LOGIN) in response.get_data(as_text=True)
+
+
+def test_five_failures_lock_that_login_and_address_for_fifteen_minutes(
+    app, client, db_session, team
+):
+    rep = builders.user("rep", team_=team)
+    db_session.commit()
+    with time_machine.travel(NOON, tick=False) as traveller:
+        for _ in range(5):
+            assert sign_in(client, rep.email, "wrong-password-123").status_code == 422
+        locked = sign_in(client, rep.email)  # even the right password
+        assert locked.status_code == 429
+        assert "Too many failed sign-ins" in locked.get_data(as_text=True)
+        assert locked.headers["Retry-After"]
+        # Another address is not locked out for this login.
+        other = sign_in(app.test_client(), rep.email, environ_base={"REMOTE_ADDR": "10.0.0.9"})
+        assert other.status_code == 303
+        traveller.shift(timedelta(minutes=15, seconds=1))
+        assert sign_in(client, rep.email).status_code == 303
+
+
+def test_failures_are_forgotten_after_a_successful_sign_in(client, db_session, team):
+    rep = builders.user("rep", team_=team)
+    db_session.commit()
+    for _ in range(3):
+        sign_in(client, rep.email, "wrong-password-123")
+    sign_in(client, rep.email)
+    count = db_session.scalar(select(func.count()).select_from(LoginAttempt))
+    assert count == 0
+
+
+def test_sign_out_ends_the_session_row_and_the_cookie(client, db_session, team):
+    rep = builders.user("rep", team_=team)
+    db_session.commit()
+    sign_in(client, rep.email, remember="y")
+    token = csrf_token(client, "/today")
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert client.get("/today").headers["Location"].startswith("/login")
+    row = db_session.scalar(select(UserSession).where(UserSession.user_id == rep.id))
+    db_session.refresh(row)
+    assert row.revoked_at is not None
+
+
+def test_a_revoked_session_is_refused_even_with_its_cookie(app, db_session, team):
+    rep = builders.user("rep", team_=team)
+    db_session.commit()
+    phone, laptop = app.test_client(), app.test_client()
+    sign_in(phone, rep.email)
+    sign_in(laptop, rep.email)
+    token = csrf_token(laptop, "/account/")
+    laptop.post("/account/sessions/end-others", data={"csrf_token": token})
+    assert phone.get("/today").status_code == 302
+    assert laptop.get("/today").status_code == 200
+
+
+def test_remember_me_sets_a_remember_cookie(client, db_session, team):
+    rep = builders.user("rep", team_=team)
+    db_session.commit()
+    sign_in(client, rep.email, remember="y")
+    assert client.get_cookie("remember_token") is not None
+
+
+def test_a_form_posted_without_csrf_token_is_refused_and_changes_nothing(client, db_session, team):
+    rep = builders.user("rep", team_=team)
+    db_session.commit()
+    response = client.post("/login", data={"login": rep.email, "password": builders.PASSWORD})
+    assert response.status_code == 400
+    assert "Reload the page" in response.get_data(as_text=True)
+    assert db_session.scalar(select(func.count()).select_from(UserSession)) == 0
+
+
+def test_next_goes_only_to_paths_on_this_site(client, db_session, team):
+    rep = builders.user("rep", team_=team)
+    db_session.commit()
+    assert sign_in(client, rep.email, next="https://evil.example/x").headers["Location"] == "/today"
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/today")})
+    assert sign_in(client, rep.email, next="/account/").headers["Location"] == "/account/"
+
+
+@pytest.mark.parametrize(
+    ("login", "password", "field_message"),
+    [
+        ("", "", "Enter your e-mail or mobile number."),
+        ("x" * 300, "whatever-123", "Field cannot be longer than 254 characters."),
+        ("rep@example.test", "", "Enter your password."),
+        ("rep@example.test", "p" * 200, "Field cannot be longer than 128 characters."),
+    ],
+)
+def test_bad_login_input_gets_a_message_by_the_field(
+    client, db_session, login, password, field_message
+):
+    response = sign_in(client, login, password)
+    assert response.status_code == 422
+    assert field_message in response.get_data(as_text=True)
+
+
+def _change_password(client, current, new):
+    token = csrf_token(client, "/account/")
+    return client.post(
+        "/account/password",
+        data={"csrf_token": token, "current_password": current, "new_password": new},
+    )
+
+
+def test_password_change_ends_other_sessions_and_keeps_this_one(app, db_session, team):
+    rep = builders.user("rep", team_=team)
+    db_session.commit()
+    phone, laptop = app.test_client(), app.test_client()
+    sign_in(phone, rep.email)
+    sign_in(laptop, rep.email)
+    response = _change_password(laptop, builders.PASSWORD, "a-new-long-passphrase")
+    assert response.status_code == 303
+    assert laptop.get("/today").status_code == 200
+    assert phone.get("/today").status_code == 302
+    laptop.post("/logout", data={"csrf_token": csrf_token(laptop, "/today")})
+    assert sign_in(laptop, rep.email, "a-new-long-passphrase").status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "message"),
+    [
+        ("wrong-current-1", "a-new-long-passphrase", "This is not your current password."),
+        (builders.PASSWORD, "short", "Use at least 10 characters."),
+        (builders.PASSWORD, "password123", "This password is too common"),
+        (builders.PASSWORD, "aaaaaaaaaaaa", "This password is too common"),
+        (builders.PASSWORD, "", "Enter a new password."),
+    ],
+)
+def test_bad_password_change_says_why_and_changes_nothing(
+    client, db_session, team, current, new, message
+):
+    rep = builders.user("rep", team_=team)
+    db_session.commit()
+    before = rep.password_hash
+    sign_in(client, rep.email)
+    response = _change_password(client, current, new)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    db_session.refresh(rep)
+    assert rep.password_hash == before
+
+
+def test_language_is_a_setting_on_the_profile(client, db_session, team):
+    rep = builders.user("rep", team_=team)
+    db_session.commit()
+    sign_in(client, rep.email)
+    token = csrf_token(client, "/account/")
+    assert (
+        client.post(
+            "/account/language", data={"csrf_token": token, "locale": "zh_Hans"}
+        ).status_code
+        == 303
+    )
+    assert "今天" in client.get("/today").get_data(as_text=True)
+    bad = client.post("/account/language", data={"csrf_token": token, "locale": "klingon"})
+    assert bad.status_code == 422
+    db_session.refresh(rep)
+    assert rep.locale == "zh_Hans"
+
+
+def test_language_defaults_to_the_browsers(client, db_session):
+    page = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
+    assert "登录" in page.get_data(as_text=True)
+    assert "Sign in" in client.get("/login", headers={"Accept-Language": "en-GB"}).get_data(
+        as_text=True
+    )

@@ -1,0 +1,190 @@
+"""The generated scope matrix: every route × seven positions × the route's declared permission.
+
+The expected answers come from one table (DESIGN.md "Scope"): out of scope is 404, a
+page the role never has is 404 to a factory user and 403 to staff, anonymous goes to
+the login page (the API answers 401). A route with no declared permission fails here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from crm import scope
+from crm.services import auth
+from tests import builders
+from tests.web.helpers import csrf_token
+
+POSITIONS = (
+    "anonymous",
+    "factory_user",  # the factory user of factory A
+    "rep_owner",  # the rep who owns A
+    "rep_other",  # a rep of the same team who does not own A
+    "manager_a",  # the manager of A's belt
+    "manager_other",  # the manager of another team's belts
+    "admin",
+)
+ROLE_OF = {
+    "anonymous": "anonymous",
+    "factory_user": "factory",
+    "rep_owner": "rep",
+    "rep_other": "rep",
+    "manager_a": "manager",
+    "manager_other": "manager",
+    "admin": "admin",
+}
+# The positions that have factory A (and every record under it) in scope.
+SEES_A = {"factory_user", "rep_owner", "manager_a", "admin"}
+
+OK, LOGIN, FORBIDDEN, NOT_FOUND = "ok", "login", "403", "404"
+
+# What each permission answers to each role, before record scope is applied.
+ANSWERS: dict[str, dict[str, str]] = {
+    "public": dict.fromkeys(("anonymous", "factory", "rep", "manager", "admin"), OK),
+    "signed_in": {"anonymous": LOGIN, "factory": OK, "rep": OK, "manager": OK, "admin": OK},
+    "staff": {"anonymous": LOGIN, "factory": NOT_FOUND, "rep": OK, "manager": OK, "admin": OK},
+    "manage": {
+        "anonymous": LOGIN,
+        "factory": NOT_FOUND,
+        "rep": FORBIDDEN,
+        "manager": OK,
+        "admin": OK,
+    },
+    "admin": {
+        "anonymous": LOGIN,
+        "factory": NOT_FOUND,
+        "rep": FORBIDDEN,
+        "manager": FORBIDDEN,
+        "admin": OK,
+    },
+    "factory": {
+        "anonymous": LOGIN,
+        "factory": OK,
+        "rep": FORBIDDEN,
+        "manager": FORBIDDEN,
+        "admin": FORBIDDEN,
+    },
+}
+# Statuses that count as "allowed": a page, a redirect after a post, a refusal of the empty
+# form the matrix sends (422) or of its content (409).
+OK_STATUSES = {200, 201, 204, 302, 303, 409, 422}
+
+
+@dataclass
+class World:
+    users: dict
+    values: dict  # URL argument name -> value pointing at factory A or a record under it
+
+
+@pytest.fixture
+def world(db_session) -> World:
+    team_a, team_b = builders.team(), builders.team()
+    belt_a, belt_b = builders.belt(team_a), builders.belt(team_b)
+    rep_owner = builders.user("rep", team_=team_a)
+    rep_other = builders.user("rep", team_=team_a)
+    factory_a = builders.factory(belt_a, owner=rep_owner, stage="junior")
+    builders.factory(belt_b, owner=builders.user("rep", team_=team_b))
+    users = {
+        "anonymous": None,
+        "factory_user": builders.user("factory", factory=factory_a),
+        "rep_owner": rep_owner,
+        "rep_other": rep_other,
+        "manager_a": builders.user("manager", leads=[team_a]),
+        "manager_other": builders.user("manager", leads=[team_b]),
+        "admin": builders.user("admin"),
+    }
+    db_session.commit()
+    return World(users=users, values={"factory_id": factory_a.id, "filename": "css/app.css"})
+
+
+def expected(permission: str, position: str, record_bound: bool) -> str:
+    answer = ANSWERS[permission][ROLE_OF[position]]
+    if answer == OK and record_bound and position not in SEES_A:
+        return NOT_FOUND
+    return answer
+
+
+def outcome(response, path: str) -> str:
+    status = response.status_code
+    location = response.headers.get("Location", "")
+    # The gate sends anonymous users to the login page with the way back (a sign-out or
+    # the public "/" also lead to /login, but as the page's own answer).
+    if status in (301, 302, 303) and location.startswith("/login?next="):
+        return LOGIN
+    if status == 401 and path.startswith("/api/"):
+        return LOGIN
+    if status in OK_STATUSES:
+        return OK
+    return str(status)
+
+
+def _client(app, user):
+    """A client signed in through a session row of its own (no password hashing per request)."""
+    if user is None:
+        return app.test_client()
+    auth.start_session(user, "matrix", "127.0.0.1")
+    return app.test_client(user=user)
+
+
+def test_every_route_answers_every_position_as_the_table_says(app, world, db_session):
+    problems: list[str] = []
+    undeclared: list[str] = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        permission = scope.permission_of(app.view_functions, rule.endpoint)
+        if permission is None:
+            undeclared.append(rule.endpoint)
+            continue
+        unknown = set(rule.arguments) - set(world.values)
+        assert not unknown, f"{rule.rule}: add a value for {unknown} to the matrix's world"
+        path = rule.build({name: world.values[name] for name in rule.arguments})[1]
+        record_bound = bool(set(rule.arguments) - {"filename"})
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            for position in POSITIONS:
+                user = world.users[position]
+                client = _client(app, user)
+                db_session.commit()
+                data = {}
+                if method != "GET":
+                    data["csrf_token"] = csrf_token(
+                        client, "/login" if user is None else "/account/"
+                    )
+                response = client.open(path, method=method, data=data)
+                got = outcome(response, path)
+                want = expected(permission, position, record_bound)
+                if got != want:
+                    problems.append(f"{method} {path} as {position}: {got}, expected {want}")
+    assert not undeclared, f"endpoints without a declared permission: {undeclared}"
+    assert not problems, "\n".join(problems)
+
+
+def test_matrix_covers_every_position_and_permission():
+    assert set(ANSWERS) == set(scope.PERMISSIONS)
+    for permission, answers in ANSWERS.items():
+        holders = {role for role, answer in answers.items() if answer == OK}
+        assert holders == set(scope.PERMISSIONS[permission]), permission
+
+
+# Each audience's blueprint may only declare these permissions, so that a wrong
+# declaration (an admin page opened to staff) fails here and not in production.
+BLUEPRINT_PERMISSIONS = {
+    "static": {"public"},
+    "health": {"public"},
+    "auth": {"public", "signed_in"},
+    "account": {"signed_in"},
+    "field": {"staff"},
+    "pipeline": {"staff", "manage"},
+    "portal": {"factory"},
+    "admin": {"admin"},
+}
+
+
+def test_each_blueprint_declares_only_its_audiences_permissions(app):
+    wrong = []
+    for rule in app.url_map.iter_rules():
+        blueprint = rule.endpoint.split(".")[0]
+        permission = scope.permission_of(app.view_functions, rule.endpoint)
+        assert blueprint in BLUEPRINT_PERMISSIONS, f"add blueprint {blueprint} to the table"
+        if permission not in BLUEPRINT_PERMISSIONS[blueprint]:
+            wrong.append(f"{rule.endpoint}: {permission}")
+    assert not wrong, wrong
