@@ -243,3 +243,14 @@ def test_language_defaults_to_the_browsers(client, db_session):
     assert "Sign in" in client.get("/login", headers={"Accept-Language": "en-GB"}).get_data(
         as_text=True
     )
+
+
+def test_the_login_page_is_rate_limited_per_address_with_a_clear_answer(app, client, db_session):
+    app.config["CRM_LOGIN_RATE_LIMIT"] = "3 per minute"
+    try:
+        answers = [sign_in(client, "someone@example.test", "wrong-password-1") for _ in range(4)]
+    finally:
+        app.config["CRM_LOGIN_RATE_LIMIT"] = "10000 per minute"
+    assert [answer.status_code for answer in answers] == [422, 422, 422, 429]
+    assert "Too many attempts" in answers[-1].get_data(as_text=True)
+    assert int(answers[-1].headers["Retry-After"]) > 0

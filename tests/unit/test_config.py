@@ -1,0 +1,64 @@
+"""Settings from the environment, production's refusal of a weak secret, SQLite's pragmas."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from config import DEVELOPMENT_SECRET, config_for
+from crm import create_app
+from crm.extensions import db
+
+
+def test_production_refuses_the_development_secret(monkeypatch):
+    monkeypatch.delenv("CRM_SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="CRM_SECRET_KEY"):
+        config_for("production")
+    monkeypatch.setenv("CRM_SECRET_KEY", DEVELOPMENT_SECRET)
+    with pytest.raises(RuntimeError, match="CRM_SECRET_KEY"):
+        config_for("production")
+
+
+def test_production_refuses_a_short_secret_and_accepts_a_long_one(monkeypatch):
+    monkeypatch.setenv("CRM_SECRET_KEY", "short-secret")
+    with pytest.raises(RuntimeError):
+        config_for("production")
+    monkeypatch.setenv("CRM_SECRET_KEY", "x" * 48)
+    settings = config_for("production")
+    assert settings.SESSION_COOKIE_SECURE and settings.REMEMBER_COOKIE_SECURE and settings.HSTS
+
+
+def test_settings_are_read_from_crm_environment_variables(monkeypatch, tmp_path):
+    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    monkeypatch.setenv("CRM_TIMEZONE", "Asia/Urumqi")
+    monkeypatch.setenv("CRM_STORAGE_ROOT", str(tmp_path / "files"))
+    monkeypatch.setenv("CRM_MAIL_SERVER", "mail.example.test")
+    settings = config_for("development")
+    assert settings.SQLALCHEMY_DATABASE_URI.endswith("/x.db")
+    assert settings.CRM_TIMEZONE == "Asia/Urumqi"
+    assert settings.CRM_STORAGE_ROOT.endswith("files")
+    assert settings.MAIL_SERVER == "mail.example.test"
+
+
+def test_defaults_time_zone_shanghai_and_sqlite_in_the_instance_folder(monkeypatch):
+    monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CRM_TIMEZONE", raising=False)
+    app = create_app("development")
+    assert app.config["CRM_TIMEZONE"] == "Asia/Shanghai"
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert app.instance_path in app.config["SQLALCHEMY_DATABASE_URI"]
+    assert not app.config["CRM_STORAGE_ROOT"].startswith(app.static_folder)
+
+
+def test_an_unknown_environment_name_is_refused(monkeypatch):
+    monkeypatch.setenv("CRM_ENV", "staging")
+    with pytest.raises(RuntimeError, match="CRM_ENV"):
+        config_for()
+
+
+def test_sqlite_enforces_foreign_keys_and_uses_wal(tmp_path):
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/pragmas.db")
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        db.engine.dispose()
