@@ -1,4 +1,4 @@
-"""The migrations build the schema the models describe, and go down and up again, on this database."""
+"""The migrations build the schema of the models and go down and up again, on this database."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Tests that drive the app in headless Chromium against a live server."""
