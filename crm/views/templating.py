@@ -79,6 +79,15 @@ def role_label(role: str) -> str:
     }.get(role, role)
 
 
+def role_name(role: str) -> str:
+    return {
+        "admin": _("Admin"),
+        "manager": _("Manager"),
+        "rep": _("Field staff"),
+        "factory": _("Factory user"),
+    }.get(role, role)
+
+
 def task_status_label(status: str) -> str:
     return {
         "open": _("Open"),
@@ -134,6 +143,7 @@ def register(app: Flask) -> None:
         "status_label": status_label,
         "column_label": column_label,
         "role_label": role_label,
+        "role_name": role_name,
         "task_status_label": task_status_label,
         "belt_name": belt_name,
         "format_date": format_date,
