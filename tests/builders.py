@@ -124,8 +124,14 @@ def follow_up(
 
 
 def task(
-    factory_: Factory, title: str = "Shop opened", status: str = "open", required: bool = True
+    factory_: Factory,
+    title: str = "Shop opened",
+    status: str = "open",
+    required: bool = True,
+    **fields,
 ) -> Task:
+    if status == "waived":
+        fields.setdefault("waive_reason", "Waived for the test")
     record = Task(
         factory=factory_,
         title_en=title,
@@ -134,6 +140,7 @@ def task(
         required=required,
         status=status,
         stage=factory_.stage,
+        **fields,
     )
     db.session.add(record)
     db.session.flush()

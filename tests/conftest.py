@@ -20,6 +20,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from crm import create_app
 from crm.extensions import db
 from crm.services import catalogue
+from tests.live import empty_database, serve
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -137,3 +138,25 @@ def db_session(app) -> Iterator:
 @pytest.fixture
 def client(app, db_session):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:
+    """The worker's app (and database) served once per worker session; yields its base URL."""
+    with serve(app) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def live_db(app) -> Iterator:
+    """The live server's database, empty but for the catalogue, before and after the test.
+
+    The server's threads read only committed rows: build records with tests/builders.py,
+    then `live_db.commit()`. Not the rolled-back `db_session`, which the server cannot see.
+    """
+    empty_database()
+    try:
+        yield db.session
+    finally:
+        empty_database()
+        db.session.remove()

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from crm.extensions import db
 from tests.browser.guard import PHONE, GuardFailure, PageGuard
-from tests.browser.live import empty_database, serve
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
@@ -65,28 +63,6 @@ def _screenshot_quietly(guard: PageGuard) -> Path | None:
         return guard.screenshot(f"{guard.name}-failure")
     except Exception:
         return None
-
-
-@pytest.fixture(scope="session")
-def live_server(app) -> Iterator[str]:
-    """The worker's app (and database) served once per worker session; yields its base URL."""
-    with serve(app) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-def live_db(app) -> Iterator:
-    """The live server's database, empty but for the catalogue, before and after the test.
-
-    The server's threads read only committed rows: build records with tests/builders.py,
-    then `live_db.commit()`. Not the rolled-back `db_session`, which the server cannot see.
-    """
-    empty_database()
-    try:
-        yield db.session
-    finally:
-        empty_database()
-        db.session.remove()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from crm.models import Factory, FollowUp, Metric, StageDefinition, User
 from tests import builders
-from tests.browser.live import empty_database
+from tests.live import empty_database
 
 
 def count(session, model) -> int:

@@ -1,0 +1,185 @@
+"""Eligibility for the next stage, item by item (DESIGN.md "Promotion").
+
+A factory is eligible when every required task of its current stage is done or
+waived, and every required measured task is met by the latest snapshot of its
+metric; a snapshot older than the freshness window counts as no data. A measured
+task is judged, never ticked, unless a manager waived it. Optional tasks never
+block; they are listed so that people see them.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from crm.extensions import db
+from crm.models import STAGES, Factory, Metric, MetricSnapshot, Task
+from crm.models.stage import next_stage
+from crm.services import settings
+
+MET, NOT_MET, NO_DATA, STALE = "met", "not_met", "no_data", "stale"
+UNIT_SUFFIX = {"percent": " %", "minutes": " min", "yuan": " ¥", "points": "", "count": ""}
+
+
+@dataclass
+class Judgement:
+    """A measured task against the latest figure of its metric."""
+
+    state: str  # met, not_met, no_data or stale
+    value: Decimal | None = None
+    month: date | None = None
+    gap: Decimal | None = None  # how far from the target, in the metric's unit
+
+
+@dataclass
+class Item:
+    task: Task
+    satisfied: bool
+    judgement: Judgement | None = None
+
+    @property
+    def blocks(self) -> bool:
+        return self.task.required and not self.satisfied
+
+
+@dataclass
+class Eligibility:
+    factory: Factory
+    next_stage: str | None
+    items: list[Item] = field(default_factory=list)
+    refusal: str | None = None  # why the factory cannot move at all (status, last stage)
+
+    @property
+    def blocking(self) -> list[Item]:
+        return [item for item in self.items if item.blocks]
+
+    @property
+    def eligible(self) -> bool:
+        return self.refusal is None and self.next_stage is not None and not self.blocking
+
+    @property
+    def required_count(self) -> int:
+        return sum(1 for item in self.items if item.task.required)
+
+
+def month_end(month: date) -> datetime:
+    last = calendar.monthrange(month.year, month.month)[1]
+    return datetime.combine(month.replace(day=last), time.max, tzinfo=UTC)
+
+
+def judge(task: Task, snapshot: MetricSnapshot | None, now: datetime, fresh_days: int) -> Judgement:
+    if snapshot is None:
+        return Judgement(NO_DATA)
+    if month_end(snapshot.month) + timedelta(days=fresh_days) < now:
+        return Judgement(STALE, snapshot.value, snapshot.month)
+    target = task.target_value or Decimal(0)
+    if task.comparison == "at_most":
+        met, gap = snapshot.value <= target, snapshot.value - target
+    else:
+        met, gap = snapshot.value >= target, target - snapshot.value
+    return Judgement(MET if met else NOT_MET, snapshot.value, snapshot.month, max(gap, Decimal(0)))
+
+
+def latest_snapshots(factory_id: int, metric_codes: set[str]) -> dict[str, MetricSnapshot]:
+    """The newest snapshot of each metric for a factory, in one query."""
+    if not metric_codes:
+        return {}
+    newest = (
+        select(MetricSnapshot.metric_code, func.max(MetricSnapshot.month).label("month"))
+        .where(
+            MetricSnapshot.factory_id == factory_id, MetricSnapshot.metric_code.in_(metric_codes)
+        )
+        .group_by(MetricSnapshot.metric_code)
+        .subquery()
+    )
+    rows = db.session.scalars(
+        select(MetricSnapshot)
+        .join(
+            newest,
+            (MetricSnapshot.metric_code == newest.c.metric_code)
+            & (MetricSnapshot.month == newest.c.month),
+        )
+        .where(MetricSnapshot.factory_id == factory_id)
+    )
+    return {row.metric_code: row for row in rows}
+
+
+def stage_tasks(factory: Factory) -> list[Task]:
+    return list(
+        db.session.scalars(
+            select(Task)
+            .where(Task.factory_id == factory.id, Task.stage == factory.stage)
+            .order_by(Task.required.desc(), Task.due_on, Task.id)
+        )
+    )
+
+
+def evaluate(factory: Factory, now: datetime) -> Eligibility:
+    """Whether the factory may move to its next stage, and every item that stands in the way."""
+    if factory.status != "active" or factory.stage not in STAGES:
+        return Eligibility(factory, None, refusal=_("Only an active factory in a stage moves up."))
+    target_stage = next_stage(factory.stage)
+    if target_stage is None:
+        return Eligibility(factory, None, refusal=_("University is the last stage."))
+    tasks = stage_tasks(factory)
+    codes = {task.metric_code for task in tasks if task.kind == "measured" and task.metric_code}
+    latest = latest_snapshots(factory.id, codes)
+    fresh_days = int(settings.get("freshness_days"))
+    result = Eligibility(factory, target_stage)
+    for task in tasks:
+        if task.kind == "measured" and task.status != "waived":
+            judgement = judge(task, latest.get(task.metric_code or ""), now, fresh_days)
+            result.items.append(Item(task, judgement.state == MET, judgement))
+        else:
+            result.items.append(Item(task, task.status in ("done", "waived")))
+    return result
+
+
+def refresh(factory: Factory, now: datetime) -> Eligibility:
+    """Work eligibility out again and keep `eligible_since` true (set once, cleared when lost)."""
+    result = evaluate(factory, now)
+    if result.eligible and factory.eligible_since is None:
+        factory.eligible_since = now
+    elif not result.eligible:
+        factory.eligible_since = None
+    return result
+
+
+def format_value(value: Decimal | None, unit: str) -> str:
+    if value is None:
+        return ""
+    return f"{value.normalize():f}{UNIT_SUFFIX.get(unit, '')}"
+
+
+def explain(item: Item, metrics: dict[str, Metric], locale: str) -> str:
+    """One item in words, the right way round ("refund rate 3.1 %, at most 2 %")."""
+    task = item.task
+    title = task.title_for(locale)
+    if item.judgement is None:
+        if task.status == "waived":
+            return _("%(title)s: waived", title=title)
+        return title if item.satisfied else _("%(title)s: not done yet", title=title)
+    metric = metrics.get(task.metric_code or "")
+    name = (metric.name_zh if locale.startswith("zh") else metric.name_en) if metric else title
+    unit = metric.unit if metric else ""
+    judgement = item.judgement
+    if judgement.state == NO_DATA:
+        return _("%(metric)s: no figures yet", metric=name)
+    if judgement.state == STALE:
+        return _(
+            "%(metric)s: figures from %(month)s are too old",
+            metric=name,
+            month=judgement.month.strftime("%Y-%m") if judgement.month else "",
+        )
+    target = format_value(task.target_value, unit)
+    value = format_value(judgement.value, unit)
+    if task.comparison == "at_most":
+        return _(
+            "%(metric)s %(value)s, at most %(target)s", metric=name, value=value, target=target
+        )
+    return _("%(metric)s %(value)s, at least %(target)s", metric=name, value=value, target=target)
