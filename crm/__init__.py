@@ -64,13 +64,14 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from crm.views import account, admin, auth, field, health, pipeline, portal
+    from crm.views import account, admin, auth, factories, field, health, pipeline, portal
 
     for blueprint in (
         health.bp,
         auth.bp,
         account.bp,
         field.bp,
+        factories.bp,
         pipeline.bp,
         portal.bp,
         admin.bp,

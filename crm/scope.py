@@ -17,7 +17,17 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crm.errors import NotAllowed, NotFound
 from crm.extensions import db
-from crm.models import Belt, Factory, FollowUp, Leave, Task, User, Visit, team_managers
+from crm.models import (
+    Belt,
+    Factory,
+    FollowUp,
+    Leave,
+    StageChange,
+    Task,
+    User,
+    Visit,
+    team_managers,
+)
 
 # --- endpoint permissions -------------------------------------------------------------
 
@@ -161,6 +171,10 @@ def follow_ups(user: User, on: date) -> Select:
     return select(FollowUp).where(FollowUp.factory_id.in_(factory_ids(user, on)))
 
 
+def stage_changes(user: User, on: date) -> Select:
+    return select(StageChange).where(StageChange.factory_id.in_(factory_ids(user, on)))
+
+
 # --- scoped getters ---------------------------------------------------------------------
 
 
@@ -185,3 +199,7 @@ def get_task(user: User, task_id: int, on: date) -> Task:
 
 def get_follow_up(user: User, follow_up_id: int, on: date) -> FollowUp:
     return _one(follow_ups(user, on).where(FollowUp.id == follow_up_id))
+
+
+def get_stage_change(user: User, change_id: int, on: date) -> StageChange:
+    return _one(stage_changes(user, on).where(StageChange.id == change_id))

@@ -132,11 +132,11 @@ def task(
 ) -> Task:
     if status == "waived":
         fields.setdefault("waive_reason", "Waived for the test")
+    fields.setdefault("kind", "custom")
     record = Task(
         factory=factory_,
         title_en=title,
         title_zh=title,
-        kind="custom",
         required=required,
         status=status,
         stage=factory_.stage,

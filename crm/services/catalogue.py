@@ -287,8 +287,8 @@ DEFAULT_TEMPLATES = (
 def install_defaults() -> dict[str, int]:
     """Add whichever default metrics, stages and templates are missing; never changes existing ones.
 
-    Idempotent: a template counts as present when its stage has one with the same English title,
-    so an admin's edits to other fields survive a second run.
+    Idempotent: a stage's default checklist is added only while the stage has no items, so
+    an admin's edits (renames, retirements, new targets) survive a second run.
     """
     added = {"metrics": 0, "stages": 0, "templates": 0}
     metrics = set(db.session.scalars(select(Metric.code)))
@@ -322,10 +322,12 @@ def install_defaults() -> dict[str, int]:
             )
             added["stages"] += 1
     db.session.flush()
-    present = set(db.session.execute(select(TaskTemplate.stage_code, TaskTemplate.title_en)).all())
+    # A stage's default checklist goes in only while the stage has none at all, so that an
+    # admin's renamed, retired or re-targeted items are never added back by a second run.
+    furnished = set(db.session.scalars(select(TaskTemplate.stage_code).distinct()))
     for position, row in enumerate(DEFAULT_TEMPLATES):
         stage, title_en, title_zh, kind, required, offset, metric, comparison, target = row
-        if (stage, title_en) in present:
+        if stage in furnished:
             continue
         db.session.add(
             TaskTemplate(

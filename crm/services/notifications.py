@@ -50,7 +50,5 @@ def managers_of(factory: Factory) -> list[User]:
 
 def factory_users(factory: Factory) -> list[User]:
     return list(
-        db.session.scalars(
-            select(User).where(User.factory_id == factory.id, User.active.is_(True))
-        )
+        db.session.scalars(select(User).where(User.factory_id == factory.id, User.active.is_(True)))
     )

@@ -173,6 +173,8 @@ def change_directly(
     scope.require(actor, "decide_stage_change")
     reason = _clean_reason(reason)
     move = plan(factory, to_status, to_stage)
+    if _pending(factory) is not None:
+        raise Conflict(_("A request for this factory waits for a decision: decide it first."))
     needed = _needs_override(factory, move, now)
     if needed and not override:
         raise _refuse(_("This move is an override: tick override and give the reason."), "override")

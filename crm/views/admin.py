@@ -14,3 +14,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @scope.allow("admin")
 def index():
     return render_template("admin/index.html", overview=users.overview())
+
+
+# The stage and checklist pages live in their own module, on this blueprint.
+from crm.views import admin_stages  # noqa: E402,F401

@@ -1,13 +1,17 @@
-"""Managers over their belts: the pipeline of factories per stage."""
+"""Managers over their belts: the pipeline of factories per stage, and stage-change decisions."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import scope
-from crm.clock import today
-from crm.services import pipeline
+from crm.clock import now, today
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.forms.pipeline import DecideForm
+from crm.services import eligibility, pipeline, promotions
 
 bp = Blueprint("pipeline", __name__, url_prefix="/pipeline")
 
@@ -24,3 +28,44 @@ def index():
         columns=pipeline.stage_columns(),
         pending=pipeline.pending_requests_count(current_user, on),
     )
+
+
+def _requests_page(forms: dict | None = None, status: int = 200):
+    moment = now()
+    changes = pipeline.pending_requests(current_user, today(moment))
+    forms = forms or {}
+    entries = [
+        (change, eligibility.evaluate(change.factory, moment), forms.get(change.id, DecideForm()))
+        for change in changes
+    ]
+    return render_template("pipeline/requests.html", entries=entries), status
+
+
+@bp.route("/requests")
+@scope.allow("manage")
+def requests():
+    return _requests_page()
+
+
+@bp.route("/requests/<int:change_id>/decide", methods=["POST"])
+@scope.allow("manage")
+def decide(change_id: int):
+    moment = now()
+    change = scope.get_stage_change(current_user, change_id, today(moment))
+    form = DecideForm()
+    if form.validate_on_submit():
+        try:
+            promotions.decide(
+                current_user, change, form.decision.data == "approve", form.note.data, moment
+            )
+        except Invalid as error:
+            db.session.rollback()
+            form.note.errors.append(error.fields.get("note") or error.message)
+        else:
+            db.session.commit()
+            if change.decision == "approved":
+                flash(_("Approved: %(name)s moves up.", name=change.factory.name), "success")
+            else:
+                flash(_("Refused: %(name)s stays.", name=change.factory.name), "info")
+            return redirect(url_for("pipeline.requests"), code=303)
+    return _requests_page({change.id: form}, 422)

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from crm import clock
 from crm.extensions import db
-from crm.models import StageDefinition
+from crm.models import Metric, StageDefinition
+from crm.services import eligibility
 
 NAV = {
     "rep": (("field.today", "Today"), ("pipeline.index", "Pipeline")),
@@ -46,6 +47,17 @@ def _stage_names() -> dict[str, StageDefinition]:
     if "stage_names" not in g:
         g.stage_names = {s.code: s for s in db.session.scalars(select(StageDefinition))}
     return g.stage_names
+
+
+def _metrics() -> dict[str, Metric]:
+    if "metrics" not in g:
+        g.metrics = {m.code: m for m in db.session.scalars(select(Metric))}
+    return g.metrics
+
+
+def explain(item: eligibility.Item) -> str:
+    """An eligibility item in words, in the reader's language."""
+    return eligibility.explain(item, _metrics(), current_locale())
 
 
 def stage_label(code: str | None) -> str:
@@ -140,6 +152,7 @@ def register(app: Flask) -> None:
         "nav_links": nav_links,
         "current_locale": current_locale,
         "stage_label": stage_label,
+        "explain": explain,
         "status_label": status_label,
         "column_label": column_label,
         "role_label": role_label,

@@ -125,3 +125,12 @@ def test_create_user_refuses_a_taken_login(app, db_session):
         ]
     )
     assert result.exit_code == 2 and "This login is taken." in result.output
+
+
+def test_init_does_not_add_back_an_item_an_admin_renamed(app, db_session):
+    item = db_session.scalar(select(TaskTemplate).where(TaskTemplate.title_en == "Shop opened"))
+    item.title_en = "Shop opened and decorated"
+    db_session.commit()
+    result = app.test_cli_runner().invoke(args=["crm", "init"])
+    assert "0 task templates added" in result.output
+    assert count(db_session, TaskTemplate) == 23

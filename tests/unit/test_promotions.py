@@ -252,3 +252,12 @@ def test_a_factory_user_cannot_enter_figures(world):
             "80",
             NOW,
         )
+
+
+def test_a_direct_move_waits_for_the_pending_request_to_be_decided(world):
+    factory = world["factory"]
+    finish_stage(factory)
+    promotions.request_change(world["rep"], factory, "active", "junior", "", NOW)
+    with pytest.raises(Conflict):
+        promotions.change_directly(world["manager"], factory, "active", "junior", "", False, NOW)
+    assert factory.stage == "elementary"

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import select
 
 from crm import scope
+from crm.models import StageChange, StageDefinition
 from crm.services import auth
 from tests import builders
 from tests.web.helpers import csrf_token
@@ -71,10 +73,15 @@ ANSWERS: dict[str, dict[str, str]] = {
 OK_STATUSES = {200, 201, 204, 302, 303, 409, 422}
 
 
+# URL arguments that name no record under factory A (a static file, the stage catalogue):
+# factory A's scope does not decide their answer; every other argument is bound to it.
+UNBOUND_ARGUMENTS = frozenset({"filename", "stage_id", "template_id"})
+
+
 @dataclass
 class World:
     users: dict
-    values: dict  # URL argument name -> value pointing at factory A or a record under it
+    values: dict  # URL argument name -> a value: factory A, a record under it, or a catalogue row
 
 
 @pytest.fixture
@@ -95,7 +102,20 @@ def world(db_session) -> World:
         "admin": builders.user("admin"),
     }
     db_session.commit()
-    return World(users=users, values={"factory_id": factory_a.id, "filename": "css/app.css"})
+    change = StageChange(
+        factory_id=factory_a.id,
+        from_status="active",
+        from_stage="junior",
+        to_status="active",
+        to_stage="senior",
+        requested_by_id=rep_owner.id,
+    )
+    db_session.add(change)
+    db_session.commit()
+    values = {"factory_id": factory_a.id, "change_id": change.id, "filename": "css/app.css"}
+    junior = db_session.scalar(select(StageDefinition).where(StageDefinition.code == "junior"))
+    values.update(stage_id=junior.id, template_id=junior.templates[0].id)
+    return World(users=users, values=values)
 
 
 def expected(permission: str, position: str, record_bound: bool) -> str:
@@ -138,7 +158,7 @@ def test_every_route_answers_every_position_as_the_table_says(app, world, db_ses
         unknown = set(rule.arguments) - set(world.values)
         assert not unknown, f"{rule.rule}: add a value for {unknown} to the matrix's world"
         path = rule.build({name: world.values[name] for name in rule.arguments})[1]
-        record_bound = bool(set(rule.arguments) - {"filename"})
+        record_bound = bool(set(rule.arguments) - UNBOUND_ARGUMENTS)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             for position in POSITIONS:
                 user = world.users[position]
@@ -173,6 +193,7 @@ BLUEPRINT_PERMISSIONS = {
     "auth": {"public", "signed_in"},
     "account": {"signed_in"},
     "field": {"staff"},
+    "factories": {"staff"},
     "pipeline": {"staff", "manage"},
     "portal": {"factory"},
     "admin": {"admin"},

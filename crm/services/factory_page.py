@@ -1,0 +1,363 @@
+"""The staff's factory page as one view model, loaded with a fixed number of queries.
+
+Everything the page shows is gathered here with its eager loading decided once, so
+that the template never queries per row (STYLE.md): the factory with its belt, owner
+and contacts; eligibility and the checklist judged against the latest figures; six
+months of figures per measured metric, drawn as sparklines; the latest visits and a
+history that merges stage changes with visits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from crm import clock, scope
+from crm.extensions import db
+from crm.models import (
+    STAGES,
+    Factory,
+    FollowUp,
+    Metric,
+    MetricSnapshot,
+    StageChange,
+    Task,
+    User,
+    Visit,
+)
+from crm.services import eligibility, followups, settings
+from crm.services.eligibility import Eligibility, Item, Judgement
+
+TREND_MONTHS = 6
+TIMELINE_LIMIT = 20
+LATEST_VISITS = 3
+# The sparkline's drawing box, in SVG user units (CSS sizes it).
+SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 120, 36, 5
+
+
+@dataclass
+class TrendPoint:
+    month: date
+    value: Decimal | None
+    x: float
+    y: float | None
+
+
+@dataclass
+class Sparkline:
+    """Six months of one metric as SVG coordinates: lines join months that have figures."""
+
+    points: list[TrendPoint]
+    segments: list[str]  # "x,y x,y ..." for each run of consecutive months with figures
+    target_y: float | None
+    width: int = SPARK_WIDTH
+    height: int = SPARK_HEIGHT
+
+    @property
+    def known(self) -> list[TrendPoint]:
+        return [point for point in self.points if point.value is not None]
+
+    @property
+    def last(self) -> TrendPoint | None:
+        known = self.known
+        return known[-1] if known else None
+
+
+@dataclass
+class Figure:
+    """A measured metric of the current stage: its latest figure against the target, its trend."""
+
+    metric: Metric
+    task: Task
+    judgement: Judgement
+    sparkline: Sparkline
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    change: StageChange | None = None
+    visit: Visit | None = None
+
+
+@dataclass
+class FactoryPage:
+    factory: Factory
+    eligibility: Eligibility
+    checklist: list[Item]
+    blocking: list[str]  # the blocking items in words, in the reader's language
+    metrics: dict[str, Metric]
+    figures: list[Figure]
+    days_in_stage: int | None
+    next_follow_up: FollowUp | None
+    visits: list[Visit]
+    timeline: list[TimelineEntry]
+    pending: StageChange | None
+    next_stage: str | None  # where a promotion (or a prospect's signing) would move it
+    can_request: bool
+    can_promote: bool
+    can_decide: bool
+    can_enter_figures: bool
+    overdue: bool = False
+    stage_items: list[Item] = field(default_factory=list)
+
+    @property
+    def required_total(self) -> int:
+        return sum(1 for item in self.stage_items if item.task.required)
+
+    @property
+    def required_done(self) -> int:
+        return sum(1 for item in self.stage_items if item.task.required and item.satisfied)
+
+    @property
+    def percent(self) -> int:
+        total = self.required_total
+        return round(100 * self.required_done / total) if total else 0
+
+
+def build(actor: User, factory: Factory, now: datetime, locale: str) -> FactoryPage:
+    """Everything the factory page shows to this member of staff, at this instant."""
+    _load_relations(factory)
+    metrics = catalogue()
+    result = eligibility.evaluate(factory, now)
+    stage_items = _stage_items(factory, result, now)
+    pending = _pending(factory)
+    next_stage = _next_stage(factory, result)
+    visits = _visits(factory)
+    follow_up = followups.next_open(factory)
+    may_move = pending is None and next_stage is not None
+    return FactoryPage(
+        factory=factory,
+        eligibility=result,
+        checklist=stage_items + _ad_hoc_items(factory),
+        stage_items=stage_items,
+        blocking=[eligibility.explain(item, metrics, locale) for item in result.blocking],
+        metrics=metrics,
+        figures=_figures(factory, stage_items, metrics, now),
+        days_in_stage=days_in_stage(factory, now),
+        next_follow_up=follow_up,
+        overdue=follow_up is not None and follow_up.due_at < now,
+        visits=visits[:LATEST_VISITS],
+        timeline=_timeline(factory, visits),
+        pending=pending,
+        next_stage=next_stage,
+        can_request=(
+            may_move
+            and scope.may(actor, "request_stage_change")
+            and (result.eligible or factory.status == "prospect")
+        ),
+        can_promote=may_move and scope.may(actor, "decide_stage_change"),
+        can_decide=scope.may(actor, "decide_stage_change"),
+        can_enter_figures=scope.may(actor, "enter_snapshot"),
+    )
+
+
+def catalogue() -> dict[str, Metric]:
+    """The metric catalogue by code, in its seeded order (a handful of rows)."""
+    return {
+        metric.code: metric for metric in db.session.scalars(select(Metric).order_by(Metric.id))
+    }
+
+
+def metric_choices(locale: str, metrics: dict[str, Metric] | None = None) -> list[tuple[str, str]]:
+    """The metrics a figure can be entered for, named in the reader's language."""
+    metrics = catalogue() if metrics is None else metrics
+    return [(code, metric_name(metric, locale)) for code, metric in metrics.items()]
+
+
+def metric_name(metric: Metric, locale: str) -> str:
+    return metric.name_zh if locale.startswith("zh") else metric.name_en
+
+
+def default_month(now: datetime) -> date:
+    """Last month: the newest month whose figures are complete."""
+    return _shift_month(clock.today(now).replace(day=1), -1)
+
+
+def days_in_stage(factory: Factory, now: datetime) -> int | None:
+    """Whole days since the factory entered its stage, without the days it spent paused."""
+    if factory.stage_entered_at is None:
+        return None
+    days = (now - factory.stage_entered_at).days - factory.paused_days
+    if factory.status == "paused" and factory.paused_at is not None:
+        days -= (now - factory.paused_at).days  # the pause under way does not count either
+    return max(days, 0)
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def _load_relations(factory: Factory) -> None:
+    """Belt, owner and contacts in one round, onto the factory the scoped getter returned."""
+    db.session.scalars(
+        select(Factory)
+        .where(Factory.id == factory.id)
+        .options(
+            joinedload(Factory.belt), joinedload(Factory.owner), selectinload(Factory.contacts)
+        )
+    ).one()
+
+
+def _pending(factory: Factory) -> StageChange | None:
+    return db.session.scalar(
+        select(StageChange)
+        .where(StageChange.factory_id == factory.id, StageChange.decision == "pending")
+        .options(joinedload(StageChange.requested_by))
+        .limit(1)
+    )
+
+
+def _next_stage(factory: Factory, result: Eligibility) -> str | None:
+    if factory.status == "prospect":
+        return STAGES[0]
+    return result.next_stage
+
+
+def _visits(factory: Factory) -> list[Visit]:
+    return list(
+        db.session.scalars(
+            select(Visit)
+            .where(Visit.factory_id == factory.id)
+            .options(joinedload(Visit.rep))
+            .order_by(Visit.checked_in_at.desc(), Visit.id.desc())
+            .limit(TIMELINE_LIMIT)
+        )
+    )
+
+
+def _timeline(factory: Factory, visits: list[Visit]) -> list[TimelineEntry]:
+    """Stage changes and visits, newest first, at most TIMELINE_LIMIT entries."""
+    changes = db.session.scalars(
+        select(StageChange)
+        .where(StageChange.factory_id == factory.id)
+        .options(joinedload(StageChange.requested_by), joinedload(StageChange.decided_by))
+        .order_by(StageChange.requested_at.desc(), StageChange.id.desc())
+        .limit(TIMELINE_LIMIT)
+    )
+    entries = [TimelineEntry(c.decided_at or c.requested_at, change=c) for c in changes]
+    entries += [TimelineEntry(visit.checked_in_at, visit=visit) for visit in visits]
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries[:TIMELINE_LIMIT]
+
+
+# --- the checklist and the figures ----------------------------------------------------------
+
+
+def _stage_items(factory: Factory, result: Eligibility, now: datetime) -> list[Item]:
+    """The current stage's tasks, judged; eligibility judges them unless the factory cannot move.
+
+    A paused or churned factory, or one in the last stage, still has a checklist to show,
+    so its tasks are judged here by the same rule (eligibility.judge).
+    """
+    if result.refusal is None:
+        return list(result.items)
+    if factory.stage is None:
+        return []
+    tasks = eligibility.stage_tasks(factory)
+    codes = {task.metric_code for task in tasks if task.kind == "measured" and task.metric_code}
+    latest = eligibility.latest_snapshots(factory.id, codes)
+    fresh_days = int(settings.get("freshness_days"))
+    items = []
+    for task in tasks:
+        if task.kind == "measured" and task.status != "waived":
+            judgement = eligibility.judge(task, latest.get(task.metric_code or ""), now, fresh_days)
+            items.append(Item(task, judgement.state == eligibility.MET, judgement))
+        else:
+            items.append(Item(task, task.is_closed))
+    return items
+
+
+def _ad_hoc_items(factory: Factory) -> list[Item]:
+    """Tasks a rep added by hand: shown on the checklist, never counted for promotion."""
+    tasks = db.session.scalars(
+        select(Task)
+        .where(Task.factory_id == factory.id, Task.stage.is_(None))
+        .order_by(Task.due_on, Task.id)
+    )
+    return [Item(task, task.is_closed) for task in tasks]
+
+
+def _figures(
+    factory: Factory, items: list[Item], metrics: dict[str, Metric], now: datetime
+) -> list[Figure]:
+    """One figure per metric that a task of the stage measures, with six months of trend."""
+    measuring: dict[str, Item] = {}
+    for item in items:
+        code = item.task.metric_code
+        if item.task.kind == "measured" and code in metrics and code not in measuring:
+            measuring[code] = item
+    if not measuring:
+        return []
+    months = trend_months(now)
+    history = _history(factory, measuring, months[0])
+    figures = []
+    for code, item in measuring.items():
+        values = history.get(code, {})
+        judgement = item.judgement or Judgement(eligibility.NO_DATA)
+        line = sparkline(months, values, item.task.target_value)
+        figures.append(Figure(metrics[code], item.task, judgement, line))
+    return figures
+
+
+def _history(factory: Factory, codes: Iterable[str], since: date) -> dict[str, dict[date, Decimal]]:
+    rows = db.session.scalars(
+        select(MetricSnapshot).where(
+            MetricSnapshot.factory_id == factory.id,
+            MetricSnapshot.metric_code.in_(list(codes)),
+            MetricSnapshot.month >= since,
+        )
+    )
+    history: dict[str, dict[date, Decimal]] = {}
+    for row in rows:
+        history.setdefault(row.metric_code, {})[row.month] = row.value
+    return history
+
+
+def trend_months(now: datetime) -> list[date]:
+    """The first days of the last TREND_MONTHS months, this one included, oldest first."""
+    this_month = clock.today(now).replace(day=1)
+    return [_shift_month(this_month, -back) for back in range(TREND_MONTHS - 1, -1, -1)]
+
+
+def _shift_month(month: date, by: int) -> date:
+    index = month.year * 12 + month.month - 1 + by
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def sparkline(months: list[date], values: dict[date, Decimal], target: Decimal | None) -> Sparkline:
+    """Scale the figures (and the target, so that its line shows) into the drawing box."""
+    scale = [float(value) for value in values.values()]
+    if target is not None:
+        scale.append(float(target))
+    low, high = (min(scale), max(scale)) if scale else (0.0, 1.0)
+    if high == low:
+        low, high = low - 1, high + 1
+    inner = SPARK_HEIGHT - 2 * SPARK_PAD
+    step = (SPARK_WIDTH - 2 * SPARK_PAD) / max(len(months) - 1, 1)
+
+    def y_of(value: Decimal | float) -> float:
+        return round(SPARK_PAD + (high - float(value)) / (high - low) * inner, 1)
+
+    points = [
+        TrendPoint(
+            month,
+            values.get(month),
+            round(SPARK_PAD + index * step, 1),
+            y_of(values[month]) if month in values else None,
+        )
+        for index, month in enumerate(months)
+    ]
+    segments, run = [], []
+    for point in [*points, None]:
+        if point is not None and point.y is not None:
+            run.append(f"{point.x},{point.y}")
+            continue
+        if len(run) > 1:
+            segments.append(" ".join(run))
+        run = []
+    return Sparkline(points, segments, y_of(target) if target is not None else None)

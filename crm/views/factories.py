@@ -1,0 +1,202 @@
+"""The staff's factory page: where it stands, what is left, its figures and history; its actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import TypeVar
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import format_date as babel_format_date
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from crm import clock, scope
+from crm.errors import Conflict, Invalid
+from crm.extensions import db
+from crm.forms.factories import STAGE_FORMS, SnapshotForm, StageChangeForm
+from crm.models import STAGES, Factory, StageChange
+from crm.services import eligibility, factory_page, promotions, snapshots
+from crm.views.templating import current_locale, stage_label
+
+bp = Blueprint("factories", __name__, url_prefix="/factories")
+T = TypeVar("T")
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    """What this blueprint's templates add to the app's helpers: months and figures in words."""
+    return {"format_month": format_month, "format_figure": eligibility.format_value}
+
+
+def format_month(month: date) -> str:
+    """ "Oct 2026", "2026年10月": a month in the reader's language."""
+    return babel_format_date(month, "MMM y")
+
+
+@bp.route("/<int:factory_id>")
+@scope.allow("staff")
+def show(factory_id: int):
+    return _page(_factory(factory_id))
+
+
+@bp.route("/<int:factory_id>/snapshots", methods=["POST"])
+@scope.allow("staff")
+def record_snapshot(factory_id: int):
+    factory = _factory(factory_id)
+    form = SnapshotForm(metric_choices=factory_page.metric_choices(current_locale()))
+    saved = form.validate_on_submit() and _saved(
+        form,
+        lambda: snapshots.record_snapshot(
+            current_user,
+            factory,
+            form.metric.data,
+            form.month.data,
+            form.value.data,
+            clock.now(),
+        ),
+    )
+    if not saved:
+        _focus_first_error(form)
+        return _page(factory, snapshot_form=form, status=422)
+    flash(
+        _(
+            "Figure saved: %(metric)s for %(month)s.",
+            metric=factory_page.metric_name(saved.metric, current_locale()),
+            month=format_month(saved.month),
+        ),
+        "success",
+    )
+    return redirect(url_for("factories.show", factory_id=factory.id, _anchor="figures"), code=303)
+
+
+@bp.route("/<int:factory_id>/stage-change", methods=["POST"])
+@scope.allow("staff")
+def change_stage(factory_id: int):
+    factory = _factory(factory_id)
+    prefix = _stage_form_prefix()
+    form = STAGE_FORMS[prefix](prefix=prefix, stage_choices=_stage_choices())
+    try:
+        changed = form.validate_on_submit() and _saved(form, lambda: _move(prefix, factory, form))
+    except Conflict as error:
+        db.session.rollback()
+        return _page(factory, status=409, stage_alert=error.message)
+    if not changed:
+        _focus_first_error(form)
+        return _page(factory, stage_forms={prefix: form}, status=422)
+    flash(_moved_message(changed), "success")
+    return redirect(url_for("factories.show", factory_id=factory.id), code=303)
+
+
+# --- helpers of these pages -----------------------------------------------------------------
+
+
+def _factory(factory_id: int) -> Factory:
+    return scope.get_factory(current_user, factory_id, clock.today())
+
+
+def _page(
+    factory: Factory,
+    *,
+    snapshot_form: SnapshotForm | None = None,
+    stage_forms: dict[str, StageChangeForm] | None = None,
+    stage_alert: str | None = None,
+    status: int = 200,
+):
+    now, locale = clock.now(), current_locale()
+    page = factory_page.build(current_user, factory, now, locale)
+    if snapshot_form is None:
+        snapshot_form = SnapshotForm(
+            formdata=None,
+            metric_choices=factory_page.metric_choices(locale, page.metrics),
+            metric=page.figures[0].metric.code if page.figures else None,
+            month=factory_page.default_month(now),
+        )
+    forms = {
+        prefix: form_class(formdata=None, prefix=prefix, stage_choices=_stage_choices())
+        for prefix, form_class in STAGE_FORMS.items()
+    }
+    forms.update(stage_forms or {})
+    return (
+        render_template(
+            "factories/show.html",
+            page=page,
+            factory=page.factory,
+            snapshot_form=snapshot_form,
+            stage_forms=forms,
+            stage_alert=stage_alert,
+            today=clock.today(now),
+        ),
+        status,
+    )
+
+
+def _saved(form: FlaskForm, save: Callable[[], T]) -> T | None:
+    """Run the service and commit; on a refusal, put its messages by the form's fields."""
+    try:
+        result = save()
+    except Invalid as error:
+        db.session.rollback()
+        placed = False
+        for name, message in error.fields.items():
+            if name in form:
+                form[name].errors = [*form[name].errors, message]
+                placed = True
+        if not placed:
+            form.form_errors.append(error.message)
+        return None
+    db.session.commit()
+    return result
+
+
+def _focus_first_error(form: FlaskForm) -> None:
+    """The page comes back at its top; focusing the first refused field takes the eye to it."""
+    for field in form:
+        if field.errors and getattr(field.widget, "input_type", None) != "hidden":
+            field.render_kw = {**(field.render_kw or {}), "autofocus": True}
+            return
+
+
+def _stage_form_prefix() -> str:
+    """Which of the page's stage forms was sent; a bare post counts as the role's own form."""
+    sent = request.form.get("form", "")
+    if sent in STAGE_FORMS:
+        return sent
+    return "change" if scope.may(current_user, "decide_stage_change") else "request"
+
+
+def _stage_choices() -> list[tuple[str, str]]:
+    return [("", _("Keep its stage")), *((code, stage_label(code)) for code in STAGES)]
+
+
+def _move(prefix: str, factory: Factory, form: StageChangeForm) -> StageChange:
+    to_status, to_stage = form.to_status.data, form.to_stage.data or None
+    if prefix == "request":
+        return promotions.request_change(
+            current_user, factory, to_status, to_stage, form.reason.data or "", clock.now()
+        )
+    return promotions.change_directly(
+        current_user,
+        factory,
+        to_status,
+        to_stage,
+        form.reason.data or "",
+        bool(form.override.data),
+        clock.now(),
+    )
+
+
+def _moved_message(change: StageChange) -> str:
+    if change.decision == "pending":
+        return _(
+            "Promotion to %(stage)s requested. The factory's managers decide it.",
+            stage=stage_label(change.to_stage),
+        )
+    if change.to_status == "paused":
+        return _("Paused. Time in stage stops counting until it is active again.")
+    if change.to_status == "churned":
+        return _("Marked as churned.")
+    if change.from_status in ("paused", "churned"):
+        return _("Active again.")
+    return _("Moved to %(stage)s.", stage=stage_label(change.to_stage))
