@@ -1,4 +1,4 @@
-"""Demo data, last part: the planned rows written in bulk, placeholders resolved to ids."""
+"""Demo data, last part: the planned rows written in bulk, their references resolved to ids."""
 
 from __future__ import annotations
 
