@@ -67,10 +67,6 @@ def amount(value: Decimal | int, unit: str) -> str:
     return f"{number(value)} {label}".strip()
 
 
-def metric_name(metric: Metric, locale: str) -> str:
-    return metric.name_zh if locale.startswith("zh") else metric.name_en
-
-
 def metric_range(metric: Metric) -> str:
     """The values a metric can take: "0–100 %", "0 or more yuan"."""
     low, high = metric.min_value, metric.max_value
@@ -87,7 +83,7 @@ def metric_choices(metrics: Iterable[Metric], locale: str) -> list[SelectChoice]
     """The metric select: no target first, then each metric with its name and range."""
     choices = [SelectChoice("", _("No target"))]
     for metric in metrics:
-        label = f"{metric_name(metric, locale)} ({metric_range(metric)})"
+        label = f"{metric.name_for(locale)} ({metric_range(metric)})"
         choices.append(SelectChoice(metric.code, label))
     return choices
 

@@ -71,6 +71,9 @@ class Metric(db.Model):
     min_value: Mapped[Decimal | None] = mapped_column(Numeric(16, 4))
     max_value: Mapped[Decimal | None] = mapped_column(Numeric(16, 4))
 
+    def name_for(self, locale: str) -> str:
+        return self.name_zh if locale.startswith("zh") else self.name_en
+
 
 class TaskTemplate(db.Model):
     """One checklist item of a stage; tasks copy it when a factory enters the stage."""

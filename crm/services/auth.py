@@ -231,7 +231,7 @@ def live_sessions(user: User) -> list[UserSession]:
 # --- password change ----------------------------------------------------------------------
 
 
-def change_password(user: User, current: str, new: str) -> None:
+def change_password(user: User, current: str, new: str) -> User:
     """Set a new password after checking the current one; the user's other sessions end."""
     if not check_password_hash(user.password_hash, current or ""):
         raise Invalid(
@@ -244,6 +244,7 @@ def change_password(user: User, current: str, new: str) -> None:
     user.password_hash = hash_password(new)
     end_sessions(user, keep_token=user.current_session_token)
     audit.record(user, "user", user.id, "change_password")
+    return user
 
 
 def set_locale(user: User, locale: str | None) -> None:

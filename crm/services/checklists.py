@@ -15,7 +15,7 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import PROSPECT, Metric, StageDefinition, TaskTemplate, User
 from crm.models.stage import COMPARISONS, TASK_KINDS, TITLE_MAX
-from crm.services import audit
+from crm.services import audit, snapshots
 
 # Limits shared with the forms; the column lengths are read from the model, not repeated.
 NAME_MAX: int = StageDefinition.__table__.c.name_en.type.length
@@ -118,7 +118,7 @@ def templates_of(stage: StageDefinition) -> list[TaskTemplate]:
 
 def metrics() -> list[Metric]:
     """The metric catalogue, in a stable order, for choosing a target's metric."""
-    return list(db.session.scalars(select(Metric).order_by(Metric.id)))
+    return list(snapshots.metric_catalogue().values())
 
 
 # --- the stage -------------------------------------------------------------------------------

@@ -85,59 +85,84 @@ def judge(task: Task, snapshot: MetricSnapshot | None, now: datetime, fresh_days
     return Judgement(MET if met else NOT_MET, snapshot.value, snapshot.month, max(gap, Decimal(0)))
 
 
-def latest_snapshots(factory_id: int, metric_codes: set[str]) -> dict[str, MetricSnapshot]:
-    """The newest snapshot of each metric for a factory, in one query."""
-    if not metric_codes:
+def latest_snapshots(factory_ids: list[int]) -> dict[tuple[int, str], MetricSnapshot]:
+    """The newest snapshot of each metric for each of the factories, in one query."""
+    if not factory_ids:
         return {}
     newest = (
-        select(MetricSnapshot.metric_code, func.max(MetricSnapshot.month).label("month"))
-        .where(
-            MetricSnapshot.factory_id == factory_id, MetricSnapshot.metric_code.in_(metric_codes)
+        select(
+            MetricSnapshot.factory_id,
+            MetricSnapshot.metric_code,
+            func.max(MetricSnapshot.month).label("month"),
         )
-        .group_by(MetricSnapshot.metric_code)
+        .where(MetricSnapshot.factory_id.in_(factory_ids))
+        .group_by(MetricSnapshot.factory_id, MetricSnapshot.metric_code)
         .subquery()
     )
     rows = db.session.scalars(
-        select(MetricSnapshot)
-        .join(
+        select(MetricSnapshot).join(
             newest,
-            (MetricSnapshot.metric_code == newest.c.metric_code)
+            (MetricSnapshot.factory_id == newest.c.factory_id)
+            & (MetricSnapshot.metric_code == newest.c.metric_code)
             & (MetricSnapshot.month == newest.c.month),
         )
-        .where(MetricSnapshot.factory_id == factory_id)
     )
-    return {row.metric_code: row for row in rows}
+    return {(row.factory_id, row.metric_code): row for row in rows}
 
 
-def stage_tasks(factory: Factory) -> list[Task]:
-    return list(
-        db.session.scalars(
-            select(Task)
-            .where(Task.factory_id == factory.id, Task.stage == factory.stage)
-            .order_by(Task.required.desc(), Task.due_on, Task.id)
-        )
+def judged_items(factories: list[Factory], now: datetime) -> dict[int, list[Item]]:
+    """Each factory's current-stage tasks, judged, in two queries whatever the number of factories.
+
+    A measured task is judged from the latest snapshot of its metric unless it was waived;
+    any other task is satisfied when done or waived.
+    """
+    staged = {factory.id: factory for factory in factories if factory.stage is not None}
+    items: dict[int, list[Item]] = {factory.id: [] for factory in factories}
+    if not staged:
+        return items
+    tasks = db.session.scalars(
+        select(Task)
+        .where(Task.factory_id.in_(list(staged)), Task.stage.is_not(None))
+        .order_by(Task.required.desc(), Task.due_on, Task.id)
     )
+    latest = latest_snapshots(list(staged))
+    fresh_days = int(settings.get("freshness_days"))
+    for task in tasks:
+        if task.stage != staged[task.factory_id].stage:
+            continue
+        if task.kind == "measured" and task.status != "waived":
+            snapshot = latest.get((task.factory_id, task.metric_code or ""))
+            judgement = judge(task, snapshot, now, fresh_days)
+            items[task.factory_id].append(Item(task, judgement.state == MET, judgement))
+        else:
+            items[task.factory_id].append(Item(task, task.status in ("done", "waived")))
+    return items
+
+
+def evaluate_many(factories: list[Factory], now: datetime) -> dict[int, Eligibility]:
+    """Eligibility of several factories at once (a list page asks for many)."""
+    movable = [
+        factory
+        for factory in factories
+        if factory.status == "active" and factory.stage in STAGES and next_stage(factory.stage)
+    ]
+    items = judged_items(movable, now)
+    results = {}
+    for factory in factories:
+        if factory.status != "active" or factory.stage not in STAGES:
+            refusal = _("Only an active factory in a stage moves up.")
+            results[factory.id] = Eligibility(factory, None, refusal=refusal)
+        elif next_stage(factory.stage) is None:
+            refusal = _("University is the last stage.")
+            results[factory.id] = Eligibility(factory, None, refusal=refusal)
+        else:
+            results[factory.id] = Eligibility(factory, next_stage(factory.stage), items[factory.id])
+    return results
 
 
 def evaluate(factory: Factory, now: datetime) -> Eligibility:
     """Whether the factory may move to its next stage, and every item that stands in the way."""
-    if factory.status != "active" or factory.stage not in STAGES:
-        return Eligibility(factory, None, refusal=_("Only an active factory in a stage moves up."))
-    target_stage = next_stage(factory.stage)
-    if target_stage is None:
-        return Eligibility(factory, None, refusal=_("University is the last stage."))
-    tasks = stage_tasks(factory)
-    codes = {task.metric_code for task in tasks if task.kind == "measured" and task.metric_code}
-    latest = latest_snapshots(factory.id, codes)
-    fresh_days = int(settings.get("freshness_days"))
-    result = Eligibility(factory, target_stage)
-    for task in tasks:
-        if task.kind == "measured" and task.status != "waived":
-            judgement = judge(task, latest.get(task.metric_code or ""), now, fresh_days)
-            result.items.append(Item(task, judgement.state == MET, judgement))
-        else:
-            result.items.append(Item(task, task.status in ("done", "waived")))
-    return result
+    return evaluate_many([factory], now)[factory.id]
 
 
 def refresh(factory: Factory, now: datetime) -> Eligibility:
@@ -165,7 +190,7 @@ def explain(item: Item, metrics: dict[str, Metric], locale: str) -> str:
             return _("%(title)s: waived", title=title)
         return title if item.satisfied else _("%(title)s: not done yet", title=title)
     metric = metrics.get(task.metric_code or "")
-    name = (metric.name_zh if locale.startswith("zh") else metric.name_en) if metric else title
+    name = metric.name_for(locale) if metric else title
     unit = metric.unit if metric else ""
     judgement = item.judgement
     if judgement.state == NO_DATA:

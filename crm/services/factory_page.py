@@ -30,7 +30,7 @@ from crm.models import (
     User,
     Visit,
 )
-from crm.services import eligibility, followups, settings
+from crm.services import eligibility, followups, promotions, snapshots
 from crm.services.eligibility import Eligibility, Item, Judgement
 
 TREND_MONTHS = 6
@@ -123,10 +123,10 @@ class FactoryPage:
 def build(actor: User, factory: Factory, now: datetime, locale: str) -> FactoryPage:
     """Everything the factory page shows to this member of staff, at this instant."""
     _load_relations(factory)
-    metrics = catalogue()
+    metrics = snapshots.metric_catalogue()
     result = eligibility.evaluate(factory, now)
     stage_items = _stage_items(factory, result, now)
-    pending = _pending(factory)
+    pending = promotions.pending_request(factory)
     next_stage = _next_stage(factory, result)
     visits = _visits(factory)
     follow_up = followups.next_open(factory)
@@ -157,21 +157,10 @@ def build(actor: User, factory: Factory, now: datetime, locale: str) -> FactoryP
     )
 
 
-def catalogue() -> dict[str, Metric]:
-    """The metric catalogue by code, in its seeded order (a handful of rows)."""
-    return {
-        metric.code: metric for metric in db.session.scalars(select(Metric).order_by(Metric.id))
-    }
-
-
 def metric_choices(locale: str, metrics: dict[str, Metric] | None = None) -> list[tuple[str, str]]:
     """The metrics a figure can be entered for, named in the reader's language."""
-    metrics = catalogue() if metrics is None else metrics
-    return [(code, metric_name(metric, locale)) for code, metric in metrics.items()]
-
-
-def metric_name(metric: Metric, locale: str) -> str:
-    return metric.name_zh if locale.startswith("zh") else metric.name_en
+    metrics = snapshots.metric_catalogue() if metrics is None else metrics
+    return [(code, metric.name_for(locale)) for code, metric in metrics.items()]
 
 
 def default_month(now: datetime) -> date:
@@ -201,15 +190,6 @@ def _load_relations(factory: Factory) -> None:
             joinedload(Factory.belt), joinedload(Factory.owner), selectinload(Factory.contacts)
         )
     ).one()
-
-
-def _pending(factory: Factory) -> StageChange | None:
-    return db.session.scalar(
-        select(StageChange)
-        .where(StageChange.factory_id == factory.id, StageChange.decision == "pending")
-        .options(joinedload(StageChange.requested_by))
-        .limit(1)
-    )
 
 
 def _next_stage(factory: Factory, result: Eligibility) -> str | None:
@@ -249,27 +229,10 @@ def _timeline(factory: Factory, visits: list[Visit]) -> list[TimelineEntry]:
 
 
 def _stage_items(factory: Factory, result: Eligibility, now: datetime) -> list[Item]:
-    """The current stage's tasks, judged; eligibility judges them unless the factory cannot move.
-
-    A paused or churned factory, or one in the last stage, still has a checklist to show,
-    so its tasks are judged here by the same rule (eligibility.judge).
-    """
+    """The current stage's tasks, judged; a factory that cannot move still shows its checklist."""
     if result.refusal is None:
         return list(result.items)
-    if factory.stage is None:
-        return []
-    tasks = eligibility.stage_tasks(factory)
-    codes = {task.metric_code for task in tasks if task.kind == "measured" and task.metric_code}
-    latest = eligibility.latest_snapshots(factory.id, codes)
-    fresh_days = int(settings.get("freshness_days"))
-    items = []
-    for task in tasks:
-        if task.kind == "measured" and task.status != "waived":
-            judgement = eligibility.judge(task, latest.get(task.metric_code or ""), now, fresh_days)
-            items.append(Item(task, judgement.state == eligibility.MET, judgement))
-        else:
-            items.append(Item(task, task.is_closed))
-    return items
+    return eligibility.judged_items([factory], now)[factory.id]
 
 
 def _ad_hoc_items(factory: Factory) -> list[Item]:

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from crm import scope
 from crm.errors import Conflict, Invalid
@@ -82,11 +83,13 @@ def _needs_override(factory: Factory, move: Move, now: datetime) -> bool:
     return move.kind == "promote" and not eligibility.evaluate(factory, now).eligible
 
 
-def _pending(factory: Factory) -> StageChange | None:
+def pending_request(factory: Factory) -> StageChange | None:
+    """The factory's request that waits for a decision (there is at most one)."""
     return db.session.scalar(
-        select(StageChange).where(
-            StageChange.factory_id == factory.id, StageChange.decision == "pending"
-        )
+        select(StageChange)
+        .where(StageChange.factory_id == factory.id, StageChange.decision == "pending")
+        .options(joinedload(StageChange.requested_by))
+        .limit(1)
     )
 
 
@@ -115,7 +118,7 @@ def request_change(
             if move.always_override
             else _("The factory is not eligible yet; finish the items that are left first.")
         )
-    if _pending(factory) is not None:
+    if pending_request(factory) is not None:
         raise Conflict(_("A change for this factory already waits for a decision."))
     change = _new_change(factory, move, actor, reason, now)
     audit.record(
@@ -173,7 +176,7 @@ def change_directly(
     scope.require(actor, "decide_stage_change")
     reason = _clean_reason(reason)
     move = plan(factory, to_status, to_stage)
-    if _pending(factory) is not None:
+    if pending_request(factory) is not None:
         raise Conflict(_("A request for this factory waits for a decision: decide it first."))
     needed = _needs_override(factory, move, now)
     if needed and not override:

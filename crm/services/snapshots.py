@@ -17,6 +17,13 @@ from crm.services import audit, eligibility
 VALUE_DIGITS = 12  # Numeric(16, 4): twelve digits before the point
 
 
+def metric_catalogue() -> dict[str, Metric]:
+    """The metric catalogue by code, in its seeded order (a handful of rows)."""
+    return {
+        metric.code: metric for metric in db.session.scalars(select(Metric).order_by(Metric.id))
+    }
+
+
 def month_start(day: date) -> date:
     return day.replace(day=1)
 

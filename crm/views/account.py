@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import scope
-from crm.errors import Invalid
 from crm.extensions import db
 from crm.forms.auth import ChangePasswordForm, EndSessionsForm, LanguageForm
 from crm.services import auth as auth_service
+from crm.views.errors import save_form
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -51,20 +51,16 @@ def language():
 @scope.allow("signed_in")
 def password():
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            auth_service.change_password(
-                current_user, form.current_password.data, form.new_password.data
-            )
-        except Invalid as error:
-            db.session.rollback()
-            for name, message in error.fields.items():
-                getattr(form, name).errors.append(message)
-        else:
-            db.session.commit()
-            flash(_("Password changed. Your other devices are signed out."), "success")
-            return redirect(url_for("account.index"), code=303)
-    return _page(password_form=form, status=422)
+    changed = form.validate_on_submit() and save_form(
+        form,
+        lambda: auth_service.change_password(
+            current_user, form.current_password.data, form.new_password.data
+        ),
+    )
+    if not changed:
+        return _page(password_form=form, status=422)
+    flash(_("Password changed. Your other devices are signed out."), "success")
+    return redirect(url_for("account.index"), code=303)
 
 
 @bp.route("/sessions/end-others", methods=["POST"])

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -11,7 +10,6 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from crm import scope
-from crm.errors import Invalid
 from crm.extensions import db
 from crm.forms.stages import (
     COMPARISON_LABELS,
@@ -19,14 +17,12 @@ from crm.forms.stages import (
     StageForm,
     TemplateForm,
     amount,
-    metric_name,
 )
 from crm.models import StageDefinition, TaskTemplate
 from crm.services import checklists
 from crm.views.admin import bp
+from crm.views.errors import save_form
 from crm.views.templating import current_locale
-
-T = TypeVar("T")
 
 
 @bp.route("/stages")
@@ -40,7 +36,7 @@ def stages():
 def stage(stage_id: int):
     stage = checklists.get_stage(stage_id)
     form = StageForm(obj=stage)
-    if form.validate_on_submit() and _saved(
+    if form.validate_on_submit() and save_form(
         form, lambda: checklists.update_stage(current_user, stage, form.values())
     ):
         flash(_("Stage saved."), "success")
@@ -59,7 +55,7 @@ def stage(stage_id: int):
 def new_template(stage_id: int):
     stage = checklists.get_checklist_stage(stage_id)
     form = TemplateForm(metrics=checklists.metrics(), locale=current_locale())
-    saved = form.validate_on_submit() and _saved(
+    saved = form.validate_on_submit() and save_form(
         form, lambda: checklists.save_template(current_user, stage, None, form.values())
     )
     if saved:
@@ -74,7 +70,7 @@ def template(template_id: int):
     template = checklists.get_template(template_id)
     stage = template.stage
     form = TemplateForm(obj=template, metrics=checklists.metrics(), locale=current_locale())
-    saved = form.validate_on_submit() and _saved(
+    saved = form.validate_on_submit() and save_form(
         form, lambda: checklists.save_template(current_user, stage, template, form.values())
     )
     if saved:
@@ -115,22 +111,6 @@ def reactivate_template(template_id: int):
 # --- helpers of these pages ------------------------------------------------------------------
 
 
-def _saved(form: StageForm | TemplateForm, save: Callable[[], T]) -> T | None:
-    """Run the service and commit; on a refusal, put its messages by the fields instead."""
-    try:
-        record = save()
-    except Invalid as error:
-        db.session.rollback()
-        for name, message in error.fields.items():
-            field = getattr(form, name, None)
-            (field.errors if field is not None else form.form_errors).append(message)
-        if not error.fields:
-            form.form_errors.append(error.message)
-        return None
-    db.session.commit()
-    return record
-
-
 def _render(template_name: str, **context: Any) -> tuple[str, int]:
     status = 422 if request.method == "POST" else 200
     return render_template(
@@ -157,7 +137,7 @@ def _target_text(template: TaskTemplate) -> str:
         return ""
     return _(
         "%(metric)s: %(comparison)s %(amount)s",
-        metric=metric_name(template.metric, current_locale()),
+        metric=template.metric.name_for(current_locale()),
         comparison=COMPARISON_LABELS.get(template.comparison or "", ""),
         amount=amount(template.target_value, template.metric.unit),
     )

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from crm.errors import DomainError, Locked
+from crm.errors import DomainError, Invalid, Locked
 from crm.extensions import db
 from crm.views.security import wants_json
+
+T = TypeVar("T")
 
 CODES = {
     400: "bad_request",
@@ -75,6 +81,28 @@ def render_error(status: int, code: str, message: str = "", fields: dict | None 
         advice=_advice(status),
     )
     return Response(body, status=status, mimetype="text/html")
+
+
+def save_form(form: FlaskForm, save: Callable[[], T]) -> T | None:
+    """Run a form's service call and commit; a refusal puts its messages by the form's fields.
+
+    Every form view goes through here, so a rule's message reaches the field it names the
+    same way on every page (and the request commits once, at the edge).
+    """
+    try:
+        result = save()
+    except Invalid as error:
+        db.session.rollback()
+        for name, message in error.fields.items():
+            if name in form:
+                form[name].errors = [*form[name].errors, message]
+            else:
+                form.form_errors.append(message)
+        if not error.fields:
+            form.form_errors.append(error.message)
+        return None
+    db.session.commit()
+    return result
 
 
 def _domain_error(error: DomainError) -> Response:

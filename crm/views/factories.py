@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from typing import TypeVar
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date as babel_format_date
@@ -13,15 +11,15 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from crm import clock, scope
-from crm.errors import Conflict, Invalid
+from crm.errors import Conflict
 from crm.extensions import db
 from crm.forms.factories import STAGE_FORMS, SnapshotForm, StageChangeForm
 from crm.models import STAGES, Factory, StageChange
 from crm.services import eligibility, factory_page, promotions, snapshots
+from crm.views.errors import save_form
 from crm.views.templating import current_locale, stage_label
 
 bp = Blueprint("factories", __name__, url_prefix="/factories")
-T = TypeVar("T")
 
 
 @bp.context_processor
@@ -46,7 +44,7 @@ def show(factory_id: int):
 def record_snapshot(factory_id: int):
     factory = _factory(factory_id)
     form = SnapshotForm(metric_choices=factory_page.metric_choices(current_locale()))
-    saved = form.validate_on_submit() and _saved(
+    saved = form.validate_on_submit() and save_form(
         form,
         lambda: snapshots.record_snapshot(
             current_user,
@@ -63,7 +61,7 @@ def record_snapshot(factory_id: int):
     flash(
         _(
             "Figure saved: %(metric)s for %(month)s.",
-            metric=factory_page.metric_name(saved.metric, current_locale()),
+            metric=saved.metric.name_for(current_locale()),
             month=format_month(saved.month),
         ),
         "success",
@@ -78,7 +76,9 @@ def change_stage(factory_id: int):
     prefix = _stage_form_prefix()
     form = STAGE_FORMS[prefix](prefix=prefix, stage_choices=_stage_choices())
     try:
-        changed = form.validate_on_submit() and _saved(form, lambda: _move(prefix, factory, form))
+        changed = form.validate_on_submit() and save_form(
+            form, lambda: _move(prefix, factory, form)
+        )
     except Conflict as error:
         db.session.rollback()
         return _page(factory, status=409, stage_alert=error.message)
@@ -130,24 +130,6 @@ def _page(
         ),
         status,
     )
-
-
-def _saved(form: FlaskForm, save: Callable[[], T]) -> T | None:
-    """Run the service and commit; on a refusal, put its messages by the form's fields."""
-    try:
-        result = save()
-    except Invalid as error:
-        db.session.rollback()
-        placed = False
-        for name, message in error.fields.items():
-            if name in form:
-                form[name].errors = [*form[name].errors, message]
-                placed = True
-        if not placed:
-            form.form_errors.append(error.message)
-        return None
-    db.session.commit()
-    return result
 
 
 def _focus_first_error(form: FlaskForm) -> None:

@@ -8,10 +8,9 @@ from flask_login import current_user
 
 from crm import scope
 from crm.clock import now, today
-from crm.errors import Invalid
-from crm.extensions import db
 from crm.forms.pipeline import DecideForm
 from crm.services import eligibility, pipeline, promotions
+from crm.views.errors import save_form
 
 bp = Blueprint("pipeline", __name__, url_prefix="/pipeline")
 
@@ -33,9 +32,10 @@ def index():
 def _requests_page(forms: dict | None = None, status: int = 200):
     moment = now()
     changes = pipeline.pending_requests(current_user, today(moment))
+    checks = eligibility.evaluate_many([change.factory for change in changes], moment)
     forms = forms or {}
     entries = [
-        (change, eligibility.evaluate(change.factory, moment), forms.get(change.id, DecideForm()))
+        (change, checks[change.factory_id], forms.get(change.id, DecideForm()))
         for change in changes
     ]
     return render_template("pipeline/requests.html", entries=entries), status
@@ -53,19 +53,14 @@ def decide(change_id: int):
     moment = now()
     change = scope.get_stage_change(current_user, change_id, today(moment))
     form = DecideForm()
-    if form.validate_on_submit():
-        try:
-            promotions.decide(
-                current_user, change, form.decision.data == "approve", form.note.data, moment
-            )
-        except Invalid as error:
-            db.session.rollback()
-            form.note.errors.append(error.fields.get("note") or error.message)
-        else:
-            db.session.commit()
-            if change.decision == "approved":
-                flash(_("Approved: %(name)s moves up.", name=change.factory.name), "success")
-            else:
-                flash(_("Refused: %(name)s stays.", name=change.factory.name), "info")
-            return redirect(url_for("pipeline.requests"), code=303)
-    return _requests_page({change.id: form}, 422)
+    approve = form.decision.data == "approve"
+    decided = form.validate_on_submit() and save_form(
+        form, lambda: promotions.decide(current_user, change, approve, form.note.data, moment)
+    )
+    if not decided:
+        return _requests_page({change.id: form}, 422)
+    if decided.decision == "approved":
+        flash(_("Approved: %(name)s moves up.", name=change.factory.name), "success")
+    else:
+        flash(_("Refused: %(name)s stays.", name=change.factory.name), "info")
+    return redirect(url_for("pipeline.requests"), code=303)

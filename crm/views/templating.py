@@ -14,7 +14,7 @@ from sqlalchemy import select
 from crm import clock
 from crm.extensions import db
 from crm.models import Metric, StageDefinition
-from crm.services import eligibility
+from crm.services import eligibility, snapshots
 
 NAV = {
     "rep": (("field.today", "Today"), ("pipeline.index", "Pipeline")),
@@ -51,7 +51,7 @@ def _stage_names() -> dict[str, StageDefinition]:
 
 def _metrics() -> dict[str, Metric]:
     if "metrics" not in g:
-        g.metrics = {m.code: m for m in db.session.scalars(select(Metric))}
+        g.metrics = snapshots.metric_catalogue()
     return g.metrics
 
 
