@@ -9,7 +9,7 @@ from functools import cache
 from werkzeug.security import generate_password_hash
 
 from crm.extensions import db
-from crm.models import Belt, Factory, FollowUp, Task, Team, User
+from crm.models import Belt, Contact, Factory, FollowUp, Task, Team, User, Visit
 from crm.services.credit_code import ALPHABET, check_digit
 
 PASSWORD = "test-pass-2026!"
@@ -141,6 +141,38 @@ def task(
         status=status,
         stage=factory_.stage,
         **fields,
+    )
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def visit(
+    factory_: Factory,
+    rep: User,
+    *,
+    purpose: str = "follow_up",
+    checked_in_at: datetime | None = None,
+    **fields,
+) -> Visit:
+    n = next(_sequence)
+    record = Visit(
+        factory=factory_,
+        rep=rep,
+        purpose=purpose,
+        checked_in_at=checked_in_at or datetime.now(UTC) - timedelta(days=1),
+        client_key=f"builder-{n}",
+        fingerprint=f"{n:064d}",
+        **fields,
+    )
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def contact(factory_: Factory, name: str = "王经理", phone: str = "138 0000 0000") -> Contact:
+    record = Contact(
+        factory=factory_, name=name, role="Owner", phone=phone, phone_digits=phone.replace(" ", "")
     )
     db.session.add(record)
     db.session.flush()

@@ -8,6 +8,7 @@ the login page (the API answers 401). A route with no declared permission fails 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -112,7 +113,20 @@ def world(db_session) -> World:
     )
     db_session.add(change)
     db_session.commit()
-    values = {"factory_id": factory_a.id, "change_id": change.id, "filename": "css/app.css"}
+    task = builders.task(factory_a)
+    follow_up = builders.follow_up(factory_a, rep_owner, datetime.now(UTC) + timedelta(days=2))
+    visit = builders.visit(factory_a, rep_owner)
+    contact = builders.contact(factory_a)
+    db_session.commit()
+    values = {
+        "factory_id": factory_a.id,
+        "change_id": change.id,
+        "task_id": task.id,
+        "follow_up_id": follow_up.id,
+        "visit_id": visit.id,
+        "contact_id": contact.id,
+        "filename": "css/app.css",
+    }
     junior = db_session.scalar(select(StageDefinition).where(StageDefinition.code == "junior"))
     values.update(stage_id=junior.id, template_id=junior.templates[0].id)
     return World(users=users, values=values)
@@ -194,6 +208,9 @@ BLUEPRINT_PERMISSIONS = {
     "account": {"signed_in"},
     "field": {"staff"},
     "factories": {"staff"},
+    "tasks": {"staff"},
+    "followups": {"staff"},
+    "visits": {"staff"},
     "pipeline": {"staff", "manage"},
     "portal": {"factory"},
     "admin": {"admin"},
