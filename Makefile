@@ -23,7 +23,9 @@ run: $(VENV)/.installed
 	$(BIN)/flask db upgrade
 	$(BIN)/flask crm init
 	$(BIN)/flask crm seed-demo --if-empty
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	@# The development server runs the scheduler in a thread of its serving process (one, even
+	@# with the reloader: its watcher never serves); gunicorn's workers never run it.
+	CRM_SCHEDULER_IN_DEV_SERVER=1 $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: $(VENV)/.installed-test lint
 	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
@@ -36,9 +38,16 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o crm/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs='.* __pycache__ .venv' -o crm/translations/messages.pot .
 	$(BIN)/pybabel update -i crm/translations/messages.pot -d crm/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d crm/translations
+
+# The daily sweep over a demo install, timed (bench/sweep.py); the table lands in bench/results/.
+# BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/crm_bench adds PostgreSQL.
+BENCH_FACTORIES ?= 100000
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench.sweep --factories $(BENCH_FACTORIES)
+	$(if $(BENCH_POSTGRES_URL),$(BIN)/python -m bench.sweep --factories $(BENCH_FACTORIES) --database $(BENCH_POSTGRES_URL))
 
 clean:
 	rm -rf $(VENV) instance test-artifacts

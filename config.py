@@ -35,12 +35,19 @@ class Config:
         self.CRM_REDIS_URL = _env("CRM_REDIS_URL")
         self.CRM_TRUST_PROXY = _env("CRM_TRUST_PROXY", "0") == "1"
 
-        self.MAIL_SERVER = _env("CRM_MAIL_SERVER", "127.0.0.1")
+        # No server: mails are written to the log instead (development), never lost silently.
+        self.MAIL_SERVER = _env("CRM_MAIL_SERVER")
         self.MAIL_PORT = int(_env("CRM_MAIL_PORT", "25") or 25)
         self.MAIL_USE_TLS = _env("CRM_MAIL_USE_TLS", "0") == "1"
         self.MAIL_USERNAME = _env("CRM_MAIL_USERNAME")
         self.MAIL_PASSWORD = _env("CRM_MAIL_PASSWORD")
         self.MAIL_SENDER = _env("CRM_MAIL_SENDER", "Factory Growth CRM <crm@localhost>")
+
+        # The address that links in e-mails start with (https://crm.example.com); none: no links.
+        self.CRM_BASE_URL = _env("CRM_BASE_URL", "")
+        # `make run` sets this: the development server runs the scheduler in a thread of its own.
+        # Web workers (gunicorn) never do, whatever this says (crm.services.scheduler).
+        self.CRM_SCHEDULER_IN_DEV_SERVER = _env("CRM_SCHEDULER_IN_DEV_SERVER", "0") == "1"
 
         self.MAX_CONTENT_LENGTH = 40 * 1024 * 1024
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session

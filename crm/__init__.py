@@ -77,6 +77,19 @@ def _register_blueprints(app: Flask) -> None:
         admin.bp,
     ):
         app.register_blueprint(blueprint)
+    from crm.views import api, visits
+
+    app.register_blueprint(visits.bp)
+    app.register_blueprint(api.bp)
+    from crm.views import tasks
+
+    app.register_blueprint(tasks.bp)
+    from crm.views import followups
+
+    app.register_blueprint(followups.bp)
+    from crm.views import inbox
+
+    app.register_blueprint(inbox.bp)
 
 
 @event.listens_for(Engine, "connect")

@@ -1,4 +1,4 @@
-"""The `flask crm` command group: init, create-user, seed-demo."""
+"""The `flask crm` command group: init, create-user, seed-demo, scheduler, run-job."""
 
 from __future__ import annotations
 
@@ -106,3 +106,82 @@ def _print_logins(rows: list[tuple[str, str, str]]) -> None:
     width = max(len(login) for login, _, _ in rows)
     for login, role, holds in rows:
         click.echo(f"  {login:<{width}}  {role:<8} {holds}")
+
+
+@crm_group.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the scheduler process: the jobs, the e-mails and the work requests.
+
+    Start one per install (a second one on any host waits as a standby and takes over
+    when the first stops). Web workers never run jobs.
+    """
+    import logging
+    import signal
+
+    from flask import current_app
+
+    from crm.services import scheduler
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # APScheduler says "Running job ..." at every wake; the runner says what matters.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+    def stop(signum, frame):  # a plain kill ends it cleanly: the lease is released at once
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    click.echo(f"scheduler {scheduler.default_holder()} starting; Ctrl-C stops it")
+    try:
+        scheduler.serve(current_app._get_current_object())
+    except (KeyboardInterrupt, SystemExit):
+        click.echo("scheduler stopped")
+
+
+@crm_group.command("run-job")
+@click.argument("name")
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="The time to run it as (ISO 8601; the install's zone unless an offset is given).",
+)
+@with_appcontext
+def run_job_command(name: str, at: str | None) -> None:
+    """Run one job now, for the period that `--at` (or now) falls in."""
+    from datetime import datetime
+
+    from crm import clock
+    from crm.jobs import JOBS
+    from crm.services import scheduler
+
+    job = JOBS.get(name)
+    if job is None:
+        click.echo(f"unknown job {name!r}; the jobs are: {', '.join(JOBS)}", err=True)
+        raise SystemExit(2)
+    now = clock.now()
+    if at:
+        try:
+            parsed = datetime.fromisoformat(at)
+        except ValueError:
+            click.echo(f"--at: not an ISO 8601 time: {at!r}", err=True)
+            raise SystemExit(2) from None
+        now = parsed if parsed.tzinfo else parsed.replace(tzinfo=clock.zone())
+    try:
+        run = scheduler.run_once(job, now)
+    except scheduler.LeaseLost:
+        click.echo(
+            "A scheduler process is running and runs the jobs: use Run now on the admin's "
+            "jobs page, or stop it first.",
+            err=True,
+        )
+        raise SystemExit(1) from None
+    if run is None:
+        click.echo(f"{job.key(now)} finished already; nothing to do")
+        return
+    click.echo(f"{run.run_key}: {run.outcome} {run.counts}")
+    if run.outcome != "ok":
+        click.echo(run.error, err=True)
+        raise SystemExit(1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -9,7 +11,8 @@ from functools import cache
 from werkzeug.security import generate_password_hash
 
 from crm.extensions import db
-from crm.models import Belt, Contact, Factory, FollowUp, Task, Team, User, Visit
+from crm.models import Belt, Contact, Factory, FollowUp, Task, Team, User, Visit, VisitPhoto
+from crm.services import photos
 from crm.services.credit_code import ALPHABET, check_digit
 
 PASSWORD = "test-pass-2026!"
@@ -174,6 +177,25 @@ def contact(factory_: Factory, name: str = "王经理", phone: str = "138 0000 0
     record = Contact(
         factory=factory_, name=name, role="Owner", phone=phone, phone_digits=phone.replace(" ", "")
     )
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def image_bytes(width: int = 40, height: int = 30, kind: str = "JPEG", **save) -> bytes:
+    """A small real image, as a phone would send it."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 80, 40)).save(buffer, kind, **save)
+    return buffer.getvalue()
+
+
+def visit_photo(visit_: Visit) -> VisitPhoto:
+    """A stored photo of a visit, its file written under the storage root."""
+    data = image_bytes()
+    stored = photos.store(photos.Upload(data=data, sha256=hashlib.sha256(data).hexdigest()))
+    record = VisitPhoto(visit=visit_, **vars(stored))
     db.session.add(record)
     db.session.flush()
     return record

@@ -8,7 +8,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, SelectField, Strin
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from crm.models.user import EMAIL_MAX
+from crm.models.user import EMAIL_MAX, NAME_MAX
 from crm.services.auth import PASSWORD_MAX
 
 LOGIN_REQUIRED = _l("Enter your e-mail or mobile number.")
@@ -58,3 +58,29 @@ class LanguageForm(FlaskForm):
 
 class EndSessionsForm(FlaskForm):
     """Signs out every other device; no fields but the CSRF token."""
+
+
+class InvitationForm(FlaskForm):
+    """A colleague's own login, made from an owner's invitation link."""
+
+    name = StringField(
+        _l("Your name"),
+        validators=[DataRequired(_l("Enter your name.")), Length(max=NAME_MAX)],
+        render_kw={"autocomplete": "name"},
+    )
+    login = StringField(
+        _l("E-mail or mobile number"),
+        validators=[DataRequired(LOGIN_REQUIRED), Length(max=EMAIL_MAX)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+        description=_l("You sign in with this."),
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Choose a password.")), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "new-password"},
+        description=_l("At least 10 characters; not a common password."),
+    )
+
+
+class InviteForm(FlaskForm):
+    """Makes a new invitation link; no fields but the CSRF token."""

@@ -1,19 +1,42 @@
-"""Forms of the staff's factory page: entering figures, and moving a factory's stage or status.
+"""Forms of the staff's factory pages: the list's filters, figures, stage moves, contacts, edits.
 
 They check shape only; the rules (a metric's range, no future month, overrides and
-their reasons) live in crm.services.snapshots and crm.services.promotions, whose
-messages the view puts by these fields.
+their reasons, a phone's digits, a shop link's scheme, a credit code) live in the
+services (crm.services.snapshots, promotions, factories), whose messages the view puts
+by these fields.
 """
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, MonthField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    Form,
+    HiddenField,
+    MonthField,
+    SearchField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
+from crm.models.factory import (
+    ADDRESS_MAX,
+    CATEGORY_MAX,
+    CONTACT_NAME_MAX,
+    CONTACT_PHONE_MAX,
+    CONTACT_ROLE_MAX,
+    CREDIT_CODE_LENGTH,
+    FACTORY_NAME_MAX,
+    URL_MAX,
+    WECHAT_MAX,
+)
 from crm.models.stage import METRIC_CODE_MAX
+from crm.services.factory_list import SEARCH_MAX
 from crm.services.promotions import REASON_MAX
 
 # What a person may type as a figure ("72.5", "72,5 %", "1 250 000"); the service parses it.
@@ -102,3 +125,131 @@ STAGE_FORMS: dict[str, type[StageChangeForm]] = {
     "promote": PromoteForm,
     "change": StageChangeForm,
 }
+
+
+# --- the factory list ---------------------------------------------------------------------
+
+
+def _choices(field: SelectField, everything: str, choices: list[tuple[str, str]]) -> None:
+    field.choices = [
+        SelectChoice("", everything),
+        *(SelectChoice(value, label) for value, label in choices),
+    ]
+
+
+class FactoryFilterForm(Form):
+    """The list's search and filters, read from the URL query (a GET form: no CSRF token)."""
+
+    q = SearchField(
+        _l("Search by name or credit code"),
+        validators=[Length(max=SEARCH_MAX)],
+        render_kw={"autocomplete": "off", "enterkeyhint": "search"},
+    )
+    stage = SelectField(_l("Stage"), validate_choice=False)
+    status = SelectField(_l("Status"), validate_choice=False)
+    flag = SelectField(_l("Needs attention"), validate_choice=False)
+    owner = SelectField(_l("Rep"), validate_choice=False)
+
+    def __init__(
+        self,
+        formdata,
+        *,
+        stage_choices: list[tuple[str, str]],
+        status_choices: list[tuple[str, str]],
+        flag_choices: list[tuple[str, str]],
+        owner_choices: list[tuple[str, str]],
+    ) -> None:
+        super().__init__(formdata)
+        _choices(self.stage, _l("Every stage"), stage_choices)
+        _choices(self.status, _l("Every status"), status_choices)
+        _choices(self.flag, _l("Any"), flag_choices)
+        _choices(self.owner, _l("Anyone's"), owner_choices)
+
+
+class ClaimForm(FlaskForm):
+    """A rep's claim of an unowned prospect; `next` is where the page goes back to."""
+
+    next = HiddenField()
+
+
+# --- contacts and the factory's details ---------------------------------------------------
+
+
+def _too_long(limit: int):
+    return Length(max=limit, message=_l("Use at most %(max)d characters.", max=limit))
+
+
+class ContactForm(FlaskForm):
+    """A person at the factory; posted with the prefix "contact" beside the page's other forms."""
+
+    name = StringField(
+        _l("Name"),
+        validators=[InputRequired(_l("Enter the contact's name.")), _too_long(CONTACT_NAME_MAX)],
+        render_kw={"autocomplete": "off"},
+    )
+    role = StringField(
+        _l("Role (optional)"),
+        validators=[_too_long(CONTACT_ROLE_MAX)],
+        description=_l("Such as owner, sales manager or customer service."),
+    )
+    phone = StringField(
+        _l("Phone (optional)"),
+        validators=[_too_long(CONTACT_PHONE_MAX)],
+        render_kw={"type": "tel", "inputmode": "tel", "autocomplete": "off"},
+    )
+    wechat_id = StringField(
+        _l("WeChat ID (optional)"),
+        validators=[_too_long(WECHAT_MAX)],
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
+    )
+
+
+class FactoryForm(FlaskForm):
+    """What any member of staff in scope edits: name, category, address, shop link, location."""
+
+    name = StringField(
+        _l("Name"),
+        validators=[InputRequired(_l("Enter the factory's name.")), _too_long(FACTORY_NAME_MAX)],
+    )
+    category = StringField(
+        _l("Category (optional)"),
+        validators=[_too_long(CATEGORY_MAX)],
+        description=_l("What it makes, such as stainless steel cups."),
+    )
+    address = TextAreaField(
+        _l("Address (optional)"),
+        validators=[_too_long(ADDRESS_MAX)],
+        render_kw={"rows": 2, "autocomplete": "street-address"},
+    )
+    shop_url = URLField(
+        _l("Shop link (optional)"),
+        validators=[_too_long(URL_MAX)],
+        render_kw={"inputmode": "url", "placeholder": "https://"},
+    )
+    lat = StringField(
+        _l("Latitude"),
+        validators=[_too_long(32)],
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    lng = StringField(
+        _l("Longitude"),
+        validators=[_too_long(32)],
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+
+
+class ManagedFactoryForm(FactoryForm):
+    """A manager's or an admin's edit: the belt, the credit code and the key-account flag too."""
+
+    belt_id = SelectField(_l("Belt"), coerce=int, validate_choice=False)
+    credit_code = StringField(
+        _l("Unified social credit code"),
+        validators=[_too_long(CREDIT_CODE_LENGTH + 8)],
+        description=_l("18 characters; a prospect may have none yet."),
+        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
+    )
+    is_key_account = BooleanField(_l("Key account"))
+
+    def __init__(self, *args, belt_choices: list[tuple[int, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.belt_id.choices = [SelectChoice(value, label) for value, label in belt_choices]

@@ -7,7 +7,7 @@ from crm.models.stage import PROSPECT, STAGES, Metric, StageDefinition, TaskTemp
 from crm.models.system import Holiday, JobRun, SchedulerLease, Setting, WorkRequest
 from crm.models.task import MetricSnapshot, Task
 from crm.models.team import Belt, Leave, Team, team_managers
-from crm.models.user import ROLES, LoginAttempt, User, UserSession
+from crm.models.user import ROLES, Invitation, LoginAttempt, User, UserSession
 from crm.models.visit import PURPOSES, Visit, VisitPhoto, visit_tasks
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "Factory",
     "FollowUp",
     "Holiday",
+    "Invitation",
     "JobRun",
     "Leave",
     "LoginAttempt",

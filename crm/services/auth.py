@@ -218,6 +218,20 @@ def end_sessions(user: User, keep_token: str | None = None) -> int:
     return db.session.execute(statement.values(revoked_at=clock_now())).rowcount
 
 
+def end_device_session(user: User, session_id: int) -> bool:
+    """End one of the user's own sessions by its row id; another user's id ends nothing."""
+    ended = db.session.execute(
+        update(UserSession)
+        .where(
+            UserSession.id == session_id,
+            UserSession.user_id == user.id,
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=clock_now())
+    )
+    return ended.rowcount == 1
+
+
 def live_sessions(user: User) -> list[UserSession]:
     return list(
         db.session.scalars(

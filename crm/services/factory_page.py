@@ -125,7 +125,7 @@ def build(actor: User, factory: Factory, now: datetime, locale: str) -> FactoryP
     _load_relations(factory)
     metrics = snapshots.metric_catalogue()
     result = eligibility.evaluate(factory, now)
-    stage_items = _stage_items(factory, result, now)
+    items = stage_items(factory, result, now)
     pending = promotions.pending_request(factory)
     next_stage = _next_stage(factory, result)
     visits = _visits(factory)
@@ -134,11 +134,11 @@ def build(actor: User, factory: Factory, now: datetime, locale: str) -> FactoryP
     return FactoryPage(
         factory=factory,
         eligibility=result,
-        checklist=stage_items + _ad_hoc_items(factory),
-        stage_items=stage_items,
+        checklist=items + ad_hoc_items(factory),
+        stage_items=items,
         blocking=[eligibility.explain(item, metrics, locale) for item in result.blocking],
         metrics=metrics,
-        figures=_figures(factory, stage_items, metrics, now),
+        figures=measured_figures(factory, items, metrics, now),
         days_in_stage=days_in_stage(factory, now),
         next_follow_up=follow_up,
         overdue=follow_up is not None and follow_up.due_at < now,
@@ -203,7 +203,7 @@ def _visits(factory: Factory) -> list[Visit]:
         db.session.scalars(
             select(Visit)
             .where(Visit.factory_id == factory.id)
-            .options(joinedload(Visit.rep))
+            .options(joinedload(Visit.rep), selectinload(Visit.photos))
             .order_by(Visit.checked_in_at.desc(), Visit.id.desc())
             .limit(TIMELINE_LIMIT)
         )
@@ -228,14 +228,14 @@ def _timeline(factory: Factory, visits: list[Visit]) -> list[TimelineEntry]:
 # --- the checklist and the figures ----------------------------------------------------------
 
 
-def _stage_items(factory: Factory, result: Eligibility, now: datetime) -> list[Item]:
+def stage_items(factory: Factory, result: Eligibility, now: datetime) -> list[Item]:
     """The current stage's tasks, judged; a factory that cannot move still shows its checklist."""
     if result.refusal is None:
         return list(result.items)
     return eligibility.judged_items([factory], now)[factory.id]
 
 
-def _ad_hoc_items(factory: Factory) -> list[Item]:
+def ad_hoc_items(factory: Factory) -> list[Item]:
     """Tasks a rep added by hand: shown on the checklist, never counted for promotion."""
     tasks = db.session.scalars(
         select(Task)
@@ -245,7 +245,7 @@ def _ad_hoc_items(factory: Factory) -> list[Item]:
     return [Item(task, task.is_closed) for task in tasks]
 
 
-def _figures(
+def measured_figures(
     factory: Factory, items: list[Item], metrics: dict[str, Metric], now: datetime
 ) -> list[Figure]:
     """One figure per metric that a task of the stage measures, with six months of trend."""

@@ -1,19 +1,34 @@
-"""Follow-ups: the rep's agenda of overdue, today's and coming ones."""
+"""Follow-ups: scheduling, moving, completing and cancelling them; the rep's agenda.
+
+Every change keeps the factory's denormalised `next_follow_up_at` true (refresh_next),
+and is audited. A date that a person picks lands at 10:00 in the install's zone and
+skips the holiday calendar and the factory's closed-until date (DESIGN.md "Cadence").
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from flask_babel import gettext as _
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from crm import scope
-from crm.clock import day_bounds, today
+from crm.clock import at_local_time, day_bounds, today
+from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.models import Factory, FollowUp, User
+from crm.models import Factory, FollowUp, Holiday, User, Visit
+from crm.models.followup import ORIGINS, REASON_MAX
+from crm.services import audit
+from crm.services.audit import Actor
 
 AGENDA_DAYS = 7
+# The hour a picked date lands at, in the install's zone.
+DUE_HOUR = 10
+# How far a due date may be pushed past holidays before the calendar is taken as broken.
+HOLIDAY_HORIZON_DAYS = 366
+TRACKED = ("status", "due_at", "reason", "origin", "assignee_id", "completed_by_visit_id")
 
 
 @dataclass
@@ -36,7 +51,7 @@ def agenda(user: User, now: datetime, days: int = AGENDA_DAYS) -> Agenda:
             FollowUp.due_at < horizon,
         )
         .options(joinedload(FollowUp.factory).joinedload(Factory.belt))
-        .order_by(FollowUp.due_at)
+        .order_by(FollowUp.due_at, FollowUp.id)
     )
     result = Agenda()
     for follow_up in rows:
@@ -49,10 +64,184 @@ def agenda(user: User, now: datetime, days: int = AGENDA_DAYS) -> Agenda:
     return result
 
 
-def next_open(factory: Factory) -> FollowUp | None:
+def oldest_open(factory: Factory) -> FollowUp | None:
+    """The open follow-up due first: the one a visit answers when the phone names none."""
     return db.session.scalar(
         select(FollowUp)
         .where(FollowUp.factory_id == factory.id, FollowUp.status == "open")
-        .order_by(FollowUp.due_at)
+        .order_by(FollowUp.due_at, FollowUp.id)
         .limit(1)
     )
+
+
+def next_open(factory: Factory) -> FollowUp | None:
+    """The factory's next follow-up, as its page shows it."""
+    return oldest_open(factory)
+
+
+def refresh_next(factory: Factory) -> None:
+    """Keep the factory's `next_follow_up_at` equal to its earliest open follow-up's due time."""
+    db.session.flush()
+    factory.next_follow_up_at = db.session.scalar(
+        select(func.min(FollowUp.due_at)).where(
+            FollowUp.factory_id == factory.id, FollowUp.status == "open"
+        )
+    )
+    db.session.flush()
+
+
+# --- due dates -------------------------------------------------------------------------------
+
+
+def in_days(check_in_day: date, days: int) -> date:
+    """A quick pick ("in 3 days") counted from a day: the check-in's, or today."""
+    return check_in_day + timedelta(days=days)
+
+
+def due_day(factory: Factory, day: date) -> date:
+    """The first day from `day` on that is no holiday and not within the factory's closure.
+
+    `closed_until` is the last day the factory is closed: it opens again the day after.
+    """
+    if factory.closed_until is not None and day <= factory.closed_until:
+        day = factory.closed_until + timedelta(days=1)
+    horizon = day + timedelta(days=HOLIDAY_HORIZON_DAYS)
+    holidays = set(
+        db.session.scalars(select(Holiday.day).where(Holiday.day >= day, Holiday.day < horizon))
+    )
+    while day in holidays:
+        day += timedelta(days=1)
+    return day
+
+
+def due_instant(factory: Factory, day: date) -> datetime:
+    """10:00 install-local on the first open day from `day` (past holidays and closures)."""
+    return at_local_time(due_day(factory, day), DUE_HOUR)
+
+
+# --- changes ------------------------------------------------------------------------------
+
+
+def schedule(
+    actor: Actor,
+    factory: Factory,
+    day: date | None,
+    reason: str,
+    now: datetime,
+    *,
+    origin: str = "manual",
+    assignee: User | None = None,
+) -> FollowUp:
+    """A new open follow-up on a day (not before today), for the factory's rep by default."""
+    _require(actor)
+    if origin not in ORIGINS:
+        raise ValueError(f"unknown follow-up origin {origin!r}")
+    if origin != "manual" and day is not None:
+        # A day that a rule worked out (a visit's quick pick counted from a check-in queued
+        # for days, a cadence that is past) lands today; only a person's pick is refused.
+        day = max(day, today(now))
+    due_at = due_instant(factory, _day_from_today(day, now))
+    reason = _reason(reason)
+    assignee = assignee or factory.owner or (actor if isinstance(actor, User) else None)
+    if assignee is None:
+        message = _("This factory has no rep yet: assign one before planning a follow-up.")
+        raise Invalid(message, fields={"due_on": message})
+    follow_up = FollowUp(
+        factory=factory,
+        assignee_id=assignee.id,
+        due_at=due_at,
+        reason=reason,
+        origin=origin,
+        status="open",
+        created_by_id=actor.id if isinstance(actor, User) else None,
+        created_at=now,
+    )
+    db.session.add(follow_up)
+    db.session.flush()
+    audit.record(actor, "follow_up", follow_up.id, "schedule", audit.diff({}, _snapshot(follow_up)))
+    refresh_next(factory)
+    return follow_up
+
+
+def reschedule(actor: Actor, follow_up: FollowUp, day: date | None, now: datetime) -> FollowUp:
+    """Move an open follow-up to another day (not before today)."""
+    _require(actor)
+    _require_open(follow_up)
+    due_at = due_instant(follow_up.factory, _day_from_today(day, now))
+    before = _snapshot(follow_up)
+    follow_up.due_at = due_at
+    # A moved follow-up is due anew: its reminders go out again for the new time.
+    follow_up.due_soon_reminded_at = None
+    follow_up.overdue_reminded_at = None
+    return _finish(actor, follow_up, before, "reschedule")
+
+
+def complete(
+    actor: Actor, follow_up: FollowUp, now: datetime, visit: Visit | None = None
+) -> FollowUp:
+    """Mark an open follow-up done, with the visit that answered it when there is one."""
+    _require(actor)
+    _require_open(follow_up)
+    if visit is not None and visit.factory_id not in (None, follow_up.factory_id):
+        raise Invalid(_("A visit completes only a follow-up of its own factory."))
+    before = _snapshot(follow_up)
+    follow_up.status = "done"
+    follow_up.completed_at = now
+    if visit is not None:
+        follow_up.completed_by_visit = visit
+    return _finish(actor, follow_up, before, "complete")
+
+
+def cancel(actor: Actor, follow_up: FollowUp, now: datetime) -> FollowUp:
+    """Drop an open follow-up that is no longer needed."""
+    _require(actor)
+    _require_open(follow_up)
+    before = _snapshot(follow_up)
+    follow_up.status = "cancelled"
+    follow_up.completed_at = now
+    return _finish(actor, follow_up, before, "cancel")
+
+
+# --- helpers of these changes -----------------------------------------------------------------
+
+
+def _snapshot(follow_up: FollowUp) -> dict:
+    return {name: getattr(follow_up, name) for name in TRACKED}
+
+
+def _finish(actor: Actor, follow_up: FollowUp, before: dict, action: str) -> FollowUp:
+    db.session.flush()
+    audit.record(actor, "follow_up", follow_up.id, action, audit.diff(before, _snapshot(follow_up)))
+    refresh_next(follow_up.factory)
+    return follow_up
+
+
+def _require(actor: Actor) -> None:
+    # A job acting as the system (its name as actor) schedules by the rules alone.
+    if isinstance(actor, User):
+        scope.require(actor, "schedule_follow_up")
+
+
+def _require_open(follow_up: FollowUp) -> None:
+    if follow_up.status == "done":
+        raise Conflict(_("This follow-up is done already; nothing was changed."))
+    if follow_up.status == "cancelled":
+        raise Conflict(_("This follow-up was cancelled; nothing was changed."))
+
+
+def _day_from_today(day: date | None, now: datetime) -> date:
+    if day is None:
+        message = _("Pick a date, or tap one of the quick picks.")
+        raise Invalid(message, fields={"due_on": message})
+    if day < today(now):
+        message = _("Pick today or a later date: a follow-up cannot be due in the past.")
+        raise Invalid(message, fields={"due_on": message})
+    return day
+
+
+def _reason(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    if len(text) > REASON_MAX:
+        message = _("Use at most %(max)d characters for the reason.", max=REASON_MAX)
+        raise Invalid(message, fields={"reason": message})
+    return text

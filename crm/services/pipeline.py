@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from crm import scope
+from crm import clock, scope
 from crm.extensions import db
 from crm.models import STAGES, Belt, Factory, StageChange, User
+from crm.services import eligibility, promotions
 
 
 @dataclass
@@ -84,3 +85,43 @@ def pending_requests(user: User, on: date) -> list[StageChange]:
             .order_by(StageChange.requested_at)
         )
     )
+
+
+def bulk_approvable(change: StageChange, check: eligibility.Eligibility) -> bool:
+    """A pending promotion by one stage of a factory that is eligible for it now."""
+    return (
+        change.decision == "pending"
+        and change.to_status == "active"
+        and change.factory.status == "active"
+        and change.to_stage is not None
+        and change.to_stage == check.next_stage
+        and check.eligible
+    )
+
+
+def approve_eligible(
+    actor: User, change_ids: list[int], now: datetime
+) -> tuple[list[StageChange], list[StageChange]]:
+    """Approve the named pending requests whose factory is eligible now, in one go.
+
+    Returns the approved and the skipped ones (no longer pending, or not eligible). Ids out
+    of the actor's scope are ignored as if absent. Eligibility is judged for all the
+    factories in one batch; each approval then goes through promotions.decide, the rule's home.
+    """
+    scope.require(actor, "decide_stage_change")
+    changes = list(
+        db.session.scalars(
+            scope.stage_changes(actor, clock.today(now))
+            .where(StageChange.id.in_(change_ids))
+            .options(joinedload(StageChange.factory), joinedload(StageChange.requested_by))
+            .order_by(StageChange.requested_at)
+        )
+    )
+    checks = eligibility.evaluate_many([change.factory for change in changes], now)
+    approved, skipped = [], []
+    for change in changes:
+        if not bulk_approvable(change, checks[change.factory_id]):
+            skipped.append(change)
+            continue
+        approved.append(promotions.decide(actor, change, True, "", now))
+    return approved, skipped

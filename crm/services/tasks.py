@@ -21,6 +21,7 @@ TRACKED = (
     "evidence_link",
     "evidence_number",
     "evidence_note",
+    "evidence_file",
     "send_back_reason",
     "shoot_on",
     "video_url",
@@ -100,18 +101,28 @@ def hand_in(
     number: str | None,
     note: str | None,
     now: datetime,
+    photo: str | None = None,
 ) -> Task:
-    """The factory hands in evidence; staff then accept it or send it back."""
+    """The factory hands in evidence; staff then accept it or send it back.
+
+    `photo` is the stored name of a photo already checked and kept (crm.services.evidence).
+    """
     scope.require(actor, "hand_in_evidence")
     if task.is_closed:
         message = _("This item is closed already.")
         raise Invalid(message, fields={"status": message})
     before = _snapshot(task)
     task.evidence_link = _link(link, "evidence_link")
-    task.evidence_number = parse_value(number) if (number or "").strip() else None
+    try:
+        task.evidence_number = parse_value(number) if (number or "").strip() else None
+    except Invalid as error:
+        message = error.fields.get("value", error.message)
+        raise Invalid(message, fields={"evidence_number": message}) from None
     task.evidence_note = (note or "").strip()[:REASON_MAX] or None
-    if not (task.evidence_link or task.evidence_number is not None or task.evidence_note):
-        message = _("Add a link, a number or a note as evidence.")
+    task.evidence_file = photo
+    handed = task.evidence_link or task.evidence_number is not None or task.evidence_note
+    if not (handed or photo):
+        message = _("Add a link, a number, a note or a photo as evidence.")
         raise Invalid(message, fields={"evidence_link": message})
     task.status, task.send_back_reason = "submitted", None
     return _finish(actor, task, before, "hand_in", now)

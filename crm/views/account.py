@@ -1,4 +1,4 @@
-"""The signed-in user's own account: language, password, signed-in devices."""
+"""The signed-in user's own account: language, password, e-mail choices, signed-in devices."""
 
 from __future__ import annotations
 
@@ -9,18 +9,30 @@ from flask_login import current_user
 from crm import scope
 from crm.extensions import db
 from crm.forms.auth import ChangePasswordForm, EndSessionsForm, LanguageForm
+from crm.forms.inbox import EmailKindsForm
 from crm.services import auth as auth_service
+from crm.services import mail
 from crm.views.errors import save_form
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 
-def _page(language_form=None, password_form=None, status=200):
+def _email_form(posted: bool = False) -> EmailKindsForm:
+    """The e-mail choices: as posted, or as stored (never read from another form's post)."""
+    choices = mail.choices_for(current_user)
+    if posted:
+        return EmailKindsForm(choices=choices)
+    stored = {"kinds": list(mail.email_kinds(current_user))}
+    return EmailKindsForm(formdata=None, choices=choices, data=stored)
+
+
+def _page(language_form=None, password_form=None, status=200, email_form=None):
     return (
         render_template(
             "account/index.html",
             language_form=language_form or LanguageForm(locale=current_user.locale or ""),
             password_form=password_form or ChangePasswordForm(),
+            email_form=email_form or _email_form(),
             end_form=EndSessionsForm(),
             sessions=auth_service.live_sessions(current_user),
             current=auth_service.current_session(current_user),
@@ -45,6 +57,19 @@ def language():
     db.session.commit()
     flash(_("Language saved."), "success")
     return redirect(url_for("account.index"), code=303)
+
+
+@bp.route("/email", methods=["POST"])
+@scope.allow("signed_in")
+def email():
+    form = _email_form(posted=True)
+    saved = form.validate_on_submit() and save_form(
+        form, lambda: mail.set_email_kinds(current_user, current_user, form.kinds.data or [])
+    )
+    if not saved:
+        return _page(email_form=form, status=422)
+    flash(_("E-mail choices saved."), "success")
+    return redirect(url_for("account.index") + "#email", code=303)
 
 
 @bp.route("/password", methods=["POST"])
@@ -72,4 +97,18 @@ def end_other_sessions():
     count = auth_service.end_sessions(current_user, keep_token=current_user.current_session_token)
     db.session.commit()
     flash(_("Signed out %(count)d other devices.", count=count), "success")
+    return redirect(url_for("account.index"), code=303)
+
+
+@bp.route("/sessions/<int:session_id>/end", methods=["POST"])
+@scope.allow("signed_in")
+def end_session(session_id: int):
+    """Sign out one device: its cookies stop working, and its outbox is asked to sign in."""
+    form = EndSessionsForm()
+    if not form.validate_on_submit():
+        return _page(status=400)
+    # Another user's id, or one already ended, ends nothing and says the same: no hint given.
+    auth_service.end_device_session(current_user, session_id)
+    db.session.commit()
+    flash(_("That device is signed out."), "success")
     return redirect(url_for("account.index"), code=303)

@@ -16,5 +16,5 @@ def index():
     return render_template("admin/index.html", overview=users.overview())
 
 
-# The stage and checklist pages live in their own module, on this blueprint.
-from crm.views import admin_stages  # noqa: E402,F401
+# The stage and checklist pages and the jobs page live in their own modules, on this blueprint.
+from crm.views import admin_jobs, admin_stages  # noqa: E402,F401

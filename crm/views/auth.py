@@ -17,12 +17,14 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from crm import scope
+from crm import clock, scope
 from crm.errors import Invalid, Locked
 from crm.extensions import db, limiter
-from crm.forms.auth import LoginForm
+from crm.forms.auth import InvitationForm, LoginForm
 from crm.models import User
 from crm.services import auth as auth_service
+from crm.services import invitations
+from crm.views.errors import save_form
 
 bp = Blueprint("auth", __name__)
 
@@ -124,3 +126,34 @@ def index():
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@scope.allow("public")
+@limiter.limit(_login_limit, methods=["POST"])
+def accept_invitation(token: str):
+    """A colleague of a factory makes a login from the owner's link, then is signed in."""
+    invitation = invitations.find(token, clock.now())
+    form = InvitationForm()
+    user = form.validate_on_submit() and save_form(
+        form,
+        lambda: invitations.accept(
+            token,
+            form.name.data,
+            form.login.data,
+            form.password.data,
+            locale_for_request(),
+            clock.now(),
+        ),
+    )
+    if not user:
+        status = 422 if request.method == "POST" else 200
+        page = render_template("auth/invitation.html", form=form, factory=invitation.factory)
+        return page, status
+    if current_user.is_authenticated:
+        logout_user()
+    auth_service.start_session(user, request.user_agent.string, request.remote_addr or "")
+    db.session.commit()
+    login_user(user)
+    flash(_("Welcome. This is your factory's growth checklist."), "success")
+    return redirect(home_url(user), code=303)

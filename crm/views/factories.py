@@ -1,23 +1,36 @@
-"""The staff's factory page: where it stands, what is left, its figures and history; its actions."""
+"""The staff's factories: the list, and the factory page with its actions (figures, stage moves,
+claiming a prospect, contacts, editing the factory's details)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date as babel_format_date
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 
 from crm import clock, scope
 from crm.errors import Conflict
 from crm.extensions import db
-from crm.forms.factories import STAGE_FORMS, SnapshotForm, StageChangeForm
-from crm.models import STAGES, Factory, StageChange
-from crm.services import eligibility, factory_page, promotions, snapshots
+from crm.forms.factories import (
+    STAGE_FORMS,
+    ClaimForm,
+    ContactForm,
+    FactoryFilterForm,
+    FactoryForm,
+    ManagedFactoryForm,
+    SnapshotForm,
+    StageChangeForm,
+)
+from crm.models import STAGES, STATUSES, Belt, Factory, StageChange
+from crm.services import eligibility, factories, factory_list, factory_page, promotions, snapshots
 from crm.views.errors import save_form
-from crm.views.templating import current_locale, stage_label
+from crm.views.templating import belt_name, current_locale, stage_label, status_label
 
 bp = Blueprint("factories", __name__, url_prefix="/factories")
 
@@ -25,7 +38,11 @@ bp = Blueprint("factories", __name__, url_prefix="/factories")
 @bp.context_processor
 def _helpers() -> dict:
     """What this blueprint's templates add to the app's helpers: months and figures in words."""
-    return {"format_month": format_month, "format_figure": eligibility.format_value}
+    return {
+        "format_month": format_month,
+        "format_figure": eligibility.format_value,
+        "format_ago": format_ago,
+    }
 
 
 def format_month(month: date) -> str:
@@ -33,10 +50,84 @@ def format_month(month: date) -> str:
     return babel_format_date(month, "MMM y")
 
 
+def format_ago(instant: datetime) -> str:
+    """ "Today", "Yesterday", "3 days ago", "2 months ago": how long since, in local days."""
+    days = (clock.today() - clock.local(instant).date()).days
+    if days <= 0:
+        return _("Today")
+    if days == 1:
+        return _("Yesterday")
+    return format_timedelta(instant - clock.now(), granularity="day", add_direction=True)
+
+
+@bp.route("/")
+@scope.allow("staff")
+def index():
+    return _list_page()
+
+
 @bp.route("/<int:factory_id>")
 @scope.allow("staff")
 def show(factory_id: int):
     return _page(_factory(factory_id))
+
+
+@bp.route("/<int:factory_id>/claim", methods=["POST"])
+@scope.allow("staff")
+def claim(factory_id: int):
+    factory = _factory(factory_id)
+    form = ClaimForm()
+    try:
+        factories.claim(current_user, factory, clock.now())
+    except Conflict as error:
+        db.session.rollback()
+        return _list_page(alert=error.message, status=409)
+    db.session.commit()
+    flash(_("%(name)s is yours now. Plan a first visit.", name=factory.name), "success")
+    default = url_for("factories.show", factory_id=factory.id)
+    return redirect(_back_to(form.next.data, default), code=303)
+
+
+@bp.route("/<int:factory_id>/contacts", methods=["POST"])
+@scope.allow("staff")
+def add_contact(factory_id: int):
+    factory = _factory(factory_id)
+    form = ContactForm(prefix="contact")
+    saved = form.validate_on_submit() and save_form(
+        form,
+        lambda: factories.add_contact(
+            current_user,
+            factory,
+            name=form.name.data,
+            role=form.role.data,
+            phone=form.phone.data,
+            wechat_id=form.wechat_id.data,
+            now=clock.now(),
+        ),
+    )
+    if not saved:
+        _focus_first_error(form)
+        return _page(factory, contact_form=form, status=422)
+    flash(_("Contact added: %(name)s.", name=saved.name), "success")
+    return redirect(url_for("factories.show", factory_id=factory.id, _anchor="reach"), code=303)
+
+
+@bp.route("/<int:factory_id>/edit", methods=["GET", "POST"])
+@scope.allow("staff")
+def edit(factory_id: int):
+    factory = _factory(factory_id)
+    form = _edit_form(factory)
+    if request.method == "GET":
+        return _edit_page(factory, form)
+    saved = form.validate_on_submit() and save_form(
+        form,
+        lambda: factories.update_factory(current_user, factory, _edit_values(form), clock.now()),
+    )
+    if not saved:
+        _focus_first_error(form)
+        return _edit_page(factory, form, status=422)
+    flash(_("Saved the factory's details."), "success")
+    return redirect(url_for("factories.show", factory_id=factory.id), code=303)
 
 
 @bp.route("/<int:factory_id>/snapshots", methods=["POST"])
@@ -96,12 +187,79 @@ def _factory(factory_id: int) -> Factory:
     return scope.get_factory(current_user, factory_id, clock.today())
 
 
+def _list_page(*, alert: str | None = None, status: int = 200):
+    form = FactoryFilterForm(
+        request.args,
+        stage_choices=[(code, stage_label(code)) for code in STAGES],
+        status_choices=[(code, status_label(code)) for code in STATUSES],
+        flag_choices=[
+            ("overdue", _("Overdue follow-up")),
+            ("stale", _("Stale: not visited for too long")),
+            ("eligible", _("Ready to promote")),
+        ],
+        owner_choices=_owner_choices(),
+    )
+    filters = factory_list.Filters(
+        search=(form.q.data or "").strip(),
+        stage=form.stage.data or "",
+        status=form.status.data or "",
+        flag=form.flag.data or "",
+        owner=form.owner.data or "",
+        page=request.args.get("page", 1, type=int) or 1,
+    )
+    listing = factory_list.list_factories(current_user, filters, clock.now())
+    body = render_template(
+        "factories/index.html",
+        form=form,
+        listing=listing,
+        filters=listing.filters,
+        alert=alert,
+    )
+    return body, status
+
+
+def _owner_choices() -> list[tuple[str, str]]:
+    if current_user.role == "rep":
+        return [("mine", _("Mine")), ("unowned", _("Unowned prospects, to claim"))]
+    return [("unowned", _("Nobody's yet")), *factory_list.owner_choices(current_user)]
+
+
+def _back_to(target: str | None, default: str) -> str:
+    """Back to a page of this list or a factory: only a path on this site, never elsewhere."""
+    parts = urlsplit(target or "")
+    if parts.scheme or parts.netloc or not parts.path.startswith("/factories"):
+        return default
+    return target or default
+
+
+def _edit_form(factory: Factory) -> FactoryForm:
+    if not factories.may_manage(current_user):
+        return FactoryForm(obj=factory)
+    belts = select(Belt).order_by(Belt.code)
+    if current_user.role != "admin":
+        belts = belts.where(Belt.id.in_(scope.led_belt_ids(current_user)))
+    choices = [(belt.id, belt_name(belt)) for belt in db.session.scalars(belts)]
+    if factory.belt_id not in {value for value, _label in choices}:
+        choices.insert(0, (factory.belt_id, belt_name(factory.belt)))
+    return ManagedFactoryForm(obj=factory, belt_choices=choices)
+
+
+def _edit_values(form: FactoryForm) -> dict:
+    """What the form sent, by the service's field names; a rep's form has no managed fields."""
+    return {name: form[name].data for name in factories.EDITABLE if name in form}
+
+
+def _edit_page(factory: Factory, form: FactoryForm, status: int = 200):
+    return render_template("factories/edit.html", factory=factory, form=form), status
+
+
 def _page(
     factory: Factory,
     *,
     snapshot_form: SnapshotForm | None = None,
     stage_forms: dict[str, StageChangeForm] | None = None,
     stage_alert: str | None = None,
+    contact_form: ContactForm | None = None,
     status: int = 200,
 ):
     now, locale = clock.now(), current_locale()
@@ -126,6 +284,8 @@ def _page(
             snapshot_form=snapshot_form,
             stage_forms=forms,
             stage_alert=stage_alert,
+            contact_form=contact_form or ContactForm(formdata=None, prefix="contact"),
+            can_claim=factories.can_claim(current_user, page.factory),
             today=clock.today(now),
         ),
         status,

@@ -1,4 +1,4 @@
-"""For load balancers and browsers: /healthz, /readyz, /favicon.ico."""
+"""For load balancers and browsers: /healthz, /readyz, /favicon.ico, the service worker."""
 
 from __future__ import annotations
 
@@ -37,3 +37,15 @@ def favicon():
         mimetype="image/vnd.microsoft.icon",
         max_age=86400,
     )
+
+
+@bp.route("/sw.js")
+@scope.allow("public")
+def service_worker():
+    """The service worker, served from the root so that it may control every page."""
+    response = send_from_directory(
+        current_app.static_folder, "js/sw.js", mimetype="text/javascript", max_age=0
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/"
+    return response

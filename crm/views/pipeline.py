@@ -1,16 +1,22 @@
-"""Managers over their belts: the pipeline of factories per stage, and stage-change decisions."""
+"""Managers over their belts: the pipeline overview, and the queue of stage-change decisions.
+
+The board, the stuck factories, the team page, the reports and reassignment live in their
+own modules (pipeline_*.py), registered on this blueprint.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
-from crm import scope
+from crm import clock, export, scope
 from crm.clock import now, today
-from crm.forms.pipeline import DecideForm
+from crm.forms.pipeline import BulkApproveForm, DecideForm
 from crm.services import eligibility, pipeline, promotions
 from crm.views.errors import save_form
+from crm.views.templating import belt_name, column_label
 
 bp = Blueprint("pipeline", __name__, url_prefix="/pipeline")
 
@@ -38,7 +44,15 @@ def _requests_page(forms: dict | None = None, status: int = 200):
         (change, checks[change.factory_id], forms.get(change.id, DecideForm()))
         for change in changes
     ]
-    return render_template("pipeline/requests.html", entries=entries), status
+    eligible = [
+        change for change, check, _form in entries if pipeline.bulk_approvable(change, check)
+    ]
+    return render_template(
+        "pipeline/requests.html",
+        entries=entries,
+        eligible=eligible,
+        bulk_form=BulkApproveForm(),
+    ), status
 
 
 @bp.route("/requests")
@@ -64,3 +78,76 @@ def decide(change_id: int):
     else:
         flash(_("Refused: %(name)s stays.", name=change.factory.name), "info")
     return redirect(url_for("pipeline.requests"), code=303)
+
+
+@bp.route("/requests/approve", methods=["POST"])
+@scope.allow("manage")
+def approve_eligible():
+    """Approve every ticked request whose factory is eligible; the others wait, and are named."""
+    form = BulkApproveForm()
+    ids = [int(value) for value in request.form.getlist("change_ids") if value.isdigit()]
+    if not form.validate_on_submit() or not ids:
+        flash(_("Tick the eligible requests to approve first."), "warning")
+        return _requests_page(status=422)
+    result = save_form(form, lambda: pipeline.approve_eligible(current_user, ids, now()))
+    if result is None:
+        return _requests_page(status=422)
+    approved, skipped = result
+    if approved:
+        flash(
+            ngettext("Approved %(num)d request.", "Approved %(num)d requests.", len(approved)),
+            "success",
+        )
+    if skipped:
+        names = ", ".join(change.factory.name for change in skipped)
+        flash(_("Not approved, no longer eligible or decided: %(names)s.", names=names), "warning")
+    return redirect(url_for("pipeline.requests"), code=303)
+
+
+@bp.route("/requests/export")
+@scope.allow("manage")
+def export_requests():
+    moment = now()
+    changes = pipeline.pending_requests(current_user, today(moment))
+    checks = eligibility.evaluate_many([change.factory for change in changes], moment)
+    header = [
+        _("Factory"),
+        _("Belt"),
+        _("From"),
+        _("To"),
+        _("Asked by"),
+        _("Asked on"),
+        _("Reason"),
+        _("Eligible"),
+        _("Required items left"),
+    ]
+    rows = (
+        [
+            change.factory.name,
+            belt_name(change.factory.belt),
+            column_label(_column(change.from_status, change.from_stage)),
+            column_label(_column(change.to_status, change.to_stage)),
+            change.requested_by.name if change.requested_by else "",
+            clock.local(change.requested_at).strftime("%Y-%m-%d %H:%M"),
+            change.reason,
+            _("yes") if checks[change.factory_id].eligible else "",
+            len(checks[change.factory_id].blocking),
+        ]
+        for change in changes
+    )
+    name = f"pipeline-promotions-{today(moment):%Y-%m-%d}"
+    return export.response(request.args.get("format", "csv"), name, header, rows)
+
+
+def _column(status: str | None, stage: str | None) -> str:
+    return stage if status == "active" and stage else (status or "")
+
+
+# The other pipeline pages live in their own modules, on this blueprint.
+from crm.views import (  # noqa: E402,F401
+    pipeline_board,
+    pipeline_reassign,
+    pipeline_reports,
+    pipeline_stuck,
+    pipeline_team,
+)

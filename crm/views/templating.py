@@ -17,10 +17,23 @@ from crm.models import Metric, StageDefinition
 from crm.services import eligibility, snapshots
 
 NAV = {
-    "rep": (("field.today", "Today"), ("pipeline.index", "Pipeline")),
-    "manager": (("pipeline.index", "Pipeline"),),
-    "admin": (("admin.index", "Admin"), ("pipeline.index", "Pipeline")),
-    "factory": (("portal.index", "My checklist"),),
+    "rep": (
+        ("field.today", "Today"),
+        ("factories.index", "Factories"),
+        ("visits.new", "Visit"),
+        ("pipeline.index", "Pipeline"),
+    ),
+    "manager": (
+        ("pipeline.index", "Pipeline"),
+        ("factories.index", "Factories"),
+        ("field.today", "Today"),
+    ),
+    "admin": (
+        ("admin.index", "Admin"),
+        ("pipeline.index", "Pipeline"),
+        ("factories.index", "Factories"),
+    ),
+    "factory": (("portal.index", "My growth"), ("portal.team", "Colleagues")),
 }
 
 
@@ -33,7 +46,10 @@ def _nav_label(key: str) -> str:
         "Today": _("Today"),
         "Pipeline": _("Pipeline"),
         "Admin": _("Admin"),
-        "My checklist": _("My checklist"),
+        "My growth": _("My growth"),
+        "Colleagues": _("Colleagues"),
+        "Factories": _("Factories"),
+        "Visit": _("Visit"),
     }[key]
 
 
@@ -117,6 +133,11 @@ def format_date(day: date) -> str:
     return babel_format_date(day, "medium")
 
 
+def format_month(month: date) -> str:
+    """ "Oct 2026", "2026年10月": a month in the reader's language."""
+    return babel_format_date(month, "MMM y")
+
+
 def format_instant(instant: datetime) -> str:
     local = clock.local(instant)
     return f"{babel_format_date(local.date(), 'medium')} {local:%H:%M}"
@@ -133,6 +154,13 @@ def format_due(instant: datetime) -> str:
     if days == -1:
         return _("Yesterday %(time)s", time=f"{local:%H:%M}")
     return format_instant(instant)
+
+
+def format_distance(metres: float) -> str:
+    """ "80 m", "1.2 km": how far a check-in was from the factory."""
+    if metres < 1000:
+        return _("%(metres)d m", metres=round(metres))
+    return _("%(km).1f km", km=metres / 1000)
 
 
 def describe_agent(user_agent: str) -> str:
@@ -163,5 +191,8 @@ def register(app: Flask) -> None:
         "format_instant": format_instant,
         "format_due": format_due,
         "describe_agent": describe_agent,
+        "format_distance": format_distance,
+        "format_month": format_month,
+        "format_figure": eligibility.format_value,
     }
     app.context_processor(lambda: helpers)

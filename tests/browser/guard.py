@@ -212,3 +212,20 @@ class PageGuard:
         self._add("request", f"{route.request.method} {url} (aborted)")
         with suppress(Error):  # the page may be gone meanwhile; the request is recorded anyway
             route.abort("blockedbyclient")
+
+
+# What a thumb taps on a phone page (DESIGN.md: 44 px targets); a link inside running text
+# is exempt, as in WCAG 2.5.8.
+TAP_TARGETS = (
+    "main button, main .button, main select, main summary, main label.chip, main label.check, "
+    "main input:not([type=hidden]):not([type=radio]):not([type=checkbox]), .tabbar a"
+)
+_SMALL_TARGETS = """selector => Array.from(document.querySelectorAll(selector))
+  .filter(node => node.offsetParent !== null)
+  .map(node => [node.outerHTML.slice(0, 100), Math.round(node.getBoundingClientRect().height)])
+  .filter(([, height]) => height < 44)"""
+
+
+def small_tap_targets(page: Page) -> list:
+    """The visible tap targets of the page that are less than 44 px tall."""
+    return page.evaluate(_SMALL_TARGETS, TAP_TARGETS)

@@ -81,7 +81,7 @@ def test_pipeline_counts_factories_per_stage(page, page_guard, people):
 def test_portal_shows_the_factorys_checklist(page, page_guard, people):
     sign_in(page, people["factory"])
     expect(page.get_by_text("1 of 2 done")).to_be_visible()
-    expect(page.get_by_text("Videos for the 10 best sellers")).to_be_visible()
+    expect(page.get_by_text("Videos for the 10 best sellers", exact=True)).to_be_visible()
 
 
 def test_chinese_pages_and_the_error_page_pass_the_guard(page, page_guard, people):

@@ -83,7 +83,7 @@ def test_the_factory_hands_in_evidence_and_staff_send_it_back(world):
     [
         ("javascript:alert(1)", None, None, "evidence_link"),
         ("https://" + "x" * 600, None, None, "evidence_link"),
-        (None, "abc", None, "value"),
+        (None, "abc", None, "evidence_number"),
         (None, None, None, "evidence_link"),
     ],
 )

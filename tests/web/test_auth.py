@@ -254,3 +254,29 @@ def test_the_login_page_is_rate_limited_per_address_with_a_clear_answer(app, cli
     assert [answer.status_code for answer in answers] == [422, 422, 422, 429]
     assert "Too many attempts" in answers[-1].get_data(as_text=True)
     assert int(answers[-1].headers["Retry-After"]) > 0
+
+
+def test_a_user_signs_out_one_device_and_its_cookie_stops_working(app, db_session):
+    user = builders.user("rep", team_=builders.team())
+    db_session.commit()
+    phone = app.test_client()
+    sign_in(phone, user.email, headers={"User-Agent": "Mozilla/5.0 (iPhone) Mobile Safari"})
+    desk = app.test_client()
+    sign_in(desk, user.email)
+    phone_row = db_session.scalars(
+        select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.id)
+    ).first()
+    token = csrf_token(desk, "/account/")
+    response = desk.post(f"/account/sessions/{phone_row.id}/end", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert phone.get("/today").status_code == 302  # asked to sign in again
+    assert phone.get("/api/v1/session").status_code == 401  # the phone's outbox is refused
+    assert desk.get("/today").status_code == 200
+    other = builders.user("rep", team_=builders.team())
+    db_session.commit()
+    auth.start_session(other, "x", "127.0.0.1")
+    db_session.commit()
+    theirs = db_session.scalars(select(UserSession).where(UserSession.user_id == other.id)).one()
+    desk.post(f"/account/sessions/{theirs.id}/end", data={"csrf_token": token})
+    db_session.expire_all()
+    assert theirs.revoked_at is None  # another user's device is never ended

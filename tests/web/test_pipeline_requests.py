@@ -96,3 +96,34 @@ def test_a_manager_of_another_belt_gets_404_and_a_rep_403(app, world):
     sign_in(rep, world["rep"].email)
     assert rep.get("/pipeline/requests").status_code == 403
     assert decide(rep, world["change"], decision="approve").status_code == 403
+
+
+def test_bulk_approval_approves_the_ticked_eligible_requests_only(client, world, db_session):
+    # A second request, on a factory that is not eligible: bulk approval leaves it waiting.
+    factory = builders.factory(world["factory"].belt, owner=world["rep"], stage="junior")
+    waiting = promotions.request_change(world["rep"], factory, "paused", None, "Holiday", now())
+    db_session.commit()
+    sign_in(client, world["manager"].email)
+    page = client.get("/pipeline/requests").get_data(as_text=True)
+    assert "1 request is for an eligible factory" in page
+    assert f'name="change_ids" value="{world["change"].id}"' in page
+    assert f'name="change_ids" value="{waiting.id}"' not in page
+    token = csrf_token(client, "/account/")
+    response = client.post(
+        "/pipeline/requests/approve",
+        data={"csrf_token": token, "change_ids": [world["change"].id, waiting.id]},
+    )
+    assert response.status_code == 303
+    db_session.refresh(world["factory"])
+    db_session.refresh(waiting)
+    assert world["factory"].stage == "junior"
+    assert waiting.decision == "pending"  # not eligible for a promotion: named, not approved
+    assert "Approved 1 request." in client.get("/pipeline/requests").get_data(as_text=True)
+
+
+def test_bulk_approval_with_nothing_ticked_says_so(client, world):
+    sign_in(client, world["manager"].email)
+    token = csrf_token(client, "/account/")
+    response = client.post("/pipeline/requests/approve", data={"csrf_token": token})
+    assert response.status_code == 422
+    assert "Tick the eligible requests to approve first." in response.get_data(as_text=True)

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from crm import scope
-from crm.models import StageChange, StageDefinition
-from crm.services import auth
+from crm.models import StageChange, StageDefinition, UserSession
+from crm.services import auth, invitations
 from tests import builders
 from tests.web.helpers import csrf_token
 
@@ -72,11 +72,21 @@ ANSWERS: dict[str, dict[str, str]] = {
 # Statuses that count as "allowed": a page, a redirect after a post, a refusal of the empty
 # form the matrix sends (422) or of its content (409).
 OK_STATUSES = {200, 201, 204, 302, 303, 409, 422}
+# Every answer carries these, pages, API answers, files and errors alike (DESIGN.md "Headers").
+SECURITY_HEADERS = (
+    "Content-Security-Policy",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+    "Permissions-Policy",
+)
 
 
-# URL arguments that name no record under factory A (a static file, the stage catalogue):
+# URL arguments that name no record under factory A (a static file, the stage catalogue, an
+# invitation link that anyone holding it may open, a device session: ending another user's
+# ends nothing and answers alike):
 # factory A's scope does not decide their answer; every other argument is bound to it.
-UNBOUND_ARGUMENTS = frozenset({"filename", "stage_id", "template_id"})
+UNBOUND_ARGUMENTS = frozenset({"filename", "stage_id", "template_id", "token", "session_id"})
 
 
 @dataclass
@@ -116,7 +126,14 @@ def world(db_session) -> World:
     task = builders.task(factory_a)
     follow_up = builders.follow_up(factory_a, rep_owner, datetime.now(UTC) + timedelta(days=2))
     visit = builders.visit(factory_a, rep_owner)
+    photo = builders.visit_photo(visit)
+    task.evidence_file = photo.stored_name  # the factory's evidence photo, served by scope
     contact = builders.contact(factory_a)
+    _invitation, token = invitations.invite(users["factory_user"], datetime.now(UTC))
+    auth.start_session(rep_owner, "matrix", "127.0.0.1")
+    device = db_session.scalars(
+        select(UserSession).where(UserSession.user_id == rep_owner.id)
+    ).first()
     db_session.commit()
     values = {
         "factory_id": factory_a.id,
@@ -124,7 +141,10 @@ def world(db_session) -> World:
         "task_id": task.id,
         "follow_up_id": follow_up.id,
         "visit_id": visit.id,
+        "photo_id": photo.id,
         "contact_id": contact.id,
+        "token": token,
+        "session_id": device.id,
         "filename": "css/app.css",
     }
     junior = db_session.scalar(select(StageDefinition).where(StageDefinition.code == "junior"))
@@ -184,6 +204,9 @@ def test_every_route_answers_every_position_as_the_table_says(app, world, db_ses
                         client, "/login" if user is None else "/account/"
                     )
                 response = client.open(path, method=method, data=data)
+                missing = [name for name in SECURITY_HEADERS if name not in response.headers]
+                if missing:
+                    problems.append(f"{method} {path} as {position}: no {missing}")
                 got = outcome(response, path)
                 want = expected(permission, position, record_bound)
                 if got != want:
@@ -210,7 +233,9 @@ BLUEPRINT_PERMISSIONS = {
     "factories": {"staff"},
     "tasks": {"staff"},
     "followups": {"staff"},
+    "inbox": {"signed_in"},
     "visits": {"staff"},
+    "api": {"signed_in", "staff"},
     "pipeline": {"staff", "manage"},
     "portal": {"factory"},
     "admin": {"admin"},

@@ -1,0 +1,31 @@
+"""Forms of the inbox, of the user's e-mail choices and of the admin's "run now"."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, IntegerField, SelectMultipleField
+from wtforms.validators import DataRequired, InputRequired
+
+
+class ReadForm(FlaskForm):
+    """Mark one notification read; with `open`, go on to what it is about."""
+
+    notification_id = IntegerField(validators=[InputRequired()])
+    open = BooleanField()
+
+
+class ReadAllForm(FlaskForm):
+    pass
+
+
+class EmailKindsForm(FlaskForm):
+    kinds = SelectMultipleField(_l("Also send me an e-mail when"), choices=[], validate_choice=True)
+
+    def __init__(self, *args, choices: list[tuple[str, str]] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.kinds.choices = choices or []
+
+
+class RunJobForm(FlaskForm):
+    job = HiddenField(validators=[DataRequired()])

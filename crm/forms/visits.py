@@ -1,0 +1,158 @@
+"""The check-in and visit log form: one shape for the page, the phone's outbox and the API.
+
+It checks shape only (types, lengths, ranges); the rules (the check-in window, off-site,
+exactly-once keys, which tasks and follow-ups belong to the factory) live in
+crm.services.visits, whose messages come back by these same field names.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    FloatField,
+    HiddenField,
+    IntegerField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
+
+from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, PURPOSES, SUMMARY_MAX
+from crm.services.photos import Upload
+from crm.services.visits import Submission
+
+NEXT_CHOICES = ("3", "7", "14", "date", "none")
+ACCURACY_MAX_M = 100_000
+
+
+def parse_instant(text: str | None) -> datetime | None:
+    """An ISO 8601 instant that carries its UTC offset ("2026-11-25T09:30:00+08:00", "...Z")."""
+    if not text:
+        return None
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError("no offset")
+    return value
+
+
+def _instant(form, field) -> None:
+    try:
+        parse_instant(field.data)
+    except ValueError:
+        raise ValidationError(  # noqa: B904 (the message is the whole story)
+            _l("Send a time with its UTC offset, such as 2026-11-25T09:30+08:00.")
+        )
+
+
+def _length(max_: int) -> Length:
+    return Length(max=max_, message=_l("Keep it under %(max)d characters.", max=max_))
+
+
+class VisitForm(FlaskForm):
+    """A visit as the phone sends it; the CSRF token travels in a header from the outbox."""
+
+    factory_id = IntegerField(
+        _l("Factory"), validators=[InputRequired(_l("Choose the factory you visited."))]
+    )
+    client_key = HiddenField(
+        validators=[
+            InputRequired(_l("The visit's key is missing; reload the form.")),
+            Length(min=8, max=CLIENT_KEY_MAX),
+            Regexp(r"^[A-Za-z0-9_-]+$", message=_l("The visit's key has characters it may not.")),
+        ]
+    )
+    purpose = SelectField(
+        _l("Purpose"),
+        choices=[SelectChoice(code, code) for code in ("", *PURPOSES)],
+        validators=[InputRequired(_l("Choose what the visit was for."))],
+    )
+    summary = TextAreaField(
+        _l("Summary for the factory"),
+        validators=[_length(SUMMARY_MAX)],
+        description=_l("The factory sees this."),
+        render_kw={"rows": 3},
+    )
+    notes = TextAreaField(
+        _l("Internal notes"),
+        validators=[_length(NOTES_MAX)],
+        description=_l("Only staff see these."),
+        render_kw={"rows": 3},
+    )
+    task_ids = SelectMultipleField(
+        _l("Tasks done on this visit"), coerce=int, validate_choice=False
+    )
+    follow_up_id = IntegerField(validators=[Optional()])
+    contact_id = IntegerField(validators=[Optional()])
+    next = RadioField(
+        _l("Next follow-up"),
+        choices=[SelectChoice(code, code) for code in NEXT_CHOICES],
+        validators=[Optional()],
+    )
+    next_on = DateField(_l("On this date"), validators=[Optional()])
+    next_reason = StringField(_l("Reason for the next visit"), validators=[_length(300)])
+    photos = MultipleFileField(_l("Photos"))
+    # Filled by the page script from the phone: its clock and its position.
+    checked_in_at = HiddenField(validators=[Optional(), _instant])
+    lat = FloatField(
+        validators=[Optional(), NumberRange(-90, 90, _l("A latitude lies between -90 and 90."))]
+    )
+    lng = FloatField(
+        validators=[
+            Optional(),
+            NumberRange(-180, 180, _l("A longitude lies between -180 and 180.")),
+        ]
+    )
+    accuracy_m = FloatField(
+        validators=[Optional(), NumberRange(0, ACCURACY_MAX_M, _l("An accuracy in metres."))]
+    )
+    position_at = HiddenField(validators=[Optional(), _instant])
+
+    def validate(self, extra_validators=None) -> bool:
+        """Fields that go together: a position's two halves, a date when "on a date" is picked.
+
+        (An Optional field stops its own checks when empty, so these cannot live on a field.)
+        """
+        valid = super().validate(extra_validators)
+        if self.next.data == "date" and self.next_on.data is None and not self.next_on.errors:
+            self.next_on.errors = [*self.next_on.errors, _l("Pick the date of the next follow-up.")]
+            valid = False
+        if (self.lat.data is None) != (self.lng.data is None) and not (
+            self.lat.errors or self.lng.errors
+        ):
+            message = _l("Send the latitude and the longitude together.")
+            missing = self.lng if self.lng.data is None else self.lat
+            missing.errors = [*missing.errors, message]
+            valid = False
+        return valid
+
+    def submission(self, uploads: list[Upload]) -> Submission:
+        """The checked values as the visit service takes them (a quick pick stays an offset)."""
+        pick = self.next.data or "none"
+        return Submission(
+            client_key=self.client_key.data,
+            purpose=self.purpose.data,
+            summary=self.summary.data or "",
+            notes=self.notes.data or "",
+            task_ids=list(self.task_ids.data or []),
+            follow_up_id=self.follow_up_id.data,
+            contact_id=self.contact_id.data,
+            next_in_days=int(pick) if pick.isdigit() else None,
+            next_on=self.next_on.data if pick == "date" else None,
+            next_reason=self.next_reason.data or "",
+            checked_in_at=parse_instant(self.checked_in_at.data),
+            lat=self.lat.data,
+            lng=self.lng.data,
+            accuracy_m=self.accuracy_m.data,
+            position_at=parse_instant(self.position_at.data),
+            photos=uploads,
+        )

@@ -1,0 +1,476 @@
+"""The pipeline board: one column per status and stage, cards by the page, and the move dialog.
+
+The flags are the factory list's (crm.services.factory_list: stale, overdue, eligible, in
+SQL) plus *off-site*: an off-site check-in within the last OFFSITE_DAYS. A board costs the
+same number of statements whatever the number of factories: one count per column group,
+one page of cards per column (with belt and owner joined), the cadences, and the checklist
+judged for every card on the board in one batch.
+
+Moving a card never moves the factory by itself: it plans the move (crm.services.promotions
+holds the rules) and the person confirms it in a dialog; a rep's move is a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, and_, exists, func, select, true, union_all
+from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.elements import ColumnElement
+
+from crm import clock, scope
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.models import STAGES, Belt, Factory, StageChange, User, Visit
+from crm.services import eligibility, promotions
+from crm.services.factory_list import (
+    eligible_condition,
+    overdue_condition,
+    stale_condition,
+    stale_thresholds,
+)
+from crm.services.factory_page import days_in_stage
+
+COLUMNS = ("prospect", *STAGES, "paused")
+# Where a card can be sent: the columns, and churned (from the card's menu only).
+TARGETS = (*COLUMNS, "churned")
+CARDS_PER_PAGE = 30
+FLAGS = ("stale", "overdue", "eligible", "offsite")
+ORDERS = ("waiting",)
+OFFSITE_DAYS = 90
+CATEGORY_MAX = 100
+EXPORT_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    """What the board is narrowed to; every field is kept in the page's URL query."""
+
+    belt: str = ""  # a belt's id as text
+    rep: str = ""  # a rep's id as text, "unowned", or (for a rep) "mine"
+    category: str = ""
+    key: str = ""  # "yes": key accounts only, "no": the others
+    flag: str = ""  # one of FLAGS
+    order: str = ""  # "": by name; "waiting": the longest in stage first
+
+    @property
+    def active(self) -> int:
+        """How many filters narrow the board (the order aside)."""
+        return sum(1 for name, value in vars(self).items() if value and name != "order")
+
+    def query(self, **changes) -> dict[str, str]:
+        """The URL query of these filters (empty ones left out), with some fields changed."""
+        values = replace(self, **changes)
+        return {name: value for name, value in vars(values).items() if value}
+
+
+@dataclass
+class Card:
+    factory: Factory
+    stale: bool
+    overdue: bool
+    offsite: bool
+    required_done: int = 0
+    required_total: int = 0
+    days: int | None = None  # in its stage (or as a prospect), paused days left out
+
+    @property
+    def eligible(self) -> bool:
+        return self.factory.eligible_since is not None
+
+    @property
+    def percent(self) -> int:
+        total = self.required_total
+        return round(100 * self.required_done / total) if total else 0
+
+    @property
+    def column(self) -> str:
+        return column_of(self.factory)
+
+
+@dataclass
+class Column:
+    code: str
+    count: int
+    cards: list[Card] = field(default_factory=list)
+    page: int = 1
+
+    @property
+    def has_more(self) -> bool:
+        return self.page * CARDS_PER_PAGE < self.count
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.count // CARDS_PER_PAGE))
+
+    @property
+    def shown(self) -> int:
+        """How many cards the board shows up to and including this page."""
+        return min(self.count, self.page * CARDS_PER_PAGE)
+
+
+@dataclass
+class Board:
+    columns: list[Column]
+    filters: BoardFilters
+
+    @property
+    def total(self) -> int:
+        return sum(column.count for column in self.columns)
+
+
+# --- columns and filters, as SQL -----------------------------------------------------------
+
+
+def column_of(factory: Factory) -> str:
+    """The column a factory sits in; paused and churned factories keep a stage but sit apart."""
+    return factory.stage if factory.status == "active" else factory.status
+
+
+def column_condition(column: str) -> ColumnElement[bool]:
+    if column in STAGES:
+        return and_(Factory.status == "active", Factory.stage == column)
+    if column in ("prospect", "paused", "churned"):
+        return Factory.status == column
+    raise ValueError(f"unknown board column {column!r}")
+
+
+def offsite_condition(now: datetime) -> ColumnElement[bool]:
+    """An off-site check-in at the factory within the last OFFSITE_DAYS."""
+    return exists().where(
+        Visit.factory_id == Factory.id,
+        Visit.off_site.is_(True),
+        Visit.checked_in_at >= now - timedelta(days=OFFSITE_DAYS),
+    )
+
+
+def flag_condition(flag: str, now: datetime, thresholds: dict[str, datetime]):
+    if flag == "stale":
+        return stale_condition(thresholds)
+    if flag == "overdue":
+        return overdue_condition(now)
+    if flag == "eligible":
+        return eligible_condition()
+    if flag == "offsite":
+        return offsite_condition(now)
+    return true()
+
+
+def owner_condition(actor: User, rep: str) -> ColumnElement[bool]:
+    if rep == "unowned":
+        return Factory.owner_id.is_(None)
+    if rep == "mine":
+        return Factory.owner_id == actor.id
+    if rep.isdigit():
+        return Factory.owner_id == int(rep)
+    return true()
+
+
+def filtered(
+    actor: User, filters: BoardFilters, now: datetime, thresholds: dict[str, datetime]
+) -> Select:
+    """The factories of the board: in the actor's scope, on a column, matching the filters."""
+    statement = scope.factories(actor, clock.today(now)).where(Factory.status != "churned")
+    if filters.belt.isdigit():
+        statement = statement.where(Factory.belt_id == int(filters.belt))
+    if filters.category:
+        statement = statement.where(Factory.category == filters.category[:CATEGORY_MAX])
+    if filters.key == "yes":
+        statement = statement.where(Factory.is_key_account.is_(True))
+    elif filters.key == "no":
+        statement = statement.where(Factory.is_key_account.is_(False))
+    if filters.flag in FLAGS:
+        statement = statement.where(flag_condition(filters.flag, now, thresholds))
+    return statement.where(owner_condition(actor, filters.rep))
+
+
+def _order(statement: Select, order: str) -> Select:
+    """A column's order: by name (the default, which an index serves at any scale), or the
+    longest in its stage first (a prospect: the earliest created)."""
+    if order == "waiting":
+        return statement.order_by(
+            func.coalesce(Factory.stage_entered_at, Factory.created_at), Factory.id
+        )
+    return statement.order_by(Factory.name, Factory.id)
+
+
+# --- reading the board ---------------------------------------------------------------------
+
+
+def counts(actor: User, filters: BoardFilters, now: datetime, thresholds=None) -> dict[str, int]:
+    """How many factories each column holds under the filters, in one statement."""
+    thresholds = thresholds or stale_thresholds(now)
+    matching = filtered(actor, filters, now, thresholds).subquery()
+    rows = db.session.execute(
+        select(matching.c.status, matching.c.stage, func.count()).group_by(
+            matching.c.status, matching.c.stage
+        )
+    ).all()
+    result = dict.fromkeys(COLUMNS, 0)
+    for status, stage, count in rows:
+        column = stage if status == "active" else status
+        if column in result:
+            result[column] += count
+    return result
+
+
+def build(actor: User, filters: BoardFilters, now: datetime) -> Board:
+    """Every column's count and its first page of cards."""
+    thresholds = stale_thresholds(now)
+    totals = counts(actor, filters, now, thresholds)
+    pages = [(code, 1) for code in COLUMNS if totals[code]]
+    cards = _cards(actor, filters, pages, now, thresholds)
+    columns = [
+        Column(code, totals[code], [card for card in cards if card.column == code], 1)
+        for code in COLUMNS
+    ]
+    return Board(columns, filters)
+
+
+def column_page(actor: User, filters: BoardFilters, code: str, page: int, now: datetime) -> Column:
+    """One page of one column's cards (the board's "more")."""
+    if code not in COLUMNS:
+        raise Invalid(_("Choose one of the board's columns."), fields={"column": code})
+    thresholds = stale_thresholds(now)
+    matching = filtered(actor, filters, now, thresholds).where(column_condition(code))
+    count = db.session.scalar(select(func.count()).select_from(matching.subquery())) or 0
+    pages = max(1, -(-count // CARDS_PER_PAGE))
+    page = min(max(page, 1), pages)
+    cards = _cards(actor, filters, [(code, page)], now, thresholds) if count else []
+    return Column(code, count, cards, page)
+
+
+def _cards(
+    actor: User,
+    filters: BoardFilters,
+    pages: list[tuple[str, int]],
+    now: datetime,
+    thresholds: dict[str, datetime],
+) -> list[Card]:
+    """The cards of some columns' pages, in the board's order, judged: three statements.
+
+    The pages' ids come first (one UNION ALL of each column's ordered, limited ids), so
+    that the flags are worked out for the cards shown, not for every factory sorted.
+    """
+    if not pages:
+        return []
+    parts = []
+    for code, page in pages:
+        ids = (
+            _order(
+                filtered(actor, filters, now, thresholds).where(column_condition(code)),
+                filters.order,
+            )
+            .with_only_columns(Factory.id)
+            .offset((page - 1) * CARDS_PER_PAGE)
+            .limit(CARDS_PER_PAGE)
+            .subquery()
+        )
+        parts.append(select(ids.c.id))
+    statement = parts[0] if len(parts) == 1 else union_all(*parts)
+    ids = list(db.session.scalars(statement))
+    if not ids:
+        return []
+    rows = db.session.execute(
+        select(
+            Factory,
+            stale_condition(thresholds).label("stale"),
+            overdue_condition(now).label("overdue"),
+            offsite_condition(now).label("offsite"),
+        )
+        .where(Factory.id.in_(ids))
+        .options(joinedload(Factory.belt), joinedload(Factory.owner))
+    ).all()
+    by_id = {row[0].id: _card(row, now) for row in rows}
+    cards = [by_id[factory_id] for factory_id in ids if factory_id in by_id]
+    _judge(cards, now)
+    return cards
+
+
+def _card_rows(
+    actor: User, filters: BoardFilters, code: str, now: datetime, thresholds: dict[str, datetime]
+) -> Select:
+    """A column's factories in the board's order, each with its flags, belt and owner."""
+    statement = (
+        filtered(actor, filters, now, thresholds)
+        .where(column_condition(code))
+        .add_columns(
+            stale_condition(thresholds).label("stale"),
+            overdue_condition(now).label("overdue"),
+            offsite_condition(now).label("offsite"),
+        )
+        .options(joinedload(Factory.belt), joinedload(Factory.owner))
+    )
+    return _order(statement, filters.order)
+
+
+def _card(row, now: datetime) -> Card:
+    factory, stale, overdue, offsite = row
+    return Card(factory, bool(stale), bool(overdue), bool(offsite), days=_days(factory, now))
+
+
+def export_cards(actor: User, filters: BoardFilters, now: datetime) -> Iterator[Card]:
+    """Every card the filters select, column by column in the board's order, streamed.
+
+    Rows come EXPORT_CHUNK at a time and each chunk's checklist is judged in one batch, so
+    memory stays bounded and the statements grow with the chunks, not with the rows.
+    """
+    thresholds = stale_thresholds(now)
+    for code in COLUMNS:
+        statement = _card_rows(actor, filters, code, now, thresholds)
+        result = db.session.execute(statement.execution_options(yield_per=EXPORT_CHUNK))
+        for chunk in result.partitions():
+            cards = [_card(row, now) for row in chunk]
+            _judge(cards, now)
+            yield from cards
+
+
+def _days(factory: Factory, now: datetime) -> int | None:
+    if factory.status == "prospect":
+        return max((now - factory.created_at).days, 0) if factory.created_at else None
+    return days_in_stage(factory, now)
+
+
+def _judge(cards: list[Card], now: datetime) -> None:
+    """Checklist progress of every card, in one batch (the eligibility module's rule)."""
+    items = eligibility.judged_items([card.factory for card in cards], now)
+    for card in cards:
+        required = [item for item in items[card.factory.id] if item.task.required]
+        card.required_total = len(required)
+        card.required_done = sum(1 for item in required if item.satisfied)
+
+
+# --- the filters' choices ------------------------------------------------------------------
+
+
+def belt_choices(actor: User) -> list[Belt]:
+    """The belts a person may narrow the board to: those of their scope."""
+    statement = select(Belt).order_by(Belt.code)
+    if actor.role == "manager":
+        statement = statement.where(Belt.id.in_(scope.led_belt_ids(actor)))
+    elif actor.role == "rep":
+        statement = statement.where(Belt.team_id == actor.team_id)
+    elif actor.role != "admin":
+        return []
+    return list(db.session.scalars(statement))
+
+
+def rep_choices(actor: User) -> list[User]:
+    """The reps a manager (their teams') or an admin (all) may narrow the board to."""
+    statement = select(User).where(User.role == "rep", User.active.is_(True)).order_by(User.name)
+    if actor.role == "manager":
+        team_ids = [team.id for team in actor.led_teams]
+        statement = statement.where(User.team_id.in_(team_ids))
+    elif actor.role != "admin":
+        return []
+    return list(db.session.scalars(statement))
+
+
+def category_choices(actor: User, now: datetime) -> list[str]:
+    in_scope = scope.factories(actor, clock.today(now)).subquery()
+    return list(
+        db.session.scalars(
+            select(in_scope.c.category)
+            .where(in_scope.c.category != "")
+            .distinct()
+            .order_by(in_scope.c.category)
+            .limit(200)
+        )
+    )
+
+
+# --- moving a card -------------------------------------------------------------------------
+
+
+@dataclass
+class MovePlan:
+    """What dropping a card on a column would do, for the dialog to say before anything moves."""
+
+    factory: Factory
+    target: str
+    to_status: str | None = None
+    to_stage: str | None = None
+    kind: str | None = None  # sign, promote, skip, demote, pause, reactivate, churn
+    refusal: str | None = None  # why this move cannot be made (by this person) at all
+    override: bool = False  # the move is an override: a reason and the override tick
+    direct: bool = False  # the person decides it at once; otherwise it becomes a request
+    pending: StageChange | None = None
+    check: eligibility.Eligibility | None = None
+
+    @property
+    def choosing(self) -> bool:
+        """No column named yet: the dialog asks where to (the card's Move button)."""
+        return not self.target
+
+    @property
+    def possible(self) -> bool:
+        return self.refusal is None and self.pending is None and self.kind is not None
+
+
+def target_move(target: str) -> tuple[str, str | None]:
+    """The status and stage a column stands for."""
+    if target in STAGES:
+        return "active", target
+    if target in ("paused", "churned"):
+        return target, None
+    if target == "prospect":
+        raise Invalid(
+            _("A factory never goes back to being a prospect; pause or churn it instead."),
+            fields={"to": target},
+        )
+    raise Invalid(_("Choose one of the board's columns."), fields={"to": target})
+
+
+def plan_move(actor: User, factory: Factory, target: str, now: datetime) -> MovePlan:
+    """The move's kind, whether it is an override, and what stands in its way."""
+    plan = MovePlan(factory, target, direct=scope.may(actor, "decide_stage_change"))
+    if not target:
+        plan.pending = promotions.pending_request(factory)
+        return plan
+    if target == column_of(factory):
+        plan.refusal = _("The factory is in this column already.")
+        return plan
+    try:
+        plan.to_status, plan.to_stage = target_move(target)
+        move = promotions.plan(factory, plan.to_status, plan.to_stage)
+    except Invalid as error:
+        plan.refusal = error.message
+        return plan
+    plan.kind = move.kind
+    if move.kind == "promote":
+        plan.check = eligibility.evaluate(factory, now)
+    # The same rule as promotions.change_directly, which checks it again when the move is made.
+    plan.override = move.always_override or (
+        move.kind == "promote" and plan.check is not None and not plan.check.eligible
+    )
+    if plan.override and not plan.direct:
+        plan.refusal = _(
+            "This move is an override: only a manager or admin can make it, with a reason."
+        )
+    plan.pending = promotions.pending_request(factory)
+    return plan
+
+
+def move(
+    actor: User,
+    factory: Factory,
+    target: str,
+    reason: str,
+    override: bool,
+    now: datetime,
+) -> StageChange:
+    """Make the move the dialog confirmed: a manager's or admin's at once, a rep's as a request."""
+    if target == column_of(factory):
+        raise Invalid(_("The factory is in this column already."), fields={"to": target})
+    to_status, to_stage = target_move(target)
+    if scope.may(actor, "decide_stage_change"):
+        return promotions.change_directly(
+            actor, factory, to_status, to_stage, reason, override, now
+        )
+    if override:
+        message = _("This move is an override: only a manager or admin can make it, with a reason.")
+        raise Invalid(message, fields={"override": message})
+    return promotions.request_change(actor, factory, to_status, to_stage, reason, now)

@@ -1,0 +1,386 @@
+"""Staff's changes to one factory: claiming a prospect, adding a contact, editing its details.
+
+Each function takes the acting user, flushes and never commits (the request or the job
+commits), answers a broken rule with crm.errors (Invalid with the field it concerns,
+Conflict, NotAllowed) and writes the audit log with the changed fields only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+
+from crm import clock, scope
+from crm.errors import Conflict, Invalid, NotAllowed, NotFound
+from crm.extensions import db
+from crm.models import PROSPECT, Belt, Contact, Factory, User
+from crm.models.factory import (
+    ADDRESS_MAX,
+    CATEGORY_MAX,
+    CONTACT_NAME_MAX,
+    CONTACT_PHONE_MAX,
+    CONTACT_ROLE_MAX,
+    FACTORY_NAME_MAX,
+    URL_MAX,
+    WECHAT_MAX,
+)
+from crm.services import audit, credit_code
+
+# A phone number as people type it: digits, spaces, "+", "-", dots and brackets.
+PHONE_CHARACTERS = re.compile(r"^[\d\s+\-.()]*$")
+PHONE_DIGITS_MIN, PHONE_DIGITS_MAX = 5, 20
+LATITUDE_RANGE, LONGITUDE_RANGE = (-90.0, 90.0), (-180.0, 180.0)
+CONTACT_PERSONAL = ("name", "phone", "phone_digits", "wechat_id")
+
+# What any member of staff in scope may edit, and what only managers and admins change.
+DETAILS = ("name", "category", "address", "shop_url", "lat", "lng")
+MANAGED = ("belt_id", "credit_code", "is_key_account")
+EDITABLE = DETAILS + MANAGED
+
+
+# --- claiming a prospect -----------------------------------------------------------------
+
+
+def can_claim(actor: User, factory: Factory) -> bool:
+    """Whether to offer the claim: an unowned prospect of a belt of the rep's own team."""
+    return (
+        actor.role == "rep"
+        and scope.may(actor, "claim_prospect")
+        and factory.status == PROSPECT
+        and factory.owner_id is None
+        and actor.team_id is not None
+        and factory.belt.team_id == actor.team_id
+    )
+
+
+def claim(actor: User, factory: Factory, now: datetime) -> Factory:
+    """The rep becomes the prospect's owner; a prospect that has a rep is never taken over.
+
+    The owner is set by a conditional UPDATE (`owner_id IS NULL`), so of two reps who claim
+    at once exactly one wins and the other is told, whatever their sessions had loaded.
+    """
+    scope.require(actor, "claim_prospect")
+    if factory.status != PROSPECT:
+        raise Conflict(_("Only a prospect can be claimed; this factory has a rep already."))
+    if factory.owner_id is not None and factory.owner_id == actor.id:
+        raise Conflict(_("This prospect is yours already."))
+    if factory.owner_id is not None:
+        raise Conflict(_("This prospect has a rep already, so it cannot be claimed."))
+    if actor.role != "rep":
+        raise NotAllowed(
+            _("Only field staff own factories: assign the prospect to a rep of its team.")
+        )
+    if actor.team_id is None or factory.belt.team_id != actor.team_id:
+        raise NotFound(_("This record does not exist, or is not yours to see."))
+    claimed = db.session.execute(
+        update(Factory)
+        .where(
+            Factory.id == factory.id,
+            Factory.owner_id.is_(None),
+            Factory.status == PROSPECT,
+        )
+        .values(owner_id=actor.id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise Conflict(_("Another rep claimed this prospect a moment ago: it is theirs now."))
+    db.session.refresh(factory)
+    audit.record(actor, "factory", factory.id, "claim", {"owner_id": (None, actor.id)})
+    return factory
+
+
+# --- contacts ----------------------------------------------------------------------------
+
+
+def add_contact(
+    actor: User,
+    factory: Factory,
+    *,
+    name: str,
+    role: str = "",
+    phone: str = "",
+    wechat_id: str = "",
+    now: datetime,
+) -> Contact:
+    """A person at the factory: a name, and how to reach them (phone kept as typed and digits)."""
+    scope.require(actor, "add_contact")
+    errors: dict[str, str] = {}
+    clean_name = _text(name, "name", CONTACT_NAME_MAX, errors, _("Enter the contact's name."))
+    clean_role = _text(role, "role", CONTACT_ROLE_MAX, errors)
+    clean_phone, digits = _phone(phone, errors)
+    clean_wechat = _text(wechat_id, "wechat_id", WECHAT_MAX, errors)
+    if clean_wechat and re.search(r"\s", clean_wechat):
+        errors["wechat_id"] = _("A WeChat ID has no spaces.")
+    _refuse(errors)
+    contact = Contact(
+        factory=factory,
+        name=clean_name,
+        role=clean_role,
+        phone=clean_phone,
+        phone_digits=digits,
+        wechat_id=clean_wechat,
+        created_at=now,
+    )
+    db.session.add(contact)
+    db.session.flush()
+    after = {
+        "name": clean_name,
+        "role": clean_role,
+        "phone": clean_phone,
+        "wechat_id": clean_wechat,
+    }
+    audit.record(
+        actor,
+        "contact",
+        contact.id,
+        "create",
+        {field: (None, value) for field, value in after.items() if value},
+        personal=CONTACT_PERSONAL,
+    )
+    return contact
+
+
+def _phone(raw: str | None, errors: dict[str, str]) -> tuple[str, str]:
+    phone = (raw or "").strip()
+    if not phone:
+        return "", ""
+    digits = re.sub(r"\D", "", phone)
+    if len(phone) > CONTACT_PHONE_MAX or not PHONE_CHARACTERS.match(phone):
+        errors["phone"] = _(
+            "Type the number with digits, spaces, + and - only, such as 138 1234 5678."
+        )
+    elif not PHONE_DIGITS_MIN <= len(digits) <= PHONE_DIGITS_MAX:
+        errors["phone"] = _(
+            "A phone number has %(min)d to %(max)d digits; this one has %(count)d.",
+            min=PHONE_DIGITS_MIN,
+            max=PHONE_DIGITS_MAX,
+            count=len(digits),
+        )
+    return phone, digits
+
+
+# --- editing a factory -------------------------------------------------------------------
+
+
+def may_manage(actor: User) -> bool:
+    """Belt, credit code and the key-account flag: a manager's or an admin's to change."""
+    return scope.may(actor, "change_belt_or_credit_code")
+
+
+def update_factory(
+    actor: User, factory: Factory, values: Mapping[str, Any], now: datetime
+) -> Factory:
+    """Change the given fields (those left out stay); audited with before and after.
+
+    A rep who sends a belt, credit code or key-account flag that differs from the stored
+    one is refused (NotAllowed) rather than half-served: those are a manager's to change.
+    """
+    if not scope.holds(actor, "staff"):
+        raise NotAllowed(_("Your role may not do this."))
+    unknown = set(values) - set(EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    before = _tracked(factory)
+    if not may_manage(actor) and any(
+        _differs(name, values[name], before[name]) for name in MANAGED if name in values
+    ):
+        raise NotAllowed(_("Only a manager or admin changes a factory's belt or credit code."))
+    errors: dict[str, str] = {}
+    clean = _details(values, errors)
+    clean.update(_coordinates(values, factory, errors))
+    if may_manage(actor):
+        clean.update(_managed(actor, factory, values, now, errors))
+    _refuse(errors)
+    for name, value in clean.items():
+        setattr(factory, name, value)
+    changes = _changes(before, _tracked(factory))
+    if changes:
+        factory.updated_at = now
+        db.session.flush()
+        if "belt_id" in changes:
+            db.session.expire(factory, ["belt"])  # the loaded belt is the old one
+        audit.record(actor, "factory", factory.id, "update", changes)
+    return factory
+
+
+def _differs(name: str, value: Any, current: Any) -> bool:
+    """Whether a sent managed value would change the stored one (as a form or the API sends it)."""
+    if name == "credit_code":
+        return (credit_code.normalise(str(value or "")) or None) != current
+    if name == "is_key_account":
+        return bool(value) != bool(current)
+    return str(value) != str(current)
+
+
+def _tracked(factory: Factory) -> dict[str, Any]:
+    return {name: getattr(factory, name) for name in EDITABLE}
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The changed fields; a position is never copied into the audit log, only that it moved."""
+    changes = audit.diff(before, after)
+    moved = [changes.pop(name) for name in ("lat", "lng") if name in changes]
+    if moved:
+        had, has = before["lat"] is not None, after["lat"] is not None
+        changes["location"] = ("recorded" if had else None, "changed" if has else None)
+    return changes
+
+
+def _details(values: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    if "name" in values:
+        message = _("Enter the factory's name.")
+        clean["name"] = _text(values["name"], "name", FACTORY_NAME_MAX, errors, message)
+    if "category" in values:
+        clean["category"] = _text(values["category"], "category", CATEGORY_MAX, errors)
+    if "address" in values:
+        clean["address"] = _text(values["address"], "address", ADDRESS_MAX, errors)
+    if "shop_url" in values:
+        clean["shop_url"] = _web_address(values["shop_url"], errors)
+    return clean
+
+
+def _web_address(raw: Any, errors: dict[str, str]) -> str:
+    url = str(raw or "").strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if len(url) > URL_MAX or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        errors["shop_url"] = _("Enter the shop's web address, starting with https:// or http://.")
+    return url
+
+
+def _coordinates(
+    values: Mapping[str, Any], factory: Factory, errors: dict[str, str]
+) -> dict[str, float | None]:
+    """Latitude and longitude: numbers in range, both or neither."""
+    if "lat" not in values and "lng" not in values:
+        return {}
+    lat = _number(values.get("lat", factory.lat), "lat", LATITUDE_RANGE, errors)
+    lng = _number(values.get("lng", factory.lng), "lng", LONGITUDE_RANGE, errors)
+    if "lat" in errors or "lng" in errors:
+        return {}
+    if (lat is None) != (lng is None):
+        missing = "lat" if lat is None else "lng"
+        errors[missing] = _("Enter both latitude and longitude, or leave both empty.")
+        return {}
+    return {"lat": lat, "lng": lng}
+
+
+def _number(
+    raw: Any, field: str, bounds: tuple[float, float], errors: dict[str, str]
+) -> float | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        value = float(str(raw).strip().replace("，", ".").replace(",", "."))
+    except ValueError:
+        value = math.nan
+    low, high = bounds
+    if not math.isfinite(value) or not low <= value <= high:
+        errors[field] = _(
+            "Enter a number from %(low)s to %(high)s, such as %(example)s.",
+            low=f"{low:g}",
+            high=f"{high:g}",
+            example="29.87" if field == "lat" else "121.55",
+        )
+        return None
+    return value
+
+
+def _managed(
+    actor: User,
+    factory: Factory,
+    values: Mapping[str, Any],
+    now: datetime,
+    errors: dict[str, str],
+) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    if "belt_id" in values and values["belt_id"] != factory.belt_id:
+        belt_id = _belt_id(actor, values["belt_id"])
+        if belt_id is None:
+            errors["belt_id"] = _("Choose one of your belts.")
+        else:
+            clean["belt_id"] = belt_id
+    if "credit_code" in values:
+        code = _credit_code(actor, factory, values["credit_code"], now, errors)
+        if "credit_code" not in errors:
+            clean["credit_code"] = code
+    if "is_key_account" in values:
+        clean["is_key_account"] = bool(values["is_key_account"])
+    return clean
+
+
+def _belt_id(actor: User, raw: Any) -> int | None:
+    """The belt, if it exists and the actor may put factories in it (a manager: their own)."""
+    try:
+        belt_id = int(raw)
+    except (TypeError, ValueError):
+        return None
+    statement = select(Belt.id).where(Belt.id == belt_id)
+    if actor.role != "admin":
+        statement = statement.where(Belt.id.in_(scope.led_belt_ids(actor)))
+    return db.session.scalar(statement)
+
+
+def _credit_code(
+    actor: User, factory: Factory, raw: Any, now: datetime, errors: dict[str, str]
+) -> str | None:
+    code = credit_code.normalise(str(raw or ""))
+    if not code:
+        if factory.status != PROSPECT:
+            errors["credit_code"] = _(
+                "A factory in a stage keeps its credit code: correct it instead."
+            )
+        return None
+    problem = credit_code.problem(code)
+    if problem:
+        errors["credit_code"] = problem
+        return None
+    taken = db.session.scalar(
+        select(Factory.id).where(Factory.credit_code == code, Factory.id != factory.id)
+    )
+    if taken is not None:
+        visible = db.session.scalar(
+            scope.factory_ids(actor, clock.today(now)).where(Factory.id == taken)
+        )
+        # Out of scope, a taken code says only that it exists (DESIGN.md "Scope").
+        if visible is None:
+            errors["credit_code"] = _("A factory with this credit code exists outside your scope.")
+        else:
+            other = db.session.get(Factory, taken)
+            errors["credit_code"] = _(
+                "%(name)s has this credit code already.", name=other.name if other else ""
+            )
+        return None
+    return code
+
+
+# --- shared ------------------------------------------------------------------------------
+
+
+def _text(
+    raw: Any,
+    field: str,
+    limit: int,
+    errors: dict[str, str],
+    required: str | None = None,
+) -> str:
+    text = str(raw or "").strip()
+    if required and not text:
+        errors[field] = required
+    elif len(text) > limit:
+        errors[field] = _("Use at most %(count)d characters.", count=limit)
+    return text
+
+
+def _refuse(errors: dict[str, str]) -> None:
+    if errors:
+        raise Invalid(next(iter(errors.values())), fields=errors)

@@ -1,0 +1,242 @@
+"""E-mail: which notifications a user gets by mail, and sending them at most once.
+
+A delivery is a row (DESIGN.md "Jobs and their actor"): queued as `pending` in the same
+transaction as its notification, then marked `sending` and committed, then handed to the
+SMTP server, then marked `sent`. A row still `sending` when a sender starts was cut off
+half-way by a crash: it may or may not have left, so it is flagged and never sent again.
+Only the scheduler's leader sends, so a `sending` row found at the start of a pass is
+never one that another live sender is holding.
+
+Without CRM_MAIL_SERVER (development) each mail is written to the log instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from email.message import EmailMessage
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
+
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.models import Delivery, Notification, User
+from crm.services import audit, inbox
+
+log = logging.getLogger(__name__)
+
+# The notifications a user may also get by e-mail, and the ones they get until they choose.
+EMAIL_KINDS = {
+    "follow_up_due_soon": _l("A follow-up is due within the hour"),
+    "follow_up_overdue": _l("A follow-up has become overdue"),
+    "factory_stale": _l("A factory of mine has not been visited for too long"),
+    "factory_eligible": _l("A factory I manage is ready for its next stage"),
+    "digest": _l("The weekly digest of my teams"),
+}
+DEFAULT_EMAIL_KINDS = ("follow_up_overdue", "factory_eligible", "digest")
+# The kinds each role can receive at all, and so may choose among.
+ROLE_KINDS = {
+    "rep": ("follow_up_due_soon", "follow_up_overdue", "factory_stale"),
+    "manager": ("follow_up_due_soon", "follow_up_overdue", "factory_eligible", "digest"),
+    "admin": ("follow_up_due_soon", "follow_up_overdue"),
+    "factory": (),
+}
+SEND_BATCH = 50
+HALF_SENT = "found half-sent after a stop; not sent again (at most once)"
+
+
+# --- preferences ------------------------------------------------------------------------------
+
+
+def email_kinds(user: User) -> tuple[str, ...]:
+    """The kinds this user gets by e-mail: their choice, or the defaults until they choose."""
+    chosen = DEFAULT_EMAIL_KINDS if user.email_kinds is None else user.email_kinds
+    return tuple(kind for kind in EMAIL_KINDS if kind in chosen)
+
+
+def choices_for(user: User) -> list[tuple[str, str]]:
+    """The e-mails this user may choose, as (kind, label) in the current language."""
+    return [(kind, str(EMAIL_KINDS[kind])) for kind in ROLE_KINDS.get(user.role, ())]
+
+
+def set_email_kinds(actor: User, user: User, kinds: Iterable[str]) -> User:
+    """A user chooses which notifications also come by e-mail (only their own)."""
+    if actor.id != user.id:
+        raise Invalid(_("Only the user chooses their own e-mails."))
+    chosen = set(kinds)
+    unknown = chosen - set(ROLE_KINDS.get(user.role, ()))
+    if unknown:
+        message = _("Choose among the listed e-mails.")
+        raise Invalid(message, fields={"kinds": message})
+    before = list(email_kinds(user))
+    user.email_kinds = [kind for kind in EMAIL_KINDS if kind in chosen]
+    db.session.flush()
+    audit.record(
+        actor,
+        "user",
+        user.id,
+        "email_kinds",
+        audit.diff({"email_kinds": before}, {"email_kinds": user.email_kinds}),
+    )
+    return user
+
+
+# --- queueing -----------------------------------------------------------------------------------
+
+
+def queue(notifications: Iterable[Notification], users: dict[int, User]) -> list[Delivery]:
+    """A pending e-mail delivery for each notification whose user wants its kind by mail.
+
+    Call it in the transaction that writes the notifications (they must be flushed).
+    """
+    made = []
+    for item in notifications:
+        user = users.get(item.user_id)
+        if user is None or not user.active or not user.email:
+            continue
+        if item.kind not in email_kinds(user):
+            continue
+        made.append(
+            Delivery(notification_id=item.id, channel="email", target=user.email, status="pending")
+        )
+    db.session.add_all(made)
+    return made
+
+
+# --- sending --------------------------------------------------------------------------------------
+
+
+def flag_half_sent() -> int:
+    """Flag every e-mail left `sending` by a stopped sender; commits."""
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.channel == "email", Delivery.status == "sending")
+        .values(status="flagged", error=HALF_SENT)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def send_pending(now: datetime, limit: int | None = None) -> dict[str, int]:
+    """Send pending e-mails, each marked and committed before it leaves; commits as it goes."""
+    counts = {"flagged": flag_half_sent(), "sent": 0, "failed": 0, "skipped": 0}
+    while limit is None or counts["sent"] + counts["failed"] < limit:
+        ids = db.session.scalars(
+            select(Delivery.id)
+            .where(Delivery.channel == "email", Delivery.status == "pending")
+            .order_by(Delivery.id)
+            .limit(SEND_BATCH)
+        ).all()
+        if not ids:
+            break
+        try:
+            with _transport() as transport:
+                for delivery_id in ids:
+                    outcome = _send_one(transport, delivery_id, now)
+                    counts[outcome] += 1
+        except (OSError, smtplib.SMTPException) as error:
+            # The server is out of reach or dropped us: the rest stay pending for the next pass.
+            db.session.rollback()
+            log.warning(
+                "e-mail: the mail server failed (%s); the rest wait for the next pass", error
+            )
+            break
+    return counts
+
+
+def _send_one(transport: _Transport, delivery_id: int, now: datetime) -> str:
+    delivery = db.session.get(Delivery, delivery_id)
+    if delivery is None or delivery.status != "pending":
+        return "skipped"
+    item = db.session.scalar(
+        select(Notification)
+        .options(joinedload(Notification.user))
+        .where(Notification.id == delivery.notification_id)
+    )
+    message = compose(item, delivery.target)
+    delivery.status = "sending"
+    delivery.attempts += 1
+    db.session.commit()  # marked before it leaves: a stop from here on flags it, never resends
+    try:
+        transport.send(message)
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:
+        delivery.status, delivery.error = "failed", str(error)[:2000]
+        db.session.commit()
+        return "failed"
+    except (smtplib.SMTPException, OSError) as error:
+        # Cut off while sending: it may have left. At most once, so flag it and stop the batch.
+        delivery.status, delivery.error = "flagged", f"{HALF_SENT}: {error}"[:2000]
+        db.session.commit()
+        raise
+    delivery.status, delivery.sent_at = "sent", now
+    db.session.commit()
+    return "sent"
+
+
+def compose(item: Notification, to: str) -> EmailMessage:
+    """The e-mail of a notification, in its reader's language, with a link back when known."""
+    user = item.user
+    config = current_app.config
+    with force_locale(user.locale or "en"):
+        lines = [item.body] if item.body else []
+        base = (config.get("CRM_BASE_URL") or "").rstrip("/")
+        if base:
+            lines.append(_("Open it: %(url)s", url=base + inbox.target_path(item, user)))
+        lines.append(
+            "-- \n"
+            + _("Choose which notifications come by e-mail on your account page.")
+            + (f" {base}/account/" if base else "")
+        )
+    message = EmailMessage()
+    message["From"] = config["MAIL_SENDER"]
+    message["To"] = to
+    message["Subject"] = item.title
+    message.set_content("\n\n".join(lines))
+    return message
+
+
+class _Transport:
+    """One SMTP connection for a batch, or the log when no server is configured."""
+
+    def __init__(self, smtp: smtplib.SMTP | None) -> None:
+        self.smtp = smtp
+
+    def send(self, message: EmailMessage) -> None:
+        if self.smtp is None:
+            log.info(
+                "e-mail (CRM_MAIL_SERVER not set, so not sent) to %s: %s\n%s",
+                message["To"],
+                message["Subject"],
+                message.get_content(),
+            )
+            return
+        self.smtp.send_message(message)
+
+
+@contextmanager
+def _transport() -> Iterator[_Transport]:
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        yield _Transport(None)
+        return
+    smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30)
+    try:
+        if config.get("MAIL_USE_TLS"):
+            smtp.starttls()
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        yield _Transport(smtp)
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()

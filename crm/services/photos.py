@@ -1,0 +1,114 @@
+"""Visit photos: checked to be real images, re-encoded without metadata, stored at random names."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from crm.errors import Invalid
+
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+PHOTOS_MAX = 6
+LONG_SIDE = 1600
+THUMB_SIDE = 320
+# Pillow refuses images above this many pixels (a decompression bomb), well above any camera's.
+Image.MAX_IMAGE_PIXELS = 80_000_000
+ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "HEIF", "MPO"})
+
+
+@dataclass
+class Upload:
+    """A photo as it arrived: its bytes and the hash that the visit's fingerprint includes."""
+
+    data: bytes
+    sha256: str
+
+
+@dataclass
+class StoredPhoto:
+    stored_name: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    width: int
+    height: int
+
+
+def read_uploads(files: list) -> list[Upload]:
+    """The uploaded files of a form, size-checked; empty file inputs are ignored."""
+    uploads = []
+    for file in files:
+        data = file.read(PHOTO_MAX_BYTES + 1)
+        if not data:
+            continue
+        if len(data) > PHOTO_MAX_BYTES:
+            message = _(
+                "Each photo may be at most %(size)d MB; this one is larger.",
+                size=PHOTO_MAX_BYTES // (1024 * 1024),
+            )
+            raise Invalid(message, fields={"photos": message})
+        uploads.append(Upload(data=data, sha256=hashlib.sha256(data).hexdigest()))
+    if len(uploads) > PHOTOS_MAX:
+        message = _("Add at most %(count)d photos to a visit.", count=PHOTOS_MAX)
+        raise Invalid(message, fields={"photos": message})
+    return uploads
+
+
+def check(upload: Upload) -> Image.Image:
+    """Open an upload as an image, or refuse it by the photos field."""
+    try:
+        image = Image.open(io.BytesIO(upload.data))
+        image.verify()  # checks the file's structure; the image must be opened again to use
+        image = Image.open(io.BytesIO(upload.data))
+        if image.format not in ACCEPTED_FORMATS:
+            raise UnidentifiedImageError(image.format)
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        message = _("A photo must be a JPEG, PNG or WebP image; one file is not.")
+        raise Invalid(message, fields={"photos": message}) from None
+    return image
+
+
+def folder() -> Path:
+    path = Path(current_app.config["CRM_STORAGE_ROOT"]) / "photos"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def store(upload: Upload) -> StoredPhoto:
+    """Re-encode as JPEG (long side at most 1600 px, EXIF turned into pixels, metadata dropped)."""
+    image = ImageOps.exif_transpose(check(upload)).convert("RGB")
+    image.thumbnail((LONG_SIDE, LONG_SIDE))
+    name = secrets.token_hex(16)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85, optimize=True)  # no exif= argument: nothing carried
+    (folder() / f"{name}.jpg").write_bytes(buffer.getvalue())
+    thumb = image.copy()
+    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    thumb.save(folder() / f"{name}-thumb.jpg", "JPEG", quality=80)
+    return StoredPhoto(
+        stored_name=name,
+        content_type="image/jpeg",
+        size_bytes=buffer.tell(),
+        sha256=upload.sha256,
+        width=image.width,
+        height=image.height,
+    )
+
+
+def path_of(stored_name: str, thumbnail: bool = False) -> Path:
+    return folder() / f"{stored_name}{'-thumb' if thumbnail else ''}.jpg"
+
+
+def remove(stored_names: list[str]) -> None:
+    """Delete the files of photos whose visit was not saved after all."""
+    for name in stored_names:
+        for thumbnail in (False, True):
+            path_of(name, thumbnail).unlink(missing_ok=True)

@@ -1,0 +1,395 @@
+"""The manager's reports, in the actor's scope (and one belt if asked): factories per stage over
+time, stage-to-stage conversion and median time in stage by quarter of entry and by belt,
+visits per week by rep, and how many factories meet each measured target of their stage.
+
+The history comes from the applied stage changes (approved or direct); a factory whose
+current stage was entered without a recorded change counts from `stage_entered_at`. Each
+report is a fixed number of statements (twelve month-ends are twelve); grouping that SQL
+cannot do portably (quarters, medians) is done on the few rows a report reads.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace
+
+from sqlalchemy import Select, and_, case, func, select
+
+from crm import clock, scope
+from crm.clock import day_bounds
+from crm.extensions import db
+from crm.models import STAGES, Belt, Factory, MetricSnapshot, StageChange, Task, User, Visit
+from crm.services import eligibility, settings
+
+APPLIED = ("approved", "direct")
+TREND_COLUMNS = ("prospect", *STAGES, "paused")
+MONTHS = 12
+WEEKS = 12
+QUARTERS = 4
+
+
+def _scoped(actor: User, belt_id: int | None, now: datetime) -> Select:
+    statement = scope.factories(actor, clock.today(now))
+    if belt_id is not None:
+        statement = statement.where(Factory.belt_id == belt_id)
+    return statement
+
+
+def _ids(actor: User, belt_id: int | None, now: datetime) -> Select:
+    return _scoped(actor, belt_id, now).with_only_columns(Factory.id)
+
+
+def _shift_month(month: date, by: int) -> date:
+    index = month.year * 12 + month.month - 1 + by
+    return date(index // 12, index % 12 + 1, 1)
+
+
+# --- factories per stage over time ----------------------------------------------------------
+
+
+@dataclass
+class StageTrend:
+    months: list[date]  # each month's first day, oldest first
+    counts: list[dict[str, int]]  # per month: column -> factories at its end (or now)
+
+    @property
+    def highest(self) -> int:
+        return max((sum(month.values()) for month in self.counts), default=0)
+
+
+def stages_over_time(
+    actor: User, belt_id: int | None, now: datetime, months: int = MONTHS
+) -> StageTrend:
+    """How many factories sat in each column at the end of each of the last months."""
+    this_month = clock.today(now).replace(day=1)
+    firsts = [_shift_month(this_month, -back) for back in range(months - 1, -1, -1)]
+    counts = []
+    for first in firsts:
+        end = day_bounds(_shift_month(first, 1))[0]
+        counts.append(_columns_at(actor, belt_id, min(end, now), now))
+    return StageTrend(firsts, counts)
+
+
+def _columns_at(actor: User, belt_id: int | None, at: datetime, now: datetime) -> dict[str, int]:
+    """Each factory's column at an instant: the last applied change before it, else the state
+    the first change after it started from, else the factory's state now."""
+    in_scope = _ids(actor, belt_id, now)
+    applied = and_(StageChange.decision.in_(APPLIED), StageChange.factory_id.in_(in_scope))
+    before = (
+        select(
+            StageChange.factory_id,
+            StageChange.to_status.label("status"),
+            StageChange.to_stage.label("stage"),
+            func.row_number()
+            .over(
+                partition_by=StageChange.factory_id,
+                order_by=(StageChange.decided_at.desc(), StageChange.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(applied, StageChange.decided_at <= at)
+        .subquery()
+    )
+    after = (
+        select(
+            StageChange.factory_id,
+            StageChange.from_status.label("status"),
+            StageChange.from_stage.label("stage"),
+            func.row_number()
+            .over(
+                partition_by=StageChange.factory_id,
+                order_by=(StageChange.decided_at, StageChange.id),
+            )
+            .label("rank"),
+        )
+        .where(applied, StageChange.decided_at > at)
+        .subquery()
+    )
+    status = case(
+        (before.c.factory_id.is_not(None), before.c.status),
+        (after.c.factory_id.is_not(None), after.c.status),
+        else_=Factory.status,
+    ).label("status")
+    stage = case(
+        (before.c.factory_id.is_not(None), before.c.stage),
+        (after.c.factory_id.is_not(None), after.c.stage),
+        else_=Factory.stage,
+    ).label("stage")
+    statement = (
+        _scoped(actor, belt_id, now)
+        .outerjoin(before, and_(before.c.factory_id == Factory.id, before.c.rank == 1))
+        .outerjoin(after, and_(after.c.factory_id == Factory.id, after.c.rank == 1))
+        .where(Factory.created_at <= at)
+        .with_only_columns(status, stage, func.count())
+        .group_by(status, stage)
+    )
+    result = dict.fromkeys(TREND_COLUMNS, 0)
+    for row_status, row_stage, count in db.session.execute(statement):
+        column = row_stage if row_status == "active" else row_status
+        if column in result:
+            result[column] += count
+    return result
+
+
+# --- conversion and time in stage -------------------------------------------------------------
+
+
+@dataclass
+class Cohort:
+    """The factories that entered a stage in a period, and what became of them."""
+
+    entered: int = 0
+    moved_on: int = 0
+    days: list[float] = field(default_factory=list)  # time in stage of those that left
+
+    @property
+    def rate(self) -> int | None:
+        return round(100 * self.moved_on / self.entered) if self.entered else None
+
+    @property
+    def median_days(self) -> int | None:
+        return round(statistics.median(self.days)) if self.days else None
+
+
+@dataclass
+class Conversion:
+    quarters: list[str]  # "2026 Q3", oldest first
+    stages: tuple[str, ...]
+    by_quarter: dict[tuple[str, str], Cohort]  # (stage, quarter)
+    belts: list[Belt]
+    by_belt: dict[tuple[int, str], Cohort]  # (belt id, stage), every quarter together
+
+    def cohort(self, stage: str, quarter: str) -> Cohort:
+        return self.by_quarter.get((stage, quarter), Cohort())
+
+    def belt_cohort(self, belt_id: int, stage: str) -> Cohort:
+        return self.by_belt.get((belt_id, stage), Cohort())
+
+
+def quarter_of(day: date) -> str:
+    return f"{day.year} Q{(day.month - 1) // 3 + 1}"
+
+
+def conversion(
+    actor: User, belt_id: int | None, now: datetime, quarters: int = QUARTERS
+) -> Conversion:
+    """Of the factories that entered each stage in each of the last quarters, how many moved on
+    to a later stage, and the median days they spent in it (for those that left it)."""
+    today = clock.today(now)
+    this_quarter = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    firsts = [_shift_month(this_quarter, -3 * back) for back in range(quarters - 1, -1, -1)]
+    since = day_bounds(firsts[0])[0]
+    changes = db.session.execute(
+        select(
+            StageChange.factory_id,
+            Factory.belt_id,
+            StageChange.decided_at,
+            StageChange.from_status,
+            StageChange.from_stage,
+            StageChange.to_status,
+            StageChange.to_stage,
+        )
+        .join(Factory, Factory.id == StageChange.factory_id)
+        .where(
+            StageChange.decision.in_(APPLIED),
+            StageChange.decided_at >= since,
+            StageChange.factory_id.in_(_ids(actor, belt_id, now)),
+        )
+        .order_by(StageChange.factory_id, StageChange.decided_at, StageChange.id)
+    ).all()
+    unrecorded = db.session.execute(
+        _scoped(actor, belt_id, now)
+        .where(Factory.stage_entered_at >= since, Factory.stage.is_not(None))
+        .with_only_columns(Factory.id, Factory.belt_id, Factory.stage, Factory.stage_entered_at)
+    ).all()
+    entries = _entries(changes, unrecorded)
+    labels = [quarter_of(first) for first in firsts]
+    by_quarter: dict[tuple[str, str], Cohort] = {}
+    by_belt: dict[tuple[int, str], Cohort] = {}
+    for belt, stage, entered_at, left_at, moved_on in entries:
+        quarter = quarter_of(clock.local(entered_at).date())
+        if quarter not in labels:
+            continue
+        for cohort in (
+            by_quarter.setdefault((stage, quarter), Cohort()),
+            by_belt.setdefault((belt, stage), Cohort()),
+        ):
+            cohort.entered += 1
+            cohort.moved_on += int(moved_on)
+            if left_at is not None:
+                cohort.days.append((left_at - entered_at).total_seconds() / 86400)
+    belt_ids = sorted({belt for belt, _stage in by_belt})
+    belts = list(db.session.scalars(select(Belt).where(Belt.id.in_(belt_ids)).order_by(Belt.code)))
+    return Conversion(labels, STAGES, by_quarter, belts, by_belt)
+
+
+def _entries(changes, unrecorded) -> list[tuple[int, str, datetime, datetime | None, bool]]:
+    """(belt, stage, entered at, left at, moved on to a later stage) for every stage entry."""
+    result = []
+    open_entry: dict[int, tuple[int, str, datetime]] = {}
+    entered_stages: dict[int, set[str]] = {}
+    for factory_id, belt, at, from_status, from_stage, to_status, to_stage in changes:
+        current = open_entry.get(factory_id)
+        leaves = current is not None and (to_status == "churned" or to_stage != current[1])
+        if leaves:
+            moved_on = to_status == "active" and _later(to_stage, current[1])
+            result.append((current[0], current[1], current[2], at, moved_on))
+            del open_entry[factory_id]
+        enters = (
+            to_status == "active"
+            and to_stage in STAGES
+            and (from_status == "prospect" or from_stage != to_stage)
+        )
+        if enters:
+            open_entry[factory_id] = (belt, to_stage, at)
+            entered_stages.setdefault(factory_id, set()).add(to_stage)
+    result.extend(
+        (belt, stage, entered_at, None, False) for belt, stage, entered_at in open_entry.values()
+    )
+    for factory_id, belt, stage, entered_at in unrecorded:
+        if stage not in entered_stages.get(factory_id, set()):
+            result.append((belt, stage, entered_at, None, False))
+    return result
+
+
+def _later(stage: str | None, than: str) -> bool:
+    return stage in STAGES and STAGES.index(stage) > STAGES.index(than)
+
+
+# --- visits per week by rep ---------------------------------------------------------------
+
+
+@dataclass
+class VisitWeeks:
+    weeks: list[date]  # each week's Monday, oldest first
+    rows: list[tuple[User, list[int]]]  # per rep: visits in each week
+
+    @property
+    def highest(self) -> int:
+        return max((max(counts) for _rep, counts in self.rows), default=0)
+
+
+def visits_per_week(
+    actor: User, belt_id: int | None, now: datetime, weeks: int = WEEKS
+) -> VisitWeeks:
+    """Visits to factories in scope per rep and week (Monday to Sunday, install time)."""
+    today = clock.today(now)
+    monday = today - timedelta(days=today.weekday())
+    mondays = [monday - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
+    bounds = [day_bounds(day)[0] for day in mondays] + [day_bounds(monday + timedelta(days=7))[0]]
+    bucket = case(
+        *((Visit.checked_in_at < bound, index) for index, bound in enumerate(bounds[1:-1])),
+        else_=weeks - 1,
+    ).label("week")
+    rows = db.session.execute(
+        select(Visit.rep_id, bucket, func.count())
+        .where(
+            Visit.checked_in_at >= bounds[0],
+            Visit.checked_in_at < bounds[-1],
+            Visit.factory_id.in_(_ids(actor, belt_id, now)),
+        )
+        .group_by(Visit.rep_id, bucket)
+    ).all()
+    counts: dict[int, list[int]] = {}
+    for rep_id, week, count in rows:
+        counts.setdefault(rep_id, [0] * weeks)[int(week)] += count
+    reps = db.session.scalars(select(User).where(User.id.in_(list(counts)))).all()
+    ordered = sorted(reps, key=lambda rep: (-sum(counts[rep.id]), rep.name))
+    return VisitWeeks(mondays, [(rep, counts[rep.id]) for rep in ordered])
+
+
+# --- target attainment per stage ------------------------------------------------------------
+
+
+@dataclass
+class Attainment:
+    """One measured target of a stage, over the active factories in that stage."""
+
+    stage: str
+    title_en: str
+    title_zh: str
+    met: int = 0
+    not_met: int = 0
+    no_data: int = 0  # no figure, or figures too old
+    waived: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.met + self.not_met + self.no_data + self.waived
+
+    @property
+    def rate(self) -> int | None:
+        judged = self.met + self.not_met + self.no_data
+        return round(100 * self.met / judged) if judged else None
+
+    def title_for(self, locale: str) -> str:
+        return self.title_zh if locale.startswith("zh") else self.title_en
+
+
+def target_attainment(actor: User, belt_id: int | None, now: datetime) -> list[Attainment]:
+    """Per stage and measured target: the share of active factories in the stage meeting it,
+    judged as eligibility judges it (the latest figure, fresh enough)."""
+    in_scope = _ids(actor, belt_id, now)
+    newest = (
+        select(
+            MetricSnapshot.factory_id,
+            MetricSnapshot.metric_code,
+            func.max(MetricSnapshot.month).label("month"),
+        )
+        .where(MetricSnapshot.factory_id.in_(in_scope))
+        .group_by(MetricSnapshot.factory_id, MetricSnapshot.metric_code)
+        .subquery()
+    )
+    statement = (
+        select(
+            Task.stage,
+            Task.title_en,
+            Task.title_zh,
+            Task.status,
+            Task.comparison,
+            Task.target_value,
+            MetricSnapshot.value,
+            MetricSnapshot.month,
+        )
+        .join(Factory, Factory.id == Task.factory_id)
+        .outerjoin(
+            newest,
+            and_(newest.c.factory_id == Task.factory_id, newest.c.metric_code == Task.metric_code),
+        )
+        .outerjoin(
+            MetricSnapshot,
+            and_(
+                MetricSnapshot.factory_id == Task.factory_id,
+                MetricSnapshot.metric_code == Task.metric_code,
+                MetricSnapshot.month == newest.c.month,
+            ),
+        )
+        .where(
+            Task.kind == "measured",
+            Task.stage == Factory.stage,
+            Factory.status == "active",
+            Task.factory_id.in_(in_scope),
+        )
+        .execution_options(yield_per=2000)
+    )
+    fresh_days = int(settings.get("freshness_days"))
+    found: dict[tuple[str, str], Attainment] = {}
+    for stage, title_en, title_zh, status, comparison, target, value, month in db.session.execute(
+        statement
+    ):
+        item = found.setdefault((stage, title_en), Attainment(stage, title_en, title_zh))
+        if status == "waived":
+            item.waived += 1
+            continue
+        task = SimpleNamespace(comparison=comparison, target_value=target)
+        snapshot = None if month is None else SimpleNamespace(month=month, value=value)
+        state = eligibility.judge(task, snapshot, now, fresh_days).state  # type: ignore[arg-type]
+        if state == eligibility.MET:
+            item.met += 1
+        elif state == eligibility.NOT_MET:
+            item.not_met += 1
+        else:
+            item.no_data += 1
+    return sorted(found.values(), key=lambda item: (STAGES.index(item.stage), item.title_en))

@@ -1,0 +1,260 @@
+"""The team page: per rep over a period, the depth of their work (visits and the off-site share,
+tasks completed, promotions achieved), what is falling behind (overdue follow-ups, stale
+factories), the factories they own by stage, and signings last (DESIGN.md "Who uses it":
+compare reps by depth of work, not by signings alone).
+
+One grouped statement per figure, whatever the number of reps or factories; every figure
+counts records in the actor's scope only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import aliased
+
+from crm import clock, scope
+from crm.clock import day_bounds
+from crm.extensions import db
+from crm.models import STAGES, Factory, FollowUp, StageChange, Task, User, Visit
+from crm.services.factory_list import FOLLOWED, stale_condition, stale_thresholds
+
+OWNED_COLUMNS = ("prospect", *STAGES, "paused")
+SORTS = (
+    "name",
+    "visits",
+    "offsite",
+    "tasks",
+    "promotions",
+    "overdue",
+    "stale",
+    "owned",
+    "signings",
+)
+MAX_DAYS = 366
+APPLIED = ("approved", "direct")
+COUNTED = ("visits", "offsite", "tasks", "promotions", "signings", "overdue", "stale")
+
+
+@dataclass
+class RepRow:
+    rep: User | None  # None for the totals row
+    visits: int = 0
+    offsite: int = 0
+    tasks: int = 0
+    promotions: int = 0
+    signings: int = 0
+    overdue: int = 0
+    stale: int = 0
+    owned: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OWNED_COLUMNS, 0))
+
+    @property
+    def offsite_share(self) -> int | None:
+        """Off-site check-ins as a whole percentage of the visits (None without visits)."""
+        return round(100 * self.offsite / self.visits) if self.visits else None
+
+    @property
+    def owned_total(self) -> int:
+        return sum(self.owned.values())
+
+    def sort_key(self, sort: str):
+        if sort == "name":
+            return self.rep.name.lower() if self.rep else ""
+        if sort == "offsite":
+            return self.offsite_share if self.offsite_share is not None else -1
+        if sort == "owned":
+            return self.owned_total
+        return getattr(self, sort)
+
+
+@dataclass
+class TeamReport:
+    rows: list[RepRow]
+    start: date
+    end: date
+    sort: str
+    descending: bool
+
+    @property
+    def totals(self) -> RepRow:
+        total = RepRow(rep=None)
+        for row in self.rows:
+            for name in (
+                "visits",
+                "offsite",
+                "tasks",
+                "promotions",
+                "signings",
+                "overdue",
+                "stale",
+            ):
+                setattr(total, name, getattr(total, name) + getattr(row, name))
+            for column in OWNED_COLUMNS:
+                total.owned[column] += row.owned[column]
+        return total
+
+
+def reps_of(actor: User) -> list[User]:
+    """The reps a manager leads (through their teams); an admin sees every rep."""
+    statement = select(User).where(User.role == "rep").order_by(User.name, User.id)
+    if actor.role == "manager":
+        statement = statement.where(User.team_id.in_([team.id for team in actor.led_teams]))
+    elif actor.role != "admin":
+        return []
+    return list(db.session.scalars(statement))
+
+
+def period(
+    start: date | None, end: date | None, now: datetime, days: int = 30
+) -> tuple[date, date]:
+    """The period asked for, or the last `days` days; in order, and at most MAX_DAYS long."""
+    end = end or clock.today(now)
+    start = start or date.fromordinal(end.toordinal() - days + 1)
+    if start > end:
+        start, end = end, start
+    if (end - start).days >= MAX_DAYS:
+        start = date.fromordinal(end.toordinal() - MAX_DAYS + 1)
+    return start, end
+
+
+def team_report(
+    actor: User,
+    start: date,
+    end: date,
+    now: datetime,
+    sort: str = "visits",
+    descending: bool = True,
+) -> TeamReport:
+    reps = reps_of(actor)
+    rows = {rep.id: RepRow(rep) for rep in reps}
+    if rows:
+        since, until = day_bounds(start)[0], day_bounds(end)[1]
+        in_scope = scope.factory_ids(actor, clock.today(now))
+        ids = list(rows)
+        _visits(rows, ids, in_scope, since, until)
+        _owned(rows, ids, in_scope)
+        _tasks(rows, ids, in_scope, since, until)
+        _promotions(rows, ids, in_scope, since, until)
+        _overdue(rows, ids, in_scope, now)
+        _stale(rows, ids, in_scope, now)
+    sort = sort if sort in SORTS else "visits"
+    ordered = sorted(rows.values(), key=lambda row: row.rep.name.lower())
+    ordered.sort(key=lambda row: row.sort_key(sort), reverse=descending)
+    return TeamReport(ordered, start, end, sort, descending)
+
+
+def _visits(rows, ids, in_scope, since, until) -> None:
+    statement = (
+        select(
+            Visit.rep_id,
+            func.count(),
+            func.coalesce(func.sum(case((Visit.off_site.is_(True), 1), else_=0)), 0),
+        )
+        .where(
+            Visit.rep_id.in_(ids),
+            Visit.factory_id.in_(in_scope),
+            Visit.checked_in_at >= since,
+            Visit.checked_in_at < until,
+        )
+        .group_by(Visit.rep_id)
+    )
+    for rep_id, count, offsite in db.session.execute(statement):
+        rows[rep_id].visits, rows[rep_id].offsite = count, int(offsite)
+
+
+def _owned(rows, ids, in_scope) -> None:
+    statement = (
+        select(Factory.owner_id, Factory.status, Factory.stage, func.count())
+        .where(Factory.owner_id.in_(ids), Factory.id.in_(in_scope))
+        .group_by(Factory.owner_id, Factory.status, Factory.stage)
+    )
+    for owner_id, status, stage, count in db.session.execute(statement):
+        column = stage if status == "active" else status
+        if column in rows[owner_id].owned:
+            rows[owner_id].owned[column] += count
+
+
+def _tasks(rows, ids, in_scope, since, until) -> None:
+    statement = (
+        select(Task.owner_id, func.count())
+        .where(
+            Task.owner_id.in_(ids),
+            Task.factory_id.in_(in_scope),
+            Task.status == "done",
+            Task.completed_at >= since,
+            Task.completed_at < until,
+        )
+        .group_by(Task.owner_id)
+    )
+    for owner_id, count in db.session.execute(statement):
+        rows[owner_id].tasks = count
+
+
+def _promotions(rows, ids, in_scope, since, until) -> None:
+    """Applied moves up (a stage up, or a prospect signed), credited to the rep who asked, or
+    to the factory's rep when a manager moved it directly."""
+    requester = aliased(User)
+    rank = case({stage: index for index, stage in enumerate(STAGES)}, value=StageChange.to_stage)
+    from_rank = case(
+        {stage: index for index, stage in enumerate(STAGES)}, value=StageChange.from_stage
+    )
+    credited = case(
+        (requester.role == "rep", StageChange.requested_by_id), else_=Factory.owner_id
+    ).label("rep_id")
+    signing = (StageChange.from_status == "prospect").label("signing")
+    statement = (
+        select(credited, signing, func.count())
+        .select_from(StageChange)
+        .join(Factory, Factory.id == StageChange.factory_id)
+        .outerjoin(requester, requester.id == StageChange.requested_by_id)
+        .where(
+            StageChange.decision.in_(APPLIED),
+            StageChange.decided_at >= since,
+            StageChange.decided_at < until,
+            StageChange.factory_id.in_(in_scope),
+            StageChange.to_status == "active",
+            (StageChange.from_status == "prospect")
+            | ((StageChange.from_status == "active") & (rank > from_rank)),
+        )
+        .group_by(credited, signing)
+    )
+    for rep_id, is_signing, count in db.session.execute(statement):
+        if rep_id not in rows:
+            continue
+        if is_signing:
+            rows[rep_id].signings += count
+        else:
+            rows[rep_id].promotions += count
+
+
+def _overdue(rows, ids, in_scope, now) -> None:
+    statement = (
+        select(FollowUp.assignee_id, func.count())
+        .join(Factory, Factory.id == FollowUp.factory_id)
+        .where(
+            FollowUp.assignee_id.in_(ids),
+            FollowUp.factory_id.in_(in_scope),
+            FollowUp.status == "open",
+            FollowUp.due_at < now,
+            Factory.status.in_(FOLLOWED),
+        )
+        .group_by(FollowUp.assignee_id)
+    )
+    for assignee_id, count in db.session.execute(statement):
+        rows[assignee_id].overdue = count
+
+
+def _stale(rows, ids, in_scope, now) -> None:
+    statement = (
+        select(Factory.owner_id, func.count())
+        .where(
+            Factory.owner_id.in_(ids),
+            Factory.id.in_(in_scope),
+            stale_condition(stale_thresholds(now)),
+        )
+        .group_by(Factory.owner_id)
+    )
+    for owner_id, count in db.session.execute(statement):
+        rows[owner_id].stale = count

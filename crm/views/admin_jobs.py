@@ -1,0 +1,74 @@
+"""The admin's jobs page: each job's last runs and next run, the scheduler's health, "run now".
+
+"Run now" queues a work request that the scheduler process picks up within seconds (DESIGN.md
+"Long work"): a sweep over 100,000 factories does not fit in a web request, and only the
+scheduler's leader may run jobs, so that a run never races the scheduled one.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from crm import clock, scope
+from crm.extensions import db
+from crm.forms.inbox import RunJobForm
+from crm.jobs import JOBS
+from crm.services import scheduler
+from crm.views.admin import bp
+
+
+@bp.before_app_request
+def _start_scheduler_in_dev_server() -> None:
+    # `make run`: the development server's serving process runs the scheduler (never gunicorn).
+    scheduler.start_in_dev_server(current_app._get_current_object(), request.environ)
+
+
+def count_label(name: str) -> str:
+    return {
+        "follow_up_due_soon": _("Due-soon reminders"),
+        "follow_up_overdue": _("Overdue reminders"),
+        "follow_ups_created": _("Follow-ups created"),
+        "stale_notified": _("Stale factories notified"),
+        "eligible_notified": _("Eligibility notices"),
+        "eligibility_lost": _("No longer eligible"),
+        "digests": _("Digests"),
+    }.get(name, name)
+
+
+def _page(status: int = 200):
+    now = clock.now()
+    return (
+        render_template(
+            "admin/jobs.html",
+            overview=scheduler.overview(now),
+            now=now,
+            form=RunJobForm(formdata=None),
+            count_label=count_label,
+        ),
+        status,
+    )
+
+
+@bp.route("/jobs")
+@scope.allow("admin")
+def jobs():
+    return _page()
+
+
+@bp.route("/jobs/run", methods=["POST"])
+@scope.allow("admin")
+def run_job():
+    form = RunJobForm()
+    if not form.validate_on_submit() or form.job.data not in JOBS:
+        flash(_("Choose one of the jobs listed."), "danger")
+        return _page(status=422)
+    job = JOBS[form.job.data]
+    scheduler.request_run(current_user.id, job.name, clock.now())
+    db.session.commit()
+    flash(
+        _("%(job)s will run within seconds: the scheduler process picks it up.", job=job.title),
+        "success",
+    )
+    return redirect(url_for("admin.jobs"), code=303)

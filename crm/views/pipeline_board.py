@@ -1,0 +1,258 @@
+"""The pipeline board: columns of cards with filters in the URL, "more" by the page, the move
+dialog (opened by dragging a card or from its menu), and the board's export."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from crm import clock, export, scope
+from crm.errors import Conflict
+from crm.extensions import db
+from crm.forms.pipeline import BoardFilterForm, MoveForm
+from crm.models import STAGES, Factory, StageChange
+from crm.services import board as board_service
+from crm.views.errors import save_form
+from crm.views.pipeline import bp
+from crm.views.templating import belt_name, column_label, stage_label
+
+
+class CardKit:
+    """What every card of a page repeats, worked out once: its links and its words.
+
+    A board shows up to 180 cards, each with a menu of five moves; building those links
+    with url_for and translating the same words per card was most of the page's time.
+    """
+
+    def __init__(self, filters: board_service.BoardFilters) -> None:
+        self.query = urlencode(filters.query())
+        self._move = url_for("pipeline.move", factory_id=0).removesuffix("0/move")
+        self._factory = url_for("factories.show", factory_id=0).removesuffix("0")
+        self.words = {
+            "no_rep": _("No rep yet"),
+            "overdue": _("Overdue"),
+            "stale": _("Stale"),
+            "eligible": _("Ready to promote"),
+            "offsite": _("Off-site"),
+            "key": _("Key account"),
+            "move": _("Move…"),
+        }
+
+    def move_url(self, factory_id: int, target: str = "") -> str:
+        query = "&".join(part for part in (f"to={target}" if target else "", self.query) if part)
+        return f"{self._move}{factory_id}/move" + (f"?{query}" if query else "")
+
+    def factory_url(self, factory_id: int) -> str:
+        return f"{self._factory}{factory_id}"
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def board_filters() -> tuple[BoardFilterForm, board_service.BoardFilters]:
+    """The filters in the URL query, kept to values that mean something."""
+    moment = clock.now()
+    form = BoardFilterForm(
+        request.args,
+        belt_choices=[
+            (str(belt.id), belt_name(belt)) for belt in board_service.belt_choices(current_user)
+        ],
+        rep_choices=_rep_choices(),
+        category_choices=[
+            (name, name) for name in board_service.category_choices(current_user, moment)
+        ],
+        flag_choices=[
+            ("stale", _("Stale: not visited for too long")),
+            ("overdue", _("Overdue follow-up")),
+            ("eligible", _("Ready to promote")),
+            ("offsite", _("Off-site check-ins")),
+        ],
+    )
+    rep = form.rep.data or ""
+    filters = board_service.BoardFilters(
+        belt=(form.belt.data or "") if (form.belt.data or "").isdigit() else "",
+        rep=rep if rep.isdigit() or rep in ("unowned", "mine") else "",
+        category=(form.category.data or "")[: board_service.CATEGORY_MAX],
+        key=form.key.data if form.key.data in ("yes", "no") else "",
+        flag=form.flag.data if form.flag.data in board_service.FLAGS else "",
+        order=form.order.data if form.order.data in board_service.ORDERS else "",
+    )
+    return form, filters
+
+
+def _rep_choices() -> list[tuple[str, str]]:
+    if current_user.role == "rep":
+        return [("mine", _("Mine")), ("unowned", _("Unowned prospects"))]
+    reps = board_service.rep_choices(current_user)
+    return [("unowned", _("Nobody's yet")), *((str(rep.id), rep.name) for rep in reps)]
+
+
+@bp.route("/board")
+@scope.allow("staff")
+def board():
+    form, filters = board_filters()
+    result = board_service.build(current_user, filters, clock.now())
+    return render_template(
+        "pipeline/board.html",
+        board=result,
+        form=form,
+        filters=filters,
+        kit=CardKit(filters),
+    )
+
+
+@bp.route("/board/more")
+@scope.allow("staff")
+def board_more():
+    """The next page of one column: a fragment of cards for htmx, a page of its own otherwise."""
+    _form, filters = board_filters()
+    code = request.args.get("column", "")
+    page = request.args.get("page", 2, type=int) or 2
+    column = board_service.column_page(current_user, filters, code, page, clock.now())
+    template = "pipeline/_more.html" if is_htmx() else "pipeline/column.html"
+    return render_template(template, column=column, filters=filters, kit=CardKit(filters))
+
+
+@bp.route("/board/<int:factory_id>/move", methods=["GET", "POST"])
+@scope.allow("staff")
+def move(factory_id: int):
+    moment = clock.now()
+    factory = scope.get_factory(current_user, factory_id, clock.today(moment))
+    _form, filters = board_filters()
+    target = request.values.get("to", "")
+    if request.method == "GET":
+        return _move_page(factory, target, MoveForm(formdata=None, to=target), filters)
+    form = MoveForm()
+    try:
+        moved = form.validate_on_submit() and save_form(
+            form,
+            lambda: board_service.move(
+                current_user,
+                factory,
+                form.to.data,
+                form.reason.data or "",
+                bool(form.override.data),
+                moment,
+            ),
+        )
+    except Conflict as error:
+        db.session.rollback()
+        form.form_errors.append(error.message)
+        return _move_page(factory, target, form, filters, status=422 if is_htmx() else 409)
+    if not moved:
+        return _move_page(factory, target, form, filters, status=422)
+    flash(_moved_message(moved, factory), "success")
+    back = url_for("pipeline.board", **filters.query())
+    if is_htmx():
+        return Response(status=204, headers={"HX-Redirect": back})
+    return redirect(back, code=303)
+
+
+def _move_page(
+    factory: Factory,
+    target: str,
+    form: MoveForm,
+    filters: board_service.BoardFilters,
+    status: int = 200,
+):
+    plan = board_service.plan_move(current_user, factory, target, clock.now())
+    if plan.override:
+        form.reason.label.text = _("Reason (needed for an override)")
+    elif not plan.direct:
+        form.reason.label.text = _("Note for the manager (optional)")
+    else:
+        form.reason.label.text = _("Reason (optional)")
+    template = "pipeline/_move.html" if is_htmx() else "pipeline/move.html"
+    body = render_template(
+        template,
+        plan=plan,
+        factory=factory,
+        form=form,
+        filters=filters,
+        in_dialog=is_htmx(),
+        targets=board_service.TARGETS,
+        stages=STAGES,
+        column_of=board_service.column_of,
+    )
+    return body, status
+
+
+def _moved_message(change: StageChange, factory: Factory) -> str:
+    if change.decision == "pending":
+        return _(
+            "Requested: %(name)s to %(column)s. The factory's managers decide it.",
+            name=factory.name,
+            column=column_label(change.to_stage or change.to_status),
+        )
+    if change.to_status in ("paused", "churned"):
+        return _(
+            "%(name)s is %(status)s now.",
+            name=factory.name,
+            status=column_label(change.to_status),
+        )
+    return _(
+        "Moved: %(name)s is in %(stage)s now.",
+        name=factory.name,
+        stage=stage_label(change.to_stage),
+    )
+
+
+@bp.route("/board/export")
+@scope.allow("manage")
+def export_board():
+    """Every card the board's filters select, in every column and page, as the board orders them."""
+    _form, filters = board_filters()
+    header = [
+        _("Column"),
+        _("Factory"),
+        _("Credit code"),
+        _("Belt"),
+        _("Category"),
+        _("Rep"),
+        _("Days in stage"),
+        _("Required items done"),
+        _("Required items"),
+        _("Stale"),
+        _("Overdue follow-up"),
+        _("Ready to promote"),
+        _("Off-site check-ins"),
+        _("Key account"),
+        _("Last visit"),
+        _("Next follow-up"),
+    ]
+    yes = _("yes")
+    cards = board_service.export_cards(current_user, filters, clock.now())
+    rows = (
+        [
+            column_label(card.column),
+            card.factory.name,
+            card.factory.credit_code,
+            belt_name(card.factory.belt),
+            card.factory.category,
+            card.factory.owner.name if card.factory.owner else "",
+            card.days,
+            card.required_done,
+            card.required_total,
+            yes if card.stale else "",
+            yes if card.overdue else "",
+            yes if card.eligible else "",
+            yes if card.offsite else "",
+            yes if card.factory.is_key_account else "",
+            _local(card.factory.last_visit_at),
+            _local(card.factory.next_follow_up_at),
+        ]
+        for card in cards
+    )
+    return export.response(request.args.get("format", "csv"), export_name("board"), header, rows)
+
+
+def _local(instant):
+    return clock.local(instant).strftime("%Y-%m-%d %H:%M") if instant else ""
+
+
+def export_name(what: str) -> str:
+    return f"pipeline-{what}-{clock.today():%Y-%m-%d}"

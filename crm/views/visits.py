@@ -1,0 +1,102 @@
+"""Check-in and visit log: the form (one cached shell for the phone), its factory list, photos."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from crm import clock, scope
+from crm.extensions import db
+from crm.forms.visits import VisitForm
+from crm.models import VisitPhoto
+from crm.services import photos, visit_form, visits
+from crm.views.errors import save_form
+from crm.views.files import photo_response
+from crm.views.templating import current_locale
+
+bp = Blueprint("visits", __name__)
+
+
+@bp.route("/visit")
+@scope.allow("staff")
+def new():
+    factory_id = request.args.get("factory", type=int)
+    purpose = None
+    if factory_id is not None:
+        factory = scope.get_factory(current_user, factory_id, clock.today())  # out of scope: 404
+        # The likely purpose is chosen already: a tap fewer for the common visit.
+        first = factory.status == "prospect" and factory.last_visit_at is None
+        purpose = "first_contact" if first else "follow_up"
+    form = VisitForm(formdata=None, factory_id=factory_id, purpose=purpose, next="7")
+    return _page(form)
+
+
+@bp.route("/visit", methods=["POST"])
+@scope.allow("staff")
+def create():
+    """The form sent without the page script (the script sends through the API's outbox)."""
+    form = VisitForm()
+    outcome = form.validate_on_submit() and save_form(form, lambda: log(form))
+    if not outcome:
+        return _page(form, status=422)
+    flash(_("Visit saved."), "success")
+    return redirect(url_for("factories.show", factory_id=outcome.visit.factory_id), code=303)
+
+
+@bp.route("/visit/factories.json")
+@scope.allow("staff")
+def factory_list():
+    """The user's factories with their open tasks: the phone caches it for the offline form."""
+    items = visit_form.choices(current_user, clock.today())
+    locale = current_locale()
+    response = jsonify(
+        user_id=current_user.id, factories=[visit_form.as_json(c, locale) for c in items]
+    )
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.route("/visits/<int:visit_id>/photos/<int:photo_id>")
+@scope.allow("staff")
+def photo(visit_id: int, photo_id: int):
+    visit = scope.get_visit(current_user, visit_id, clock.today())
+    record = db.session.get(VisitPhoto, photo_id)
+    if record is None or record.visit_id != visit.id:
+        abort(404)
+    return photo_response(
+        record.stored_name,
+        f"visit-{visit.id}-photo-{record.id}.jpg",
+        thumbnail=request.args.get("size") == "thumb",
+    )
+
+
+def log(form: VisitForm) -> visits.Outcome:
+    """Log the form's visit for the signed-in user: the page's and the API's one path."""
+    factory = scope.get_factory(current_user, form.factory_id.data, clock.today())
+    uploads = photos.read_uploads(request.files.getlist(form.photos.name))
+    return visits.log_visit(current_user, factory, form.submission(uploads), clock.now())
+
+
+def _page(form: VisitForm, status: int = 200):
+    today = clock.today()
+    choices = visit_form.choices(current_user, today, form.factory_id.data)
+    chosen = next((c for c in choices if c.id == form.factory_id.data), None)
+    # The page script makes a new key each time the form is shown (the phone caches this
+    # page); without the script, this one serves, and a refused form keeps its key.
+    form.client_key.data = form.client_key.data or uuid.uuid4().hex
+    return (
+        render_template("visits/new.html", form=form, choices=choices, chosen=chosen),
+        status,
+    )

@@ -1,0 +1,223 @@
+"""A rep on a phone logs a visit: check-in, a photo, the next follow-up; offline and online."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import func, select
+
+from crm.clock import now
+from crm.models import Factory, FollowUp, Visit
+from tests import builders
+from tests.browser.guard import small_tap_targets
+from tests.browser.test_homes import sign_in
+
+FACTORY = "永康市恒达五金制品有限公司"
+AT_THE_GATE = {"latitude": 29.87005, "longitude": 121.54004, "accuracy": 12}
+
+
+@pytest.fixture
+def rep_world(live_db):
+    team = builders.team()
+    rep = builders.user("rep", team_=team)
+    factory = builders.factory(
+        builders.belt(team), owner=rep, name=FACTORY, lat=29.87, lng=121.54, stage="elementary"
+    )
+    builders.task(factory, "Shop opened")
+    builders.follow_up(factory, rep, now() - timedelta(hours=3), reason="Check the shop photos")
+    live_db.commit()
+    return {"rep": rep.email, "factory_id": factory.id}
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "IMG_2041.jpg"
+    path.write_bytes(builders.image_bytes(3000, 2000))
+    return path
+
+
+def at_the_factory(page_guard) -> None:
+    page_guard.context.grant_permissions(["geolocation"])
+    page_guard.context.set_geolocation(AT_THE_GATE)
+
+
+def visits(live_db) -> list[Visit]:
+    live_db.rollback()  # end the test's read transaction: see what the server committed
+    return list(live_db.scalars(select(Visit)))
+
+
+def wait_for(condition, page, seconds: float = 10) -> None:
+    """Poll from Python (page.wait_for_function needs eval, which the CSP forbids)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        page.wait_for_timeout(100)
+
+
+def service_worker_ready(page) -> None:
+    wait_for(lambda: page.evaluate("() => !!navigator.serviceWorker.controller"), page)
+
+
+def test_a_rep_logs_a_visit_with_a_photo_in_three_taps(page, page_guard, live_db, rep_world, photo):
+    at_the_factory(page_guard)
+    sign_in(page, rep_world["rep"])
+    expect(page).to_have_url(re.compile("/today$"))
+    page.get_by_role("link", name=FACTORY).click()  # from today's overdue follow-up
+    page_guard.check(page)
+    page.get_by_role("link", name="Log visit").click()  # tap 1
+    expect(page.get_by_text("Location taken: within 12 m.")).to_be_visible()
+    expect(page.get_by_label("Follow-up", exact=True)).to_be_checked()
+    expect(page.get_by_text(re.compile("Answers the follow-up due"))).to_be_visible()
+    assert page.get_by_label("Photos", exact=True).get_attribute("capture") == "environment"
+    page.get_by_label("Photos", exact=True).set_input_files(photo)  # tap 2: the camera
+    expect(page.locator("img.visit-thumb")).to_have_count(1)
+    page.get_by_label("Summary for the factory").fill("店铺照片已重拍，20个产品已上架")
+    page.get_by_label("In 3 days").check()
+    page.get_by_label("Shop opened").check()
+    page_guard.check(page)
+    page_guard.screenshot("visit-form-390", page)
+    page.get_by_role("button", name="Save visit").click()  # tap 3
+    expect(page).to_have_url(re.compile(rf"/factories/{rep_world['factory_id']}"))
+    expect(page.locator("#visits").get_by_text("店铺照片已重拍，20个产品已上架")).to_be_visible()
+    page_guard.check(page)
+
+    (visit,) = visits(live_db)
+    assert visit.off_site is False and visit.distance_m < 20
+    assert len(visit.photos) == 1 and max(visit.photos[0].width, visit.photos[0].height) == 1600
+    assert [task.title_en for task in visit.tasks] == ["Shop opened"]
+    follow_ups = live_db.scalars(select(FollowUp).order_by(FollowUp.id)).all()
+    assert follow_ups[0].status == "done" and follow_ups[0].completed_by_visit_id == visit.id
+    assert follow_ups[1].status == "open" and follow_ups[1].origin == "visit"
+
+    page.goto("/today")
+    upcoming = page.locator("section", has=page.get_by_role("heading", name="Next days"))
+    expect(upcoming.get_by_role("link", name=FACTORY)).to_be_visible()
+    expect(page.get_by_role("heading", name="Overdue")).to_have_count(0)
+    page_guard.check(page)
+
+
+def test_a_visit_saved_offline_sends_itself_once_when_the_network_returns(
+    page, page_guard, live_db, rep_world
+):
+    page_guard.expect_console_error(r"ERR_INTERNET_DISCONNECTED|Failed to fetch")
+    at_the_factory(page_guard)
+    sign_in(page, rep_world["rep"])
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+    service_worker_ready(page)
+    page.reload()  # the service worker has now kept the shell
+    page.get_by_label("Summary for the factory").fill("No signal in the workshop")
+    page_guard.context.set_offline(True)
+    page.get_by_role("button", name="Save visit").click()
+    expect(page.get_by_text("Saved on this phone. Waiting to send: 1.")).to_be_visible()
+    assert visits(live_db) == []
+
+    page.goto("/today")  # the app shell opens offline from the cache
+    expect(page.get_by_text("Visits saved on this phone, waiting to send: 1")).to_be_visible()
+    page_guard.screenshot("outbox-offline-390", page)
+
+    page_guard.context.set_offline(False)
+    wait_for(lambda: len(visits(live_db)) == 1, page)
+    expect(page.locator("#outbox-count")).to_be_hidden()
+    page.wait_for_timeout(500)
+    (visit,) = visits(live_db)
+    assert visit.summary == "No signal in the workshop"
+
+
+def test_a_lost_answer_is_sent_again_and_still_makes_one_visit(
+    page, page_guard, live_db, rep_world
+):
+    page_guard.expect_console_error(r"ERR_CONNECTION_RESET|Failed to fetch")
+    at_the_factory(page_guard)
+    sign_in(page, rep_world["rep"])
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+    lost = []
+
+    def lose_the_first_answer(route):
+        if lost:
+            route.fallback()
+            return
+        route.fetch()  # the server commits the visit...
+        lost.append(route.request.url)
+        route.abort("connectionreset")  # ...and the phone never hears back
+
+    page_guard.context.route("**/api/v1/visits", lose_the_first_answer)
+    page.get_by_label("Summary for the factory").fill("Answer lost on the way back")
+    page.get_by_role("button", name="Save visit").click()
+    expect(page.get_by_text("Saved on this phone. Waiting to send: 1.")).to_be_visible()
+    assert len(visits(live_db)) == 1
+
+    page.reload()  # a page load sends what waits: the server answers with the same visit
+    expect(page.locator("#outbox-count")).to_be_hidden()
+    wait_for(lambda: page.evaluate("() => document.getElementById('outbox-count').hidden"), page)
+    assert len(visits(live_db)) == 1
+    assert live_db.scalar(select(func.count()).select_from(Visit)) == 1
+
+
+def test_the_same_key_twice_over_http_is_one_visit(page, page_guard, live_db, rep_world):
+    at_the_factory(page_guard)
+    sign_in(page, rep_world["rep"])
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+    token = page.evaluate("() => fetch('/api/v1/session').then(r => r.json())")["csrf_token"]
+    form = {
+        "factory_id": str(rep_world["factory_id"]),
+        "client_key": "double-tap-0001",
+        "purpose": "training",
+    }
+    headers = {"X-CSRFToken": token}
+    first = page.request.post("/api/v1/visits", multipart=form, headers=headers)
+    second = page.request.post("/api/v1/visits", multipart=form, headers=headers)
+    assert (first.status, second.status) == (201, 200)
+    assert first.json()["visit"]["id"] == second.json()["visit"]["id"]
+    assert len(visits(live_db)) == 1
+
+
+def test_a_waiting_visit_is_sent_only_under_the_user_who_made_it(
+    page, page_guard, live_db, rep_world
+):
+    page_guard.expect_console_error(r"status of 503")
+    colleague = builders.user("rep", team_=live_db.get(Factory, rep_world["factory_id"]).belt.team)
+    live_db.commit()
+    at_the_factory(page_guard)
+    sign_in(page, rep_world["rep"])
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+
+    def outage(route):
+        route.fulfill(
+            status=503, json={"error": {"code": "unavailable", "message": "", "fields": {}}}
+        )
+
+    page_guard.context.route("**/api/v1/visits", outage)
+    page.get_by_label("Summary for the factory").fill("Sent during an outage")
+    page.get_by_role("button", name="Save visit").click()
+    expect(page.get_by_text("Saved on this phone. Waiting to send: 1.")).to_be_visible()
+    page_guard.context.unroute("**/api/v1/visits", outage)
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, colleague.email)
+    expect(page.locator("#outbox-count")).to_be_hidden()
+    page.wait_for_timeout(1000)
+    assert visits(live_db) == []  # another user's session never sends it
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, rep_world["rep"])
+    wait_for(lambda: len(visits(live_db)) == 1, page)
+    assert visits(live_db)[0].rep.email == rep_world["rep"]
+
+
+def test_the_visit_form_has_thumb_sized_targets_and_one_script_and_stylesheet(
+    page, page_guard, rep_world
+):
+    at_the_factory(page_guard)
+    sign_in(page, rep_world["rep"])
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+    assert small_tap_targets(page) == []
+    own_scripts = page.evaluate(
+        "() => Array.from(document.scripts).map(s => s.src).filter(s => !s.includes('/vendor/'))"
+    )
+    assert [src.rsplit("/", 1)[-1] for src in own_scripts] == ["app.js"]
+    assert page.locator("link[rel=stylesheet]").count() == 1
+    page_guard.check(page)

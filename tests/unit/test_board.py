@@ -1,0 +1,126 @@
+"""The board service: columns and their counts, pages of cards, and the move dialog's plan (the
+stage rules of crm.services.promotions, with nothing moved before the dialog is confirmed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from crm.errors import Invalid
+from crm.extensions import db
+from crm.models import StageChange, Task
+from crm.services import board, stages
+from crm.services.board import BoardFilters
+from tests import builders
+
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def world(db_session):
+    team = builders.team()
+    belt = builders.belt(team)
+    rep = builders.user("rep", team_=team)
+    factories = {
+        "prospect": builders.factory(belt, status="prospect", name="Prospect"),
+        "prospect_no_code": builders.factory(belt, status="prospect", name="No code"),
+        "elementary": builders.factory(belt, owner=rep, stage="elementary", name="Elementary"),
+        "junior": builders.factory(belt, owner=rep, stage="junior", name="Junior"),
+        "paused": builders.factory(belt, owner=rep, status="paused", stage="senior", name="P"),
+        "churned": builders.factory(belt, owner=rep, status="churned", name="C"),
+    }
+    factories["prospect_no_code"].credit_code = None
+    stages.create_stage_tasks(factories["elementary"], "elementary", NOW)
+    return {**factories, "rep": rep, "manager": builders.user("manager", leads=[team])}
+
+
+def test_columns_count_factories_and_leave_churned_out(world):
+    counts = board.counts(world["manager"], BoardFilters(), NOW)
+    assert counts == {
+        "prospect": 2,
+        "elementary": 1,
+        "junior": 1,
+        "senior": 0,
+        "university": 0,
+        "paused": 1,
+    }
+
+
+def test_a_column_pages_by_thirty_oldest_in_stage_first(world):
+    belt = world["elementary"].belt
+    for n in range(35):
+        factory = builders.factory(belt, owner=world["rep"], stage="university", name=f"U{n:02d}")
+        factory.stage_entered_at = NOW - timedelta(days=100 - n)
+    db.session.flush()
+    first = board.column_page(world["manager"], BoardFilters(), "university", 1, NOW)
+    second = board.column_page(world["manager"], BoardFilters(), "university", 2, NOW)
+    assert first.count == 35 and first.has_more and not second.has_more
+    assert [card.factory.name for card in first.cards][:2] == ["U00", "U01"]
+    assert len(first.cards) == 30 and len(second.cards) == 5
+    assert first.cards[0].days == 100
+
+
+@pytest.mark.parametrize(
+    ("factory", "target", "kind", "override"),
+    [
+        ("prospect", "elementary", "sign", False),
+        ("elementary", "junior", "promote", True),  # four required items still open
+        ("elementary", "senior", "skip", True),
+        ("junior", "elementary", "demote", True),
+        ("junior", "paused", "pause", False),
+        ("paused", "senior", "reactivate", False),
+        ("junior", "churned", "churn", False),
+    ],
+)
+def test_the_plan_names_the_move_and_whether_it_is_an_override(
+    world, factory, target, kind, override
+):
+    plan = board.plan_move(world["manager"], world[factory], target, NOW)
+    assert plan.refusal is None and plan.direct
+    assert (plan.kind, plan.override) == (kind, override)
+
+
+def test_an_eligible_promotion_is_not_an_override(world):
+    factory = world["elementary"]
+    for task in db.session.scalars(select(Task).where(Task.factory_id == factory.id)):
+        task.status = "done"
+    db.session.flush()
+    plan = board.plan_move(world["manager"], factory, "junior", NOW)
+    assert plan.kind == "promote" and not plan.override and plan.check.eligible
+
+
+@pytest.mark.parametrize(
+    ("factory", "target", "refusal"),
+    [
+        ("elementary", "prospect", "never goes back to being a prospect"),
+        ("elementary", "elementary", "in this column already"),
+        ("prospect_no_code", "elementary", "needs its credit code"),
+        ("paused", "junior", "Reactivate the factory first"),
+        ("junior", "nowhere", "Choose one of the board's columns"),
+    ],
+)
+def test_moves_that_cannot_be_made_are_refused_with_the_reason(world, factory, target, refusal):
+    plan = board.plan_move(world["manager"], world[factory], target, NOW)
+    assert refusal in plan.refusal
+    assert not plan.possible
+
+
+def test_a_rep_s_override_is_refused_and_a_plain_move_is_a_request(world):
+    plan = board.plan_move(world["rep"], world["junior"], "elementary", NOW)
+    assert "only a manager or admin" in plan.refusal and not plan.direct
+    with pytest.raises(Invalid):
+        board.move(world["rep"], world["junior"], "elementary", "Too early", True, NOW)
+    change = board.move(
+        world["rep"], world["junior"], "paused", "Closed for the holiday", False, NOW
+    )
+    assert change.decision == "pending" and world["junior"].status == "active"
+    again = board.plan_move(world["rep"], world["junior"], "churned", NOW)
+    assert again.pending == change and not again.possible
+
+
+def test_a_manager_s_move_is_made_at_once_and_kept_in_history(world):
+    change = board.move(world["manager"], world["junior"], "paused", "", False, NOW)
+    assert change.decision == "direct" and world["junior"].status == "paused"
+    assert db.session.scalar(select(StageChange).where(StageChange.id == change.id))

@@ -1,0 +1,312 @@
+"""The staff's factory list: scope, search, filters, derived flags, checklist progress, pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.models import MetricSnapshot, StageDefinition, Task
+from crm.services import factory_list, stages
+from crm.services.factory_list import PAGE_SIZE, Filters, list_factories
+from tests import builders
+
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def world(db_session):
+    team, other_team = builders.team(), builders.team()
+    belt, other_belt = builders.belt(team), builders.belt(other_team)
+    rep, rep2 = builders.user("rep", team_=team), builders.user("rep", team_=team)
+    return {
+        "belt": belt,
+        "other_belt": other_belt,
+        "rep": rep,
+        "rep2": rep2,
+        "rep_other_team": builders.user("rep", team_=other_team),
+        "manager": builders.user("manager", leads=[team]),
+        "admin": builders.user("admin"),
+    }
+
+
+def names(actor, **filters) -> list[str]:
+    return [row.factory.name for row in list_factories(actor, Filters(**filters), NOW).rows]
+
+
+def row_of(actor, factory, **filters) -> factory_list.Row:
+    listing = list_factories(actor, Filters(**filters), NOW)
+    return next(row for row in listing.rows if row.factory.id == factory.id)
+
+
+# --- scope ---------------------------------------------------------------------------------
+
+
+def test_rep_sees_own_factories_and_claimable_prospects_but_never_another_reps(world):
+    belt = world["belt"]
+    builders.factory(belt, owner=world["rep"], name="Mine")
+    builders.factory(belt, owner=world["rep2"], name="Another rep's")
+    builders.factory(belt, status="prospect", name="Claimable prospect")
+    builders.factory(world["other_belt"], status="prospect", name="Other team's prospect")
+    builders.factory(world["other_belt"], owner=world["rep_other_team"], name="Other team's")
+    assert names(world["rep"]) == ["Claimable prospect", "Mine"]
+    assert names(world["rep2"]) == ["Another rep's", "Claimable prospect"]
+
+
+def test_only_the_reps_claimable_prospects_are_offered_for_claiming(world):
+    prospect = builders.factory(world["belt"], status="prospect", name="Prospect")
+    own = builders.factory(world["belt"], owner=world["rep"], status="prospect", name="Own")
+    assert row_of(world["rep"], prospect).claimable
+    assert not row_of(world["rep"], own).claimable
+    # A manager assigns prospects to reps; only field staff own factories.
+    assert not row_of(world["manager"], prospect).claimable
+
+
+def test_manager_sees_their_belts_and_admin_sees_all(world):
+    builders.factory(world["belt"], owner=world["rep"], name="A")
+    builders.factory(world["belt"], owner=world["rep2"], name="B")
+    builders.factory(world["other_belt"], owner=world["rep_other_team"], name="C")
+    assert names(world["manager"]) == ["A", "B"]
+    assert names(world["admin"]) == ["A", "B", "C"]
+
+
+def test_factory_user_sees_only_their_own_factory(world):
+    own = builders.factory(world["belt"], owner=world["rep"], name="Own")
+    builders.factory(world["belt"], owner=world["rep"], name="Not theirs")
+    assert names(builders.user("factory", factory=own)) == ["Own"]
+
+
+# --- search and filters ----------------------------------------------------------------------
+
+
+def test_search_finds_a_name_part_in_any_case_and_a_credit_code_exactly(world):
+    rep = world["rep"]
+    hengda = builders.factory(world["belt"], owner=rep, name="Yongkang Hengda Hardware")
+    builders.factory(world["belt"], owner=rep, name="永康市金盛工贸有限公司")
+    assert names(rep, search="hengda") == ["Yongkang Hengda Hardware"]
+    assert names(rep, search="  HENGDA ") == ["Yongkang Hengda Hardware"]
+    assert names(rep, search="金盛") == ["永康市金盛工贸有限公司"]
+    typed = " ".join([hengda.credit_code[:6], hengda.credit_code[6:]]).lower()
+    assert names(rep, search=typed) == ["Yongkang Hengda Hardware"]
+    assert names(rep, search=hengda.credit_code[:10]) == []
+
+
+def test_search_treats_percent_and_underscore_as_text(world):
+    rep = world["rep"]
+    builders.factory(world["belt"], owner=rep, name="100% Cotton Mill")
+    builders.factory(world["belt"], owner=rep, name="1000 Cups")
+    assert names(rep, search="100%") == ["100% Cotton Mill"]
+    assert names(rep, search="_") == []
+
+
+def test_filters_by_stage_and_status(world):
+    rep, belt = world["rep"], world["belt"]
+    builders.factory(belt, owner=rep, stage="elementary", name="Elementary")
+    builders.factory(belt, owner=rep, stage="junior", name="Junior")
+    builders.factory(belt, owner=rep, stage="junior", status="paused", name="Paused junior")
+    builders.factory(belt, owner=rep, status="prospect", name="Prospect")
+    assert names(rep, stage="junior") == ["Junior", "Paused junior"]
+    assert names(rep, status="paused") == ["Paused junior"]
+    assert names(rep, stage="junior", status="active") == ["Junior"]
+    assert names(rep, status="prospect") == ["Prospect"]
+    # A value that is no stage or status narrows nothing.
+    assert len(names(rep, stage="kindergarten", status="asleep")) == 4
+
+
+def test_owner_filter_mine_and_unowned(world):
+    rep, belt = world["rep"], world["belt"]
+    builders.factory(belt, owner=rep, name="Mine")
+    builders.factory(belt, status="prospect", name="Unowned")
+    builders.factory(belt, owner=world["rep2"], name="Rep 2's")
+    assert names(rep, owner="mine") == ["Mine"]
+    assert names(rep, owner="unowned") == ["Unowned"]
+    assert names(world["manager"], owner=str(world["rep2"].id)) == ["Rep 2's"]
+    # A rep cannot widen their list to another rep's factories by naming them.
+    assert names(rep, owner=str(world["rep2"].id)) == ["Mine", "Unowned"]
+
+
+def test_manager_may_narrow_to_the_reps_of_their_teams(world):
+    choices = factory_list.owner_choices(world["manager"])
+    assert {value for value, _name in choices} == {str(world["rep"].id), str(world["rep2"].id)}
+    assert factory_list.owner_choices(world["rep"]) == []
+
+
+# --- flags -----------------------------------------------------------------------------------
+
+
+def test_stale_is_no_visit_for_twice_the_stages_cadence(world):
+    rep, belt = world["rep"], world["belt"]
+    # Elementary's cadence is 7 days: stale after 14 days without a visit.
+    stale = builders.factory(belt, owner=rep, name="Stale", last_visit_at=NOW - timedelta(days=15))
+    fresh = builders.factory(belt, owner=rep, name="Fresh", last_visit_at=NOW - timedelta(days=13))
+    # Never visited: counts from entering the stage (the builder says 30 days ago).
+    never = builders.factory(belt, owner=rep, name="Never visited")
+    # Junior's cadence is 14 days: 20 days without a visit is not stale yet.
+    junior = builders.factory(
+        belt, owner=rep, stage="junior", name="Junior", last_visit_at=NOW - timedelta(days=20)
+    )
+    assert row_of(rep, stale).stale
+    assert not row_of(rep, fresh).stale
+    assert row_of(rep, never).stale
+    assert not row_of(rep, junior).stale
+    assert names(rep, flag="stale") == ["Never visited", "Stale"]
+
+
+def test_stale_follows_the_cadence_an_admin_sets(world):
+    rep = world["rep"]
+    factory = builders.factory(world["belt"], owner=rep, last_visit_at=NOW - timedelta(days=15))
+    assert row_of(rep, factory).stale
+    elementary = db.session.scalar(
+        select(StageDefinition).where(StageDefinition.code == "elementary")
+    )
+    elementary.cadence_days = 10
+    db.session.flush()
+    assert not row_of(rep, factory).stale
+
+
+def test_paused_churned_and_unowned_factories_are_never_stale_or_overdue(world):
+    rep, belt = world["rep"], world["belt"]
+    long_ago, past_due = NOW - timedelta(days=200), NOW - timedelta(days=3)
+    for status in ("paused", "churned"):
+        builders.factory(
+            belt, owner=rep, status=status, last_visit_at=long_ago, next_follow_up_at=past_due
+        )
+    builders.factory(belt, status="prospect", created_at=long_ago)
+    assert names(rep, flag="stale") == []
+    assert names(rep, flag="overdue") == []
+
+
+def test_an_owned_prospect_counts_from_its_creation_at_the_prospect_cadence(world):
+    rep, belt = world["rep"], world["belt"]
+    old = builders.factory(
+        belt, owner=rep, status="prospect", name="Old", created_at=NOW - timedelta(days=29)
+    )
+    new = builders.factory(
+        belt, owner=rep, status="prospect", name="New", created_at=NOW - timedelta(days=27)
+    )
+    assert row_of(rep, old).stale
+    assert not row_of(rep, new).stale
+
+
+def test_overdue_is_a_follow_up_past_due(world):
+    rep, belt = world["rep"], world["belt"]
+    late = builders.factory(
+        belt, owner=rep, name="Late", next_follow_up_at=NOW - timedelta(minutes=1)
+    )
+    due = builders.factory(belt, owner=rep, name="Due", next_follow_up_at=NOW + timedelta(hours=1))
+    assert row_of(rep, late).overdue
+    assert not row_of(rep, due).overdue
+    assert names(rep, flag="overdue") == ["Late"]
+
+
+def test_eligible_is_eligible_since_set(world):
+    rep, belt = world["rep"], world["belt"]
+    ready = builders.factory(belt, owner=rep, name="Ready", eligible_since=NOW - timedelta(days=2))
+    builders.factory(belt, owner=rep, name="Not ready")
+    assert row_of(rep, ready).eligible
+    assert names(rep, flag="eligible") == ["Ready"]
+
+
+# --- checklist progress ----------------------------------------------------------------------
+
+
+def test_progress_counts_the_required_items_of_the_current_stage(world):
+    rep = world["rep"]
+    factory = builders.factory(world["belt"], owner=rep, stage="junior")
+    builders.task(factory, "Done", status="done")
+    builders.task(factory, "Waived", status="waived")
+    builders.task(factory, "Open", status="open")
+    builders.task(factory, "Handed in", status="submitted")
+    builders.task(factory, "Optional and done", status="done", required=False)
+    old = builders.task(factory, "Last stage's", status="open")
+    old.stage = "elementary"
+    db.session.flush()
+    row = row_of(rep, factory)
+    assert (row.required_done, row.required_total) == (2, 4)
+    assert row.percent == 50
+
+
+def test_progress_counts_a_measured_item_met_by_its_latest_figure(world):
+    rep = world["rep"]
+    factory = builders.factory(world["belt"], owner=rep, stage="junior")
+    stages.create_stage_tasks(factory, "junior", NOW)
+    db.session.flush()
+    tasks = db.session.scalars(select(Task).where(Task.factory_id == factory.id)).all()
+    required = [task for task in tasks if task.required]
+    measured = next(task for task in required if task.kind == "measured")
+    db.session.add(
+        MetricSnapshot(
+            factory=factory,
+            metric_code=measured.metric_code,
+            month=date(2026, 10, 1),
+            value=measured.target_value + 1,
+        )
+    )
+    db.session.flush()
+    row = row_of(rep, factory)
+    assert (row.required_done, row.required_total) == (1, len(required))
+
+
+def test_a_prospect_has_no_checklist_yet(world):
+    prospect = builders.factory(world["belt"], status="prospect")
+    row = row_of(world["rep"], prospect)
+    assert (row.required_done, row.required_total, row.percent) == (0, 0, 0)
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+def test_pages_of_fifty_in_a_stable_order_with_counts(world):
+    rep = world["rep"]
+    for n in range(120):
+        builders.factory(world["belt"], owner=rep, name=f"Factory {n:03d}")
+    first = list_factories(rep, Filters(), NOW)
+    assert (first.total, first.pages, first.first, first.last) == (120, 3, 1, PAGE_SIZE)
+    assert first.rows[0].factory.name == "Factory 000"
+    assert not first.has_previous and first.has_next
+    last = list_factories(rep, Filters(page=3), NOW)
+    assert (len(last.rows), last.first, last.last) == (20, 101, 120)
+    assert last.rows[-1].factory.name == "Factory 119"
+    assert last.has_previous and not last.has_next
+    seen = [
+        row.factory.name
+        for page in (1, 2, 3)
+        for row in list_factories(rep, Filters(page=page), NOW).rows
+    ]
+    assert seen == sorted(seen) and len(set(seen)) == 120
+
+
+def test_same_names_keep_their_order_by_id(world):
+    rep = world["rep"]
+    twins = [builders.factory(world["belt"], owner=rep, name="Twin") for _ in range(3)]
+    listed = [row.factory.id for row in list_factories(rep, Filters(), NOW).rows]
+    assert listed == sorted(twin.id for twin in twins)
+
+
+def test_a_page_past_the_end_shows_the_last_page(world):
+    for n in range(3):
+        builders.factory(world["belt"], owner=world["rep"], name=f"F{n}")
+    listing = list_factories(world["rep"], Filters(page=9), NOW)
+    assert listing.filters.page == 1
+    assert len(listing.rows) == 3
+
+
+def test_an_empty_list_has_no_rows_and_one_page(world):
+    listing = list_factories(world["rep"], Filters(), NOW)
+    assert (listing.total, listing.pages, listing.first, listing.last) == (0, 1, 0, 0)
+
+
+def test_the_filters_round_trip_through_the_url_query():
+    filters = Filters(search="hengda", stage="junior", flag="stale", page=2)
+    assert filters.query() == {"q": "hengda", "stage": "junior", "flag": "stale", "page": 2}
+    assert filters.query(page=1) == {"q": "hengda", "stage": "junior", "flag": "stale"}
+    assert filters.active == 2
