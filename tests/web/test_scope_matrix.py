@@ -1,4 +1,4 @@
-"""The generated scope matrix: every route × seven positions × the route's declared permission.
+"""The generated scope matrix: every route × eight positions × the route's declared permission.
 
 The expected answers come from one table (DESIGN.md "Scope"): out of scope is 404, a
 page the role never has is 404 to a factory user and 403 to staff, anonymous goes to
@@ -22,6 +22,7 @@ from tests.web.helpers import csrf_token
 POSITIONS = (
     "anonymous",
     "factory_user",  # the factory user of factory A
+    "factory_other",  # the factory user of factory B: nothing of A exists for it
     "rep_owner",  # the rep who owns A
     "rep_other",  # a rep of the same team who does not own A
     "manager_a",  # the manager of A's belt
@@ -31,6 +32,7 @@ POSITIONS = (
 ROLE_OF = {
     "anonymous": "anonymous",
     "factory_user": "factory",
+    "factory_other": "factory",
     "rep_owner": "rep",
     "rep_other": "rep",
     "manager_a": "manager",
@@ -102,10 +104,11 @@ def world(db_session) -> World:
     rep_owner = builders.user("rep", team_=team_a)
     rep_other = builders.user("rep", team_=team_a)
     factory_a = builders.factory(belt_a, owner=rep_owner, stage="junior")
-    builders.factory(belt_b, owner=builders.user("rep", team_=team_b))
+    factory_b = builders.factory(belt_b, owner=builders.user("rep", team_=team_b))
     users = {
         "anonymous": None,
         "factory_user": builders.user("factory", factory=factory_a),
+        "factory_other": builders.user("factory", factory=factory_b),
         "rep_owner": rep_owner,
         "rep_other": rep_other,
         "manager_a": builders.user("manager", leads=[team_a]),
