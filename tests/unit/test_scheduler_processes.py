@@ -297,7 +297,12 @@ def test_the_development_server_runs_the_jobs_in_one_process_even_with_the_reloa
     problem = None
     try:
         wait_for(lambda: answered(port), 30, "the development server did not answer")
-        wait_for(lambda: len(rows(scratch_database, "job_runs")) == 3, 30, "the jobs did not run")
+        # A run's row exists from its start: wait until all three have finished, not begun.
+        wait_for(
+            lambda: [row.outcome for row in rows(scratch_database, "job_runs")] == ["ok"] * 3,
+            60,
+            "the jobs did not run to their end",
+        )
         (lease,) = rows(scratch_database, "scheduler_leases")
         holder_pid = int(lease.holder.rsplit(":", 1)[1])
         assert holder_pid != server.pid  # the reloader's child serves, its watcher does not
