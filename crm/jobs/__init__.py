@@ -10,6 +10,7 @@ Times are the install's (crm.clock).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,27 +26,28 @@ Counts = dict[str, int]
 JobFunction = Callable[[Session, datetime], Iterator[Counts]]
 
 
-class Schedule:
+class Schedule(ABC):
     """When a job's periods start; a period is named by its start in the install's zone."""
 
+    @abstractmethod
     def latest(self, now: datetime) -> datetime:
         """The start (UTC) of the latest period that has begun by `now`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def following(self, start: datetime) -> datetime:
         """The start of the period after the one starting at `start`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def label(self, start: datetime) -> str:
-        raise NotImplementedError
+        """The period's name in its run key, such as 2026-11-25 or 2026-W48."""
 
+    @abstractmethod
     def cron(self) -> dict[str, str | int]:
         """APScheduler CronTrigger fields that wake the runner when a period starts."""
-        raise NotImplementedError
 
+    @abstractmethod
     def describe(self) -> str:
         """When it runs, in words for the admin's page."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)

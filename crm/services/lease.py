@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -33,7 +34,7 @@ class LeaseLost(RuntimeError):
     """Another process leads now: stop, and let it finish the run."""
 
 
-class Lease:
+class Lease(ABC):
     """Leadership among scheduler processes: `hold` takes or keeps it, and says if it is ours."""
 
     def __init__(self, holder: str, seconds: int = LEASE_SECONDS) -> None:
@@ -45,11 +46,13 @@ class Lease:
     def held(self) -> bool:
         return self.acquired_at is not None
 
+    @abstractmethod
     def hold(self, at: datetime) -> bool:
-        raise NotImplementedError
+        """Take or renew the lease at `at`; False while another process holds it."""
 
+    @abstractmethod
     def release(self) -> None:
-        raise NotImplementedError
+        """Give the lease up so that a standby takes over at once."""
 
     def _write_row(self, at: datetime, *, take_over: bool) -> bool:
         """Renew the row if ours, or take it (once lapsed; always with `take_over`); commits."""

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from crm.errors import Invalid
@@ -213,10 +214,9 @@ def free_port() -> int:
 @pytest.fixture
 def smtp(app, monkeypatch):
     """A real SMTP server on 127.0.0.1 (aiosmtpd), and the app pointed at it."""
-    controller_module = pytest.importorskip("aiosmtpd.controller")
     mailbox = Mailbox()
     port = free_port()
-    controller = controller_module.Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
     monkeypatch.setitem(app.config, "MAIL_PORT", port)
