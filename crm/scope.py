@@ -150,6 +150,17 @@ def factory_condition(user: User, on: date) -> ColumnElement[bool]:
     return false()
 
 
+def belts(user: User) -> Select:
+    """`select(Belt)` limited to the belts a user works in: all, those led, or the team's."""
+    if user.role == "admin":
+        return select(Belt)
+    if user.role == "manager":
+        return select(Belt).where(Belt.id.in_(led_belt_ids(user)))
+    if user.role == "rep" and user.team_id is not None:
+        return select(Belt).where(Belt.team_id == user.team_id)
+    return select(Belt).where(false())
+
+
 def factories(user: User, on: date) -> Select:
     """`select(Factory)` limited to the user's scope on a day (leave covers count by day)."""
     return select(Factory).where(factory_condition(user, on))

@@ -348,13 +348,7 @@ def _judge(cards: list[Card], now: datetime) -> None:
 
 def belt_choices(actor: User) -> list[Belt]:
     """The belts a person may narrow the board to: those of their scope."""
-    statement = select(Belt).order_by(Belt.code)
-    if actor.role == "manager":
-        statement = statement.where(Belt.id.in_(scope.led_belt_ids(actor)))
-    elif actor.role == "rep":
-        statement = statement.where(Belt.team_id == actor.team_id)
-    elif actor.role != "admin":
-        return []
+    statement = scope.belts(actor).order_by(Belt.code)
     return list(db.session.scalars(statement))
 
 

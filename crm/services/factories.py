@@ -324,10 +324,11 @@ def _belt_id(actor: User, raw: Any) -> int | None:
         belt_id = int(raw)
     except (TypeError, ValueError):
         return None
-    statement = select(Belt.id).where(Belt.id == belt_id)
-    if actor.role != "admin":
-        statement = statement.where(Belt.id.in_(scope.led_belt_ids(actor)))
-    return db.session.scalar(statement)
+    if not may_manage(actor):
+        return None
+    return db.session.scalar(
+        scope.belts(actor).with_only_columns(Belt.id).where(Belt.id == belt_id)
+    )
 
 
 def _credit_code(

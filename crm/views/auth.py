@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     current_app,
@@ -25,6 +23,7 @@ from crm.models import User
 from crm.services import auth as auth_service
 from crm.services import invitations
 from crm.views.errors import save_form
+from crm.views.security import local_path
 
 bp = Blueprint("auth", __name__)
 
@@ -56,16 +55,6 @@ def locale_for_request() -> str:
         if tag.startswith("en"):
             return "en"
     return "en"
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site: never an open redirect to another host."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 def _login_limit() -> str:
@@ -100,7 +89,7 @@ def login():
                 )
                 db.session.commit()
                 login_user(user, remember=form.remember.data)
-                return redirect(_safe_next(form.next.data) or home_url(user), code=303)
+                return redirect(local_path(form.next.data) or home_url(user), code=303)
         else:
             status = 422
     return render_template("auth/login.html", form=form), status

@@ -4,7 +4,6 @@ claiming a prospect, contacts, editing the factory's details)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date as babel_format_date
@@ -12,7 +11,6 @@ from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 
 from crm import clock, scope
 from crm.errors import Conflict
@@ -30,6 +28,7 @@ from crm.forms.factories import (
 from crm.models import STAGES, STATUSES, Belt, Factory, StageChange
 from crm.services import eligibility, factories, factory_list, factory_page, promotions, snapshots
 from crm.views.errors import save_form
+from crm.views.security import local_path
 from crm.views.templating import belt_name, current_locale, stage_label, status_label
 
 bp = Blueprint("factories", __name__, url_prefix="/factories")
@@ -85,7 +84,7 @@ def claim(factory_id: int):
     db.session.commit()
     flash(_("%(name)s is yours now. Plan a first visit.", name=factory.name), "success")
     default = url_for("factories.show", factory_id=factory.id)
-    return redirect(_back_to(form.next.data, default), code=303)
+    return redirect(local_path(form.next.data, under="/factories") or default, code=303)
 
 
 @bp.route("/<int:factory_id>/contacts", methods=["POST"])
@@ -224,21 +223,11 @@ def _owner_choices() -> list[tuple[str, str]]:
     return [("unowned", _("Nobody's yet")), *factory_list.owner_choices(current_user)]
 
 
-def _back_to(target: str | None, default: str) -> str:
-    """Back to a page of this list or a factory: only a path on this site, never elsewhere."""
-    parts = urlsplit(target or "")
-    if parts.scheme or parts.netloc or not parts.path.startswith("/factories"):
-        return default
-    return target or default
-
-
 def _edit_form(factory: Factory) -> FactoryForm:
     if not factories.may_manage(current_user):
         return FactoryForm(obj=factory)
-    belts = select(Belt).order_by(Belt.code)
-    if current_user.role != "admin":
-        belts = belts.where(Belt.id.in_(scope.led_belt_ids(current_user)))
-    choices = [(belt.id, belt_name(belt)) for belt in db.session.scalars(belts)]
+    belts = db.session.scalars(scope.belts(current_user).order_by(Belt.code))
+    choices = [(belt.id, belt_name(belt)) for belt in belts]
     if factory.belt_id not in {value for value, _label in choices}:
         choices.insert(0, (factory.belt_id, belt_name(factory.belt)))
     return ManagedFactoryForm(obj=factory, belt_choices=choices)

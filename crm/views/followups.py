@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -23,6 +22,7 @@ from crm.models import Factory, FollowUp
 from crm.models.followup import REASON_MAX
 from crm.services import followups
 from crm.views.errors import save_form
+from crm.views.security import local_path
 from crm.views.templating import format_due
 
 bp = Blueprint("followups", __name__)
@@ -132,21 +132,11 @@ def _set_for(follow_up: FollowUp, asked: date | None) -> dict[str, str]:
 
 
 def _back(form: FollowUpActionForm, factory: Factory):
-    return redirect(safe_next(form.next.data) or _factory_url(factory), code=303)
+    return redirect(local_path(form.next.data) or _factory_url(factory), code=303)
 
 
 def _factory_url(factory: Factory) -> str:
     return url_for("factories.show", factory_id=factory.id, _anchor="reach")
-
-
-def safe_next(target: str | None) -> str | None:
-    """A way back that stays on this site: a local path such as /today, never //host or a URL."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def _refused(form: FollowUpActionForm, *, factory: Factory, follow_up: FollowUp | None = None):
@@ -158,7 +148,7 @@ def _refused(form: FollowUpActionForm, *, factory: Factory, follow_up: FollowUp 
             form=form,
             factory=factory,
             follow_up=follow_up,
-            back=safe_next(form.next.data) or _factory_url(factory),
+            back=local_path(form.next.data) or _factory_url(factory),
             today=clock.today(),
         ),
         422,

@@ -15,7 +15,7 @@ from crm.forms.pipeline import BulkEditForm, HandOverForm
 from crm.services import board as board_service
 from crm.services import reassign
 from crm.views.pipeline import bp
-from crm.views.pipeline_stuck import back_to
+from crm.views.security import local_path
 
 PAGE_SIZE = 100
 
@@ -61,7 +61,9 @@ def bulk_edit():
     moment = clock.now()
     form = BulkEditForm(rep_choices=_rep_choices())
     ids = [int(value) for value in request.form.getlist("factory_ids") if value.isdigit()]
-    back = back_to(request.form.get("next"), url_for("pipeline.reassign_page"))
+    back = local_path(request.form.get("next"), under="/pipeline/") or url_for(
+        "pipeline.reassign_page"
+    )
     if not form.validate_on_submit():
         return _page(bulk=form, status=422)
     if not ids:

@@ -4,7 +4,6 @@ visit for the factory's rep, reassign the factory)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -19,6 +18,7 @@ from crm.services import board as board_service
 from crm.services import followups, reassign
 from crm.services import stuck as stuck_service
 from crm.views.pipeline import bp
+from crm.views.security import local_path
 from crm.views.templating import belt_name, column_label
 
 
@@ -100,14 +100,6 @@ def export_stuck():
     return export.response(request.args.get("format", "csv"), name, header, cells)
 
 
-def back_to(target: str | None, default: str) -> str:
-    """Back to a pipeline page: only a path on this site, never elsewhere."""
-    parts = urlsplit(target or "")
-    if parts.scheme or parts.netloc or not parts.path.startswith("/pipeline/"):
-        return default
-    return target or default
-
-
 @bp.route("/factories/<int:factory_id>/schedule", methods=["POST"])
 @scope.allow("manage")
 def schedule_visit(factory_id: int):
@@ -115,7 +107,7 @@ def schedule_visit(factory_id: int):
     moment = clock.now()
     factory = scope.get_factory(current_user, factory_id, clock.today(moment))
     form = ScheduleForm()
-    back = back_to(form.next.data, url_for("pipeline.stuck"))
+    back = local_path(form.next.data, under="/pipeline/") or url_for("pipeline.stuck")
     if not form.validate_on_submit():
         flash(_("Pick when the visit should be."), "danger")
         return redirect(back, code=303)
@@ -147,7 +139,7 @@ def reassign_factory(factory_id: int):
     moment = clock.now()
     factory = scope.get_factory(current_user, factory_id, clock.today(moment))
     form = ReassignForm(rep_choices=[])
-    back = back_to(form.next.data, url_for("pipeline.stuck"))
+    back = local_path(form.next.data, under="/pipeline/") or url_for("pipeline.stuck")
     try:
         if not form.validate_on_submit():
             raise Invalid(_("Choose a rep of your teams."))

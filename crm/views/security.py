@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, current_app, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,6 +16,19 @@ CONTENT_SECURITY_POLICY = (
     "media-src 'self' blob:; worker-src 'self'; connect-src 'self'; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def local_path(target: str | None, under: str = "/") -> str | None:
+    """A way back that stays on this site (a path under `under`), or None: never //host or a URL.
+
+    Every "next" and "back" a form carries goes through here, so no page is an open redirect.
+    """
+    if not target or not target.startswith(under) or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def wants_json() -> bool:

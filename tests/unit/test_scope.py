@@ -9,7 +9,7 @@ import pytest
 from crm import scope
 from crm.errors import NotAllowed, NotFound
 from crm.extensions import db
-from crm.models import Leave
+from crm.models import Belt, Leave
 from tests import builders
 
 DAY = date(2026, 11, 25)
@@ -101,3 +101,24 @@ def test_role_actions_follow_the_table():
         scope.require(rep, "reassign")
     assert not scope.may(builders.User(role="factory"), "log_visit")
     assert scope.may(builders.User(role="factory"), "hand_in_evidence")
+
+
+def test_each_role_works_in_the_belts_of_its_scope(db_session):
+    team, other_team = builders.team(), builders.team()
+    ours, theirs = builders.belt(team), builders.belt(other_team)
+    factory = builders.factory(ours)
+    users = {
+        "rep": builders.user("rep", team_=team),
+        "manager": builders.user("manager", leads=[other_team]),
+        "admin": builders.user("admin"),
+        "factory": builders.user("factory", factory=factory),
+    }
+
+    def seen(role: str) -> set[int]:
+        found = set(db.session.scalars(scope.belts(users[role]).with_only_columns(Belt.id)))
+        return found & {ours.id, theirs.id}
+
+    assert seen("rep") == {ours.id}
+    assert seen("manager") == {theirs.id}
+    assert seen("admin") == {ours.id, theirs.id}
+    assert seen("factory") == set()
