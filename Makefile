@@ -6,7 +6,7 @@ export FLASK_APP := crm
 # Tests on two cores: one worker (and one browser) per core.
 TEST_WORKERS ?= auto
 
-.PHONY: run test lint format bench translations clean
+.PHONY: run serve test lint format bench translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ run: $(VENV)/.installed
 	@# with the reloader: its watcher never serves); gunicorn's workers never run it.
 	CRM_SCHEDULER_IN_DEV_SERVER=1 $(BIN)/flask run --host 127.0.0.1 --port 5000
 
+# Production on one host: gunicorn's workers (gunicorn.conf.py) and the scheduler, its own
+# process, against CRM_DATABASE_URL with CRM_ENV=production (README "Production").
+serve: $(VENV)/.installed
+	$(BIN)/flask db upgrade
+	trap 'kill 0' EXIT INT TERM; \
+	CRM_ENV=production $(BIN)/flask crm scheduler & \
+	CRM_ENV=production $(BIN)/gunicorn -c gunicorn.conf.py "crm:create_app()"
+
 test: $(VENV)/.installed-test lint
 	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
@@ -42,11 +50,14 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel update -i crm/translations/messages.pot -d crm/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d crm/translations
 
-# The daily sweep over a demo install, timed (bench/sweep.py); the table lands in bench/results/.
-# BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/crm_bench adds PostgreSQL.
+# The key requests (bench/requests.py) and the daily sweep (bench/sweep.py) over the scale data
+# set, seeded once and kept; the tables land in bench/results/. PostgreSQL too when
+# BENCH_POSTGRES_URL is set (postgresql+psycopg://postgres@127.0.0.1:5432/crm_bench).
 BENCH_FACTORIES ?= 100000
 bench: $(VENV)/.installed
+	$(BIN)/python -m bench.requests --factories $(BENCH_FACTORIES)
 	$(BIN)/python -m bench.sweep --factories $(BENCH_FACTORIES)
+	$(if $(BENCH_POSTGRES_URL),$(BIN)/python -m bench.requests --factories $(BENCH_FACTORIES) --database $(BENCH_POSTGRES_URL))
 	$(if $(BENCH_POSTGRES_URL),$(BIN)/python -m bench.sweep --factories $(BENCH_FACTORIES) --database $(BENCH_POSTGRES_URL))
 
 clean:

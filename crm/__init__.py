@@ -24,6 +24,9 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = default_sqlite_url(app.instance_path)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+    )
     if not app.config.get("CRM_STORAGE_ROOT"):
         app.config["CRM_STORAGE_ROOT"] = os.path.join(app.instance_path, "storage")
     if app.config.get("CRM_TRUST_PROXY"):
@@ -44,6 +47,21 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
 
     app.cli.add_command(crm_group)
     return app
+
+
+def engine_options(url: str, given: dict) -> dict:
+    """The engine's options; on PostgreSQL, what lets the app outlive a database restart.
+
+    A pooled connection that the server dropped (a restart, a failover) is tested at checkout
+    and replaced (pool_pre_ping), so the app recovers by itself once the database answers
+    again; a server out of reach fails a connection within seconds instead of hanging a
+    worker. While it is out of reach, requests answer 503 (crm.views.errors). What the
+    caller gave wins.
+    """
+    if not url.startswith("postgresql"):
+        return dict(given)
+    connect_args = {"connect_timeout": 5, **given.get("connect_args", {})}
+    return {"pool_pre_ping": True, **given, "connect_args": connect_args}
 
 
 def _init_extensions(app: Flask) -> None:
@@ -90,6 +108,16 @@ def _register_blueprints(app: Flask) -> None:
     from crm.views import inbox
 
     app.register_blueprint(inbox.bp)
+    from crm.views import imports
+
+    app.register_blueprint(imports.bp)
+    from crm.views import tokens
+
+    app.register_blueprint(tokens.bp)
+    from crm.views import admin_security, two_factor
+
+    app.register_blueprint(two_factor.bp)
+    app.register_blueprint(admin_security.bp)
 
 
 @event.listens_for(Engine, "connect")

@@ -1,4 +1,4 @@
-"""The `flask crm` command group: init, create-user, seed-demo, scheduler, run-job."""
+"""The `flask crm` command group: init, create-user, seed-demo, scheduler, run-job, backup."""
 
 from __future__ import annotations
 
@@ -185,3 +185,68 @@ def run_job_command(name: str, at: str | None) -> None:
     if run.outcome != "ok":
         click.echo(run.error, err=True)
         raise SystemExit(1)
+
+
+@crm_group.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@with_appcontext
+def backup_command(path: str, force: bool) -> None:
+    """Copy the SQLite database to PATH while the app keeps running (SQLite's online backup).
+
+    The copy is the last committed state, made without stopping writers; restore it by
+    stopping the app and putting the file in the database's place (README "Backups").
+    PostgreSQL is backed up with pg_dump instead: the command says how, and stops.
+    """
+    import os
+    import sqlite3
+    from pathlib import Path
+
+    from flask import current_app
+    from sqlalchemy.engine import make_url
+
+    url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "sqlite":
+        libpq = url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+        click.echo(
+            f"The database is {url.get_backend_name()}: back it up with its own tools, as "
+            'README.md "Backups" shows:\n'
+            f"  pg_dump --format=custom --file {path} '{libpq}'\n"
+            "and restore into an empty database with pg_restore --no-owner --dbname <url> <file>.",
+            err=True,
+        )
+        raise SystemExit(2)
+    source = Path(url.database or "")
+    if not url.database or url.database == ":memory:" or not source.is_file():
+        click.echo(f"No SQLite database file to back up ({url.database or 'in memory'}).", err=True)
+        raise SystemExit(2)
+    target = Path(path)
+    if target.resolve() == source.resolve():
+        click.echo("The backup must go to another file than the database itself.", err=True)
+        raise SystemExit(2)
+    if target.exists() and not force:
+        click.echo(f"{target} exists; choose another name or add --force.", err=True)
+        raise SystemExit(2)
+    # Written beside the target and renamed into place: PATH is never a half-made copy.
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    started = time.perf_counter()
+    reader = sqlite3.connect(source)  # reads only; it needs the -wal and -shm files too
+    writer = sqlite3.connect(partial)
+    try:
+        reader.execute("PRAGMA busy_timeout=5000")
+        reader.backup(writer, pages=1024)
+        writer.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        (checked,) = writer.execute("PRAGMA integrity_check").fetchone()
+    finally:
+        writer.close()
+        reader.close()
+    if checked != "ok":
+        partial.unlink(missing_ok=True)
+        click.echo(f"The copy failed its integrity check: {checked}", err=True)
+        raise SystemExit(1)
+    os.replace(partial, target)
+    click.echo(
+        f"backed up {source} to {target} ({target.stat().st_size} bytes) "
+        f"in {time.perf_counter() - started:.1f} s"
+    )

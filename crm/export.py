@@ -2,8 +2,10 @@
 
 CSV streams row by row (bounded memory) as UTF-8 with a byte-order mark so that Excel
 reads Chinese correctly; xlsx is written by openpyxl's write-only mode to a spooled
-temporary file. In both, a text cell that a spreadsheet would run as a formula is
-neutralised (OWASP "CSV injection"): it gets a leading apostrophe.
+temporary file. In both, numbers stay numbers and only a text cell that a spreadsheet
+would run as a formula is neutralised (OWASP "CSV injection"): it gets a leading
+apostrophe. The import (crm.services.import_formats) takes exactly this guard off again,
+so an exported file re-imports unchanged.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import math
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
@@ -22,8 +25,10 @@ from flask import Response, stream_with_context
 from openpyxl import Workbook
 
 FORMATS = ("csv", "xlsx")
-# Characters that make a spreadsheet treat a cell as a formula or a command.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+# Characters that make a spreadsheet treat a cell as a formula or a command (OWASP's list).
+# The import reads a `'` before one of them as this guard and drops it; any other leading
+# `'` is the user's own, so the two lists must stay one.
+GUARDED_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
 CHUNK_ROWS = 500
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -31,17 +36,20 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def neutralise(value: Any) -> Any:
-    """The value as a cell: text that could run as a formula gets a leading apostrophe."""
+    """The value as a cell: a number stays a number (a negative one too); text that could run
+    as a formula gets a leading apostrophe."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int | float | Decimal):
+        return 1 if value else 0
+    if isinstance(value, int | Decimal):
         return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else ""
     if isinstance(value, datetime | date):
         return value.isoformat()
     text = str(value)
-    if text.startswith(FORMULA_STARTS):
+    if text.startswith(GUARDED_STARTS):
         return "'" + text
     return text
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import TypeVar
 
+from flask import g, has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import Select, and_, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
@@ -21,6 +22,7 @@ from crm.models import (
     Belt,
     Factory,
     FollowUp,
+    ImportRun,
     Leave,
     StageChange,
     Task,
@@ -132,22 +134,50 @@ def factory_condition(user: User, on: date) -> ColumnElement[bool]:
     if user.role == "admin":
         return true()
     if user.role == "manager":
-        return Factory.belt_id.in_(led_belt_ids(user))
+        # A list, not a subquery: the planners then know how many factories these belts hold
+        # (PostgreSQL keeps that per belt), and read a small belt's rows by its index.
+        return Factory.belt_id.in_(_led_belts(user))
     if user.role == "rep":
-        team_belts = select(Belt.id).where(Belt.team_id == user.team_id)
+        # The owners and belts as plain lists (two small reads, once a request), not
+        # subqueries: under OR, PostgreSQL would test a subquery's rows against every factory
+        # rather than read the few of these owners and belts from their indexes.
+        owners, team_belts = _rep_reach(user, on)
         unowned_prospects = and_(
             Factory.status == "prospect",
             Factory.owner_id.is_(None),
-            Factory.belt_id.in_(team_belts) if user.team_id is not None else false(),
+            Factory.belt_id.in_(team_belts) if team_belts else false(),
         )
-        return or_(
-            Factory.owner_id == user.id,
-            Factory.owner_id.in_(covered_rep_ids(user, on)),
-            unowned_prospects,
-        )
+        return or_(Factory.owner_id.in_(owners), unowned_prospects)
     if user.role == "factory":
         return Factory.id == user.factory_id if user.factory_id else false()
     return false()
+
+
+def _request_cache() -> dict:
+    return g.setdefault("scope_cache", {}) if has_request_context() else {}
+
+
+def _led_belts(user: User) -> list[int]:
+    """The belts a manager leads, read once a request."""
+    cache, key = _request_cache(), ("led-belts", user.id)
+    if key not in cache:
+        cache[key] = list(db.session.scalars(led_belt_ids(user)))
+    return cache[key]
+
+
+def _rep_reach(user: User, on: date) -> tuple[list[int], list[int]]:
+    """The owners whose factories a rep holds on a day (theirs and those they stand in for),
+    and their team's belts; kept for the request, which may ask several times."""
+    cache, key = _request_cache(), ("rep-reach", user.id, on)
+    if key not in cache:
+        owners = [user.id, *db.session.scalars(covered_rep_ids(user, on))]
+        team_belts = (
+            list(db.session.scalars(select(Belt.id).where(Belt.team_id == user.team_id)))
+            if user.team_id is not None
+            else []
+        )
+        cache[key] = (owners, team_belts)
+    return cache[key]
 
 
 def belts(user: User) -> Select:
@@ -186,6 +216,15 @@ def stage_changes(user: User, on: date) -> Select:
     return select(StageChange).where(StageChange.factory_id.in_(factory_ids(user, on)))
 
 
+def import_runs(user: User) -> Select:
+    """A manager's own import runs; an admin sees everyone's; nobody else has any."""
+    if user.role == "admin":
+        return select(ImportRun)
+    if user.role == "manager":
+        return select(ImportRun).where(ImportRun.created_by_id == user.id)
+    return select(ImportRun).where(false())
+
+
 # --- scoped getters ---------------------------------------------------------------------
 
 
@@ -214,3 +253,7 @@ def get_follow_up(user: User, follow_up_id: int, on: date) -> FollowUp:
 
 def get_stage_change(user: User, change_id: int, on: date) -> StageChange:
     return _one(stage_changes(user, on).where(StageChange.id == change_id))
+
+
+def get_import_run(user: User, run_id: int) -> ImportRun:
+    return _one(import_runs(user).where(ImportRun.id == run_id))

@@ -11,7 +11,18 @@ from functools import cache
 from werkzeug.security import generate_password_hash
 
 from crm.extensions import db
-from crm.models import Belt, Contact, Factory, FollowUp, Task, Team, User, Visit, VisitPhoto
+from crm.models import (
+    Belt,
+    Contact,
+    Factory,
+    FollowUp,
+    ImportRun,
+    Task,
+    Team,
+    User,
+    Visit,
+    VisitPhoto,
+)
 from crm.services import photos
 from crm.services.credit_code import ALPHABET, check_digit
 
@@ -196,6 +207,22 @@ def visit_photo(visit_: Visit) -> VisitPhoto:
     data = image_bytes()
     stored = photos.store(photos.Upload(data=data, sha256=hashlib.sha256(data).hexdigest()))
     record = VisitPhoto(visit=visit_, **vars(stored))
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def import_run(by: User, kind: str = "factories") -> ImportRun:
+    """A staged, unchecked upload of one factory row."""
+    record = ImportRun(
+        kind=kind,
+        created_by_id=by.id,
+        filename="factories.csv",
+        headers=["统一社会信用代码", "企业名称", "产业带"],
+        mapping=["credit_code", "name", "belt"],
+        rows=[[2, credit_code(), "Imported Factory", "belt-x"]],
+        total_rows=1,
+    )
     db.session.add(record)
     db.session.flush()
     return record

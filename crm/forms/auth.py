@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from crm.models.user import EMAIL_MAX, NAME_MAX
 from crm.services.auth import PASSWORD_MAX
@@ -28,6 +28,15 @@ class LoginForm(FlaskForm):
     )
     remember = BooleanField(_l("Keep me signed in on this device"))
     next = HiddenField()
+
+
+class ForgotPasswordForm(FlaskForm):
+    login = StringField(
+        _l("E-mail or mobile number"),
+        validators=[DataRequired(LOGIN_REQUIRED), Length(max=EMAIL_MAX)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+        description=_l("The login you sign in with."),
+    )
 
 
 class ChangePasswordForm(FlaskForm):
@@ -84,3 +93,22 @@ class InvitationForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     """Makes a new invitation link; no fields but the CSRF token."""
+
+
+class ResetPasswordForm(FlaskForm):
+    """A new password chosen from a one-time reset link."""
+
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(_l("Enter a new password.")), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "new-password"},
+        description=_l("At least 10 characters; not a common password."),
+    )
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[
+            DataRequired(_l("Enter the new password a second time.")),
+            EqualTo("password", _l("The two passwords differ; type the same one twice.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )

@@ -138,6 +138,7 @@ class BulkEditForm(FlaskForm):
         validators=[InputRequired(_l("Choose what to do."))],
     )
     to_rep = SelectField(_l("New rep"), validate_choice=False)
+    every_listed = BooleanField(_l("Every factory listed"))
 
     def __init__(self, *args, rep_choices: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)

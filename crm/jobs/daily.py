@@ -18,7 +18,8 @@ one indexed query per batch (walking factory ids upwards), never a query per fac
   A factory with a required task open cannot be eligible, so judging it would be waste:
   at 100,000 factories that filter is what keeps the sweep within seconds. Each eligible
   factory is notified to the managers over it once per eligible spell (the key names
-  eligible_since).
+  eligible_since). Each team's group robot (crm.services.webhooks) gets one message a day
+  naming the factories that became eligible.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import and_, exists, insert, not_, or_, select, update
 from sqlalchemy.orm import Session, joinedload
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session, joinedload
 from crm import clock
 from crm.jobs.notices import Notice, send_once
 from crm.models import STAGES, Belt, Factory, FollowUp, Task, User, team_managers
-from crm.services import audit, eligibility, factory_list, followups
+from crm.services import audit, eligibility, factory_list, followups, webhooks
 
 ACTOR = "daily"  # the audit log's actor: this job, acting as the system
 BATCH = 1000
@@ -47,6 +48,7 @@ def run(session: Session, now: datetime) -> Iterator[dict[str, int]]:
     yield from sweep_cadence(session, now)
     yield from notify_stale(session, now)
     yield from refresh_eligibility(session, now)
+    yield {"team_webhooks": queue_team_eligible(session, now)}
 
 
 # --- cadence ----------------------------------------------------------------------------------
@@ -238,3 +240,50 @@ def _eligible_notices(factory: Factory, managers: list[User]) -> list[Notice]:
         )
         for manager in managers
     ]
+
+
+# --- team group chats -------------------------------------------------------------------------
+
+LISTED = 10  # factories named in one group message
+
+
+def queue_team_eligible(session: Session, now: datetime) -> int:
+    """One message a day to each team's group robot: the factories that became eligible.
+
+    Newly eligible is eligible since the day before (set by this sweep or by a change during
+    the day); the key names the day, so a rerun of the sweep queues nothing new.
+    """
+    queued = 0
+    for channel in webhooks.active_channels():
+        rows = session.execute(
+            select(Factory.name, Factory.stage)
+            .join(Belt, Belt.id == Factory.belt_id)
+            .where(
+                Belt.team_id == channel.team_id,
+                Factory.status == "active",
+                Factory.eligible_since > now - timedelta(days=1),
+                Factory.eligible_since <= now,
+            )
+            .order_by(Factory.eligible_since, Factory.id)
+        ).all()
+        if not rows:
+            continue
+
+        def text(rows: list = rows, team: str = channel.team.name) -> str:
+            lines = [
+                ngettext(
+                    "%(team)s: %(num)d factory is ready for its next stage",
+                    "%(team)s: %(num)d factories are ready for their next stage",
+                    len(rows),
+                    team=team,
+                )
+            ]
+            lines += [f"  • {name}" for name, _stage in rows[:LISTED]]
+            if len(rows) > LISTED:
+                lines.append("  • " + _("and %(count)d more", count=len(rows) - LISTED))
+            lines.append(_("A manager decides each promotion in the pipeline."))
+            return "\n".join(lines)
+
+        key = f"factory_eligible:{clock.today(now).isoformat()}:channel:{channel.id}"
+        queued += webhooks.queue(channel, "factory_eligible", key, text) is not None
+    return queued

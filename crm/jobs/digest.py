@@ -3,7 +3,8 @@
 What moved stage, the overdue follow-ups and stale factories by rep, the visits per rep
 (reps who made none included) and the eligible factories waiting for a decision. One
 notification per manager and week (its key names both), written in the manager's
-language; five queries per manager, grouped in SQL.
+language; five queries per manager, grouped in SQL. Each team with a group robot
+(crm.services.webhooks) gets its own team's digest there, once per week.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from sqlalchemy.orm import Session, aliased
 
 from crm import clock, scope
 from crm.jobs.notices import Notice, send_once
-from crm.models import Factory, FollowUp, StageChange, StageDefinition, Team, User, Visit
-from crm.services import factory_list
+from crm.models import Belt, Factory, FollowUp, StageChange, StageDefinition, Team, User, Visit
+from crm.services import factory_list, webhooks
 
 BATCH = 20
 LISTED = 5  # names listed under a count
@@ -59,19 +60,27 @@ def run(session: Session, now: datetime) -> Iterator[dict[str, int]]:
             .limit(BATCH)
         ).all()
         if not managers:
-            return
+            break
         last_id = managers[-1].id
         notices = [
             _notice(manager, summarise(session, manager, now, first, last), names, year, week)
             for manager in managers
         ]
         yield {"digests": send_once(notices)}
+    yield {"team_webhooks": queue_team_digests(session, now, first, last, names)}
 
 
 def summarise(session: Session, manager: User, now: datetime, first: date, last: date) -> Digest:
+    team_ids = [team.id for team in manager.led_teams]
+    return summarise_belts(session, scope.led_belt_ids(manager), team_ids, now, first, last)
+
+
+def summarise_belts(
+    session: Session, belts, team_ids: list[int], now: datetime, first: date, last: date
+) -> Digest:
+    """The digest of some belts (a manager's, or one team's for its group chat)."""
     start, _ = clock.day_bounds(first)
     _, end = clock.day_bounds(last)
-    belts = scope.led_belt_ids(manager)
     digest = Digest(now, first, last)
     digest.moves = [
         tuple(row)
@@ -118,7 +127,7 @@ def summarise(session: Session, manager: User, now: datetime, first: date, last:
         )
         .group_by(owner.id, owner.name),
     )
-    digest.visits_by_rep = _visits_by_rep(session, manager, belts, start, end)
+    digest.visits_by_rep = _visits_by_rep(session, team_ids, belts, start, end)
     eligible = (
         select(Factory.name, Factory.eligible_since)
         .where(Factory.belt_id.in_(belts), factory_list.eligible_condition())
@@ -136,8 +145,8 @@ def _by_person(session: Session, statement) -> list[tuple[str, int]]:
     return sorted(((name, count) for name, count in rows), key=lambda row: (-row[1], row[0]))
 
 
-def _visits_by_rep(session, manager, belts, start, end) -> list[tuple[str, int]]:
-    """Visits to the manager's factories per rep; the reps of the led teams with none, as 0."""
+def _visits_by_rep(session, team_ids, belts, start, end) -> list[tuple[str, int]]:
+    """Visits to the belts' factories per rep; the reps of the teams with none, as 0."""
     counts = dict(
         session.execute(
             select(Visit.rep_id, func.count(Visit.id))
@@ -152,12 +161,37 @@ def _visits_by_rep(session, manager, belts, start, end) -> list[tuple[str, int]]
     team_reps = team_reps.where(
         User.role == "rep",
         User.active.is_(True),
-        Team.id.in_([team.id for team in manager.led_teams]),
+        Team.id.in_(team_ids),
     )
     people = set(counts) | set(session.scalars(team_reps))
     names = dict(session.execute(select(User.id, User.name).where(User.id.in_(people))).all())
     rows = [(names.get(person, "?"), counts.get(person, 0)) for person in people]
     return sorted(rows, key=lambda row: (-row[1], row[0]))
+
+
+def queue_team_digests(
+    session: Session, now: datetime, first: date, last: date, names: dict
+) -> int:
+    """The week's digest of each team with an active group robot, queued once per week."""
+    year, week, _weekday = (last + timedelta(days=1)).isocalendar()
+    queued = 0
+    for channel in webhooks.active_channels():
+        team = channel.team
+        belts = select(Belt.id).where(Belt.team_id == team.id)
+        digest = summarise_belts(session, belts, [team.id], now, first, last)
+
+        def text(team: Team = team, digest: Digest = digest) -> str:
+            title = _(
+                "Weekly digest of %(team)s: %(first)s to %(last)s",
+                team=team.name,
+                first=digest.first_day.isoformat(),
+                last=digest.last_day.isoformat(),
+            )
+            return f"{title}\n{render(digest, names)}"
+
+        key = f"digest:{year}-W{week:02d}:channel:{channel.id}"
+        queued += webhooks.queue(channel, "digest", key, text) is not None
+    return queued
 
 
 # --- words ------------------------------------------------------------------------------------

@@ -1,14 +1,19 @@
 """The records of DESIGN.md; importing this package registers every table."""
 
+from crm.models.api_token import ApiToken
 from crm.models.factory import STATUSES, Contact, Factory
 from crm.models.followup import FollowUp
 from crm.models.history import AuditEntry, Delivery, Notification, StageChange
+from crm.models.imports import ImportRun
+from crm.models.password_reset import PasswordReset
 from crm.models.stage import PROSPECT, STAGES, Metric, StageDefinition, TaskTemplate
 from crm.models.system import Holiday, JobRun, SchedulerLease, Setting, WorkRequest
 from crm.models.task import MetricSnapshot, Task
 from crm.models.team import Belt, Leave, Team, team_managers
+from crm.models.two_factor import RecoveryCode, TwoFactor
 from crm.models.user import ROLES, Invitation, LoginAttempt, User, UserSession
 from crm.models.visit import PURPOSES, Visit, VisitPhoto, visit_tasks
+from crm.models.webhooks import NotificationChannel, WebhookDelivery
 
 __all__ = [
     "PROSPECT",
@@ -16,6 +21,7 @@ __all__ = [
     "ROLES",
     "STAGES",
     "STATUSES",
+    "ApiToken",
     "AuditEntry",
     "Belt",
     "Contact",
@@ -23,6 +29,7 @@ __all__ = [
     "Factory",
     "FollowUp",
     "Holiday",
+    "ImportRun",
     "Invitation",
     "JobRun",
     "Leave",
@@ -30,6 +37,9 @@ __all__ = [
     "Metric",
     "MetricSnapshot",
     "Notification",
+    "NotificationChannel",
+    "PasswordReset",
+    "RecoveryCode",
     "SchedulerLease",
     "Setting",
     "StageChange",
@@ -37,10 +47,12 @@ __all__ = [
     "Task",
     "TaskTemplate",
     "Team",
+    "TwoFactor",
     "User",
     "UserSession",
     "Visit",
     "VisitPhoto",
+    "WebhookDelivery",
     "WorkRequest",
     "team_managers",
     "visit_tasks",

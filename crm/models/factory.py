@@ -50,7 +50,14 @@ class Factory(db.Model):
         CheckConstraint("paused_days >= 0", name="paused_days"),
         Index("ix_factories_owner_status", "owner_id", "status"),
         Index("ix_factories_belt_stage", "belt_id", "stage"),
-        Index("ix_factories_belt_status", "belt_id", "status"),
+        # The board at scale (issue 6): a belt's counts, and each of its columns' first page
+        # in name order straight from the index; scanned whole (narrower than the table), the
+        # organisation's counts. No index leads with status: SQLite would prefer it to a
+        # manager's belts and read every factory of a status.
+        Index("ix_factories_belt_status_stage_name", "belt_id", "status", "stage", "name"),
+        # The category filter's choices, over a belt's factories or all of them.
+        Index("ix_factories_belt_category", "belt_id", "category"),
+        Index("ix_factories_category", "category"),
         Index("ix_factories_next_follow_up_at", "next_follow_up_at"),
     )
 

@@ -23,7 +23,9 @@ class FollowUp(db.Model):
         CheckConstraint(_in("origin", ORIGINS), name="origin"),
         CheckConstraint("status != 'done' OR completed_at IS NOT NULL", name="done_has_time"),
         Index("ix_follow_ups_assignee_status_due", "assignee_id", "status", "due_at"),
-        Index("ix_follow_ups_factory_status", "factory_id", "status"),
+        # A factory's open follow-ups by due time (its page): without due_at here SQLite
+        # orders by (status, due_at) and reads every open follow-up of the install.
+        Index("ix_follow_ups_factory_status_due", "factory_id", "status", "due_at"),
         Index("ix_follow_ups_status_due", "status", "due_at"),
     )
 

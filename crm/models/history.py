@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from crm.extensions import db
 from crm.models.factory import STATUSES
@@ -124,3 +134,35 @@ class AuditEntry(db.Model):
     personal_fields: Mapped[list] = mapped_column(JSON, default=list)
 
     actor = relationship("User")
+
+
+# --- the audit log is append-only ---------------------------------------------------------------
+
+# Set in a session's `info` only by crm.services.audit_retention, the one service that may
+# erase personal fields or expire entries past retention (and audits doing so).
+AUDIT_RETENTION = "audit_retention"
+
+
+class AuditLocked(RuntimeError):
+    """An update or delete of an audit entry outside the retention service."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_audit_changes(session: Session, flush_context, instances) -> None:
+    if session.info.get(AUDIT_RETENTION):
+        return
+    for entry in session.deleted:
+        if isinstance(entry, AuditEntry):
+            raise AuditLocked("audit entries are never deleted (see crm.services.audit_retention)")
+    for entry in session.dirty:
+        if isinstance(entry, AuditEntry) and session.is_modified(entry):
+            raise AuditLocked("audit entries are never edited (see crm.services.audit_retention)")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_audit_statements(state) -> None:
+    """`update(AuditEntry)` and `delete(AuditEntry)` through the ORM are refused alike."""
+    if not (state.is_update or state.is_delete) or state.session.info.get(AUDIT_RETENTION):
+        return
+    if state.bind_mapper is not None and state.bind_mapper.class_ is AuditEntry:
+        raise AuditLocked("audit entries are never edited or deleted through the ORM")

@@ -100,6 +100,8 @@ class UserSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When this sign-in passed the second factor (a code or a recovery code); None: not yet.
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user = relationship("User")
 

@@ -157,8 +157,13 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(user: User, user_agent: str, address: str) -> str:
-    """Record a sign-in and return the token its cookies will carry."""
+def start_session(
+    user: User, user_agent: str, address: str, second_factor_at: datetime | None = None
+) -> str:
+    """Record a sign-in and return the token its cookies will carry.
+
+    `second_factor_at`: when this sign-in passed the second factor (crm.services.two_factor).
+    """
     token = secrets.token_urlsafe(32)
     db.session.add(
         UserSession(
@@ -168,6 +173,7 @@ def start_session(user: User, user_agent: str, address: str) -> str:
             address=(address or "")[:64],
             created_at=clock_now(),
             last_seen_at=clock_now(),
+            second_factor_at=second_factor_at,
         )
     )
     user.current_session_token = token

@@ -133,7 +133,11 @@ def column_of(factory: Factory) -> str:
 def column_condition(column: str) -> ColumnElement[bool]:
     if column in STAGES:
         return and_(Factory.status == "active", Factory.stage == column)
-    if column in ("prospect", "paused", "churned"):
+    if column == "prospect":
+        # A prospect has no stage (a check constraint); saying so lets a belt's prospects come
+        # in name order from the (belt, status, stage, name) index.
+        return and_(Factory.status == column, Factory.stage.is_(None))
+    if column in ("paused", "churned"):
         return Factory.status == column
     raise ValueError(f"unknown board column {column!r}")
 
@@ -336,11 +340,9 @@ def _days(factory: Factory, now: datetime) -> int | None:
 
 def _judge(cards: list[Card], now: datetime) -> None:
     """Checklist progress of every card, in one batch (the eligibility module's rule)."""
-    items = eligibility.judged_items([card.factory for card in cards], now)
+    judged = eligibility.progress([card.factory for card in cards], now)
     for card in cards:
-        required = [item for item in items[card.factory.id] if item.task.required]
-        card.required_total = len(required)
-        card.required_done = sum(1 for item in required if item.satisfied)
+        card.required_done, card.required_total = judged[card.factory.id]
 
 
 # --- the filters' choices ------------------------------------------------------------------

@@ -60,6 +60,9 @@ def assign_agenda_groups(plans: list[FactoryPlan], rep_id: int) -> None:
         plan.agenda_group = AGENDA_GROUPS[index % len(AGENDA_GROUPS)]
 
 
+MAX_VISITS = 30  # a factory's visits in the demo, at most
+
+
 def plan_visits(ctx: DemoContext, plan: FactoryPlan) -> None:
     """Visits, the follow-ups they answered, the open one, and created/last-visit/next times."""
     rng = ctx.rng
@@ -75,11 +78,20 @@ def plan_visits(ctx: DemoContext, plan: FactoryPlan) -> None:
     else:
         last = ctx.working_time(ctx.day_of(plan.stopped_at) - timedelta(days=rng.randint(1, 20)))
     times = [last]
-    for _ in range(rng.randint(1, 3) if plan.stage is None else rng.randint(1, 4)):
-        gap = max(1, round(cadence * rng.uniform(0.6, 1.4)))
-        times.insert(0, ctx.working_time(ctx.day_of(times[0]) - timedelta(days=gap)))
-    if plan.stage is not None:
+    if plan.stage is None:
+        for _ in range(rng.randint(1, 3)):
+            gap = max(1, round(cadence * rng.uniform(0.6, 1.4)))
+            times.insert(0, ctx.working_time(ctx.day_of(times[0]) - timedelta(days=gap)))
+    else:
+        # A signed factory was visited at about its cadence since it signed (a university
+        # factory of two years has some twenty visits): about ten a factory at scale.
         signed = min(row["requested_at"] for row in plan.stage_changes)
+        while len(times) < MAX_VISITS:
+            gap = max(1, round(cadence * rng.uniform(0.6, 1.4)))
+            before = ctx.working_time(ctx.day_of(times[0]) - timedelta(days=gap))
+            if before <= signed and len(times) > 1:
+                break
+            times.insert(0, before)
         first = min(signed, times[0]) - timedelta(days=rng.randint(3, 30))
         times.insert(0, ctx.working_time(ctx.day_of(first)))
     plan.visits = [_visit(ctx, plan, at, index) for index, at in enumerate(times)]

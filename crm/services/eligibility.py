@@ -13,6 +13,7 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -67,6 +68,7 @@ class Eligibility:
         return sum(1 for item in self.items if item.task.required)
 
 
+@cache
 def month_end(month: date) -> datetime:
     last = calendar.monthrange(month.year, month.month)[1]
     return datetime.combine(month.replace(day=last), time.max, tzinfo=UTC)
@@ -85,8 +87,13 @@ def judge(task: Task, snapshot: MetricSnapshot | None, now: datetime, fresh_days
     return Judgement(MET if met else NOT_MET, snapshot.value, snapshot.month, max(gap, Decimal(0)))
 
 
-def latest_snapshots(factory_ids: list[int]) -> dict[tuple[int, str], MetricSnapshot]:
-    """The newest snapshot of each metric for each of the factories, in one query."""
+def latest_snapshots(
+    factory_ids: list[int], *, rows: bool = False
+) -> dict[tuple[int, str], MetricSnapshot]:
+    """The newest snapshot of each metric for each of the factories, in one query.
+
+    With `rows`, plain rows of the columns judging reads instead of ORM objects.
+    """
     if not factory_ids:
         return {}
     newest = (
@@ -99,37 +106,64 @@ def latest_snapshots(factory_ids: list[int]) -> dict[tuple[int, str], MetricSnap
         .group_by(MetricSnapshot.factory_id, MetricSnapshot.metric_code)
         .subquery()
     )
-    rows = db.session.scalars(
-        select(MetricSnapshot).join(
-            newest,
-            (MetricSnapshot.factory_id == newest.c.factory_id)
-            & (MetricSnapshot.metric_code == newest.c.metric_code)
-            & (MetricSnapshot.month == newest.c.month),
-        )
+    joined = (
+        (MetricSnapshot.factory_id == newest.c.factory_id)
+        & (MetricSnapshot.metric_code == newest.c.metric_code)
+        & (MetricSnapshot.month == newest.c.month)
     )
-    return {(row.factory_id, row.metric_code): row for row in rows}
+    if rows:
+        found = db.session.execute(
+            select(
+                MetricSnapshot.factory_id,
+                MetricSnapshot.metric_code,
+                MetricSnapshot.month,
+                MetricSnapshot.value,
+            ).join(newest, joined)
+        )
+    else:
+        found = db.session.scalars(select(MetricSnapshot).join(newest, joined))
+    return {(row.factory_id, row.metric_code): row for row in found}
 
 
-def judged_items(factories: list[Factory], now: datetime) -> dict[int, list[Item]]:
+# The columns of a task that judging reads: a list page judges many factories at once, and
+# plain rows of these cost a fraction of full ORM objects.
+_JUDGED_COLUMNS = (
+    Task.id,
+    Task.factory_id,
+    Task.kind,
+    Task.status,
+    Task.required,
+    Task.metric_code,
+    Task.comparison,
+    Task.target_value,
+)
+
+
+def judged_items(
+    factories: list[Factory], now: datetime, *, rows: bool = False
+) -> dict[int, list[Item]]:
     """Each factory's current-stage tasks, judged, in two queries whatever the number of factories.
 
     A measured task is judged from the latest snapshot of its metric unless it was waived;
-    any other task is satisfied when done or waived.
+    any other task is satisfied when done or waived. With `rows`, each item's task is a plain
+    row of the columns judging reads (enough for progress, not for the words of `explain`).
     """
-    staged = {factory.id: factory for factory in factories if factory.stage is not None}
+    staged = [factory.id for factory in factories if factory.stage is not None]
     items: dict[int, list[Item]] = {factory.id: [] for factory in factories}
     if not staged:
         return items
-    tasks = db.session.scalars(
-        select(Task)
-        .where(Task.factory_id.in_(list(staged)), Task.stage.is_not(None))
+    # Only the tasks of each factory's current stage: a senior factory's earlier stages'
+    # tasks stay behind in the database, not in the judging.
+    statement = (
+        (select(*_JUDGED_COLUMNS) if rows else select(Task))
+        .join(Factory, Factory.id == Task.factory_id)
+        .where(Task.factory_id.in_(staged), Task.stage == Factory.stage)
         .order_by(Task.required.desc(), Task.due_on, Task.id)
     )
-    latest = latest_snapshots(list(staged))
+    tasks = db.session.execute(statement) if rows else db.session.scalars(statement)
+    latest = latest_snapshots(staged, rows=rows)
     fresh_days = int(settings.get("freshness_days"))
     for task in tasks:
-        if task.stage != staged[task.factory_id].stage:
-            continue
         if task.kind == "measured" and task.status != "waived":
             snapshot = latest.get((task.factory_id, task.metric_code or ""))
             judgement = judge(task, snapshot, now, fresh_days)
@@ -137,6 +171,17 @@ def judged_items(factories: list[Factory], now: datetime) -> dict[int, list[Item
         else:
             items[task.factory_id].append(Item(task, task.status in ("done", "waived")))
     return items
+
+
+def progress(factories: list[Factory], now: datetime) -> dict[int, tuple[int, int]]:
+    """(required items satisfied, required items) of each factory's current stage: the
+    checklist bar of a list or a board, judged by the same rule as eligibility."""
+    items = judged_items(factories, now, rows=True)
+    result = {}
+    for factory_id, judged in items.items():
+        required = [item for item in judged if item.task.required]
+        result[factory_id] = (sum(1 for item in required if item.satisfied), len(required))
+    return result
 
 
 def evaluate_many(factories: list[Factory], now: datetime) -> dict[int, Eligibility]:

@@ -385,3 +385,55 @@ def _text(
 def _refuse(errors: dict[str, str]) -> None:
     if errors:
         raise Invalid(next(iter(errors.values())), fields=errors)
+
+
+# --- creating a factory ------------------------------------------------------------------
+
+
+def create_factory(actor: User, values: Mapping[str, Any], now: datetime) -> Factory:
+    """A new prospect in one of the actor's belts; a rep who makes it owns it.
+
+    The details follow the edit rules above (names, lengths, web address, both coordinates,
+    a credit code checked and unique, said "outside your scope" when another holds it).
+    """
+    scope.require(actor, "create_factory")
+    unknown = set(values) - set(EDITABLE) - {"belt_id"}
+    if unknown:
+        raise ValueError(f"not settable: {sorted(unknown)}")
+    errors: dict[str, str] = {}
+    factory = Factory(status=PROSPECT, stage=None, paused_days=0, is_key_account=False)
+    if "name" not in values:
+        errors["name"] = _("Enter the factory's name.")
+    clean = _details(values, errors)
+    clean.update(_coordinates(values, factory, errors))
+    belt_id = _creatable_belt_id(actor, values.get("belt_id"))
+    if belt_id is None:
+        errors["belt_id"] = _("Choose one of your belts.")
+    if "credit_code" in values:
+        code = _credit_code(actor, factory, values["credit_code"], now, errors)
+        if "credit_code" not in errors:
+            clean["credit_code"] = code
+    if "is_key_account" in values:
+        if values["is_key_account"] and not may_manage(actor):
+            raise NotAllowed(_("Only a manager or admin marks a key account."))
+        clean["is_key_account"] = bool(values["is_key_account"])
+    _refuse(errors)
+    for name, value in clean.items():
+        setattr(factory, name, value)
+    factory.belt_id = belt_id
+    factory.owner_id = actor.id if actor.role == "rep" else None
+    factory.created_at = factory.updated_at = now
+    db.session.add(factory)
+    db.session.flush()
+    after = _tracked(factory)
+    changes = _changes(dict.fromkeys(after), after)
+    changes["owner_id"] = (None, factory.owner_id)
+    audit.record(actor, "factory", factory.id, "create", changes)
+    return factory
+
+
+def _creatable_belt_id(actor: User, raw: Any) -> int | None:
+    """A belt of the actor's own (a rep: the team's; a manager: those led; an admin: any)."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        return None
+    return db.session.scalar(scope.belts(actor).with_only_columns(Belt.id).where(Belt.id == raw))

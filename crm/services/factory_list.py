@@ -131,15 +131,15 @@ def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
         .limit(PAGE_SIZE)
     ).all()
     factories = [row[0] for row in rows]
-    items = eligibility.judged_items(factories, now)
+    judged = eligibility.progress(factories, now)
     result = []
     for factory, stale, overdue in rows:
-        required = [item for item in items[factory.id] if item.task.required]
+        required_done, required_total = judged[factory.id]
         result.append(
             Row(
                 factory=factory,
-                required_done=sum(1 for item in required if item.satisfied),
-                required_total=len(required),
+                required_done=required_done,
+                required_total=required_total,
                 stale=bool(stale),
                 overdue=bool(overdue),
                 eligible=factory.eligible_since is not None,

@@ -204,6 +204,13 @@ def compose(item: Notification, to: str) -> EmailMessage:
     return message
 
 
+def send_now(message: EmailMessage) -> None:
+    """Send one message at once, outside the delivery rows: for a secret (a password reset
+    link) that must never be stored. Raises OSError or SMTPException when the server fails."""
+    with _transport() as transport:
+        transport.send(message)
+
+
 class _Transport:
     """One SMTP connection for a batch, or the log when no server is configured."""
 

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from crm import clock, scope
@@ -166,11 +166,8 @@ def _tell(actor: User, to_rep: User, factories: list[Factory]) -> None:
     )
 
 
-def candidates(
-    actor: User, belt: str, rep: str, page: int, now: datetime, size: int = 100
-) -> tuple[list[Factory], int]:
-    """One page of the factories in scope of a belt and an owner (a rep's id, or "unowned"),
-    by name, and how many there are: what the reassign page lists to tick."""
+def _listed(actor: User, belt: str, rep: str, now: datetime) -> Select:
+    """The factories in scope of a belt and an owner (a rep's id, or "unowned")."""
     statement = scope.factories(actor, clock.today(now))
     if belt.isdigit():
         statement = statement.where(Factory.belt_id == int(belt))
@@ -178,6 +175,20 @@ def candidates(
         statement = statement.where(Factory.owner_id.is_(None))
     elif rep.isdigit():
         statement = statement.where(Factory.owner_id == int(rep))
+    return statement
+
+
+def listed_ids(actor: User, belt: str, rep: str, now: datetime) -> list[int]:
+    """Every factory the reassign page lists under its filters, on every page."""
+    return list(db.session.scalars(_listed(actor, belt, rep, now).with_only_columns(Factory.id)))
+
+
+def candidates(
+    actor: User, belt: str, rep: str, page: int, now: datetime, size: int = 100
+) -> tuple[list[Factory], int]:
+    """One page of the factories in scope of a belt and an owner (a rep's id, or "unowned"),
+    by name, and how many there are: what the reassign page lists to tick."""
+    statement = _listed(actor, belt, rep, now)
     total = db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     rows = db.session.scalars(
         statement.options(joinedload(Factory.belt), joinedload(Factory.owner))
@@ -191,24 +202,143 @@ def candidates(
 # --- a rep's whole work, and bulk edits --------------------------------------------------------
 
 
-def hand_over(actor: User, from_rep: User, to_rep: User, now: datetime) -> Reassignment:
-    """Everything of `from_rep` in the actor's scope to `to_rep` (a rep who leaves or moves):
-    the factories they own with their open follow-ups and tasks, and the open follow-ups they
-    hold on factories they do not own."""
+def hand_over(
+    actor: User,
+    from_rep: User,
+    to_rep: User | None,
+    now: datetime,
+    *,
+    per_belt: dict[int, User] | None = None,
+) -> Reassignment:
+    """Everything of `from_rep` in the actor's scope to other reps (a rep who leaves or moves):
+    the factories they own with their open follow-ups and tasks, and the open follow-ups and
+    tasks they hold on factories they do not own.
+
+    `per_belt` names a taker for the factories of a belt; the others go to `to_rep`. A belt
+    with work and no taker, or a taker who may not own the belt's factories, is refused with a
+    message by its field (`belt_<id>`, or `to_rep`) before anything moves.
+    """
     scope.require(actor, "reassign")
-    if from_rep.id == to_rep.id:
+    if to_rep is not None and to_rep.id == from_rep.id:
         message = _("Choose two different reps.")
         raise Invalid(message, fields={"to_rep": message})
+    per_belt = per_belt or {}
+    today = clock.today(now)
     owned = list(
         db.session.scalars(
-            scope.factories(actor, clock.today(now))
+            scope.factories(actor, today)
             .where(Factory.owner_id == from_rep.id)
             .options(joinedload(Factory.belt))
+            .order_by(Factory.name, Factory.id)
         )
     )
-    result = reassign(actor, owned, to_rep, now)
-    result.follow_ups += move_follow_ups(actor, from_rep, to_rep, now, tell=False)
+    loose_follow_ups = list(
+        db.session.scalars(
+            scope.follow_ups(actor, today)
+            .join(Factory, Factory.id == FollowUp.factory_id)
+            .where(
+                FollowUp.assignee_id == from_rep.id,
+                FollowUp.status == "open",
+                or_(Factory.owner_id.is_(None), Factory.owner_id != from_rep.id),
+            )
+        )
+    )
+    loose_tasks = list(
+        db.session.scalars(
+            scope.tasks(actor, today)
+            .join(Factory, Factory.id == Task.factory_id)
+            .where(
+                Task.owner_id == from_rep.id,
+                Task.status.in_(OPEN_TASK_STATUSES),
+                or_(Factory.owner_id.is_(None), Factory.owner_id != from_rep.id),
+            )
+        )
+    )
+    takers = _takers(from_rep, to_rep, per_belt, owned, loose_follow_ups + loose_tasks)
+    result = Reassignment(to_rep)
+    by_taker: dict[int, list[Factory]] = {}
+    for factory in owned:
+        by_taker.setdefault(takers[factory.belt_id].id, []).append(factory)
+    for factories in by_taker.values():
+        done = reassign(actor, factories, takers[factories[0].belt_id], now)
+        result.factories += done.factories
+        result.follow_ups += done.follow_ups
+        result.tasks += done.tasks
+    told = set(by_taker)
+    for follow_up in loose_follow_ups:
+        taker = takers[follow_up.factory.belt_id]
+        audit.record(
+            actor, "follow_up", follow_up.id, "reassign", {"assignee_id": (from_rep.id, taker.id)}
+        )
+        follow_up.assignee_id = taker.id
+        result.follow_ups += 1
+        told = _tell_loose(actor, from_rep, taker, told)
+    for task in loose_tasks:
+        taker = takers[task.factory.belt_id]
+        audit.record(actor, "task", task.id, "reassign", {"owner_id": (from_rep.id, taker.id)})
+        task.owner_id = taker.id
+        result.tasks += 1
+        told = _tell_loose(actor, from_rep, taker, told)
+    db.session.flush()
     return result
+
+
+def _takers(
+    from_rep: User,
+    to_rep: User | None,
+    per_belt: dict[int, User],
+    owned: list[Factory],
+    loose: list,
+) -> dict[int, User]:
+    """Who takes each belt's work, checked: {belt id: rep}; Invalid names the field at fault."""
+    errors: dict[str, str] = {}
+    takers: dict[int, User] = {}
+    belts = {factory.belt_id: factory.belt for factory in owned}
+    belts.update({item.factory.belt_id: item.factory.belt for item in loose})
+    for belt_id, belt in sorted(belts.items()):
+        name = f"belt_{belt_id}" if belt_id in per_belt else "to_rep"
+        taker = per_belt.get(belt_id) or to_rep
+        if taker is None:
+            errors.setdefault(
+                "to_rep",
+                _(
+                    "Name who takes over %(rep)s's factories, follow-ups and tasks.",
+                    rep=from_rep.name,
+                ),
+            )
+        elif taker.id == from_rep.id:
+            errors.setdefault(name, _("Choose a rep other than the one leaving."))
+        elif taker.role != "rep" or not taker.active:
+            errors.setdefault(
+                name, _("%(rep)s is not an active rep; choose an active rep.", rep=taker.name)
+            )
+        elif belt_id in {factory.belt_id for factory in owned} and taker.team_id != belt.team_id:
+            errors.setdefault(
+                name,
+                _(
+                    "%(rep)s is not in the team that holds %(belt)s; choose a rep of that team.",
+                    rep=taker.name,
+                    belt=belt.name_for(str(get_locale() or "en")),
+                ),
+            )
+        else:
+            takers[belt_id] = taker
+    if errors:
+        raise Invalid(next(iter(errors.values())), fields=errors)
+    return takers
+
+
+def _tell_loose(actor: User, from_rep: User, taker: User, told: set[int]) -> set[int]:
+    """The taker of follow-ups or tasks alone (no factory) hears of it once."""
+    if taker.id in told or taker.id == actor.id:
+        return told
+    notifications.notify(
+        [taker],
+        "follow_ups_reassigned",
+        lambda: _("Follow-ups and tasks of %(rep)s are yours now", rep=from_rep.name),
+        body=lambda: _("Assigned to you by %(actor)s.", actor=actor.name),
+    )
+    return told | {taker.id}
 
 
 def move_follow_ups(

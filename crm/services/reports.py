@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
 
 from crm import clock, scope
 from crm.clock import day_bounds
@@ -62,75 +62,71 @@ class StageTrend:
 def stages_over_time(
     actor: User, belt_id: int | None, now: datetime, months: int = MONTHS
 ) -> StageTrend:
-    """How many factories sat in each column at the end of each of the last months."""
+    """How many factories sat in each column at the end of each of the last months.
+
+    Two grouped statements, whatever the months and the factories: each factory's column
+    now, and the applied changes since the first month-end, counted by the month-ends they
+    fall after and the month-ends their factory existed at. Walking back from now, a factory's
+    column at a month-end is its column now with every later change undone; the chain of
+    changes holds (each starts from where the one before ended), so the sums suffice.
+    """
     this_month = clock.today(now).replace(day=1)
     firsts = [_shift_month(this_month, -back) for back in range(months - 1, -1, -1)]
-    counts = []
-    for first in firsts:
-        end = day_bounds(_shift_month(first, 1))[0]
-        counts.append(_columns_at(actor, belt_id, min(end, now), now))
+    ends = [min(day_bounds(_shift_month(first, 1))[0], now) for first in firsts]
+
+    def after(column) -> ColumnElement[int]:
+        """How many of the month-ends the instant falls after (0: none, `months`: all)."""
+        return sum((case((column > end, 1), else_=0) for end in ends), start=literal(0))
+
+    created = after(Factory.created_at).label("created")
+    current = db.session.execute(
+        _scoped(actor, belt_id, now)
+        .with_only_columns(created, Factory.status, Factory.stage, func.count())
+        .group_by(created, Factory.status, Factory.stage)
+    ).all()
+    decided = after(StageChange.decided_at).label("decided")
+    changes = db.session.execute(
+        select(
+            created,
+            decided,
+            StageChange.from_status,
+            StageChange.from_stage,
+            StageChange.to_status,
+            StageChange.to_stage,
+            func.count(),
+        )
+        .join(Factory, Factory.id == StageChange.factory_id)
+        .where(
+            StageChange.decision.in_(APPLIED),
+            StageChange.decided_at > ends[0],
+            StageChange.factory_id.in_(_ids(actor, belt_id, now)),
+        )
+        .group_by(
+            created,
+            decided,
+            StageChange.from_status,
+            StageChange.from_stage,
+            StageChange.to_status,
+            StageChange.to_stage,
+        )
+    ).all()
+    counts = [dict.fromkeys(TREND_COLUMNS, 0) for _ in ends]
+    for born, status, stage, count in current:
+        # A factory made after the i-th month-end is not counted at it.
+        for index in range(born, len(ends)):
+            _add(counts[index], status, stage, count)
+    for born, later, from_status, from_stage, to_status, to_stage, count in changes:
+        # A change after the i-th month-end is undone there (for a factory that existed).
+        for index in range(born, later):
+            _add(counts[index], to_status, to_stage, -count)
+            _add(counts[index], from_status, from_stage, count)
     return StageTrend(firsts, counts)
 
 
-def _columns_at(actor: User, belt_id: int | None, at: datetime, now: datetime) -> dict[str, int]:
-    """Each factory's column at an instant: the last applied change before it, else the state
-    the first change after it started from, else the factory's state now."""
-    in_scope = _ids(actor, belt_id, now)
-    applied = and_(StageChange.decision.in_(APPLIED), StageChange.factory_id.in_(in_scope))
-    before = (
-        select(
-            StageChange.factory_id,
-            StageChange.to_status.label("status"),
-            StageChange.to_stage.label("stage"),
-            func.row_number()
-            .over(
-                partition_by=StageChange.factory_id,
-                order_by=(StageChange.decided_at.desc(), StageChange.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(applied, StageChange.decided_at <= at)
-        .subquery()
-    )
-    after = (
-        select(
-            StageChange.factory_id,
-            StageChange.from_status.label("status"),
-            StageChange.from_stage.label("stage"),
-            func.row_number()
-            .over(
-                partition_by=StageChange.factory_id,
-                order_by=(StageChange.decided_at, StageChange.id),
-            )
-            .label("rank"),
-        )
-        .where(applied, StageChange.decided_at > at)
-        .subquery()
-    )
-    status = case(
-        (before.c.factory_id.is_not(None), before.c.status),
-        (after.c.factory_id.is_not(None), after.c.status),
-        else_=Factory.status,
-    ).label("status")
-    stage = case(
-        (before.c.factory_id.is_not(None), before.c.stage),
-        (after.c.factory_id.is_not(None), after.c.stage),
-        else_=Factory.stage,
-    ).label("stage")
-    statement = (
-        _scoped(actor, belt_id, now)
-        .outerjoin(before, and_(before.c.factory_id == Factory.id, before.c.rank == 1))
-        .outerjoin(after, and_(after.c.factory_id == Factory.id, after.c.rank == 1))
-        .where(Factory.created_at <= at)
-        .with_only_columns(status, stage, func.count())
-        .group_by(status, stage)
-    )
-    result = dict.fromkeys(TREND_COLUMNS, 0)
-    for row_status, row_stage, count in db.session.execute(statement):
-        column = row_stage if row_status == "active" else row_status
-        if column in result:
-            result[column] += count
-    return result
+def _add(counts: dict[str, int], status: str | None, stage: str | None, number: int) -> None:
+    column = stage if status == "active" else status
+    if column in counts:
+        counts[column] += number
 
 
 # --- conversion and time in stage -------------------------------------------------------------

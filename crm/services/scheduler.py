@@ -3,7 +3,8 @@
 `Runner.tick(now)` is the whole of the scheduling rule: hold the leader lease (or stand by),
 then for each job run the latest period that has begun and has not finished (a period
 missed while the scheduler was down is caught up; older ones are superseded, since every
-job works from the state of the records at `now`), then send the e-mails waiting. Tests
+job works from the state of the records at `now`), then send the e-mails and the team
+webhook messages waiting (crm.services.webhooks: due rows only, retried with back-off). Tests
 drive `tick` with explicit times, so processes can be taken through a simulated day.
 
 The leader lease lives in crm.services.lease (an advisory lock, or a row on SQLite).
@@ -39,7 +40,7 @@ from crm import clock
 from crm.extensions import db
 from crm.jobs import JOBS, Job
 from crm.models import Delivery, JobRun, WorkRequest
-from crm.services import mail
+from crm.services import mail, webhooks
 from crm.services.lease import Health, Lease, LeaseLost, health, make_lease
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class Runner:
                 now = now or clock.now()
                 runs = [Ran.of(run) for job in JOBS.values() if (run := self.run_due(job, now))]
                 mail.send_pending(now)
+                webhooks.send_pending(now)
                 return runs
             finally:
                 db.session.remove()
@@ -320,6 +322,7 @@ def run_once(job: Job, now: datetime, holder: str | None = None) -> JobRun | Non
             return None
         run = runner.execute(job, key, now, existing)
         mail.send_pending(clock.now())
+        webhooks.send_pending(clock.now())
         return run
     finally:
         lease.release()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from crm.extensions import db
-from crm.models import Setting
+from crm.models import Setting, User
+from crm.services import audit
 
 DEFAULTS: dict[str, Any] = {
     "checkin_radius_m": 300,
@@ -26,3 +27,19 @@ def get(key: str) -> Any:
         raise KeyError(key)
     row = db.session.get(Setting, key)
     return DEFAULTS[key] if row is None else row.value
+
+
+def put(actor: User, key: str, value: Any) -> None:
+    """Store an admin's value for a setting, audited with its before and after."""
+    if key not in DEFAULTS:
+        raise KeyError(key)
+    before = get(key)
+    row = db.session.get(Setting, key)
+    if row is None:
+        row = Setting(key=key)
+        db.session.add(row)
+    row.value = value
+    row.updated_by_id = actor.id
+    if before != value:
+        audit.record(actor, "setting", None, "change_setting", {key: (before, value)})
+    db.session.flush()

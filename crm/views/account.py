@@ -108,7 +108,12 @@ def end_session(session_id: int):
     if not form.validate_on_submit():
         return _page(status=400)
     # Another user's id, or one already ended, ends nothing and says the same: no hint given.
-    auth_service.end_device_session(current_user, session_id)
-    db.session.commit()
-    flash(_("That device is signed out."), "success")
+    if auth_service.end_device_session(current_user, session_id):
+        db.session.commit()
+        flash(_("That device is signed out."), "success")
+    else:
+        flash(
+            _("That device is not among your signed-in devices any more; nothing was changed."),
+            "warning",
+        )
     return redirect(url_for("account.index"), code=303)

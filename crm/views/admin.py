@@ -16,5 +16,13 @@ def index():
     return render_template("admin/index.html", overview=users.overview())
 
 
-# The stage and checklist pages and the jobs page live in their own modules, on this blueprint.
-from crm.views import admin_jobs, admin_stages  # noqa: E402,F401
+# The stage, jobs, team channel, users, teams and belts, and audit pages live in their own
+# modules, on this blueprint.
+from crm.views import (  # noqa: E402,F401
+    admin_audit,
+    admin_channels,
+    admin_jobs,
+    admin_stages,
+    admin_teams,
+    admin_users,
+)

@@ -13,9 +13,10 @@ from flask_login import current_user
 
 from crm import clock, scope
 from crm.extensions import db
+from crm.forms.channels import SendAgainForm
 from crm.forms.inbox import RunJobForm
 from crm.jobs import JOBS
-from crm.services import scheduler
+from crm.services import scheduler, webhooks
 from crm.views.admin import bp
 
 
@@ -34,6 +35,7 @@ def count_label(name: str) -> str:
         "eligible_notified": _("Eligibility notices"),
         "eligibility_lost": _("No longer eligible"),
         "digests": _("Digests"),
+        "team_webhooks": _("Team group messages queued"),
     }.get(name, name)
 
 
@@ -46,6 +48,8 @@ def _page(status: int = 200):
             now=now,
             form=RunJobForm(formdata=None),
             count_label=count_label,
+            webhooks=webhooks.overview(),
+            event_label=lambda event: str(webhooks.EVENT_LABELS.get(event, event)),
         ),
         status,
     )
@@ -72,3 +76,18 @@ def run_job():
         "success",
     )
     return redirect(url_for("admin.jobs"), code=303)
+
+
+@bp.route("/jobs/webhooks/send-again", methods=["POST"])
+@scope.allow("admin")
+def send_webhook_again():
+    """A failed team message goes back in the queue; the scheduler sends it within seconds."""
+    form = SendAgainForm()
+    delivery_id = form.delivery() if form.validate_on_submit() else None
+    if delivery_id is None:
+        flash(_("Choose one of the failed messages listed."), "danger")
+        return _page(status=422)
+    webhooks.send_again(current_user, delivery_id, clock.now())
+    db.session.commit()
+    flash(_("The message will be sent again within seconds."), "success")
+    return redirect(url_for("admin.jobs", _anchor="webhooks"), code=303)

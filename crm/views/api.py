@@ -1,21 +1,137 @@
-"""The JSON API under /api/v1 (the phone's outbox sends its visits here with the session)."""
+"""The JSON API under /api/v1: who is calling (session with CSRF, or a bearer token), rate
+limits per caller, and the session and visit routes the phone's outbox uses.
+
+The other records' routes live in crm/views/api_*.py on this same blueprint; the OpenAPI
+document that describes them all is built by crm.api_spec.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
 
 from crm import clock, scope
-from crm.extensions import db
+from crm.api_schema import ID_MAX
+from crm.errors import DomainError, Invalid, NotFound
+from crm.extensions import csrf, db, limiter
 from crm.forms.visits import VisitForm
-from crm.models import Visit
+from crm.models import ApiToken, User
+from crm.services import api_tokens, settings
+from crm.services.api_json import visit_json
 from crm.views import visits as visit_views
 from crm.views.errors import json_error
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+PREFIX = "/api/v1/"
+
+# Session requests are checked for CSRF below (after the caller is known); a bearer
+# request carries no cookie a browser could send for someone else, so it needs none.
+csrf.exempt(bp)
+
+
+# --- who is calling ----------------------------------------------------------------------
+
+
+def bearer_token() -> ApiToken | None:
+    """The working token of this request's `Authorization: Bearer`, looked up once per request."""
+    if "api_bearer" not in g:
+        g.api_bearer = None
+        scheme, _space, secret = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and request.path.startswith(PREFIX):
+            g.api_bearer = api_tokens.authenticate(secret.strip(), clock.now())
+    return g.api_bearer
+
+
+def _load_bearer_user():
+    """On /api/v1 only: a bearer token signs its user in for this request, or answers 401."""
+    if not request.path.startswith(PREFIX) or "Authorization" not in request.headers:
+        return None
+    token = bearer_token()
+    if token is None:
+        response = json_error(
+            401,
+            "invalid_token",
+            _("The API token is unknown, revoked or expired, or its user is not active."),
+        )
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    if db.session.is_modified(token):
+        db.session.commit()  # last_used_at, written at most once a minute
+    g._login_user = token.user  # Flask-Login's current_user for this request only
+    return None
+
+
+@bp.record_once
+def _install(state) -> None:
+    # Registered with the blueprint, so that it runs before the app's permission gate.
+    state.app.before_request(_load_bearer_user)
+
+
+@bp.before_request
+def _check_csrf():
+    if bearer_token() is not None:
+        return
+    config = current_app.config
+    if config.get("WTF_CSRF_ENABLED", True) and request.method in config["WTF_CSRF_METHODS"]:
+        csrf.protect()
+
+
+@bp.url_value_preprocessor
+def _ids_in_range(endpoint, values) -> None:
+    """An id larger than any stored one names no record (and must not reach the database)."""
+    if any(isinstance(value, int) and value > ID_MAX for value in (values or {}).values()):
+        raise NotFound(_("This record does not exist, or is not yours to see."))
+
+
+def _rate_limit() -> str:
+    return current_app.config.get("CRM_API_RATE_LIMIT") or settings.get("rate_limit_api")
+
+
+def _rate_key() -> str:
+    """Per token for integrations, per user for the app's own pages, per address otherwise."""
+    token = bearer_token()
+    if token is not None:
+        return f"api-token:{token.id}"
+    if getattr(current_user, "is_authenticated", False):
+        return f"api-user:{current_user.id}"
+    return f"api-address:{get_remote_address()}"
+
+
+limiter.limit(_rate_limit, key_func=_rate_key)(bp)
+
+
+# --- small helpers every API module shares -------------------------------------------------
+
+
+def actor() -> User:
+    return current_user._get_current_object()
+
+
+def read_body() -> Any:
+    """The request's JSON; a form-encoded body is read as an object of text fields."""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if data is None:
+            raise DomainError(_("The body is not valid JSON."), fields={"body": _("Not JSON.")})
+        return data
+    return {name: value for name, value in request.form.items() if name != "csrf_token"}
+
+
+def answer(payload: dict, status: int = 200, location: str | None = None):
+    response = jsonify(payload)
+    response.status_code = status
+    if location:
+        response.headers["Location"] = location
+    return response
+
+
+# --- the outbox's routes -------------------------------------------------------------------
 
 
 @bp.route("/session")
@@ -31,7 +147,7 @@ def session():
 @scope.allow("staff")
 def create_visit():
     """Log a visit exactly once: 201 for a new one, 200 with the same visit for a repeat."""
-    data = MultiDict(request.form)
+    data = _visit_fields()
     header_key = request.headers.get("Idempotency-Key", "").strip()
     if header_key:
         if data.get("client_key", header_key) != header_key:
@@ -42,6 +158,7 @@ def create_visit():
     if not form.validate():
         fields = {name: errors[0] for name, errors in form.errors.items() if errors}
         return json_error(422, "validation_error", _("Correct the fields marked."), fields)
+    _check_ids(form)
     outcome = visit_views.log(form)
     db.session.commit()
     response = jsonify(visit=visit_json(outcome.visit), created=outcome.created)
@@ -50,17 +167,35 @@ def create_visit():
     return response
 
 
-def visit_json(visit: Visit) -> dict:
-    return {
-        "id": visit.id,
-        "factory_id": visit.factory_id,
-        "client_key": visit.client_key,
-        "purpose": visit.purpose,
-        "checked_in_at": visit.checked_in_at.isoformat(),
-        "received_at": visit.received_at.isoformat(),
-        "off_site": visit.off_site,
-        "distance_m": visit.distance_m,
-        "photos": len(visit.photos),
-        "url": url_for("factories.show", factory_id=visit.factory_id, _anchor="visits"),
-        "checked_in_local": clock.local(visit.checked_in_at).isoformat(timespec="minutes"),
-    }
+def _check_ids(form: VisitForm) -> None:
+    """Ids beyond any stored one are refused by their field, not sent to the database."""
+    fields = {}
+    for name in ("factory_id", "follow_up_id", "contact_id"):
+        value = form[name].data
+        if value is not None and not 0 < value <= ID_MAX:
+            fields[name] = _("No such record.")
+    if any(not 0 < task_id <= ID_MAX for task_id in form.task_ids.data or []):
+        fields["task_ids"] = _("No such record.")
+    if fields:
+        raise Invalid(_("Correct the fields marked."), fields=fields)
+
+
+def _visit_fields() -> MultiDict:
+    """The visit as sent: a multipart form (the outbox, with photos) or a JSON object."""
+    if not request.is_json:
+        return MultiDict(request.form)
+    data = read_body()
+    if not isinstance(data, dict):
+        raise DomainError(_("Send a JSON object."), fields={"body": _("Send a JSON object.")})
+    fields = MultiDict()
+    for name, value in data.items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if item is None:
+                continue
+            fields.add(name, "true" if item is True else "false" if item is False else str(item))
+    return fields
+
+
+# The other modules add their routes to `bp` when imported.
+from crm.views import api_docs, api_factories, api_records, api_stages  # noqa: E402, F401

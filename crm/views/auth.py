@@ -10,18 +10,20 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from crm import clock, scope
-from crm.errors import Invalid, Locked
+from crm.errors import Invalid, Locked, NotFound
 from crm.extensions import db, limiter
-from crm.forms.auth import InvitationForm, LoginForm
+from crm.forms.auth import ForgotPasswordForm, InvitationForm, LoginForm, ResetPasswordForm
+from crm.forms.two_factor import SignInCodeForm
 from crm.models import User
 from crm.services import auth as auth_service
-from crm.services import invitations
+from crm.services import invitations, password_resets, two_factor
 from crm.views.errors import save_form
 from crm.views.security import local_path
 
@@ -84,6 +86,10 @@ def login():
                 form.form_errors.append(error.message)
                 status = 422
             else:
+                if two_factor.enrolled(user):
+                    _hold_for_second_factor(user, form.remember.data, form.next.data)
+                    db.session.commit()
+                    return redirect(url_for("auth.second_factor"), code=303)
                 auth_service.start_session(
                     user, request.user_agent.string, request.remote_addr or ""
                 )
@@ -93,6 +99,92 @@ def login():
         else:
             status = 422
     return render_template("auth/login.html", form=form), status
+
+
+# The password was right; the session is made only once the second factor is (signed cookie).
+PENDING = "second_factor_pending"
+PENDING_FOR_SECONDS = 300
+
+
+def _hold_for_second_factor(user: User, remember: bool, next_path: str | None) -> None:
+    session[PENDING] = {
+        "user": user.id,
+        "login": two_factor.login_key(user),
+        "remember": bool(remember),
+        "next": local_path(next_path) or "",
+        "at": int(clock.now().timestamp()),
+    }
+
+
+def _pending() -> dict | None:
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict):
+        return None
+    if clock.now().timestamp() - pending.get("at", 0) > PENDING_FOR_SECONDS:
+        session.pop(PENDING, None)
+        return None
+    return pending
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@scope.allow("public")
+@limiter.limit(_login_limit, methods=["POST"])
+def second_factor():
+    """The second step of sign-in: a code from the app, or a recovery code."""
+    if current_user.is_authenticated:
+        return redirect(home_url(current_user))
+    pending = _pending()
+    if pending is None:
+        flash(_("Sign in with your password first; the code is asked for next."), "info")
+        return redirect(url_for("auth.login"))
+    form = SignInCodeForm()
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            user = db.session.get(User, pending["user"])
+            now = clock.now()
+            try:
+                kind = two_factor.check_sign_in_code(
+                    user, pending["login"], form.code.data, request.remote_addr or "", now
+                )
+            except Locked as error:
+                db.session.commit()
+                session.pop(PENDING, None)
+                form.form_errors.append(error.message)
+                status = 429
+            except Invalid as error:
+                db.session.commit()  # the failed code counts toward the lockout
+                form.code.errors = [*form.code.errors, *error.fields.values()]
+            else:
+                session.pop(PENDING, None)
+                auth_service.start_session(
+                    user, request.user_agent.string, request.remote_addr or "", now
+                )
+                db.session.commit()
+                login_user(user, remember=pending["remember"])
+                if kind == "recovery":
+                    left = two_factor.recovery_codes_left(user)
+                    flash(_("Recovery code used; %(count)d left.", count=left), "warning")
+                return redirect(pending["next"] or home_url(user), code=303)
+    return render_template("auth/second_factor.html", form=form), status
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@scope.allow("public")
+@limiter.limit(_login_limit, methods=["POST"])
+def forgot_password():
+    """Ask for a reset link by login; the answer is the same whether the login exists or not."""
+    form = ForgotPasswordForm()
+    sent = False
+    if form.validate_on_submit():
+        user = auth_service.find_user_by_login(form.login.data)
+        if user is not None and user.active:
+            password_resets.issue(user, by=None)
+        db.session.commit()
+        sent = True
+    status = 422 if request.method == "POST" and not sent else 200
+    return render_template("auth/forgot.html", form=form, sent=sent), status
 
 
 @bp.route("/logout", methods=["POST"])
@@ -146,3 +238,28 @@ def accept_invitation(token: str):
     login_user(user)
     flash(_("Welcome. This is your factory's growth checklist."), "success")
     return redirect(home_url(user), code=303)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@scope.allow("public")
+@limiter.limit(_login_limit, methods=["POST"])
+def reset_password(token: str):
+    """A new password from a one-time link; a used, expired or altered link changes nothing."""
+    try:
+        reset = password_resets.find(token)
+    except NotFound as error:
+        page = render_template("auth/reset_gone.html", status=error.status, message=error.message)
+        return page, error.status
+    form = ResetPasswordForm()
+    user = form.validate_on_submit() and save_form(
+        form, lambda: password_resets.consume(token, form.password.data)
+    )
+    if not user:
+        status = 422 if request.method == "POST" else 200
+        return render_template(
+            "auth/reset_password.html", form=form, reset=reset, token=token
+        ), status
+    if current_user.is_authenticated:
+        logout_user()
+    flash(_("Your new password is saved. Sign in with it."), "success")
+    return redirect(url_for("auth.login"), code=303)

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from crm.errors import DomainError, Invalid, Locked
-from crm.extensions import db
+from crm.extensions import db, login_manager
 from crm.views.security import wants_json
 
 T = TypeVar("T")
@@ -132,6 +140,54 @@ def _csrf_error(error: CSRFError) -> Response:
     )
 
 
+# How long a client waits before it sends again while the database is out of reach.
+DATABASE_RETRY_AFTER = 5
+# The database is out of reach (stopped, restarting, failing over), the connection to it was
+# dropped, or every pooled connection is busy: the request may succeed if sent again.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+
+def _database_unavailable(error: Exception) -> Response:
+    """503 with Retry-After, never a 500: nothing was stored, and sending again will work.
+
+    The transaction is rolled back, so nothing is kept half-done. The answer is made
+    without the database: the page is drawn as for a signed-out visitor (the signed-in
+    user, expired by the rollback, and the inbox count in the page's header would both ask
+    the database again). The pool replaces dropped connections (pool_pre_ping), so the
+    app serves again as soon as the database answers.
+    """
+    current_app.logger.warning("database unavailable (%s): %s", request.path, error)
+    with contextlib.suppress(SQLAlchemyError):
+        db.session.rollback()
+    g._login_user = login_manager.anonymous_user()
+    message = _("The database cannot be reached for a moment. Nothing was changed.")
+    try:
+        response = render_error(503, "unavailable", message)
+    except SQLAlchemyError:  # a template that still asked the database: say it plainly
+        text = f"{_('Temporarily unavailable')}. {message}"
+        response = Response(text, 503, mimetype="text/plain")
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _end_session(error: BaseException | None) -> None:
+    """Close the request's session; a connection the database dropped under it is discarded.
+
+    Runs before Flask-SQLAlchemy's own teardown (registered after it). A request that has
+    answered can still find, at its end, that a restarting database terminated its
+    connection: the rollback that closes the session then fails. That is no error of the
+    request (its answer is made), so the connection is invalidated and the pool replaces it.
+    """
+    try:
+        db.session.remove()
+    except SQLAlchemyError as problem:
+        current_app.logger.warning("database connection lost at the end of a request: %s", problem)
+        with contextlib.suppress(SQLAlchemyError):
+            db.session.registry().invalidate()
+        db.session.registry.clear()
+
+
 def _server_error(error: Exception) -> Response:
     db.session.rollback()
     return render_error(500, "server_error", "")
@@ -139,6 +195,9 @@ def _server_error(error: Exception) -> Response:
 
 def register(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain_error)
+    for kind in DATABASE_UNAVAILABLE:
+        app.register_error_handler(kind, _database_unavailable)
+    app.teardown_appcontext(_end_session)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(500, _server_error)

@@ -331,3 +331,7 @@ def _moved_message(change: StageChange) -> str:
     if change.from_status in ("paused", "churned"):
         return _("Active again.")
     return _("Moved to %(stage)s.", stage=stage_label(change.to_stage))
+
+
+# The list's export (a manager's or admin's) lives in its own module, on this blueprint.
+from crm.views import factories_export  # noqa: E402,F401

@@ -3,10 +3,12 @@ dialog (opened by dragging a card or from its menu), and the board's export."""
 
 from __future__ import annotations
 
+from functools import cache, cached_property
 from urllib.parse import urlencode
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from crm import clock, export, scope
@@ -47,6 +49,23 @@ class CardKit:
 
     def factory_url(self, factory_id: int) -> str:
         return f"{self._factory}{factory_id}"
+
+    @cached_property
+    def _move_named(self) -> str:
+        return _("Move %(name)s")
+
+    def move_label(self, name: str) -> str:
+        return self._move_named % {"name": name}
+
+    @cache  # noqa: B019 - one kit per request: the cache goes with it
+    def days(self, column: str, days: int) -> str:
+        if column == "prospect":
+            return ngettext("%(num)d day as a prospect", "%(num)d days as a prospect", days)
+        return ngettext("%(num)d day in stage", "%(num)d days in stage", days)
+
+    @cache  # noqa: B019 - one kit per request: the cache goes with it
+    def progress(self, done: int, total: int) -> str:
+        return _("%(done)d of %(total)d required done", done=done, total=total)
 
 
 def is_htmx() -> bool:

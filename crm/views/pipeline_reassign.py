@@ -24,11 +24,16 @@ def _rep_choices() -> list[tuple[str, str]]:
     return [(str(rep.id), rep.name) for rep in board_service.rep_choices(current_user)]
 
 
-def _page(bulk: BulkEditForm | None = None, hand: HandOverForm | None = None, status=200):
-    args = request.args
+def _filters(args) -> tuple[str, str]:
+    """The page's belt and owner filters, kept to values that mean something."""
     belt = args.get("belt", "") if args.get("belt", "").isdigit() else ""
     rep = args.get("rep", "")
-    rep = rep if rep.isdigit() or rep == "unowned" else ""
+    return belt, rep if rep.isdigit() or rep == "unowned" else ""
+
+
+def _page(bulk: BulkEditForm | None = None, hand: HandOverForm | None = None, status=200):
+    args = request.args
+    belt, rep = _filters(args)
     page = max(args.get("page", 1, type=int) or 1, 1)
     factories, total = reassign.candidates(current_user, belt, rep, page, clock.now(), PAGE_SIZE)
     choices = _rep_choices()
@@ -61,6 +66,9 @@ def bulk_edit():
     moment = clock.now()
     form = BulkEditForm(rep_choices=_rep_choices())
     ids = [int(value) for value in request.form.getlist("factory_ids") if value.isdigit()]
+    if form.every_listed.data:
+        # The list's own filters, posted with the form: what the manager sees listed.
+        ids = reassign.listed_ids(current_user, *_filters(request.form), moment)
     back = local_path(request.form.get("next"), under="/pipeline/") or url_for(
         "pipeline.reassign_page"
     )

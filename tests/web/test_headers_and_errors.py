@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import re
+from pathlib import Path
 
+import pytest
+from flask import abort
+
+from crm import create_app, scope
+from crm.services import auth, photos
 from tests import builders
-from tests.web.helpers import sign_in
+from tests.web.helpers import csrf_token, sign_in
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -91,3 +97,116 @@ def test_an_unexpected_failure_is_a_500_page_without_a_traceback(app, client, mo
 def test_healthz_and_readyz(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     assert client.get("/readyz").get_json() == {"status": "ok"}
+
+
+# --- forced errors under the development and production settings -------------------------------
+
+
+@pytest.fixture(params=["development", "production"])
+def settings_app(request, app, database_url, monkeypatch):
+    """A fresh app under the named settings, with routes that fail on purpose."""
+    monkeypatch.setenv("CRM_SECRET_KEY", "a-production-secret-that-is-long-enough-0123456789")
+    fresh = create_app(
+        request.param,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        CRM_STORAGE_ROOT=app.config["CRM_STORAGE_ROOT"],
+        # The limiter is one object for every app: keep it on the test app's storage.
+        RATELIMIT_STORAGE_URI=app.config["RATELIMIT_STORAGE_URI"],
+        RATELIMIT_KEY_PREFIX=app.config["RATELIMIT_KEY_PREFIX"],
+        MAX_CONTENT_LENGTH=1024,
+    )
+
+    @scope.allow("public")
+    def forced(status: int):
+        if status == 500:
+            raise RuntimeError("forced failure")
+        abort(status)
+
+    fresh.add_url_rule("/forced/<int:status>", "forced", forced)
+    return fresh
+
+
+def forced_answers(client) -> dict[int, object]:
+    token = csrf_token(client, "/login")
+    too_large = client.post("/login", data={"csrf_token": token, "login": "x" * 4000})
+    return {
+        413: too_large,
+        429: client.get("/forced/429"),
+        500: client.get("/forced/500"),
+        404: client.get("/forced/404"),
+    }
+
+
+def test_forced_errors_carry_the_security_headers_under_each_setting(settings_app):
+    client = settings_app.test_client()
+    production = settings_app.config["ENV_NAME"] == "production"
+    for status, response in forced_answers(client).items():
+        assert response.status_code == status
+        assert_security_headers(response)
+        body = response.get_data(as_text=True)
+        assert "Traceback" not in body and "forced failure" not in body
+        hsts = response.headers.get("Strict-Transport-Security")
+        assert (hsts == "max-age=63072000; includeSubDomains") if production else hsts is None
+
+
+def test_api_errors_under_each_setting_are_json_with_the_headers(settings_app):
+    response = settings_app.test_client().get("/api/v1/session")
+    assert response.status_code == 401 and response.is_json
+    assert_security_headers(response)
+    production = settings_app.config["ENV_NAME"] == "production"
+    assert ("Strict-Transport-Security" in response.headers) is production
+
+
+def test_cookies_are_secure_under_production_settings_only(settings_app):
+    response = settings_app.test_client().get("/login")
+    cookie = response.headers["Set-Cookie"]
+    assert "session=" in cookie and "HttpOnly" in cookie
+    production = settings_app.config["ENV_NAME"] == "production"
+    assert ("Secure" in cookie) is production
+    assert settings_app.config.get("REMEMBER_COOKIE_SECURE", False) is production
+
+
+# --- stored files --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stored_photo(app, db_session):
+    team = builders.team()
+    rep = builders.user("rep", team_=team)
+    factory = builders.factory(builders.belt(team), owner=rep)
+    visit = builders.visit(factory, rep)
+    photo = builders.visit_photo(visit)
+    db_session.commit()
+    return rep, visit, photo
+
+
+def test_a_served_photo_has_its_type_nosniff_and_a_disposition(app, stored_photo):
+    rep, visit, photo = stored_photo
+    auth.start_session(rep, "test", "127.0.0.1")
+    client = app.test_client(user=rep)
+    response = client.get(f"/visits/{visit.id}/photos/{photo.id}")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/jpeg"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Disposition"] == (
+        f"inline; filename=visit-{visit.id}-photo-{photo.id}.jpg"
+    )
+    assert response.data[:3] == b"\xff\xd8\xff"
+    assert_security_headers(response)
+
+
+def test_stored_files_live_outside_the_static_folder_and_static_does_not_serve_them(
+    app, client, stored_photo
+):
+    _rep, _visit, photo = stored_photo
+    root = Path(app.config["CRM_STORAGE_ROOT"]).resolve()
+    static = Path(app.static_folder).resolve()
+    assert not root.is_relative_to(static) and not static.is_relative_to(root)
+    with app.test_request_context():
+        stored = photos.path_of(photo.stored_name)
+    assert stored.is_file() and stored.resolve().is_relative_to(root)
+    assert re.fullmatch(r"[0-9a-f]{32}", photo.stored_name)  # random, never the upload's name
+    for name in (stored.name, f"photos/{stored.name}", f"../storage/photos/{stored.name}"):
+        response = client.get(f"/static/{name}")
+        assert response.status_code == 404, name
+        assert_security_headers(response)

@@ -569,3 +569,30 @@ def test_the_team_page_sorts_by_any_column(client, world):
     assert rows[:2] == sorted([world["rep1"].name, world["rep2"].name])
     assert 'aria-sort="ascending"' in by_name
     assert world["rep3"].name not in by_name  # another team's rep
+
+
+def test_bulk_edit_of_every_factory_listed_takes_the_lists_filters_not_the_ticks(
+    client, world, db_session
+):
+    sign_in(client, world["manager_a"].email)
+    page = text_of(client.get(f"/pipeline/reassign?rep={world['rep1'].id}"))
+    assert 'name="every_listed"' in page and f'name="rep" value="{world["rep1"].id}"' in page
+    listed = db_session.scalars(
+        select(Factory.id).where(Factory.owner_id == world["rep1"].id)
+    ).all()
+    assert len(listed) > 1
+    token = csrf_token(client, "/account/")
+    response = client.post(
+        "/pipeline/reassign",
+        data={
+            "csrf_token": token,
+            "action": "key_on",
+            "every_listed": "y",
+            "rep": world["rep1"].id,
+            "factory_ids": [world["b1"].id],  # ticked, but not listed: left alone
+        },
+    )
+    assert response.status_code == 303
+    flags = dict(db_session.execute(select(Factory.id, Factory.is_key_account)).all())
+    assert all(flags[factory_id] for factory_id in listed)
+    assert not flags[world["b1"].id]

@@ -7,6 +7,7 @@ the login page (the API answers 401). A route with no declared permission fails 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from crm import scope
-from crm.models import StageChange, StageDefinition, UserSession
-from crm.services import auth, invitations
+from crm.models import PasswordReset, StageChange, StageDefinition, UserSession
+from crm.services import api_tokens, auth, invitations
 from tests import builders
 from tests.web.helpers import csrf_token
 
@@ -88,7 +89,10 @@ SECURITY_HEADERS = (
 # invitation link that anyone holding it may open, a device session: ending another user's
 # ends nothing and answers alike):
 # factory A's scope does not decide their answer; every other argument is bound to it.
-UNBOUND_ARGUMENTS = frozenset({"filename", "stage_id", "template_id", "token", "session_id"})
+# An API token id is the same: revoking another user's token revokes nothing and answers alike.
+UNBOUND_ARGUMENTS = frozenset(
+    {"filename", "stage_id", "template_id", "token", "session_id", "token_id"}
+)
 
 
 @dataclass
@@ -133,6 +137,14 @@ def world(db_session) -> World:
     task.evidence_file = photo.stored_name  # the factory's evidence photo, served by scope
     contact = builders.contact(factory_a)
     _invitation, token = invitations.invite(users["factory_user"], datetime.now(UTC))
+    # A password reset link under the same token, so that /reset/<token> opens as /invite/ does.
+    db_session.add(
+        PasswordReset(
+            user_id=users["manager_other"].id,
+            token_hash=hashlib.sha256(token.encode()).hexdigest(),
+            expires_at=datetime.now(UTC) + timedelta(days=1),
+        )
+    )
     auth.start_session(rep_owner, "matrix", "127.0.0.1")
     device = db_session.scalars(
         select(UserSession).where(UserSession.user_id == rep_owner.id)
@@ -140,6 +152,7 @@ def world(db_session) -> World:
     db_session.commit()
     values = {
         "factory_id": factory_a.id,
+        "team_id": team_a.id,  # the team of A's belt (its channel page is the admin's alone)
         "change_id": change.id,
         "task_id": task.id,
         "follow_up_id": follow_up.id,
@@ -147,11 +160,17 @@ def world(db_session) -> World:
         "photo_id": photo.id,
         "contact_id": contact.id,
         "token": token,
+        "user_id": rep_owner.id,  # the admin's user page (deactivating A's rep needs a taker)
+        "belt_id": belt_a.id,
         "session_id": device.id,
+        "token_id": api_tokens.create(rep_owner, "matrix", None).token.id,
         "filename": "css/app.css",
     }
     junior = db_session.scalar(select(StageDefinition).where(StageDefinition.code == "junior"))
     values.update(stage_id=junior.id, template_id=junior.templates[0].id)
+    # An import run of A's manager: theirs and the admin's to see, nobody else's.
+    values["run_id"] = builders.import_run(users["manager_a"]).id
+    db_session.commit()
     return World(users=users, values=values)
 
 
@@ -233,15 +252,19 @@ BLUEPRINT_PERMISSIONS = {
     "auth": {"public", "signed_in"},
     "account": {"signed_in"},
     "field": {"staff"},
-    "factories": {"staff"},
+    "factories": {"staff", "manage"},
     "tasks": {"staff"},
     "followups": {"staff"},
     "inbox": {"signed_in"},
     "visits": {"staff"},
-    "api": {"signed_in", "staff"},
+    "api": {"public", "signed_in", "staff", "manage", "factory"},
+    "tokens": {"signed_in"},
     "pipeline": {"staff", "manage"},
     "portal": {"factory"},
     "admin": {"admin"},
+    "imports": {"manage"},
+    "admin_security": {"admin"},
+    "two_factor": {"signed_in"},
 }
 
 

@@ -1,0 +1,446 @@
+"""Times the key requests (server side) over the scale data set; `make bench`.
+
+The data set is the one bench/sweep.py keeps (`flask crm seed-demo --factories N`, made once).
+On it the bench adds, once, what a ground force of that size has and the demo lacks: a team of
+50 reps (about 100 factories each, as DESIGN.md "Scale" has it) over one belt of 5,000
+factories, led by a manager of its own. The rep's pages are timed for one of those reps, the
+belt's board for that manager, the org-wide board for the demo admin.
+
+Each request goes through the whole WSGI app in this process, under the production settings
+(secure cookies: the client speaks https to it); the time is taken from the WSGI call to the
+end of the response body (streamed exports included), and every SQL statement on the engine
+during it is counted. A bare Flask app answering "ok" is timed the same way in the same run;
+each request's throughput is also shown as a ratio to it. The Markdown table goes to
+bench/results/ with the machine, the date and the commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import event, func, select, update
+from sqlalchemy.engine import make_url
+
+from bench.sweep import DATA, RESULTS, ROOT, analyse, commit, database_version, ensure_data_set
+from bench.sweep import machine as machine_line
+
+BENCH_TEAM = "Bench team"
+BENCH_MANAGER = "bench-manager@example.com"
+BENCH_REPS = 50
+BENCH_BELT_FACTORIES = 5_000
+SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass
+class Case:
+    """One key request: who asks, what, and the p95 it must stay under (None: reported only)."""
+
+    name: str
+    login: str
+    path: str | Callable[[], str]
+    target_ms: float | None
+    method: str = "GET"
+    data: Callable[[], dict] | None = None
+    headers: Callable[[], dict] | None = None
+    runs: int = 30
+    expect: tuple[int, ...] = (200,)
+
+
+@dataclass
+class Measure:
+    case: Case
+    times_ms: list[float] = field(default_factory=list)
+    statements: list[int] = field(default_factory=list)
+    statuses: set[int] = field(default_factory=set)
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.times_ms)
+        return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+    @property
+    def met(self) -> bool | None:
+        if self.case.target_ms is None:
+            return None
+        return self.percentile(0.95) < self.case.target_ms
+
+    @property
+    def failed(self) -> bool:
+        return not self.statuses <= set(self.case.expect)
+
+
+# --- the data set -------------------------------------------------------------------------------
+
+
+def flask(url: str, *arguments: str) -> None:
+    env = dict(os.environ, CRM_DATABASE_URL=url, FLASK_APP="crm", CRM_ENV="development")
+    subprocess.run([sys.executable, "-m", "flask", *arguments], check=True, env=env, cwd=ROOT)
+
+
+def prepare(url: str, factories: int) -> None:
+    """The kept data set at the current schema, with the bench team added once."""
+    ensure_data_set(url, factories)
+    flask(url, "db", "upgrade")
+    from crm import create_app
+    from crm.extensions import db
+    from crm.models import Belt, Factory, FollowUp, Task, Team, User
+    from crm.services.demo import demo_password_hash
+
+    app = create_app("development", SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        if db.session.scalar(select(User.id).where(User.email == BENCH_MANAGER)):
+            return
+        print("adding the bench team (once)...", flush=True)
+        used = select(Factory.belt_id).distinct()
+        belt = db.session.scalars(
+            select(Belt).where(Belt.team_id.is_(None), Belt.id.not_in(used)).order_by(Belt.id)
+        ).first()
+        team = Team(name=BENCH_TEAM)
+        belt.team = team
+        password = demo_password_hash()
+        manager = User(name="Bench manager", email=BENCH_MANAGER, role="manager")
+        manager.password_hash = password
+        team.managers.append(manager)
+        reps = []
+        for number in range(1, BENCH_REPS + 1):
+            rep = User(name=f"Bench rep {number:02}", email=rep_login(number), role="rep")
+            rep.password_hash = password
+            rep.team = team
+            reps.append(rep)
+        db.session.add_all([team, manager, *reps])
+        db.session.flush()
+        # The most recent factories of the demo's second team move to the bench belt.
+        second_team_belts = select(Belt.id).where(Belt.team_id.is_not(None), Belt.id != belt.id)
+        ids = list(
+            db.session.scalars(
+                select(Factory.id)
+                .where(Factory.belt_id.in_(second_team_belts))
+                .order_by(Factory.id.desc())
+                .limit(BENCH_BELT_FACTORIES)
+            )
+        )
+        for index, rep in enumerate(reps):
+            chunk = ids[index::BENCH_REPS]
+            for table, column, extra in (
+                (Factory, Factory.owner_id, {"belt_id": belt.id}),
+                (FollowUp, FollowUp.assignee_id, {}),
+                (Task, Task.owner_id, {}),
+            ):
+                key = table.id if table is Factory else table.factory_id
+                statement = update(table).where(key.in_(chunk))
+                if table is FollowUp:
+                    statement = statement.where(FollowUp.status == "open")
+                if table is Task:
+                    statement = statement.where(Task.status.in_(("open", "submitted")))
+                db.session.execute(
+                    statement.values({column.key: rep.id, **extra}).execution_options(
+                        synchronize_session=False
+                    )
+                )
+        db.session.commit()
+        moved = db.session.scalar(select(func.count()).where(Factory.belt_id == belt.id))
+        print(f"  {moved} factories on {belt.name_en}, {BENCH_REPS} reps", flush=True)
+        db.session.remove()
+        db.engine.dispose()
+    analyse(url)
+
+
+def rep_login(number: int) -> str:
+    return f"bench-rep-{number:02}@example.com"
+
+
+# --- the measurement ------------------------------------------------------------------------------
+
+
+class Timed:
+    """WSGI middleware: the time from the call to the end of the body, and the statements."""
+
+    def __init__(self, wsgi_app, engine=None):
+        self.wsgi_app = wsgi_app
+        self.last_ms = 0.0
+        self.last_statements = 0
+        self._count = 0
+        if engine is not None:
+            event.listen(engine, "before_cursor_execute", self._counted)
+
+    def _counted(self, *arguments) -> None:
+        self._count += 1
+
+    def __call__(self, environ, start_response):
+        self._count = 0
+        started = time.perf_counter()
+        body = self.wsgi_app(environ, start_response)
+        try:
+            yield from body
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+            self.last_ms = (time.perf_counter() - started) * 1000
+            self.last_statements = self._count
+
+
+def bare_measure(runs: int) -> Measure:
+    from flask import Flask
+
+    bare = Flask("bare")
+    bare.add_url_rule("/", "ok", lambda: "ok")
+    timed = Timed(bare.wsgi_app)
+    bare.wsgi_app = timed
+    client = bare.test_client()
+    measure = Measure(Case("bare Flask request (reference)", "", "/", None, runs=runs))
+    for number in range(runs + 5):
+        response = client.get("/")
+        response.close()
+        if number >= 5:
+            measure.times_ms.append(timed.last_ms)
+            measure.statements.append(0)
+            measure.statuses.add(response.status_code)
+    return measure
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
+    if not found:
+        raise RuntimeError("no CSRF token on the page")
+    return found.group(1)
+
+
+def sign_in(app, login: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "127.0.0.1"
+    # Over https, Flask-WTF also checks that a form came from this host (the Referer).
+    client.environ_base["HTTP_REFERER"] = "https://localhost/"
+    page = client.get("/login", base_url="https://localhost")
+    response = client.post(
+        "/login",
+        base_url="https://localhost",
+        data={"login": login, "password": "demo-pass-2026", "csrf_token": csrf_of(page.text)},
+    )
+    if response.status_code not in (302, 303):
+        raise RuntimeError(f"{login} could not sign in ({response.status_code})")
+    return client
+
+
+def cases(app) -> list[Case]:
+    """The key requests of issue 9 that exist in this build, with their records picked once."""
+    from crm.extensions import db
+    from crm.models import Factory, User
+
+    with app.app_context():
+        rep = db.session.scalar(select(User).where(User.email == rep_login(1)))
+        factory_id = db.session.scalar(
+            select(Factory.id).where(Factory.owner_id == rep.id).order_by(Factory.id)
+        )
+        name = db.session.scalar(select(Factory.name).where(Factory.id == factory_id))
+    search = name[:2]
+    manager, admin, portal = BENCH_MANAGER, "admin@example.com", "factory@example.com"
+
+    def visit_form(photo: bool) -> Callable[[], dict]:
+        def data() -> dict:
+            now = datetime.now(UTC)
+            form = {
+                "factory_id": str(factory_id),
+                "client_key": str(uuid.uuid4()),
+                "purpose": "follow_up",
+                "checked_in_at": now.isoformat(timespec="seconds"),
+                "notes": "bench visit",
+            }
+            if photo:
+                form["photos"] = (io.BytesIO(photo_bytes()), "bench.jpg", "image/jpeg")
+            return form
+
+        return data
+
+    return [
+        Case("rep: today", rep_login(1), "/today", 50),
+        Case("rep: my factories, page 1", rep_login(1), "/factories/", 50),
+        Case("rep: my factories, a search", rep_login(1), f"/factories/?q={search}", 50),
+        Case("rep: factory page", rep_login(1), f"/factories/{factory_id}", 80),
+        Case(
+            "rep: visit submit (API, no photo)",
+            rep_login(1),
+            "/api/v1/visits",
+            50,
+            method="POST",
+            data=visit_form(photo=False),
+            expect=(201,),
+        ),
+        Case(
+            "rep: visit submit (API, one photo)",
+            rep_login(1),
+            "/api/v1/visits",
+            None,
+            method="POST",
+            data=visit_form(photo=True),
+            expect=(201,),
+            runs=15,
+        ),
+        Case("manager: board, 5,000-factory belt", manager, "/pipeline/board", 150),
+        Case("admin: board, org-wide", admin, "/pipeline/board", 400),
+        Case("manager: stuck factories", manager, "/pipeline/stuck", None),
+        Case("manager: team", manager, "/pipeline/team", None),
+        Case("manager: reports", manager, "/pipeline/reports", None, runs=10),
+        Case(
+            "manager: board export (CSV, whole belt)",
+            manager,
+            "/pipeline/board/export",
+            None,
+            runs=5,
+        ),
+        Case("factory: portal", portal, "/portal/", 50),
+        Case("rep: API factory list", rep_login(1), "/api/v1/factories", None),
+        Case("admin: API factory list, org-wide", admin, "/api/v1/factories?stage=junior", None),
+    ]
+
+
+_PHOTO: bytes | None = None
+
+
+def photo_bytes() -> bytes:
+    global _PHOTO
+    if _PHOTO is None:
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.new("RGB", (1600, 1200), (180, 120, 60)).save(buffer, "JPEG", quality=85)
+        _PHOTO = buffer.getvalue()
+    return _PHOTO
+
+
+def run(url: str, factories: int, only: str | None) -> list[Measure]:
+    from crm import create_app
+    from crm.extensions import db
+
+    os.environ.setdefault("CRM_SECRET_KEY", SECRET)
+    storage = DATA / "storage"
+    app = create_app(
+        "production",
+        SQLALCHEMY_DATABASE_URI=url,
+        SECRET_KEY=SECRET,
+        CRM_STORAGE_ROOT=str(storage),
+        RATELIMIT_ENABLED=False,
+    )
+    with app.app_context():
+        engine = db.engine
+    # As gunicorn.conf.py does in each worker: what the app made at start-up is kept out of
+    # the collector's way, so that a request pays for its own garbage only.
+    gc.freeze()
+    timed = Timed(app.wsgi_app, engine)
+    app.wsgi_app = timed
+    measures = [bare_measure(200)]
+    clients: dict[str, object] = {}
+    for case in cases(app):
+        if only and only not in case.name:
+            continue
+        client = clients.get(case.login) or sign_in(app, case.login)
+        clients[case.login] = client
+        csrf = client.get("/api/v1/session", base_url="https://localhost").json["csrf_token"]
+        measure = Measure(case)
+        for number in range(case.runs + 3):
+            path = case.path() if callable(case.path) else case.path
+            headers = {"X-CSRFToken": csrf, **(case.headers() if case.headers else {})}
+            response = client.open(
+                path,
+                method=case.method,
+                base_url="https://localhost",
+                data=case.data() if case.data else None,
+                headers=headers,
+            )
+            response.get_data()
+            response.close()
+            if number >= 3:  # the first requests warm the caches
+                measure.times_ms.append(timed.last_ms)
+                measure.statements.append(timed.last_statements)
+                measure.statuses.add(response.status_code)
+        measures.append(measure)
+        print(
+            f"  {case.name}: p50 {measure.percentile(0.5):.1f} ms, "
+            f"p95 {measure.percentile(0.95):.1f} ms, {max(measure.statements)} statements, "
+            f"status {sorted(measure.statuses)}",
+            flush=True,
+        )
+    return measures
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def report(url: str, factories: int, measures: list[Measure]) -> str:
+    bare = measures[0]
+    bare_rate = 1000 / statistics.mean(bare.times_ms)
+    lines = [
+        f"# Key requests over {factories:,} factories",
+        "",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- commit: {commit()}",
+        f"- machine: {machine_line()}",
+        f"- database: {database_version(url)}",
+        "- server side: the WSGI call to the end of the body, in process, production settings;",
+        f"  the belt's manager leads {BENCH_BELT_FACTORIES:,} factories, the rep owns about "
+        f"{BENCH_BELT_FACTORIES // BENCH_REPS}",
+        f"- a bare Flask request here: p50 {bare.percentile(0.5):.2f} ms "
+        f"({bare_rate:,.0f} requests/s in one thread)",
+        "",
+        "| request | runs | p50 ms | p95 ms | target p95 ms | met | SQL statements "
+        "| throughput vs bare Flask |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+    ]
+    for measure in measures[1:]:
+        target = measure.case.target_ms
+        met = {None: "reported", True: "yes", False: "NO"}[measure.met]
+        if measure.failed:
+            met = f"FAILED (status {sorted(measure.statuses)})"
+        statements = sorted(set(measure.statements))
+        counted = (
+            str(statements[0]) if len(statements) == 1 else f"{statements[0]}-{statements[-1]}"
+        )
+        rate = 1000 / statistics.mean(measure.times_ms)
+        lines.append(
+            f"| {measure.case.name} | {len(measure.times_ms)} | {measure.percentile(0.5):.1f} "
+            f"| {measure.percentile(0.95):.1f} | {f'{target:.0f}' if target else '-'} | {met} "
+            f"| {counted} | 1 : {bare_rate / rate:,.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--factories", type=int, default=100_000)
+    parser.add_argument("--database", default=None, help="a PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--only", default=None, help="time only the requests whose name has this")
+    arguments = parser.parse_args(argv)
+    url = arguments.database
+    if not url:
+        DATA.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{DATA / f'demo-{arguments.factories}.sqlite3'}"
+    prepare(url, arguments.factories)
+    backend = make_url(url).get_backend_name()
+    print(f"timing the key requests on {backend}...", flush=True)
+    measures = run(url, arguments.factories, arguments.only)
+    text_ = report(url, arguments.factories, measures)
+    if not arguments.only:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / f"requests-{backend}-{datetime.now(UTC):%Y%m%d-%H%M}.md"
+        path.write_text(text_, encoding="utf-8")
+        print(f"\n{text_}\nwritten to {path.relative_to(ROOT)}")
+    else:
+        print(f"\n{text_}")
+    failed = [m for m in measures[1:] if m.failed or m.met is False]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

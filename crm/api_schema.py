@@ -1,0 +1,244 @@
+"""The API's shapes: one declaration per body and query field checks the request and writes
+the OpenAPI document (crm.api_spec), so that the two cannot drift apart.
+
+Shape only (types, required, lengths, choices), with limits from the model's constants;
+the rules stay in the services, whose Invalid errors name the same fields.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from flask_babel import gettext as _
+
+from crm.errors import Invalid
+
+# The largest id a database integer column holds: a larger one names no record.
+ID_MAX = 2**31 - 1
+
+JSON_TYPES = {
+    "string": "string",
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
+    "date": "string",
+    "date-time": "string",
+    "decimal": ["number", "string"],
+    "integers": "array",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a body or a query: its JSON type and the shape it must have."""
+
+    kind: str
+    description: str = ""
+    required: bool = False
+    nullable: bool = False
+    max_length: int | None = None
+    min_length: int | None = None
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def schema(self) -> dict[str, Any]:
+        kind = JSON_TYPES[self.kind]
+        types = kind if isinstance(kind, list) else [kind]
+        if self.nullable:
+            types = [*types, "null"]
+        schema: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
+        if self.kind in ("date", "date-time"):
+            schema["format"] = self.kind
+        if self.kind == "integers":
+            schema["items"] = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        if self.min_length is not None:
+            schema["minLength"] = self.min_length
+        if self.choices is not None:
+            schema["enum"] = [*self.choices, *([None] if self.nullable else [])]
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        if self.description:
+            schema["description"] = self.description
+        return schema
+
+
+@dataclass(frozen=True)
+class Body:
+    """A JSON object of named fields; a field it does not name is refused."""
+
+    name: str
+    fields: dict[str, Field] = field(default_factory=dict)
+    min_fields: int = 0
+
+    def schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {name: spec.schema() for name, spec in self.fields.items()},
+            "additionalProperties": False,
+        }
+        required = [name for name, spec in self.fields.items() if spec.required]
+        if required:
+            schema["required"] = required
+        if self.min_fields:
+            schema["minProperties"] = self.min_fields
+        return schema
+
+
+def parse_body(body: Body, data: Any) -> dict[str, Any]:
+    """The body's values by field name (only those sent), or Invalid naming every bad field."""
+    if not isinstance(data, Mapping):
+        raise Invalid(_("Send a JSON object."), fields={"body": _("Send a JSON object.")})
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for name in data:
+        if name not in body.fields:
+            errors[str(name)] = _("This field is not known here.")
+    for name, spec in body.fields.items():
+        if name not in data:
+            if spec.required:
+                errors[name] = _("This field is required.")
+            continue
+        try:
+            values[name] = _value(spec, data[name])
+        except ValueError as error:
+            errors[name] = str(error)
+    if not errors and len(values) < body.min_fields:
+        errors["body"] = _("Send at least one field to change.")
+    if errors:
+        raise Invalid(_("Correct the fields named."), fields=errors)
+    return values
+
+
+def parse_query(fields: dict[str, Field], args: Mapping[str, str]) -> dict[str, Any]:
+    """Query parameters by name (absent ones left out), or Invalid naming the bad ones."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for name, spec in fields.items():
+        raw = args.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[name] = _value(spec, _from_text(spec, raw))
+        except ValueError as error:
+            errors[name] = str(error)
+    if errors:
+        raise Invalid(_("Correct the parameters named."), fields=errors)
+    return values
+
+
+def _from_text(spec: Field, raw: str) -> Any:
+    if spec.kind == "integer":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(_("Enter a whole number.")) from None
+    if spec.kind == "boolean":
+        if raw not in ("true", "false"):
+            raise ValueError(_("Enter true or false."))
+        return raw == "true"
+    return raw
+
+
+def _value(spec: Field, raw: Any) -> Any:
+    if raw is None:
+        if spec.nullable:
+            return None
+        raise ValueError(_("This field may not be null."))
+    checker = _CHECKERS[spec.kind]
+    value = checker(raw)
+    if isinstance(value, str):
+        if spec.min_length is not None and len(value) < spec.min_length:
+            raise ValueError(_("Use at least %(count)d characters.", count=spec.min_length))
+        if spec.max_length is not None and len(value) > spec.max_length:
+            raise ValueError(_("Use at most %(count)d characters.", count=spec.max_length))
+    if spec.choices is not None and value not in spec.choices:
+        raise ValueError(_("Choose one of: %(choices)s.", choices=", ".join(spec.choices)))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if spec.minimum is not None and value < spec.minimum:
+            raise ValueError(_("Enter %(low)s or more.", low=f"{spec.minimum:g}"))
+        if spec.maximum is not None and value > spec.maximum:
+            raise ValueError(_("Enter %(high)s or less.", high=f"{spec.maximum:g}"))
+    return value
+
+
+def _string(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(_("Send text."))
+    if "\x00" in raw:
+        raise ValueError(_("Text may not hold a NUL character."))
+    return raw
+
+
+def _integer(raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise ValueError(_("Send a whole number."))
+    return raw
+
+
+def _number(raw: Any) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ValueError(_("Send a number."))
+    if not math.isfinite(float(raw)):
+        raise ValueError(_("Send a finite number."))
+    return float(raw)
+
+
+def _boolean(raw: Any) -> bool:
+    if not isinstance(raw, bool):
+        raise ValueError(_("Send true or false."))
+    return raw
+
+
+def _date(raw: Any) -> date:
+    try:
+        return date.fromisoformat(_string(raw))
+    except ValueError:
+        raise ValueError(_("Send a date such as 2026-11-25.")) from None
+
+
+def _instant(raw: Any) -> datetime:
+    try:
+        value = datetime.fromisoformat(_string(raw).replace("Z", "+00:00"))
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise ValueError(_("Send a time with its UTC offset, such as 2026-11-25T09:30:00+08:00."))
+    return value
+
+
+def _decimal(raw: Any) -> Any:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ValueError(_("Send a number, such as 72.5."))
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise ValueError(_("Send a finite number."))
+    return raw if isinstance(raw, str) else str(raw)
+
+
+def _integers(raw: Any) -> list[int]:
+    if not isinstance(raw, list) or any(
+        isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= ID_MAX
+        for item in raw
+    ):
+        raise ValueError(_("Send a list of record ids."))
+    return raw
+
+
+_CHECKERS = {
+    "string": _string,
+    "integer": _integer,
+    "number": _number,
+    "boolean": _boolean,
+    "date": _date,
+    "date-time": _instant,
+    "decimal": _decimal,
+    "integers": _integers,
+}

@@ -1,0 +1,31 @@
+"""Forms of the account's API tokens page."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from crm.models.api_token import TOKEN_NAME_MAX
+
+
+class ApiTokenForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        validators=[
+            DataRequired(_l("Name the token after the integration that will use it.")),
+            Length(max=TOKEN_NAME_MAX, message=_l("Use at most %(max)d characters.")),
+        ],
+        description=_l("What will use it, such as “Marketplace sync”."),
+        render_kw={"autocomplete": "off", "maxlength": TOKEN_NAME_MAX},
+    )
+    expires_on = DateField(
+        _l("Expires on (optional)"),
+        validators=[Optional()],
+        description=_l("The token stops working at the start of this day. Empty: never."),
+    )
+
+
+class RevokeTokenForm(FlaskForm):
+    """Revokes one token; no fields but the CSRF token."""

@@ -1,0 +1,125 @@
+"""Personal API tokens: made and revoked by their user, checked on every bearer request.
+
+A token is "crm_" + eight characters of prefix (shown in lists, so that a user can tell
+their tokens apart) + "_" + a random secret. Only the SHA-256 of the whole token is kept
+(DESIGN.md "Sign-in": API tokens are a prefix and a secret, stored as the secret's
+SHA-256); the whole token is shown once, when it is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from crm import clock
+from crm.errors import Invalid, NotAllowed
+from crm.extensions import db
+from crm.models import ApiToken, User
+from crm.models.api_token import TOKEN_NAME_MAX
+from crm.services import audit, two_factor
+
+TOKEN_START = "crm_"
+# last_used_at is written at most this often, so that a busy integration is not a write a call.
+USE_RESOLUTION = timedelta(minutes=1)
+MAX_LIVE_TOKENS = 20
+
+
+@dataclass
+class Made:
+    token: ApiToken
+    secret: str  # the whole token, to show once
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create(user: User, name: str, expires_at: datetime | None, now: datetime | None = None) -> Made:
+    """Make a token for the user; the returned secret is the only time it can be read.
+
+    This is the one door for making tokens (the account page calls it), so that a check
+    added here (a second-factor session, say) holds for every caller.
+    """
+    now = now or clock.now()
+    if not user.active:
+        raise NotAllowed(_("This account is not active."))
+    if not two_factor.session_satisfied(user):
+        # A token outlives the session: it may only come from one that passed the second
+        # factor, where the install or the user has one.
+        raise NotAllowed(_("Sign in with your second factor before you make a token."))
+    name = " ".join((name or "").split())
+    if not name:
+        message = _("Name the token after the integration that will use it.")
+        raise Invalid(message, fields={"name": message})
+    if len(name) > TOKEN_NAME_MAX:
+        message = _("Use at most %(count)d characters.", count=TOKEN_NAME_MAX)
+        raise Invalid(message, fields={"name": message})
+    if expires_at is not None and expires_at <= now:
+        message = _("Pick an expiry date after today, or none.")
+        raise Invalid(message, fields={"expires_on": message})
+    if len(live_tokens(user, now)) >= MAX_LIVE_TOKENS:
+        message = _(
+            "You have %(count)d tokens: revoke one you no longer use first.",
+            count=MAX_LIVE_TOKENS,
+        )
+        raise Invalid(message, fields={"name": message})
+    prefix = TOKEN_START + secrets.token_hex(4)
+    secret = f"{prefix}_{secrets.token_urlsafe(32)}"
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=digest(secret),
+        prefix=prefix,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    db.session.add(token)
+    db.session.flush()
+    audit.record(
+        user,
+        "api_token",
+        token.id,
+        "create",
+        {"name": (None, name), "expires_at": (None, expires_at)},
+    )
+    return Made(token=token, secret=secret)
+
+
+def revoke(user: User, token_id: int, now: datetime) -> ApiToken | None:
+    """Revoke one of the user's own tokens; another user's id revokes nothing (and says alike)."""
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+    )
+    if token is None or token.revoked_at is not None:
+        return None
+    token.revoked_at = now
+    db.session.flush()
+    audit.record(user, "api_token", token.id, "revoke", {"revoked_at": (None, now)})
+    return token
+
+
+def live_tokens(user: User, now: datetime) -> list[ApiToken]:
+    """The user's tokens that still work, newest first."""
+    rows = db.session.scalars(
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.id.desc())
+    )
+    return [token for token in rows if token.usable_at(now)]
+
+
+def authenticate(secret: str, now: datetime) -> ApiToken | None:
+    """The token a bearer secret names, if it works now and its user is active; else None."""
+    if not secret.startswith(TOKEN_START) or len(secret) > 200:
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(secret)))
+    if token is None or not token.usable_at(now) or not token.user.active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= USE_RESOLUTION:
+        token.last_used_at = now
+    return token

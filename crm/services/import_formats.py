@@ -1,0 +1,277 @@
+"""The spreadsheets an import reads: its columns in two languages, CSV and xlsx decoding.
+
+A column is recognised by its header in English or Chinese (the labels the factory pages
+use, and the words managers' own sheets use for them); any other header waits for the
+user to map it. Cells come back as text or numbers, with the export's formula guard taken
+off (crm.export.GUARDED_STARTS): a `'` before `=`, `+`, `-`, `@`, a tab or a carriage
+return is the export's, any other leading `'` is the user's own and stays.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from crm.errors import Invalid
+from crm.export import GUARDED_STARTS
+
+MAX_ROWS = 200_000
+MAX_COLUMNS = 60
+LANGUAGES = ("en", "zh")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One thing an import reads: its name, labels in both languages, and other headers for it."""
+
+    name: str
+    label_en: str
+    label_zh: str
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+
+    def label(self, language: str) -> str:
+        return self.label_zh if language.startswith("zh") else self.label_en
+
+    def headers(self) -> set[str]:
+        return {
+            header_key(text) for text in (self.name, self.label_en, self.label_zh, *self.aliases)
+        }
+
+
+CREDIT_CODE = Field(
+    "credit_code",
+    "Unified social credit code",
+    "统一社会信用代码",
+    required=True,
+    aliases=("credit code", "信用代码", "社会信用代码", "统一信用代码", "USCC"),
+)
+FACTORY_FIELDS = (
+    CREDIT_CODE,
+    Field(
+        "name",
+        "Factory name",
+        "企业名称",
+        required=True,
+        aliases=("name", "factory", "company", "company name", "工厂名称", "公司名称", "名称"),
+    ),
+    Field("belt", "Belt", "产业带", required=True, aliases=("industrial belt", "belt code")),
+    Field("category", "Category", "品类", aliases=("主营类目", "主营品类", "类目", "主营产品")),
+    Field("address", "Address", "地址", aliases=("企业地址", "工厂地址")),
+    Field("shop_url", "Shop link", "店铺链接", aliases=("shop", "shop url", "网店链接", "店铺")),
+    Field("lat", "Latitude", "纬度", aliases=("lat",)),
+    Field("lng", "Longitude", "经度", aliases=("lng", "lon", "long")),
+    Field("is_key_account", "Key account", "重点客户", aliases=("KA", "大客户")),
+    Field("contact_name", "Contact", "联系人", aliases=("contact name", "联系人姓名")),
+    Field(
+        "contact_phone",
+        "Contact phone",
+        "联系电话",
+        aliases=("phone", "mobile", "电话", "手机", "手机号", "电话（选填）"),
+    ),
+)
+SNAPSHOT_FIELDS = (
+    CREDIT_CODE,
+    Field("metric", "Figure", "数据指标", required=True, aliases=("metric", "指标", "metric code")),
+    Field("month", "Month", "月份", required=True, aliases=("period", "统计月份", "月")),
+    Field("value", "Value", "数值", required=True, aliases=("值", "数据")),
+)
+FIELDS = {"factories": FACTORY_FIELDS, "snapshots": SNAPSHOT_FIELDS}
+KIND_LABELS = {"factories": _l("Factories"), "snapshots": _l("Monthly figures")}
+
+# Yes and no as spreadsheets write them; the export writes the first of each language.
+YES = {"en": "yes", "zh": "是"}
+NO = {"en": "no", "zh": "否"}
+TRUE_WORDS = frozenset({"yes", "y", "true", "1", "是", "√", "✓", "x"})
+FALSE_WORDS = frozenset({"no", "n", "false", "0", "否", ""})
+
+
+def header_key(text: str) -> str:
+    """A header reduced for comparison: case, spaces, punctuation and a "(optional)" let go."""
+    text = str(text or "").strip().lower()
+    text = re.sub(r"[（(](optional|选填)[)）]", "", text)
+    return re.sub(r"[\s_\-:：*()（）]", "", text)
+
+
+def fields_of(kind: str) -> tuple[Field, ...]:
+    return FIELDS[kind]
+
+
+def field_named(kind: str, name: str) -> Field | None:
+    return next((field for field in FIELDS[kind] if field.name == name), None)
+
+
+def recognise(kind: str, headers: list[str]) -> list[str]:
+    """The field each header names ("" when unknown); a field is taken by its first column only."""
+    taken: set[str] = set()
+    mapping = []
+    for header in headers:
+        key = header_key(header)
+        match = next(
+            (f.name for f in FIELDS[kind] if key and key in f.headers() and f.name not in taken),
+            "",
+        )
+        taken.add(match)
+        mapping.append(match)
+    return mapping
+
+
+def template_header(kind: str, language: str) -> list[str]:
+    return [field.label(language) for field in FIELDS[kind]]
+
+
+# --- reading a file ------------------------------------------------------------------------
+
+
+@dataclass
+class Sheet:
+    """The cells of an uploaded file: its header, and each data row with its line number."""
+
+    file_format: str
+    headers: list[str]
+    rows: list[list]  # [line, cell, cell, ...]
+    encoding: str = ""
+    delimiter: str = ""
+
+
+def read(data: bytes, filename: str) -> Sheet:
+    """The file's header and rows, or Invalid by the `file` field saying how to put it right."""
+    name = (filename or "").lower()
+    if not data.strip():
+        raise _bad(_("The file is empty. Choose the spreadsheet with your rows."))
+    if data.startswith(b"PK\x03\x04") or name.endswith(".xlsx"):
+        return _read_xlsx(data)
+    if name.endswith(".xls") or data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise _bad(
+            _("Old .xls files cannot be read: save the sheet as .xlsx or CSV and upload it.")
+        )
+    return _read_csv(data)
+
+
+def _bad(message: str) -> Invalid:
+    return Invalid(message, fields={"file": message})
+
+
+def unguard(value: str) -> str:
+    """Take off the export's formula guard: a `'` before =, +, -, @, a tab or a carriage return."""
+    if len(value) > 1 and value[0] == "'" and value[1] in GUARDED_STARTS:
+        return value[1:]
+    return value
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Text of the file: UTF-8 (with or without a BOM), else GB18030 as Chinese systems save it."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError:
+        raise _bad(
+            _("The file's text could not be read: save it as CSV in UTF-8 (or GB18030) and retry.")
+        ) from None
+
+
+def sniff_delimiter(text: str) -> str:
+    """A comma or a tab, whichever the header line holds more of (outside quotes)."""
+    first = re.sub(r'"[^"]*"', "", text.split("\n", 1)[0])
+    return "\t" if first.count("\t") > first.count(",") else ","
+
+
+def _read_csv(data: bytes) -> Sheet:
+    text, encoding = decode(data)
+    delimiter = sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        records = list(reader)
+    except csv.Error as error:
+        raise _bad(_("The CSV could not be read: %(error)s.", error=str(error))) from None
+    return _sheet(
+        "csv", [[unguard(cell) for cell in record] for record in records], encoding, delimiter
+    )
+
+
+def _read_xlsx(data: bytes) -> Sheet:
+    from openpyxl import load_workbook
+
+    fake = _(
+        "This file is not a real .xlsx spreadsheet (it is a zip of other files, or damaged). "
+        "Open it in Excel or WPS, save it as .xlsx or CSV, and upload that."
+    )
+    if not data.startswith(b"PK\x03\x04"):
+        raise _bad(fake)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if "xl/workbook.xml" not in archive.namelist():
+                raise _bad(fake)
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Invalid:
+        raise
+    except Exception:  # openpyxl raises many kinds for a damaged file; all mean the same here
+        raise _bad(fake) from None
+    try:
+        sheet = workbook.worksheets[0]
+        records = [[_xlsx_cell(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
+    except Exception:
+        raise _bad(fake) from None
+    finally:
+        workbook.close()
+    return _sheet("xlsx", records)
+
+
+def _xlsx_cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return YES["en"] if value else NO["en"]
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return unguard(str(value))
+
+
+def _sheet(file_format: str, records: list[list], encoding: str = "", delimiter: str = "") -> Sheet:
+    numbered = [(line, record) for line, record in enumerate(records, start=1) if _filled(record)]
+    if not numbered:
+        raise _bad(_("The file has no rows. The first row names the columns; rows follow it."))
+    header = numbered[0][1]
+    width = _width(header)
+    if width > MAX_COLUMNS:
+        raise _bad(_("The file has more than %(count)d columns.", count=MAX_COLUMNS))
+    headers = [str(cell).strip() for cell in header[:width]]
+    rows = [[line, *record] for line, record in numbered[1:]]
+    if not rows:
+        raise _bad(_("The file has a header row but no rows below it."))
+    if len(rows) > MAX_ROWS:
+        raise _bad(
+            _(
+                "The file has %(count)d rows; import at most %(max)d at a time.",
+                count=len(rows),
+                max=MAX_ROWS,
+            )
+        )
+    return Sheet(file_format, headers, rows, encoding, delimiter)
+
+
+def _filled(record: list) -> bool:
+    return any(str(cell).strip() for cell in record)
+
+
+def _width(header: list) -> int:
+    width = len(header)
+    while width and not str(header[width - 1]).strip():
+        width -= 1
+    return width

@@ -1,0 +1,488 @@
+"""Team webhooks to WeCom and DingTalk group robots: the channel's rules, queueing and sending.
+
+A delivery is a row (DESIGN.md "Jobs and their actor"): queued as `pending` in the
+transaction of the job that wrote it, then claimed (`sending`, committed), then posted,
+then marked `sent` in the transaction that reads the robot's answer. A row still
+`sending` long after its claim was cut off by a crash: it may have reached the group, so
+it is marked failed and never sent again on its own (an admin may send it again).
+
+The robots refuse inside a 200 (`{"errcode": 310000, ...}`), so an answer counts as
+accepted only when it is a 2xx whose `errcode`, if any, is 0. A 5xx, a refused or timed
+out connection, or a refusal inside the answer is tried again after 1, 5 and 25 minutes,
+each time with a fresh DingTalk signature, then the row is failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
+
+from crm import clock
+from crm.errors import Invalid, NotFound
+from crm.extensions import db
+from crm.models import NotificationChannel, Team, User, WebhookDelivery
+from crm.models.webhooks import CHANNEL_KINDS, KEYWORD_MAX, SECRET_MAX, URL_MAX
+from crm.services import audit
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 5
+RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=25))
+MAX_ATTEMPTS = len(RETRY_AFTER) + 1  # the first sending and three retries
+SEND_BATCH = 20
+HALF_SENT_AFTER = timedelta(minutes=2)  # far beyond the timeout: no live sender holds it
+CONTENT_MAX_BYTES = 2048  # WeCom's limit for a text message; DingTalk's is larger
+ANSWER_MAX = 300  # how much of a refusal is kept in last_error
+LOCALES = ("zh_Hans", "en")
+HALF_SENT = "Cut off while sending (the scheduler stopped): it may have arrived, so not resent."
+KIND_LABELS = {
+    "wecom": _l("WeCom (企业微信) group robot"),
+    "dingtalk": _l("DingTalk (钉钉) group robot"),
+}
+EVENT_LABELS = {
+    "digest": _l("Weekly digest"),
+    "factory_eligible": _l("Newly eligible factories"),
+    "test": _l("Test message"),
+}
+URL_REQUIRED = _l("Enter the robot's webhook address.")
+URL_SCHEME = _l(
+    "Enter a web address that starts with https:// (or http://), as the robot shows it."
+)
+
+
+# --- the channel ---------------------------------------------------------------------------------
+
+
+def get_team(team_id: int) -> Team:
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise NotFound(_("No such team."))
+    return team
+
+
+def channel_of(team: Team) -> NotificationChannel | None:
+    return db.session.scalar(
+        select(NotificationChannel).where(NotificationChannel.team_id == team.id)
+    )
+
+
+@dataclass
+class TeamChannel:
+    team: Team
+    channel: NotificationChannel | None
+    failed: int
+
+
+def team_channels() -> list[TeamChannel]:
+    """Every team with its channel (or none) and its failed deliveries, for the admin's list."""
+    teams = db.session.scalars(select(Team).order_by(Team.name)).all()
+    channels = {
+        channel.team_id: channel for channel in db.session.scalars(select(NotificationChannel))
+    }
+    failed = dict(
+        db.session.execute(
+            select(NotificationChannel.team_id, func.count(WebhookDelivery.id))
+            .join(WebhookDelivery, WebhookDelivery.channel_id == NotificationChannel.id)
+            .where(WebhookDelivery.status == "failed")
+            .group_by(NotificationChannel.team_id)
+        ).all()
+    )
+    return [TeamChannel(team, channels.get(team.id), failed.get(team.id, 0)) for team in teams]
+
+
+def _too_long(value: str, limit: int) -> str | None:
+    return _("Use at most %(max)d characters (now %(length)d).", max=limit, length=len(value))
+
+
+def _url_problem(url: str) -> str | None:
+    if not url:
+        return str(URL_REQUIRED)
+    if len(url) > URL_MAX:
+        return _too_long(url, URL_MAX)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError on a port that is not a number
+    except ValueError:
+        return str(URL_SCHEME)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return str(URL_SCHEME)
+    if any(character.isspace() or ord(character) < 32 for character in url):
+        return _("A web address has no spaces: copy it again from the robot's settings.")
+    return None
+
+
+def _check(values: dict[str, Any], secret: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    kind, keyword = values["kind"], values["keyword"]
+    if kind not in CHANNEL_KINDS:
+        fields["kind"] = _("Choose WeCom or DingTalk.")
+    if problem := _url_problem(values["url"]):
+        fields["url"] = problem
+    if len(keyword) > KEYWORD_MAX:
+        fields["keyword"] = _too_long(keyword, KEYWORD_MAX)
+    elif keyword and kind == "wecom":
+        fields["keyword"] = _("A WeCom robot has no keyword: leave this empty.")
+    if len(values["new_secret"]) > SECRET_MAX:
+        fields["secret"] = _too_long(values["new_secret"], SECRET_MAX)
+    elif any(character.isspace() for character in values["new_secret"]):
+        fields["secret"] = _("A secret has no spaces: copy it again from the robot's settings.")
+    elif secret and kind == "wecom":
+        fields["secret"] = _("A WeCom robot signs nothing: leave the secret empty.")
+    if values["locale"] not in LOCALES:
+        fields["locale"] = _("Choose the group's language.")
+    return fields
+
+
+def _redacted(url: str) -> str:
+    """The address without its query, where the robot's access token sits (kept out of the log)."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) + (
+        "?…" if parts.query else ""
+    )
+
+
+def _snapshot(channel: NotificationChannel | None) -> dict[str, Any]:
+    if channel is None:
+        return {}
+    return {
+        "kind": channel.kind,
+        "url": _redacted(channel.url),
+        "keyword": channel.keyword,
+        "signed": bool(channel.secret),
+        "locale": channel.locale,
+        "active": channel.active,
+    }
+
+
+def save_channel(actor: User, team: Team, values: dict[str, Any]) -> NotificationChannel:
+    """Create or change a team's channel. `new_secret` empty keeps the stored secret.
+
+    values: kind, url, keyword, new_secret, remove_secret, locale, active.
+    """
+    values = {
+        **values,
+        "url": (values.get("url") or "").strip(),
+        "keyword": (values.get("keyword") or "").strip(),
+        "new_secret": (values.get("new_secret") or "").strip(),
+        "locale": values.get("locale") or "zh_Hans",
+    }
+    channel = channel_of(team)
+    before = _snapshot(channel)
+    secret = channel.secret if channel is not None else ""
+    if values.get("remove_secret"):
+        secret = ""
+    if values["new_secret"]:
+        secret = values["new_secret"]
+    if fields := _check(values, secret if values["new_secret"] else ""):
+        raise Invalid(_("Not saved: correct the fields marked."), fields=fields)
+    if values["kind"] == "wecom":
+        secret = ""  # a stored DingTalk secret means nothing to a WeCom robot
+    if channel is None:
+        channel = NotificationChannel(team_id=team.id)
+        db.session.add(channel)
+    secret_changed = secret != (channel.secret or "")
+    channel.kind, channel.url, channel.keyword = values["kind"], values["url"], values["keyword"]
+    channel.secret, channel.locale = secret, values["locale"]
+    channel.active = bool(values.get("active"))
+    db.session.flush()
+    changes = audit.diff(before, _snapshot(channel))
+    if secret_changed and "signed" not in changes:
+        changes["secret"] = ("…", "…")  # replaced by another: recorded, never copied
+    if changes:
+        action = "create" if not before else "update"
+        audit.record(actor, "notification_channel", channel.id, action, changes)
+    return channel
+
+
+# --- queueing ------------------------------------------------------------------------------------
+
+
+def queue(
+    channel: NotificationChannel, event: str, key: str | None, text: Callable[[], str]
+) -> WebhookDelivery | None:
+    """A pending delivery, its text written in the group's language; None if the key was used."""
+    if key is not None and db.session.scalar(
+        select(WebhookDelivery.id).where(WebhookDelivery.dedupe_key == key)
+    ):
+        return None
+    with force_locale(channel.locale or "zh_Hans"):
+        payload = str(text())
+    delivery = WebhookDelivery(
+        channel_id=channel.id,
+        event=event,
+        dedupe_key=key,
+        payload=payload,
+        status="pending",
+        attempts=0,
+        next_attempt_at=clock.now(),
+        last_error="",
+    )
+    db.session.add(delivery)
+    db.session.flush()
+    return delivery
+
+
+def active_channels() -> list[NotificationChannel]:
+    return list(
+        db.session.scalars(
+            select(NotificationChannel)
+            .options(joinedload(NotificationChannel.team))
+            .where(NotificationChannel.active.is_(True))
+            .order_by(NotificationChannel.id)
+        )
+    )
+
+
+# --- the robots' format --------------------------------------------------------------------------
+
+
+def content(channel: NotificationChannel, text: str) -> str:
+    """The message's text: with DingTalk's keyword in it, within WeCom's size limit."""
+    if channel.kind == "dingtalk" and channel.keyword and channel.keyword not in text:
+        text = f"【{channel.keyword}】{text}"
+    encoded = text.encode()
+    if len(encoded) > CONTENT_MAX_BYTES:
+        text = encoded[: CONTENT_MAX_BYTES - 3].decode(errors="ignore") + "…"
+    return text
+
+
+def body(channel: NotificationChannel, text: str) -> dict[str, Any]:
+    """The JSON of a text message; both robots take the same shape."""
+    return {"msgtype": "text", "text": {"content": content(channel, text)}}
+
+
+def sign(secret: str, timestamp_ms: int) -> str:
+    """DingTalk's signature: Base64 of HMAC-SHA256 of "timestamp\\nsecret" keyed by the secret."""
+    digest = hmac.new(
+        secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256
+    ).digest()
+    return base64.b64encode(digest).decode()
+
+
+def address(channel: NotificationChannel, at: datetime) -> str:
+    """Where to post: in DingTalk's signed mode, with the timestamp and signature of `at`."""
+    if channel.kind != "dingtalk" or not channel.secret:
+        return channel.url
+    timestamp = int(at.timestamp() * 1000)
+    signature = sign(channel.secret, timestamp)
+    query = urllib.parse.urlencode({"timestamp": timestamp, "sign": signature})
+    return f"{channel.url}{'&' if '?' in channel.url else '?'}{query}"
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    accepted: bool
+    retry: bool
+    error: str = ""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A robot answers where it is asked; a redirect is an error, never followed."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def post(url: str, payload: dict[str, Any]) -> Answer:
+    """Post the JSON and judge the answer (no exception escapes: every outcome is an Answer)."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload, ensure_ascii=False).encode(),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+        method="POST",
+    )
+    try:
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+            raw = response.read(64 * 1024)
+    except urllib.error.HTTPError as error:
+        status = error.code
+        detail = error.read(ANSWER_MAX).decode(errors="replace").strip()
+        retry = status >= 500 or status in (408, 429)
+        return Answer(False, retry, f"HTTP {status} {detail}".strip()[:ANSWER_MAX])
+    except (urllib.error.URLError, OSError, ValueError) as error:  # refused, timed out, no host
+        reason = getattr(error, "reason", error)
+        return Answer(False, True, f"{_('No answer')}: {reason}"[:ANSWER_MAX])
+    try:
+        answer = json.loads(raw.decode() or "{}")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return Answer(True, False)  # a 2xx that is not JSON: the receiver took it
+    code = answer.get("errcode", 0) if isinstance(answer, dict) else 0
+    if code not in (0, "0", None):
+        message = str(answer.get("errmsg", ""))
+        return Answer(False, True, f"errcode {code} {message}".strip()[:ANSWER_MAX])
+    return Answer(True, False)
+
+
+def flag_half_sent(now: datetime) -> int:
+    """Fail the rows left `sending` by a stopped sender: they may have arrived (at most once)."""
+    result = db.session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.status == "sending",
+            WebhookDelivery.claimed_at < now - HALF_SENT_AFTER,
+        )
+        .values(status="failed", last_error=HALF_SENT)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def claim(delivery_id: int, now: datetime) -> bool:
+    """Mark a pending row `sending` and commit; False when another sender took it first.
+
+    The conditional UPDATE is the lock: two senders that race for a row queue on its row
+    lock, and the second finds it no longer pending (PostgreSQL re-reads the condition;
+    SQLite lets one writer in at a time), so a row is posted by one sender at most.
+    """
+    claimed = db.session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending")
+        .values(status="sending", attempts=WebhookDelivery.attempts + 1, claimed_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return bool(claimed.rowcount)
+
+
+def deliver(delivery_id: int, now: datetime, max_attempts: int = MAX_ATTEMPTS) -> str:
+    """Claim, send and record one delivery; its outcome: sent, retry, failed or skipped."""
+    if not claim(delivery_id, now):
+        return "skipped"
+    delivery = db.session.scalar(
+        select(WebhookDelivery)
+        .options(joinedload(WebhookDelivery.channel))
+        .where(WebhookDelivery.id == delivery_id)
+        .execution_options(populate_existing=True)
+    )
+    channel = delivery.channel
+    if not channel.active and delivery.event != "test":
+        delivery.status, delivery.last_error = "failed", _("The channel was turned off.")
+        db.session.commit()
+        return "failed"
+    # Signed at the moment of sending: each retry carries a fresh timestamp and signature.
+    answer = post(address(channel, clock.now()), body(channel, delivery.payload))
+    if answer.accepted:
+        delivery.status, delivery.sent_at, delivery.last_error = "sent", clock.now(), ""
+        db.session.commit()
+        return "sent"
+    delivery.last_error = answer.error
+    if answer.retry and delivery.attempts < max_attempts:
+        delivery.status = "pending"
+        delivery.next_attempt_at = now + RETRY_AFTER[delivery.attempts - 1]
+        outcome = "retry"
+    else:
+        delivery.status = "failed"
+        outcome = "failed"
+    db.session.commit()
+    log.warning("webhook delivery %s not accepted: %s (%s)", delivery_id, answer.error, outcome)
+    return outcome
+
+
+def send_pending(now: datetime, limit: int = SEND_BATCH) -> dict[str, int]:
+    """Send the deliveries that are due, one at a time; commits as it goes.
+
+    A channel that did not answer is left for the next pass, so that one dead robot
+    holds a pass up for one timeout, not one per message.
+    """
+    counts = {"flagged": flag_half_sent(now), "sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    due = db.session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.channel_id)
+        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(limit)
+    ).all()
+    unanswered: set[int] = set()
+    for delivery_id, channel_id in due:
+        if channel_id in unanswered:
+            continue
+        outcome = deliver(delivery_id, now)
+        counts[outcome] += 1
+        if outcome in ("retry", "failed"):
+            unanswered.add(channel_id)
+    return counts
+
+
+def send_test(actor: User, channel: NotificationChannel) -> WebhookDelivery:
+    """Send a test message at once (one attempt, no retries); the row keeps its outcome."""
+    team_name = channel.team.name
+
+    def text() -> str:
+        return _(
+            "Test message from Factory Growth CRM for the team %(team)s: this group will get "
+            "the weekly digest and the factories newly ready for their next stage.",
+            team=team_name,
+        )
+
+    delivery = queue(channel, "test", None, text)
+    audit.record(actor, "webhook_delivery", delivery.id, "test", {"channel_id": (None, channel.id)})
+    db.session.commit()
+    deliver(delivery.id, clock.now(), max_attempts=1)
+    return db.session.get(WebhookDelivery, delivery.id)
+
+
+# --- what the jobs page shows ---------------------------------------------------------------------
+
+
+@dataclass
+class Overview:
+    waiting: int
+    failed: list[WebhookDelivery]
+    failed_total: int
+
+
+def overview(limit: int = 20) -> Overview:
+    counts = dict(
+        db.session.execute(
+            select(WebhookDelivery.status, func.count())
+            .where(WebhookDelivery.status.in_(("pending", "sending", "failed")))
+            .group_by(WebhookDelivery.status)
+        ).all()
+    )
+    failed = db.session.scalars(
+        select(WebhookDelivery)
+        .options(joinedload(WebhookDelivery.channel).joinedload(NotificationChannel.team))
+        .where(WebhookDelivery.status == "failed")
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+        .limit(limit)
+    ).all()
+    waiting = counts.get("pending", 0) + counts.get("sending", 0)
+    return Overview(waiting, list(failed), counts.get("failed", 0))
+
+
+def send_again(actor: User, delivery_id: int, now: datetime) -> WebhookDelivery:
+    """An admin sends a failed delivery again: pending at once, with a fresh set of attempts."""
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        raise NotFound(_("No such delivery."))
+    if delivery.status != "failed":
+        message = _("Only a failed delivery can be sent again.")
+        raise Invalid(message, fields={"delivery_id": message})
+    delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
+    delivery.claimed_at = None
+    db.session.flush()
+    changes = {"status": ("failed", "pending")}
+    audit.record(actor, "webhook_delivery", delivery.id, "send_again", changes)
+    return delivery

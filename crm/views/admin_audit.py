@@ -1,0 +1,59 @@
+"""The admin's audit log: filters, before and after side by side, keyset pages, export."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+from flask_babel import gettext as _
+
+from crm import export, scope
+from crm.forms.admin import AuditFilterForm, set_choices
+from crm.services import audit_log
+from crm.views.admin import bp
+
+
+def _filters() -> tuple[AuditFilterForm, audit_log.AuditFilters]:
+    form = AuditFilterForm(request.args)
+    kinds, actions = audit_log.choices()
+    set_choices(form.record_type, [(kind, kind) for kind in kinds], _("Every kind"))
+    set_choices(form.action, [(action, action) for action in actions], _("Every action"))
+    form.validate()  # a malformed value (a date, an id) is dropped and marked by its field
+    filters = audit_log.AuditFilters(
+        actor=(form.actor.data or "").strip()[:100],
+        record_type=form.record_type.data or "",
+        record_id=form.record_id.data if not form.record_id.errors else None,
+        action=form.action.data or "",
+        since=form.since.data if not form.since.errors else None,
+        until=form.until.data if not form.until.errors else None,
+    )
+    return form, filters
+
+
+@bp.route("/audit")
+@scope.allow("admin")
+def audit():
+    form, filters = _filters()
+    after = audit_log.parse_cursor(request.args.get("after"))
+    entries, next_cursor = audit_log.page(filters, after)
+    query = {
+        name: value for name, value in request.args.items() if name not in ("after",) and value
+    }
+    return render_template(
+        "admin/audit.html",
+        form=form,
+        entries=entries,
+        next_after=audit_log.cursor_text(next_cursor) if next_cursor else None,
+        first_page=after is None,
+        query=query,
+    ), 422 if form.errors else 200
+
+
+@bp.route("/audit/export")
+@scope.allow("admin")
+def audit_export():
+    _form, filters = _filters()
+    export_format = request.args.get("format", "csv")
+    if export_format not in export.FORMATS:
+        export_format = "csv"
+    return export.response(
+        export_format, "audit-log", audit_log.EXPORT_HEADER, audit_log.export_rows(filters)
+    )

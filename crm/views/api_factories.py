@@ -1,0 +1,53 @@
+"""API: factories in scope: the list page's filters, one factory, create and update."""
+
+from __future__ import annotations
+
+from flask import request, url_for
+
+from crm import api_spec, clock, scope
+from crm.api_schema import parse_body, parse_query
+from crm.extensions import db
+from crm.services import factories, factory_list
+from crm.services.api_json import factory_json, factory_list_json
+from crm.views.api import actor, answer, bp, read_body
+
+
+@bp.route("/factories")
+@scope.allow("staff")
+def list_factories():
+    query = parse_query(api_spec.FACTORY_QUERY, request.args)
+    filters = factory_list.Filters(
+        search=query.get("q", "").strip(),
+        stage=query.get("stage", ""),
+        status=query.get("status", ""),
+        flag=query.get("flag", ""),
+        owner=query.get("owner", ""),
+        page=query.get("page", 1),
+    )
+    listing = factory_list.list_factories(actor(), filters, clock.now())
+    return answer(factory_list_json(listing))
+
+
+@bp.route("/factories", methods=["POST"])
+@scope.allow("staff")
+def create_factory():
+    values = parse_body(api_spec.FACTORY_CREATE, read_body())
+    factory = factories.create_factory(actor(), values, clock.now())
+    db.session.commit()
+    return answer(factory_json(factory), 201, url_for("api.get_factory", factory_id=factory.id))
+
+
+@bp.route("/factories/<int:factory_id>")
+@scope.allow("staff")
+def get_factory(factory_id: int):
+    return answer(factory_json(scope.get_factory(actor(), factory_id, clock.today())))
+
+
+@bp.route("/factories/<int:factory_id>", methods=["PATCH"])
+@scope.allow("staff")
+def update_factory(factory_id: int):
+    factory = scope.get_factory(actor(), factory_id, clock.today())
+    values = parse_body(api_spec.FACTORY_UPDATE, read_body())
+    factories.update_factory(actor(), factory, values, clock.now())
+    db.session.commit()
+    return answer(factory_json(factory))

@@ -1,0 +1,97 @@
+"""API: metric snapshots (list, enter) and stage changes (list, request, decide)."""
+
+from __future__ import annotations
+
+from flask import request
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from crm import api_spec, clock, scope
+from crm.api_schema import parse_body, parse_query
+from crm.extensions import db
+from crm.models import MetricSnapshot, StageChange
+from crm.services import promotions, snapshots
+from crm.services.api_json import keyset, page_json, snapshot_json, stage_change_json
+from crm.views.api import actor, answer, bp, read_body
+
+# --- metric snapshots -----------------------------------------------------------------------
+
+
+@bp.route("/snapshots")
+@scope.allow("staff")
+def list_snapshots():
+    query = parse_query(api_spec.SNAPSHOT_QUERY, request.args)
+    statement = select(MetricSnapshot).where(
+        MetricSnapshot.factory_id.in_(scope.factory_ids(actor(), clock.today()))
+    )
+    if "factory_id" in query:
+        statement = statement.where(MetricSnapshot.factory_id == query["factory_id"])
+    if "metric" in query:
+        statement = statement.where(MetricSnapshot.metric_code == query["metric"])
+    page = keyset(statement, MetricSnapshot.id, query.get("after"), query.get("limit"))
+    return answer(page_json(page, snapshot_json))
+
+
+@bp.route("/factories/<int:factory_id>/snapshots", methods=["POST"])
+@scope.allow("staff")
+def create_snapshot(factory_id: int):
+    factory = scope.get_factory(actor(), factory_id, clock.today())
+    values = parse_body(api_spec.SNAPSHOT_CREATE, read_body())
+    month = snapshots.month_start(values["month"])
+    existed = db.session.scalar(
+        select(MetricSnapshot.id).where(
+            MetricSnapshot.factory_id == factory.id,
+            MetricSnapshot.metric_code == values["metric"],
+            MetricSnapshot.month == month,
+        )
+    )
+    snapshot = snapshots.record_snapshot(
+        actor(), factory, values["metric"], month, values["value"], clock.now()
+    )
+    db.session.commit()
+    return answer(snapshot_json(snapshot), 200 if existed else 201)
+
+
+# --- stage changes --------------------------------------------------------------------------
+
+
+@bp.route("/stage-changes")
+@scope.allow("staff")
+def list_stage_changes():
+    query = parse_query(api_spec.STAGE_CHANGE_QUERY, request.args)
+    statement = scope.stage_changes(actor(), clock.today()).options(
+        selectinload(StageChange.requested_by), selectinload(StageChange.decided_by)
+    )
+    if "factory_id" in query:
+        statement = statement.where(StageChange.factory_id == query["factory_id"])
+    if "decision" in query:
+        statement = statement.where(StageChange.decision == query["decision"])
+    page = keyset(statement, StageChange.id, query.get("after"), query.get("limit"))
+    return answer(page_json(page, stage_change_json))
+
+
+@bp.route("/factories/<int:factory_id>/stage-changes", methods=["POST"])
+@scope.allow("staff")
+def request_stage_change(factory_id: int):
+    factory = scope.get_factory(actor(), factory_id, clock.today())
+    values = parse_body(api_spec.STAGE_CHANGE_CREATE, read_body())
+    change = promotions.request_change(
+        actor(),
+        factory,
+        values["to_status"],
+        values.get("to_stage"),
+        values.get("reason", ""),
+        clock.now(),
+    )
+    db.session.commit()
+    return answer(stage_change_json(change), 201)
+
+
+@bp.route("/stage-changes/<int:change_id>/decision", methods=["POST"])
+@scope.allow("manage")
+def decide_stage_change(change_id: int):
+    change = scope.get_stage_change(actor(), change_id, clock.today())
+    values = parse_body(api_spec.STAGE_DECISION, read_body())
+    promotions.decide(actor(), change, values["approve"], values.get("note", ""), clock.now())
+    db.session.commit()
+    return answer(stage_change_json(change))

@@ -1,0 +1,25 @@
+"""gunicorn's settings for `make serve`: the web workers of a production host.
+
+The scheduler never runs in these workers (crm.services.scheduler); it is its own process,
+`flask crm scheduler`, which `make serve` starts beside them.
+"""
+
+import gc
+import multiprocessing
+import os
+
+bind = os.environ.get("CRM_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("CRM_WORKERS", str(multiprocessing.cpu_count() * 2 + 1)))
+threads = int(os.environ.get("CRM_THREADS", "2"))
+timeout = 30
+graceful_timeout = 20
+# Photos come up in one request of up to MAX_CONTENT_LENGTH; slow phones on 4G need time.
+keepalive = 5
+accesslog = "-"
+forwarded_allow_ips = os.environ.get("CRM_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """What the app made at start-up stays out of the collector's way: a request then pays
+    for its own garbage only (bench/requests.py times requests the same way)."""
+    gc.freeze()

@@ -1,0 +1,200 @@
+"""The import pages through the test client: upload, map, dry run, confirm; templates; exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from crm.extensions import db
+from crm.models import Factory, ImportRun
+from crm.services import auth
+from tests import builders
+from tests.web.helpers import csrf_token
+
+
+@pytest.fixture
+def world(db_session):
+    team_a, team_b = builders.team(), builders.team()
+    belt = builders.belt(team_a, code="yongkang-hardware")
+    belt.name_zh, belt.name_en = "永康五金", "Yongkang hardware"
+    builders.belt(team_b, code="wenzhou-shoes")
+    manager = builders.user("manager", leads=[team_a])
+    other_manager = builders.user("manager", leads=[team_b])
+    rep = builders.user("rep", team_=team_a)
+    factory = builders.factory(belt, owner=rep, name="+86 Tools", category="=cups")
+    builders.contact(factory, name="'Boss", phone="+86 138 0000 0000")
+    factory_user = builders.user("factory", factory=factory)
+    db_session.commit()
+    return {
+        "manager": manager,
+        "other_manager": other_manager,
+        "rep": rep,
+        "factory_user": factory_user,
+        "factory": factory,
+    }
+
+
+def signed_in(app, user):
+    auth.start_session(user, "test", "127.0.0.1")
+    db.session.commit()
+    return app.test_client(user=user)
+
+
+def upload(client, data: bytes, filename: str, kind: str = "factories"):
+    token = csrf_token(client, "/imports/")
+    return client.post(
+        "/imports/",
+        data={"csrf_token": token, "kind": kind, "file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
+
+
+def latest_run(db_session) -> ImportRun:
+    db_session.expire_all()
+    return db_session.scalar(select(ImportRun).order_by(ImportRun.id.desc()))
+
+
+def test_a_manager_uploads_maps_a_header_checks_and_imports(app, world, db_session):
+    client = signed_in(app, world["manager"])
+    rows = "Tax number,企业名称,产业带\r\n{code},永康市恒达五金制品有限公司,永康五金\r\n"
+    code = builders.credit_code(7001)
+    answer = upload(client, rows.format(code=code).encode("gb18030"), "恒达.csv")
+    assert answer.status_code == 303
+    run = latest_run(db_session)
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Which column holds what" in page and "For example: " + code in page
+
+    token = csrf_token(client, f"/imports/{run.id}")
+    refused = client.post(
+        f"/imports/{run.id}/check",
+        data={"csrf_token": token, "column_0": "name", "column_1": "name", "column_2": "belt"},
+    )
+    assert refused.status_code == 422
+    assert "Column Tax number holds this field already" in refused.get_data(as_text=True)
+
+    checked = client.post(
+        f"/imports/{run.id}/check",
+        data={
+            "csrf_token": token,
+            "column_0": "credit_code",
+            "column_1": "name",
+            "column_2": "belt",
+        },
+    )
+    assert checked.status_code == 303
+    page = client.get(f"/imports/{run.id}").get_data(as_text=True)
+    assert "Every row is good" in page and "Import 1 row" in page
+    assert db_session.scalar(select(func.count()).where(Factory.credit_code == code)) == 0
+
+    done = client.post(f"/imports/{run.id}/confirm", data={"csrf_token": token})
+    assert done.status_code == 303
+    assert db_session.scalar(select(func.count()).where(Factory.credit_code == code)) == 1
+    page = client.get(f"/imports/{run.id}").get_data(as_text=True)
+    assert "Imported: 1 new, 0 changed, 0 unchanged." in page
+    progress = client.get(f"/imports/{run.id}/progress").get_json()
+    assert progress == {
+        "status": "done",
+        "phase": "",
+        "processed": 1,
+        "total": 1,
+        "percent": 100,
+        "done": True,
+    }
+    again = client.post(f"/imports/{run.id}/confirm", data={"csrf_token": token})
+    assert again.status_code == 409
+
+
+def test_a_refused_dry_run_lists_the_lines_and_a_confirm_is_refused(app, world, db_session):
+    client = signed_in(app, world["manager"])
+    rows = "统一社会信用代码,企业名称,产业带\r\n{code},温州鞋厂,wenzhou-shoes\r\n"
+    upload(client, rows.format(code=builders.credit_code(7002)).encode(), "x.csv")
+    run = latest_run(db_session)
+    token = csrf_token(client, f"/imports/{run.id}")
+    client.post(
+        f"/imports/{run.id}/check",
+        data={
+            "csrf_token": token,
+            "column_0": "credit_code",
+            "column_1": "name",
+            "column_2": "belt",
+        },
+    )
+    page = client.get(f"/imports/{run.id}").get_data(as_text=True)
+    assert "1 problem: nothing was imported" in page
+    assert "The belt wenzhou-shoes is outside your scope." in page
+    assert client.post(f"/imports/{run.id}/confirm", data={"csrf_token": token}).status_code == 409
+
+
+def test_a_fake_xlsx_is_refused_by_the_file_field(app, world, db_session):
+    client = signed_in(app, world["manager"])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("word/document.xml", "<w/>")
+    answer = upload(client, buffer.getvalue(), "factories.xlsx")
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert re.search(r'id="file-error">This file is not a real .xlsx spreadsheet', page)
+    assert db_session.scalar(select(func.count()).select_from(ImportRun)) == 0
+
+
+def test_another_manager_finds_no_run_and_a_rep_or_factory_user_cannot_reach_imports(
+    app, world, db_session
+):
+    run = builders.import_run(world["manager"])
+    db_session.commit()
+    assert signed_in(app, world["other_manager"]).get(f"/imports/{run.id}").status_code == 404
+    for who, status in (("rep", 403), ("factory_user", 404)):
+        client = signed_in(app, world[who])
+        assert client.get("/imports/").status_code == status
+        assert client.get(f"/imports/{run.id}").status_code == status
+        assert client.get("/factories/export.csv").status_code == status
+
+
+@pytest.mark.parametrize(
+    ("language", "header"),
+    [
+        ("en", ["Unified social credit code", "Figure", "Month", "Value"]),
+        ("zh", ["统一社会信用代码", "数据指标", "月份", "数值"]),
+    ],
+)
+def test_templates_come_in_english_and_chinese_as_csv_and_xlsx(app, world, language, header):
+    client = signed_in(app, world["manager"])
+    text = client.get(f"/imports/template?kind=snapshots&language={language}")
+    assert text.data.startswith("\ufeff".encode())
+    assert next(csv.reader(io.StringIO(text.data.decode("utf-8-sig")))) == header
+    sheet = client.get(f"/imports/template?kind=snapshots&language={language}&format=xlsx")
+    workbook = load_workbook(io.BytesIO(sheet.data))
+    assert [cell.value for cell in workbook.active[1]] == header
+
+
+def test_the_factory_export_is_scoped_guarded_and_writes_numbers_as_numbers(app, world, db_session):
+    world["factory"].lat, world["factory"].lng = 28.9, 120.03
+    db_session.commit()
+    client = signed_in(app, world["manager"])
+    rows = list(
+        csv.reader(io.StringIO(client.get("/factories/export.csv").data.decode("utf-8-sig")))
+    )
+    assert rows[0][:3] == ["Unified social credit code", "Factory name", "Belt"]
+    assert rows[1] == [
+        world["factory"].credit_code,
+        "'+86 Tools",
+        "Yongkang hardware",
+        "'=cups",
+        "",
+        "",
+        "28.9",
+        "120.03",
+        "no",
+        "'Boss",
+        "'+86 138 0000 0000",
+    ]
+    sheet = load_workbook(io.BytesIO(client.get("/factories/export.xlsx").data)).active
+    assert [cell.value for cell in sheet[2]][6:8] == [28.9, 120.03]
+    other = signed_in(app, world["other_manager"]).get("/factories/export.csv")
+    assert len(other.data.decode("utf-8-sig").strip().splitlines()) == 1  # the header alone
