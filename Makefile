@@ -54,11 +54,14 @@ translations: $(VENV)/.installed
 # set, seeded once and kept; the tables land in bench/results/. PostgreSQL too when
 # BENCH_POSTGRES_URL is set (postgresql+psycopg://postgres@127.0.0.1:5432/crm_bench).
 BENCH_FACTORIES ?= 100000
-bench: $(VENV)/.installed
+BENCH_IMPORT_POSTGRES_URL ?= $(if $(BENCH_POSTGRES_URL),$(BENCH_POSTGRES_URL)_import)
+bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.requests --factories $(BENCH_FACTORIES)
 	$(BIN)/python -m bench.sweep --factories $(BENCH_FACTORIES)
+	$(BIN)/python -m bench.import_bench
 	$(if $(BENCH_POSTGRES_URL),$(BIN)/python -m bench.requests --factories $(BENCH_FACTORIES) --database $(BENCH_POSTGRES_URL))
 	$(if $(BENCH_POSTGRES_URL),$(BIN)/python -m bench.sweep --factories $(BENCH_FACTORIES) --database $(BENCH_POSTGRES_URL))
+	$(if $(BENCH_POSTGRES_URL),$(BIN)/python -m bench.import_bench --database $(BENCH_IMPORT_POSTGRES_URL))
 
 clean:
 	rm -rf $(VENV) instance test-artifacts

@@ -43,6 +43,7 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     security.register(app)
     templating.register(app)
 
+    import crm.cli_work  # noqa: F401  (adds `flask crm run-work` to the group)
     from crm.cli import crm_group
 
     app.cli.add_command(crm_group)

@@ -16,6 +16,7 @@ from crm.models import (
     Contact,
     Factory,
     FollowUp,
+    ImportRow,
     ImportRun,
     Task,
     Team,
@@ -220,9 +221,12 @@ def import_run(by: User, kind: str = "factories") -> ImportRun:
         filename="factories.csv",
         headers=["统一社会信用代码", "企业名称", "产业带"],
         mapping=["credit_code", "name", "belt"],
-        rows=[[2, credit_code(), "Imported Factory", "belt-x"]],
         total_rows=1,
     )
     db.session.add(record)
+    db.session.flush()
+    db.session.add(
+        ImportRow(run_id=record.id, line=2, cells=[credit_code(), "Imported Factory", "belt-x"])
+    )
     db.session.flush()
     return record

@@ -4,16 +4,17 @@ from crm.models.api_token import ApiToken
 from crm.models.factory import STATUSES, Contact, Factory
 from crm.models.followup import FollowUp
 from crm.models.history import AuditEntry, Delivery, Notification, StageChange
-from crm.models.imports import ImportRun
+from crm.models.imports import ImportRow, ImportRun
 from crm.models.password_reset import PasswordReset
 from crm.models.stage import PROSPECT, STAGES, Metric, StageDefinition, TaskTemplate
-from crm.models.system import Holiday, JobRun, SchedulerLease, Setting, WorkRequest
+from crm.models.system import Holiday, JobRun, SchedulerLease, Setting
 from crm.models.task import MetricSnapshot, Task
 from crm.models.team import Belt, Leave, Team, team_managers
 from crm.models.two_factor import RecoveryCode, TwoFactor
 from crm.models.user import ROLES, Invitation, LoginAttempt, User, UserSession
 from crm.models.visit import PURPOSES, Visit, VisitPhoto, visit_tasks
 from crm.models.webhooks import NotificationChannel, WebhookDelivery
+from crm.models.work import WorkRequest
 
 __all__ = [
     "PROSPECT",
@@ -29,6 +30,7 @@ __all__ = [
     "Factory",
     "FollowUp",
     "Holiday",
+    "ImportRow",
     "ImportRun",
     "Invitation",
     "JobRun",

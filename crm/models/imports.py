@@ -1,4 +1,4 @@
-"""Import runs: an uploaded sheet's cells kept as sent, its header mapping, report, progress."""
+"""Import runs: an upload's header, mapping and report; its rows staged one record each."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from crm.models.types import UTCDateTime, utcnow
 from crm.models.user import _in
 
 IMPORT_KINDS = ("factories", "snapshots")
-# uploaded -> checked (a dry run found no problem) or refused (it found some)
-# -> applying -> done, or failed (nothing imported).
-IMPORT_STATUSES = ("uploaded", "checked", "refused", "applying", "done", "failed")
+# uploaded -> (checking, a large file's dry run as a work request) -> checked (no problem)
+# or refused (some) -> applying (a work request) -> done, or failed (nothing imported).
+IMPORT_STATUSES = ("uploaded", "checking", "checked", "refused", "applying", "done", "failed")
 FILENAME_MAX = 255
 
 
 class ImportRun(db.Model):
-    """One upload of factories or figures: the staged rows (JSON), then a dry run, then the apply.
+    """One upload of factories or figures: its rows are staged in ImportRow, then checked, applied.
 
     The cells are kept exactly as read (after decoding), so the confirm step needs no
     re-upload and nothing the user sent is lost, even when a dry run refuses it.
@@ -29,7 +29,6 @@ class ImportRun(db.Model):
     __table_args__ = (
         CheckConstraint(_in("kind", IMPORT_KINDS), name="kind"),
         CheckConstraint(_in("status", IMPORT_STATUSES), name="status"),
-        CheckConstraint("processed_rows >= 0", name="processed_rows"),
         Index("ix_import_runs_created_by_created", "created_by_id", "created_at"),
     )
 
@@ -44,29 +43,38 @@ class ImportRun(db.Model):
     headers: Mapped[list] = mapped_column(JSON, default=list)
     # The field each column is read into, by column position ("" leaves the column out).
     mapping: Mapped[list] = mapped_column(JSON, default=list)
-    # [[line, cell, cell, ...], ...]: the data rows with their line in the file.
-    rows: Mapped[list] = mapped_column(JSON, default=list)
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(10), default="uploaded")
-    # "checking" or "writing" while applying; rows checked so far, for the progress bar.
-    phase: Mapped[str] = mapped_column(String(10), default="")
-    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
-    # [{"line": 3, "column": "Belt", "message": "..."}], in line order.
+    # Problems of the file as a whole (a required field no column holds), at line 1; the
+    # rows' own problems are on their ImportRow. `problem_count` counts both.
     problems: Mapped[list] = mapped_column(JSON, default=list)
+    problem_count: Mapped[int] = mapped_column(Integer, default=0)
     # {"created": n, "updated": n, "unchanged": n}: what the dry run expects or the apply did.
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
+    # The work request checking or applying it (its progress is the page's progress bar).
+    work_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("work_requests.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     created_by = relationship("User")
+    work_request = relationship("WorkRequest")
 
-    @property
-    def percent(self) -> int:
-        if self.status == "done":
-            return 100
-        if not self.total_rows:
-            return 0
-        return min(99, self.processed_rows * 100 // self.total_rows)
+
+class ImportRow(db.Model):
+    """One data row of an upload, staged: its line in the file, its cells, its problems."""
+
+    __tablename__ = "import_rows"
+    __table_args__ = (Index("ix_import_rows_run_line", "run_id", "line", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(Integer)
+    # The cells as read, by column position.
+    cells: Mapped[list] = mapped_column(JSON, default=list)
+    # [{"column": "Belt", "message": "..."}], or NULL for a row without problems.
+    problems: Mapped[list | None] = mapped_column(JSON(none_as_null=True))

@@ -1,4 +1,4 @@
-"""The install's own records: settings, holidays, job runs, work requests, the scheduler lease."""
+"""The install's own records: settings, holidays, job runs, the scheduler lease."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -22,7 +21,6 @@ from crm.models.types import UTCDateTime, utcnow
 from crm.models.user import _in
 
 JOB_OUTCOMES = ("running", "ok", "failed")
-WORK_STATUSES = ("queued", "running", "done", "failed")
 
 
 class Setting(db.Model):
@@ -62,28 +60,6 @@ class JobRun(db.Model):
     outcome: Mapped[str] = mapped_column(String(10), default="running")
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
-
-
-class WorkRequest(db.Model):
-    """Long work asked for from a page, picked up by the scheduler process."""
-
-    __tablename__ = "work_requests"
-    __table_args__ = (
-        CheckConstraint(_in("status", WORK_STATUSES), name="status"),
-        CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
-        Index("ix_work_requests_status_created", "status", "created_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(40))
-    arguments: Mapped[dict] = mapped_column(JSON, default=dict)
-    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(10), default="queued")
-    progress: Mapped[int] = mapped_column(Integer, default=0)
-    result: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SchedulerLease(db.Model):

@@ -116,7 +116,8 @@ def teams() -> list[Team]:
 
 
 def work_of(user: User) -> dict[str, int]:
-    """What a rep holds that someone must take over: factories, open follow-ups, open tasks."""
+    """What a rep (or a manager) holds that someone must take over: factories, open
+    follow-ups, open tasks."""
     return {
         "factories": _count(Factory, Factory.owner_id == user.id),
         "follow_ups": _count(FollowUp, FollowUp.assignee_id == user.id, FollowUp.status == "open"),
@@ -304,8 +305,19 @@ def deactivate(
         raise Invalid(message, fields={"to_rep": message})
     if not user.active:
         raise Invalid(_("This user is already deactivated."))
+    if user.role == "manager":
+        alone = [team.name for team in user.led_teams if len(team.managers) == 1]
+        if alone:
+            message = _(
+                "%(name)s is the only manager of %(teams)s: give the team another manager first.",
+                name=user.name,
+                teams=", ".join(alone),
+            )
+            raise Invalid(message, fields={"to_rep": message})
     moved = None
-    if user.role == "rep" and any(work_of(user).values()):
+    # Nothing may stay with an inactive user: a rep's factories, and anyone's open
+    # follow-ups and tasks (a manager may hold some), go to the named reps first.
+    if user.role in ("rep", "manager") and any(work_of(user).values()):
         moved = reassign.hand_over(actor, user, to_rep, now, per_belt=per_belt)
     user.active = False
     auth_service.end_sessions(user)

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from crm.extensions import db
-from crm.models import AuditEntry, ImportRun, User
+from crm.models import AuditEntry, ImportRow, ImportRun, User
 from crm.services import audit
 from crm.services.import_formats import fields_of
 
@@ -48,10 +48,11 @@ class Plan:
 
 @dataclass
 class Staged:
-    """One data row of the file: its line and the cells of the mapped columns by field."""
+    """One staged row of the file: its line, the cells of the mapped columns by field, its id."""
 
     line: int
     values: dict[str, Any]
+    id: int = 0
 
     def text(self, name: str) -> str:
         return cell_text(self.values.get(name, ""))
@@ -79,9 +80,14 @@ def staged_rows(run: ImportRun, plan: Plan) -> Iterator[Staged] | None:
     positions = [(index, name) for index, name in enumerate(run.mapping) if name]
 
     def rows() -> Iterator[Staged]:
-        for row in run.rows:
-            line, cells = row[0], row[1:]
-            yield Staged(line, {name: cells[i] if i < len(cells) else "" for i, name in positions})
+        statement = (
+            select(ImportRow.id, ImportRow.line, ImportRow.cells)
+            .where(ImportRow.run_id == run.id)
+            .order_by(ImportRow.line)
+        )
+        for row_id, line, cells in db.session.execute(statement).all():
+            values = {name: cells[i] if i < len(cells) else "" for i, name in positions}
+            yield Staged(line, values, row_id)
 
     return rows()
 

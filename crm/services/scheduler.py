@@ -27,7 +27,6 @@ import socket
 import sys
 import threading
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -40,7 +39,7 @@ from crm import clock
 from crm.extensions import db
 from crm.jobs import JOBS, Job
 from crm.models import Delivery, JobRun, WorkRequest
-from crm.services import mail, webhooks
+from crm.services import mail, webhooks, work
 from crm.services.lease import Health, Lease, LeaseLost, health, make_lease
 
 log = logging.getLogger(__name__)
@@ -191,16 +190,17 @@ class Runner:
     # --- work requests ---------------------------------------------------------------------
 
     def work_once(self) -> int | None:
-        """Claim and do one queued work request (its id); the leader alone takes "run now"."""
+        """Claim and do one pending work request (its id); the leader alone takes "run now"."""
         with self.app.app_context():
             try:
                 lease = self.lease
                 kinds = None if lease is not None and lease.held else JOB_WORK_KINDS
-                request = claim_work(clock.now(), excluded=kinds)
+                work.recover_abandoned(clock.now())
+                request = work.claim_next(self.holder, clock.now(), excluded=kinds)
                 if request is None:
                     return None
                 request_id = request.id
-                do_work(self, request)
+                work.run(request, self)
                 return request_id
             finally:
                 db.session.remove()
@@ -214,83 +214,17 @@ class Runner:
                 db.session.remove()
 
 
-WorkHandler = Callable[["Runner", WorkRequest], dict]
-WORK_HANDLERS: dict[str, WorkHandler] = {}
-
-
-def handles(kind: str) -> Callable[[WorkHandler], WorkHandler]:
-    """Register the function that does one kind of work request."""
-
-    def register(handler: WorkHandler) -> WorkHandler:
-        WORK_HANDLERS[kind] = handler
-        return handler
-
-    return register
-
-
-def claim_work(now: datetime, excluded: tuple[str, ...] | None = None) -> WorkRequest | None:
-    """The oldest queued request, marked running; FOR UPDATE SKIP LOCKED on PostgreSQL."""
-    statement = select(WorkRequest).where(WorkRequest.status == "queued")
-    if excluded:
-        statement = statement.where(WorkRequest.kind.not_in(excluded))
-    request = db.session.scalar(
-        statement.order_by(WorkRequest.created_at, WorkRequest.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    if request is None:
-        db.session.rollback()
-        return None
-    claimed = db.session.execute(
-        update(WorkRequest)
-        .where(WorkRequest.id == request.id, WorkRequest.status == "queued")
-        .values(status="running", started_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    if not claimed.rowcount:
-        return None
-    db.session.refresh(request)
-    return request
-
-
-def do_work(runner: Runner, request: WorkRequest) -> None:
-    handler = WORK_HANDLERS.get(request.kind)
-    try:
-        if handler is None:
-            raise LookupError(f"no handler for work of kind {request.kind!r}")
-        result = handler(runner, request)
-    except Exception as error:
-        db.session.rollback()
-        log.exception("work request %s (%s) failed", request.id, request.kind)
-        request = db.session.get(WorkRequest, request.id)
-        request.status, request.finished_at = "failed", clock.now()
-        request.result = {"error": str(error)[:ERROR_MAX]}
-        db.session.commit()
-        return
-    request.status, request.progress = "done", 100
-    request.finished_at, request.result = clock.now(), result
-    db.session.commit()
-
-
 def request_run(actor_id: int | None, job_name: str, now: datetime) -> WorkRequest:
     """Ask the scheduler process to run a job now (the admin's "run now")."""
     if job_name not in JOBS:
         raise KeyError(job_name)
-    request = WorkRequest(
-        kind="run_job",
-        arguments={"job": job_name},
-        requested_by_id=actor_id,
-        status="queued",
-        created_at=now,
-    )
-    db.session.add(request)
-    db.session.flush()
-    return request
+    return work.request("run_job", {"job": job_name}, actor_id, now)
 
 
-@handles("run_job")
-def _run_job(runner: Runner, request: WorkRequest) -> dict:
+@work.handles("run_job")
+def _run_job(request: WorkRequest, runner: Runner | None) -> dict:
+    if runner is None:
+        raise LeaseLost("only the scheduler process runs jobs")
     job = JOBS[request.arguments["job"]]
     now = clock.now()
     key = f"{job.name}:now-{request.id}"
@@ -357,7 +291,7 @@ def overview(now: datetime, per_job: int = 5) -> Overview:
     """What the admin's jobs page shows: each job's last runs and next run, the process's health."""
     requests = db.session.scalars(
         select(WorkRequest)
-        .where(WorkRequest.kind.in_(JOB_WORK_KINDS), WorkRequest.status.in_(("queued", "running")))
+        .where(WorkRequest.kind.in_(JOB_WORK_KINDS), WorkRequest.status.in_(("pending", "running")))
         .order_by(WorkRequest.created_at, WorkRequest.id)
     ).all()
     statuses = []

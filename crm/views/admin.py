@@ -22,6 +22,7 @@ from crm.views import (  # noqa: E402,F401
     admin_audit,
     admin_channels,
     admin_jobs,
+    admin_settings,
     admin_stages,
     admin_teams,
     admin_users,

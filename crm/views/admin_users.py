@@ -213,7 +213,7 @@ def _user_page(
         form.team_ids.data = [str(team.id) for team in user.led_teams]
         form.locale.data = user.locale or ""
     deactivate = deactivate or _deactivate_form(user)
-    work = accounts.work_of(user) if user.role == "rep" else {}
+    work = accounts.work_of(user) if user.role in ("rep", "manager") else {}
     return render_template(
         "admin/user.html",
         user=user,

@@ -13,7 +13,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import defer
 
 from crm import clock, export, scope
@@ -43,6 +42,7 @@ def kind_label(kind: str) -> str:
 def status_word(status: str) -> str:
     return {
         "uploaded": _("Not checked yet"),
+        "checking": _("Checking"),
         "checked": _("Checked: ready to import"),
         "refused": _("Has problems"),
         "applying": _("Importing"),
@@ -102,10 +102,12 @@ def check(run_id: int):
     form = _mapping_form(run, formdata=request.form)
     checked = form.validate_on_submit() and save_form(
         form,
-        lambda: imports.dry_run(
+        lambda: imports.check(
             current_user,
             imports.set_mapping(current_user, run, mapping_of(form, len(run.headers))),
             clock.now(),
+            current_locale(),
+            imports.inline(run, current_app),
         ),
     )
     if not checked:
@@ -116,46 +118,24 @@ def check(run_id: int):
 @bp.route("/<int:run_id>/confirm", methods=["POST"])
 @scope.allow("manage")
 def confirm(run_id: int):
-    """Import every row of a clean dry run: here for a small file, on a thread for a large one."""
+    """Import every row of a clean dry run: a work request, done here for a small file."""
     run = _run(run_id)
     if not ConfirmForm().validate_on_submit():
         return _run_page(run, status=400)
-    imports.confirm(current_user, run, clock.now())
+    request_ = imports.confirm(current_user, run, clock.now(), current_locale())
     db.session.commit()
     if imports.inline(run, current_app):
-        try:
-            imports.apply(current_user, run, clock.now())
-            db.session.commit()
-        except SQLAlchemyError:
-            db.session.rollback()
-            current_app.logger.exception("import run %s failed", run.id)
-            run = _run(run_id)
-            run.status, run.phase = "failed", ""
-            run.error = _("The import stopped on an error; nothing was imported. Try again.")
-            db.session.commit()
-    else:
-        imports.apply_in_background(
-            current_app._get_current_object(), run.id, current_user.id, current_locale()
-        )
+        imports.apply_here(request_)
     return redirect(url_for("imports.show", run_id=run.id), code=303)
 
 
 @bp.route("/<int:run_id>/progress")
 @scope.allow("manage")
 def progress(run_id: int):
-    """How far an applying run has come, for the page's progress bar."""
+    """How far a run's check or apply has come (its work request), for the progress bar."""
     run = _run(run_id)
     db.session.refresh(run)
-    response = jsonify(
-        {
-            "status": run.status,
-            "phase": run.phase,
-            "processed": run.processed_rows,
-            "total": run.total_rows,
-            "percent": run.percent,
-            "done": run.status not in ("applying",),
-        }
-    )
+    response = jsonify(imports.progress_of(run))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -168,7 +148,7 @@ def _index_page(form: UploadForm, status: int = 200):
     # The staged cells can be megabytes a run: the list reads only what it shows.
     runs = db.session.scalars(
         scope.import_runs(current_user)
-        .options(defer(ImportRun.rows), defer(ImportRun.problems))
+        .options(defer(ImportRun.problems))
         .order_by(ImportRun.created_at.desc(), ImportRun.id.desc())
         .limit(RECENT_RUNS)
     ).all()
@@ -184,7 +164,7 @@ def _mapping_form(run: ImportRun, formdata=None):
 def _samples(run: ImportRun) -> list[str]:
     """The first filled value of each column, to help the reader tell what it holds."""
     samples = [""] * len(run.headers)
-    for row in run.rows[:50]:
+    for row in imports.rows_of(run, limit=50):
         for index, cell in enumerate(row[1 : len(run.headers) + 1]):
             if not samples[index] and cell_text(cell):
                 samples[index] = _("For example: %(value)s", value=cell_text(cell)[:60])
@@ -196,6 +176,8 @@ def _run_page(run: ImportRun, form=None, status: int = 200):
         render_template(
             "imports/run.html",
             run=run,
+            progress=imports.progress_of(run),
+            problems=imports.report(run) if run.status == "refused" else [],
             form=form or _mapping_form(run),
             confirm_form=ConfirmForm(),
             editable=run.status in imports.EDITABLE,

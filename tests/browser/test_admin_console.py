@@ -102,3 +102,21 @@ def test_admin_creates_a_user_hands_over_a_leaving_rep_and_reads_the_audit_log(
     page.get_by_role("link", name="Belts").first.click()
     page.get_by_role("link", name=re.compile("Belt")).first.click()
     shot(page_guard, page, f"admin-belt-{width}")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1280"])
+def test_admin_changes_a_setting_and_a_bad_one_is_marked(page, page_guard, world, viewport):
+    page.set_viewport_size(viewport)
+    page_guard.expect_console_error(r"status of 422")
+    sign_in(page, world["admin"])
+    page.get_by_role("link", name="Settings").first.click()
+    expect(page.get_by_role("heading", name="Settings", level=1)).to_be_visible()
+    page.get_by_label("Check-in radius (m)").fill("9")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#checkin_radius_m-error")).to_have_text("Enter a number from 20 to 5000.")
+    shot(page_guard, page, f"admin-settings-refused-{viewport['width']}")
+    page.get_by_label("Check-in radius (m)").fill("450")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("1 setting saved.")).to_be_visible()
+    expect(page.get_by_label("Check-in radius (m)")).to_have_value("450")
+    shot(page_guard, page, f"admin-settings-{viewport['width']}")

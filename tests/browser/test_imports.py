@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import Factory
+from crm.services import work
 from tests import builders
 from tests.browser.guard import DESKTOP, PHONE
 from tests.browser.test_homes import sign_in
@@ -23,6 +24,13 @@ def people(live_db):
     return {"manager": manager.email}
 
 
+def drain() -> None:
+    """What the scheduler process does within seconds: claim and do the pending work."""
+    db.session.remove()  # a fresh session: the page's request committed the work since
+    assert work.drain("browser-test-scheduler")
+    db.session.remove()
+
+
 def sheet(codes: list[str]) -> bytes:
     lines = ["Tax number,企业名称,产业带,联系人,联系电话"]
     lines += [
@@ -36,7 +44,8 @@ def sheet(codes: list[str]) -> bytes:
 def test_a_manager_uploads_checks_maps_a_header_confirms_and_sees_it_done(
     page, page_guard, people, app, monkeypatch, viewport
 ):
-    # Every run goes to the background thread here, so the page's progress bar polls.
+    # Every check and apply is a work request here, done by the scheduler's work loop (drained
+    # by this test), so the page waits, then its progress bar polls to the end.
     monkeypatch.setitem(app.config, "CRM_IMPORT_INLINE_ROWS", 0)
     codes = [builders.credit_code(8100 + n) for n in range(3)]
     sign_in(page, people["manager"])
@@ -54,6 +63,9 @@ def test_a_manager_uploads_checks_maps_a_header_confirms_and_sees_it_done(
     page_guard.check(page)
 
     page.get_by_role("button", name="Check the file (imports nothing)").click()
+    expect(page.locator(".im-progress-text")).to_have_text("Waiting to start…")
+    page_guard.check(page)
+    drain()
     report = page.locator(".im-report")
     expect(report.get_by_role("heading")).to_have_text("1 problem: nothing was imported")
     expect(report).to_contain_text("No column holds this")
@@ -61,11 +73,15 @@ def test_a_manager_uploads_checks_maps_a_header_confirms_and_sees_it_done(
 
     page.get_by_label("Tax number").select_option("credit_code")
     page.get_by_role("button", name="Check the file (imports nothing)").click()
-    expect(page.get_by_role("heading", name="Every row is good")).to_be_visible()
+    expect(page.get_by_role("heading", name="Checking the file")).to_be_visible()
+    drain()
+    expect(page.get_by_role("heading", name="Every row is good")).to_be_visible(timeout=15_000)
     expect(page.locator(".im-ready")).to_contain_text("add 3, change 0 and leave 0")
     page_guard.check(page)
 
     page.get_by_role("button", name="Import 3 rows").click()
+    expect(page.locator(".im-progress-text")).to_have_text("Waiting to start…")
+    drain()
     expect(page.get_by_text("Imported: 3 new, 0 changed, 0 unchanged.")).to_be_visible(
         timeout=15_000
     )

@@ -238,3 +238,30 @@ def test_the_managers_hand_over_is_the_same_service(world):
     done = reassign.hand_over(manager, world["leaving"], world["taker"], NOW)
     assert done.count == 3 and done.tasks == 2
     assert held_by(world["leaving"]) == 0
+
+
+def test_a_manager_holding_open_follow_ups_hands_them_over_before_leaving(world):
+    manager = builders.user("manager", leads=[world["team"]])
+    builders.user("manager", leads=[world["team"]])  # the team keeps a manager
+    held = builders.follow_up(world["kept"], manager, NOW + timedelta(days=3))
+    db.session.commit()
+    with pytest.raises(Invalid) as refused:
+        accounts.deactivate(world["admin"], manager, NOW)
+    assert "takes over" in refused.value.fields["to_rep"]
+    db.session.rollback()
+    assert db.session.get(User, manager.id).active
+    accounts.deactivate(world["admin"], manager, NOW, to_rep=world["taker"])
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(FollowUp, held.id).assignee_id == world["taker"].id
+    assert not db.session.get(User, manager.id).active
+
+
+def test_the_only_manager_of_a_team_is_not_deactivated(world):
+    manager = builders.user("manager", leads=[world["team"]])
+    db.session.commit()
+    with pytest.raises(Invalid) as refused:
+        accounts.deactivate(world["admin"], manager, NOW)
+    assert "only manager" in refused.value.fields["to_rep"]
+    db.session.rollback()
+    assert db.session.get(User, manager.id).active

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from crm import export
 from crm.errors import Invalid
 from crm.models import AuditEntry, Contact, Factory, MetricSnapshot
-from crm.services import import_factories, imports
+from crm.services import import_factories, imports, work
 from crm.services.credit_code import ALPHABET
 from tests import builders
 
@@ -48,10 +48,19 @@ def checked(actor, data: bytes, filename: str = "factories.csv", kind: str = "fa
 
 def imported(actor, data: bytes, filename: str = "factories.csv", kind: str = "factories"):
     run = checked(actor, data, filename, kind)
-    assert run.problems == [], run.problems
-    imports.confirm(actor, run, NOW)
-    imports.apply(actor, run, NOW)
+    assert imports.report(run) == [], imports.report(run)
+    return applied(actor, run)
+
+
+def applied(actor, run):
+    """Confirm, then do the apply as the scheduler would: claim the work request and run it."""
+    request = imports.confirm(actor, run, NOW)
+    assert (request.kind, request.status, run.status) == ("import_apply", "pending", "applying")
+    claimed = work.claim_next("test-scheduler", NOW)
+    assert claimed.id == request.id and claimed.claimed_by == "test-scheduler"
+    assert work.run(claimed).status == "done", claimed.error
     assert run.status == "done"
+    assert work.claim_next("test-scheduler", NOW) is None  # claimed exactly once
     return run
 
 
@@ -99,9 +108,9 @@ def test_a_file_with_bad_rows_of_every_kind_gets_the_exact_report_and_imports_no
     before = db_session.scalar(select(func.count()).select_from(Factory))
     run = checked(world["manager"], csv_bytes(rows, "gb18030"))
     assert run.encoding == "gb18030"
-    assert run.rows[0][2] == "永康市恒达五金制品有限公司"
+    assert imports.rows_of(run)[0][2] == "永康市恒达五金制品有限公司"
     assert run.status == "refused"
-    assert run.problems == [
+    assert imports.report(run) == [
         {
             "line": 3,
             "column": "统一社会信用代码",
@@ -125,7 +134,7 @@ def test_a_file_with_bad_rows_of_every_kind_gets_the_exact_report_and_imports_no
 def test_a_file_without_a_required_column_names_what_is_missing(world):
     rows = [["统一社会信用代码", "企业名称"], [builders.credit_code(9010), "无产业带工厂"]]
     run = checked(world["manager"], csv_bytes(rows))
-    assert run.problems == [
+    assert imports.report(run) == [
         {
             "line": 1,
             "column": "产业带",
@@ -205,7 +214,7 @@ def test_an_xlsx_with_chinese_headers_dry_runs_to_the_expected_report(world):
     run = checked(world["manager"], buffer.getvalue(), "工厂.xlsx")
     assert run.file_format == "xlsx"
     assert run.mapping == ["credit_code", "name", "belt", "is_key_account", "shop_url"]
-    assert run.problems == [
+    assert imports.report(run) == [
         {"line": 3, "column": "重点客户", "message": "Enter yes or no (是 or 否)."},
         {"line": 4, "column": "企业名称", "message": "Enter the factory's name."},
         {
@@ -226,7 +235,7 @@ def test_a_csv_with_unknown_headers_mapped_by_hand_dry_runs_to_the_expected_repo
     run = imports.upload(world["manager"], "factories", "sheet.csv", csv_bytes(rows), NOW)
     assert run.mapping == ["", "", "", ""]
     imports.dry_run(world["manager"], run, NOW)
-    assert [problem["column"] for problem in run.problems] == [
+    assert [problem["column"] for problem in imports.report(run)] == [
         "Unified social credit code",
         "Factory name",
         "Belt",
@@ -235,7 +244,7 @@ def test_a_csv_with_unknown_headers_mapped_by_hand_dry_runs_to_the_expected_repo
         imports.set_mapping(world["manager"], run, ["credit_code", "credit_code", "belt", ""])
     imports.set_mapping(world["manager"], run, ["credit_code", "name", "belt", "contact_phone"])
     imports.dry_run(world["manager"], run, NOW)
-    assert run.problems == [
+    assert imports.report(run) == [
         {
             "line": 3,
             "column": "Boss phone",
@@ -284,9 +293,9 @@ def test_an_exported_file_reimports_to_no_change_and_one_edited_cell_changes_tha
     manager = world["manager"]
     data = _exported(manager, file_format)
     run = checked(manager, data, f"export.{file_format}")
-    assert run.problems == []
+    assert imports.report(run) == []
     assert run.counts == {"created": 0, "updated": 0, "unchanged": 4}
-    cells = {row[2]: row[1:] for row in run.rows}
+    cells = {row[2]: row[1:] for row in imports.rows_of(run)}
     assert set(cells) == {
         '=HYPERLINK("http://evil")',
         "-minus Tools",
@@ -302,13 +311,12 @@ def test_an_exported_file_reimports_to_no_change_and_one_edited_cell_changes_tha
     imported(manager, data, f"export.{file_format}")
     assert factory_rows(db_session) == stored
 
-    edited = [list(row) for row in run.rows]  # change one cell: Phone Co.'s category
+    edited = [list(row) for row in imports.rows_of(run)]  # change one cell: Phone Co.'s category
     target = next(row for row in edited if row[2] == "Phone Co.")
     target[4] = "stainless cups"
     again = checked(manager, csv_bytes([run.headers, *[row[1:] for row in edited]]))
     assert again.counts == {"created": 0, "updated": 1, "unchanged": 3}
-    imports.confirm(manager, again, NOW)
-    imports.apply(manager, again, NOW)
+    applied(manager, again)
     after = factory_rows(db_session)
     changed = [(b, a) for b, a in zip(stored, after, strict=True) if b != a]
     assert len(changed) == 1
@@ -328,7 +336,7 @@ def test_exported_text_cells_that_look_like_formulas_come_back_unchanged(world, 
     assert "'=HYPERLINK" in data and "'+86 cups" in data and "'+86 138 0000 0000" in data
     assert "''Quoted' Works" not in data  # a real apostrophe is not guarded, and is kept
     run = imports.upload(world["manager"], "factories", "x.csv", data.encode(), NOW)
-    names = sorted(row[2] for row in run.rows)
+    names = sorted(row[2] for row in imports.rows_of(run))
     assert names == sorted(f.name for f in tricky)
 
 
@@ -364,7 +372,7 @@ def test_figures_import_by_credit_code_metric_and_month(world, db_session):
         [mine.credit_code, "response_3min_rate", "2026/10/01", "70"],
     ]
     run = checked(world["manager"], csv_bytes(rows), kind="snapshots")
-    assert [(p["line"], p["column"]) for p in run.problems] == [
+    assert [(p["line"], p["column"]) for p in imports.report(run)] == [
         (4, "数据指标"),
         (5, "月份"),
         (6, "数值"),
@@ -372,10 +380,9 @@ def test_figures_import_by_credit_code_metric_and_month(world, db_session):
         (8, "统一社会信用代码"),
         (9, "统一社会信用代码"),
     ]
-    assert (
-        run.problems[3]["message"] == "A factory with this credit code exists outside your scope."
-    )
-    assert run.problems[5]["message"] == (
+    problems = imports.report(run)
+    assert problems[3]["message"] == "A factory with this credit code exists outside your scope."
+    assert imports.report(run)[5]["message"] == (
         "Line 2 has a figure for this factory, figure and month too."
     )
     good = csv_bytes(rows[:3])

@@ -178,7 +178,7 @@ def test_run_now_is_a_work_request_that_the_leader_alone_picks_up(world, runners
 
     db.session.expire_all()
     request = db.session.get(WorkRequest, request.id)
-    assert request.status == "done" and request.progress == 100
+    assert request.status == "done" and request.percent == 100
     assert request.result["outcome"] == "ok"
     assert request.result["run_key"] == f"daily:now-{request.id}"
     assert ("daily", f"daily:now-{request.id}", "ok") in runs()
@@ -188,7 +188,7 @@ def test_work_of_an_unknown_kind_fails_with_a_reason(db_session, runners):
     db.session.add(WorkRequest(kind="no-such-work", arguments={}))
     db.session.commit()
     request = db.session.get(WorkRequest, runners("a").work_once())
-    assert request.status == "failed" and "no handler" in request.result["error"]
+    assert request.status == "failed" and "no handler" in request.error
 
 
 # --- e-mail ------------------------------------------------------------------------------------

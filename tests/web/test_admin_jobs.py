@@ -90,7 +90,7 @@ def test_run_now_queues_work_that_the_page_follows(client, admin):
     assert (request.kind, request.arguments, request.status) == (
         "run_job",
         {"job": "daily"},
-        "queued",
+        "pending",
     )
     assert request.requested_by_id == admin.id
     page = text_of(client.get("/admin/jobs"))

@@ -104,6 +104,7 @@ def test_a_manager_uploads_maps_a_header_checks_and_imports(app, world, db_sessi
         "processed": 1,
         "total": 1,
         "percent": 100,
+        "waiting": False,
         "done": True,
     }
     again = client.post(f"/imports/{run.id}/confirm", data={"csrf_token": token})
@@ -198,3 +199,83 @@ def test_the_factory_export_is_scoped_guarded_and_writes_numbers_as_numbers(app,
     assert [cell.value for cell in sheet[2]][6:8] == [28.9, 120.03]
     other = signed_in(app, world["other_manager"]).get("/factories/export.csv")
     assert len(other.data.decode("utf-8-sig").strip().splitlines()) == 1  # the header alone
+
+
+def test_a_large_file_is_checked_and_imported_by_the_scheduler_with_progress(
+    app, world, db_session, monkeypatch
+):
+    from crm.services import work
+
+    monkeypatch.setitem(app.config, "CRM_IMPORT_INLINE_ROWS", 1)
+    client = signed_in(app, world["manager"])
+    codes = [builders.credit_code(7100 + n) for n in range(3)]
+    rows = "统一社会信用代码,企业名称,产业带\r\n" + "".join(
+        f"{code},永康{n}厂,永康五金\r\n" for n, code in enumerate(codes)
+    )
+    upload(client, rows.encode(), "big.csv")
+    run = latest_run(db_session)
+    token = csrf_token(client, f"/imports/{run.id}")
+    mapping = {"column_0": "credit_code", "column_1": "name", "column_2": "belt"}
+    checked = client.post(f"/imports/{run.id}/check", data={"csrf_token": token, **mapping})
+    assert checked.status_code == 303
+    page = client.get(f"/imports/{run.id}").get_data(as_text=True)
+    assert "Checking the file" in page and "Waiting to start…" in page
+    assert client.get(f"/imports/{run.id}/progress").get_json()["waiting"] is True
+
+    work.drain("test-scheduler")  # what the scheduler process does within seconds
+    page = client.get(f"/imports/{run.id}").get_data(as_text=True)
+    assert "Every row is good" in page and "Import 3 rows" in page
+
+    assert client.post(f"/imports/{run.id}/confirm", data={"csrf_token": token}).status_code == 303
+    assert "Waiting to start…" in client.get(f"/imports/{run.id}").get_data(as_text=True)
+    assert db_session.scalar(select(func.count()).where(Factory.credit_code.in_(codes))) == 0
+    progress = client.get(f"/imports/{run.id}/progress").get_json()
+    assert (progress["status"], progress["waiting"], progress["done"]) == ("applying", True, False)
+
+    work.drain("test-scheduler")
+    assert db_session.scalar(select(func.count()).where(Factory.credit_code.in_(codes))) == 3
+    progress = client.get(f"/imports/{run.id}/progress").get_json()
+    assert progress == {
+        "status": "done",
+        "phase": "",
+        "processed": 3,
+        "total": 3,
+        "percent": 100,
+        "waiting": False,
+        "done": True,
+    }
+    assert "Imported: 3 new, 0 changed, 0 unchanged." in client.get(f"/imports/{run.id}").get_data(
+        as_text=True
+    )
+
+
+def test_an_apply_that_fails_shows_its_error_on_the_page(app, world, db_session, monkeypatch):
+    from crm.services import imports
+
+    def broken(actor, result, now):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setitem(imports.WRITERS, "factories", broken)
+    client = signed_in(app, world["manager"])
+    code = builders.credit_code(7200)
+    sheet = f"统一社会信用代码,企业名称,产业带\r\n{code},坏厂,永康五金\r\n"
+    upload(client, sheet.encode(), "f.csv")
+    run = latest_run(db_session)
+    token = csrf_token(client, f"/imports/{run.id}")
+    client.post(
+        f"/imports/{run.id}/check",
+        data={
+            "csrf_token": token,
+            "column_0": "credit_code",
+            "column_1": "name",
+            "column_2": "belt",
+        },
+    )
+    answer = client.post(f"/imports/{run.id}/confirm", data={"csrf_token": token})
+    assert answer.status_code == 303
+    page = client.get(f"/imports/{run.id}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "The work stopped on an error (RuntimeError); nothing was changed." in text
+    assert latest_run(db_session).status == "failed"
+    assert db_session.scalar(select(func.count()).where(Factory.credit_code == code)) == 0

@@ -10,7 +10,9 @@
   function show(state) {
     bar.value = state.percent;
     bar.textContent = state.percent + " %";
-    if (state.phase === "writing") {
+    if (state.waiting) {
+      text.textContent = box.dataset.waiting;
+    } else if (state.phase === "writing") {
       text.textContent = box.dataset.writing;
     } else {
       text.textContent = box.dataset.checking

@@ -1,0 +1,47 @@
+"""The admin's settings form: shape only; crm.services.settings_page checks the values."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField, StringField
+from wtforms.widgets import NumberInput
+
+
+def _number(label, hint) -> StringField:
+    # Typed as text and checked by the service: "12a" gets a sentence, not a browser bubble.
+    return StringField(label, description=hint, widget=NumberInput(), render_kw={"min": 1})
+
+
+class SettingsForm(FlaskForm):
+    checkin_radius_m = _number(
+        _l("Check-in radius (m)"),
+        _l("A check-in farther than this from the factory is marked off-site."),
+    )
+    checkin_accuracy_m = _number(
+        _l("Position accuracy needed (m)"),
+        _l("A phone position less precise than this does not count as on-site."),
+    )
+    position_max_age_s = _number(
+        _l("Oldest position accepted (seconds)"),
+        _l("A position older than this at check-in does not count."),
+    )
+    freshness_days = _number(
+        _l("Figures stay fresh for (days after their month)"),
+        _l("Older figures no longer count for a measured target."),
+    )
+    long_elementary = _number(_l("Long in Elementary after (days)"), "")
+    long_junior = _number(_l("Long in Junior high after (days)"), "")
+    long_senior = _number(_l("Long in High school after (days)"), "")
+    long_university = _number(_l("Long in University after (days)"), "")
+    photo_required_purposes = SelectMultipleField(
+        _l("Visits that need a photo"), validate_choice=False
+    )
+    retention_days = _number(
+        _l("Keep the audit log for (days)"),
+        _l("Entries older than this may be expired by the retention service."),
+    )
+    rate_limit_api = StringField(
+        _l("API requests allowed per token"),
+        description=_l('For example "300 per minute" or "5000 per hour".'),
+    )

@@ -1,0 +1,88 @@
+"""The admin's settings page: the values checked, then stored through crm.services.settings
+(each change audited with its before and after). Two-step sign-in has its own page."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+
+from crm.errors import Invalid
+from crm.models import STAGES, User
+from crm.models.visit import PURPOSES
+from crm.services import settings
+
+RATE = re.compile(r"^\s*(\d{1,6})\s+per\s+(second|minute|hour|day)\s*$")
+
+
+@dataclass(frozen=True)
+class Bound:
+    low: int
+    high: int
+
+
+# The whole numbers an admin sets, with the range that keeps the app sensible.
+NUMBERS = {
+    "checkin_radius_m": Bound(20, 5_000),
+    "checkin_accuracy_m": Bound(5, 2_000),
+    "position_max_age_s": Bound(10, 3_600),
+    "freshness_days": Bound(1, 365),
+    "retention_days": Bound(365, 36_500),
+}
+LONG_IN_STAGE = Bound(7, 3_650)
+LONG_FIELDS = {f"long_{stage}": stage for stage in STAGES}
+
+
+def current() -> dict:
+    """The stored values, in the form's field names."""
+    values = {key: settings.get(key) for key in NUMBERS}
+    long_days = settings.get("long_in_stage_days") or {}
+    values.update({field: long_days.get(stage, "") for field, stage in LONG_FIELDS.items()})
+    values["photo_required_purposes"] = list(settings.get("photo_required_purposes"))
+    values["rate_limit_api"] = settings.get("rate_limit_api")
+    return values
+
+
+def _whole(raw, bound: Bound, errors: dict[str, str], field: str) -> int | None:
+    text = str(raw if raw is not None else "").strip()
+    if not re.fullmatch(r"\d{1,7}", text):
+        errors[field] = _("Enter a whole number.")
+        return None
+    value = int(text)
+    if not bound.low <= value <= bound.high:
+        errors[field] = _(
+            "Enter a number from %(low)d to %(high)d.", low=bound.low, high=bound.high
+        )
+        return None
+    return value
+
+
+def save(actor: User, posted: dict) -> int:
+    """Check every value, then store them all (or none); returns how many changed."""
+    errors: dict[str, str] = {}
+    values: dict[str, object] = {}
+    for key, bound in NUMBERS.items():
+        values[key] = _whole(posted.get(key), bound, errors, key)
+    long_days = {
+        stage: _whole(posted.get(field), LONG_IN_STAGE, errors, field)
+        for field, stage in LONG_FIELDS.items()
+    }
+    purposes = list(posted.get("photo_required_purposes") or [])
+    unknown = [purpose for purpose in purposes if purpose not in PURPOSES]
+    if unknown:
+        errors["photo_required_purposes"] = _("Choose among the visit purposes listed.")
+    rate = RATE.match(str(posted.get("rate_limit_api") or ""))
+    if not rate or int(rate.group(1)) < 1:
+        errors["rate_limit_api"] = _('Write a number, "per" and second, minute, hour or day.')
+    if errors:
+        raise Invalid(_("Correct the fields marked."), fields=errors)
+    values["long_in_stage_days"] = long_days
+    values["photo_required_purposes"] = [p for p in PURPOSES if p in purposes]
+    values["rate_limit_api"] = f"{int(rate.group(1))} per {rate.group(2)}"
+    changed = 0
+    for key, value in values.items():
+        if settings.get(key) != value:
+            settings.put(actor, key, value)
+            changed += 1
+    return changed

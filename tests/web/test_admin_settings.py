@@ -1,0 +1,103 @@
+"""The admin's settings page: the stored values shown, changes kept and audited, every bad
+value refused by its field with nothing stored; the rules read the new values at once."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from crm.models import AuditEntry
+from crm.services import auth, settings
+from tests import builders
+from tests.web.helpers import csrf_token
+
+GOOD = {
+    "checkin_radius_m": "500",
+    "checkin_accuracy_m": "100",
+    "position_max_age_s": "120",
+    "freshness_days": "45",
+    "long_elementary": "60",
+    "long_junior": "120",
+    "long_senior": "180",
+    "long_university": "400",
+    "photo_required_purposes": ["video_shoot", "training"],
+    "retention_days": "3650",
+    "rate_limit_api": "600 per minute",
+}
+
+
+@pytest.fixture
+def admin(app, db_session):
+    user = builders.user("admin")
+    db_session.commit()
+    auth.start_session(user, "test", "127.0.0.1")
+    db_session.commit()
+    return app.test_client(user=user), user
+
+
+def audits(db_session) -> int:
+    return db_session.scalar(
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "change_setting")
+    )
+
+
+def test_the_page_shows_the_stored_values(admin):
+    client, _ = admin
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert 'name="checkin_radius_m"' in page and 'value="300"' in page
+    assert 'value="300 per minute"' in page
+    assert 'value="video_shoot" checked' in page and 'value="training" checked' not in page
+
+
+def test_a_change_is_stored_audited_and_used_at_once(admin, db_session):
+    client, _ = admin
+    before = audits(db_session)
+    response = client.post(
+        "/admin/settings", data={**GOOD, "csrf_token": csrf_token(client, "/admin/settings")}
+    )
+    assert response.status_code == 303
+    assert settings.get("checkin_radius_m") == 500
+    assert settings.get("photo_required_purposes") == ["training", "video_shoot"]
+    assert settings.get("long_in_stage_days")["university"] == 400
+    assert settings.get("rate_limit_api") == "600 per minute"
+    # Radius, the purposes, long-in-stage days and the rate limit: four changes, four entries.
+    assert audits(db_session) == before + 4
+    again = client.post(
+        "/admin/settings", data={**GOOD, "csrf_token": csrf_token(client, "/admin/settings")}
+    )
+    assert again.status_code == 303 and audits(db_session) == before + 4
+    assert "Nothing changed." in client.get("/admin/settings").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("checkin_radius_m", "12a", "Enter a whole number."),
+        ("checkin_radius_m", "-5", "Enter a whole number."),
+        ("checkin_radius_m", "9", "Enter a number from 20 to 5000."),
+        ("long_junior", "", "Enter a whole number."),
+        ("retention_days", "30", "Enter a number from 365 to 36500."),
+        ("rate_limit_api", "lots", "Write a number"),
+        ("photo_required_purposes", ["video_shoot", "karaoke"], "Choose among the visit"),
+    ],
+)
+def test_a_bad_value_is_refused_by_its_field_and_nothing_changes(
+    admin, db_session, field, value, message
+):
+    client, _ = admin
+    before = audits(db_session)
+    data = {**GOOD, field: value, "csrf_token": csrf_token(client, "/admin/settings")}
+    response = client.post("/admin/settings", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert message in page and 'class="error"' in page
+    assert settings.get("checkin_radius_m") == 300  # the good values were not stored either
+    assert audits(db_session) == before
+
+
+def test_only_an_admin_reaches_the_settings(app, db_session):
+    manager = builders.user("manager", leads=[builders.team()])
+    db_session.commit()
+    auth.start_session(manager, "test", "127.0.0.1")
+    db_session.commit()
+    assert app.test_client(user=manager).get("/admin/settings").status_code == 403
