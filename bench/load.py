@@ -235,9 +235,9 @@ def make_reps(url: str, storage: str, count: int, log: Log = print) -> list[Rep]
 
     from crm import create_app
     from crm.extensions import db
-    from crm.models import Belt, Factory, Team, User
+    from crm.models import Factory, User
     from crm.services import api_tokens
-    from crm.services.credit_code import ALPHABET, check_digit
+    from tests import builders
 
     app = create_app("development", SQLALCHEMY_DATABASE_URI=url, CRM_STORAGE_ROOT=storage)
     # Cheap scrypt parameters (the verifier reads them from the hash): signing 200 reps in
@@ -246,26 +246,8 @@ def make_reps(url: str, storage: str, count: int, log: Log = print) -> list[Rep]
     now = datetime.now(UTC)
     reps: list[Rep] = []
     with app.app_context():
-        team = Team(name="Load team")
-        db.session.add(team)
-        belts = []
-        for n in range(max(1, count // 25)):
-            belt = Belt(
-                code=f"load-belt-{n}",
-                name_zh=f"负载产业带{n}",
-                name_en=f"Load belt {n}",
-                city_zh="宁波市",
-                city_en="Ningbo",
-                province_zh="浙江省",
-                province_en="Zhejiang",
-                category_zh="五金",
-                category_en="hardware",
-                lat=29.87,
-                lng=121.55,
-                team=team,
-            )
-            belts.append(belt)
-        db.session.add_all(belts)
+        team = builders.team("Load team")
+        belts = [builders.belt(team, code=f"load-belt-{n}") for n in range(max(1, count // 25))]
         users = [
             User(
                 role="rep",
@@ -285,12 +267,10 @@ def make_reps(url: str, storage: str, count: int, log: Log = print) -> list[Rep]
             factories[n] = []
             for _ in range(FACTORIES_PER_REP):
                 serial += 1
-                body = f"91330700LD{serial:06d}"[:16]
-                first17 = body + ALPHABET[serial % 31]
                 factories[n].append(
                     Factory(
                         name=f"Load factory {serial}",
-                        credit_code=first17 + check_digit(first17),
+                        credit_code=builders.credit_code(serial),
                         belt=belts[n % len(belts)],
                         owner=user,
                         status="active",
@@ -888,29 +868,16 @@ def make_sweep_data(url: str, factories: int, reps: int) -> None:
     flask(env, "crm", "init")
     from crm import create_app
     from crm.extensions import db
-    from crm.models import Belt, Factory, Team, User
+    from crm.models import Factory, User
     from crm.services import factory_list
-    from crm.services.credit_code import ALPHABET, check_digit
+    from tests import builders
 
     app = create_app("development", SQLALCHEMY_DATABASE_URI=url)
     with app.app_context():
         # Stale since within the last week: notified once; no open follow-up: one is made.
         days = factory_list.cadences()["elementary"] * 2 + 3
-        team = Team(name="Sweep team")
-        belt = Belt(
-            code="sweep-belt",
-            name_zh="产业带",
-            name_en="Sweep belt",
-            city_zh="宁波市",
-            city_en="Ningbo",
-            province_zh="浙江省",
-            province_en="Zhejiang",
-            category_zh="五金",
-            category_en="hardware",
-            lat=29.87,
-            lng=121.55,
-            team=team,
-        )
+        team = builders.team("Sweep team")
+        belt = builders.belt(team, code="sweep-belt")
         users = [
             User(
                 role="rep",
@@ -923,15 +890,14 @@ def make_sweep_data(url: str, factories: int, reps: int) -> None:
             )
             for n in range(reps)
         ]
-        db.session.add_all([team, belt, *users])
+        db.session.add_all(users)
         db.session.flush()
         rows = []
         for serial in range(1, factories + 1):
-            first17 = f"91330700TW{serial:06d}"[:16] + ALPHABET[serial % 31]
             rows.append(
                 Factory(
                     name=f"Sweep factory {serial}",
-                    credit_code=first17 + check_digit(first17),
+                    credit_code=builders.credit_code(serial),
                     belt=belt,
                     owner=users[serial % reps],
                     status="active",

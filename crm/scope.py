@@ -24,6 +24,7 @@ from crm.models import (
     FollowUp,
     ImportRun,
     Leave,
+    MetricSnapshot,
     StageChange,
     Task,
     User,
@@ -198,6 +199,10 @@ def factories(user: User, on: date) -> Select:
 
 def factory_ids(user: User, on: date) -> Select:
     return select(Factory.id).where(factory_condition(user, on))
+
+
+def snapshots(user: User, on: date) -> Select:
+    return select(MetricSnapshot).where(MetricSnapshot.factory_id.in_(factory_ids(user, on)))
 
 
 def visits(user: User, on: date) -> Select:

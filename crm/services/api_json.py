@@ -60,6 +60,15 @@ def keyset(statement: Select, column, after: int | None, limit: int | None) -> P
     return Page(items=rows, next_after=rows[-1].id if more else None)
 
 
+def listed(statement: Select, id_column, query: dict, narrowing: dict) -> Page:
+    """One page of a scoped list, narrowed by the query's equality filters
+    ({query name: column}), by id."""
+    for name, column in narrowing.items():
+        if name in query:
+            statement = statement.where(column == query[name])
+    return keyset(statement, id_column, query.get("after"), query.get("limit"))
+
+
 def page_json(page: Page, serialise) -> dict:
     return {"items": [serialise(item) for item in page.items], "next_after": page.next_after}
 

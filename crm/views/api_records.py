@@ -13,7 +13,7 @@ from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import FollowUp, Task, Visit
 from crm.services import evidence, followups, tasks
-from crm.services.api_json import follow_up_json, keyset, page_json, task_json, visit_json
+from crm.services.api_json import follow_up_json, listed, page_json, task_json, visit_json
 from crm.views.api import actor, answer, bp, read_body
 
 # --- visits ---------------------------------------------------------------------------------
@@ -26,9 +26,7 @@ def list_visits():
     statement = scope.visits(actor(), clock.today()).options(
         selectinload(Visit.rep), selectinload(Visit.tasks), selectinload(Visit.photos)
     )
-    if "factory_id" in query:
-        statement = statement.where(Visit.factory_id == query["factory_id"])
-    page = keyset(statement, Visit.id, query.get("after"), query.get("limit"))
+    page = listed(statement, Visit.id, query, {"factory_id": Visit.factory_id})
     return answer(page_json(page, visit_json))
 
 
@@ -46,11 +44,8 @@ def get_visit(visit_id: int):
 def list_follow_ups():
     query = parse_query(api_spec.FOLLOW_UP_QUERY, request.args)
     statement = scope.follow_ups(actor(), clock.today()).options(selectinload(FollowUp.assignee))
-    if "factory_id" in query:
-        statement = statement.where(FollowUp.factory_id == query["factory_id"])
-    if "status" in query:
-        statement = statement.where(FollowUp.status == query["status"])
-    page = keyset(statement, FollowUp.id, query.get("after"), query.get("limit"))
+    narrowing = {"factory_id": FollowUp.factory_id, "status": FollowUp.status}
+    page = listed(statement, FollowUp.id, query, narrowing)
     return answer(page_json(page, follow_up_json))
 
 
@@ -94,11 +89,7 @@ def list_tasks():
     statement = scope.tasks(actor(), clock.today()).options(
         selectinload(Task.owner), selectinload(Task.verified_by)
     )
-    if "factory_id" in query:
-        statement = statement.where(Task.factory_id == query["factory_id"])
-    if "status" in query:
-        statement = statement.where(Task.status == query["status"])
-    page = keyset(statement, Task.id, query.get("after"), query.get("limit"))
+    page = listed(statement, Task.id, query, {"factory_id": Task.factory_id, "status": Task.status})
     viewer = actor()
     return answer(page_json(page, lambda task: task_json(task, viewer)))
 

@@ -11,7 +11,7 @@ from crm.api_schema import parse_body, parse_query
 from crm.extensions import db
 from crm.models import MetricSnapshot, StageChange
 from crm.services import promotions, snapshots
-from crm.services.api_json import keyset, page_json, snapshot_json, stage_change_json
+from crm.services.api_json import listed, page_json, snapshot_json, stage_change_json
 from crm.views.api import actor, answer, bp, read_body
 
 # --- metric snapshots -----------------------------------------------------------------------
@@ -21,14 +21,8 @@ from crm.views.api import actor, answer, bp, read_body
 @scope.allow("staff")
 def list_snapshots():
     query = parse_query(api_spec.SNAPSHOT_QUERY, request.args)
-    statement = select(MetricSnapshot).where(
-        MetricSnapshot.factory_id.in_(scope.factory_ids(actor(), clock.today()))
-    )
-    if "factory_id" in query:
-        statement = statement.where(MetricSnapshot.factory_id == query["factory_id"])
-    if "metric" in query:
-        statement = statement.where(MetricSnapshot.metric_code == query["metric"])
-    page = keyset(statement, MetricSnapshot.id, query.get("after"), query.get("limit"))
+    narrowing = {"factory_id": MetricSnapshot.factory_id, "metric": MetricSnapshot.metric_code}
+    page = listed(scope.snapshots(actor(), clock.today()), MetricSnapshot.id, query, narrowing)
     return answer(page_json(page, snapshot_json))
 
 
@@ -62,11 +56,8 @@ def list_stage_changes():
     statement = scope.stage_changes(actor(), clock.today()).options(
         selectinload(StageChange.requested_by), selectinload(StageChange.decided_by)
     )
-    if "factory_id" in query:
-        statement = statement.where(StageChange.factory_id == query["factory_id"])
-    if "decision" in query:
-        statement = statement.where(StageChange.decision == query["decision"])
-    page = keyset(statement, StageChange.id, query.get("after"), query.get("limit"))
+    narrowing = {"factory_id": StageChange.factory_id, "decision": StageChange.decision}
+    page = listed(statement, StageChange.id, query, narrowing)
     return answer(page_json(page, stage_change_json))
 
 
