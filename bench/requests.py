@@ -41,6 +41,9 @@ BENCH_MANAGER = "bench-manager@example.com"
 BENCH_REPS = 50
 BENCH_BELT_FACTORIES = 5_000
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+EXPORT_ROWS = 10_000
+# The small data set whose statement counts are set beside the big one's (--small).
+SMALL_FACTORIES = 2_000
 
 
 @dataclass
@@ -56,6 +59,9 @@ class Case:
     headers: Callable[[], dict] | None = None
     runs: int = 30
     expect: tuple[int, ...] = (200,)
+    # A page reads a bounded set of rows, so its statements stay the same at any data size;
+    # an export reads its rows in batches, so its count grows with them.
+    paged: bool = True
 
 
 @dataclass
@@ -64,6 +70,8 @@ class Measure:
     times_ms: list[float] = field(default_factory=list)
     statements: list[int] = field(default_factory=list)
     statuses: set[int] = field(default_factory=set)
+    # The statements of the same request over the small data set (--small), if it ran.
+    small_statements: list[int] = field(default_factory=list)
 
     def percentile(self, share: float) -> float:
         ordered = sorted(self.times_ms)
@@ -78,6 +86,21 @@ class Measure:
     @property
     def failed(self) -> bool:
         return not self.statuses <= set(self.case.expect)
+
+    @property
+    def constant(self) -> bool | None:
+        """The same statements at both sizes. Where a count depends on the record (a visit
+        that completes a follow-up writes one more row) the two ranges must overlap."""
+        if not self.small_statements or not self.case.paged:
+            return None
+        return max(self.small_statements) >= min(self.statements) and max(self.statements) >= min(
+            self.small_statements
+        )
+
+
+def span(counts: list[int]) -> str:
+    ordered = sorted(set(counts))
+    return str(ordered[0]) if len(ordered) == 1 else f"{ordered[0]}-{ordered[-1]}"
 
 
 # --- the data set -------------------------------------------------------------------------------
@@ -241,10 +264,21 @@ def cases(app) -> list[Case]:
 
     with app.app_context():
         rep = db.session.scalar(select(User).where(User.email == rep_login(1)))
+        # An active factory, whose page shows every part (a prospect's has no checklist), so
+        # that its statements compare across data sizes.
         factory_id = db.session.scalar(
-            select(Factory.id).where(Factory.owner_id == rep.id).order_by(Factory.id)
+            select(Factory.id)
+            .where(Factory.owner_id == rep.id, Factory.status == "active")
+            .order_by(Factory.id)
         )
         name = db.session.scalar(select(Factory.name).where(Factory.id == factory_id))
+        # The admin's export of the belt nearest to EXPORT_ROWS factories.
+        per_belt = db.session.execute(
+            select(Factory.belt_id, func.count())
+            .where(Factory.belt_id.is_not(None), Factory.status != "closed")
+            .group_by(Factory.belt_id)
+        ).all()
+        export_belt, export_rows = min(per_belt, key=lambda row: abs(row[1] - EXPORT_ROWS))
     search = name[:2]
     manager, admin, portal = BENCH_MANAGER, "admin@example.com", "factory@example.com"
 
@@ -299,6 +333,15 @@ def cases(app) -> list[Case]:
             "/pipeline/board/export",
             None,
             runs=5,
+            paged=False,
+        ),
+        Case(
+            f"admin: board export (CSV, one belt, {export_rows:,} rows)",
+            admin,
+            f"/pipeline/board/export?belt={export_belt}",
+            None,
+            runs=5,
+            paged=False,
         ),
         Case("factory: portal", portal, "/portal/", 50),
         Case("rep: API factory list", rep_login(1), "/api/v1/factories", None),
@@ -320,7 +363,8 @@ def photo_bytes() -> bytes:
     return _PHOTO
 
 
-def run(url: str, factories: int, only: str | None) -> list[Measure]:
+def run(url: str, only: str | None, runs: int | None = None) -> list[Measure]:
+    """Each case `runs` times (its own count if None) after three warm-up requests."""
     from crm import create_app
     from crm.extensions import db
 
@@ -349,7 +393,7 @@ def run(url: str, factories: int, only: str | None) -> list[Measure]:
         clients[case.login] = client
         csrf = client.get("/api/v1/session", base_url="https://localhost").json["csrf_token"]
         measure = Measure(case)
-        for number in range(case.runs + 3):
+        for number in range((runs or case.runs) + 3):
             path = case.path() if callable(case.path) else case.path
             headers = {"X-CSRFToken": csrf, **(case.headers() if case.headers else {})}
             response = client.open(
@@ -378,7 +422,7 @@ def run(url: str, factories: int, only: str | None) -> list[Measure]:
 # --- the report -------------------------------------------------------------------------------
 
 
-def report(url: str, factories: int, measures: list[Measure]) -> str:
+def report(url: str, factories: int, measures: list[Measure], small: int) -> str:
     bare = measures[0]
     bare_rate = 1000 / statistics.mean(bare.times_ms)
     lines = [
@@ -394,24 +438,31 @@ def report(url: str, factories: int, measures: list[Measure]) -> str:
         f"- a bare Flask request here: p50 {bare.percentile(0.5):.2f} ms "
         f"({bare_rate:,.0f} requests/s in one thread)",
         "",
+        f"- SQL statements: counted on every run; the same requests over {small:,} factories"
+        " (3 runs each) give the next column, and a page's count must not change with the"
+        " data size (an export reads in batches, so its count does)"
+        if small
+        else "- SQL statements: counted on every run",
+        "",
         "| request | runs | p50 ms | p95 ms | target p95 ms | met | SQL statements "
-        "| throughput vs bare Flask |",
-        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+        f"| at {small:,} factories | constant | throughput vs bare Flask |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: |",
     ]
     for measure in measures[1:]:
         target = measure.case.target_ms
         met = {None: "reported", True: "yes", False: "NO"}[measure.met]
         if measure.failed:
             met = f"FAILED (status {sorted(measure.statuses)})"
-        statements = sorted(set(measure.statements))
-        counted = (
-            str(statements[0]) if len(statements) == 1 else f"{statements[0]}-{statements[-1]}"
-        )
+        small_counted = span(measure.small_statements) if measure.small_statements else "-"
+        constant = {None: "-", True: "yes", False: "NO"}[measure.constant]
+        if measure.small_statements and not measure.case.paged:
+            constant = "grows (batches)"
         rate = 1000 / statistics.mean(measure.times_ms)
         lines.append(
             f"| {measure.case.name} | {len(measure.times_ms)} | {measure.percentile(0.5):.1f} "
             f"| {measure.percentile(0.95):.1f} | {f'{target:.0f}' if target else '-'} | {met} "
-            f"| {counted} | 1 : {bare_rate / rate:,.0f} |"
+            f"| {span(measure.statements)} | {small_counted} | {constant} "
+            f"| 1 : {bare_rate / rate:,.0f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -419,18 +470,27 @@ def report(url: str, factories: int, measures: list[Measure]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--factories", type=int, default=100_000)
+    parser.add_argument(
+        "--small",
+        type=int,
+        default=SMALL_FACTORIES,
+        help="also count each request's statements over this many factories (0: not)",
+    )
     parser.add_argument("--database", default=None, help="a PostgreSQL URL (default: SQLite)")
     parser.add_argument("--only", default=None, help="time only the requests whose name has this")
     arguments = parser.parse_args(argv)
-    url = arguments.database
-    if not url:
-        DATA.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{DATA / f'demo-{arguments.factories}.sqlite3'}"
+    url = data_set_url(arguments.database, arguments.factories)
     prepare(url, arguments.factories)
     backend = make_url(url).get_backend_name()
     print(f"timing the key requests on {backend}...", flush=True)
-    measures = run(url, arguments.factories, arguments.only)
-    text_ = report(url, arguments.factories, measures)
+    measures = run(url, arguments.only)
+    if arguments.small:
+        small_url = data_set_url(arguments.database, arguments.small)
+        prepare(small_url, arguments.small)
+        print(f"counting their statements over {arguments.small:,} factories...", flush=True)
+        for measure, small in zip(measures, run(small_url, arguments.only, runs=3), strict=True):
+            measure.small_statements = small.statements
+    text_ = report(url, arguments.factories, measures, arguments.small)
     if not arguments.only:
         RESULTS.mkdir(parents=True, exist_ok=True)
         path = RESULTS / f"requests-{backend}-{datetime.now(UTC):%Y%m%d-%H%M}.md"
@@ -438,8 +498,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{text_}\nwritten to {path.relative_to(ROOT)}")
     else:
         print(f"\n{text_}")
-    failed = [m for m in measures[1:] if m.failed or m.met is False]
+    failed = [m for m in measures[1:] if m.failed or m.met is False or m.constant is False]
     return 1 if failed else 0
+
+
+def data_set_url(database: str | None, factories: int) -> str:
+    """The kept SQLite file of that size, or the PostgreSQL database (its name suffixed with
+    the size when it is not the default 100,000)."""
+    if not database:
+        DATA.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{DATA / f'demo-{factories}.sqlite3'}"
+    if factories == 100_000:
+        return database
+    parsed = make_url(database)
+    return parsed.set(database=f"{parsed.database}_{factories}").render_as_string(
+        hide_password=False
+    )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ from crm.services.demo_factories import (
     FactoryPlan,
     PlainTemplate,
     mobile_number,
+    person_name,
     plan_factories,
+    quota,
 )
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -58,6 +60,10 @@ DEMO_LOGINS = (
     "factory@example.com",
 )
 TEAM_SHARES = {1: 0.55, 2: 0.45}
+# A data set at scale has the staff of its size (DESIGN.md "Scale": about 100 factories a
+# rep): beyond the demo's four reps, field reps and co-managers share the two teams.
+FACTORIES_PER_REP = 100
+REPS_PER_MANAGER = 20
 
 
 @dataclass
@@ -101,6 +107,7 @@ def seed_demo(
     team_belts = _install_teams(belts)
     ctx = _context(rng)
     users = _install_users(rng, team_belts, ctx)
+    users += _install_field_staff(rng, team_belts, ctx, factories)
     plans = plan_factories(ctx, factories, team_belts, TEAM_SHARES)
     demo_visits.assign_agenda_groups(plans, ctx.team_reps[1][0])
     owned = _factory_user_plan(plans, ctx.team_reps[1][0])
@@ -239,6 +246,46 @@ def _install_users(
         elif user.role == "manager":
             ctx.team_managers[team_index] = user.id
     return [user for user, _ in users]
+
+
+def _install_field_staff(
+    rng: random.Random, team_belts: dict[int, list[Belt]], ctx: DemoContext, factories: int
+) -> list[User]:
+    """The reps and co-managers a data set of this size has beyond the demo's own (none at
+    the demo's default size). They sign in with the demo password; records them in ctx."""
+    reps = factories // FACTORIES_PER_REP - sum(len(ids) for ids in ctx.team_reps.values())
+    if reps <= 0:
+        return []
+    phones = set(db.session.scalars(select(User.phone).where(User.phone.is_not(None))))
+    teams = quota(reps, TEAM_SHARES)
+    managers = quota(max(0, (reps + 4) // REPS_PER_MANAGER - len(ctx.team_managers)), TEAM_SHARES)
+    added = []
+    for number, team_index in enumerate(teams, start=1):
+        added.append(
+            User(
+                email=f"field-rep-{number:04}@example.com",
+                role="rep",
+                name=person_name(rng),
+                phone=_unique_phone(rng, phones),
+                password_hash=demo_password_hash(),
+                team=team_belts[team_index][0].team,
+            )
+        )
+    for number, team_index in enumerate(managers, start=1):
+        manager = User(
+            email=f"field-manager-{number:03}@example.com",
+            role="manager",
+            name=person_name(rng),
+            phone=_unique_phone(rng, phones),
+            password_hash=demo_password_hash(),
+        )
+        manager.led_teams = [team_belts[team_index][0].team]
+        added.append(manager)
+    db.session.add_all(added)
+    db.session.flush()
+    for user, team_index in zip(added[: len(teams)], teams, strict=True):
+        ctx.team_reps[team_index].append(user.id)
+    return added
 
 
 def _unique_phone(rng: random.Random, taken: set[str]) -> str:

@@ -18,6 +18,7 @@ K = TypeVar("K")
 STATUS_WEIGHTS = {"prospect": 15, "active": 75, "paused": 6, "churned": 4}
 STAGE_WEIGHTS = {"elementary": 35, "junior": 28, "senior": 22, "university": 15}
 UNOWNED_PROSPECT_SHARE = 0.4
+DEMO_TEAM_REPS = 2  # the demo's own reps in each team (crm/services/demo.py DEMO_USERS)
 KEY_ACCOUNT_SHARES = {
     None: 0.0,
     "elementary": 0.03,
@@ -206,7 +207,11 @@ def plan_factories(
     for team, belts in team_belts.items():
         size = shares.count(team)
         team_plans = _team_plans(ctx, team, belts, size)
-        _assign_owners(ctx, team_plans, ctx.team_reps[team], main_share=0.55 if team == 1 else None)
+        reps = ctx.team_reps[team]
+        # The demo rep holds over half the first team's factories, unless the data set has
+        # the field staff of its size; then everyone holds about the same.
+        main_share = 0.55 if team == 1 and len(reps) <= DEMO_TEAM_REPS else None
+        _assign_owners(ctx, team_plans, reps, main_share=main_share, showcase=team == 1)
         plans.extend(team_plans)
     used_names: set[str] = set()
     used_codes: set[str] = set()
@@ -239,16 +244,21 @@ def _team_plans(ctx: DemoContext, team: int, belts: list[Belt], size: int) -> li
 
 
 def _assign_owners(
-    ctx: DemoContext, plans: list[FactoryPlan], reps: list[int], main_share: float | None
+    ctx: DemoContext,
+    plans: list[FactoryPlan],
+    reps: list[int],
+    main_share: float | None,
+    showcase: bool,
 ) -> None:
-    """Split a team's factories among its reps; the first rep gets an active one of each stage."""
+    """Split a team's factories among its reps (the first with `main_share` of them, if set);
+    with `showcase`, the first rep gets an active one of each stage."""
     rng = ctx.rng
     if main_share is None:
         weights = [1.0] * len(reps)
     else:
         others = (1 - main_share) / max(1, len(reps) - 1)
         weights = [main_share, *[others] * (len(reps) - 1)]
-    uncovered = set(STAGES) if main_share is not None else set()
+    uncovered = set(STAGES) if showcase else set()
     first_prospect = True
     for plan in plans:
         if plan.status == "prospect":

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Column, Table, func, insert, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm.extensions import db
@@ -60,9 +63,12 @@ def insert_rows(
     if not rows:
         return []
     before = db.session.scalar(select(func.max(model.id))) or 0
-    # A Core executemany on the table: every row names every column, so it is one batch,
-    # and it skips the ORM's per-row bookkeeping (a third of the time at 20,000 factories).
-    db.session.execute(insert(model.__table__), rows)
+    if db.session.get_bind().dialect.name == "postgresql":
+        _copy_rows(model.__table__, rows)
+    else:
+        # A Core executemany on the table: every row names every column, so it is one batch,
+        # and it skips the ORM's per-row bookkeeping (a third of the time at 20,000 factories).
+        db.session.execute(insert(model.__table__), rows)
     if not keys:
         return []
     found = {
@@ -70,3 +76,42 @@ def insert_rows(
         for found_row in db.session.execute(select(*keys, model.id).where(model.id > before))
     }
     return [found[tuple(row[key.key] for key in keys)] for row in rows]
+
+
+def _copy_rows(table: Table, rows: list[dict]) -> None:
+    """PostgreSQL's COPY on the session's own connection (and transaction): several times
+    quicker than a batch of INSERTs for the million visits of `--factories 100000`.
+
+    Each value goes through its column's bind processing, as an INSERT would; a column the
+    rows leave out takes its Python default, or the table's own default when it has none.
+    """
+    dialect = db.session.get_bind().dialect
+    named = [column for column in table.columns if column.key in rows[0]]
+    defaulted = [
+        column
+        for column in table.columns
+        if column.key not in rows[0] and column.default is not None and not column.primary_key
+    ]
+    processors = [column.type.bind_processor(dialect) for column in named]
+    processed = [(place, process) for place, process in enumerate(processors) if process]
+    fixed = tuple(
+        process(value) if (process := column.type.bind_processor(dialect)) else value
+        for column, value in ((column, _default_value(column)) for column in defaulted)
+    )
+    values_of = itemgetter(*(column.key for column in named))
+    names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in named + defaulted)
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
+    with cursor.copy(statement) as copy:
+        for row in rows:
+            values = list(values_of(row)) if len(named) > 1 else [row[named[0].key]]
+            for place, process in processed:
+                values[place] = process(values[place])
+            copy.write_row((*values, *fixed))
+
+
+def _default_value(column: Column) -> Any:
+    default = column.default
+    if default.is_callable:
+        return default.arg(None)
+    return default.arg

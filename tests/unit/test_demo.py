@@ -284,6 +284,30 @@ def test_each_factory_history_starts_with_its_signing(seeded):
         assert (first.from_status, first.to_stage) == ("prospect", "elementary")
 
 
+def test_a_data_set_at_scale_has_field_reps_with_about_a_hundred_factories_each(db_session):
+    counts = demo.seed_demo("test", factories=1_500, seed=5)
+    reps = every(User, User.role == "rep")
+    assert len(reps) == 1_500 // demo.FACTORIES_PER_REP
+    assert counts.users == len(every(User))
+    owned = dict(
+        db.session.execute(
+            select(Factory.owner_id, func.count())
+            .where(Factory.owner_id.is_not(None))
+            .group_by(Factory.owner_id)
+        ).all()
+    )
+    assert set(owned) == {rep.id for rep in reps}
+    # The demo rep no longer holds half a team: everyone holds about the same.
+    assert max(owned.values()) < 2 * min(owned.values())
+    assert all(rep.team is not None for rep in reps)
+    assert {rep.password_hash for rep in reps} == {user("rep@example.com").password_hash}
+    for factory in every(Factory, Factory.owner_id.is_not(None)):
+        assert factory.owner.team_id == factory.belt.team_id
+    # The demo logins keep their showcase: the factory login's junior factory and a request.
+    test_factory_login_owns_a_junior_factory_of_the_demo_rep(None)
+    test_a_promotion_of_the_demo_rep_awaits_the_manager(None)
+
+
 def test_seeding_twice_is_refused(seeded):
     with pytest.raises(Conflict):
         demo.seed_demo("test", factories=SMALL)
