@@ -1113,6 +1113,29 @@ def judge_sweep(result: SweepResult, mid: dict) -> None:
 # --- the command --------------------------------------------------------------------------------
 
 
+def write_results(options: argparse.Namespace, reports: list[str], problems: list[str]) -> None:
+    """The run's tables in bench/results/, with the machine, the date and the commit."""
+    from bench.sweep import RESULTS, commit, machine
+
+    kind = "load-fault" if options.fault else "load"
+    lines = [
+        f"# {'Load and fault' if options.fault else 'Load'} test: {options.reps} reps, "
+        f"{options.seconds:g} s",
+        "",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- commit: {commit()}",
+        f"- machine: {machine()}",
+        f"- command: `python -m bench.load {' '.join(sys.argv[1:])}`",
+        f"- verdict: {'; '.join(problems) if problems else 'passed'}",
+        "",
+        *("\n\n".join(reports).splitlines()),
+    ]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{kind}-{datetime.now(UTC):%Y%m%d-%H%M}.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"written to {path.relative_to(RESULTS.parents[1])}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sweep-driver"]:
@@ -1144,6 +1167,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.fault and options.database:
         parser.error("--fault runs on a PostgreSQL cluster of its own; leave out --database")
     problems: list[str] = []
+    reports: list[str] = []
     if options.database:
         result = run_load(
             options.seconds,
@@ -1153,6 +1177,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=options.workers,
         )
         problems += result.problems
+        reports.append(result.report)
     else:
         with Cluster() as cluster:
             result = run_load(
@@ -1165,8 +1190,12 @@ def main(argv: list[str] | None = None) -> int:
                 cluster=cluster,
             )
             problems += result.problems
+            reports.append(result.report)
             if options.fault:
-                problems += scheduler_kill(cluster, factories=options.sweep_factories).problems
+                sweep = scheduler_kill(cluster, factories=options.sweep_factories)
+                problems += sweep.problems
+                reports.append(sweep.report)
+    write_results(options, reports, problems)
     print("FAILED: " + "; ".join(problems) if problems else "passed", flush=True)
     return 1 if problems else 0
 

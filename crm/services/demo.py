@@ -60,10 +60,12 @@ DEMO_LOGINS = (
     "factory@example.com",
 )
 TEAM_SHARES = {1: 0.55, 2: 0.45}
-# A data set at scale has the staff of its size (DESIGN.md "Scale": about 100 factories a
-# rep): beyond the demo's four reps, field reps and co-managers share the two teams.
+# A data set at scale has the field staff of its size (DESIGN.md "Scale": about 100
+# factories a rep): beyond the demo's four reps, field reps join the two teams. Their
+# managers stay the demo's two: a team leads whole belts, and the demo has only the belts
+# of the data file, so more managers would be co-managers of the same factories, each sent
+# every one of the team's notices.
 FACTORIES_PER_REP = 100
-REPS_PER_MANAGER = 20
 
 
 @dataclass
@@ -251,14 +253,13 @@ def _install_users(
 def _install_field_staff(
     rng: random.Random, team_belts: dict[int, list[Belt]], ctx: DemoContext, factories: int
 ) -> list[User]:
-    """The reps and co-managers a data set of this size has beyond the demo's own (none at
-    the demo's default size). They sign in with the demo password; records them in ctx."""
+    """The reps a data set of this size has beyond the demo's own (none at the demo's
+    default size). They sign in with the demo password; records them in ctx."""
     reps = factories // FACTORIES_PER_REP - sum(len(ids) for ids in ctx.team_reps.values())
     if reps <= 0:
         return []
     phones = set(db.session.scalars(select(User.phone).where(User.phone.is_not(None))))
     teams = quota(reps, TEAM_SHARES)
-    managers = quota(max(0, (reps + 4) // REPS_PER_MANAGER - len(ctx.team_managers)), TEAM_SHARES)
     added = []
     for number, team_index in enumerate(teams, start=1):
         added.append(
@@ -271,19 +272,9 @@ def _install_field_staff(
                 team=team_belts[team_index][0].team,
             )
         )
-    for number, team_index in enumerate(managers, start=1):
-        manager = User(
-            email=f"field-manager-{number:03}@example.com",
-            role="manager",
-            name=person_name(rng),
-            phone=_unique_phone(rng, phones),
-            password_hash=demo_password_hash(),
-        )
-        manager.led_teams = [team_belts[team_index][0].team]
-        added.append(manager)
     db.session.add_all(added)
     db.session.flush()
-    for user, team_index in zip(added[: len(teams)], teams, strict=True):
+    for user, team_index in zip(added, teams, strict=True):
         ctx.team_reps[team_index].append(user.id)
     return added
 
