@@ -56,12 +56,18 @@ translations: $(VENV)/.installed
 BENCH_FACTORIES ?= 100000
 BENCH_IMPORT_POSTGRES_URL ?= $(if $(BENCH_POSTGRES_URL),$(BENCH_POSTGRES_URL)_import)
 bench: $(VENV)/.installed-test
-	$(BIN)/python -m bench.requests --factories $(BENCH_FACTORIES)
-	$(BIN)/python -m bench.sweep --factories $(BENCH_FACTORIES)
-	$(BIN)/python -m bench.import_bench
-	$(if $(BENCH_POSTGRES_URL),$(BIN)/python -m bench.requests --factories $(BENCH_FACTORIES) --database $(BENCH_POSTGRES_URL))
-	$(if $(BENCH_POSTGRES_URL),$(BIN)/python -m bench.sweep --factories $(BENCH_FACTORIES) --database $(BENCH_POSTGRES_URL))
-	$(if $(BENCH_POSTGRES_URL),$(BIN)/python -m bench.import_bench --database $(BENCH_IMPORT_POSTGRES_URL))
+	@# Every step runs even when one misses a target; the run fails at the end if any did.
+	@failed=""; \
+	for step in "bench.requests --factories $(BENCH_FACTORIES)" \
+	            "bench.sweep --factories $(BENCH_FACTORIES)" \
+	            "bench.import_bench" \
+	            $(if $(BENCH_POSTGRES_URL),"bench.requests --factories $(BENCH_FACTORIES) --database $(BENCH_POSTGRES_URL)" \
+	            "bench.sweep --factories $(BENCH_FACTORIES) --database $(BENCH_POSTGRES_URL)" \
+	            "bench.import_bench --database $(BENCH_IMPORT_POSTGRES_URL)"); do \
+	  echo "== python -m $$step"; \
+	  $(BIN)/python -m $$step || failed="$$failed\n  python -m $$step"; \
+	done; \
+	if [ -n "$$failed" ]; then printf "bench: missed a target or failed:$$failed\n"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) instance test-artifacts

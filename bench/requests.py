@@ -219,14 +219,20 @@ class Timed:
         self.last_ms = 0.0
         self.last_statements = 0
         self._count = 0
+        # With --show-statements: the statements of the last request, for reading.
+        self.shown: list[str] | None = None
         if engine is not None:
             event.listen(engine, "before_cursor_execute", self._counted)
 
-    def _counted(self, *arguments) -> None:
+    def _counted(self, connection, cursor, statement, *arguments) -> None:
         self._count += 1
+        if self.shown is not None:
+            self.shown.append(" ".join(statement.split())[:160])
 
     def __call__(self, environ, start_response):
         self._count = 0
+        if self.shown is not None:
+            self.shown.clear()
         started = time.perf_counter()
         body = self.wsgi_app(environ, start_response)
         try:
@@ -390,7 +396,9 @@ def photo_bytes() -> bytes:
     return _PHOTO
 
 
-def run(url: str, only: str | None, runs: int | None = None) -> list[Measure]:
+def run(
+    url: str, only: str | None, runs: int | None = None, show_statements: bool = False
+) -> list[Measure]:
     """Each case `runs` times (its own count if None) after three warm-up requests."""
     from crm import create_app
     from crm.extensions import db
@@ -410,6 +418,7 @@ def run(url: str, only: str | None, runs: int | None = None) -> list[Measure]:
     # the collector's way, so that a request pays for its own garbage only.
     gc.freeze()
     timed = Timed(app.wsgi_app, engine)
+    timed.shown = [] if show_statements else None
     app.wsgi_app = timed
     measures = [bare_measure(200)]
     clients: dict[str, object] = {}
@@ -443,6 +452,8 @@ def run(url: str, only: str | None, runs: int | None = None) -> list[Measure]:
             f"status {sorted(measure.statuses)}",
             flush=True,
         )
+        for statement in timed.shown or []:
+            print(f"    {statement}", flush=True)
     return measures
 
 
@@ -505,17 +516,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--database", default=None, help="a PostgreSQL URL (default: SQLite)")
     parser.add_argument("--only", default=None, help="time only the requests whose name has this")
+    parser.add_argument(
+        "--show-statements",
+        action="store_true",
+        help="print the SQL statements of each request's last run",
+    )
     arguments = parser.parse_args(argv)
     url = data_set_url(arguments.database, arguments.factories)
     prepare(url, arguments.factories)
     backend = make_url(url).get_backend_name()
     print(f"timing the key requests on {backend}...", flush=True)
-    measures = run(url, arguments.only)
+    measures = run(url, arguments.only, show_statements=arguments.show_statements)
     if arguments.small:
         small_url = data_set_url(arguments.database, arguments.small)
         prepare(small_url, arguments.small)
         print(f"counting their statements over {arguments.small:,} factories...", flush=True)
-        for measure, small in zip(measures, run(small_url, arguments.only, runs=3), strict=True):
+        counted = run(small_url, arguments.only, 3, arguments.show_statements)
+        for measure, small in zip(measures, counted, strict=True):
             measure.small_statements = small.statements
     text_ = report(url, arguments.factories, measures, arguments.small)
     if not arguments.only:

@@ -206,7 +206,9 @@ def commit() -> str:
         return result.stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + (" (with uncommitted changes)" if git("status", "--porcelain") else "")
+    # The tables a run has just written under bench/results/ are not a change of the code.
+    changed = git("status", "--porcelain", "--", ".", ":(exclude)bench/results")
+    return head + (" (with uncommitted changes)" if changed else "")
 
 
 def database_version(url: str) -> str:

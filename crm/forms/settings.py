@@ -45,3 +45,17 @@ class SettingsForm(FlaskForm):
         _l("API requests allowed per token"),
         description=_l('For example "300 per minute" or "5000 per hour".'),
     )
+    map_tile_url = StringField(
+        _l("Map tile address"),
+        description=_l(
+            "Leave empty for a plain map with no tiles. Or a tile server's https address with "
+            "{z}, {x} and {y}, such as https://tiles.example.org/{z}/{x}/{y}.png: Today's maps "
+            "then load their tiles from that server."
+        ),
+        render_kw={
+            "maxlength": 300,
+            "inputmode": "url",
+            "autocomplete": "off",
+            "spellcheck": "false",
+        },
+    )

@@ -194,6 +194,10 @@ def load_session(token: str) -> User | None:
     now = clock_now()
     if now - row.last_seen_at > SEEN_EVERY:
         row.last_seen_at = now
+        # Saved at once, on its own: a request that only reads never commits, so the time
+        # would be lost and every later request would write it again.
+        if not db.session.new and not db.session.deleted and list(db.session.dirty) == [row]:
+            db.session.commit()
     row.user.current_session_token = token
     return row.user
 

@@ -75,3 +75,41 @@ def nearest(
     ]
     found.sort(key=lambda nearby: (nearby.distance_m, nearby.factory.id))
     return found[:limit]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A factory on the day's route: the leg from the stop before it and the total so far.
+
+    A factory without a location has neither (it is listed after the route).
+    """
+
+    factory: Factory
+    leg_m: float | None
+    total_m: float | None
+
+
+def tour(start: tuple[float, float] | None, factories: list[Factory]) -> list[Stop]:
+    """The factories as a nearest-neighbour tour from `start`, then those without a location.
+
+    Without a start (the phone kept its position) the tour starts at the first factory, in the
+    order given, that has a location. Ties go to the factory given first.
+    """
+    located = [f for f in factories if f.lat is not None and f.lng is not None]
+    unlocated = [Stop(f, None, None) for f in factories if f.lat is None or f.lng is None]
+    if start is None:
+        if not located:
+            return unlocated
+        start = (located[0].lat, located[0].lng)
+    lat, lng = start
+    stops: list[Stop] = []
+    total = 0.0
+    left = list(located)
+    while left:
+        legs = [distance_m(lat, lng, factory.lat, factory.lng) for factory in left]
+        index = min(range(len(left)), key=lambda i: (legs[i], i))
+        factory = left.pop(index)
+        total += legs[index]
+        stops.append(Stop(factory, legs[index], total))
+        lat, lng = factory.lat, factory.lng
+    return stops + unlocated

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 
 from crm.errors import Invalid
 from crm.models import STAGES, User
 from crm.models.visit import PURPOSES
-from crm.services import settings
+from crm.services import field_map, settings
 
 RATE = re.compile(r"^\s*(\d{1,6})\s+per\s+(second|minute|hour|day)\s*$")
 
@@ -32,6 +33,10 @@ NUMBERS = {
 }
 LONG_IN_STAGE = Bound(7, 3_650)
 LONG_FIELDS = {f"long_{stage}": stage for stage in STAGES}
+TILE_URL_MAX = 300
+TILE_PLACEHOLDERS = ("{z}", "{x}", "{y}")
+# Plain http is for a tile server on this machine (tests, a local mirror), never the network.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def current() -> dict:
@@ -41,7 +46,44 @@ def current() -> dict:
     values.update({field: long_days.get(stage, "") for field, stage in LONG_FIELDS.items()})
     values["photo_required_purposes"] = list(settings.get("photo_required_purposes"))
     values["rate_limit_api"] = settings.get("rate_limit_api")
+    values["map_tile_url"] = settings.get("map_tile_url")
     return values
+
+
+def tile_url(raw) -> str:
+    """The map tile URL as typed, checked: empty (no tiles), or a tile server's address with
+    {z}, {x} and {y}; https, or http on this machine. Invalid names the field."""
+    text = str(raw if raw is not None else "").strip()
+    if not text:
+        return ""
+
+    def refuse(message: str):
+        raise Invalid(message, fields={"map_tile_url": message})
+
+    if len(text) > TILE_URL_MAX:
+        refuse(_("Keep the address to %(max)d characters or fewer.", max=TILE_URL_MAX))
+    example = "https://tiles.example.org/{z}/{x}/{y}.png"
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = None, ""
+    if (
+        parts is None
+        or any(char.isspace() or char in "\"'<>\\`^|" for char in text)
+        or not field_map.HOST.fullmatch(parts.netloc)
+    ):
+        refuse(_("Write the whole address, such as %(example)s.", example=example))
+    if not (parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_HOSTS)):
+        refuse(_("Use an https address (plain http only for this machine, such as 127.0.0.1)."))
+    if not all(placeholder in text for placeholder in TILE_PLACEHOLDERS):
+        refuse(_("Put {z}, {x} and {y} in the address where the tile's zoom, column and row go."))
+    rest = text
+    for placeholder in TILE_PLACEHOLDERS:
+        rest = rest.replace(placeholder, "")
+    if "{" in rest or "}" in rest:
+        refuse(_("Use only {z}, {x} and {y} between braces."))
+    return text
 
 
 def _whole(raw, bound: Bound, errors: dict[str, str], field: str) -> int | None:
@@ -75,6 +117,10 @@ def save(actor: User, posted: dict) -> int:
     rate = RATE.match(str(posted.get("rate_limit_api") or ""))
     if not rate or int(rate.group(1)) < 1:
         errors["rate_limit_api"] = _('Write a number, "per" and second, minute, hour or day.')
+    try:
+        values["map_tile_url"] = tile_url(posted.get("map_tile_url"))
+    except Invalid as error:
+        errors.update(error.fields)
     if errors:
         raise Invalid(_("Correct the fields marked."), fields=errors)
     values["long_in_stage_days"] = long_days

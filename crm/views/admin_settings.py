@@ -1,5 +1,6 @@
 """The admin's settings: check-in rules, freshness of figures, long-in-stage days, visits that
-need a photo, audit retention and the API's rate limit (DESIGN.md "Settings")."""
+need a photo, the map tile address, audit retention and the API's rate limit (DESIGN.md
+"Settings")."""
 
 from __future__ import annotations
 

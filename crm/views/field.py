@@ -1,22 +1,35 @@
-"""Field staff on a phone: today's follow-ups, and their factories near where they stand."""
+"""Field staff on a phone: today's follow-ups, their factories near where they stand, and the
+day's route through the factories due a visit, each on a map that needs no map service."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, g, render_template, request, url_for
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import clock, scope
 from crm.errors import Invalid
-from crm.services import followups, geo
+from crm.services import field_map, followups, geo, settings
 
 bp = Blueprint("field", __name__)
 
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"check_in_url": check_in_url, "format_distance": format_distance}
+    return {
+        "check_in_url": check_in_url,
+        "format_distance": format_distance,
+        "format_scale": format_scale,
+    }
+
+
+def _tile_url() -> str:
+    """The admin's tile URL (may be empty); its host is then allowed to the page's img-src."""
+    url = settings.get("map_tile_url") or ""
+    # Read by crm.views.security.add_headers: the pages that draw a map load tiles from here.
+    g.map_tile_origin = field_map.tile_origin(url)
+    return url
 
 
 @bp.route("/today")
@@ -24,6 +37,7 @@ def _helpers() -> dict:
 def today():
     now = clock.now()
     agenda = followups.agenda(current_user, now)
+    _tile_url()  # the map arrives in a fragment, but the page's policy decides what it loads
     return render_template("field/today.html", agenda=agenda, today=clock.today(now))
 
 
@@ -36,7 +50,46 @@ def near():
     except Invalid as error:
         return render_template("field/_near.html", error=error.message, places=[]), 422
     places = geo.nearest(current_user, lat, lng, clock.today())
-    return render_template("field/_near.html", error=None, places=places)
+    view = field_map.view(
+        (lat, lng), [(place.factory.lat, place.factory.lng) for place in places], _tile_url()
+    )
+    return render_template("field/_near.html", error=None, places=places, map=view)
+
+
+@bp.route("/today/route")
+@scope.allow("staff")
+def route():
+    """Today's and overdue follow-ups' factories as a tour from the phone: a fragment for Today.
+
+    Without a position (the phone kept it) the route starts at the first factory due that has
+    a location; a position that is given but bad is refused, as Near me refuses it.
+    """
+    lat_arg, lng_arg = request.args.get("lat"), request.args.get("lng")
+    start = None
+    if lat_arg is not None or lng_arg is not None:
+        try:
+            start = geo.parse_position(lat_arg, lng_arg)
+        except Invalid as error:
+            return render_template("field/_route.html", error=error.message, stops=[]), 422
+    now = clock.now()
+    agenda = followups.agenda(current_user, now)
+    factories = list(
+        {item.factory.id: item.factory for item in agenda.overdue + agenda.today}.values()
+    )
+    stops = geo.tour(start, factories)
+    located = [stop for stop in stops if stop.total_m is not None]
+    view = field_map.view(
+        start, [(stop.factory.lat, stop.factory.lng) for stop in located], _tile_url()
+    )
+    return render_template(
+        "field/_route.html",
+        error=None,
+        stops=stops,
+        located=located,
+        unlocated=stops[len(located) :],
+        from_here=start is not None,
+        map=view,
+    )
 
 
 def check_in_url(factory_id: int) -> str:
@@ -53,3 +106,10 @@ def format_distance(metres: float) -> str:
     if metres < 10_000:
         return _("%(distance)s km", distance=format_decimal(metres / 1000, "#,##0.0"))
     return _("%(distance)s km", distance=format_decimal(round(metres / 1000), "#,##0"))
+
+
+def format_scale(metres: int) -> str:
+    """A scale bar's round distance: "500 m", "2 km", "1,000 km"."""
+    if metres < 1000:
+        return _("%(distance)s m", distance=format_decimal(metres, "#,##0"))
+    return _("%(distance)s km", distance=format_decimal(metres // 1000, "#,##0"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, redirect, request, url_for
+from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -59,7 +59,9 @@ def gate() -> Response | None:
 
 
 def add_headers(response: Response) -> Response:
-    tiles = current_app.config.get("CRM_MAP_TILE_ORIGIN") or ""
+    # The operator's tile host, and the admin's where a view draws a map (g.map_tile_origin).
+    hosts = (current_app.config.get("CRM_MAP_TILE_ORIGIN"), g.get("map_tile_origin"))
+    tiles = " ".join(dict.fromkeys(host for host in hosts if host))
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(
         tiles=f" {tiles}" if tiles else ""
     )

@@ -1,9 +1,12 @@
-"""A rep's Today on a phone and a desk: overdue first, Done, Move, and "Near me"."""
+"""A rep's Today on a phone and a desk: overdue first, Done, Move, "Near me" and "Plan my route"
+with their maps (an inline SVG, and the admin's tiles from a server on this machine)."""
 
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +14,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from crm.models import Factory, FollowUp
+from crm.services import settings
 from tests import builders
 from tests.browser.guard import DESKTOP, PHONE
 from tests.browser.test_homes import sign_in
@@ -160,3 +164,173 @@ def test_factory_page_plans_a_follow_up_with_one_tap(page, page_guard, live_db, 
     assert planned.factory_id == rep_day["far"]
     local = planned.due_at.astimezone(rep_day["zone"])
     assert local.date() == rep_day["local_today"] + timedelta(days=7) and local.hour == 10
+
+
+# --- maps and the day's route -------------------------------------------------------------------
+
+SCREENSHOTS = "/tmp/helper-map-{}.png"
+# A 1 × 1 grey PNG: what the local tile server answers for every tile.
+TILE_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8ffff3f0005fe02fea7d6a0a70000000049454e44ae426082"
+)
+
+
+@pytest.fixture
+def route_day(app, live_db):
+    """Due today or overdue, on one parallel east of HERE: Far 0.04°, Mid 0.01°, Close 0.005°."""
+    zone = ZoneInfo(app.config["CRM_TIMEZONE"])
+    now, midnight = calm_now(zone)
+    later = now + (midnight - now) / 2
+    team = builders.team()
+    belt = builders.belt(team)
+    rep = builders.user("rep", team_=team)
+    lat = HERE["latitude"]
+    far = builders.factory(belt, owner=rep, name="Far Fasteners", lat=lat, lng=121.5905)
+    mid = builders.factory(belt, owner=rep, name="Middle Mould Works", lat=lat, lng=121.5605)
+    close = builders.factory(belt, owner=rep, name="Close Casting", lat=lat, lng=121.5555)
+    unplaced = builders.factory(belt, owner=rep, name="Unplaced Plastics")
+    builders.follow_up(far, rep, now - timedelta(days=1), reason="Overdue")
+    for factory in (mid, close, unplaced):
+        builders.follow_up(factory, rep, later)
+    live_db.commit()
+    return {"rep": rep.email, "close": close.id}
+
+
+def map_numbers(panel) -> list[str]:
+    return panel.locator("svg .field-map-point text").all_text_contents()
+
+
+def assert_map_fits(page, panel) -> None:
+    box = panel.locator("svg.field-map-svg").bounding_box()
+    width = page.viewport_size["width"]
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+    assert box["height"] > 150  # legible, not squashed
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1280"])
+def test_plan_my_route_orders_the_due_factories_nearest_next_on_a_map(
+    page, page_guard, route_day, viewport
+):
+    page_guard.context.grant_permissions(["geolocation"])
+    page_guard.context.set_geolocation(HERE)
+    sign_in(page, route_day["rep"])
+    page.get_by_role("button", name="Plan my route").click()
+    panel = page.locator("#route")
+    stops = panel.locator(".today-route-list .today-route-row")
+    expect(stops).to_have_count(3)
+    expect(stops).to_contain_text(["Close Casting", "Middle Mould Works", "Far Fasteners"])
+    expect(stops.first).to_contain_text("480 m")  # 0.005° east at 29.87° N: 483 m
+    expect(stops.first.get_by_role("link", name="Check in")).to_have_attribute(
+        "href", f"/visit?factory={route_day['close']}"
+    )
+    unplaced = panel.locator(".today-route-unlocated .today-route-row")
+    expect(unplaced).to_have_count(1)
+    expect(unplaced).to_contain_text("Unplaced Plastics")
+    expect(unplaced).to_contain_text("No location")
+    figure = panel.get_by_role("group", name=re.compile("Map of the route through the 3 factories"))
+    expect(figure).to_be_visible()
+    assert map_numbers(panel) == ["3", "2", "1"]  # drawn last to first: 1 on top
+    xs = [panel.locator(f"svg #route-map-{n} circle").bounding_box()["x"] for n in (1, 2, 3)]
+    assert xs == sorted(xs)  # all east of the phone, in tour order
+    expect(panel.locator("svg .field-map-route")).to_have_count(1)
+    expect(panel.locator("svg .field-map-here")).to_have_count(1)
+    assert_map_fits(page, panel)
+    page_guard.check(page)
+    panel.scroll_into_view_if_needed()
+    page_guard.screenshot(f"today-route-{viewport['width']}", page)
+    if viewport == PHONE:
+        page.screenshot(path=SCREENSHOTS.format("route"), full_page=True)
+    # A point on the map is the factory's link.
+    panel.get_by_role("link", name="1 Close Casting", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/factories/\d+$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Close Casting")
+
+
+def test_plan_my_route_without_permission_starts_at_the_first_factory_due(
+    page, page_guard, route_day
+):
+    sign_in(page, route_day["rep"])
+    page.get_by_role("button", name="Plan my route").click()
+    panel = page.locator("#route")
+    expect(panel).to_contain_text("Your position was not shared")
+    stops = panel.locator(".today-route-list .today-route-row")
+    expect(stops).to_contain_text(["Far Fasteners", "Middle Mould Works", "Close Casting"])
+    expect(stops.first).to_contain_text("Start")
+    expect(panel.locator("svg .field-map-here")).to_have_count(0)
+    page_guard.check(page)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1280"])
+def test_near_me_shows_a_map_numbered_as_the_list(page, page_guard, route_day, viewport):
+    page_guard.context.grant_permissions(["geolocation"])
+    page_guard.context.set_geolocation(HERE)
+    sign_in(page, route_day["rep"])
+    page.get_by_role("button", name="Near me").click()
+    panel = page.locator("#near")
+    places = panel.locator(".today-near-row")
+    expect(places).to_have_count(3)
+    expect(places).to_contain_text(["Close Casting", "Middle Mould Works", "Far Fasteners"])
+    expect(places.locator(".field-map-number")).to_have_text(["1", "2", "3"])
+    expect(panel.get_by_role("group", name=re.compile("Map of where you are"))).to_be_visible()
+    assert map_numbers(panel) == ["3", "2", "1"]
+    for n, name in enumerate(["Close Casting", "Middle Mould Works", "Far Fasteners"], 1):
+        point = panel.locator(f"svg #near-map-{n}")
+        expect(point).to_have_accessible_name(f"{n} {name}")
+    expect(panel.locator("svg .field-map-scale-label")).to_have_text(re.compile(r"^\d+ (m|km)$"))
+    expect(panel.locator("svg image")).to_have_count(0)  # no tiles configured: nothing loads
+    assert_map_fits(page, panel)
+    page_guard.check(page)
+    page_guard.screenshot(f"today-near-map-{viewport['width']}", page)
+    if viewport == PHONE:
+        page.screenshot(path=SCREENSHOTS.format("near"), full_page=True)
+
+
+@pytest.fixture
+def tile_server():
+    """A tile server on this machine (another origin than the app): every path is a PNG."""
+    asked: list[str] = []
+
+    class Tiles(BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(TILE_PNG)))
+            self.end_headers()
+            self.wfile.write(TILE_PNG)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_configured_tiles_load_beneath_the_points_from_that_host_only(
+    page, page_guard, live_db, route_day, tile_server
+):
+    origin, asked = tile_server
+    settings.put(builders.user("admin"), "map_tile_url", origin + "/tiles/{z}/{x}/{y}.png")
+    live_db.commit()
+    page_guard.context.grant_permissions(["geolocation"])
+    page_guard.context.set_geolocation(HERE)
+    sign_in(page, route_day["rep"])
+    page.get_by_role("button", name="Plan my route").click()
+    panel = page.locator("#route")
+    expect(panel.locator(".today-route-list .today-route-row")).to_have_count(3)
+    tiles = panel.locator("svg image.field-map-tile")
+    expect(tiles.first).to_be_attached()
+    count = tiles.count()
+    page.wait_for_timeout(500)
+    assert len(asked) >= count >= 1
+    assert all(re.fullmatch(r"/tiles/\d+/\d+/\d+\.png", path) for path in asked)
+    expect(panel.locator("svg .field-map-grid")).to_have_count(0)
+    page_guard.check(page)  # no CSP violation: the policy lets exactly this host in
+    page.screenshot(path=SCREENSHOTS.format("tiles"), full_page=True)

@@ -101,3 +101,71 @@ def test_only_an_admin_reaches_the_settings(app, db_session):
     auth.start_session(manager, "test", "127.0.0.1")
     db_session.commit()
     assert app.test_client(user=manager).get("/admin/settings").status_code == 403
+
+
+# --- the map tile address ---------------------------------------------------------------------
+
+TILES = "https://tiles.example.org/{z}/{x}/{y}.png"
+
+
+def test_a_tile_address_is_stored_shown_and_let_into_todays_policy(admin, db_session):
+    client, _ = admin
+    before = audits(db_session)
+    data = {
+        **GOOD,
+        "map_tile_url": f"  {TILES} ",
+        "csrf_token": csrf_token(client, "/admin/settings"),
+    }
+    assert client.post("/admin/settings", data=data).status_code == 303
+    assert settings.get("map_tile_url") == TILES  # trimmed
+    assert audits(db_session) == before + 5  # the four of GOOD and the tile address
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert 'name="map_tile_url"' in page and f'value="{TILES}"' in page
+    assert "https://tiles.example.org" in client.get("/today").headers["Content-Security-Policy"]
+    # Emptied again: no tiles, and no other host in the policy.
+    data = {**GOOD, "map_tile_url": "", "csrf_token": csrf_token(client, "/admin/settings")}
+    assert client.post("/admin/settings", data=data).status_code == 303
+    assert settings.get("map_tile_url") == ""
+    assert "tiles.example.org" not in client.get("/today").headers["Content-Security-Policy"]
+
+
+def test_a_loopback_tile_server_may_use_plain_http(admin):
+    client, _ = admin
+    url = "http://127.0.0.1:8765/tiles/{z}/{x}/{y}.png"
+    data = {**GOOD, "map_tile_url": url, "csrf_token": csrf_token(client, "/admin/settings")}
+    assert client.post("/admin/settings", data=data).status_code == 303
+    assert settings.get("map_tile_url") == url
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("http://tiles.example.org/{z}/{x}/{y}.png", "Use an https address"),
+        ("ftp://tiles.example.org/{z}/{x}/{y}.png", "Use an https address"),
+        ("https://tiles.example.org/{z}/{x}.png", "Put {z}, {x} and {y} in the address"),
+        ("https://tiles.example.org/tile.png", "Put {z}, {x} and {y} in the address"),
+        ("https://{s}.tiles.example.org/{z}/{x}/{y}.png", "Write the whole address"),
+        ("https://tiles.example.org/{z}/{x}/{y}.png?key={key}", "Use only {z}, {x} and {y}"),
+        ("tiles.example.org/{z}/{x}/{y}.png", "Write the whole address"),
+        ("https://tiles.example.org/{z}/{x}/{y}.png; script-src *", "Write the whole address"),
+        ('https://tiles.example.org/{z}/{x}/{y}.png"', "Write the whole address"),
+        ("https://user:pw@tiles.example.org/{z}/{x}/{y}.png", "Write the whole address"),
+        ("https://tiles.example.org/{z}/{x}/{y}/" + "a" * 270, "300 characters or fewer"),
+    ],
+)
+def test_a_bad_tile_address_is_refused_by_its_field_and_nothing_changes(
+    admin, db_session, value, message
+):
+    client, _ = admin
+    before = audits(db_session)
+    data = {**GOOD, "map_tile_url": value, "csrf_token": csrf_token(client, "/admin/settings")}
+    response = client.post("/admin/settings", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    error = page[page.index('id="map_tile_url-error"') :]
+    assert message in error[: error.index("</p>")].replace("&#39;", "'")
+    assert 'aria-invalid="true"' in page[page.index('name="map_tile_url"') - 300 :]
+    assert settings.get("map_tile_url") == ""
+    assert settings.get("checkin_radius_m") == 300  # the good values were not stored either
+    assert audits(db_session) == before
+    assert "tiles.example.org" not in client.get("/today").headers["Content-Security-Policy"]

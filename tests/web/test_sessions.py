@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from crm.extensions import db
 from crm.models import UserSession, Visit
@@ -126,3 +126,24 @@ def test_signing_out_a_session_of_another_user_says_so_and_changes_nothing(app, 
         )
         == 0
     )
+
+
+def test_last_seen_is_saved_by_a_request_that_only_reads_and_written_once(app, world):
+    phone, _desk = phone_and_desk(app, world["rep"])
+    later = datetime(2026, 11, 25, 2, 5, tzinfo=UTC)
+    updates: list[str] = []
+
+    def seen(_connection, _cursor, statement, *_arguments):
+        if statement.startswith("UPDATE user_sessions"):
+            updates.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with time_machine.travel(later, tick=False):
+            assert phone.get("/today").status_code == 200
+            assert phone.get("/today").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(updates) == 1  # the second request finds the time already written
+    db.session.expire_all()
+    assert phone_row(world["rep"]).last_seen_at == later
