@@ -151,7 +151,8 @@ def test_committed_mo_matches_the_po(catalog):
     expected = gettext.GNUTranslations(compiled)
     with MO.open("rb") as handle:
         committed = gettext.GNUTranslations(handle)
-    assert committed._catalog == expected._catalog, (
+    # The header entry names the Babel release that compiled it; only the translations count.
+    assert _messages(committed) == _messages(expected), (
         "messages.mo is out of date with messages.po: run `pybabel compile -d crm/translations`"
     )
 
@@ -170,3 +171,7 @@ def test_the_app_speaks_chinese_to_a_chinese_browser():
         assert waiting == "有3个阶段变更等待审批。"
     with app.test_request_context(headers={"Accept-Language": "en-GB"}):
         assert flask_babel.gettext("Sign in") == "Sign in"
+
+
+def _messages(translations: gettext.GNUTranslations) -> dict:
+    return {key: text for key, text in translations._catalog.items() if key != ""}
