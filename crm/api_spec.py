@@ -535,7 +535,8 @@ OPERATIONS: tuple[Operation, ...] = (
         description="201 for a new visit; 200 with the same visit when the same submission "
         "comes again under its key (Idempotency-Key header or client_key); 409 "
         "when the key was used with other content. Multipart form data carries "
-        "photos; JSON carries none.",
+        "photos and at most one voice_note (WebM, MP4 or Ogg audio, at most 2 minutes and "
+        "3 MB, refused by that field otherwise); JSON carries none.",
     ),
     _op(
         "get",
@@ -810,6 +811,7 @@ def _form_schema(body: Body) -> dict:
     schema["properties"] = {
         **schema["properties"],
         "photos": {"type": "array", "items": {"type": "string", "contentMediaType": "image/jpeg"}},
+        "voice_note": {"type": "string", "contentMediaType": "audio/webm"},
     }
     return schema
 

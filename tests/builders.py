@@ -23,8 +23,9 @@ from crm.models import (
     User,
     Visit,
     VisitPhoto,
+    VisitVoiceNote,
 )
-from crm.services import photos
+from crm.services import photos, voice_notes
 from crm.services.credit_code import ALPHABET, check_digit
 
 PASSWORD = "test-pass-2026!"
@@ -201,6 +202,52 @@ def image_bytes(width: int = 40, height: int = 30, kind: str = "JPEG", **save) -
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (200, 80, 40)).save(buffer, kind, **save)
     return buffer.getvalue()
+
+
+def audio_bytes(
+    seconds: float = 1.5, container: str = "webm", rate: int = 48_000, tone: float = 440.0
+) -> bytes:
+    """A real recording made with PyAV: a sine tone (silence when tone is 0), opus in WebM or
+    Ogg, AAC in MP4, as a phone's MediaRecorder would send it."""
+    import math
+
+    import av
+
+    codec = {"webm": "libopus", "ogg": "libopus", "mp4": "aac"}[container]
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=container) as output:
+        stream = output.add_stream(codec, rate=rate, layout="mono")
+        frame_size = stream.codec_context.frame_size or 1024
+        total = int(seconds * rate)
+        for start in range(0, total, frame_size):
+            count = min(frame_size, total - start)
+            samples = bytearray()
+            for index in range(start, start + count):
+                value = int(8000 * math.sin(2 * math.pi * tone * index / rate)) if tone else 0
+                samples += value.to_bytes(2, "little", signed=True)
+            frame = av.AudioFrame(format="s16", layout="mono", samples=count)
+            frame.planes[0].update(
+                bytes(samples) + bytes(frame.planes[0].buffer_size - len(samples))
+            )
+            frame.sample_rate = rate
+            frame.pts = start
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    return buffer.getvalue()
+
+
+def visit_voice_note(visit_: Visit) -> VisitVoiceNote:
+    """A stored voice note of a visit, its file written under the storage root."""
+    data = audio_bytes()
+    stored = voice_notes.store(
+        voice_notes.Upload(data=data, sha256=hashlib.sha256(data).hexdigest())
+    )
+    record = VisitVoiceNote(visit=visit_, **vars(stored))
+    db.session.add(record)
+    db.session.flush()
+    return record
 
 
 def visit_photo(visit_: Visit) -> VisitPhoto:

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
+    FileField,
     FloatField,
     HiddenField,
     IntegerField,
@@ -28,6 +29,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
 from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, PURPOSES, SUMMARY_MAX
+from crm.services import voice_notes
 from crm.services.photos import Upload
 from crm.services.visits import Submission
 
@@ -101,6 +103,7 @@ class VisitForm(FlaskForm):
     next_on = DateField(_l("On this date"), validators=[Optional()])
     next_reason = StringField(_l("Reason for the next visit"), validators=[_length(300)])
     photos = MultipleFileField(_l("Photos"))
+    voice_note = FileField(_l("Voice note"))
     # Filled by the page script from the phone: its clock and its position.
     checked_in_at = HiddenField(validators=[Optional(), _instant])
     lat = FloatField(
@@ -135,7 +138,9 @@ class VisitForm(FlaskForm):
             valid = False
         return valid
 
-    def submission(self, uploads: list[Upload]) -> Submission:
+    def submission(
+        self, uploads: list[Upload], voice_note: voice_notes.Upload | None = None
+    ) -> Submission:
         """The checked values as the visit service takes them (a quick pick stays an offset)."""
         pick = self.next.data or "none"
         return Submission(
@@ -155,4 +160,5 @@ class VisitForm(FlaskForm):
             accuracy_m=self.accuracy_m.data,
             position_at=parse_instant(self.position_at.data),
             photos=uploads,
+            voice_note=voice_note,
         )

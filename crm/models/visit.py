@@ -1,4 +1,4 @@
-"""Visits to factories, their photos, and the tasks each visit advanced."""
+"""Visits to factories, their photos and voice note, and the tasks each visit advanced."""
 
 from __future__ import annotations
 
@@ -85,6 +85,10 @@ class Visit(db.Model):
     photos = relationship(
         "VisitPhoto", back_populates="visit", cascade="all, delete-orphan", order_by="VisitPhoto.id"
     )
+    # At most one, recorded on the phone instead of typed notes; staff only, like the photos.
+    voice_note = relationship(
+        "VisitVoiceNote", back_populates="visit", cascade="all, delete-orphan", uselist=False
+    )
     tasks = relationship("Task", secondary=visit_tasks)
 
 
@@ -103,3 +107,20 @@ class VisitPhoto(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     visit = relationship("Visit", back_populates="photos")
+
+
+class VisitVoiceNote(db.Model):
+    __tablename__ = "visit_voice_notes"
+    __table_args__ = (CheckConstraint("duration_ms >= 0", name="duration"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), unique=True)
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Read from the packets' timestamps: the recorders' files carry no length in a header.
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    visit = relationship("Visit", back_populates="voice_note")

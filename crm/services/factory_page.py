@@ -203,7 +203,9 @@ def _visits(factory: Factory) -> list[Visit]:
         db.session.scalars(
             select(Visit)
             .where(Visit.factory_id == factory.id)
-            .options(joinedload(Visit.rep), selectinload(Visit.photos))
+            .options(
+                joinedload(Visit.rep), selectinload(Visit.photos), selectinload(Visit.voice_note)
+            )
             .order_by(Visit.checked_in_at.desc(), Visit.id.desc())
             .limit(TIMELINE_LIMIT)
         )

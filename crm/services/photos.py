@@ -76,8 +76,9 @@ def check(upload: Upload) -> Image.Image:
     return image
 
 
-def folder() -> Path:
-    path = Path(current_app.config["CRM_STORAGE_ROOT"]) / "photos"
+def folder(kind: str = "photos") -> Path:
+    """A folder of uploads under the storage root (photos, and voice notes beside them)."""
+    path = Path(current_app.config["CRM_STORAGE_ROOT"]) / kind
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -1,7 +1,7 @@
 """The factory's own view of its growth: what a factory user may see, and nothing more.
 
-DESIGN.md "What a factory user never sees": no internal notes, photos, off-site flags,
-distances, key-account flag or staff figures. So the visits here are loaded as the
+DESIGN.md "What a factory user never sees": no internal notes, photos, voice notes, off-site
+flags, distances, key-account flag or staff figures. So the visits here are loaded as the
 three columns a factory may see, never as Visit rows a template could dig into.
 """
 

@@ -1,8 +1,8 @@
-"""Logging a visit: check-in rules, exactly-once keys, photos, tasks and follow-ups it moves.
+"""Logging a visit: check-in rules, exactly-once keys, photos, voice note, tasks, follow-ups.
 
 DESIGN.md "Check-in" and "Exactly once": the phone's key is unique per user, the first
-accepted submission's fingerprint (photo hashes included) is kept, a repeat answers the
-same visit and a different submission under the same key is a conflict. The key is bound
+accepted submission's fingerprint (photo and voice note hashes included) is kept, a repeat
+answers the same visit and a different submission under the same key is a conflict. The key is bound
 only when a visit is accepted, so a refused submission can be corrected and sent again.
 """
 
@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from crm import clock, scope
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.models import Contact, Factory, FollowUp, Task, User, Visit, VisitPhoto
-from crm.services import audit, followups, geo, photos, settings, tasks
+from crm.models import Contact, Factory, FollowUp, Task, User, Visit, VisitPhoto, VisitVoiceNote
+from crm.services import audit, followups, geo, photos, settings, tasks, voice_notes
 
 # A check-in's phone time is accepted this far before and after the server receives it.
 CHECK_IN_PAST = timedelta(days=30)
@@ -48,11 +48,16 @@ class Submission:
     accuracy_m: float | None = None
     position_at: datetime | None = None
     photos: list[photos.Upload] = field(default_factory=list)
+    voice_note: voice_notes.Upload | None = None
 
     def fingerprint(self, factory_id: int) -> str:
         """SHA-256 of what was sent: the same submission again has the same fingerprint."""
         content = asdict(self)
         content["photos"] = [upload.sha256 for upload in self.photos]
+        # Only a visit with a note names it, so a note-less visit keeps its earlier fingerprint.
+        content.pop("voice_note")
+        if self.voice_note is not None:
+            content["voice_note"] = self.voice_note.sha256
         content["task_ids"] = sorted(set(self.task_ids))
         content["factory_id"] = factory_id
         text = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
@@ -86,6 +91,8 @@ def log_visit(actor: User, factory: Factory, sent: Submission, now: datetime) ->
     _require_photo(sent)
     for upload in sent.photos:
         photos.check(upload)
+    if sent.voice_note is not None:
+        voice_notes.measure(sent.voice_note)
     visit = Visit(
         factory_id=factory.id,
         rep_id=actor.id,
@@ -112,6 +119,11 @@ def log_visit(actor: User, factory: Factory, sent: Submission, now: datetime) ->
         return _repeat(earlier, fingerprint)
     stored = _store_photos(visit, sent.photos)
     try:
+        note = _store_voice_note(visit, sent.voice_note)
+    except Exception:
+        photos.remove(stored)
+        raise
+    try:
         _advance(actor, visit, advanced, now)
         if answered is not None:
             followups.complete(actor, answered, now, visit=visit)
@@ -130,6 +142,7 @@ def log_visit(actor: User, factory: Factory, sent: Submission, now: datetime) ->
         db.session.flush()
     except Exception:
         photos.remove(stored)
+        voice_notes.remove(note)
         raise
     audit.record(
         actor,
@@ -243,6 +256,21 @@ def _store_photos(visit: Visit, uploads: list[photos.Upload]) -> list[str]:
         photos.remove(stored_names)
         raise
     return stored_names
+
+
+def _store_voice_note(
+    visit: Visit, upload: voice_notes.Upload | None
+) -> voice_notes.StoredVoiceNote | None:
+    if upload is None:
+        return None
+    stored = voice_notes.store(upload)
+    try:
+        visit.voice_note = VisitVoiceNote(**vars(stored), created_at=visit.received_at)
+        db.session.flush()
+    except Exception:
+        voice_notes.remove(stored)
+        raise
+    return stored
 
 
 def _advance(actor: User, visit: Visit, advanced: list[Task], now: datetime) -> None:

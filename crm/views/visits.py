@@ -1,4 +1,5 @@
-"""Check-in and visit log: the form (one cached shell for the phone), its factory list, photos."""
+"""Check-in and visit log: the form (one cached shell for the phone), its factory list, photos
+and the voice note (staff only, through the scope check)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.forms.visits import VisitForm
 from crm.models import VisitPhoto
-from crm.services import photos, visit_form, visits
+from crm.services import photos, visit_form, visits, voice_notes
 from crm.views.errors import save_form
-from crm.views.files import photo_response
+from crm.views.files import photo_response, voice_note_response
 from crm.views.templating import current_locale
 
 bp = Blueprint("visits", __name__)
@@ -82,11 +83,22 @@ def photo(visit_id: int, photo_id: int):
     )
 
 
+@bp.route("/visits/<int:visit_id>/voice")
+@scope.allow("staff")
+def voice_note(visit_id: int):
+    visit = scope.get_visit(current_user, visit_id, clock.today())
+    if visit.voice_note is None:
+        abort(404)
+    return voice_note_response(visit.voice_note, f"visit-{visit.id}-voice-note")
+
+
 def log(form: VisitForm) -> visits.Outcome:
     """Log the form's visit for the signed-in user: the page's and the API's one path."""
     factory = scope.get_factory(current_user, form.factory_id.data, clock.today())
     uploads = photos.read_uploads(request.files.getlist(form.photos.name))
-    return visits.log_visit(current_user, factory, form.submission(uploads), clock.now())
+    voice_note = voice_notes.read_upload(request.files.get(form.voice_note.name))
+    sent = form.submission(uploads, voice_note)
+    return visits.log_visit(current_user, factory, sent, clock.now())
 
 
 def _page(form: VisitForm, status: int = 200):

@@ -168,7 +168,6 @@ def test_factory_page_plans_a_follow_up_with_one_tap(page, page_guard, live_db, 
 
 # --- maps and the day's route -------------------------------------------------------------------
 
-SCREENSHOTS = "/tmp/helper-map-{}.png"
 # A 1 × 1 grey PNG: what the local tile server answers for every tile.
 TILE_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -239,8 +238,6 @@ def test_plan_my_route_orders_the_due_factories_nearest_next_on_a_map(
     page_guard.check(page)
     panel.scroll_into_view_if_needed()
     page_guard.screenshot(f"today-route-{viewport['width']}", page)
-    if viewport == PHONE:
-        page.screenshot(path=SCREENSHOTS.format("route"), full_page=True)
     # A point on the map is the factory's link.
     panel.get_by_role("link", name="1 Close Casting", exact=True).click()
     expect(page).to_have_url(re.compile(r"/factories/\d+$"))
@@ -282,8 +279,6 @@ def test_near_me_shows_a_map_numbered_as_the_list(page, page_guard, route_day, v
     assert_map_fits(page, panel)
     page_guard.check(page)
     page_guard.screenshot(f"today-near-map-{viewport['width']}", page)
-    if viewport == PHONE:
-        page.screenshot(path=SCREENSHOTS.format("near"), full_page=True)
 
 
 @pytest.fixture
@@ -333,4 +328,4 @@ def test_configured_tiles_load_beneath_the_points_from_that_host_only(
     assert all(re.fullmatch(r"/tiles/\d+/\d+/\d+\.png", path) for path in asked)
     expect(panel.locator("svg .field-map-grid")).to_have_count(0)
     page_guard.check(page)  # no CSP violation: the policy lets exactly this host in
-    page.screenshot(path=SCREENSHOTS.format("tiles"), full_page=True)
+    page_guard.screenshot("today-route-tiles-390", page)

@@ -221,3 +221,51 @@ def test_the_visit_form_has_thumb_sized_targets_and_one_script_and_stylesheet(
     assert [src.rsplit("/", 1)[-1] for src in own_scripts] == ["app.js"]
     assert page.locator("link[rel=stylesheet]").count() == 1
     page_guard.check(page)
+
+
+def test_a_rep_records_a_voice_note_that_staff_can_play_on_the_factory_page(
+    page, page_guard, live_db, rep_world
+):
+    at_the_factory(page_guard)
+    page_guard.context.grant_permissions(["geolocation", "microphone"])
+    sign_in(page, rep_world["rep"])
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+    expect(page.get_by_text("Location taken: within 12 m.")).to_be_visible()
+    expect(page.locator("#voice_note")).to_be_hidden()  # the recorder replaces the file input
+    page.get_by_role("button", name="Record a voice note").click()
+    timer = page.get_by_role("timer")
+    expect(timer).to_have_text(re.compile(r"^0:01 / 2:00$"), timeout=3_000)  # it runs
+    page.wait_for_timeout(1_200)
+    page.get_by_role("button", name="Stop").click()
+    playback = page.locator("audio#voice-playback")
+    expect(playback).to_be_visible()
+    assert playback.get_attribute("src").startswith("blob:")
+    expect(page.get_by_role("button", name="Remove")).to_be_visible()
+    expect(page.get_by_role("button", name="Record a voice note")).to_be_hidden()
+    page.get_by_label("Summary for the factory").fill("Talked through the shop photos")
+    page_guard.check(page)
+    expect(timer).to_have_text(re.compile(r"^Recorded: 0:0[1-4]$"))
+    page_guard.screenshot("visit-voice-note-390", page)
+    page.get_by_role("button", name="Save visit").click()
+    expect(page).to_have_url(re.compile(rf"/factories/{rep_world['factory_id']}"))
+
+    (visit,) = visits(live_db)
+    note = visit.voice_note
+    assert note is not None and note.content_type == "audio/webm"
+    assert 1_500 <= note.duration_ms <= 4_000, note.duration_ms
+    player = page.locator("#visits audio")
+    expect(player).to_have_attribute("src", f"/visits/{visit.id}/voice")
+    expect(player).to_have_attribute("preload", "none")
+    expect(
+        page.locator("#visits").get_by_text(re.compile(r"^Voice note, 0:0[234]$"))
+    ).to_be_visible()
+    served = page.request.get(f"/visits/{visit.id}/voice")
+    assert served.status == 200 and served.headers["content-type"] == "audio/webm"
+    assert len(served.body()) == note.size_bytes
+    page_guard.check(page)
+    page.locator("#visits").scroll_into_view_if_needed()
+    page_guard.screenshot("factory-voice-note-390", page)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.reload()
+    page_guard.check(page)
+    page_guard.screenshot("factory-voice-note-1280", page)

@@ -134,6 +134,7 @@ def world(db_session) -> World:
     follow_up = builders.follow_up(factory_a, rep_owner, datetime.now(UTC) + timedelta(days=2))
     visit = builders.visit(factory_a, rep_owner)
     photo = builders.visit_photo(visit)
+    builders.visit_voice_note(visit)  # so that /visits/<id>/voice answers in scope
     task.evidence_file = photo.stored_name  # the factory's evidence photo, served by scope
     contact = builders.contact(factory_a)
     _invitation, token = invitations.invite(users["factory_user"], datetime.now(UTC))

@@ -3,7 +3,7 @@
 // Pages go network first and fall back to the cache; the app's own files go cache first.
 "use strict";
 
-var VERSION = "crm-v1";
+var VERSION = "crm-v2";  // v2: the visit form records a voice note
 var PAGES = VERSION + "-pages";
 var FILES = VERSION + "-files";
 var SHELL = ["/today", "/factories/", "/visit", "/visit/factories.json"];
