@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -89,10 +90,8 @@ def log_visit(actor: User, factory: Factory, sent: Submission, now: datetime) ->
     contact = _contact(factory, sent.contact_id)
     next_day = _next_day(sent, clock.local(checked_in_at).date(), now)
     _require_photo(sent)
-    for upload in sent.photos:
-        photos.check(upload)
-    if sent.voice_note is not None:
-        voice_notes.measure(sent.voice_note)
+    images = [photos.check(upload) for upload in sent.photos]
+    heard = voice_notes.measure(sent.voice_note) if sent.voice_note is not None else None
     visit = Visit(
         factory_id=factory.id,
         rep_id=actor.id,
@@ -117,9 +116,9 @@ def log_visit(actor: User, factory: Factory, sent: Submission, now: datetime) ->
         if earlier is None:
             raise
         return _repeat(earlier, fingerprint)
-    stored = _store_photos(visit, sent.photos)
+    stored = _store_photos(visit, sent.photos, images)
     try:
-        note = _store_voice_note(visit, sent.voice_note)
+        note = _store_voice_note(visit, sent.voice_note, heard)
     except Exception:
         photos.remove(stored)
         raise
@@ -244,11 +243,13 @@ def _place(visit: Visit, factory: Factory, sent: Submission) -> None:
     visit.off_site = not (near and precise and fresh)
 
 
-def _store_photos(visit: Visit, uploads: list[photos.Upload]) -> list[str]:
+def _store_photos(
+    visit: Visit, uploads: list[photos.Upload], images: list[Image.Image]
+) -> list[str]:
     stored_names: list[str] = []
     try:
-        for upload in uploads:
-            stored = photos.store(upload)
+        for upload, image in zip(uploads, images, strict=True):
+            stored = photos.store(upload, image)
             stored_names.append(stored.stored_name)
             visit.photos.append(VisitPhoto(**vars(stored), created_at=visit.received_at))
         db.session.flush()
@@ -259,11 +260,11 @@ def _store_photos(visit: Visit, uploads: list[photos.Upload]) -> list[str]:
 
 
 def _store_voice_note(
-    visit: Visit, upload: voice_notes.Upload | None
+    visit: Visit, upload: voice_notes.Upload | None, heard: tuple[str, int] | None
 ) -> voice_notes.StoredVoiceNote | None:
     if upload is None:
         return None
-    stored = voice_notes.store(upload)
+    stored = voice_notes.store(upload, heard)
     try:
         visit.voice_note = VisitVoiceNote(**vars(stored), created_at=visit.received_at)
         db.session.flush()

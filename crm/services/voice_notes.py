@@ -106,9 +106,12 @@ def folder() -> Path:
     return photos.folder("voice")
 
 
-def store(upload: Upload) -> StoredVoiceNote:
-    """Check the note and keep its bytes as sent (the recording is already compressed)."""
-    content_type, duration_ms = measure(upload)
+def store(upload: Upload, measured: tuple[str, int] | None = None) -> StoredVoiceNote:
+    """Check the note and keep its bytes as sent (the recording is already compressed).
+
+    `measured` is what measure() said of this upload, when the caller has checked it already.
+    """
+    content_type, duration_ms = measured if measured is not None else measure(upload)
     name = secrets.token_hex(16)
     path_of(name, content_type).write_bytes(upload.data)
     return StoredVoiceNote(

@@ -35,6 +35,8 @@ SIM_START = MIDNIGHT + timedelta(hours=4)  # the simulated day runs from 04:00 t
 SIM_END = MIDNIGHT + timedelta(hours=22)
 STEP_SIM = timedelta(minutes=15)  # each tick moves the simulated clock a period on
 STEPS = int((SIM_END - SIM_START) / STEP_SIM)
+# Steps after the kill within which the standby must lead (each step waits for every process).
+TAKEOVER_STEPS = 4
 KILL_AT = int((timedelta(hours=8, minutes=30) - timedelta(hours=4)) / STEP_SIM)  # 08:30
 STOP = -1
 
@@ -183,9 +185,13 @@ def test_two_scheduler_processes_through_a_day_do_everything_once_and_survive_a_
 
     assert all(line["leading"] for line in leader.lines) and len(leader.lines) >= KILL_AT - 1
     assert not any(line["leading"] for line in standby.lines[: KILL_AT - 1])
-    # It leads from the step of the kill, or the next one if the lock was not yet free.
-    after = standby.lines[KILL_AT:]
-    assert after and all(line["leading"] for line in after), "the standby did not take over"
+    # It leads from the step of the kill, or a few steps later: PostgreSQL frees the killed
+    # leader's advisory lock only when its backend notices the closed connection, which on a
+    # busy machine can take a step or two. From then on it leads every step.
+    after = standby.lines[KILL_AT - 1 :]
+    took_over = next((n for n, line in enumerate(after) if line["leading"]), None)
+    assert took_over is not None and took_over <= TAKEOVER_STEPS, "the standby did not take over"
+    assert all(line["leading"] for line in after[took_over:]), "the standby lost the lead"
     assert any(line["ran"] for line in after), "the standby ran nothing after the kill"
 
     live_db.expire_all()

@@ -238,6 +238,23 @@ def test_photos_are_stored_reencoded_without_metadata(world):
     assert photo.stored_name not in ("photo.jpg",) and len(photo.stored_name) == 32
 
 
+def test_a_photo_taken_sideways_is_stored_upright_and_a_png_as_jpeg(world):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; the pixels must be turned back
+    sideways = builders.image_bytes(400, 300, exif=exif.tobytes())
+    screenshot = builders.image_bytes(300, 200, kind="PNG")
+    sent_photos = [upload(sideways), upload(screenshot)]
+    visit = visits.log_visit(world["rep"], world["factory"], sent(photos=sent_photos), NOW).visit
+    upright, png = visit.photos
+    assert (upright.width, upright.height) == (300, 400)
+    stored = Image.open(photos.path_of(upright.stored_name))
+    assert stored.size == (300, 400) and not stored.getexif()
+    assert (png.width, png.height) == (300, 200) and png.content_type == "image/jpeg"
+    assert Image.open(photos.path_of(png.stored_name)).format == "JPEG"
+    thumb = Image.open(photos.path_of(upright.stored_name, thumbnail=True))
+    assert max(thumb.size) <= photos.THUMB_SIDE and thumb.width < thumb.height
+
+
 def test_a_file_that_is_not_an_image_is_refused(world):
     with pytest.raises(Invalid) as refused:
         visits.log_visit(
