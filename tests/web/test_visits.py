@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from crm.extensions import db
 from crm.models import FollowUp, Visit
-from crm.services import auth
+from crm.services import auth, photos, voice_notes
 from tests import builders
 from tests.web.helpers import csrf_token
 
@@ -189,6 +190,48 @@ def test_a_photo_travels_in_the_same_request(app, world):
     assert served.headers["Content-Disposition"].startswith("inline;")
     other = signed_in(app, world["rep_other_team"])
     assert other.get(f"/visits/{visit.id}/photos/{stored.id}").status_code == 404
+
+
+def test_a_visit_whose_commit_fails_leaves_no_file_and_is_taken_when_sent_again(
+    app, world, monkeypatch
+):
+    """The database goes away at the commit: 503, no photo or voice note file left behind with
+    no row naming it, and the outbox's second try under the same key makes the visit."""
+    client = signed_in(app, world["rep"])
+
+    def on_disk() -> list:
+        folders = (photos.folder(), voice_notes.folder())
+        return sorted(path for folder in folders for path in folder.iterdir() if path.is_file())
+
+    before = on_disk()
+    data = fields(world["factory"])
+
+    def body() -> dict:
+        note = (io.BytesIO(builders.audio_bytes()), "voice-note.webm", "audio/webm")
+        return {**data, "voice_note": note}
+
+    def photo():
+        return [(io.BytesIO(builders.image_bytes(800, 600)), "IMG_0002.JPG", "image/jpeg")]
+
+    def database_gone():
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    with monkeypatch.context() as outage:
+        outage.setattr(db.session, "commit", database_gone)
+        refused = post_api(client, body(), files=photo())
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
+    assert on_disk() == before
+    assert visit_count() == 0
+
+    again = post_api(client, body(), files=photo())
+    assert again.status_code == 201
+    db.session.expire_all()
+    visit = db.session.get(Visit, again.get_json()["visit"]["id"])
+    (kept,) = visit.photos
+    assert photos.path_of(kept.stored_name).is_file()
+    assert photos.path_of(kept.stored_name, thumbnail=True).is_file()
+    note = visit.voice_note
+    assert voice_notes.path_of(note.stored_name, note.content_type).is_file()
 
 
 # --- the API: bad input gets a clear answer by the field, and changes nothing -----------
