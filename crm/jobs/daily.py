@@ -1,4 +1,4 @@
-"""Early every morning: the cadence sweep, the factories that became stale, promotion eligibility.
+"""Early every morning: the cadence sweep, stale factories, promotion eligibility, orphan files.
 
 Set-based and batched, for an install of 100,000 factories: each step finds its rows with
 one indexed query per batch (walking factory ids upwards), never a query per factory.
@@ -20,6 +20,8 @@ one indexed query per batch (walking factory ids upwards), never a query per fac
   factory is notified to the managers over it once per eligible spell (the key names
   eligible_since). Each team's group robot (crm.services.webhooks) gets one message a day
   naming the factories that became eligible.
+- Upload files that no row names, a day to a week old, are deleted
+  (crm.services.stored_files: what a failed commit leaves behind).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from sqlalchemy.orm import Session, joinedload
 from crm import clock
 from crm.jobs.notices import Notice, send_once
 from crm.models import STAGES, Belt, Factory, FollowUp, Task, User, team_managers
-from crm.services import audit, eligibility, factory_list, followups, webhooks
+from crm.services import audit, eligibility, factory_list, followups, stored_files, webhooks
 
 ACTOR = "daily"  # the audit log's actor: this job, acting as the system
 BATCH = 1000
@@ -49,6 +51,7 @@ def run(session: Session, now: datetime) -> Iterator[dict[str, int]]:
     yield from notify_stale(session, now)
     yield from refresh_eligibility(session, now)
     yield {"team_webhooks": queue_team_eligible(session, now)}
+    yield from stored_files.sweep_orphans(session, now)
 
 
 # --- cadence ----------------------------------------------------------------------------------

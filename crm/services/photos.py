@@ -14,7 +14,6 @@ from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from crm.errors import Invalid
-from crm.services import stored_files
 
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 PHOTOS_MAX = 6
@@ -106,7 +105,6 @@ def store(upload: Upload, checked: Image.Image | None = None) -> StoredPhoto:
     # and resampling it, and as good at this size.
     thumb = image.reduce(max(1, math.ceil(max(image.size) / THUMB_SIDE)))
     thumb.save(path_of(name, thumbnail=True), "JPEG", quality=80)
-    stored_files.written(path_of(name), path_of(name, thumbnail=True))
     return StoredPhoto(
         stored_name=name,
         content_type="image/jpeg",

@@ -1,37 +1,59 @@
-"""Files written under the storage root during a save: kept if it commits, deleted if it does not.
+"""Upload files that no row names (a save whose commit failed), removed by the daily sweep.
 
-A visit's photos and voice note are written before the request commits (the rows name them).
-When the commit itself fails (the database went away: the answer is a 503 and the phone sends
-again) or the transaction is rolled back for any other reason, the files of that attempt would
-be left under the storage root with no row naming them. So each write is noted on the session,
-and the session's end decides: a commit keeps them, any other end deletes them.
+A visit's photos and voice note, and a task's evidence photo, are written before the request
+commits, since the rows name them. When the commit fails, the files stay with no row. They are
+not deleted there and then: a commit can fail on the app's side after the database committed
+it (the connection dropped before the answer came), and the phone's resend is then answered
+with that visit, whose files must be there. So the daily sweep deletes a file that no row names
+once it is a day old, looking back a week (a missed day is caught up; older files were judged
+by earlier sweeps, and reading only a week keeps the sweep's work that of a week's uploads).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from crm.extensions import db
+from crm.models import Task, VisitPhoto, VisitVoiceNote
+from crm.services import photos, voice_notes
 
-PENDING = "stored_files_pending"
-
-
-def written(*paths: Path) -> None:
-    """Note files just written for the current transaction of the app's session."""
-    db.session.info.setdefault(PENDING, []).extend(paths)
+GRACE = timedelta(days=1)  # far longer than any request that is still writing its files
+LOOK_BACK = timedelta(days=8)
+BATCH = 500
 
 
-@event.listens_for(Session, "after_commit")
-def _kept(session: Session) -> None:
-    session.info.pop(PENDING, None)
+def sweep_orphans(session: Session, now: datetime) -> Iterator[dict[str, int]]:
+    """Delete the files, a day to a week old, of stored names that no row holds; by batches."""
+    files = _recent_files(now)
+    names = sorted(files)
+    for start in range(0, len(names), BATCH):
+        batch = names[start : start + BATCH]
+        named: set[str | None] = set()
+        for column in (VisitPhoto.stored_name, VisitVoiceNote.stored_name, Task.evidence_file):
+            named.update(session.scalars(select(column).where(column.in_(batch))))
+        removed = 0
+        for name in batch:
+            if name not in named:
+                for path in files[name]:
+                    path.unlink(missing_ok=True)
+                removed += 1
+        yield {"orphan_files_removed": removed}
+    yield {"orphan_files_removed": 0}  # the step's end, for the run's timings
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _discard_unsaved(session: Session, transaction: SessionTransaction) -> None:
-    # Runs after after_commit for a committed transaction, so only uncommitted files remain.
-    if transaction.parent is None:
-        for path in session.info.pop(PENDING, []):
-            path.unlink(missing_ok=True)
+def _recent_files(now: datetime) -> dict[str, list[Path]]:
+    """Stored name -> its files (a photo and its thumbnail, or a voice note) in the window."""
+    oldest, newest = (now - LOOK_BACK).timestamp(), (now - GRACE).timestamp()
+    files: dict[str, list[Path]] = {}
+    for folder in (photos.folder(), voice_notes.folder()):
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_file() and oldest <= entry.stat().st_mtime <= newest:
+                    name = entry.name.split(".", 1)[0].removesuffix("-thumb")
+                    files.setdefault(name, []).append(Path(entry.path))
+    return files

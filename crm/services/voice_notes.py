@@ -18,7 +18,7 @@ import av
 from flask_babel import gettext as _
 
 from crm.errors import Invalid
-from crm.services import photos, stored_files
+from crm.services import photos
 
 VOICE_MAX_BYTES = 3 * 1024 * 1024
 VOICE_MAX_MS = 2 * 60 * 1000
@@ -114,7 +114,6 @@ def store(upload: Upload, measured: tuple[str, int] | None = None) -> StoredVoic
     content_type, duration_ms = measured if measured is not None else measure(upload)
     name = secrets.token_hex(16)
     path_of(name, content_type).write_bytes(upload.data)
-    stored_files.written(path_of(name, content_type))
     return StoredVoiceNote(
         stored_name=name,
         content_type=content_type,

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from crm.extensions import db
 from crm.models import FollowUp, Visit
-from crm.services import auth, photos, voice_notes
+from crm.services import auth, photos, stored_files, voice_notes
 from tests import builders
 from tests.web.helpers import csrf_token
 
@@ -192,19 +192,19 @@ def test_a_photo_travels_in_the_same_request(app, world):
     assert other.get(f"/visits/{visit.id}/photos/{stored.id}").status_code == 404
 
 
-def test_a_visit_whose_commit_fails_leaves_no_file_and_is_taken_when_sent_again(
-    app, world, monkeypatch
+def test_a_visit_whose_commit_fails_is_taken_when_sent_again_and_its_leftovers_swept(
+    app, world, monkeypatch, tmp_path
 ):
-    """The database goes away at the commit: 503, no photo or voice note file left behind with
-    no row naming it, and the outbox's second try under the same key makes the visit."""
+    """The database goes away at the commit: 503, and the outbox's second try under the same
+    key makes the visit. The first try's files stay until the daily sweep finds that no row
+    names them (the database might have committed it after all)."""
+    monkeypatch.setitem(app.config, "CRM_STORAGE_ROOT", str(tmp_path))
     client = signed_in(app, world["rep"])
-
-    def on_disk() -> list:
-        folders = (photos.folder(), voice_notes.folder())
-        return sorted(path for folder in folders for path in folder.iterdir() if path.is_file())
-
-    before = on_disk()
     data = fields(world["factory"])
+
+    def on_disk() -> set:
+        folders = (photos.folder(), voice_notes.folder())
+        return {path for folder in folders for path in folder.iterdir() if path.is_file()}
 
     def body() -> dict:
         note = (io.BytesIO(builders.audio_bytes()), "voice-note.webm", "audio/webm")
@@ -220,18 +220,31 @@ def test_a_visit_whose_commit_fails_leaves_no_file_and_is_taken_when_sent_again(
         outage.setattr(db.session, "commit", database_gone)
         refused = post_api(client, body(), files=photo())
     assert refused.status_code == 503 and refused.headers["Retry-After"]
-    assert on_disk() == before
     assert visit_count() == 0
+    leftovers = on_disk()
+    assert len(leftovers) == 3  # the photo, its thumbnail and the voice note
 
     again = post_api(client, body(), files=photo())
     assert again.status_code == 201
     db.session.expire_all()
     visit = db.session.get(Visit, again.get_json()["visit"]["id"])
     (kept,) = visit.photos
-    assert photos.path_of(kept.stored_name).is_file()
-    assert photos.path_of(kept.stored_name, thumbnail=True).is_file()
     note = visit.voice_note
-    assert voice_notes.path_of(note.stored_name, note.content_type).is_file()
+    its_files = {
+        photos.path_of(kept.stored_name),
+        photos.path_of(kept.stored_name, thumbnail=True),
+        voice_notes.path_of(note.stored_name, note.content_type),
+    }
+    assert on_disk() == leftovers | its_files
+
+    # The clock is frozen; the files were written at the machine's real time.
+    written = max(path.stat().st_mtime for path in on_disk())
+    a_day_later = datetime.fromtimestamp(written, UTC) + timedelta(days=1, hours=2)
+    removed = sum(
+        c["orphan_files_removed"] for c in stored_files.sweep_orphans(db.session, a_day_later)
+    )
+    assert removed == 2  # the first try's photo (with its thumbnail) and its voice note
+    assert on_disk() == its_files
 
 
 # --- the API: bad input gets a clear answer by the field, and changes nothing -----------

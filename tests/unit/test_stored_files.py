@@ -1,0 +1,101 @@
+"""Upload files that no row names: the daily sweep deletes them once a day old, and only them.
+
+A failed commit leaves a visit's files behind; they are not deleted at the failure, since the
+database may have committed after all (crm.services.stored_files). The sweep is what cleans up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import current_app
+
+from crm.extensions import db
+from crm.jobs import daily
+from crm.services import photos, stored_files, voice_notes
+from tests import builders
+
+
+def aged(paths, age: timedelta, now: datetime) -> None:
+    stamp = (now - age).timestamp()
+    for path in paths:
+        os.utime(path, (stamp, stamp))
+
+
+def orphan_photo() -> list:
+    data = builders.image_bytes()
+    stored = photos.store(photos.Upload(data=data, sha256=hashlib.sha256(data).hexdigest()))
+    return [photos.path_of(stored.stored_name), photos.path_of(stored.stored_name, True)]
+
+
+def orphan_voice_note() -> list:
+    data = builders.audio_bytes()
+    stored = voice_notes.store(
+        voice_notes.Upload(data=data, sha256=hashlib.sha256(data).hexdigest())
+    )
+    return [voice_notes.path_of(stored.stored_name, stored.content_type)]
+
+
+@pytest.fixture
+def world(db_session, monkeypatch, tmp_path):
+    # A storage root of this test's own: other tests' files, their rows rolled back, are
+    # orphans too, and must not be counted here.
+    monkeypatch.setitem(current_app.config, "CRM_STORAGE_ROOT", str(tmp_path))
+    team = builders.team()
+    rep = builders.user("rep", team_=team)
+    factory = builders.factory(builders.belt(team), owner=rep)
+    visit = builders.visit(factory, rep)
+    photo = builders.visit_photo(visit)
+    note = builders.visit_voice_note(visit)
+    task = builders.task(factory, "First short video")
+    evidence = builders.visit_photo(builders.visit(factory, rep))
+    task.evidence_file = evidence.stored_name
+    db.session.delete(evidence)  # the task alone names this photo now
+    db.session.flush()
+    kept = [
+        photos.path_of(photo.stored_name),
+        photos.path_of(photo.stored_name, thumbnail=True),
+        voice_notes.path_of(note.stored_name, note.content_type),
+        photos.path_of(evidence.stored_name),
+        photos.path_of(evidence.stored_name, thumbnail=True),
+    ]
+    return {"kept": kept}
+
+
+def sweep(now: datetime) -> Counter:
+    totals: Counter = Counter()
+    for counts in daily.run(db.session, now):
+        totals.update(counts)
+    return totals
+
+
+def test_the_daily_sweep_deletes_day_old_files_no_row_names_and_keeps_the_rest(world, monkeypatch):
+    monkeypatch.setattr(stored_files, "BATCH", 2)  # several batches, each judged on its own
+    now = datetime.now(UTC)
+    named = world["kept"]
+    orphans = orphan_photo() + orphan_photo() + orphan_voice_note()
+    young = orphan_photo()  # a request may still be about to commit its row
+    ancient = orphan_voice_note()  # judged by the sweeps of its own week
+    aged(named + orphans, timedelta(days=2), now)
+    aged(young, timedelta(hours=3), now)
+    aged(ancient, timedelta(days=30), now)
+    assert all(path.is_file() for path in named + orphans + young + ancient)
+
+    counts = sweep(now)
+
+    assert counts["orphan_files_removed"] == 3  # two photos (with thumbnails) and a note
+    assert not any(path.exists() for path in orphans)
+    assert all(path.is_file() for path in named + young + ancient)
+    assert sweep(now)["orphan_files_removed"] == 0  # a second run finds nothing more
+
+
+def test_a_visit_committed_after_its_answer_was_lost_keeps_its_files(world):
+    """The resend of such a visit is answered with it, so its files are never swept."""
+    now = datetime.now(UTC)
+    aged(world["kept"], timedelta(days=3), now)
+    assert sweep(now)["orphan_files_removed"] == 0
+    assert all(path.is_file() for path in world["kept"])
