@@ -7,6 +7,7 @@ import io
 import math
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import current_app
@@ -22,6 +23,8 @@ THUMB_SIDE = 320
 # Pillow refuses images above this many pixels (a decompression bomb), well above any camera's.
 Image.MAX_IMAGE_PIXELS = 80_000_000
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "HEIF", "MPO"})
+# Stored names are "<day>/<random>"; names from before the day folders have no day.
+DAY_FORMAT = "%Y-%m-%d"
 
 
 @dataclass
@@ -84,6 +87,17 @@ def folder(kind: str = "photos") -> Path:
     return path
 
 
+def new_name(kind: str = "photos") -> str:
+    """A random stored name in a folder of the day it is written (UTC), made ready.
+
+    The day's folder keeps any one folder to a day's uploads, and lets the sweep of files
+    that no row names (crm.services.stored_files) read only the last week's folders.
+    """
+    day = datetime.now(UTC).strftime(DAY_FORMAT)
+    (folder(kind) / day).mkdir(exist_ok=True)
+    return f"{day}/{secrets.token_hex(16)}"
+
+
 def store(upload: Upload, checked: Image.Image | None = None) -> StoredPhoto:
     """Re-encode as JPEG (long side at most 1600 px, EXIF turned into pixels, metadata dropped).
 
@@ -95,7 +109,7 @@ def store(upload: Upload, checked: Image.Image | None = None) -> StoredPhoto:
     if image.mode != "RGB":
         image = image.convert("RGB")
     image.thumbnail((LONG_SIDE, LONG_SIDE))
-    name = secrets.token_hex(16)
+    name = new_name()
     buffer = io.BytesIO()
     # No exif= argument: nothing is carried. No optimize=True either: its second pass more than
     # doubled the encoding time of a phone's 1600 px photo for a file a few percent smaller.

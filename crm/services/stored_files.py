@@ -47,13 +47,24 @@ def sweep_orphans(session: Session, now: datetime) -> Iterator[dict[str, int]]:
 
 
 def _recent_files(now: datetime) -> dict[str, list[Path]]:
-    """Stored name -> its files (a photo and its thumbnail, or a voice note) in the window."""
-    oldest, newest = (now - LOOK_BACK).timestamp(), (now - GRACE).timestamp()
+    """Stored name -> its files (a photo and its thumbnail, or a voice note) in the window.
+
+    Only the day folders of the window are read (crm.services.photos.new_name), so the sweep
+    costs a week's uploads, not every file the install ever kept.
+    """
+    oldest, newest = now - LOOK_BACK, now - GRACE
+    days = [
+        (oldest + timedelta(days=n)).strftime(photos.DAY_FORMAT) for n in range(LOOK_BACK.days + 1)
+    ]
     files: dict[str, list[Path]] = {}
     for folder in (photos.folder(), voice_notes.folder()):
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.is_file() and oldest <= entry.stat().st_mtime <= newest:
-                    name = entry.name.split(".", 1)[0].removesuffix("-thumb")
-                    files.setdefault(name, []).append(Path(entry.path))
+        for day in days:
+            if not (folder / day).is_dir():
+                continue
+            with os.scandir(folder / day) as entries:
+                for entry in entries:
+                    written = entry.stat().st_mtime if entry.is_file() else None
+                    if written is not None and oldest.timestamp() <= written <= newest.timestamp():
+                        name = f"{day}/{entry.name.split('.', 1)[0].removesuffix('-thumb')}"
+                        files.setdefault(name, []).append(Path(entry.path))
     return files

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import secrets
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -112,7 +111,7 @@ def store(upload: Upload, measured: tuple[str, int] | None = None) -> StoredVoic
     `measured` is what measure() said of this upload, when the caller has checked it already.
     """
     content_type, duration_ms = measured if measured is not None else measure(upload)
-    name = secrets.token_hex(16)
+    name = photos.new_name("voice")
     path_of(name, content_type).write_bytes(upload.data)
     return StoredVoiceNote(
         stored_name=name,

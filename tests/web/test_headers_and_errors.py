@@ -205,8 +205,10 @@ def test_stored_files_live_outside_the_static_folder_and_static_does_not_serve_t
     with app.test_request_context():
         stored = photos.path_of(photo.stored_name)
     assert stored.is_file() and stored.resolve().is_relative_to(root)
-    assert re.fullmatch(r"[0-9a-f]{32}", photo.stored_name)  # random, never the upload's name
-    for name in (stored.name, f"photos/{stored.name}", f"../storage/photos/{stored.name}"):
+    # Random, in the folder of its day, never the upload's name.
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}/[0-9a-f]{32}", photo.stored_name)
+    relative = f"{photo.stored_name}.jpg"
+    for name in (stored.name, relative, f"photos/{relative}", f"../storage/photos/{relative}"):
         response = client.get(f"/static/{name}")
         assert response.status_code == 404, name
         assert_security_headers(response)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -204,7 +205,7 @@ def test_a_visit_whose_commit_fails_is_taken_when_sent_again_and_its_leftovers_s
 
     def on_disk() -> set:
         folders = (photos.folder(), voice_notes.folder())
-        return {path for folder in folders for path in folder.iterdir() if path.is_file()}
+        return {path for folder in folders for path in folder.rglob("*") if path.is_file()}
 
     def body() -> dict:
         note = (io.BytesIO(builders.audio_bytes()), "voice-note.webm", "audio/webm")
@@ -237,9 +238,10 @@ def test_a_visit_whose_commit_fails_is_taken_when_sent_again_and_its_leftovers_s
     }
     assert on_disk() == leftovers | its_files
 
-    # The clock is frozen; the files were written at the machine's real time.
-    written = max(path.stat().st_mtime for path in on_disk())
-    a_day_later = datetime.fromtimestamp(written, UTC) + timedelta(days=1, hours=2)
+    # The clock is frozen at NOW (the day folder's date); the files' times say so too.
+    for path in on_disk():
+        os.utime(path, (NOW.timestamp(), NOW.timestamp()))
+    a_day_later = NOW + timedelta(days=1, hours=2)
     removed = sum(
         c["orphan_files_removed"] for c in stored_files.sweep_orphans(db.session, a_day_later)
     )
