@@ -98,17 +98,27 @@ def new_name(kind: str = "photos") -> str:
     return f"{day}/{secrets.token_hex(16)}"
 
 
-def store(upload: Upload, checked: Image.Image | None = None) -> StoredPhoto:
-    """Re-encode as JPEG (long side at most 1600 px, EXIF turned into pixels, metadata dropped).
+def prepare(upload: Upload) -> Image.Image:
+    """The upload checked, turned upright (EXIF into pixels), in RGB, at most 1600 px long.
 
-    `checked` is the upload as check() opened it, so that a caller who checked every photo
-    before storing any does not decode each twice (a visit submit's time is mostly photos).
+    A caller that checks every photo before storing any keeps these, so each photo is decoded
+    once (a visit submit's time is mostly photos) and what it holds is at most 1600 px a photo,
+    whatever size the files came in.
     """
-    image = checked if checked is not None else check(upload)
+    image = check(upload)
     ImageOps.exif_transpose(image, in_place=True)
     if image.mode != "RGB":
         image = image.convert("RGB")
     image.thumbnail((LONG_SIDE, LONG_SIDE))
+    return image
+
+
+def store(upload: Upload, prepared: Image.Image | None = None) -> StoredPhoto:
+    """Re-encode as JPEG (long side at most 1600 px, EXIF turned into pixels, metadata dropped).
+
+    `prepared` is what prepare() made of this upload, when the caller has it already.
+    """
+    image = prepared if prepared is not None else prepare(upload)
     name = new_name()
     buffer = io.BytesIO()
     # No exif= argument: nothing is carried. No optimize=True either: its second pass more than

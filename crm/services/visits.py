@@ -90,7 +90,7 @@ def log_visit(actor: User, factory: Factory, sent: Submission, now: datetime) ->
     contact = _contact(factory, sent.contact_id)
     next_day = _next_day(sent, clock.local(checked_in_at).date(), now)
     _require_photo(sent)
-    images = [photos.check(upload) for upload in sent.photos]
+    images = [photos.prepare(upload) for upload in sent.photos]
     heard = voice_notes.measure(sent.voice_note) if sent.voice_note is not None else None
     visit = Visit(
         factory_id=factory.id,
