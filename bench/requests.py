@@ -333,40 +333,26 @@ def cases(app) -> list[Case]:
 
         return data
 
+    def submit(what: str, data: Callable[[], dict], runs: int = 30) -> Case:
+        return Case(
+            f"rep: visit submit (API, {what})",
+            rep_login(1),
+            "/api/v1/visits",
+            50,
+            method="POST",
+            data=data,
+            expect=(201,),
+            runs=runs,
+        )
+
     return [
         Case("rep: today", rep_login(1), "/today", 50),
         Case("rep: my factories, page 1", rep_login(1), "/factories/", 50),
         Case("rep: my factories, a search", rep_login(1), f"/factories/?q={search}", 50),
         Case("rep: factory page", rep_login(1), f"/factories/{factory_id}", 80),
-        Case(
-            "rep: visit submit (API, no photo)",
-            rep_login(1),
-            "/api/v1/visits",
-            50,
-            method="POST",
-            data=visit_form(photo=False),
-            expect=(201,),
-        ),
-        Case(
-            "rep: visit submit (API, one photo)",
-            rep_login(1),
-            "/api/v1/visits",
-            50,
-            method="POST",
-            data=visit_form(photo=True),
-            expect=(201,),
-            runs=15,
-        ),
-        Case(
-            "rep: visit submit (API, a 30 s voice note)",
-            rep_login(1),
-            "/api/v1/visits",
-            50,
-            method="POST",
-            data=visit_form(voice=True),
-            expect=(201,),
-            runs=15,
-        ),
+        submit("no photo", visit_form()),
+        submit("one photo", visit_form(photo=True), runs=15),
+        submit("a 30 s voice note", visit_form(voice=True), runs=15),
         Case("manager: board, 5,000-factory belt", manager, "/pipeline/board", 150),
         Case("admin: board, org-wide", admin, "/pipeline/board", 400),
         Case("manager: stuck factories", manager, "/pipeline/stuck", None),

@@ -28,17 +28,25 @@ BATCH = 500
 
 
 def sweep_orphans(session: Session, now: datetime) -> Iterator[dict[str, int]]:
-    """Delete the files, a day to a week old, of stored names that no row holds; by batches."""
+    """Delete the files, a day to a week old, of stored names that no row holds; by batches.
+
+    A batch's names are looked up in the photos' and notes' unique names (indexed); the
+    tasks' evidence names, which have no index and are few, are read once for the sweep.
+    """
     files = _recent_files(now)
+    evidence: set[str | None] = set()
+    if files:
+        has_evidence = Task.evidence_file.is_not(None)
+        evidence.update(session.scalars(select(Task.evidence_file).where(has_evidence)))
     names = sorted(files)
     for start in range(0, len(names), BATCH):
         batch = names[start : start + BATCH]
-        named: set[str | None] = set()
-        for column in (VisitPhoto.stored_name, VisitVoiceNote.stored_name, Task.evidence_file):
+        named: set[str] = set()
+        for column in (VisitPhoto.stored_name, VisitVoiceNote.stored_name):
             named.update(session.scalars(select(column).where(column.in_(batch))))
         removed = 0
         for name in batch:
-            if name not in named:
+            if name not in named and name not in evidence:
                 for path in files[name]:
                     path.unlink(missing_ok=True)
                 removed += 1

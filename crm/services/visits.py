@@ -2,8 +2,9 @@
 
 DESIGN.md "Check-in" and "Exactly once": the phone's key is unique per user, the first
 accepted submission's fingerprint (photo and voice note hashes included) is kept, a repeat
-answers the same visit and a different submission under the same key is a conflict. The key is bound
-only when a visit is accepted, so a refused submission can be corrected and sent again.
+answers the same visit and a different submission under the same key is a conflict. The key
+is bound only when a visit is accepted, so a refused submission can be corrected and sent
+again.
 """
 
 from __future__ import annotations
@@ -117,12 +118,9 @@ def log_visit(actor: User, factory: Factory, sent: Submission, now: datetime) ->
             raise
         return _repeat(earlier, fingerprint)
     stored = _store_photos(visit, sent.photos, images)
+    note = None
     try:
         note = _store_voice_note(visit, sent.voice_note, heard)
-    except Exception:
-        photos.remove(stored)
-        raise
-    try:
         _advance(actor, visit, advanced, now)
         if answered is not None:
             followups.complete(actor, answered, now, visit=visit)
