@@ -139,6 +139,9 @@ class PageGuard:
     def inspect(self, page: Page | None = None) -> list[Problem]:
         """Record the axe and scroll problems of the page without failing; returns all so far."""
         page = page or self.page
+        # A test's last expectation can pass while the stylesheet is still arriving, and an
+        # unstyled page measures wider than the phone (a table at 539 px in 390, in CI).
+        page.wait_for_load_state("load")
         self._check_axe(page)
         self._check_width(page)
         return self.problems()
