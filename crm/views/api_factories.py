@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import request, url_for
 
-from crm import api_spec, clock, scope
+from crm import clock, scope
 from crm.api_schema import parse_body, parse_query
+from crm.api_spec import bodies
 from crm.extensions import db
 from crm.services import factories, factory_list
 from crm.services.api_json import factory_json, factory_list_json
@@ -15,7 +16,7 @@ from crm.views.api import actor, answer, bp, read_body
 @bp.route("/factories")
 @scope.allow("staff")
 def list_factories():
-    query = parse_query(api_spec.FACTORY_QUERY, request.args)
+    query = parse_query(bodies.FACTORY_QUERY, request.args)
     filters = factory_list.Filters(
         search=query.get("q", "").strip(),
         stage=query.get("stage", ""),
@@ -31,7 +32,7 @@ def list_factories():
 @bp.route("/factories", methods=["POST"])
 @scope.allow("staff")
 def create_factory():
-    values = parse_body(api_spec.FACTORY_CREATE, read_body())
+    values = parse_body(bodies.FACTORY_CREATE, read_body())
     factory = factories.create_factory(actor(), values, clock.now())
     db.session.commit()
     return answer(factory_json(factory), 201, url_for("api.get_factory", factory_id=factory.id))
@@ -47,7 +48,7 @@ def get_factory(factory_id: int):
 @scope.allow("staff")
 def update_factory(factory_id: int):
     factory = scope.get_factory(actor(), factory_id, clock.today())
-    values = parse_body(api_spec.FACTORY_UPDATE, read_body())
+    values = parse_body(bodies.FACTORY_UPDATE, read_body())
     factories.update_factory(actor(), factory, values, clock.now())
     db.session.commit()
     return answer(factory_json(factory))

@@ -7,8 +7,9 @@ from flask import request
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from crm import api_spec, clock, scope
+from crm import clock, scope
 from crm.api_schema import parse_body, parse_query
+from crm.api_spec import bodies
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import FollowUp, Task, Visit
@@ -22,7 +23,7 @@ from crm.views.api import actor, answer, bp, read_body
 @bp.route("/visits")
 @scope.allow("staff")
 def list_visits():
-    query = parse_query(api_spec.VISIT_QUERY, request.args)
+    query = parse_query(bodies.VISIT_QUERY, request.args)
     statement = scope.visits(actor(), clock.today()).options(
         selectinload(Visit.rep), selectinload(Visit.tasks), selectinload(Visit.photos)
     )
@@ -42,7 +43,7 @@ def get_visit(visit_id: int):
 @bp.route("/follow-ups")
 @scope.allow("staff")
 def list_follow_ups():
-    query = parse_query(api_spec.FOLLOW_UP_QUERY, request.args)
+    query = parse_query(bodies.FOLLOW_UP_QUERY, request.args)
     statement = scope.follow_ups(actor(), clock.today()).options(selectinload(FollowUp.assignee))
     narrowing = {"factory_id": FollowUp.factory_id, "status": FollowUp.status}
     page = listed(statement, FollowUp.id, query, narrowing)
@@ -53,7 +54,7 @@ def list_follow_ups():
 @scope.allow("staff")
 def create_follow_up(factory_id: int):
     factory = scope.get_factory(actor(), factory_id, clock.today())
-    values = parse_body(api_spec.FOLLOW_UP_CREATE, read_body())
+    values = parse_body(bodies.FOLLOW_UP_CREATE, read_body())
     follow_up = followups.schedule(
         actor(), factory, values["due_on"], values.get("reason", ""), clock.now()
     )
@@ -85,7 +86,7 @@ def cancel_follow_up(follow_up_id: int):
 @bp.route("/tasks")
 @scope.allow("signed_in")
 def list_tasks():
-    query = parse_query(api_spec.TASK_QUERY, request.args)
+    query = parse_query(bodies.TASK_QUERY, request.args)
     statement = scope.tasks(actor(), clock.today()).options(
         selectinload(Task.owner), selectinload(Task.verified_by)
     )
@@ -108,7 +109,7 @@ REASON_FIELDS = ("waive_reason", "send_back_reason")
 @scope.allow("staff")
 def update_task(task_id: int):
     task = scope.get_task(actor(), task_id, clock.today())
-    values = parse_body(api_spec.TASK_UPDATE, read_body())
+    values = parse_body(bodies.TASK_UPDATE, read_body())
     status, reason, now = values["status"], values.get("reason", ""), clock.now()
     try:
         if status == "done":
@@ -137,7 +138,7 @@ EVIDENCE_FIELDS = {"evidence_link": "link", "evidence_number": "number", "eviden
 @scope.allow("factory")
 def submit_evidence(task_id: int):
     task = scope.get_task(actor(), task_id, clock.today())
-    values = parse_body(api_spec.EVIDENCE, read_body())
+    values = parse_body(bodies.EVIDENCE, read_body())
     try:
         evidence.hand_in(
             actor(),

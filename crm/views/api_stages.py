@@ -6,8 +6,9 @@ from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from crm import api_spec, clock, scope
+from crm import clock, scope
 from crm.api_schema import parse_body, parse_query
+from crm.api_spec import bodies
 from crm.extensions import db
 from crm.models import MetricSnapshot, StageChange
 from crm.services import promotions, snapshots
@@ -20,7 +21,7 @@ from crm.views.api import actor, answer, bp, read_body
 @bp.route("/snapshots")
 @scope.allow("staff")
 def list_snapshots():
-    query = parse_query(api_spec.SNAPSHOT_QUERY, request.args)
+    query = parse_query(bodies.SNAPSHOT_QUERY, request.args)
     narrowing = {"factory_id": MetricSnapshot.factory_id, "metric": MetricSnapshot.metric_code}
     page = listed(scope.snapshots(actor(), clock.today()), MetricSnapshot.id, query, narrowing)
     return answer(page_json(page, snapshot_json))
@@ -30,7 +31,7 @@ def list_snapshots():
 @scope.allow("staff")
 def create_snapshot(factory_id: int):
     factory = scope.get_factory(actor(), factory_id, clock.today())
-    values = parse_body(api_spec.SNAPSHOT_CREATE, read_body())
+    values = parse_body(bodies.SNAPSHOT_CREATE, read_body())
     month = snapshots.month_start(values["month"])
     existed = db.session.scalar(
         select(MetricSnapshot.id).where(
@@ -52,7 +53,7 @@ def create_snapshot(factory_id: int):
 @bp.route("/stage-changes")
 @scope.allow("staff")
 def list_stage_changes():
-    query = parse_query(api_spec.STAGE_CHANGE_QUERY, request.args)
+    query = parse_query(bodies.STAGE_CHANGE_QUERY, request.args)
     statement = scope.stage_changes(actor(), clock.today()).options(
         selectinload(StageChange.requested_by), selectinload(StageChange.decided_by)
     )
@@ -65,7 +66,7 @@ def list_stage_changes():
 @scope.allow("staff")
 def request_stage_change(factory_id: int):
     factory = scope.get_factory(actor(), factory_id, clock.today())
-    values = parse_body(api_spec.STAGE_CHANGE_CREATE, read_body())
+    values = parse_body(bodies.STAGE_CHANGE_CREATE, read_body())
     change = promotions.request_change(
         actor(),
         factory,
@@ -82,7 +83,7 @@ def request_stage_change(factory_id: int):
 @scope.allow("manage")
 def decide_stage_change(change_id: int):
     change = scope.get_stage_change(actor(), change_id, clock.today())
-    values = parse_body(api_spec.STAGE_DECISION, read_body())
+    values = parse_body(bodies.STAGE_DECISION, read_body())
     promotions.decide(actor(), change, values["approve"], values.get("note", ""), clock.now())
     db.session.commit()
     return answer(stage_change_json(change))

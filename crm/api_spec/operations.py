@@ -1,0 +1,323 @@
+"""Every operation of /api/v1: its path, endpoint, permission, body, query and errors.
+
+Each operation names its endpoint, so that a test can hold the list and the app's routes
+against each other in both directions (tests/web/test_api_contract.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crm.api_schema import Body, Field
+from crm.api_spec.bodies import (
+    EVIDENCE,
+    FACTORY_CREATE,
+    FACTORY_QUERY,
+    FACTORY_UPDATE,
+    FOLLOW_UP_CREATE,
+    FOLLOW_UP_QUERY,
+    SNAPSHOT_CREATE,
+    SNAPSHOT_QUERY,
+    STAGE_CHANGE_CREATE,
+    STAGE_CHANGE_QUERY,
+    STAGE_DECISION,
+    TASK_QUERY,
+    TASK_UPDATE,
+    VISIT_FIELDS,
+    VISIT_QUERY,
+)
+
+ERROR_TEXT = {
+    400: "Malformed request: not JSON, or an Idempotency-Key that differs from client_key.",
+    401: "No session and no working bearer token (unknown, revoked, expired, inactive user).",
+    403: "The record is in the caller's scope, but the caller's role may not do this.",
+    404: "No such record, or it is outside the caller's scope (the two look alike).",
+    409: "Clashes with what is stored (the state changed, or a key reused with other content).",
+    422: "Validation failed; `error.fields` names each field and why.",
+    429: "Too many requests for this token (or user, or address); see Retry-After.",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str  # OpenAPI form: /api/v1/factories/{factory_id}
+    endpoint: str
+    permission: str
+    summary: str
+    tag: str
+    ok: int = 200
+    ok_schema: str | None = None
+    body: Body | None = None
+    query: dict[str, Field] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+    description: str = ""
+    content: str = "application/json"
+
+
+def _op(method, path, endpoint, permission, summary, tag, **options) -> Operation:
+    return Operation(method, path, f"api.{endpoint}", permission, summary, tag, **options)
+
+
+F, V, FU, T, S, SC = "Factories", "Visits", "Follow-ups", "Tasks", "Snapshots", "Stage changes"
+OPERATIONS: tuple[Operation, ...] = (
+    _op(
+        "get",
+        "/api/v1/session",
+        "session",
+        "signed_in",
+        "Who is calling, and a CSRF token",
+        "Session",
+        ok_schema="Session",
+        description="The phone's outbox asks this before it sends; bearer callers need no "
+        "CSRF token.",
+    ),
+    _op("get", "/api/v1/openapi.json", "openapi", "public", "This document", "Documentation"),
+    _op(
+        "get",
+        "/api/v1/docs",
+        "docs",
+        "public",
+        "This document as a page",
+        "Documentation",
+        content="text/html",
+    ),
+    _op(
+        "get",
+        "/api/v1/factories",
+        "list_factories",
+        "staff",
+        "Factories in scope, with the list page's filters",
+        F,
+        ok_schema="FactoryPage",
+        query=FACTORY_QUERY,
+        errors=(404, 422),
+        description="Pages of 50 ordered by name then id, with flags and checklist progress.",
+    ),
+    _op(
+        "post",
+        "/api/v1/factories",
+        "create_factory",
+        "staff",
+        "Create a prospect",
+        F,
+        ok=201,
+        ok_schema="Factory",
+        body=FACTORY_CREATE,
+        errors=(400, 403, 404, 422),
+        description="A rep who creates it owns it; managers' and admins' prospects are "
+        "unowned until claimed or assigned.",
+    ),
+    _op(
+        "get",
+        "/api/v1/factories/{factory_id}",
+        "get_factory",
+        "staff",
+        "One factory",
+        F,
+        ok_schema="Factory",
+        errors=(404,),
+    ),
+    _op(
+        "patch",
+        "/api/v1/factories/{factory_id}",
+        "update_factory",
+        "staff",
+        "Change a factory's details",
+        F,
+        ok_schema="Factory",
+        body=FACTORY_UPDATE,
+        errors=(400, 403, 404, 422),
+        description="Belt, credit code and the key-account flag are a manager's or admin's "
+        "to change (403 for a rep who sends a different value).",
+    ),
+    _op(
+        "get",
+        "/api/v1/visits",
+        "list_visits",
+        "staff",
+        "Visits in scope, by id",
+        V,
+        ok_schema="VisitPage",
+        query=VISIT_QUERY,
+        errors=(404, 422),
+    ),
+    _op(
+        "post",
+        "/api/v1/visits",
+        "create_visit",
+        "staff",
+        "Log a visit exactly once",
+        V,
+        ok=201,
+        ok_schema="VisitOutcome",
+        body=VISIT_FIELDS,
+        errors=(400, 404, 409, 422),
+        description="201 for a new visit; 200 with the same visit when the same submission "
+        "comes again under its key (Idempotency-Key header or client_key); 409 "
+        "when the key was used with other content. Multipart form data carries "
+        "photos and at most one voice_note (WebM, MP4 or Ogg audio, at most 2 minutes and "
+        "3 MB, refused by that field otherwise); JSON carries none.",
+    ),
+    _op(
+        "get",
+        "/api/v1/visits/{visit_id}",
+        "get_visit",
+        "staff",
+        "One visit",
+        V,
+        ok_schema="Visit",
+        errors=(404,),
+    ),
+    _op(
+        "get",
+        "/api/v1/follow-ups",
+        "list_follow_ups",
+        "staff",
+        "Follow-ups in scope",
+        FU,
+        ok_schema="FollowUpPage",
+        query=FOLLOW_UP_QUERY,
+        errors=(404, 422),
+    ),
+    _op(
+        "post",
+        "/api/v1/factories/{factory_id}/follow-ups",
+        "create_follow_up",
+        "staff",
+        "Plan a follow-up",
+        FU,
+        ok=201,
+        ok_schema="FollowUp",
+        body=FOLLOW_UP_CREATE,
+        errors=(400, 404, 422),
+    ),
+    _op(
+        "post",
+        "/api/v1/follow-ups/{follow_up_id}/complete",
+        "complete_follow_up",
+        "staff",
+        "Mark a follow-up done",
+        FU,
+        ok_schema="FollowUp",
+        errors=(404, 409),
+    ),
+    _op(
+        "post",
+        "/api/v1/follow-ups/{follow_up_id}/cancel",
+        "cancel_follow_up",
+        "staff",
+        "Cancel a follow-up",
+        FU,
+        ok_schema="FollowUp",
+        errors=(404, 409),
+    ),
+    _op(
+        "get",
+        "/api/v1/tasks",
+        "list_tasks",
+        "signed_in",
+        "Checklist items in scope",
+        T,
+        ok_schema="TaskPage",
+        query=TASK_QUERY,
+        errors=(422,),
+        description="A factory user sees its own factory's items, without staff-only fields.",
+    ),
+    _op(
+        "get",
+        "/api/v1/tasks/{task_id}",
+        "get_task",
+        "signed_in",
+        "One checklist item",
+        T,
+        ok_schema="Task",
+        errors=(404,),
+    ),
+    _op(
+        "patch",
+        "/api/v1/tasks/{task_id}",
+        "update_task",
+        "staff",
+        "Tick, reopen, send back or waive an item",
+        T,
+        ok_schema="Task",
+        body=TASK_UPDATE,
+        errors=(400, 403, 404, 409, 422),
+        description="Only a manager or admin waives a required item (403).",
+    ),
+    _op(
+        "post",
+        "/api/v1/tasks/{task_id}/evidence",
+        "submit_evidence",
+        "factory",
+        "Hand in evidence (factory users)",
+        T,
+        ok_schema="Task",
+        body=EVIDENCE,
+        errors=(400, 403, 404, 422),
+        description="Staff get 403: they accept or send back evidence with PATCH.",
+    ),
+    _op(
+        "get",
+        "/api/v1/snapshots",
+        "list_snapshots",
+        "staff",
+        "Metric snapshots in scope",
+        S,
+        ok_schema="SnapshotPage",
+        query=SNAPSHOT_QUERY,
+        errors=(404, 422),
+    ),
+    _op(
+        "post",
+        "/api/v1/factories/{factory_id}/snapshots",
+        "create_snapshot",
+        "staff",
+        "Enter a month's figure",
+        S,
+        ok=201,
+        ok_schema="Snapshot",
+        body=SNAPSHOT_CREATE,
+        errors=(400, 404, 422),
+        description="201 for a new month's figure, 200 when it replaces the month's earlier one.",
+    ),
+    _op(
+        "get",
+        "/api/v1/stage-changes",
+        "list_stage_changes",
+        "staff",
+        "Stage and status changes in scope",
+        SC,
+        ok_schema="StageChangePage",
+        query=STAGE_CHANGE_QUERY,
+        errors=(404, 422),
+    ),
+    _op(
+        "post",
+        "/api/v1/factories/{factory_id}/stage-changes",
+        "request_stage_change",
+        "staff",
+        "Request a promotion or status change",
+        SC,
+        ok=201,
+        ok_schema="StageChange",
+        body=STAGE_CHANGE_CREATE,
+        errors=(400, 404, 409, 422),
+        description="A manager or admin decides it; an override is not requested here.",
+    ),
+    _op(
+        "post",
+        "/api/v1/stage-changes/{change_id}/decision",
+        "decide_stage_change",
+        "manage",
+        "Approve or refuse a pending request",
+        SC,
+        ok_schema="StageChange",
+        body=STAGE_DECISION,
+        errors=(400, 403, 404, 409, 422),
+    ),
+)
+
+# Extra success answers of some operations (the same answer for a repeat, a replaced figure).
+ALSO_OK = {"api.create_visit": 200, "api.create_snapshot": 200}
