@@ -15,7 +15,7 @@ from crm import scope
 from crm.extensions import db
 from crm.forms.channels import ChannelForm, ChannelTestForm
 from crm.models import WebhookDelivery
-from crm.services import webhooks
+from crm.services import webhook_channels, webhooks
 from crm.views.admin import bp
 from crm.views.errors import save_form
 
@@ -27,7 +27,7 @@ RECENT = 10
 def channels():
     return render_template(
         "admin/channels.html",
-        rows=webhooks.team_channels(),
+        rows=webhook_channels.team_channels(),
         kind_label=_kind_label,
     )
 
@@ -35,11 +35,11 @@ def channels():
 @bp.route("/teams/<int:team_id>/channel", methods=["GET", "POST"])
 @scope.allow("admin")
 def team_channel(team_id: int):
-    team = webhooks.get_team(team_id)
-    channel = webhooks.channel_of(team)
+    team = webhook_channels.get_team(team_id)
+    channel = webhook_channels.channel_of(team)
     form = ChannelForm(data=_initial(channel) if request.method == "GET" else None)
     saved = form.validate_on_submit() and save_form(
-        form, lambda: webhooks.save_channel(current_user, team, form.values())
+        form, lambda: webhook_channels.save_channel(current_user, team, form.values())
     )
     if saved:
         flash(_("Channel saved for %(team)s.", team=team.name), "success")
@@ -68,8 +68,8 @@ def team_channel(team_id: int):
 @bp.route("/teams/<int:team_id>/channel/test", methods=["POST"])
 @scope.allow("admin")
 def test_channel(team_id: int):
-    team = webhooks.get_team(team_id)
-    channel = webhooks.channel_of(team)
+    team = webhook_channels.get_team(team_id)
+    channel = webhook_channels.channel_of(team)
     back = redirect(url_for("admin.team_channel", team_id=team.id), code=303)
     if not ChannelTestForm().validate_on_submit():
         flash(_("The form expired. Reload the page and send the test again."), "danger")
@@ -105,7 +105,7 @@ def _initial(channel) -> dict:
 
 
 def _kind_label(kind: str) -> str:
-    return str(webhooks.KIND_LABELS.get(kind, kind))
+    return str(webhook_channels.KIND_LABELS.get(kind, kind))
 
 
 def _event_label(event: str) -> str:
