@@ -17,6 +17,7 @@ from crm.extensions import db
 from crm.forms.pipeline import BoardFilterForm, MoveForm
 from crm.models import STAGES, Factory, StageChange
 from crm.services import board as board_service
+from crm.services import board_moves
 from crm.views.errors import save_form
 from crm.views.pipeline import bp
 from crm.views.templating import belt_name, column_label, stage_label
@@ -149,7 +150,7 @@ def move(factory_id: int):
     try:
         moved = form.validate_on_submit() and save_form(
             form,
-            lambda: board_service.move(
+            lambda: board_moves.move(
                 current_user,
                 factory,
                 form.to.data,
@@ -178,7 +179,7 @@ def _move_page(
     filters: board_service.BoardFilters,
     status: int = 200,
 ):
-    plan = board_service.plan_move(current_user, factory, target, clock.now())
+    plan = board_moves.plan_move(current_user, factory, target, clock.now())
     if plan.override:
         form.reason.label.text = _("Reason (needed for an override)")
     elif not plan.direct:
@@ -193,7 +194,7 @@ def _move_page(
         form=form,
         filters=filters,
         in_dialog=is_htmx(),
-        targets=board_service.TARGETS,
+        targets=board_moves.TARGETS,
         stages=STAGES,
         column_of=board_service.column_of,
     )

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import StageChange, Task
-from crm.services import board, stages
+from crm.services import board, board_moves, stages
 from crm.services.board import BoardFilters
 from tests import builders
 
@@ -77,7 +77,7 @@ def test_a_column_pages_by_thirty_oldest_in_stage_first(world):
 def test_the_plan_names_the_move_and_whether_it_is_an_override(
     world, factory, target, kind, override
 ):
-    plan = board.plan_move(world["manager"], world[factory], target, NOW)
+    plan = board_moves.plan_move(world["manager"], world[factory], target, NOW)
     assert plan.refusal is None and plan.direct
     assert (plan.kind, plan.override) == (kind, override)
 
@@ -87,7 +87,7 @@ def test_an_eligible_promotion_is_not_an_override(world):
     for task in db.session.scalars(select(Task).where(Task.factory_id == factory.id)):
         task.status = "done"
     db.session.flush()
-    plan = board.plan_move(world["manager"], factory, "junior", NOW)
+    plan = board_moves.plan_move(world["manager"], factory, "junior", NOW)
     assert plan.kind == "promote" and not plan.override and plan.check.eligible
 
 
@@ -102,25 +102,25 @@ def test_an_eligible_promotion_is_not_an_override(world):
     ],
 )
 def test_moves_that_cannot_be_made_are_refused_with_the_reason(world, factory, target, refusal):
-    plan = board.plan_move(world["manager"], world[factory], target, NOW)
+    plan = board_moves.plan_move(world["manager"], world[factory], target, NOW)
     assert refusal in plan.refusal
     assert not plan.possible
 
 
 def test_a_rep_s_override_is_refused_and_a_plain_move_is_a_request(world):
-    plan = board.plan_move(world["rep"], world["junior"], "elementary", NOW)
+    plan = board_moves.plan_move(world["rep"], world["junior"], "elementary", NOW)
     assert "only a manager or admin" in plan.refusal and not plan.direct
     with pytest.raises(Invalid):
-        board.move(world["rep"], world["junior"], "elementary", "Too early", True, NOW)
-    change = board.move(
+        board_moves.move(world["rep"], world["junior"], "elementary", "Too early", True, NOW)
+    change = board_moves.move(
         world["rep"], world["junior"], "paused", "Closed for the holiday", False, NOW
     )
     assert change.decision == "pending" and world["junior"].status == "active"
-    again = board.plan_move(world["rep"], world["junior"], "churned", NOW)
+    again = board_moves.plan_move(world["rep"], world["junior"], "churned", NOW)
     assert again.pending == change and not again.possible
 
 
 def test_a_manager_s_move_is_made_at_once_and_kept_in_history(world):
-    change = board.move(world["manager"], world["junior"], "paused", "", False, NOW)
+    change = board_moves.move(world["manager"], world["junior"], "paused", "", False, NOW)
     assert change.decision == "direct" and world["junior"].status == "paused"
     assert db.session.scalar(select(StageChange).where(StageChange.id == change.id))
