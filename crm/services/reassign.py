@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
@@ -222,39 +222,8 @@ def hand_over(
     if to_rep is not None and to_rep.id == from_rep.id:
         message = _("Choose two different reps.")
         raise Invalid(message, fields={"to_rep": message})
-    per_belt = per_belt or {}
-    today = clock.today(now)
-    owned = list(
-        db.session.scalars(
-            scope.factories(actor, today)
-            .where(Factory.owner_id == from_rep.id)
-            .options(joinedload(Factory.belt))
-            .order_by(Factory.name, Factory.id)
-        )
-    )
-    loose_follow_ups = list(
-        db.session.scalars(
-            scope.follow_ups(actor, today)
-            .join(Factory, Factory.id == FollowUp.factory_id)
-            .where(
-                FollowUp.assignee_id == from_rep.id,
-                FollowUp.status == "open",
-                or_(Factory.owner_id.is_(None), Factory.owner_id != from_rep.id),
-            )
-        )
-    )
-    loose_tasks = list(
-        db.session.scalars(
-            scope.tasks(actor, today)
-            .join(Factory, Factory.id == Task.factory_id)
-            .where(
-                Task.owner_id == from_rep.id,
-                Task.status.in_(OPEN_TASK_STATUSES),
-                or_(Factory.owner_id.is_(None), Factory.owner_id != from_rep.id),
-            )
-        )
-    )
-    takers = _takers(from_rep, to_rep, per_belt, owned, loose_follow_ups + loose_tasks)
+    owned, loose_follow_ups, loose_tasks = _held_work(actor, from_rep, clock.today(now))
+    takers = _takers(from_rep, to_rep, per_belt or {}, owned, loose_follow_ups + loose_tasks)
     result = Reassignment(to_rep)
     by_taker: dict[int, list[Factory]] = {}
     for factory in owned:
@@ -281,6 +250,34 @@ def hand_over(
         told = _tell_loose(actor, from_rep, taker, told)
     db.session.flush()
     return result
+
+
+def _held_work(
+    actor: User, from_rep: User, today: date
+) -> tuple[list[Factory], list[FollowUp], list[Task]]:
+    """In the actor's scope: the factories the rep owns, and the open follow-ups and tasks
+    the rep holds on factories they do not own (those of owned factories move with them)."""
+    not_theirs = or_(Factory.owner_id.is_(None), Factory.owner_id != from_rep.id)
+    owned = scope.factories(actor, today).where(Factory.owner_id == from_rep.id)
+    follow_ups = (
+        scope.follow_ups(actor, today)
+        .join(Factory, Factory.id == FollowUp.factory_id)
+        .where(FollowUp.assignee_id == from_rep.id, FollowUp.status == "open", not_theirs)
+    )
+    tasks = (
+        scope.tasks(actor, today)
+        .join(Factory, Factory.id == Task.factory_id)
+        .where(Task.owner_id == from_rep.id, Task.status.in_(OPEN_TASK_STATUSES), not_theirs)
+    )
+    return (
+        list(
+            db.session.scalars(
+                owned.options(joinedload(Factory.belt)).order_by(Factory.name, Factory.id)
+            )
+        ),
+        list(db.session.scalars(follow_ups)),
+        list(db.session.scalars(tasks)),
+    )
 
 
 def _takers(
