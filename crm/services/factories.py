@@ -7,36 +7,29 @@ Conflict, NotAllowed) and writes the audit log with the changed fields only.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from crm import clock, scope
-from crm.errors import Conflict, Invalid, NotAllowed, NotFound
+from crm.errors import Conflict, NotAllowed, NotFound
 from crm.extensions import db
 from crm.models import PROSPECT, Belt, Contact, Factory, User
 from crm.models.factory import (
     ADDRESS_MAX,
     CATEGORY_MAX,
     CONTACT_NAME_MAX,
-    CONTACT_PHONE_MAX,
     CONTACT_ROLE_MAX,
     FACTORY_NAME_MAX,
-    URL_MAX,
     WECHAT_MAX,
 )
-from crm.services import audit, credit_code
+from crm.services import audit, credit_code, factory_fields
+from crm.services.factory_fields import LATITUDE_RANGE, LONGITUDE_RANGE
 
-# A phone number as people type it: digits, spaces, "+", "-", dots and brackets.
-PHONE_CHARACTERS = re.compile(r"^[\d\s+\-.()]*$")
-PHONE_DIGITS_MIN, PHONE_DIGITS_MAX = 5, 20
-LATITUDE_RANGE, LONGITUDE_RANGE = (-90.0, 90.0), (-180.0, 180.0)
 CONTACT_PERSONAL = ("name", "phone", "phone_digits", "wechat_id")
 
 # What any member of staff in scope may edit, and what only managers and admins change.
@@ -112,13 +105,15 @@ def add_contact(
     """A person at the factory: a name, and how to reach them (phone kept as typed and digits)."""
     scope.require(actor, "add_contact")
     errors: dict[str, str] = {}
-    clean_name = _text(name, "name", CONTACT_NAME_MAX, errors, _("Enter the contact's name."))
-    clean_role = _text(role, "role", CONTACT_ROLE_MAX, errors)
-    clean_phone, digits = _phone(phone, errors)
-    clean_wechat = _text(wechat_id, "wechat_id", WECHAT_MAX, errors)
+    clean_name = factory_fields.text(
+        name, "name", CONTACT_NAME_MAX, errors, _("Enter the contact's name.")
+    )
+    clean_role = factory_fields.text(role, "role", CONTACT_ROLE_MAX, errors)
+    clean_phone, digits = factory_fields.phone_number(phone, errors)
+    clean_wechat = factory_fields.text(wechat_id, "wechat_id", WECHAT_MAX, errors)
     if clean_wechat and re.search(r"\s", clean_wechat):
         errors["wechat_id"] = _("A WeChat ID has no spaces.")
-    _refuse(errors)
+    factory_fields.refuse(errors)
     contact = Contact(
         factory=factory,
         name=clean_name,
@@ -145,25 +140,6 @@ def add_contact(
         personal=CONTACT_PERSONAL,
     )
     return contact
-
-
-def _phone(raw: str | None, errors: dict[str, str]) -> tuple[str, str]:
-    phone = (raw or "").strip()
-    if not phone:
-        return "", ""
-    digits = re.sub(r"\D", "", phone)
-    if len(phone) > CONTACT_PHONE_MAX or not PHONE_CHARACTERS.match(phone):
-        errors["phone"] = _(
-            "Type the number with digits, spaces, + and - only, such as 138 1234 5678."
-        )
-    elif not PHONE_DIGITS_MIN <= len(digits) <= PHONE_DIGITS_MAX:
-        errors["phone"] = _(
-            "A phone number has %(min)d to %(max)d digits; this one has %(count)d.",
-            min=PHONE_DIGITS_MIN,
-            max=PHONE_DIGITS_MAX,
-            count=len(digits),
-        )
-    return phone, digits
 
 
 # --- editing a factory -------------------------------------------------------------------
@@ -197,10 +173,10 @@ def update_factory(
     clean.update(_coordinates(values, factory, errors))
     if may_manage(actor):
         clean.update(_managed(actor, factory, values, now, errors))
-    _refuse(errors)
+    factory_fields.refuse(errors)
     for name, value in clean.items():
         setattr(factory, name, value)
-    changes = _changes(before, _tracked(factory))
+    changes = factory_fields.changes_for_audit(before, _tracked(factory))
     if changes:
         factory.updated_at = now
         db.session.flush()
@@ -223,38 +199,22 @@ def _tracked(factory: Factory) -> dict[str, Any]:
     return {name: getattr(factory, name) for name in EDITABLE}
 
 
-def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """The changed fields; a position is never copied into the audit log, only that it moved."""
-    changes = audit.diff(before, after)
-    moved = [changes.pop(name) for name in ("lat", "lng") if name in changes]
-    if moved:
-        had, has = before["lat"] is not None, after["lat"] is not None
-        changes["location"] = ("recorded" if had else None, "changed" if has else None)
-    return changes
-
-
 def _details(values: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     if "name" in values:
         message = _("Enter the factory's name.")
-        clean["name"] = _text(values["name"], "name", FACTORY_NAME_MAX, errors, message)
+        clean["name"] = factory_fields.text(
+            values["name"], "name", FACTORY_NAME_MAX, errors, message
+        )
     if "category" in values:
-        clean["category"] = _text(values["category"], "category", CATEGORY_MAX, errors)
+        clean["category"] = factory_fields.text(
+            values["category"], "category", CATEGORY_MAX, errors
+        )
     if "address" in values:
-        clean["address"] = _text(values["address"], "address", ADDRESS_MAX, errors)
+        clean["address"] = factory_fields.text(values["address"], "address", ADDRESS_MAX, errors)
     if "shop_url" in values:
-        clean["shop_url"] = _web_address(values["shop_url"], errors)
+        clean["shop_url"] = factory_fields.web_address(values["shop_url"], errors)
     return clean
-
-
-def _web_address(raw: Any, errors: dict[str, str]) -> str:
-    url = str(raw or "").strip()
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    if len(url) > URL_MAX or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        errors["shop_url"] = _("Enter the shop's web address, starting with https:// or http://.")
-    return url
 
 
 def _coordinates(
@@ -263,8 +223,8 @@ def _coordinates(
     """Latitude and longitude: numbers in range, both or neither."""
     if "lat" not in values and "lng" not in values:
         return {}
-    lat = _number(values.get("lat", factory.lat), "lat", LATITUDE_RANGE, errors)
-    lng = _number(values.get("lng", factory.lng), "lng", LONGITUDE_RANGE, errors)
+    lat = factory_fields.number(values.get("lat", factory.lat), "lat", LATITUDE_RANGE, errors)
+    lng = factory_fields.number(values.get("lng", factory.lng), "lng", LONGITUDE_RANGE, errors)
     if "lat" in errors or "lng" in errors:
         return {}
     if (lat is None) != (lng is None):
@@ -272,27 +232,6 @@ def _coordinates(
         errors[missing] = _("Enter both latitude and longitude, or leave both empty.")
         return {}
     return {"lat": lat, "lng": lng}
-
-
-def _number(
-    raw: Any, field: str, bounds: tuple[float, float], errors: dict[str, str]
-) -> float | None:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    try:
-        value = float(str(raw).strip().replace("，", ".").replace(",", "."))
-    except ValueError:
-        value = math.nan
-    low, high = bounds
-    if not math.isfinite(value) or not low <= value <= high:
-        errors[field] = _(
-            "Enter a number from %(low)s to %(high)s, such as %(example)s.",
-            low=f"{low:g}",
-            high=f"{high:g}",
-            example="29.87" if field == "lat" else "121.55",
-        )
-        return None
-    return value
 
 
 def _managed(
@@ -364,29 +303,6 @@ def _credit_code(
     return code
 
 
-# --- shared ------------------------------------------------------------------------------
-
-
-def _text(
-    raw: Any,
-    field: str,
-    limit: int,
-    errors: dict[str, str],
-    required: str | None = None,
-) -> str:
-    text = str(raw or "").strip()
-    if required and not text:
-        errors[field] = required
-    elif len(text) > limit:
-        errors[field] = _("Use at most %(count)d characters.", count=limit)
-    return text
-
-
-def _refuse(errors: dict[str, str]) -> None:
-    if errors:
-        raise Invalid(next(iter(errors.values())), fields=errors)
-
-
 # --- creating a factory ------------------------------------------------------------------
 
 
@@ -417,7 +333,7 @@ def create_factory(actor: User, values: Mapping[str, Any], now: datetime) -> Fac
         if values["is_key_account"] and not may_manage(actor):
             raise NotAllowed(_("Only a manager or admin marks a key account."))
         clean["is_key_account"] = bool(values["is_key_account"])
-    _refuse(errors)
+    factory_fields.refuse(errors)
     for name, value in clean.items():
         setattr(factory, name, value)
     factory.belt_id = belt_id
@@ -426,7 +342,7 @@ def create_factory(actor: User, values: Mapping[str, Any], now: datetime) -> Fac
     db.session.add(factory)
     db.session.flush()
     after = _tracked(factory)
-    changes = _changes(dict.fromkeys(after), after)
+    changes = factory_fields.changes_for_audit(dict.fromkeys(after), after)
     changes["owner_id"] = (None, factory.owner_id)
     audit.record(actor, "factory", factory.id, "create", changes)
     return factory

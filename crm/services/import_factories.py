@@ -21,7 +21,7 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.models import Belt, Contact, Factory, ImportRun, User
 from crm.models.factory import ADDRESS_MAX, CATEGORY_MAX, CONTACT_NAME_MAX, FACTORY_NAME_MAX
-from crm.services import credit_code, factories
+from crm.services import credit_code, factory_fields
 from crm.services.import_formats import FACTORY_FIELDS, FALSE_WORDS, NO, TRUE_WORDS, YES
 from crm.services.import_rows import (
     Plan,
@@ -112,13 +112,15 @@ def _values(
 ) -> dict[str, Any]:
     """The row's cleaned values for the mapped columns, with each refusal by its field."""
     cells = {name: row.text(name) for name in mapped}
-    # The edit form's checks (crm.services.factories), its messages made once per file.
-    values = {"name": factories._text(cells["name"], "name", FACTORY_NAME_MAX, errors, needs_name)}
+    # The edit form's checks (crm.services.factory_fields), its messages made once per file.
+    values = {
+        "name": factory_fields.text(cells["name"], "name", FACTORY_NAME_MAX, errors, needs_name)
+    }
     for name, limit in (("category", CATEGORY_MAX), ("address", ADDRESS_MAX)):
         if name in cells:
-            values[name] = factories._text(cells[name], name, limit, errors)
+            values[name] = factory_fields.text(cells[name], name, limit, errors)
     if "shop_url" in cells:
-        values["shop_url"] = factories._web_address(cells["shop_url"], errors)
+        values["shop_url"] = factory_fields.web_address(cells["shop_url"], errors)
     belt_text = cells.get("belt", "")
     belt_id = belts.get(belt_text.lower())
     if not belt_text:
@@ -128,9 +130,12 @@ def _values(
     elif belt_id not in own:
         errors["belt"] = _("The belt %(belt)s is outside your scope.", belt=belt_text)
     values["belt_id"] = belt_id
-    for name, bounds in (("lat", factories.LATITUDE_RANGE), ("lng", factories.LONGITUDE_RANGE)):
+    for name, bounds in (
+        ("lat", factory_fields.LATITUDE_RANGE),
+        ("lng", factory_fields.LONGITUDE_RANGE),
+    ):
         if name in cells:
-            values[name] = factories._number(cells[name], name, bounds, errors)
+            values[name] = factory_fields.number(cells[name], name, bounds, errors)
     if ("lat" in cells) != ("lng" in cells):
         errors["lat"] = _("Import latitude and longitude together, or neither.")
     elif (
@@ -146,7 +151,7 @@ def _values(
         values["is_key_account"] = flag in TRUE_WORDS
     if "contact_name" in cells or "contact_phone" in cells:
         name = cells.get("contact_name", "")
-        phone, _digits = factories._phone(cells.get("contact_phone", ""), errors)
+        phone, _digits = factory_fields.phone_number(cells.get("contact_phone", ""), errors)
         if "phone" in errors:
             errors["contact_phone"] = errors.pop("phone")
         if len(name) > CONTACT_NAME_MAX:
@@ -250,7 +255,7 @@ def write(actor: User, result: Plan, now: datetime) -> None:
             after = {k: v for k, v in values.items() if v not in (None, "", False)}
             before = dict.fromkeys((*after, "lat"), None)
             after.setdefault("lat", None)
-            history.append((factory_id, "create", factories._changes(before, after)))
+            history.append((factory_id, "create", factory_fields.changes_for_audit(before, after)))
             contact = item["contact"]
             if contact.get("contact_name"):
                 name, phone = contact["contact_name"], contact.get("contact_phone", "")
@@ -262,7 +267,7 @@ def write(actor: User, result: Plan, now: datetime) -> None:
             values = {name: after for name, (_before, after) in item["changes"].items()}
             factory_updates.append({"id": item["id"], **values, "updated_at": now})
         changes = (
-            factories._changes(
+            factory_fields.changes_for_audit(
                 {name: before for name, (before, _after) in item["changes"].items()},
                 {name: after for name, (_before, after) in item["changes"].items()},
             )
