@@ -20,7 +20,7 @@ def run_work_command() -> None:
 
     runner = scheduler.Runner(current_app._get_current_object())
     # Holding the lease lets this runner take "run now" too; a leading scheduler keeps them.
-    lease = runner._lease()
+    lease = runner.current_lease()
     leads = lease.hold(clock.now())
     done = []
     try:

@@ -174,7 +174,7 @@ def create(actor: User, values: UserValues) -> User:
     user.password_hash = auth_service.hash_password(secrets.token_urlsafe(32))
     _apply(user, values, placement)
     if user.role == "factory":
-        user.is_factory_owner = not users._factory_has_owner(placement["factory"])
+        user.is_factory_owner = not users.factory_has_owner(placement["factory"])
     db.session.add(user)
     db.session.flush()
     audit.record(

@@ -25,7 +25,7 @@ def record(
         record_id=record_id,
         action=action,
         changes={
-            name: [_plain(before), _plain(after)]
+            name: [plain_value(before), plain_value(after)]
             for name, (before, after) in (changes or {}).items()
         },
         personal_fields=[name for name in personal if name in (changes or {})],
@@ -43,7 +43,8 @@ def diff(record_before: dict[str, Any], record_after: dict[str, Any]) -> dict[st
     }
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A value as the audit log keeps it: JSON's own types as they are, anything else as text."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)

@@ -158,7 +158,7 @@ def audit_rows(
 
 
 def _plain(value: Any) -> Any:
-    """audit._plain with a fast path for the plain values that most cells are."""
+    """audit.plain_value with a fast path for the plain values that most cells are."""
     if value is None or type(value) in (str, int, float, bool):
         return value
-    return audit._plain(value)
+    return audit.plain_value(value)

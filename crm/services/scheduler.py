@@ -82,7 +82,8 @@ class Runner:
         self.jobs_lock = threading.Lock()
         self._closed_for: datetime | None = None
 
-    def _lease(self) -> Lease:
+    def current_lease(self) -> Lease:
+        """The lease this runner holds or seeks, made on first use."""
         if self.lease is None:
             self.lease = make_lease(self.holder)
         return self.lease
@@ -91,7 +92,7 @@ class Runner:
         """Run every job whose latest period is due and unfinished; [] when standing by."""
         with self.app.app_context(), self.jobs_lock:
             try:
-                if not self._lease().hold(clock.now()):
+                if not self.current_lease().hold(clock.now()):
                     return []
                 self._close_abandoned()
                 now = now or clock.now()
@@ -108,7 +109,7 @@ class Runner:
         The latest period of each job is then run again at once (a failed run is retried);
         an older one is superseded by the periods after it and stays failed, as a record.
         """
-        acquired = self._lease().acquired_at
+        acquired = self.current_lease().acquired_at
         if acquired is None or self._closed_for == acquired:
             return
         db.session.execute(
@@ -131,7 +132,7 @@ class Runner:
         """Failed, or left running by a process that led before this one."""
         if run.outcome == "failed":
             return True
-        lease = self._lease()
+        lease = self.current_lease()
         return lease.acquired_at is not None and run.started_at < lease.acquired_at
 
     def execute(
@@ -151,7 +152,7 @@ class Runner:
                     totals[name] = totals.get(name, 0) + value
                 run.counts = {**totals, "attempts": attempts}
                 db.session.commit()
-                if not self._lease().hold(clock.now()):
+                if not self.current_lease().hold(clock.now()):
                     raise LeaseLost(job.name)
         except LeaseLost:
             db.session.rollback()
@@ -229,7 +230,7 @@ def _run_job(request: WorkRequest, runner: Runner | None) -> dict:
     now = clock.now()
     key = f"{job.name}:now-{request.id}"
     with runner.jobs_lock:
-        if not runner._lease().hold(now):
+        if not runner.current_lease().hold(now):
             raise LeaseLost("another scheduler process leads; ask again")
         run = runner.execute(job, key, now)
     if run is None:
@@ -244,7 +245,7 @@ def run_once(job: Job, now: datetime, holder: str | None = None) -> JobRun | Non
     scheduler process leads: it runs the jobs, and two runners at once could race.
     """
     runner = Runner(current_app._get_current_object(), holder=holder)
-    lease = runner._lease()
+    lease = runner.current_lease()
     if not lease.hold(clock.now()):
         raise LeaseLost("a scheduler process leads")
     try:

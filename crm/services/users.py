@@ -62,7 +62,7 @@ def create_user(
         password_hash=auth_service.hash_password(password),
         locale=locale,
         factory_id=factory.id if factory else None,
-        is_factory_owner=bool(factory) and not _factory_has_owner(factory),
+        is_factory_owner=bool(factory) and not factory_has_owner(factory),
     )
     if role == "rep" and teams:
         user.team = teams[0]
@@ -99,7 +99,7 @@ def _teams_of_belts(belt_codes: tuple[str, ...], errors: dict[str, str]) -> list
     return teams
 
 
-def _factory_has_owner(factory: Factory) -> bool:
+def factory_has_owner(factory: Factory) -> bool:
     return (
         db.session.scalar(
             select(func.count())
