@@ -74,11 +74,17 @@ def fields(factory, **changes) -> dict:
     return {name: value for name, value in data.items() if value is not None}
 
 
-def post_api(client, data: dict, files=None, **headers):
+def post_api(
+    client, data: dict, files=None, voice_note: tuple[bytes, str] | None = None, **headers
+):
+    """The outbox's multipart request: photos as files, and a voice note as (bytes, file name)."""
     token = csrf_token(client, "/account/")
     body = dict(data)
     if files:
         body["photos"] = files
+    if voice_note is not None:
+        audio, name = voice_note
+        body["voice_note"] = (io.BytesIO(audio), name, "audio/webm")
     return client.post(
         "/api/v1/visits",
         data=body,

@@ -19,7 +19,7 @@ from crm.models import Visit, VisitVoiceNote
 from crm.services import voice_notes
 from tests import builders
 from tests.web.helpers import csrf_token
-from tests.web.test_visits import fields, signed_in
+from tests.web.test_visits import fields, post_api, signed_in
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
@@ -46,16 +46,8 @@ def world(db_session):
     return {"factory": factory, **people}
 
 
-def send(client, data: dict, audio: bytes | None, name: str = "voice-note.webm", **headers):
-    body = dict(data)
-    if audio is not None:
-        body["voice_note"] = (io.BytesIO(audio), name, "audio/webm")
-    return client.post(
-        "/api/v1/visits",
-        data=body,
-        headers={"X-CSRFToken": csrf_token(client, "/account/"), **headers},
-        content_type="multipart/form-data",
-    )
+def send(client, data: dict, audio: bytes | None, name: str = "voice-note.webm"):
+    return post_api(client, data, voice_note=None if audio is None else (audio, name))
 
 
 def counts() -> tuple[int, int, int]:
