@@ -116,9 +116,9 @@ def prepare(url: str, factories: int) -> None:
     ensure_data_set(url, factories)
     flask(url, "db", "upgrade")
     from crm import create_app
+    from crm.demo.seed import demo_password_hash
     from crm.extensions import db
     from crm.models import Belt, Factory, FollowUp, Task, Team, User
-    from crm.services.demo import demo_password_hash
 
     app = create_app("development", SQLALCHEMY_DATABASE_URI=url)
     with app.app_context():

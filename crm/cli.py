@@ -7,9 +7,10 @@ import time
 import click
 from flask.cli import with_appcontext
 
+from crm.demo import seed as demo
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.services import catalogue, demo, users
+from crm.services import catalogue, users
 
 CLI_ACTOR = "cli"
 

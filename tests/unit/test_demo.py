@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 from crm import clock
+from crm.demo import seed as demo
 from crm.errors import Conflict
 from crm.extensions import db
 from crm.models import (
@@ -27,7 +28,7 @@ from crm.models import (
     User,
     Visit,
 )
-from crm.services import credit_code, demo, followups
+from crm.services import credit_code, followups
 from tests import builders
 
 SMALL = 40

@@ -12,6 +12,18 @@ from importlib import resources
 from sqlalchemy import func, select
 
 from crm import clock
+from crm.demo import checklists as demo_checklists
+from crm.demo import store as demo_store
+from crm.demo import visits as demo_visits
+from crm.demo.factories import (
+    DemoContext,
+    FactoryPlan,
+    PlainTemplate,
+    mobile_number,
+    person_name,
+    plan_factories,
+    quota,
+)
 from crm.errors import Conflict
 from crm.extensions import db
 from crm.models import (
@@ -24,17 +36,8 @@ from crm.models import (
     User,
 )
 from crm.models.team import BELT_CODE_MAX
-from crm.services import audit, catalogue, demo_checklists, demo_store, demo_visits, settings
+from crm.services import audit, catalogue, settings
 from crm.services.auth import hash_password
-from crm.services.demo_factories import (
-    DemoContext,
-    FactoryPlan,
-    PlainTemplate,
-    mobile_number,
-    person_name,
-    plan_factories,
-    quota,
-)
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEFAULT_FACTORIES = 200
@@ -132,8 +135,8 @@ def seed_demo(
 
 
 def read_belts() -> list[dict[str, str]]:
-    """The real industrial belts the app ships in crm/data/belts.csv."""
-    text = resources.files("crm.data").joinpath("belts.csv").read_text("utf-8")
+    """The real industrial belts the app ships in crm/demo/belts.csv."""
+    text = resources.files("crm.demo").joinpath("belts.csv").read_text("utf-8")
     return list(csv.DictReader(text.splitlines()))
 
 

@@ -18,7 +18,7 @@ K = TypeVar("K")
 STATUS_WEIGHTS = {"prospect": 15, "active": 75, "paused": 6, "churned": 4}
 STAGE_WEIGHTS = {"elementary": 35, "junior": 28, "senior": 22, "university": 15}
 UNOWNED_PROSPECT_SHARE = 0.4
-DEMO_TEAM_REPS = 2  # the demo's own reps in each team (crm/services/demo.py DEMO_USERS)
+DEMO_TEAM_REPS = 2  # the demo's own reps in each team (crm/demo/seed.py DEMO_USERS)
 KEY_ACCOUNT_SHARES = {
     None: 0.0,
     "elementary": 0.03,

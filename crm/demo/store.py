@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Column, Table, func, insert, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from crm.demo.factories import FactoryPlan
 from crm.extensions import db
 from crm.models import Contact, Factory, FollowUp, MetricSnapshot, StageChange, Task, Visit
-from crm.services.demo_factories import FactoryPlan
 
 
 def store_plans(plans: list[FactoryPlan]) -> dict[str, int]:

@@ -6,15 +6,15 @@ import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from crm.models import STAGES, Task
-from crm.models.stage import next_stage
-from crm.services.demo_factories import (
+from crm.demo.factories import (
     DemoContext,
     FactoryPlan,
     PlainTemplate,
     blank_row,
     person_name,
 )
+from crm.models import STAGES, Task
+from crm.models.stage import next_stage
 
 # How long ago a factory entered its current stage, in days (low, high).
 STAGE_AGE_DAYS = {

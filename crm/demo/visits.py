@@ -7,8 +7,8 @@ import math
 import uuid
 from datetime import datetime, timedelta
 
+from crm.demo.factories import DemoContext, FactoryPlan, blank_row, offset_position
 from crm.models import FollowUp, Visit
-from crm.services.demo_factories import DemoContext, FactoryPlan, blank_row, offset_position
 
 AGENDA_GROUPS = ("overdue", "today", "upcoming")
 AGENDA_WEIGHTS = (15, 5, 80)
