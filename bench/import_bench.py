@@ -1,7 +1,7 @@
 """Times a 100,000-row factory import: upload (read and stage), dry run, and the apply.
 
 The dry run and the apply go through work requests, as the pages' do for a large file: each
-is asked for, then claimed and run as the scheduler process would (crm.services.work).
+is asked for, then claimed and run as the scheduler process would (crm.services.install.work).
 
     .venv/bin/python -m bench.import_bench [--rows N] [--database URL]
 
@@ -83,7 +83,8 @@ def main() -> None:
 
     from crm import create_app
     from crm.extensions import db
-    from crm.services import catalogue, imports, work
+    from crm.services import catalogue, imports
+    from crm.services.install import work
     from tests import builders
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)

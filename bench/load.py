@@ -812,7 +812,7 @@ def sweep_driver(url: str, holder: str, pause: float, mail_port: int) -> None:
     """
     from crm import create_app
     from crm.jobs import JOBS, daily
-    from crm.services import scheduler
+    from crm.services.install import scheduler
 
     daily.BATCH = SWEEP_BATCH
     job = JOBS["daily"]

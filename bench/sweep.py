@@ -134,7 +134,7 @@ def sweep(
     from crm.extensions import db
     from crm.jobs import JOBS, Job
     from crm.models import FollowUp
-    from crm.services import scheduler
+    from crm.services.install import scheduler
 
     app = create_app("development", SQLALCHEMY_DATABASE_URI=url)
     marks: list[tuple[float, dict]] = []

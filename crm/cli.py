@@ -122,7 +122,7 @@ def scheduler_command() -> None:
 
     from flask import current_app
 
-    from crm.services import scheduler
+    from crm.services.install import scheduler
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -156,7 +156,7 @@ def run_job_command(name: str, at: str | None) -> None:
 
     from crm import clock
     from crm.jobs import JOBS
-    from crm.services import scheduler
+    from crm.services.install import scheduler
 
     job = JOBS.get(name)
     if job is None:

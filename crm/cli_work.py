@@ -16,7 +16,7 @@ def run_work_command() -> None:
     from crm import clock
     from crm.extensions import db
     from crm.models import WorkRequest
-    from crm.services import scheduler
+    from crm.services.install import scheduler
 
     runner = scheduler.Runner(current_app._get_current_object())
     # Holding the lease lets this runner take "run now" too; a leading scheduler keeps them.

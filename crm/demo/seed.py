@@ -36,8 +36,9 @@ from crm.models import (
     User,
 )
 from crm.models.team import BELT_CODE_MAX
-from crm.services import audit, catalogue, settings
+from crm.services import catalogue
 from crm.services.auth import hash_password
+from crm.services.install import audit, settings
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEFAULT_FACTORIES = 200

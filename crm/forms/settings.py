@@ -1,4 +1,4 @@
-"""The admin's settings form: shape only; crm.services.settings_page checks the values."""
+"""The admin's settings form: shape only; crm.services.install.settings_page checks the values."""
 
 from __future__ import annotations
 

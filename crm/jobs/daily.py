@@ -21,7 +21,7 @@ one indexed query per batch (walking factory ids upwards), never a query per fac
   eligible_since). Each team's group robot (crm.services.webhooks) gets one message a day
   naming the factories that became eligible.
 - Upload files that no row names, a day to a week old, are deleted
-  (crm.services.stored_files: what a failed commit leaves behind).
+  (crm.services.install.stored_files: what a failed commit leaves behind).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session, joinedload
 from crm import clock
 from crm.jobs.notices import Notice, send_once
 from crm.models import STAGES, Belt, Factory, FollowUp, Task, User, team_managers
-from crm.services import audit, eligibility, factory_list, followups, stored_files, webhooks
+from crm.services import eligibility, factory_list, followups, webhooks
+from crm.services.install import audit, stored_files
 
 ACTOR = "daily"  # the audit log's actor: this job, acting as the system
 BATCH = 1000

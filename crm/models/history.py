@@ -138,7 +138,7 @@ class AuditEntry(db.Model):
 
 # --- the audit log is append-only ---------------------------------------------------------------
 
-# Set in a session's `info` only by crm.services.audit_retention, the one service that may
+# Set in a session's `info` only by crm.services.install.audit_retention, the one service that may
 # erase personal fields or expire entries past retention (and audits doing so).
 AUDIT_RETENTION = "audit_retention"
 
@@ -153,10 +153,14 @@ def _refuse_audit_changes(session: Session, flush_context, instances) -> None:
         return
     for entry in session.deleted:
         if isinstance(entry, AuditEntry):
-            raise AuditLocked("audit entries are never deleted (see crm.services.audit_retention)")
+            raise AuditLocked(
+                "audit entries are never deleted (see crm.services.install.audit_retention)"
+            )
     for entry in session.dirty:
         if isinstance(entry, AuditEntry) and session.is_modified(entry):
-            raise AuditLocked("audit entries are never edited (see crm.services.audit_retention)")
+            raise AuditLocked(
+                "audit entries are never edited (see crm.services.install.audit_retention)"
+            )
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -24,7 +24,10 @@ JOB_OUTCOMES = ("running", "ok", "failed")
 
 
 class Setting(db.Model):
-    """A value an admin tunes (DESIGN.md "Settings"); the defaults live in crm.services.settings."""
+    """A value an admin tunes (DESIGN.md "Settings").
+
+    The defaults live in crm.services.install.settings.
+    """
 
     __tablename__ = "settings"
 

@@ -20,8 +20,9 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import Belt, Factory, FollowUp, PasswordReset, Task, Team, User, team_managers
 from crm.models.user import LOCALES, NAME_MAX, ROLES
-from crm.services import audit, reassign, users
 from crm.services import auth as auth_service
+from crm.services import reassign, users
+from crm.services.install import audit
 
 PAGE_SIZE = 50
 # What an audit entry keeps of a user; e-mail and phone are personal (erasable) fields.

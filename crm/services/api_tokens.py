@@ -21,7 +21,8 @@ from crm.errors import Invalid, NotAllowed
 from crm.extensions import db
 from crm.models import ApiToken, User
 from crm.models.api_token import TOKEN_NAME_MAX
-from crm.services import audit, two_factor
+from crm.services import two_factor
+from crm.services.install import audit
 
 TOKEN_START = "crm_"
 # last_used_at is written at most this often, so that a busy integration is not a write a call.

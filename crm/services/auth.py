@@ -19,7 +19,7 @@ from crm.errors import Invalid, Locked
 from crm.extensions import db
 from crm.models import LoginAttempt, User, UserSession
 from crm.models.user import EMAIL_MAX
-from crm.services import audit
+from crm.services.install import audit
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 128

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from crm.extensions import db
 from crm.models import STAGES, Factory, Metric, MetricSnapshot, Task
 from crm.models.stage import next_stage
-from crm.services import settings
+from crm.services.install import settings
 
 MET, NOT_MET, NO_DATA, STALE = "met", "not_met", "no_data", "stale"
 UNIT_SUFFIX = {"percent": " %", "minutes": " min", "yuan": " ¥", "points": "", "count": ""}

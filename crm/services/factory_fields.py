@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 
 from crm.errors import Invalid
 from crm.models.factory import CONTACT_PHONE_MAX, URL_MAX
-from crm.services import audit
+from crm.services.install import audit
 
 # A phone number as people type it: digits, spaces, "+", "-", dots and brackets.
 PHONE_CHARACTERS = re.compile(r"^[\d\s+\-.()]*$")

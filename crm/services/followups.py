@@ -20,8 +20,8 @@ from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import Factory, FollowUp, Holiday, User, Visit
 from crm.models.followup import ORIGINS, REASON_MAX
-from crm.services import audit
-from crm.services.audit import Actor
+from crm.services.install import audit
+from crm.services.install.audit import Actor
 
 AGENDA_DAYS = 7
 # The hour a picked date lands at, in the install's zone.

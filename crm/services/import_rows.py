@@ -12,8 +12,8 @@ from sqlalchemy import insert, select
 
 from crm.extensions import db
 from crm.models import AuditEntry, ImportRow, ImportRun, User
-from crm.services import audit
 from crm.services.import_formats import fields_of
+from crm.services.install import audit
 
 # Rows checked between two progress reports, and codes per prefetch query.
 PROGRESS_EVERY = 5_000

@@ -6,7 +6,7 @@ needs no re-upload. A dry run checks every staged row and writes each row's prob
 it; the report reads them back by line. The apply checks the rows again (the stored
 records may have moved since) and writes all of them in one transaction, or none.
 
-Long work is a work request (crm.services.work, DESIGN.md "Long work"): the dry run of a
+Long work is a work request (crm.services.install.work, DESIGN.md "Long work"): the dry run of a
 large file ("import_check") and every apply ("import_apply") are done by the scheduler
 process, which reports progress on the request (crm.views.imports polls it). A small file
 (INLINE_ROWS or fewer) is checked in the page's own request, and its apply request is
@@ -28,8 +28,9 @@ from crm.errors import Conflict, Invalid, NotFound
 from crm.extensions import db
 from crm.models import ImportRow, ImportRun, User, WorkRequest
 from crm.models.imports import FILENAME_MAX, IMPORT_KINDS
-from crm.services import audit, import_factories, import_formats, import_snapshots, work
+from crm.services import import_factories, import_formats, import_snapshots
 from crm.services.import_rows import CHUNK, Plan, Progress, chunks
+from crm.services.install import audit, work
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,8 @@ from sqlalchemy.orm import joinedload
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import Delivery, Notification, User
-from crm.services import audit, inbox
+from crm.services import inbox
+from crm.services.install import audit
 
 log = logging.getLogger(__name__)
 

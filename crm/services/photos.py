@@ -91,7 +91,7 @@ def new_name(kind: str = "photos") -> str:
     """A random stored name in a folder of the day it is written (UTC), made ready.
 
     The day's folder keeps any one folder to a day's uploads, and lets the sweep of files
-    that no row names (crm.services.stored_files) read only the last week's folders.
+    that no row names (crm.services.install.stored_files) read only the last week's folders.
     """
     day = datetime.now(UTC).strftime(DAY_FORMAT)
     (folder(kind) / day).mkdir(exist_ok=True)

@@ -25,7 +25,8 @@ from crm import clock, scope
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import Factory, FollowUp, Task, User
-from crm.services import audit, notifications
+from crm.services import notifications
+from crm.services.install import audit
 
 OPEN_TASK_STATUSES = ("open", "submitted")
 # How many factories one bulk action may touch: a page's worth, kept in one short transaction.

@@ -23,7 +23,6 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.models import STAGES, Factory, StageChange, User
 from crm.models.types import UTCDateTime
-from crm.services import settings
 from crm.services.factory_list import (
     eligible_condition,
     overdue_condition,
@@ -31,6 +30,7 @@ from crm.services.factory_list import (
     stale_thresholds,
 )
 from crm.services.factory_page import days_in_stage
+from crm.services.install import settings
 
 KINDS = ("stale", "overdue", "long", "eligible")
 PAGE_SIZE = 50

@@ -9,8 +9,8 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import ROLES, Belt, Factory, JobRun, StageDefinition, Team, User
 from crm.models.user import NAME_MAX
-from crm.services import audit
 from crm.services import auth as auth_service
+from crm.services.install import audit
 
 
 def create_user(

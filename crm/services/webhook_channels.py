@@ -17,7 +17,7 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import NotificationChannel, Team, User, WebhookDelivery
 from crm.models.webhooks import CHANNEL_KINDS, KEYWORD_MAX, SECRET_MAX, URL_MAX
-from crm.services import audit
+from crm.services.install import audit
 
 LOCALES = ("zh_Hans", "en")
 KIND_LABELS = {

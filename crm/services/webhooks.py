@@ -39,7 +39,7 @@ from crm import clock
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import NotificationChannel, User, WebhookDelivery
-from crm.services import audit
+from crm.services.install import audit
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from crm import export, scope
 from crm.forms.admin import AuditFilterForm, set_choices
-from crm.services import audit_log
+from crm.services.install import audit_log
 from crm.views.admin import bp
 
 

@@ -12,7 +12,7 @@ from flask_login import current_user
 from crm import scope
 from crm.forms.settings import SettingsForm
 from crm.models.visit import PURPOSES
-from crm.services import settings_page
+from crm.services.install import settings_page
 from crm.views.admin import bp
 from crm.views.errors import save_form
 

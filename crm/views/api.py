@@ -22,8 +22,9 @@ from crm.errors import DomainError, Invalid, NotFound
 from crm.extensions import csrf, db, limiter
 from crm.forms.visits import VisitForm
 from crm.models import ApiToken, User
-from crm.services import api_tokens, settings
+from crm.services import api_tokens
 from crm.services.api_json import visit_json
+from crm.services.install import settings
 from crm.views import visits as visit_views
 from crm.views.errors import json_error
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, send_from_directory
 
 from crm import scope
-from crm.services import health
+from crm.services.install import health
 
 bp = Blueprint("health", __name__)
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import Factory
-from crm.services import work
+from crm.services.install import work
 from tests import builders
 from tests.browser.guard import DESKTOP, PHONE
 from tests.browser.test_homes import sign_in

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from crm.extensions import db
 from crm.models import Notification
-from crm.services import scheduler
+from crm.services.install import scheduler
 from tests import builders
 from tests.browser.guard import DESKTOP, PHONE
 from tests.browser.test_homes import sign_in

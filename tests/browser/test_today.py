@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from crm.models import Factory, FollowUp
-from crm.services import settings
+from crm.services.install import settings
 from tests import builders
 from tests.browser.guard import DESKTOP, PHONE
 from tests.browser.test_homes import sign_in

@@ -10,7 +10,7 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from crm.services import settings
+from crm.services.install import settings
 from tests import builders
 from tests.browser.guard import DESKTOP, PHONE
 

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from crm import export
 from crm.errors import Invalid
 from crm.models import AuditEntry, Contact, Factory, MetricSnapshot
-from crm.services import import_factories, imports, work
+from crm.services import import_factories, imports
 from crm.services.credit_code import ALPHABET
+from crm.services.install import work
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

@@ -23,7 +23,7 @@ from crm.models import (
     Notification,
     StageChange,
 )
-from crm.services import scheduler
+from crm.services.install import scheduler
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday 25 Nov 2026, 10:00 in Shanghai

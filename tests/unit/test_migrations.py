@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from crm import create_app
 from crm.extensions import db
-from crm.services.health import head_revisions
+from crm.services.install.health import head_revisions
 
 
 @pytest.fixture

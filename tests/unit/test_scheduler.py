@@ -18,7 +18,8 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.jobs import JOBS, Job, reminders
 from crm.models import Delivery, JobRun, Notification, SchedulerLease, WorkRequest
-from crm.services import lease, mail, scheduler
+from crm.services import mail
+from crm.services.install import lease, scheduler
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday 25 Nov 2026, 10:00 in Shanghai

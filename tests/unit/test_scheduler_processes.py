@@ -51,7 +51,7 @@ def simulated(step: int) -> datetime:
 def drive(database_url: str, holder: str, clock_file: str) -> None:
     """Tick each step of the shared clock once, as it is set; stop when it says STOP."""
     from crm import create_app
-    from crm.services import scheduler
+    from crm.services.install import scheduler
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
     runner = scheduler.Runner(app, holder=holder)
@@ -139,7 +139,7 @@ def test_two_scheduler_processes_through_a_day_do_everything_once_and_survive_a_
     database_url, live_db, tmp_path
 ):
     from crm.models import Factory, FollowUp, JobRun, Notification
-    from crm.services import scheduler
+    from crm.services.install import scheduler
     from tests import builders
 
     team = builders.team()

@@ -1,7 +1,8 @@
 """Upload files that no row names: the daily sweep deletes them once a day old, and only them.
 
 A failed commit leaves a visit's files behind; they are not deleted at the failure, since the
-database may have committed after all (crm.services.stored_files). The sweep is what cleans up.
+database may have committed after all (crm.services.install.stored_files). The sweep is what
+cleans up.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from flask import current_app
 
 from crm.extensions import db
 from crm.jobs import daily
-from crm.services import photos, stored_files, voice_notes
+from crm.services import photos, voice_notes
+from crm.services.install import stored_files
 from tests import builders
 
 

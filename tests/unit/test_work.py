@@ -12,7 +12,8 @@ from sqlalchemy import delete, func, select
 
 from crm.extensions import db
 from crm.models import Factory, ImportRun, WorkRequest
-from crm.services import imports, work
+from crm.services import imports
+from crm.services.install import work
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

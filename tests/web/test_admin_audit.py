@@ -13,7 +13,8 @@ from sqlalchemy import delete, select, update
 from crm.extensions import db
 from crm.models import AuditEntry
 from crm.models.history import AuditLocked
-from crm.services import audit_log, audit_retention, auth
+from crm.services import auth
+from crm.services.install import audit_log, audit_retention
 from tests import builders
 
 SAME = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)

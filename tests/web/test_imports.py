@@ -204,7 +204,7 @@ def test_the_factory_export_is_scoped_guarded_and_writes_numbers_as_numbers(app,
 def test_a_large_file_is_checked_and_imported_by_the_scheduler_with_progress(
     app, world, db_session, monkeypatch
 ):
-    from crm.services import work
+    from crm.services.install import work
 
     monkeypatch.setitem(app.config, "CRM_IMPORT_INLINE_ROWS", 1)
     client = signed_in(app, world["manager"])

@@ -12,7 +12,7 @@ import pytest
 import time_machine
 
 from crm.extensions import db
-from crm.services import settings
+from crm.services.install import settings
 from tests import builders
 from tests.web.helpers import sign_in
 

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import AuditEntry, LoginAttempt, RecoveryCode, TwoFactor, UserSession
-from crm.services import auth, settings, two_factor
+from crm.services import auth, two_factor
+from crm.services.install import settings
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 

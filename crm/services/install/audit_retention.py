@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from crm.extensions import db
 from crm.models import AuditEntry
 from crm.models.history import AUDIT_RETENTION
-from crm.services import audit, settings
+from crm.services.install import audit, settings
 
 ERASED = "[erased]"
 

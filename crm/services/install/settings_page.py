@@ -1,4 +1,4 @@
-"""The admin's settings page: the values checked, then stored through crm.services.settings
+"""The admin's settings page: the values checked, then stored through crm.services.install.settings
 (each change audited with its before and after). Two-step sign-in has its own page."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from flask_babel import gettext as _
 from crm.errors import Invalid
 from crm.models import STAGES, User
 from crm.models.visit import PURPOSES
-from crm.services import field_map, settings
+from crm.services import field_map
+from crm.services.install import settings
 
 RATE = re.compile(r"^\s*(\d{1,6})\s+per\s+(second|minute|hour|day)\s*$")
 

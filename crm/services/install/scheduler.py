@@ -7,7 +7,7 @@ job works from the state of the records at `now`), then send the e-mails and the
 webhook messages waiting (crm.services.webhooks: due rows only, retried with back-off). Tests
 drive `tick` with explicit times, so processes can be taken through a simulated day.
 
-The leader lease lives in crm.services.lease (an advisory lock, or a row on SQLite).
+The leader lease lives in crm.services.install.lease (an advisory lock, or a row on SQLite).
 A job runs as a JobRun row (job, run key, start, end, outcome, counts, error); it commits
 after each batch that the job yields, so a crash loses at most one batch. A failed run,
 or one left `running` by a previous leader, is run again at the next tick.
@@ -39,8 +39,9 @@ from crm import clock
 from crm.extensions import db
 from crm.jobs import JOBS, Job
 from crm.models import Delivery, JobRun, WorkRequest
-from crm.services import mail, webhooks, work
-from crm.services.lease import Health, Lease, LeaseLost, health, make_lease
+from crm.services import mail, webhooks
+from crm.services.install import work
+from crm.services.install.lease import Health, Lease, LeaseLost, health, make_lease
 
 log = logging.getLogger(__name__)
 

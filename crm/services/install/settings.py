@@ -6,7 +6,7 @@ from typing import Any
 
 from crm.extensions import db
 from crm.models import Setting, User
-from crm.services import audit
+from crm.services.install import audit
 
 DEFAULTS: dict[str, Any] = {
     "checkin_radius_m": 300,
