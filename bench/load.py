@@ -13,7 +13,7 @@ own. It then:
 
 1. makes a fresh database: `flask db upgrade`, `flask crm init`, then the reps (one team, their
    belts, a few factories each, cheap password hashes) and an API token per rep
-   (crm.services.api_tokens.create), in bulk;
+   (crm.services.accounts.api_tokens.create), in bulk;
 2. starts gunicorn as `make serve` does (`gunicorn -c gunicorn.conf.py "crm:create_app()"`,
    CRM_ENV=production) on a spare loopback port;
 3. runs each rep in a thread: signed in with a session (the login form) to read Today, My
@@ -236,7 +236,7 @@ def make_reps(url: str, storage: str, count: int, log: Log = print) -> list[Rep]
     from crm import create_app
     from crm.extensions import db
     from crm.models import Factory, User
-    from crm.services import api_tokens
+    from crm.services.accounts import api_tokens
     from tests import builders
 
     app = create_app("development", SQLALCHEMY_DATABASE_URI=url, CRM_STORAGE_ROOT=storage)

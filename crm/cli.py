@@ -10,7 +10,8 @@ from flask.cli import with_appcontext
 from crm.demo import seed as demo
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.services import catalogue, users
+from crm.services import catalogue
+from crm.services.accounts import users
 
 CLI_ACTOR = "cli"
 

@@ -37,7 +37,7 @@ from crm.models import (
 )
 from crm.models.team import BELT_CODE_MAX
 from crm.services import catalogue
-from crm.services.auth import hash_password
+from crm.services.accounts.auth import hash_password
 from crm.services.install import audit, settings
 
 DEMO_PASSWORD = "demo-pass-2026"

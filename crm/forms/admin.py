@@ -1,5 +1,5 @@
 """Forms of the admin's users, teams, belts and audit pages: shape only, the rules are in the
-services (crm.services.accounts, teams), whose messages the views put by these fields."""
+services (crm.services.accounts.lifecycle, teams), whose messages the views put by these fields."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from crm.models.team import BELT_CODE_MAX, TEAM_NAME_MAX
 from crm.models.user import EMAIL_MAX, NAME_MAX
-from crm.services.teams import BELT_LIMITS
+from crm.services.accounts.teams import BELT_LIMITS
 
 TOO_LONG = _l("Use at most %(max)d characters.")
 ROLE_LABELS = {

@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from crm.models.user import EMAIL_MAX, NAME_MAX
-from crm.services.auth import PASSWORD_MAX
+from crm.services.accounts.auth import PASSWORD_MAX
 
 LOGIN_REQUIRED = _l("Enter your e-mail or mobile number.")
 PASSWORD_REQUIRED = _l("Enter your password.")

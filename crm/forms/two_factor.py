@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from crm.services.auth import PASSWORD_MAX
+from crm.services.accounts.auth import PASSWORD_MAX
 
 CODE_MAX = 20  # a recovery code with its dash and some spaces typed in
 

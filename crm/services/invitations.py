@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from crm.errors import Conflict, NotAllowed, NotFound
 from crm.extensions import db
 from crm.models import Invitation, User
-from crm.services import users
+from crm.services.accounts import users
 from crm.services.install import audit
 
 VALID_FOR = timedelta(days=7)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from crm import scope
-from crm.services import users
+from crm.services.accounts import users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -9,7 +9,7 @@ from flask_login import current_user
 from crm import scope
 from crm.extensions import db
 from crm.forms.two_factor import RequireForm, ResetForm
-from crm.services import two_factor
+from crm.services.accounts import two_factor
 from crm.services.install import settings
 from crm.views.errors import save_form
 

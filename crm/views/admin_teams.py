@@ -9,7 +9,7 @@ from flask_login import current_user
 from crm import scope
 from crm.forms.admin import BeltForm, TeamForm, ids, set_choices
 from crm.models import Belt, Team
-from crm.services import teams
+from crm.services.accounts import teams
 from crm.views.admin import bp
 from crm.views.errors import save_form
 from crm.views.templating import belt_name

@@ -20,8 +20,9 @@ from crm.forms.admin import (
     set_choices,
 )
 from crm.models import User
-from crm.services import accounts, password_resets, teams
-from crm.services import auth as auth_service
+from crm.services.accounts import auth as auth_service
+from crm.services.accounts import lifecycle as accounts
+from crm.services.accounts import password_resets, teams
 from crm.views.admin import bp
 from crm.views.errors import save_form
 from crm.views.templating import belt_name

@@ -22,7 +22,7 @@ from crm.errors import DomainError, Invalid, NotFound
 from crm.extensions import csrf, db, limiter
 from crm.forms.visits import VisitForm
 from crm.models import ApiToken, User
-from crm.services import api_tokens
+from crm.services.accounts import api_tokens
 from crm.services.api_json import visit_json
 from crm.services.install import settings
 from crm.views import visits as visit_views

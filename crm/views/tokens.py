@@ -9,7 +9,7 @@ from flask_login import current_user
 from crm import clock, scope
 from crm.extensions import db
 from crm.forms.tokens import ApiTokenForm, RevokeTokenForm
-from crm.services import api_tokens
+from crm.services.accounts import api_tokens
 from crm.views.errors import save_form
 
 bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")

@@ -10,8 +10,8 @@ from flask_login import current_user, logout_user
 from crm import clock, scope
 from crm.extensions import db
 from crm.forms.two_factor import EnrolForm, PasswordCheckForm
-from crm.services import auth as auth_service
-from crm.services import two_factor
+from crm.services.accounts import auth as auth_service
+from crm.services.accounts import two_factor
 from crm.views.errors import json_error, save_form
 from crm.views.security import wants_json
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.models import Visit
-from crm.services import api_tokens
+from crm.services.accounts import api_tokens
 from tests import builders
 
 SENDERS = 4

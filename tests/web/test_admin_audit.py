@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 from crm.extensions import db
 from crm.models import AuditEntry
 from crm.models.history import AuditLocked
-from crm.services import auth
+from crm.services.accounts import auth
 from crm.services.install import audit_log, audit_retention
 from tests import builders
 

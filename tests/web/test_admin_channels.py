@@ -11,7 +11,8 @@ import time_machine
 from sqlalchemy import func, select
 
 from crm.models import AuditEntry, NotificationChannel, WebhookDelivery
-from crm.services import auth, webhooks
+from crm.services import webhooks
+from crm.services.accounts import auth
 from tests import builders
 from tests.receiver import robot
 from tests.web.helpers import csrf_token

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.models import AuditEntry, StageDefinition, Task, TaskTemplate
-from crm.services import auth
+from crm.services.accounts import auth
 from tests import builders
 from tests.web.helpers import csrf_token
 

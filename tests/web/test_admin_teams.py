@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.models import AuditEntry, Belt, Notification, Team
-from crm.services import auth
+from crm.services.accounts import auth
 from tests import builders
 from tests.web.helpers import csrf_token
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm.models import AuditEntry, Factory, PasswordReset, User
-from crm.services import api_tokens, auth, password_resets
+from crm.services.accounts import api_tokens, auth, password_resets
 from tests import builders
 from tests.unit.test_scheduler import smtp  # noqa: F401  (the real local SMTP server fixture)
 from tests.web.helpers import csrf_token, sign_in

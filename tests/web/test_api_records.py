@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import Factory, FollowUp, MetricSnapshot, StageChange, Visit
-from crm.services import api_tokens
+from crm.services.accounts import api_tokens
 from tests import builders
 
 

@@ -20,7 +20,7 @@ from schemathesis.checks import (
 )
 
 from crm.models import StageChange
-from crm.services import api_tokens
+from crm.services.accounts import api_tokens
 from tests import builders
 
 CHECKS = [

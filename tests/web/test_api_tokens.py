@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import ApiToken
-from crm.services import api_tokens
+from crm.services.accounts import api_tokens
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 

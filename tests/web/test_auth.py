@@ -9,7 +9,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from crm.models import LoginAttempt, UserSession
-from crm.services import auth
+from crm.services.accounts import auth
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 

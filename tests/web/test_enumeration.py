@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import LoginAttempt, PasswordReset, TwoFactor, UserSession
-from crm.services import auth, two_factor
+from crm.services.accounts import auth, two_factor
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 

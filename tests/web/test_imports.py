@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import Factory, ImportRun
-from crm.services import auth
+from crm.services.accounts import auth
 from tests import builders
 from tests.web.helpers import csrf_token
 

@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select
 
 from crm.extensions import db
 from crm.models import UserSession, Visit
-from crm.services import auth
+from crm.services.accounts import auth
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import AuditEntry, LoginAttempt, RecoveryCode, TwoFactor, UserSession
-from crm.services import auth, two_factor
+from crm.services.accounts import auth, two_factor
 from crm.services.install import settings
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
@@ -374,7 +374,7 @@ def test_the_security_page_is_the_admins_alone(app, db_session, rep):
 
 def test_an_api_token_of_a_manager_who_must_enrol_still_works(app, db_session):
     """The gate guards sign-in sessions; a bearer token was made by a session that passed it."""
-    from crm.services import api_tokens
+    from crm.services.accounts import api_tokens
 
     admin = builders.user("admin")
     manager = builders.user("manager", leads=[builders.team()])
@@ -393,7 +393,7 @@ def test_making_an_api_token_needs_a_session_that_passed_the_second_factor(app, 
     """The pages' gate already keeps such a session out; the one door for tokens checks too."""
     from crm.errors import NotAllowed
     from crm.models import ApiToken
-    from crm.services import api_tokens
+    from crm.services.accounts import api_tokens
 
     admin = builders.user("admin")
     manager = builders.user("manager", leads=[builders.team()])

@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from crm import clock
 from crm.extensions import db
 from crm.models import AuditEntry, User
-from crm.services import auth as auth_service
+from crm.services.accounts import auth as auth_service
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 1000

@@ -24,8 +24,8 @@ from crm import clock
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import PasswordReset, User
-from crm.services import auth as auth_service
 from crm.services import mail
+from crm.services.accounts import auth as auth_service
 from crm.services.install import audit
 
 log = logging.getLogger(__name__)

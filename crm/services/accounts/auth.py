@@ -162,7 +162,8 @@ def start_session(
 ) -> str:
     """Record a sign-in and return the token its cookies will carry.
 
-    `second_factor_at`: when this sign-in passed the second factor (crm.services.two_factor).
+    `second_factor_at`: when this sign-in passed the second factor
+    (crm.services.accounts.two_factor).
     """
     token = secrets.token_urlsafe(32)
     db.session.add(

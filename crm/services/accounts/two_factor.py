@@ -26,7 +26,7 @@ from werkzeug.security import check_password_hash
 from crm.errors import Invalid, Locked, NotFound
 from crm.extensions import db
 from crm.models import LoginAttempt, RecoveryCode, TwoFactor, User
-from crm.services import auth as auth_service
+from crm.services.accounts import auth as auth_service
 from crm.services.install import audit, settings
 
 ISSUER = "Factory Growth CRM"

@@ -9,7 +9,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import ROLES, Belt, Factory, JobRun, StageDefinition, Team, User
 from crm.models.user import NAME_MAX
-from crm.services import auth as auth_service
+from crm.services.accounts import auth as auth_service
 from crm.services.install import audit
 
 

@@ -21,7 +21,7 @@ from crm.errors import Invalid, NotAllowed
 from crm.extensions import db
 from crm.models import ApiToken, User
 from crm.models.api_token import TOKEN_NAME_MAX
-from crm.services import two_factor
+from crm.services.accounts import two_factor
 from crm.services.install import audit
 
 TOKEN_START = "crm_"
