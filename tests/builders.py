@@ -25,8 +25,8 @@ from crm.models import (
     VisitPhoto,
     VisitVoiceNote,
 )
-from crm.services import photos, voice_notes
 from crm.services.credit_code import ALPHABET, check_digit
+from crm.services.field import photos, voice_notes
 
 PASSWORD = "test-pass-2026!"
 _sequence = itertools.count(1)

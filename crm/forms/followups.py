@@ -1,7 +1,7 @@
 """Forms of follow-ups: schedule one (a quick pick or a date), move one, complete or cancel one.
 
 They check shape only; the rules (no past date, the reason's length, only an open
-follow-up changes) live in crm.services.followups, whose messages the view puts by
+follow-up changes) live in crm.services.field.followups, whose messages the view puts by
 these fields.
 """
 

@@ -2,7 +2,7 @@
 
 It checks shape only (types, lengths, ranges); the rules (the check-in window, off-site,
 exactly-once keys, which tasks and follow-ups belong to the factory) live in
-crm.services.visits, whose messages come back by these same field names.
+crm.services.field.visits, whose messages come back by these same field names.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
 from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, PURPOSES, SUMMARY_MAX
-from crm.services import voice_notes
-from crm.services.photos import Upload
-from crm.services.visits import Submission
+from crm.services.field import voice_notes
+from crm.services.field.photos import Upload
+from crm.services.field.visits import Submission
 
 NEXT_CHOICES = ("3", "7", "14", "date", "none")
 ACCURACY_MAX_M = 100_000

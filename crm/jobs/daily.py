@@ -6,7 +6,7 @@ one indexed query per batch (walking factory ids upwards), never a query per fac
 - Cadence (DESIGN.md "Cadence"): an active factory in a stage, or a prospect, that a rep
   owns and that has no open follow-up gets one, due its stage's cadence after its last
   visit, or today if that is past (due dates skip holidays and closures:
-  crm.services.followups.due_instant). The new follow-up is the factory's only open one,
+  crm.services.field.followups.due_instant). The new follow-up is the factory's only open one,
   so it is also its `next_follow_up_at`.
 - Stale: the factories that became stale within the last week are notified to their rep,
   once per stale spell (the key names the last visit). The flags on lists are derived
@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session, joinedload
 from crm import clock
 from crm.jobs.notices import Notice, send_once
 from crm.models import STAGES, Belt, Factory, FollowUp, Task, User, team_managers
-from crm.services import eligibility, factory_list, followups, webhooks
+from crm.services import eligibility, factory_list, webhooks
+from crm.services.field import followups
 from crm.services.install import audit, stored_files
 
 ACTOR = "daily"  # the audit log's actor: this job, acting as the system

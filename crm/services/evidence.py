@@ -8,7 +8,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from crm.models import Task, User
-from crm.services import notifications, photos, tasks
+from crm.services import notifications, tasks
+from crm.services.field import photos
 
 
 def hand_in(

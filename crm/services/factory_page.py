@@ -30,8 +30,9 @@ from crm.models import (
     User,
     Visit,
 )
-from crm.services import eligibility, followups, promotions, snapshots
+from crm.services import eligibility, promotions, snapshots
 from crm.services.eligibility import Eligibility, Item, Judgement
+from crm.services.field import followups
 
 TREND_MONTHS = 6
 TIMELINE_LIMIT = 20

@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import STAGES, Factory, FollowUp, User, Visit
-from crm.services import eligibility, factory_page, followups, snapshots
+from crm.services import eligibility, factory_page, snapshots
 from crm.services.eligibility import Item
 from crm.services.factory_page import Figure
+from crm.services.field import followups
 
 SHARED_VISITS = 10
 

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from crm import clock, scope
 from crm.errors import Invalid
-from crm.services import field_map, followups, geo
+from crm.services.field import field_map, followups, geo
 from crm.services.install import settings
 
 bp = Blueprint("field", __name__)

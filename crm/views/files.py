@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import abort, send_file
 
-from crm.services import photos, voice_notes
+from crm.services.field import photos, voice_notes
 
 
 def photo_response(stored_name: str | None, download_name: str, thumbnail: bool = False):

@@ -20,7 +20,7 @@ from crm.forms.followups import (
 )
 from crm.models import Factory, FollowUp
 from crm.models.followup import REASON_MAX
-from crm.services import followups
+from crm.services.field import followups
 from crm.views.errors import save_form
 from crm.views.security import local_path
 from crm.views.templating import format_due

@@ -11,7 +11,8 @@ from crm.extensions import db
 from crm.forms.auth import InviteForm
 from crm.forms.portal import EvidenceForm
 from crm.models import STAGES, Factory, Task
-from crm.services import evidence, invitations, photos, portal
+from crm.services import evidence, invitations, portal
+from crm.services.field import photos
 from crm.views.errors import save_form
 from crm.views.files import photo_response
 from crm.views.templating import current_locale

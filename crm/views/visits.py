@@ -22,7 +22,7 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.forms.visits import VisitForm
 from crm.models import VisitPhoto
-from crm.services import photos, visit_form, visits, voice_notes
+from crm.services.field import photos, visit_form, visits, voice_notes
 from crm.views.errors import save_form
 from crm.views.files import photo_response, voice_note_response
 from crm.views.templating import current_locale

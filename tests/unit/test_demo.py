@@ -28,7 +28,8 @@ from crm.models import (
     User,
     Visit,
 )
-from crm.services import credit_code, followups
+from crm.services import credit_code
+from crm.services.field import followups
 from tests import builders
 
 SMALL = 40

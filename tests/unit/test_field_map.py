@@ -1,4 +1,4 @@
-"""The map that needs no map service (crm.services.field_map) and the day's tour (geo.tour):
+"""The map that needs no map service (crm.services.field.field_map) and the day's tour (geo.tour):
 Web Mercator checked against the slippy-map tile formula, the zoom that fits, round scale bars,
 the tiles of a known view, and a nearest-neighbour tour with its legs against haversine."""
 
@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from crm.services import field_map, geo
-from crm.services.field_map import Point, Tile
+from crm.services.field import field_map, geo
+from crm.services.field.field_map import Point, Tile
 
 R = 6_371_008.8  # the mean radius geo uses
 

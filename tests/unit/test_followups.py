@@ -12,7 +12,7 @@ from crm.errors import Conflict, Invalid, NotAllowed
 from crm.extensions import db
 from crm.models import AuditEntry, FollowUp, Holiday
 from crm.models.followup import REASON_MAX
-from crm.services import followups, geo
+from crm.services.field import followups, geo
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday 25 Nov 2026, 10:00 in Shanghai

@@ -17,7 +17,7 @@ from flask import current_app
 
 from crm.extensions import db
 from crm.jobs import daily
-from crm.services import photos, voice_notes
+from crm.services.field import photos, voice_notes
 from crm.services.install import stored_files
 from tests import builders
 

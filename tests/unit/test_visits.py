@@ -15,7 +15,7 @@ from crm import clock
 from crm.errors import Conflict, Invalid, NotAllowed
 from crm.extensions import db
 from crm.models import FollowUp, Visit
-from crm.services import photos, visits
+from crm.services.field import photos, visits
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai

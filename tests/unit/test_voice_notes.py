@@ -16,7 +16,7 @@ from werkzeug.datastructures import FileStorage
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import Visit, VisitVoiceNote
-from crm.services import visits, voice_notes
+from crm.services.field import visits, voice_notes
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ import pytest
 from flask import abort
 
 from crm import create_app, scope
-from crm.services import photos
 from crm.services.accounts import auth
+from crm.services.field import photos
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 

@@ -15,8 +15,8 @@ from sqlalchemy.exc import OperationalError
 
 from crm.extensions import db
 from crm.models import FollowUp, Visit
-from crm.services import photos, voice_notes
 from crm.services.accounts import auth
+from crm.services.field import photos, voice_notes
 from crm.services.install import stored_files
 from tests import builders
 from tests.web.helpers import csrf_token

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import Visit, VisitVoiceNote
-from crm.services import voice_notes
+from crm.services.field import voice_notes
 from tests import builders
 from tests.web.helpers import csrf_token
 from tests.web.test_visits import fields, post_api, signed_in

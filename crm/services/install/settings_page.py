@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from crm.errors import Invalid
 from crm.models import STAGES, User
 from crm.models.visit import PURPOSES
-from crm.services import field_map
+from crm.services.field import field_map
 from crm.services.install import settings
 
 RATE = re.compile(r"^\s*(\d{1,6})\s+per\s+(second|minute|hour|day)\s*$")

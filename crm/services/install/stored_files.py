@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.models import Task, VisitPhoto, VisitVoiceNote
-from crm.services import photos, voice_notes
+from crm.services.field import photos, voice_notes
 
 GRACE = timedelta(days=1)  # far longer than any request that is still writing its files
 LOOK_BACK = timedelta(days=8)
@@ -57,7 +57,7 @@ def sweep_orphans(session: Session, now: datetime) -> Iterator[dict[str, int]]:
 def _recent_files(now: datetime) -> dict[str, list[Path]]:
     """Stored name -> its files (a photo and its thumbnail, or a voice note) in the window.
 
-    Only the day folders of the window are read (crm.services.photos.new_name), so the sweep
+    Only the day folders of the window are read (crm.services.field.photos.new_name), so the sweep
     costs a week's uploads, not every file the install ever kept.
     """
     oldest, newest = now - LOOK_BACK, now - GRACE

@@ -17,7 +17,7 @@ import av
 from flask_babel import gettext as _
 
 from crm.errors import Invalid
-from crm.services import photos
+from crm.services.field import photos
 
 VOICE_MAX_BYTES = 3 * 1024 * 1024
 VOICE_MAX_MS = 2 * 60 * 1000
