@@ -10,8 +10,8 @@ from flask.cli import with_appcontext
 from crm.demo import seed as demo
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.services import catalogue
 from crm.services.accounts import users
+from crm.services.growth import catalogue
 
 CLI_ACTOR = "cli"
 

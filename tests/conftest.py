@@ -19,7 +19,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from crm import create_app
 from crm.extensions import db
-from crm.services import catalogue
+from crm.services.growth import catalogue
 from tests.live import empty_database, serve
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")

@@ -36,8 +36,8 @@ from crm.models import (
     User,
 )
 from crm.models.team import BELT_CODE_MAX
-from crm.services import catalogue
 from crm.services.accounts.auth import hash_password
+from crm.services.growth import catalogue
 from crm.services.install import audit, settings
 
 DEMO_PASSWORD = "demo-pass-2026"

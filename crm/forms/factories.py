@@ -2,7 +2,7 @@
 
 They check shape only; the rules (a metric's range, no future month, overrides and
 their reasons, a phone's digits, a shop link's scheme, a credit code) live in the
-services (crm.services.snapshots, promotions, factories), whose messages the view puts
+services (crm.services.growth.snapshots, promotions, factories), whose messages the view puts
 by these fields.
 """
 
@@ -37,7 +37,7 @@ from crm.models.factory import (
 )
 from crm.models.stage import METRIC_CODE_MAX
 from crm.services.factory_list import SEARCH_MAX
-from crm.services.promotions import REASON_MAX
+from crm.services.growth.promotions import REASON_MAX
 
 # What a person may type as a figure ("72.5", "72,5 %", "1 250 000"); the service parses it.
 VALUE_TEXT_MAX = 40

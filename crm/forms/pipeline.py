@@ -22,7 +22,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from crm.services.promotions import REASON_MAX
+from crm.services.growth.promotions import REASON_MAX
 
 
 def _choices(field: SelectField, everything: str | None, choices: list[tuple[str, str]]) -> None:

@@ -23,7 +23,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from crm.models import Metric
 from crm.models.stage import TITLE_MAX
-from crm.services.checklists import (
+from crm.services.growth.checklists import (
     DESCRIPTION_MAX,
     NAME_EN_REQUIRED,
     NAME_MAX,

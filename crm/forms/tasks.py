@@ -2,7 +2,7 @@
 
 They check shape only (required, lengths, a date); the rules (who waives a required
 item, what a web address may be, that a measured item is judged) live in
-crm.services.tasks, whose messages the view puts by these fields.
+crm.services.growth.tasks, whose messages the view puts by these fields.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ one indexed query per batch (walking factory ids upwards), never a query per fac
 - Stale: the factories that became stale within the last week are notified to their rep,
   once per stale spell (the key names the last visit). The flags on lists are derived
   live (crm.services.factory_list); nothing is stored here but the notification.
-- Eligibility is worked out again (crm.services.eligibility, in batches) for the active
+- Eligibility is worked out again (crm.services.growth.eligibility, in batches) for the active
   factories below the last stage that could be eligible: those marked eligible (time alone
   can take it away, as figures age past the freshness window) and those with no required
   item of their stage still to do but measured ones (which only the judgement settles).
@@ -38,8 +38,9 @@ from sqlalchemy.orm import Session, joinedload
 from crm import clock
 from crm.jobs.notices import Notice, send_once
 from crm.models import STAGES, Belt, Factory, FollowUp, Task, User, team_managers
-from crm.services import eligibility, factory_list, webhooks
+from crm.services import factory_list, webhooks
 from crm.services.field import followups
+from crm.services.growth import eligibility
 from crm.services.install import audit, stored_files
 
 ACTOR = "daily"  # the audit log's actor: this job, acting as the system
@@ -203,7 +204,7 @@ def refresh_eligibility(session: Session, now: datetime) -> Iterator[dict[str, i
         results = eligibility.evaluate_many(batch, now)
         notices, lost = [], 0
         for factory in batch:
-            # The rule of crm.services.eligibility.refresh, for a batch at once.
+            # The rule of crm.services.growth.eligibility.refresh, for a batch at once.
             if results[factory.id].eligible:
                 if factory.eligible_since is None:
                     factory.eligible_since = now

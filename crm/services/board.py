@@ -24,7 +24,6 @@ from crm import clock, scope
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import STAGES, Belt, Factory, User, Visit
-from crm.services import eligibility
 from crm.services.factory_list import (
     eligible_condition,
     overdue_condition,
@@ -32,6 +31,7 @@ from crm.services.factory_list import (
     stale_thresholds,
 )
 from crm.services.factory_page import days_in_stage
+from crm.services.growth import eligibility
 
 COLUMNS = ("prospect", *STAGES, "paused")
 CARDS_PER_PAGE = 30

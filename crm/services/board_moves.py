@@ -1,6 +1,6 @@
 """Moving a card on the pipeline board, which never moves the factory by itself.
 
-It plans the move (crm.services.promotions holds the rules), the person confirms it in a
+It plans the move (crm.services.growth.promotions holds the rules), the person confirms it in a
 dialog, and then a manager's or admin's move is made at once and a rep's becomes a request.
 """
 
@@ -14,8 +14,8 @@ from flask_babel import gettext as _
 from crm import scope
 from crm.errors import Invalid
 from crm.models import STAGES, Factory, StageChange, User
-from crm.services import eligibility, promotions
 from crm.services.board import COLUMNS, column_of
+from crm.services.growth import eligibility, promotions
 
 # Where a card can be sent: the columns, and churned (from the card's menu only).
 TARGETS = (*COLUMNS, "churned")

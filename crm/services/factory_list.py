@@ -9,7 +9,7 @@ and nor is a prospect that no rep owns: nobody is due to visit it until it is cl
 
 A page costs the same number of statements whatever its number of rows: the count, the
 rows (with their belt and owner), the cadences, and the checklist judged for the page's
-rows in one batch (crm.services.eligibility, the rule's one home).
+rows in one batch (crm.services.growth.eligibility, the rule's one home).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from crm import clock, scope
 from crm.extensions import db
 from crm.models import PROSPECT, STAGES, STATUSES, Factory, StageDefinition, User
-from crm.services import credit_code, eligibility
+from crm.services import credit_code
 from crm.services.factories import can_claim
+from crm.services.growth import eligibility
 
 PAGE_SIZE = 50
 FLAGS = ("stale", "overdue", "eligible")

@@ -30,9 +30,9 @@ from crm.models import (
     User,
     Visit,
 )
-from crm.services import eligibility, promotions, snapshots
-from crm.services.eligibility import Eligibility, Item, Judgement
 from crm.services.field import followups
+from crm.services.growth import eligibility, promotions, snapshots
+from crm.services.growth.eligibility import Eligibility, Item, Judgement
 
 TREND_MONTHS = 6
 TIMELINE_LIMIT = 20

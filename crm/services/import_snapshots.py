@@ -1,6 +1,6 @@
 """The figure import: monthly metric snapshots by credit code, metric and month.
 
-The checks are the figure form's (crm.services.snapshots: a number, the metric's range, no
+The checks are the figure form's (crm.services.growth.snapshots: a number, the metric's range, no
 future month); a new value for a stored month replaces it and is audited as the form's
 entry is; eligibility is worked out again for every factory whose figures changed.
 """
@@ -18,7 +18,8 @@ from crm import clock, scope
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import Factory, ImportRun, MetricSnapshot, User
-from crm.services import credit_code, eligibility, snapshots
+from crm.services import credit_code
+from crm.services.growth import eligibility, snapshots
 from crm.services.import_rows import (
     Plan,
     Progress,

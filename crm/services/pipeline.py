@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from crm import clock, scope
 from crm.extensions import db
 from crm.models import STAGES, Belt, Factory, StageChange, User
-from crm.services import eligibility, promotions
+from crm.services.growth import eligibility, promotions
 
 
 @dataclass

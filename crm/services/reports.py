@@ -21,7 +21,7 @@ from crm import clock, scope
 from crm.clock import day_bounds
 from crm.extensions import db
 from crm.models import STAGES, Belt, Factory, MetricSnapshot, StageChange, Task, User, Visit
-from crm.services import eligibility
+from crm.services.growth import eligibility
 from crm.services.install import settings
 
 APPLIED = ("approved", "direct")

@@ -19,7 +19,7 @@ from crm.forms.stages import (
     amount,
 )
 from crm.models import StageDefinition, TaskTemplate
-from crm.services import checklists
+from crm.services.growth import checklists
 from crm.views.admin import bp
 from crm.views.errors import save_form
 from crm.views.templating import current_locale

@@ -11,8 +11,8 @@ from crm.api_schema import parse_body, parse_query
 from crm.api_spec import bodies
 from crm.extensions import db
 from crm.models import MetricSnapshot, StageChange
-from crm.services import promotions, snapshots
 from crm.services.api_json import listed, page_json, snapshot_json, stage_change_json
+from crm.services.growth import promotions, snapshots
 from crm.views.api import actor, answer, bp, read_body
 
 # --- metric snapshots -----------------------------------------------------------------------

@@ -26,7 +26,8 @@ from crm.forms.factories import (
     StageChangeForm,
 )
 from crm.models import STAGES, STATUSES, Belt, Factory, StageChange
-from crm.services import eligibility, factories, factory_list, factory_page, promotions, snapshots
+from crm.services import factories, factory_list, factory_page
+from crm.services.growth import eligibility, promotions, snapshots
 from crm.views.errors import save_form
 from crm.views.security import local_path
 from crm.views.templating import belt_name, current_locale, stage_label, status_label

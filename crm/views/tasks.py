@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 from crm import clock, scope
 from crm.forms.tasks import AdHocTaskForm, SendBackForm, TaskActionForm, VideoForm, WaiveForm
 from crm.models import Task
-from crm.services import tasks
+from crm.services.growth import tasks
 from crm.views import factories
 from crm.views.errors import save_form
 from crm.views.files import photo_response

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from crm import clock
 from crm.extensions import db
 from crm.models import Metric, StageDefinition
-from crm.services import eligibility, snapshots
+from crm.services.growth import eligibility, snapshots
 
 NAV = {
     "rep": (

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from crm.clock import now
-from crm.services import stages
+from crm.services.growth import stages
 from tests import builders
 from tests.browser.guard import small_tap_targets
 from tests.browser.test_homes import sign_in

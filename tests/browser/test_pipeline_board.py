@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from crm.clock import now
 from crm.models import Factory, StageChange, Task, User
-from crm.services import promotions, stages
+from crm.services.growth import promotions, stages
 from tests import builders
 from tests.browser.guard import DESKTOP
 from tests.browser.test_homes import sign_in

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from crm.clock import now
 from crm.models import MetricSnapshot, Task
-from crm.services import stages
+from crm.services.growth import stages
 from tests import builders
 from tests.browser.guard import DESKTOP, PHONE
 from tests.browser.test_homes import sign_in

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import Factory, StageChange, Task
-from crm.services import promotions, stages, tasks
+from crm.services.growth import promotions, stages, tasks
 from tests import builders
 from tests.browser.guard import DESKTOP
 from tests.browser.test_factory_page import sign_in, sign_out

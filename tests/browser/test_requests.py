@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from crm.clock import now
 from crm.models import Factory, Task
-from crm.services import promotions, stages
+from crm.services.growth import promotions, stages
 from tests import builders
 from tests.browser.guard import DESKTOP, PHONE
 from tests.browser.test_homes import sign_in

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from crm import create_app
 from crm.extensions import db
 from crm.models import Factory
-from crm.services import catalogue
+from crm.services.growth import catalogue
 from tests import builders
 
 

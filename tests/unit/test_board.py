@@ -1,5 +1,6 @@
 """The board service: columns and their counts, pages of cards, and the move dialog's plan (the
-stage rules of crm.services.promotions, with nothing moved before the dialog is confirmed)."""
+stage rules of crm.services.growth.promotions, with nothing moved before the dialog is
+confirmed)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from sqlalchemy import select
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import StageChange, Task
-from crm.services import board, board_moves, stages
+from crm.services import board, board_moves
 from crm.services.board import BoardFilters
+from crm.services.growth import stages
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

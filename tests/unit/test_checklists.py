@@ -13,7 +13,7 @@ from sqlalchemy import event, select
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import AuditEntry, StageDefinition, Task, TaskTemplate
-from crm.services import checklists
+from crm.services.growth import checklists
 from tests import builders
 
 ITEM = {

@@ -9,7 +9,7 @@ import pytest
 
 from crm.extensions import db
 from crm.models import Metric, MetricSnapshot, Task
-from crm.services import eligibility
+from crm.services.growth import eligibility
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from crm.errors import Conflict, Invalid, NotAllowed
 from crm.extensions import db
 from crm.models import AuditEntry, MetricSnapshot, Notification, StageChange, Task, TaskTemplate
-from crm.services import promotions, snapshots, stages
+from crm.services.growth import promotions, snapshots, stages
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

@@ -9,7 +9,8 @@ import pytest
 
 from crm.extensions import db
 from crm.models import MetricSnapshot, StageChange
-from crm.services import reports, stages
+from crm.services import reports
+from crm.services.growth import stages
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday, 10:00 in Shanghai

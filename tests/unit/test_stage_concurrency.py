@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import Factory, Task
-from crm.services import stages
+from crm.services.growth import stages
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from crm.errors import Invalid, NotAllowed
 from crm.extensions import db
 from crm.models import AuditEntry
-from crm.services import tasks
+from crm.services.growth import tasks
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

@@ -18,8 +18,8 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from crm import create_app, engine_options, scope
 from crm.extensions import db
-from crm.services import catalogue
 from crm.services.accounts import api_tokens
+from crm.services.growth import catalogue
 from tests import builders
 from tests.conftest import IsolatedClient
 from tests.web.helpers import sign_in

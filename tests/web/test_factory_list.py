@@ -13,7 +13,7 @@ import time_machine
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from crm.services import stages
+from crm.services.growth import stages
 from tests import builders
 from tests.web.helpers import sign_in
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from crm.extensions import db
 from crm.models import Contact, MetricSnapshot, StageChange, Task, Visit
-from crm.services import stages
+from crm.services.growth import stages
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from crm.extensions import db
 from crm.models import Factory, StageChange, Task
-from crm.services import stages
+from crm.services.growth import stages
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 

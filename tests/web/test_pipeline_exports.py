@@ -13,7 +13,7 @@ import pytest
 import time_machine
 
 from crm.extensions import db
-from crm.services import promotions, stages
+from crm.services.growth import promotions, stages
 from tests import builders
 from tests.web.helpers import sign_in
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from crm.clock import now
 from crm.extensions import db
 from crm.models import Task
-from crm.services import promotions, stages
+from crm.services.growth import promotions, stages
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 

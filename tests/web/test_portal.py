@@ -15,8 +15,8 @@ from sqlalchemy import select
 from crm import scope
 from crm.extensions import db
 from crm.models import AuditEntry, MetricSnapshot, Notification, Task, User
-from crm.services import stages
 from crm.services.accounts import auth
+from crm.services.growth import stages
 from tests import builders
 from tests.web.helpers import csrf_token
 

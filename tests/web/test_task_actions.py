@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import AuditEntry, Task
-from crm.services import stages, tasks
+from crm.services.growth import stages, tasks
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 

@@ -23,8 +23,8 @@ from crm import clock, scope
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import Contact, Factory, FollowUp, Task, User, Visit, VisitPhoto, VisitVoiceNote
-from crm.services import tasks
 from crm.services.field import followups, geo, photos, voice_notes
+from crm.services.growth import tasks
 from crm.services.install import audit, settings
 
 # A check-in's phone time is accepted this far before and after the server receives it.

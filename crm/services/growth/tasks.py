@@ -12,9 +12,9 @@ from crm.extensions import db
 from crm.models import Factory, Task, User
 from crm.models.stage import TITLE_MAX
 from crm.models.task import REASON_MAX, URL_MAX
-from crm.services import eligibility
+from crm.services.growth import eligibility
+from crm.services.growth.snapshots import parse_value
 from crm.services.install import audit
-from crm.services.snapshots import parse_value
 
 TRACKED = (
     "status",

@@ -12,7 +12,7 @@ from crm import clock, scope
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import Factory, Metric, MetricSnapshot, User
-from crm.services import eligibility
+from crm.services.growth import eligibility
 from crm.services.install import audit
 
 VALUE_DIGITS = 12  # Numeric(16, 4): twelve digits before the point

@@ -15,7 +15,7 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import PROSPECT, Metric, StageDefinition, TaskTemplate, User
 from crm.models.stage import COMPARISONS, TASK_KINDS, TITLE_MAX
-from crm.services import snapshots
+from crm.services.growth import snapshots
 from crm.services.install import audit
 
 # Limits shared with the forms; the column lengths are read from the model, not repeated.

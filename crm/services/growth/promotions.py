@@ -20,7 +20,8 @@ from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import STAGES, Factory, StageChange, User
 from crm.models.stage import next_stage
-from crm.services import eligibility, notifications, stages
+from crm.services import notifications
+from crm.services.growth import eligibility, stages
 from crm.services.install import audit
 
 REASON_MAX = 2000
