@@ -869,7 +869,7 @@ def make_sweep_data(url: str, factories: int, reps: int) -> None:
     from crm import create_app
     from crm.extensions import db
     from crm.models import Factory, User
-    from crm.services import factory_list
+    from crm.services.factories import factory_list
     from tests import builders
 
     app = create_app("development", SQLALCHEMY_DATABASE_URI=url)

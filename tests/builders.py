@@ -25,7 +25,7 @@ from crm.models import (
     VisitPhoto,
     VisitVoiceNote,
 )
-from crm.services.credit_code import ALPHABET, check_digit
+from crm.services.factories.credit_code import ALPHABET, check_digit
 from crm.services.field import photos, voice_notes
 
 PASSWORD = "test-pass-2026!"

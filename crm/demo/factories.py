@@ -12,7 +12,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from crm.models import STAGES, Belt, Metric, TaskTemplate
-from crm.services.credit_code import ALPHABET, check_digit
+from crm.services.factories.credit_code import ALPHABET, check_digit
 
 K = TypeVar("K")
 STATUS_WEIGHTS = {"prospect": 15, "active": 75, "paused": 6, "churned": 4}

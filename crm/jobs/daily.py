@@ -10,7 +10,7 @@ one indexed query per batch (walking factory ids upwards), never a query per fac
   so it is also its `next_follow_up_at`.
 - Stale: the factories that became stale within the last week are notified to their rep,
   once per stale spell (the key names the last visit). The flags on lists are derived
-  live (crm.services.factory_list); nothing is stored here but the notification.
+  live (crm.services.factories.factory_list); nothing is stored here but the notification.
 - Eligibility is worked out again (crm.services.growth.eligibility, in batches) for the active
   factories below the last stage that could be eligible: those marked eligible (time alone
   can take it away, as figures age past the freshness window) and those with no required
@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session, joinedload
 from crm import clock
 from crm.jobs.notices import Notice, send_once
 from crm.models import STAGES, Belt, Factory, FollowUp, Task, User, team_managers
-from crm.services import factory_list, webhooks
+from crm.services import webhooks
+from crm.services.factories import factory_list
 from crm.services.field import followups
 from crm.services.growth import eligibility
 from crm.services.install import audit, stored_files

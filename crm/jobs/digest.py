@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, aliased
 from crm import clock, scope
 from crm.jobs.notices import Notice, send_once
 from crm.models import Belt, Factory, FollowUp, StageChange, StageDefinition, Team, User, Visit
-from crm.services import factory_list, webhooks
+from crm.services import webhooks
+from crm.services.factories import factory_list
 
 BATCH = 20
 LISTED = 5  # names listed under a count

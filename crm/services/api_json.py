@@ -17,7 +17,7 @@ from sqlalchemy import Select
 from crm import clock
 from crm.extensions import db
 from crm.models import Factory, FollowUp, MetricSnapshot, StageChange, Task, User, Visit
-from crm.services.factory_list import FactoryList
+from crm.services.factories.factory_list import FactoryList
 
 PAGE_LIMIT_DEFAULT = 50
 PAGE_LIMIT_MAX = 200

@@ -1,6 +1,6 @@
 """The pipeline board: one column per status and stage, cards by the page, and its filters.
 
-The flags are the factory list's (crm.services.factory_list: stale, overdue, eligible, in
+The flags are the factory list's (crm.services.factories.factory_list: stale, overdue, eligible, in
 SQL) plus *off-site*: an off-site check-in within the last OFFSITE_DAYS. A board costs the
 same number of statements whatever the number of factories: one count per column group,
 one page of cards per column (with belt and owner joined), the cadences, and the checklist
@@ -24,13 +24,13 @@ from crm import clock, scope
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import STAGES, Belt, Factory, User, Visit
-from crm.services.factory_list import (
+from crm.services.factories.factory_list import (
     eligible_condition,
     overdue_condition,
     stale_condition,
     stale_thresholds,
 )
-from crm.services.factory_page import days_in_stage
+from crm.services.factories.factory_page import days_in_stage
 from crm.services.growth import eligibility
 
 COLUMNS = ("prospect", *STAGES, "paused")

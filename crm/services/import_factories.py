@@ -1,7 +1,7 @@
 """The factory import (create or update by credit code) and the factory export that re-imports.
 
-Every rule comes from where the factory pages keep it (crm.services.factories: lengths, the
-shop link, a phone, a position; crm.services.credit_code): a row is refused for what the
+Every rule comes from where the factory pages keep it (crm.services.factories.edits: lengths, the
+shop link, a phone, a position; crm.services.factories.credit_code): a row is refused for what the
 edit form would refuse. Existing factories are fetched by credit code a chunk at a time,
 with whether each is in the importer's scope worked out in the same query; the writes are
 bulk inserts and updates, with one audit entry per changed factory (its history).
@@ -21,7 +21,7 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.models import Belt, Contact, Factory, ImportRun, User
 from crm.models.factory import ADDRESS_MAX, CATEGORY_MAX, CONTACT_NAME_MAX, FACTORY_NAME_MAX
-from crm.services import credit_code, factory_fields
+from crm.services.factories import credit_code, factory_fields
 from crm.services.import_formats import FACTORY_FIELDS, FALSE_WORDS, NO, TRUE_WORDS, YES
 from crm.services.import_rows import (
     Plan,
@@ -112,7 +112,8 @@ def _values(
 ) -> dict[str, Any]:
     """The row's cleaned values for the mapped columns, with each refusal by its field."""
     cells = {name: row.text(name) for name in mapped}
-    # The edit form's checks (crm.services.factory_fields), its messages made once per file.
+    # The edit form's checks (crm.services.factories.factory_fields), its messages made once per
+    # file.
     values = {
         "name": factory_fields.text(cells["name"], "name", FACTORY_NAME_MAX, errors, needs_name)
     }

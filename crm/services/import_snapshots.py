@@ -18,7 +18,7 @@ from crm import clock, scope
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import Factory, ImportRun, MetricSnapshot, User
-from crm.services import credit_code
+from crm.services.factories import credit_code
 from crm.services.growth import eligibility, snapshots
 from crm.services.import_rows import (
     Plan,

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import STAGES, Factory, FollowUp, User, Visit
-from crm.services import factory_page
-from crm.services.factory_page import Figure
+from crm.services.factories import factory_page
+from crm.services.factories.factory_page import Figure
 from crm.services.field import followups
 from crm.services.growth import eligibility, snapshots
 from crm.services.growth.eligibility import Item

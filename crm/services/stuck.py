@@ -2,7 +2,7 @@
 sorted by how long the factory has waited (longest first), in the actor's scope.
 
 Every list is one filtered, ordered SELECT (and a count), the conditions in SQL: stale and
-overdue are the factory list's (crm.services.factory_list); *long in stage* is the time in
+overdue are the factory list's (crm.services.factories.factory_list); *long in stage* is the time in
 stage without the paused days over the admin's limit for the stage (settings
 `long_in_stage_days`), for active factories; *eligible, not requested* is `eligible_since`
 set with no request pending.
@@ -23,13 +23,13 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.models import STAGES, Factory, StageChange, User
 from crm.models.types import UTCDateTime
-from crm.services.factory_list import (
+from crm.services.factories.factory_list import (
     eligible_condition,
     overdue_condition,
     stale_condition,
     stale_thresholds,
 )
-from crm.services.factory_page import days_in_stage
+from crm.services.factories.factory_page import days_in_stage
 from crm.services.install import settings
 
 KINDS = ("stale", "overdue", "long", "eligible")

@@ -19,7 +19,7 @@ from crm import clock, scope
 from crm.clock import day_bounds
 from crm.extensions import db
 from crm.models import STAGES, Factory, FollowUp, StageChange, Task, User, Visit
-from crm.services.factory_list import FOLLOWED, stale_condition, stale_thresholds
+from crm.services.factories.factory_list import FOLLOWED, stale_condition, stale_thresholds
 
 OWNED_COLUMNS = ("prospect", *STAGES, "paused")
 SORTS = (

@@ -8,8 +8,9 @@ from crm import clock, scope
 from crm.api_schema import parse_body, parse_query
 from crm.api_spec import bodies
 from crm.extensions import db
-from crm.services import factories, factory_list
 from crm.services.api_json import factory_json, factory_list_json
+from crm.services.factories import edits as factories
+from crm.services.factories import factory_list
 from crm.views.api import actor, answer, bp, read_body
 
 

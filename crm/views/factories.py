@@ -26,7 +26,8 @@ from crm.forms.factories import (
     StageChangeForm,
 )
 from crm.models import STAGES, STATUSES, Belt, Factory, StageChange
-from crm.services import factories, factory_list, factory_page
+from crm.services.factories import edits as factories
+from crm.services.factories import factory_list, factory_page
 from crm.services.growth import eligibility, promotions, snapshots
 from crm.views.errors import save_form
 from crm.views.security import local_path

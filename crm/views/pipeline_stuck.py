@@ -15,8 +15,8 @@ from crm.extensions import db
 from crm.forms.pipeline import ReassignForm, ScheduleForm
 from crm.models.stage import next_stage
 from crm.services import board as board_service
-from crm.services import reassign
 from crm.services import stuck as stuck_service
+from crm.services.factories import reassign
 from crm.services.field import followups
 from crm.views.pipeline import bp
 from crm.views.security import local_path

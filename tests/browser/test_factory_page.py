@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import Contact, MetricSnapshot, StageChange, Task, Visit
-from crm.services import factory_page
+from crm.services.factories import factory_page
 from crm.services.growth import stages
 from tests import builders
 from tests.browser.guard import DESKTOP, PHONE

@@ -2,7 +2,7 @@
 
 import pytest
 
-from crm.services import credit_code
+from crm.services.factories import credit_code
 
 
 @pytest.mark.parametrize("code", ["91350100M000100Y43", "91110000600037341L"])

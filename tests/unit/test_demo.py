@@ -28,7 +28,7 @@ from crm.models import (
     User,
     Visit,
 )
-from crm.services import credit_code
+from crm.services.factories import credit_code
 from crm.services.field import followups
 from tests import builders
 

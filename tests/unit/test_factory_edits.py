@@ -13,7 +13,7 @@ from crm import scope
 from crm.errors import Conflict, Invalid, NotAllowed, NotFound
 from crm.extensions import db
 from crm.models import AuditEntry, Contact, Factory
-from crm.services import factories
+from crm.services.factories import edits as factories
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

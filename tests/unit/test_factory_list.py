@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import MetricSnapshot, StageDefinition, Task
-from crm.services import factory_list
-from crm.services.factory_list import PAGE_SIZE, Filters, list_factories
+from crm.services.factories import factory_list
+from crm.services.factories.factory_list import PAGE_SIZE, Filters, list_factories
 from crm.services.growth import stages
 from tests import builders
 

@@ -12,8 +12,8 @@ from sqlalchemy import func, or_, select
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import AuditEntry, Factory, FollowUp, Notification, Task, User
-from crm.services import reassign
 from crm.services.accounts import lifecycle as accounts
+from crm.services.factories import reassign
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from crm import export
 from crm.errors import Invalid
 from crm.models import AuditEntry, Contact, Factory, MetricSnapshot
 from crm.services import import_factories, imports
-from crm.services.credit_code import ALPHABET
+from crm.services.factories.credit_code import ALPHABET
 from crm.services.install import work
 from tests import builders
 

@@ -12,7 +12,7 @@ from crm import scope
 from crm.errors import Invalid, NotAllowed
 from crm.extensions import db
 from crm.models import AuditEntry, FollowUp, Notification
-from crm.services import reassign
+from crm.services.factories import reassign
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

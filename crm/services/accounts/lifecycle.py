@@ -1,9 +1,10 @@
 """The admin's users: find, create, edit, deactivate (with the leaving rep's handover), reactivate.
 
 An admin never sees or sets a password: a new user gets an unusable one and signs in through
-a reset link (crm.services.accounts.password_resets). A deactivated user cannot sign in (the login
-answers as for an unknown one), every session of theirs ends at once, and whatever they
-owned has moved to an active rep in the same transaction (crm.services.reassign.hand_over).
+a reset link (crm.services.accounts.password_resets). A deactivated user cannot sign in (the
+login answers as for an unknown one), every session of theirs ends at once, and whatever they
+owned has moved to an active rep in the same transaction
+(crm.services.factories.reassign.hand_over).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import Belt, Factory, FollowUp, PasswordReset, Task, Team, User, team_managers
 from crm.models.user import LOCALES, NAME_MAX, ROLES
-from crm.services import reassign
 from crm.services.accounts import auth as auth_service
 from crm.services.accounts import users
+from crm.services.factories import reassign
 from crm.services.install import audit
 
 PAGE_SIZE = 50

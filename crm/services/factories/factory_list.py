@@ -24,8 +24,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from crm import clock, scope
 from crm.extensions import db
 from crm.models import PROSPECT, STAGES, STATUSES, Factory, StageDefinition, User
-from crm.services import credit_code
-from crm.services.factories import can_claim
+from crm.services.factories import credit_code
+from crm.services.factories.edits import can_claim
 from crm.services.growth import eligibility
 
 PAGE_SIZE = 50

@@ -27,8 +27,8 @@ from crm.models.factory import (
     FACTORY_NAME_MAX,
     WECHAT_MAX,
 )
-from crm.services import credit_code, factory_fields
-from crm.services.factory_fields import LATITUDE_RANGE, LONGITUDE_RANGE
+from crm.services.factories import credit_code, factory_fields
+from crm.services.factories.factory_fields import LATITUDE_RANGE, LONGITUDE_RANGE
 from crm.services.install import audit
 
 CONTACT_PERSONAL = ("name", "phone", "phone_digits", "wechat_id")
