@@ -14,8 +14,8 @@ from flask_login import current_user
 from crm import clock, export, scope
 from crm.clock import now, today
 from crm.forms.pipeline import BulkApproveForm, DecideForm
-from crm.services import pipeline
 from crm.services.growth import eligibility, promotions
+from crm.services.pipeline import overview as pipeline
 from crm.views.errors import save_form
 from crm.views.templating import belt_name, column_label
 

@@ -16,8 +16,8 @@ from crm.errors import Conflict
 from crm.extensions import db
 from crm.forms.pipeline import BoardFilterForm, MoveForm
 from crm.models import STAGES, Factory, StageChange
-from crm.services import board as board_service
-from crm.services import board_moves
+from crm.services.pipeline import board as board_service
+from crm.services.pipeline import board_moves
 from crm.views.errors import save_form
 from crm.views.pipeline import bp
 from crm.views.templating import belt_name, column_label, stage_label

@@ -12,8 +12,8 @@ from crm import clock, scope
 from crm.errors import DomainError
 from crm.extensions import db
 from crm.forms.pipeline import BulkEditForm, HandOverForm
-from crm.services import board as board_service
 from crm.services.factories import reassign
+from crm.services.pipeline import board as board_service
 from crm.views.pipeline import bp
 from crm.views.security import local_path
 

@@ -14,8 +14,8 @@ from flask_login import current_user
 from crm import clock, export, scope
 from crm.errors import Invalid
 from crm.models import STAGES
-from crm.services import board as board_service
-from crm.services import reports
+from crm.services.pipeline import board as board_service
+from crm.services.pipeline import reports
 from crm.views.pipeline import bp
 from crm.views.templating import belt_name, column_label, current_locale
 

@@ -14,10 +14,10 @@ from crm.errors import DomainError, Invalid
 from crm.extensions import db
 from crm.forms.pipeline import ReassignForm, ScheduleForm
 from crm.models.stage import next_stage
-from crm.services import board as board_service
-from crm.services import stuck as stuck_service
 from crm.services.factories import reassign
 from crm.services.field import followups
+from crm.services.pipeline import board as board_service
+from crm.services.pipeline import stuck as stuck_service
 from crm.views.pipeline import bp
 from crm.views.security import local_path
 from crm.views.templating import belt_name, column_label

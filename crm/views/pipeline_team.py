@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from crm import clock, export, scope
 from crm.forms.pipeline import PeriodForm
-from crm.services import team_report
+from crm.services.pipeline import team_report
 from crm.views.pipeline import bp
 from crm.views.templating import column_label
 

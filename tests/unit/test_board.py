@@ -12,9 +12,9 @@ from sqlalchemy import select
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import StageChange, Task
-from crm.services import board, board_moves
-from crm.services.board import BoardFilters
 from crm.services.growth import stages
+from crm.services.pipeline import board, board_moves
+from crm.services.pipeline.board import BoardFilters
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import pytest
 
 from crm.extensions import db
 from crm.models import Setting, StageChange
-from crm.services import stuck
-from crm.services.stuck import StuckFilters
+from crm.services.pipeline import stuck
+from crm.services.pipeline.stuck import StuckFilters
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

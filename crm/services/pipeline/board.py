@@ -6,7 +6,7 @@ same number of statements whatever the number of factories: one count per column
 one page of cards per column (with belt and owner joined), the cadences, and the checklist
 judged for every card on the board in one batch.
 
-Moving a card is crm.services.board_moves.
+Moving a card is crm.services.pipeline.board_moves.
 """
 
 from __future__ import annotations

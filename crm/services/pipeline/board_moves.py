@@ -14,8 +14,8 @@ from flask_babel import gettext as _
 from crm import scope
 from crm.errors import Invalid
 from crm.models import STAGES, Factory, StageChange, User
-from crm.services.board import COLUMNS, column_of
 from crm.services.growth import eligibility, promotions
+from crm.services.pipeline.board import COLUMNS, column_of
 
 # Where a card can be sent: the columns, and churned (from the card's menu only).
 TARGETS = (*COLUMNS, "churned")

@@ -1,0 +1,3 @@
+"""The manager's pipeline: the overview, the board and its moves, stuck factories, reports and
+the team page.
+"""
