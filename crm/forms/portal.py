@@ -1,4 +1,4 @@
-"""The factory's forms: evidence for a task (the rules live in crm.services.evidence)."""
+"""The factory's forms: evidence for a task (the rules live in crm.services.portal.evidence)."""
 
 from __future__ import annotations
 

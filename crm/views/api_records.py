@@ -13,10 +13,10 @@ from crm.api_spec import bodies
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import FollowUp, Task, Visit
-from crm.services import evidence
 from crm.services.api_json import follow_up_json, listed, page_json, task_json, visit_json
 from crm.services.field import followups
 from crm.services.growth import tasks
+from crm.services.portal import evidence
 from crm.views.api import actor, answer, bp, read_body
 
 # --- visits ---------------------------------------------------------------------------------

@@ -22,9 +22,9 @@ from crm.extensions import db, limiter
 from crm.forms.auth import ForgotPasswordForm, InvitationForm, LoginForm, ResetPasswordForm
 from crm.forms.two_factor import SignInCodeForm
 from crm.models import User
-from crm.services import invitations
 from crm.services.accounts import auth as auth_service
 from crm.services.accounts import password_resets, two_factor
+from crm.services.portal import invitations
 from crm.views.errors import save_form
 from crm.views.security import local_path
 

@@ -11,8 +11,9 @@ from crm.extensions import db
 from crm.forms.auth import InviteForm
 from crm.forms.portal import EvidenceForm
 from crm.models import STAGES, Factory, Task
-from crm.services import evidence, invitations, portal
 from crm.services.field import photos
+from crm.services.portal import evidence, invitations
+from crm.services.portal import overview as portal
 from crm.views.errors import save_form
 from crm.views.files import photo_response
 from crm.views.templating import current_locale

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from crm import scope
 from crm.models import PasswordReset, StageChange, StageDefinition, UserSession
-from crm.services import invitations
 from crm.services.accounts import api_tokens, auth
+from crm.services.portal import invitations
 from tests import builders
 from tests.web.helpers import csrf_token
 

@@ -106,7 +106,7 @@ def hand_in(
 ) -> Task:
     """The factory hands in evidence; staff then accept it or send it back.
 
-    `photo` is the stored name of a photo already checked and kept (crm.services.evidence).
+    `photo` is the stored name of a photo already checked and kept (crm.services.portal.evidence).
     """
     scope.require(actor, "hand_in_evidence")
     if task.is_closed:
