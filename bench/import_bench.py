@@ -83,8 +83,8 @@ def main() -> None:
 
     from crm import create_app
     from crm.extensions import db
-    from crm.services import imports
     from crm.services.growth import catalogue
+    from crm.services.imports import runs as imports
     from crm.services.install import work
     from tests import builders
 

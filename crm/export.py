@@ -4,7 +4,7 @@ CSV streams row by row (bounded memory) as UTF-8 with a byte-order mark so that 
 reads Chinese correctly; xlsx is written by openpyxl's write-only mode to a spooled
 temporary file. In both, numbers stay numbers and only a text cell that a spreadsheet
 would run as a formula is neutralised (OWASP "CSV injection"): it gets a leading
-apostrophe. The import (crm.services.import_formats) takes exactly this guard off again,
+apostrophe. The import (crm.services.imports.import_formats) takes exactly this guard off again,
 so an exported file re-imports unchanged.
 """
 

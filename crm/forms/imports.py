@@ -1,6 +1,6 @@
 """Forms of the import pages: the upload, the header mapping, the confirmation.
 
-They check shape only; what the file holds is checked by crm.services.imports, whose
+They check shape only; what the file holds is checked by crm.services.imports.runs, whose
 messages come back by these fields (the file's by `file`, a column's by `column_<n>`).
 """
 
@@ -13,7 +13,7 @@ from wtforms import RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
-from crm.services.import_formats import KIND_LABELS
+from crm.services.imports.import_formats import KIND_LABELS
 
 
 class UploadForm(FlaskForm):

@@ -6,7 +6,7 @@ from flask import request
 from flask_login import current_user
 
 from crm import clock, export, scope
-from crm.services import import_factories
+from crm.services.imports import import_factories
 from crm.views.factories import bp
 from crm.views.templating import current_locale
 

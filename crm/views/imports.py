@@ -21,8 +21,8 @@ from crm.extensions import db
 from crm.forms.imports import ConfirmForm, UploadForm, mapping_form, mapping_of
 from crm.models import ImportRun
 from crm.models.imports import IMPORT_KINDS
-from crm.services import imports
-from crm.services.import_rows import cell_text
+from crm.services.imports import runs as imports
+from crm.services.imports.import_rows import cell_text
 from crm.views.errors import save_form
 from crm.views.templating import current_locale
 

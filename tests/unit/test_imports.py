@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from crm import export
 from crm.errors import Invalid
 from crm.models import AuditEntry, Contact, Factory, MetricSnapshot
-from crm.services import import_factories, imports
 from crm.services.factories.credit_code import ALPHABET
+from crm.services.imports import import_factories
+from crm.services.imports import runs as imports
 from crm.services.install import work
 from tests import builders
 

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 
 from crm.extensions import db
 from crm.models import Factory, ImportRun, WorkRequest
-from crm.services import imports
+from crm.services.imports import runs as imports
 from crm.services.install import work
 from tests import builders
 

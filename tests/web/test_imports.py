@@ -250,7 +250,7 @@ def test_a_large_file_is_checked_and_imported_by_the_scheduler_with_progress(
 
 
 def test_an_apply_that_fails_shows_its_error_on_the_page(app, world, db_session, monkeypatch):
-    from crm.services import imports
+    from crm.services.imports import runs as imports
 
     def broken(actor, result, now):
         raise RuntimeError("the database went away")

@@ -20,7 +20,7 @@ from crm.extensions import db
 from crm.models import Factory, ImportRun, MetricSnapshot, User
 from crm.services.factories import credit_code
 from crm.services.growth import eligibility, snapshots
-from crm.services.import_rows import (
+from crm.services.imports.import_rows import (
     Plan,
     Progress,
     Staged,

@@ -1,6 +1,6 @@
 """Imports of factories and figures: upload, map the headers, dry run, then apply in one go.
 
-An upload is read (crm.services.import_formats) and its rows staged, a batch at a time, as
+An upload is read (crm.services.imports.import_formats) and its rows staged, a batch at a time, as
 ImportRow records (cells as sent), so nothing the user sent is lost and the confirm step
 needs no re-upload. A dry run checks every staged row and writes each row's problems on
 it; the report reads them back by line. The apply checks the rows again (the stored
@@ -28,8 +28,8 @@ from crm.errors import Conflict, Invalid, NotFound
 from crm.extensions import db
 from crm.models import ImportRow, ImportRun, User, WorkRequest
 from crm.models.imports import FILENAME_MAX, IMPORT_KINDS
-from crm.services import import_factories, import_formats, import_snapshots
-from crm.services.import_rows import CHUNK, Plan, Progress, chunks
+from crm.services.imports import import_factories, import_formats, import_snapshots
+from crm.services.imports.import_rows import CHUNK, Plan, Progress, chunks
 from crm.services.install import audit, work
 
 log = logging.getLogger(__name__)
