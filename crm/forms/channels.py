@@ -10,7 +10,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, SelectField, Strin
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
-from crm.services.webhook_channels import KIND_LABELS
+from crm.services.notices.webhook_channels import KIND_LABELS
 
 
 class ChannelForm(FlaskForm):

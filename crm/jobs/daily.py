@@ -18,7 +18,7 @@ one indexed query per batch (walking factory ids upwards), never a query per fac
   A factory with a required task open cannot be eligible, so judging it would be waste:
   at 100,000 factories that filter is what keeps the sweep within seconds. Each eligible
   factory is notified to the managers over it once per eligible spell (the key names
-  eligible_since). Each team's group robot (crm.services.webhooks) gets one message a day
+  eligible_since). Each team's group robot (crm.services.notices.webhooks) gets one message a day
   naming the factories that became eligible.
 - Upload files that no row names, a day to a week old, are deleted
   (crm.services.install.stored_files: what a failed commit leaves behind).
@@ -38,11 +38,11 @@ from sqlalchemy.orm import Session, joinedload
 from crm import clock
 from crm.jobs.notices import Notice, send_once
 from crm.models import STAGES, Belt, Factory, FollowUp, Task, User, team_managers
-from crm.services import webhooks
 from crm.services.factories import factory_list
 from crm.services.field import followups
 from crm.services.growth import eligibility
 from crm.services.install import audit, stored_files
+from crm.services.notices import webhooks
 
 ACTOR = "daily"  # the audit log's actor: this job, acting as the system
 BATCH = 1000

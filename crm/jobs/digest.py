@@ -4,7 +4,7 @@ What moved stage, the overdue follow-ups and stale factories by rep, the visits 
 (reps who made none included) and the eligible factories waiting for a decision. One
 notification per manager and week (its key names both), written in the manager's
 language; five queries per manager, grouped in SQL. Each team with a group robot
-(crm.services.webhooks) gets its own team's digest there, once per week.
+(crm.services.notices.webhooks) gets its own team's digest there, once per week.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, aliased
 from crm import clock, scope
 from crm.jobs.notices import Notice, send_once
 from crm.models import Belt, Factory, FollowUp, StageChange, StageDefinition, Team, User, Visit
-from crm.services import webhooks
 from crm.services.factories import factory_list
+from crm.services.notices import webhooks
 
 BATCH = 20
 LISTED = 5  # names listed under a count

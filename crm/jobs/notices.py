@@ -2,7 +2,7 @@
 
 The in-app notification is written in the same transaction as the work that it reports
 (the marker on the follow-up, the factory's eligible_since), so it exists exactly once;
-its e-mail is queued as a delivery row in that transaction too (crm.services.mail).
+its e-mail is queued as a delivery row in that transaction too (crm.services.notices.mail).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import Factory, Notification, User
-from crm.services import mail, notifications
+from crm.services.notices import mail, notifications
 
 
 @dataclass

@@ -56,7 +56,8 @@ class User(UserMixin, db.Model):
     is_factory_owner: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The notification kinds this user also gets by e-mail; None: the defaults of crm.services.mail.
+    # The notification kinds this user also gets by e-mail; None: the defaults of
+    # crm.services.notices.mail.
     email_kinds: Mapped[list | None] = mapped_column(JSON)
 
     team = relationship("Team", foreign_keys=[team_id], back_populates="reps")

@@ -10,8 +10,8 @@ from crm import scope
 from crm.extensions import db
 from crm.forms.auth import ChangePasswordForm, EndSessionsForm, LanguageForm
 from crm.forms.inbox import EmailKindsForm
-from crm.services import mail
 from crm.services.accounts import auth as auth_service
+from crm.services.notices import mail
 from crm.views.errors import save_form
 
 bp = Blueprint("account", __name__, url_prefix="/account")

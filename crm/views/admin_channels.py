@@ -15,7 +15,7 @@ from crm import scope
 from crm.extensions import db
 from crm.forms.channels import ChannelForm, ChannelTestForm
 from crm.models import WebhookDelivery
-from crm.services import webhook_channels, webhooks
+from crm.services.notices import webhook_channels, webhooks
 from crm.views.admin import bp
 from crm.views.errors import save_form
 

@@ -16,8 +16,8 @@ from crm.extensions import db
 from crm.forms.channels import SendAgainForm
 from crm.forms.inbox import RunJobForm
 from crm.jobs import JOBS
-from crm.services import webhooks
 from crm.services.install import scheduler
+from crm.services.notices import webhooks
 from crm.views.admin import bp
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crm import clock, scope
 from crm.extensions import db
 from crm.forms.inbox import ReadAllForm, ReadForm
-from crm.services import inbox
+from crm.services.notices import inbox
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 SHOWS = ("all", "unread")

@@ -18,8 +18,8 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.jobs import JOBS, Job, reminders
 from crm.models import Delivery, JobRun, Notification, SchedulerLease, WorkRequest
-from crm.services import mail
 from crm.services.install import lease, scheduler
+from crm.services.notices import mail
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday 25 Nov 2026, 10:00 in Shanghai
@@ -273,7 +273,7 @@ def test_emails_wait_while_the_mail_server_is_out_of_reach(world, app, monkeypat
 def test_without_a_mail_server_development_writes_mails_to_the_log(world, app, caplog):
     assert app.config["MAIL_SERVER"] is None
     overdue_reminder(world)
-    with caplog.at_level(logging.INFO, logger="crm.services.mail"):
+    with caplog.at_level(logging.INFO, logger="crm.services.notices.mail"):
         assert mail.send_pending(NOW)["sent"] == 1
     assert "Overdue follow-up: Hengda Hardware" in caplog.text
 

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from crm.extensions import db
 from crm.jobs import daily, digest
 from crm.models import AuditEntry, NotificationChannel, WebhookDelivery
-from crm.services import webhooks
 from crm.services.install import scheduler
+from crm.services.notices import webhooks
 from tests import builders
 from tests.receiver import ACCEPTED, robot
 

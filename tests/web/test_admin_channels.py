@@ -11,8 +11,8 @@ import time_machine
 from sqlalchemy import func, select
 
 from crm.models import AuditEntry, NotificationChannel, WebhookDelivery
-from crm.services import webhooks
 from crm.services.accounts import auth
+from crm.services.notices import webhooks
 from tests import builders
 from tests.receiver import robot
 from tests.web.helpers import csrf_token

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import Notification, User
-from crm.services import inbox
+from crm.services.notices import inbox
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 

@@ -24,9 +24,9 @@ from crm import clock
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import PasswordReset, User
-from crm.services import mail
 from crm.services.accounts import auth as auth_service
 from crm.services.install import audit
+from crm.services.notices import mail
 
 log = logging.getLogger(__name__)
 

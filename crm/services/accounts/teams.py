@@ -19,8 +19,8 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import Belt, Factory, Team, User
 from crm.models.team import BELT_CODE_MAX, TEAM_NAME_MAX
-from crm.services import notifications
 from crm.services.install import audit
+from crm.services.notices import notifications
 
 # The column lengths of crm/models/team.py, shared with the forms.
 BELT_LIMITS = {

@@ -25,8 +25,8 @@ from crm import clock, scope
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import Factory, FollowUp, Task, User
-from crm.services import notifications
 from crm.services.install import audit
+from crm.services.notices import notifications
 
 OPEN_TASK_STATUSES = ("open", "submitted")
 # How many factories one bulk action may touch: a page's worth, kept in one short transaction.

@@ -20,9 +20,9 @@ from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import STAGES, Factory, StageChange, User
 from crm.models.stage import next_stage
-from crm.services import notifications
 from crm.services.growth import eligibility, stages
 from crm.services.install import audit
+from crm.services.notices import notifications
 
 REASON_MAX = 2000
 

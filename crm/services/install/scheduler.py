@@ -4,8 +4,9 @@
 then for each job run the latest period that has begun and has not finished (a period
 missed while the scheduler was down is caught up; older ones are superseded, since every
 job works from the state of the records at `now`), then send the e-mails and the team
-webhook messages waiting (crm.services.webhooks: due rows only, retried with back-off). Tests
-drive `tick` with explicit times, so processes can be taken through a simulated day.
+webhook messages waiting (crm.services.notices.webhooks: due rows only, retried with
+back-off). Tests drive `tick` with explicit times, so processes can be taken through a
+simulated day.
 
 The leader lease lives in crm.services.install.lease (an advisory lock, or a row on SQLite).
 A job runs as a JobRun row (job, run key, start, end, outcome, counts, error); it commits
@@ -39,9 +40,9 @@ from crm import clock
 from crm.extensions import db
 from crm.jobs import JOBS, Job
 from crm.models import Delivery, JobRun, WorkRequest
-from crm.services import mail, webhooks
 from crm.services.install import work
 from crm.services.install.lease import Health, Lease, LeaseLost, health, make_lease
+from crm.services.notices import mail, webhooks
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from crm.models import Task, User
-from crm.services import notifications
 from crm.services.field import photos
 from crm.services.growth import tasks
+from crm.services.notices import notifications
 
 
 def hand_in(

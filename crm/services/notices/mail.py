@@ -29,8 +29,8 @@ from sqlalchemy.orm import joinedload
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import Delivery, Notification, User
-from crm.services import inbox
 from crm.services.install import audit
+from crm.services.notices import inbox
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """A team's group robot (WeCom or DingTalk) as the admin sets it up: its rules and its list.
 
-What is sent to it, and how, is crm.services.webhooks.
+What is sent to it, and how, is crm.services.notices.webhooks.
 """
 
 from __future__ import annotations

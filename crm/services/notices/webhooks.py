@@ -1,6 +1,6 @@
 """Team webhooks to WeCom and DingTalk group robots: queueing, the robots' format, sending.
 
-The channel itself, as the admin sets it up, is crm.services.webhook_channels.
+The channel itself, as the admin sets it up, is crm.services.notices.webhook_channels.
 
 A delivery is a row (DESIGN.md "Jobs and their actor"): queued as `pending` in the
 transaction of the job that wrote it, then claimed (`sending`, committed), then posted,

@@ -1,0 +1,1 @@
+"""Notices: in-app notifications and the inbox, e-mail, and the teams' group robots."""
