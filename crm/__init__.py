@@ -115,7 +115,8 @@ def _register_blueprints(app: Flask) -> None:
     from crm.views import tokens
 
     app.register_blueprint(tokens.bp)
-    from crm.views import admin_security, two_factor
+    from crm.views import two_factor
+    from crm.views.admin import security as admin_security
 
     app.register_blueprint(two_factor.bp)
     app.register_blueprint(admin_security.bp)

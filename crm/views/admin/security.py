@@ -22,7 +22,7 @@ def _page(
     required = bool(settings.get("second_factor_required"))
     return (
         render_template(
-            "admin_security/index.html",
+            "admin/security.html",
             required=required,
             require_form=require_form or RequireForm(formdata=None, required=required),
             reset_form=reset_form or ResetForm(formdata=None),
