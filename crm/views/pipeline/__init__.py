@@ -1,7 +1,7 @@
 """Managers over their belts: the pipeline overview, and the queue of stage-change decisions.
 
 The board, the stuck factories, the team page, the reports and reassignment live in their
-own modules (pipeline_*.py), registered on this blueprint.
+own modules (crm/views/pipeline/*.py), registered on this blueprint.
 """
 
 from __future__ import annotations
@@ -145,10 +145,4 @@ def _column(status: str | None, stage: str | None) -> str:
 
 
 # The other pipeline pages live in their own modules, on this blueprint.
-from crm.views import (  # noqa: E402,F401
-    pipeline_board,
-    pipeline_reassign,
-    pipeline_reports,
-    pipeline_stuck,
-    pipeline_team,
-)
+from crm.views.pipeline import board, reassign, reports, stuck, team  # noqa: E402,F401
