@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from crm import api_spec, scope
+from crm import scope
+from crm.views.api import spec as api_spec
 
 
 def _registered(app) -> set[tuple[str, str]]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import request, url_for
 
 from crm import clock, scope
-from crm.api_schema import parse_body, parse_query
-from crm.api_spec import bodies
 from crm.extensions import db
-from crm.services.api_json import factory_json, factory_list_json
 from crm.services.factories import edits as factories
 from crm.services.factories import factory_list
 from crm.views.api import actor, answer, bp, read_body
+from crm.views.api.as_json import factory_json, factory_list_json
+from crm.views.api.shapes import parse_body, parse_query
+from crm.views.api.spec import bodies
 
 
 @bp.route("/factories")

@@ -7,13 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm import clock, scope
-from crm.api_schema import parse_body, parse_query
-from crm.api_spec import bodies
 from crm.extensions import db
 from crm.models import MetricSnapshot, StageChange
-from crm.services.api_json import listed, page_json, snapshot_json, stage_change_json
 from crm.services.growth import promotions, snapshots
 from crm.views.api import actor, answer, bp, read_body
+from crm.views.api.as_json import listed, page_json, snapshot_json, stage_change_json
+from crm.views.api.shapes import parse_body, parse_query
+from crm.views.api.spec import bodies
 
 # --- metric snapshots -----------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The API's shapes: one declaration per body and query field checks the request and writes
-the OpenAPI document (crm.api_spec), so that the two cannot drift apart.
+the OpenAPI document (crm.views.api.spec), so that the two cannot drift apart.
 
 Shape only (types, required, lengths, choices), with limits from the model's constants;
 the rules stay in the services, whose Invalid errors name the same fields.

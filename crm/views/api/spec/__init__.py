@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document of /api/v1, assembled from its operations (operations.py), the
-body and query declarations the API's views check requests with (bodies.py, crm.api_schema)
+body and query declarations the API's views check requests with (bodies.py, crm.views.api.shapes)
 and the schemas of its answers (schemas.py).
 """
 
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm.api_schema import ID_MAX, Body
-from crm.api_spec.operations import ALSO_OK, ERROR_TEXT, OPERATIONS, Operation
-from crm.api_spec.schemas import SCHEMAS, ref
 from crm.models.visit import CLIENT_KEY_MAX
+from crm.views.api.shapes import ID_MAX, Body
+from crm.views.api.spec.operations import ALSO_OK, ERROR_TEXT, OPERATIONS, Operation
+from crm.views.api.spec.schemas import SCHEMAS, ref
 
 VERSION = "1.0.0"
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from crm.api_schema import Body, Field
-from crm.api_spec.bodies import (
+from crm.views.api.shapes import Body, Field
+from crm.views.api.spec.bodies import (
     EVIDENCE,
     FACTORY_CREATE,
     FACTORY_QUERY,

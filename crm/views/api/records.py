@@ -8,16 +8,16 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from crm import clock, scope
-from crm.api_schema import parse_body, parse_query
-from crm.api_spec import bodies
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import FollowUp, Task, Visit
-from crm.services.api_json import follow_up_json, listed, page_json, task_json, visit_json
 from crm.services.field import followups
 from crm.services.growth import tasks
 from crm.services.portal import evidence
 from crm.views.api import actor, answer, bp, read_body
+from crm.views.api.as_json import follow_up_json, listed, page_json, task_json, visit_json
+from crm.views.api.shapes import parse_body, parse_query
+from crm.views.api.spec import bodies
 
 # --- visits ---------------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """The JSON API under /api/v1: who is calling (session with CSRF, or a bearer token), rate
 limits per caller, and the session and visit routes the phone's outbox uses.
 
-The other records' routes live in crm/views/api_*.py on this same blueprint; the OpenAPI
-document that describes them all is built by crm.api_spec.
+The other records' routes live in crm/views/api/*.py on this same blueprint; the OpenAPI
+document that describes them all is built by crm.views.api.spec.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
 
 from crm import clock, scope
-from crm.api_schema import ID_MAX
 from crm.errors import DomainError, Invalid, NotFound
 from crm.extensions import csrf, db, limiter
 from crm.forms.visits import VisitForm
 from crm.models import ApiToken, User
 from crm.services.accounts import api_tokens
-from crm.services.api_json import visit_json
 from crm.services.install import settings
 from crm.views import visits as visit_views
+from crm.views.api.as_json import visit_json
+from crm.views.api.shapes import ID_MAX
 from crm.views.errors import json_error
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -199,4 +199,4 @@ def _visit_fields() -> MultiDict:
 
 
 # The other modules add their routes to `bp` when imported.
-from crm.views import api_docs, api_factories, api_records, api_stages  # noqa: E402, F401
+from crm.views.api import docs, factories, records, stages  # noqa: E402, F401

@@ -1,10 +1,9 @@
 """What /api/v1 accepts: one declaration per request body and query, with which the API's
-views check requests (crm.api_schema) and from which the document describes them.
+views check requests (crm.views.api.shapes) and from which the document describes them.
 """
 
 from __future__ import annotations
 
-from crm.api_schema import ID_MAX, Body, Field
 from crm.models import PURPOSES, STAGES, STATUSES
 from crm.models.factory import ADDRESS_MAX, CATEGORY_MAX, FACTORY_NAME_MAX, URL_MAX
 from crm.models.followup import FOLLOW_UP_STATUSES, REASON_MAX
@@ -13,6 +12,7 @@ from crm.models.task import TASK_STATUSES
 from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, SUMMARY_MAX
 from crm.services.factories.factory_list import FLAGS, SEARCH_MAX
 from crm.services.growth.promotions import REASON_MAX as STAGE_REASON_MAX
+from crm.views.api.shapes import ID_MAX, Body, Field
 
 # --- request bodies ------------------------------------------------------------------------
 

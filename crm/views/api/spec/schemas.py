@@ -1,16 +1,16 @@
 """What /api/v1 answers: the JSON Schema of each record, page and error, by component name;
-the request bodies' schemas are added from their declarations (crm.api_spec.bodies).
+the request bodies' schemas are added from their declarations (crm.views.api.spec.bodies).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from crm.api_spec import bodies
 from crm.models import PURPOSES, STAGES, STATUSES
 from crm.models.followup import FOLLOW_UP_STATUSES
 from crm.models.history import DECISIONS
 from crm.models.task import TASK_STATUSES
+from crm.views.api.spec import bodies
 
 
 def _t(*types: str, fmt: str | None = None) -> dict:
