@@ -46,7 +46,7 @@ class Config:
         # The address that links in e-mails start with (https://crm.example.com); none: no links.
         self.CRM_BASE_URL = _env("CRM_BASE_URL", "")
         # `make run` sets this: the development server runs the scheduler in a thread of its own.
-        # Web workers (gunicorn) never do, whatever this says (crm.services.install.scheduler).
+        # Web workers (gunicorn) never do, whatever this says (crm.jobs.scheduler).
         self.CRM_SCHEDULER_IN_DEV_SERVER = _env("CRM_SCHEDULER_IN_DEV_SERVER", "0") == "1"
 
         self.MAX_CONTENT_LENGTH = 40 * 1024 * 1024

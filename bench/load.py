@@ -811,8 +811,7 @@ def sweep_driver(url: str, holder: str, pause: float, mail_port: int) -> None:
     that the test can kill it between two batches, with some committed and some not.
     """
     from crm import create_app
-    from crm.jobs import JOBS, daily
-    from crm.services.install import scheduler
+    from crm.jobs import JOBS, daily, scheduler
 
     daily.BATCH = SWEEP_BATCH
     job = JOBS["daily"]

@@ -132,9 +132,8 @@ def sweep(
 ) -> Outcome:
     from crm import clock, create_app
     from crm.extensions import db
-    from crm.jobs import JOBS, Job
+    from crm.jobs import JOBS, Job, scheduler
     from crm.models import FollowUp
-    from crm.services.install import scheduler
 
     app = create_app("development", SQLALCHEMY_DATABASE_URI=url)
     marks: list[tuple[float, dict]] = []

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import Config, config_for, default_sqlite_url
-from crm.extensions import babel, csrf, db, limiter, login_manager, migrate
-
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+from crm.extensions import MIGRATIONS, babel, csrf, db, limiter, login_manager, migrate
 
 
 def create_app(config: Config | str | None = None, **overrides) -> Flask:

@@ -123,7 +123,7 @@ def scheduler_command() -> None:
 
     from flask import current_app
 
-    from crm.services.install import scheduler
+    from crm.jobs import scheduler
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -156,8 +156,7 @@ def run_job_command(name: str, at: str | None) -> None:
     from datetime import datetime
 
     from crm import clock
-    from crm.jobs import JOBS
-    from crm.services.install import scheduler
+    from crm.jobs import JOBS, scheduler
 
     job = JOBS.get(name)
     if job is None:

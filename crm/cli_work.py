@@ -15,8 +15,8 @@ def run_work_command() -> None:
     """Do every pending work request (imports; "run now" only when no scheduler leads)."""
     from crm import clock
     from crm.extensions import db
+    from crm.jobs import scheduler
     from crm.models import WorkRequest
-    from crm.services.install import scheduler
 
     runner = scheduler.Runner(current_app._get_current_object())
     # Holding the lease lets this runner take "run now" too; a leading scheduler keeps them.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -11,6 +13,9 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+# Alembic's folder: the app binds `migrate` to it, and readiness compares the database to its head.
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 # Named constraints, so that Alembic can alter them on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {

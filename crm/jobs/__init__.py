@@ -1,7 +1,7 @@
 """The scheduled jobs and when their periods start (DESIGN.md "Scheduled work").
 
 A job is a function of (database session, now) that does its work in batches and yields
-the counts of each batch; the runner (crm.services.install.scheduler) commits after each yield,
+the counts of each batch; the runner (crm.jobs.scheduler) commits after each yield,
 so a crash loses at most the batch in hand, and the per-item markers let a rerun finish
 the rest. Each run has a key, the job's name and its period ("reminders:2026-11-25T10:15",
 "daily:2026-11-25", "digest:2026-W48"); a period whose run finished is never run again.

@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from crm.extensions import db
+from crm.jobs import scheduler
 from crm.models import Notification
-from crm.services.install import scheduler
 from tests import builders
 from tests.browser.guard import DESKTOP, PHONE
 from tests.browser.test_homes import sign_in

@@ -12,7 +12,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from crm.extensions import db
-from crm.jobs import JOBS, Job, daily, digest, reminders
+from crm.jobs import JOBS, Job, daily, digest, reminders, scheduler
 from crm.models import (
     AuditEntry,
     Delivery,
@@ -23,7 +23,6 @@ from crm.models import (
     Notification,
     StageChange,
 )
-from crm.services.install import scheduler
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday 25 Nov 2026, 10:00 in Shanghai

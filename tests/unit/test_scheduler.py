@@ -16,9 +16,8 @@ from sqlalchemy import func, select
 
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.jobs import JOBS, Job, reminders
+from crm.jobs import JOBS, Job, lease, reminders, scheduler
 from crm.models import Delivery, JobRun, Notification, SchedulerLease, WorkRequest
-from crm.services.install import lease, scheduler
 from crm.services.notices import mail
 from tests import builders
 

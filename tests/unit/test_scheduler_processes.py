@@ -51,7 +51,7 @@ def simulated(step: int) -> datetime:
 def drive(database_url: str, holder: str, clock_file: str) -> None:
     """Tick each step of the shared clock once, as it is set; stop when it says STOP."""
     from crm import create_app
-    from crm.services.install import scheduler
+    from crm.jobs import scheduler
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
     runner = scheduler.Runner(app, holder=holder)
@@ -138,8 +138,8 @@ def wait_for(condition, timeout: float, message: str) -> None:
 def test_two_scheduler_processes_through_a_day_do_everything_once_and_survive_a_kill(
     database_url, live_db, tmp_path
 ):
+    from crm.jobs import scheduler
     from crm.models import Factory, FollowUp, JobRun, Notification
-    from crm.services.install import scheduler
     from tests import builders
 
     team = builders.team()

@@ -17,9 +17,8 @@ import time_machine
 from sqlalchemy import func, select
 
 from crm.extensions import db
-from crm.jobs import daily, digest
+from crm.jobs import daily, digest, scheduler
 from crm.models import AuditEntry, NotificationChannel, WebhookDelivery
-from crm.services.install import scheduler
 from crm.services.notices import webhooks
 from tests import builders
 from tests.receiver import ACCEPTED, robot

@@ -7,8 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import SQLAlchemyError
 
-from crm import MIGRATIONS
-from crm.extensions import db
+from crm.extensions import MIGRATIONS, db
 
 
 def head_revisions() -> set[str]:

@@ -1,7 +1,7 @@
 """Work requests (DESIGN.md "Long work"): asked for by a page, claimed once, run by a handler.
 
 `request(kind, arguments, by, now)` records the work (the caller commits). The scheduler
-process (crm.services.install.scheduler, on a thread of its own) or `flask crm run-work` calls
+process (crm.jobs.scheduler, on a thread of its own) or `flask crm run-work` calls
 `claim_next(holder, now)`, which marks the oldest pending request running for one holder
 only: `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so two claimers never wait on or
 take the same row, and on SQLite a conditional `UPDATE ... WHERE status = 'pending'` whose

@@ -15,8 +15,7 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.forms.channels import SendAgainForm
 from crm.forms.inbox import RunJobForm
-from crm.jobs import JOBS
-from crm.services.install import scheduler
+from crm.jobs import JOBS, scheduler
 from crm.services.notices import webhooks
 from crm.views.admin import bp
 

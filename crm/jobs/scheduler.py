@@ -8,7 +8,7 @@ webhook messages waiting (crm.services.notices.webhooks: due rows only, retried 
 back-off). Tests drive `tick` with explicit times, so processes can be taken through a
 simulated day.
 
-The leader lease lives in crm.services.install.lease (an advisory lock, or a row on SQLite).
+The leader lease lives in crm.jobs.lease (an advisory lock, or a row on SQLite).
 A job runs as a JobRun row (job, run key, start, end, outcome, counts, error); it commits
 after each batch that the job yields, so a crash loses at most one batch. A failed run,
 or one left `running` by a previous leader, is run again at the next tick.
@@ -39,9 +39,9 @@ from sqlalchemy.exc import IntegrityError
 from crm import clock
 from crm.extensions import db
 from crm.jobs import JOBS, Job
+from crm.jobs.lease import Health, Lease, LeaseLost, health, make_lease
 from crm.models import Delivery, JobRun, WorkRequest
 from crm.services.install import work
-from crm.services.install.lease import Health, Lease, LeaseLost, health, make_lease
 from crm.services.notices import mail, webhooks
 
 log = logging.getLogger(__name__)
