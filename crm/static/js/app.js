@@ -54,3 +54,6 @@ if (document.querySelector(".today-near-button[data-near-url], .today-route-butt
 if (document.getElementById("board-dialog")) {
   import("./board.js");
 }
+if (document.querySelector("[data-import-progress]")) {
+  import("./imports.js");
+}

@@ -12,7 +12,7 @@ var STATIC = [
   // Every module of the app, not only those the shell's pages import: a module missing
   // offline leaves its page without its script.
   "/static/js/app.js", "/static/js/outbox.js", "/static/js/visit-form.js", "/static/js/photos.js",
-  "/static/js/recorder.js", "/static/js/route.js", "/static/js/board.js"
+  "/static/js/recorder.js", "/static/js/route.js", "/static/js/board.js", "/static/js/imports.js"
 ];
 
 self.addEventListener("install", function (event) {
