@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -156,6 +157,57 @@ def test_the_visit_form_first_opened_offline_runs_from_the_cached_modules(
     expect(page.locator("#outbox-count")).to_be_hidden()
     (visit,) = visits(live_db)
     assert visit.summary == "Opened in the workshop, no signal" and len(visit.photos) == 1
+
+
+def test_a_save_tapped_before_the_form_script_arrives_goes_through_the_outbox(
+    page, page_guard, live_db, rep_world
+):
+    # app.js imports the form's module while the page loads; a quick tap must not post the page
+    # (that needs a signal) but wait for the module, which sends through the outbox.
+    page_guard.expect_console_error(r"ERR_FAILED|error occurred when fetching the script")
+    at_the_factory(page_guard)
+    # No service worker here: it would answer from its cache, which no route sees.
+    page_guard.context.route("**/sw.js", lambda route: route.abort())
+    held = []
+    page_guard.context.route("**/static/js/visit-form.js", lambda route: held.append(route))
+    sign_in(page, rep_world["rep"])
+    expect(page).to_have_url(re.compile("/today$"))
+    posted = []
+    page.on("request", lambda request: request.method == "POST" and posted.append(request.url))
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+    page.get_by_label("Summary for the factory").fill("Tapped at once")
+    page.get_by_role("button", name="Save visit").click()
+    page.wait_for_timeout(300)
+    assert len(held) == 1 and visits(live_db) == []
+    held[0].continue_()
+    expect(page).to_have_url(re.compile(rf"/factories/{rep_world['factory_id']}"))
+    (visit,) = visits(live_db)
+    assert visit.summary == "Tapped at once"
+    assert [urlsplit(url).path for url in posted] == ["/api/v1/visits"]  # not the page's post
+    page_guard.check(page)
+
+
+def test_a_photo_picked_before_the_form_script_arrives_is_kept(
+    page, page_guard, live_db, rep_world, photo
+):
+    page_guard.expect_console_error(r"ERR_FAILED|error occurred when fetching the script")
+    at_the_factory(page_guard)
+    page_guard.context.route("**/sw.js", lambda route: route.abort())  # as above
+    held = []
+    page_guard.context.route("**/static/js/visit-form.js", lambda route: held.append(route))
+    sign_in(page, rep_world["rep"])
+    expect(page).to_have_url(re.compile("/today$"))
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+    page.get_by_label("Photos", exact=True).set_input_files(photo)
+    page.wait_for_timeout(300)
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.locator("img.visit-thumb")).to_have_count(1)
+    page.get_by_role("button", name="Save visit").click()
+    expect(page).to_have_url(re.compile(rf"/factories/{rep_world['factory_id']}"))
+    (visit,) = visits(live_db)
+    assert len(visit.photos) == 1
+    page_guard.check(page)
 
 
 def test_a_lost_answer_is_sent_again_and_still_makes_one_visit(

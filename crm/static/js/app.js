@@ -38,6 +38,23 @@ if (!userId && window.caches) {
   });
 }
 
+// A form that its module sends (the visit form, through the outbox) must not be posted by the
+// browser when Save is tapped before the module has come: the tap waits for it, then submits.
+function holdSubmits(form, loading) {
+  var tapped = null;
+  function hold(event) {
+    event.preventDefault();
+    tapped = event;
+  }
+  function release() {
+    form.removeEventListener("submit", hold);
+    if (!tapped) { return; }
+    if (tapped.submitter) { form.requestSubmit(tapped.submitter); } else { form.requestSubmit(); }
+  }
+  form.addEventListener("submit", hold);
+  loading.then(release, function (error) { release(); throw error; });
+}
+
 // --- each page's own modules ---------------------------------------------------------------------
 // A module is fetched only by the pages that have its element, and it sets itself up when it
 // runs. The service worker (sw.js) precaches every one of them, so that the visit form opens
@@ -45,8 +62,9 @@ if (!userId && window.caches) {
 if (body.hasAttribute("data-outbox")) {
   import("./outbox.js");
 }
-if (document.getElementById("visit-form") && window.indexedDB) {
-  import("./visit-form.js");
+var visitForm = document.getElementById("visit-form");
+if (visitForm && window.indexedDB) {
+  holdSubmits(visitForm, import("./visit-form.js"));
 }
 if (document.querySelector(".today-near-button[data-near-url], .today-route-button[data-route-url]")) {
   import("./route.js");

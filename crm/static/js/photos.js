@@ -40,13 +40,17 @@ export function photoPicker(picker, thumbs) {
     });
   }
 
-  picker.addEventListener("change", function () {
+  function take() {
     Promise.all(Array.prototype.map.call(picker.files, shrink)).then(function (blobs) {
       photos = photos.concat(blobs);
       picker.value = "";
       drawThumbs();
     });
-  });
+  }
+
+  picker.addEventListener("change", take);
+  // This module comes a moment after the page: photos picked meanwhile are taken now.
+  if (picker.files.length) { take(); }
 
   return {
     list: function () { return photos.slice(); },
