@@ -160,6 +160,29 @@ def test_filters_live_in_the_url_and_a_shared_link_shows_the_same_board(
     page_guard.check(page)
 
 
+def test_a_move_tapped_before_the_board_script_arrives_still_opens_the_dialog(
+    page, page_guard, board_world
+):
+    # app.js imports board.js while the page loads, and on a slow network a tap comes first.
+    page_guard.expect_console_error(r"ERR_FAILED|error occurred when fetching the script")
+    page.set_viewport_size(DESKTOP)
+    # No service worker here: it would answer from its cache, which no route sees.
+    page_guard.context.route("**/sw.js", lambda route: route.abort())
+    held = []
+    page_guard.context.route("**/static/js/board.js", lambda route: held.append(route))
+    sign_in(page, board_world["manager"])
+    page.goto("/pipeline/board")
+    card(page, ELIGIBLE).get_by_role("link", name=f"Move {ELIGIBLE}").click()
+    expect(page.locator("#board-dialog-body").get_by_text("Move it to:")).to_be_attached()
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    assert len(held) == 1
+    held[0].continue_()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Move it to:")).to_be_visible()
+    expect(page.locator("[data-board].board-draggable")).to_have_count(1)
+    page_guard.check(page)
+
+
 def test_a_rep_s_move_is_a_request(page, page_guard, live_db, board_world):
     page.set_viewport_size(DESKTOP)
     sign_in(page, board_world["rep"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -125,6 +126,88 @@ def test_a_visit_saved_offline_sends_itself_once_when_the_network_returns(
     page.wait_for_timeout(500)
     (visit,) = visits(live_db)
     assert visit.summary == "No signal in the workshop"
+
+
+def test_the_visit_form_first_opened_offline_runs_from_the_cached_modules(
+    page, page_guard, live_db, rep_world, photo
+):
+    # The worker keeps every module when it installs: the form's own (imported by app.js only
+    # where the form is) work offline although this phone never opened the form online.
+    page_guard.expect_console_error(r"ERR_INTERNET_DISCONNECTED|Failed to fetch")
+    at_the_factory(page_guard)
+    sign_in(page, rep_world["rep"])
+    expect(page).to_have_url(re.compile("/today$"))
+    service_worker_ready(page)
+    page_guard.context.set_offline(True)
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+    expect(page.get_by_text("Location taken: within 12 m.")).to_be_visible()
+    expect(page.get_by_role("button", name="Record a voice note")).to_be_visible()
+    page.get_by_label("Photos", exact=True).set_input_files(photo)
+    expect(page.locator("img.visit-thumb")).to_have_count(1)
+    page.get_by_label("Training").check()  # the one shell is drawn for no factory: no purpose
+    page.get_by_label("Summary for the factory").fill("Opened in the workshop, no signal")
+    page.get_by_role("button", name="Save visit").click()
+    expect(page.get_by_text("Saved on this phone. Waiting to send: 1.")).to_be_visible()
+    expect(page.locator("img.visit-thumb")).to_have_count(0)  # a fresh form for the next
+    page_guard.check(page)
+    assert visits(live_db) == []
+
+    page_guard.context.set_offline(False)
+    wait_for(lambda: len(visits(live_db)) == 1, page)
+    expect(page.locator("#outbox-count")).to_be_hidden()
+    (visit,) = visits(live_db)
+    assert visit.summary == "Opened in the workshop, no signal" and len(visit.photos) == 1
+
+
+def test_a_save_tapped_before_the_form_script_arrives_goes_through_the_outbox(
+    page, page_guard, live_db, rep_world
+):
+    # app.js imports the form's module while the page loads; a quick tap must not post the page
+    # (that needs a signal) but wait for the module, which sends through the outbox.
+    page_guard.expect_console_error(r"ERR_FAILED|error occurred when fetching the script")
+    at_the_factory(page_guard)
+    # No service worker here: it would answer from its cache, which no route sees.
+    page_guard.context.route("**/sw.js", lambda route: route.abort())
+    held = []
+    page_guard.context.route("**/static/js/visit-form.js", lambda route: held.append(route))
+    sign_in(page, rep_world["rep"])
+    expect(page).to_have_url(re.compile("/today$"))
+    posted = []
+    page.on("request", lambda request: request.method == "POST" and posted.append(request.url))
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+    page.get_by_label("Summary for the factory").fill("Tapped at once")
+    page.get_by_role("button", name="Save visit").click()
+    page.wait_for_timeout(300)
+    assert len(held) == 1 and visits(live_db) == []
+    held[0].continue_()
+    expect(page).to_have_url(re.compile(rf"/factories/{rep_world['factory_id']}"))
+    (visit,) = visits(live_db)
+    assert visit.summary == "Tapped at once"
+    assert [urlsplit(url).path for url in posted] == ["/api/v1/visits"]  # not the page's post
+    page_guard.check(page)
+
+
+def test_a_photo_picked_before_the_form_script_arrives_is_kept(
+    page, page_guard, live_db, rep_world, photo
+):
+    page_guard.expect_console_error(r"ERR_FAILED|error occurred when fetching the script")
+    at_the_factory(page_guard)
+    page_guard.context.route("**/sw.js", lambda route: route.abort())  # as above
+    held = []
+    page_guard.context.route("**/static/js/visit-form.js", lambda route: held.append(route))
+    sign_in(page, rep_world["rep"])
+    expect(page).to_have_url(re.compile("/today$"))
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+    page.get_by_label("Photos", exact=True).set_input_files(photo)
+    page.wait_for_timeout(300)
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.locator("img.visit-thumb")).to_have_count(1)
+    page.get_by_role("button", name="Save visit").click()
+    expect(page).to_have_url(re.compile(rf"/factories/{rep_world['factory_id']}"))
+    (visit,) = visits(live_db)
+    assert len(visit.photos) == 1
+    page_guard.check(page)
 
 
 def test_a_lost_answer_is_sent_again_and_still_makes_one_visit(

@@ -3,11 +3,17 @@
 // Pages go network first and fall back to the cache; the app's own files go cache first.
 "use strict";
 
-var VERSION = "crm-v2";  // v2: the visit form records a voice note
+var VERSION = "crm-v3";  // v3: app.js is an entry module that imports the others
 var PAGES = VERSION + "-pages";
 var FILES = VERSION + "-files";
 var SHELL = ["/today", "/factories/", "/visit", "/visit/factories.json"];
-var STATIC = ["/static/css/app.css", "/static/js/app.js", "/static/vendor/htmx/htmx.min.js", "/favicon.ico"];
+var STATIC = [
+  "/static/css/app.css", "/static/vendor/htmx/htmx.min.js", "/favicon.ico",
+  // Every module of the app, not only those the shell's pages import: a module missing
+  // offline leaves its page without its script.
+  "/static/js/app.js", "/static/js/outbox.js", "/static/js/visit-form.js", "/static/js/photos.js",
+  "/static/js/recorder.js", "/static/js/route.js", "/static/js/board.js", "/static/js/imports.js"
+];
 
 self.addEventListener("install", function (event) {
   event.waitUntil(

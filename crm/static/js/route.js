@@ -1,0 +1,90 @@
+// Today's "Near me" and "Plan my route": ask the phone where it is, then show the user's
+// factories nearest to it, or the day's route from it (the server works out the distances,
+// draws the map as SVG and sends the fragment as HTML). Near me needs the position; the route
+// without it starts at the first factory due, and the server says so.
+
+function located(button, panel, url, needsPosition) {
+  if (!button || !panel) {
+    return;
+  }
+  var body = panel.querySelector("[data-near-body]");
+  var messages = panel.querySelector("template[data-near-messages]");
+  var finding = panel.querySelector("[data-near-status]");
+  var findingText = finding ? finding.textContent : "";
+
+  function message(name) {
+    var found = messages && messages.content.querySelector('[data-message="' + name + '"]');
+    return found ? found.textContent : "";
+  }
+
+  function show(text, alert) {
+    var paragraph = document.createElement("p");
+    paragraph.className = alert ? "alert alert-danger" : "muted";
+    if (alert) {
+      paragraph.setAttribute("role", "alert");
+    }
+    paragraph.textContent = text;
+    body.replaceChildren(paragraph);
+  }
+
+  function ready() {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+
+  function load(position) {
+    var query = position ? "?lat=" + encodeURIComponent(position.coords.latitude) +
+      "&lng=" + encodeURIComponent(position.coords.longitude) : "";
+    fetch(url + query, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (response.redirected) {
+          // Signed out meanwhile: the login page, not a list, came back.
+          window.location.assign(response.url);
+          return null;
+        }
+        if (!response.ok && response.status !== 422) {
+          throw new Error("located: " + response.status);
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        if (html !== null) {
+          body.innerHTML = html;
+        }
+      })
+      .catch(function () { show(message("failed"), true); })
+      .finally(ready);
+  }
+
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    panel.hidden = false;
+    if (!navigator.geolocation) {
+      if (needsPosition) {
+        show(message("unsupported"), true);
+      } else {
+        load(null);
+      }
+      return;
+    }
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    show(findingText, false);
+    navigator.geolocation.getCurrentPosition(load, function (error) {
+      if (!needsPosition) {
+        load(null);  // the route starts at the first factory due instead
+        return;
+      }
+      // Code 1: the person (or the browser's settings) refused; it fails at once, never hangs.
+      show(message(error.code === 1 ? "denied" : "unavailable"), true);
+      ready();
+    }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+  });
+}
+
+var near = document.querySelector(".today-near-button[data-near-url]");
+located(near, document.getElementById("near"), near && near.getAttribute("data-near-url"), true);
+var route = document.querySelector(".today-route-button[data-route-url]");
+located(
+  route, document.getElementById("route"), route && route.getAttribute("data-route-url"), false
+);
