@@ -20,6 +20,7 @@ from PIL import Image
 
 from crm.errors import Invalid
 from crm.services.field import photos
+from crm.services.imports import import_formats
 from tests import builders, hostile_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,3 +126,56 @@ def test_a_photo_whose_exif_cannot_be_read_is_refused_by_its_field(app, data):
         photos.prepare(upload(data, field="photo"))
     assert list(refused.value.fields) == ["photo"]
     assert "EXIF" in refused.value.fields["photo"]
+
+
+# --- spreadsheets --------------------------------------------------------------------------
+
+
+def test_an_xlsx_that_declares_16384_columns_is_read_as_the_cells_it_holds():
+    measured = cost(
+        "hostile_files.xlsx_with_dimension({1: "
+        + repr(HEADER)
+        + ", 6000: ['91330784MA2EXAMPLE', 'Hengda', 'yongkang']}, 'A1:XFD6000')",
+        "sheet = import_formats.read(data, 'factories.xlsx'); "
+        "assert [len(row) for row in sheet.rows] == [4], sheet.rows",
+    )
+    assert measured["fields"] == {}
+    assert measured["mb"] < GROWTH_BOUND_MB, measured
+    assert measured["seconds"] < SECONDS_BOUND, measured
+
+
+def test_an_xlsx_that_declares_fewer_rows_than_it_holds_is_read_whole():
+    rows = {1: HEADER, **{line: [f"code-{line}", "Hengda", "yongkang"] for line in range(2, 12)}}
+    data = hostile_files.xlsx_with_dimension(rows, "A1:C2")
+    sheet = import_formats.read(data, "factories.xlsx")
+    assert [row[0] for row in sheet.rows] == list(range(2, 12))
+    assert sheet.rows[-1] == [11, "code-11", "Hengda", "yongkang"]
+
+
+def test_cells_past_the_header_are_not_kept(app):
+    data = hostile_files.xlsx_with_dimension(
+        {1: HEADER, 2: ["code", "Hengda", "yongkang", *[""] * 5, "stray"]}, "A1:I2"
+    )
+    sheet = import_formats.read(data, "factories.xlsx")
+    assert sheet.headers == HEADER and sheet.rows == [[2, "code", "Hengda", "yongkang"]]
+
+
+def test_a_header_past_the_column_limit_is_refused(app):
+    wide = [f"Column {n}" for n in range(1, import_formats.MAX_COLUMNS + 2)]
+    data = hostile_files.xlsx_with_dimension({1: wide, 2: ["x"]}, "A1:B2")
+    with app.test_request_context(), pytest.raises(Invalid) as refused:
+        import_formats.read(data, "factories.xlsx")
+    assert "more than 60 columns" in refused.value.fields["file"]
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_a_file_past_the_row_limit_is_refused_while_it_is_read(app, monkeypatch, file_format):
+    monkeypatch.setattr(import_formats, "MAX_ROWS", 3)
+    rows = [HEADER, *[[f"code-{n}", "Hengda", "yongkang"] for n in range(5)]]
+    if file_format == "csv":
+        data = "\r\n".join(",".join(row) for row in rows).encode()
+    else:
+        data = hostile_files.xlsx_with_dimension(dict(enumerate(rows, start=1)), "A1:C6")
+    with app.test_request_context(), pytest.raises(Invalid) as refused:
+        import_formats.read(data, f"factories.{file_format}")
+    assert "more than 3 rows; import at most 3 at a time" in refused.value.fields["file"]

@@ -14,7 +14,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from crm.extensions import db
-from crm.models import Task, Visit
+from crm.models import ImportRow, ImportRun, Task, Visit
 from crm.services.accounts import auth
 from crm.services.field import photos
 from crm.services.growth import stages
@@ -197,3 +197,32 @@ def test_evidence_a_photo_the_server_cannot_take_is_refused_by_its_field(
     db.session.expire_all()
     assert task.status == "open" and task.evidence_file is None
     assert stored_files() == before
+
+
+# --- an import -----------------------------------------------------------------------------
+
+
+def test_an_xlsx_that_declares_16384_columns_is_staged_as_the_cells_it_holds(app, world):
+    code = builders.credit_code(7101)
+    data = hostile_files.xlsx_with_dimension(
+        {
+            1: ["Unified social credit code", "Factory name", "Belt"],
+            6000: [code, "Yongkang Hengda Hardware", "yongkang-hardware"],
+        },
+        "A1:XFD6000",
+    )
+    client = signed_in(app, world["manager"])
+    token = csrf_token(client, "/imports/")
+    start = time.perf_counter()
+    response = client.post(
+        "/imports/",
+        data={"csrf_token": token, "kind": "factories", "file": (io.BytesIO(data), "bomb.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert time.perf_counter() - start < SECONDS_BOUND
+    assert response.status_code == 303
+    db.session.expire_all()
+    run = db.session.scalar(select(ImportRun).order_by(ImportRun.id.desc()))
+    assert run.total_rows == 1
+    (row,) = db.session.execute(select(ImportRow.line, ImportRow.cells)).all()
+    assert row == (6000, [code, "Yongkang Hengda Hardware", "yongkang-hardware"])
