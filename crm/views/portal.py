@@ -89,7 +89,7 @@ def _own_task(task_id: int) -> Task:
 
 
 def _hand_in(task: Task, form: EvidenceForm) -> Task:
-    uploads = photos.read_uploads(request.files.getlist(form.photo.name))
+    uploads = photos.read_uploads(request.files.getlist(form.photo.name), field="photo")
     return evidence.hand_in(
         current_user,
         task,

@@ -20,8 +20,13 @@ PHOTO_MAX_BYTES = 10 * 1024 * 1024
 PHOTOS_MAX = 6
 LONG_SIDE = 1600
 THUMB_SIDE = 320
-# Pillow refuses images above this many pixels (a decompression bomb), well above any camera's.
-Image.MAX_IMAGE_PIXELS = 80_000_000
+# The most pixels a photo may declare: a phone's photo has 12 to 24 million (its 48-million
+# mode is what the visit page shrinks before sending). Checked on the header, before decoding:
+# a 17 KB one-bit PNG can declare 12000×12000, which decodes to hundreds of megabytes.
+PHOTO_MAX_PIXELS = 40_000_000
+# Pillow's own bomb check is a backstop far behind the budget, which answers first and names
+# the size; Pillow's error (above twice this) is refused too, by the field, without the size.
+Image.MAX_IMAGE_PIXELS = 4 * PHOTO_MAX_PIXELS
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "HEIF", "MPO"})
 # Stored names are "<day>/<random>"; names from before the day folders have no day.
 DAY_FORMAT = "%Y-%m-%d"
@@ -29,10 +34,12 @@ DAY_FORMAT = "%Y-%m-%d"
 
 @dataclass
 class Upload:
-    """A photo as it arrived: its bytes and the hash that the visit's fingerprint includes."""
+    """A photo as it arrived: its bytes, the hash that the visit's fingerprint includes, and
+    the form field it came by (where a refusal of it is shown)."""
 
     data: bytes
     sha256: str
+    field: str = "photos"
 
 
 @dataclass
@@ -45,8 +52,8 @@ class StoredPhoto:
     height: int
 
 
-def read_uploads(files: list) -> list[Upload]:
-    """The uploaded files of a form, size-checked; empty file inputs are ignored."""
+def read_uploads(files: list, field: str = "photos") -> list[Upload]:
+    """The uploaded files of a form's `field`, size-checked; empty file inputs are ignored."""
     uploads = []
     for file in files:
         data = file.read(PHOTO_MAX_BYTES + 1)
@@ -57,27 +64,74 @@ def read_uploads(files: list) -> list[Upload]:
                 "Each photo may be at most %(size)d MB; this one is larger.",
                 size=PHOTO_MAX_BYTES // (1024 * 1024),
             )
-            raise Invalid(message, fields={"photos": message})
-        uploads.append(Upload(data=data, sha256=hashlib.sha256(data).hexdigest()))
+            raise Invalid(message, fields={field: message})
+        uploads.append(Upload(data=data, sha256=hashlib.sha256(data).hexdigest(), field=field))
     if len(uploads) > PHOTOS_MAX:
         message = _("Add at most %(count)d photos to a visit.", count=PHOTOS_MAX)
-        raise Invalid(message, fields={"photos": message})
+        raise Invalid(message, fields={field: message})
     return uploads
 
 
+# What Pillow raises for a file that is not the image it claims to be (SyntaxError included:
+# its parsers use it for a malformed header or EXIF block).
+_BROKEN = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError)
+
+
 def check(upload: Upload) -> Image.Image:
-    """Open an upload as an image, or refuse it by the photos field."""
+    """Open an upload as an image within the pixel budget, or refuse it by its field.
+
+    The size is read from the header (Image.open decodes no pixels) and checked before anything
+    is decoded; a JPEG is then decoded at a reduced scale (see _draft_box).
+    """
     try:
         image = Image.open(io.BytesIO(upload.data))
+    except Image.DecompressionBombError:
+        raise _refused(upload, too_large_message(None)) from None
+    except _BROKEN:
+        raise _refused(upload, not_an_image_message()) from None
+    if image.width * image.height > PHOTO_MAX_PIXELS:
+        raise _refused(upload, too_large_message(image.size))
+    try:
         image.verify()  # checks the file's structure; the image must be opened again to use
         image = Image.open(io.BytesIO(upload.data))
         if image.format not in ACCEPTED_FORMATS:
             raise UnidentifiedImageError(image.format)
+        image.draft(None, _draft_box(image.size))
         image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        message = _("A photo must be a JPEG, PNG or WebP image; one file is not.")
-        raise Invalid(message, fields={"photos": message}) from None
+    except _BROKEN:
+        raise _refused(upload, not_an_image_message()) from None
     return image
+
+
+def not_an_image_message() -> str:
+    return _("A photo must be a JPEG, PNG or WebP image; one file is not.")
+
+
+def too_large_message(size: tuple[int, int] | None) -> str:
+    """What to do about a photo above the pixel budget (its size when the header gave it)."""
+    most = PHOTO_MAX_PIXELS // 1_000_000
+    if size is None:
+        return _(
+            "A photo is larger than %(most)d megapixels; send one of at most %(most)d megapixels.",
+            most=most,
+        )
+    return _(
+        "The photo is %(width)d×%(height)d pixels; send one of at most %(most)d megapixels.",
+        width=size[0],
+        height=size[1],
+        most=most,
+    )
+
+
+def _refused(upload: Upload, message: str) -> Invalid:
+    return Invalid(message, fields={upload.field: message})
+
+
+def _draft_box(size: tuple[int, int]) -> tuple[int, int]:
+    """The box a JPEG may be decoded down to (by 1/2, 1/4 or 1/8): twice LONG_SIDE, so that the
+    resampling after it looks as it would from the full size (Pillow's thumbnail does the same)."""
+    scale = 2 * LONG_SIDE / max(size)
+    return max(1, math.ceil(size[0] * scale)), max(1, math.ceil(size[1] * scale))
 
 
 def folder(kind: str = "photos") -> Path:
@@ -106,7 +160,16 @@ def prepare(upload: Upload) -> Image.Image:
     whatever size the files came in.
     """
     image = check(upload)
-    ImageOps.exif_transpose(image, in_place=True)
+    try:
+        # Turning upright reads the EXIF block, and writes it back without the orientation:
+        # a damaged block (a PNG's or WebP's) or a NaN in it (a JPEG's) fails here, not above.
+        ImageOps.exif_transpose(image, in_place=True)
+    except _BROKEN:
+        message = _(
+            "A photo's details (EXIF) are damaged, so it cannot be turned upright. "
+            "Take it again, or send a screenshot of it."
+        )
+        raise _refused(upload, message) from None
     if image.mode != "RGB":
         image = image.convert("RGB")
     image.thumbnail((LONG_SIDE, LONG_SIDE))

@@ -13,6 +13,7 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -192,13 +193,11 @@ def _read_csv(data: bytes) -> Sheet:
     text, encoding = decode(data)
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records = ([unguard(cell) for cell in record] for record in reader)
     try:
-        records = list(reader)
+        return _sheet("csv", records, encoding, delimiter)
     except csv.Error as error:
         raise _bad(_("The CSV could not be read: %(error)s.", error=str(error))) from None
-    return _sheet(
-        "csv", [[unguard(cell) for cell in record] for record in records], encoding, delimiter
-    )
 
 
 def _read_xlsx(data: bytes) -> Sheet:
@@ -220,13 +219,26 @@ def _read_xlsx(data: bytes) -> Sheet:
     except Exception:  # openpyxl raises many kinds for a damaged file; all mean the same here
         raise _bad(fake) from None
     try:
-        sheet = workbook.worksheets[0]
-        records = [[_xlsx_cell(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
+        return _sheet("xlsx", _xlsx_records(workbook.worksheets[0]))
+    except Invalid:
+        raise
     except Exception:
         raise _bad(fake) from None
     finally:
         workbook.close()
-    return _sheet("xlsx", records)
+
+
+def _xlsx_records(sheet) -> Iterator[list]:
+    """The sheet's rows from A1, each at most one column past the limit, read as they stream.
+
+    The sheet's declared dimension is the file's word, not its content: openpyxl pads every row
+    to the declared width (a 5 KB file that declares A1:XFD6000 made 6,000 rows of 16,384 cells)
+    and stops at the declared last row. Forgetting it, and asking for one column past the limit
+    (enough to tell that the header is too wide), bounds each row whatever the file says.
+    """
+    sheet.reset_dimensions()  # iter_rows starts at A1 whatever the file declares
+    for row in sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True):
+        yield [_xlsx_cell(cell) for cell in row] if any(cell is not None for cell in row) else []
 
 
 def _xlsx_cell(value):
@@ -243,26 +255,35 @@ def _xlsx_cell(value):
     return unguard(str(value))
 
 
-def _sheet(file_format: str, records: list[list], encoding: str = "", delimiter: str = "") -> Sheet:
-    numbered = [(line, record) for line, record in enumerate(records, start=1) if _filled(record)]
-    if not numbered:
+def _sheet(
+    file_format: str, records: Iterable[list], encoding: str = "", delimiter: str = ""
+) -> Sheet:
+    """The header and the rows below it, read one record at a time; a file past the row or
+    column limit is refused as soon as it shows it, before the rest is read."""
+    headers: list[str] | None = None
+    rows: list[list] = []
+    for line, record in enumerate(records, start=1):
+        if not _filled(record):
+            continue
+        if headers is None:
+            width = _width(record)
+            if width > MAX_COLUMNS:
+                raise _bad(_("The file has more than %(count)d columns.", count=MAX_COLUMNS))
+            headers = [str(cell).strip() for cell in record[:width]]
+            continue
+        if len(rows) == MAX_ROWS:
+            raise _bad(
+                _(
+                    "The file has more than %(max)d rows; import at most %(max)d at a time.",
+                    max=MAX_ROWS,
+                )
+            )
+        # Cells past the header's width have no column to be mapped to: they are not kept.
+        rows.append([line, *record[:width]])
+    if headers is None:
         raise _bad(_("The file has no rows. The first row names the columns; rows follow it."))
-    header = numbered[0][1]
-    width = _width(header)
-    if width > MAX_COLUMNS:
-        raise _bad(_("The file has more than %(count)d columns.", count=MAX_COLUMNS))
-    headers = [str(cell).strip() for cell in header[:width]]
-    rows = [[line, *record] for line, record in numbered[1:]]
     if not rows:
         raise _bad(_("The file has a header row but no rows below it."))
-    if len(rows) > MAX_ROWS:
-        raise _bad(
-            _(
-                "The file has %(count)d rows; import at most %(max)d at a time.",
-                count=len(rows),
-                max=MAX_ROWS,
-            )
-        )
     return Sheet(file_format, headers, rows, encoding, delimiter)
 
 

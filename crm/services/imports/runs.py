@@ -1,10 +1,10 @@
 """Imports of factories and figures: upload, map the headers, dry run, then apply in one go.
 
 An upload is read (crm.services.imports.import_formats) and its rows staged, a batch at a time, as
-ImportRow records (cells as sent), so nothing the user sent is lost and the confirm step
-needs no re-upload. A dry run checks every staged row and writes each row's problems on
-it; the report reads them back by line. The apply checks the rows again (the stored
-records may have moved since) and writes all of them in one transaction, or none.
+ImportRow records (cells as sent, up to the header's last column), so nothing the user sent
+is lost and the confirm step needs no re-upload. A dry run checks every staged row and writes
+each row's problems on it; the report reads them back by line. The apply checks the rows again
+(the stored records may have moved since) and writes all of them in one transaction, or none.
 
 Long work is a work request (crm.services.install.work, DESIGN.md "Long work"): the dry run of a
 large file ("import_check") and every apply ("import_apply") are done by the scheduler
