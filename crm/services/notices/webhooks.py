@@ -11,7 +11,9 @@ it is marked failed and never sent again on its own (an admin may send it again)
 The robots refuse inside a 200 (`{"errcode": 310000, ...}`), so an answer counts as
 accepted only when it is a 2xx whose `errcode`, if any, is 0. A 5xx, a refused or timed
 out connection, or a refusal inside the answer is tried again after 1, 5 and 25 minutes,
-each time with a fresh DingTalk signature, then the row is failed.
+each time with a fresh DingTalk signature, then the row is failed. Only the answer's status
+(and a robot's errcode) is kept, never its body: the address is the admin's to type, and the
+body of whatever answers there is not the admin's to read.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import NotificationChannel, User, WebhookDelivery
 from crm.services.install import audit
+from crm.services.notices import robot_address
 
 log = logging.getLogger(__name__)
 
@@ -150,37 +153,54 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+_any_host = urllib.request.build_opener(_NoRedirect)
+_public_hosts = urllib.request.build_opener(_NoRedirect, robot_address.PublicHTTPSHandler)
 
 
-def post(url: str, payload: dict[str, Any]) -> Answer:
-    """Post the JSON and judge the answer (no exception escapes: every outcome is an Answer)."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload, ensure_ascii=False).encode(),
-        headers={"Content-Type": "application/json; charset=utf-8"},
-        method="POST",
-    )
+def post(url: str, payload: dict[str, Any], *, public_only: bool = True) -> Answer:
+    """Post the JSON and judge the answer (no exception escapes: every outcome is an Answer).
+
+    `public_only`: https to a public address alone (crm.services.notices.robot_address).
+    """
     try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+        if public_only:
+            robot_address.check_scheme(url)
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(payload, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            method="POST",
+        )
+        opener = _public_hosts if public_only else _any_host
+        with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             raw = response.read(64 * 1024)
+    except robot_address.Refused as refusal:
+        return Answer(False, False, str(refusal)[:ANSWER_MAX])
     except urllib.error.HTTPError as error:
         status = error.code
-        detail = error.read(ANSWER_MAX).decode(errors="replace").strip()
         retry = status >= 500 or status in (408, 429)
-        return Answer(False, retry, f"HTTP {status} {detail}".strip()[:ANSWER_MAX])
-    except (urllib.error.URLError, OSError, ValueError) as error:  # refused, timed out, no host
+        return Answer(False, retry, f"HTTP {status}")
+    except (urllib.error.URLError, OSError) as error:  # refused, timed out, no such host
         reason = getattr(error, "reason", error)
         return Answer(False, True, f"{_('No answer')}: {reason}"[:ANSWER_MAX])
+    except (ValueError, UnicodeError) as error:  # an address or a text that cannot be sent
+        return Answer(False, False, _("Not sent: %(error)s", error=error)[:ANSWER_MAX])
     try:
         answer = json.loads(raw.decode() or "{}")
     except (UnicodeDecodeError, json.JSONDecodeError):
         return Answer(True, False)  # a 2xx that is not JSON: the receiver took it
     code = answer.get("errcode", 0) if isinstance(answer, dict) else 0
     if code not in (0, "0", None):
-        message = str(answer.get("errmsg", ""))
-        return Answer(False, True, f"errcode {code} {message}".strip()[:ANSWER_MAX])
+        return Answer(False, True, f"errcode {_status_code(code)}")
     return Answer(True, False)
+
+
+def _status_code(code: Any) -> str:
+    """A robot's errcode as a number: the one part of its answer that is kept."""
+    try:
+        return str(int(code))
+    except (TypeError, ValueError, OverflowError):
+        return "?"
 
 
 def flag_half_sent(now: datetime) -> int:
@@ -231,7 +251,11 @@ def deliver(delivery_id: int, now: datetime, max_attempts: int = MAX_ATTEMPTS) -
         db.session.commit()
         return "failed"
     # Signed at the moment of sending: each retry carries a fresh timestamp and signature.
-    answer = post(address(channel, clock.now()), body(channel, delivery.payload))
+    answer = post(
+        address(channel, clock.now()),
+        body(channel, delivery.payload),
+        public_only=not robot_address.others_allowed(),
+    )
     if answer.accepted:
         delivery.status, delivery.sent_at, delivery.last_error = "sent", clock.now(), ""
         db.session.commit()
