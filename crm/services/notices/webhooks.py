@@ -14,6 +14,10 @@ out connection, or a refusal inside the answer is tried again after 1, 5 and 25 
 each time with a fresh DingTalk signature, then the row is failed. Only the answer's status
 (and a robot's errcode) is kept, never its body: the address is the admin's to type, and the
 body of whatever answers there is not the admin's to read.
+
+A row that cannot be composed or posted at all (an address stored before it was checked, or
+one that is no longer public: crm.services.notices.robot_address) is failed at once with its
+reason, and the pass goes on with the next row: one bad row never holds up the queue.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from crm.extensions import db
 from crm.models import NotificationChannel, User, WebhookDelivery
 from crm.services.install import audit
 from crm.services.notices import robot_address
+from crm.services.notices.one_line import one_line
+from crm.services.notices.webhook_channels import url_shape_problem
 
 log = logging.getLogger(__name__)
 
@@ -250,12 +256,7 @@ def deliver(delivery_id: int, now: datetime, max_attempts: int = MAX_ATTEMPTS) -
         delivery.status, delivery.last_error = "failed", _("The channel was turned off.")
         db.session.commit()
         return "failed"
-    # Signed at the moment of sending: each retry carries a fresh timestamp and signature.
-    answer = post(
-        address(channel, clock.now()),
-        body(channel, delivery.payload),
-        public_only=not robot_address.others_allowed(),
-    )
+    answer = _post_delivery(delivery, channel)
     if answer.accepted:
         delivery.status, delivery.sent_at, delivery.last_error = "sent", clock.now(), ""
         db.session.commit()
@@ -271,6 +272,21 @@ def deliver(delivery_id: int, now: datetime, max_attempts: int = MAX_ATTEMPTS) -
     db.session.commit()
     log.warning("webhook delivery %s not accepted: %s (%s)", delivery_id, answer.error, outcome)
     return outcome
+
+
+def _post_delivery(delivery: WebhookDelivery, channel: NotificationChannel) -> Answer:
+    """Compose and post one claimed row; whatever goes wrong with it becomes its Answer."""
+    if problem := url_shape_problem(channel.url):
+        return Answer(False, False, problem[:ANSWER_MAX])
+    public_only = not robot_address.others_allowed()
+    try:
+        # Signed at the moment of sending: each retry carries a fresh timestamp and signature.
+        return post(
+            address(channel, clock.now()), body(channel, delivery.payload), public_only=public_only
+        )
+    except Exception as error:  # one row, whatever it holds, must not stop the queue
+        log.exception("webhook delivery %s could not be composed", delivery.id)
+        return Answer(False, False, _("Not sent: %(error)s", error=error)[:ANSWER_MAX])
 
 
 def send_pending(now: datetime, limit: int = SEND_BATCH) -> dict[str, int]:
@@ -299,7 +315,7 @@ def send_pending(now: datetime, limit: int = SEND_BATCH) -> dict[str, int]:
 
 def send_test(actor: User, channel: NotificationChannel) -> WebhookDelivery:
     """Send a test message at once (one attempt, no retries); the row keeps its outcome."""
-    team_name = channel.team.name
+    team_name = one_line(channel.team.name)
 
     def text() -> str:
         return _(
