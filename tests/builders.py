@@ -18,6 +18,7 @@ from crm.models import (
     FollowUp,
     ImportRow,
     ImportRun,
+    Setting,
     Task,
     Team,
     User,
@@ -44,6 +45,12 @@ def credit_code(n: int | None = None) -> str:
     body = f"91330700MA{n:06d}"[:16]
     first17 = body + ALPHABET[n % 31]
     return first17 + check_digit(first17)
+
+
+def allow_local_robots(allowed: bool = True) -> None:
+    """Let team robots post to the local receiver (tests/receiver.py: http on 127.0.0.1)."""
+    db.session.merge(Setting(key="webhook_private_hosts_allowed", value=allowed))
+    db.session.flush()
 
 
 def team(name: str | None = None) -> Team:

@@ -43,6 +43,7 @@ from crm.services.field import followups
 from crm.services.growth import eligibility
 from crm.services.install import audit, stored_files
 from crm.services.notices import webhooks
+from crm.services.notices.one_line import one_line
 
 ACTOR = "daily"  # the audit log's actor: this job, acting as the system
 BATCH = 1000
@@ -276,7 +277,7 @@ def queue_team_eligible(session: Session, now: datetime) -> int:
         if not rows:
             continue
 
-        def text(rows: list = rows, team: str = channel.team.name) -> str:
+        def text(rows: list = rows, team: str = one_line(channel.team.name)) -> str:
             lines = [
                 ngettext(
                     "%(team)s: %(num)d factory is ready for its next stage",
@@ -285,7 +286,7 @@ def queue_team_eligible(session: Session, now: datetime) -> int:
                     team=team,
                 )
             ]
-            lines += [f"  • {name}" for name, _stage in rows[:LISTED]]
+            lines += [f"  • {one_line(name)}" for name, _stage in rows[:LISTED]]
             if len(rows) > LISTED:
                 lines.append("  • " + _("and %(count)d more", count=len(rows) - LISTED))
             lines.append(_("A manager decides each promotion in the pipeline."))

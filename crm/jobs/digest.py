@@ -23,6 +23,7 @@ from crm.jobs.notices import Notice, send_once
 from crm.models import Belt, Factory, FollowUp, StageChange, StageDefinition, Team, User, Visit
 from crm.services.factories import factory_list
 from crm.services.notices import webhooks
+from crm.services.notices.one_line import one_line
 
 BATCH = 20
 LISTED = 5  # names listed under a count
@@ -184,7 +185,7 @@ def queue_team_digests(
         def text(team: Team = team, digest: Digest = digest) -> str:
             title = _(
                 "Weekly digest of %(team)s: %(first)s to %(last)s",
-                team=team.name,
+                team=one_line(team.name),
                 first=digest.first_day.isoformat(),
                 last=digest.last_day.isoformat(),
             )
@@ -216,7 +217,7 @@ def _notice(manager, digest: Digest, names, year: int, week: int) -> Notice:
 
 
 def _people(rows: list[tuple[str, int]]) -> str:
-    return ", ".join(f"{name} {count}" for name, count in rows) if rows else _("none")
+    return ", ".join(f"{one_line(name)} {count}" for name, count in rows) if rows else _("none")
 
 
 def render(digest: Digest, names: dict[str, tuple[str, str]]) -> str:
@@ -233,7 +234,8 @@ def render(digest: Digest, names: dict[str, tuple[str, str]]) -> str:
 
     lines = [_("Stage moves: %(count)d", count=len(digest.moves))]
     for name, from_stage, to_stage, from_status, to_status in digest.moves[:LISTED]:
-        lines.append(f"  • {name}: {stage(from_stage, from_status)} → {stage(to_stage, to_status)}")
+        moved = f"{stage(from_stage, from_status)} → {stage(to_stage, to_status)}"
+        lines.append(f"  • {one_line(name)}: {moved}")
     if len(digest.moves) > LISTED:
         lines.append("  • " + _("and %(count)d more", count=len(digest.moves) - LISTED))
     lines.append(_("Overdue follow-ups by rep: %(list)s", list=_people(digest.overdue_by_rep)))
@@ -242,5 +244,6 @@ def render(digest: Digest, names: dict[str, tuple[str, str]]) -> str:
     lines.append(_("Eligible factories waiting: %(count)d", count=digest.eligible_count))
     for name, since in digest.eligible:
         waited = max(0, (clock.today(digest.now) - clock.today(since)).days)
-        lines.append("  • " + _("%(name)s, waiting %(days)d days", name=name, days=waited))
+        waiting = _("%(name)s, waiting %(days)d days", name=one_line(name), days=waited)
+        lines.append("  • " + waiting)
     return "\n".join(lines)

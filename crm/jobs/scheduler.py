@@ -99,8 +99,7 @@ class Runner:
                 self._close_abandoned()
                 now = now or clock.now()
                 runs = [Ran.of(run) for job in JOBS.values() if (run := self.run_due(job, now))]
-                mail.send_pending(now)
-                webhooks.send_pending(now)
+                send_waiting(now)
                 return runs
             finally:
                 db.session.remove()
@@ -217,6 +216,20 @@ class Runner:
                 db.session.remove()
 
 
+def send_waiting(now: datetime) -> None:
+    """Send the e-mails, then the team robot messages, waiting.
+
+    Each queue fails a bad row and goes on by itself; this keeps anything else that goes
+    wrong in one queue (its database, a bug) from holding up the other.
+    """
+    for queue in (mail, webhooks):
+        try:
+            queue.send_pending(now)
+        except Exception:
+            db.session.rollback()
+            log.exception("%s: the pass stopped; the rest wait for the next one", queue.__name__)
+
+
 def request_run(actor_id: int | None, job_name: str, now: datetime) -> WorkRequest:
     """Ask the scheduler process to run a job now (the admin's "run now")."""
     if job_name not in JOBS:
@@ -258,8 +271,7 @@ def run_once(job: Job, now: datetime, holder: str | None = None) -> JobRun | Non
         if existing is not None and existing.outcome == "ok":
             return None
         run = runner.execute(job, key, now, existing)
-        mail.send_pending(clock.now())
-        webhooks.send_pending(clock.now())
+        send_waiting(clock.now())
         return run
     finally:
         lease.release()

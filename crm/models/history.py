@@ -110,6 +110,8 @@ class Delivery(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str] = mapped_column(Text, default="")
 
+    notification = relationship("Notification")
+
 
 class AuditEntry(db.Model):
     """One change that matters: who (a user or a job), what record, the changed fields only."""

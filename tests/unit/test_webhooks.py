@@ -42,6 +42,7 @@ def receiver():
 
 @pytest.fixture
 def team(db_session):
+    builders.allow_local_robots()  # the receiver is http on 127.0.0.1
     team = builders.team("Yongkang hardware team")
     belt = builders.belt(team)
     rep = builders.user("rep", team_=team)
@@ -223,6 +224,27 @@ def test_a_refused_connection_is_retried(team, clock):
     assert delivery.status == "pending" and delivery.attempts == 1
     assert delivery.next_attempt_at == MONDAY + timedelta(minutes=1)
     assert delivery.last_error.startswith("No answer")
+
+
+@pytest.mark.parametrize(
+    "scheme_and_host, reason",
+    [
+        ("https://localhost", "localhost is not a public address (it leads to 127.0.0.1)"),
+        ("http://127.0.0.1", "starts with https://"),
+    ],
+)
+def test_an_address_into_the_servers_own_network_is_refused_when_sent_and_not_retried(
+    team, receiver, clock, scheme_and_host, reason
+):
+    # Stored while the install allowed it (or a name that resolves elsewhere by now): the
+    # rule holds at each sending, on the address connected to.
+    builders.allow_local_robots(False)
+    channel = make_channel(team, receiver.url.replace("http://127.0.0.1", scheme_and_host))
+    queue_one(channel)
+    assert webhooks.send_pending(MONDAY)["failed"] == 1
+    assert receiver.received == []
+    [delivery] = deliveries()
+    assert delivery.status == "failed" and reason in delivery.last_error
 
 
 def test_nothing_the_receiver_accepted_is_sent_again(team, receiver, clock):

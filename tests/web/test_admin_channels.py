@@ -132,6 +132,17 @@ def test_the_admin_turns_the_channel_off(admin_client, world, db_session):
         ({"url": "ftp://files.example.com/robot"}, "url", "starts with https://"),
         ({"url": "javascript:alert(1)"}, "url", "starts with https://"),
         ({"url": "https://"}, "url", "starts with https://"),
+        # Only https to a public host (DESIGN.md: the robot's address is no way into the network).
+        ({"url": "http://oapi.dingtalk.com/robot/send"}, "url", "starts with https://"),
+        ({"url": "https://127.0.0.1:8080/robot"}, "url", "leads to 127.0.0.1"),
+        ({"url": "https://10.1.2.3/robot"}, "url", "leads to 10.1.2.3"),
+        ({"url": "https://192.168.1.20/robot"}, "url", "leads to 192.168.1.20"),
+        ({"url": "https://169.254.169.254/latest/meta-data"}, "url", "leads to 169.254.169.254"),
+        ({"url": "https://[::1]:8443/robot"}, "url", "leads to ::1"),
+        ({"url": "https://[::ffff:127.0.0.1]/robot"}, "url", "not a public address"),
+        ({"url": "https://224.0.0.1/robot"}, "url", "leads to 224.0.0.1"),
+        ({"url": "https://0.0.0.0/robot"}, "url", "leads to 0.0.0.0"),
+        ({"url": "https://localhost:8443/robot"}, "url", "localhost is not a public address"),
         ({"url": ""}, "url", "Enter the robot's webhook address."),
         ({"url": "https://oapi.dingtalk.com/" + "a" * 500}, "url", "Use at most 500"),
         ({"keyword": "k" * 21}, "keyword", "Use at most 20 characters (now 21)."),
@@ -166,6 +177,7 @@ def test_a_bad_first_setup_stores_no_channel(admin_client, world, db_session):
 
 
 def test_a_test_message_reaches_the_robot_and_says_so(admin_client, world, db_session):
+    builders.allow_local_robots()
     team = world["team"]
     with robot() as receiver:
         post(admin_client, page_of(team), {**GOOD, "url": receiver.url, "secret": ""})
@@ -178,7 +190,8 @@ def test_a_test_message_reaches_the_robot_and_says_so(admin_client, world, db_se
     assert "The robot took the test message" in page
 
 
-def test_a_refused_test_message_shows_the_robots_answer(admin_client, world, db_session):
+def test_a_refused_test_message_shows_the_robots_status_alone(admin_client, world, db_session):
+    builders.allow_local_robots()
     team = world["team"]
     with robot() as receiver:
         receiver.answer((200, {"errcode": 310000, "errmsg": "sign not match"}))
@@ -186,9 +199,41 @@ def test_a_refused_test_message_shows_the_robots_answer(admin_client, world, db_
         post(admin_client, page_of(team) + "/test", {})
         page = text_of(admin_client.get(page_of(team)))
     assert len(receiver.received) == 1  # a test is tried once, at once
-    assert "did not take the test message (errcode 310000 sign not match)" in page
+    assert "did not take the test message (errcode 310000)" in page
+    assert "sign not match" not in page
     [delivery] = db_session.scalars(select(WebhookDelivery)).all()
     assert (delivery.event, delivery.status, delivery.attempts) == ("test", "failed", 1)
+
+
+def test_a_test_message_never_shows_the_body_of_what_answered(admin_client, world, db_session):
+    # Whatever answers at the address is not the admin's to read through the robot's test.
+    builders.allow_local_robots()
+    team = world["team"]
+    with robot() as receiver:
+        receiver.answer((500, {"password": "s3cret-of-the-service-that-answered"}))
+        post(admin_client, page_of(team), {**GOOD, "url": receiver.url, "secret": ""})
+        post(admin_client, page_of(team) + "/test", {})
+        page = text_of(admin_client.get(page_of(team)))
+        jobs = text_of(admin_client.get("/admin/jobs"))
+    assert "did not take the test message (HTTP 500)" in page
+    assert "s3cret" not in page and "s3cret" not in jobs
+
+
+def test_a_test_message_to_a_loopback_address_is_refused_without_a_connection(
+    admin_client, world, db_session
+):
+    # Saved while the install allowed other hosts; refused when sent once it does not.
+    team = world["team"]
+    with robot() as receiver:
+        local = receiver.url.replace("http://127.0.0.1", "https://localhost")
+        db_session.add(
+            NotificationChannel(team_id=team.id, kind="wecom", url=local, locale="en", active=True)
+        )
+        db_session.commit()
+        post(admin_client, page_of(team) + "/test", {})
+        page = text_of(admin_client.get(page_of(team)))
+    assert receiver.received == []
+    assert "localhost is not a public address (it leads to 127.0.0.1)" in page
 
 
 def test_a_test_before_any_setup_asks_to_save_first(admin_client, world):
@@ -226,6 +271,7 @@ def test_a_team_that_does_not_exist_is_404(admin_client):
 def test_a_failed_message_shows_on_the_jobs_page_and_goes_out_again(
     admin_client, world, db_session
 ):
+    builders.allow_local_robots()
     team = world["team"]
     with robot() as receiver:
         receiver.answer((500, {"errmsg": "down"}))

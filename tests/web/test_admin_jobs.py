@@ -11,8 +11,10 @@ import time_machine
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import JobRun, SchedulerLease, WorkRequest
+from crm.models import AuditEntry, Delivery, JobRun, Notification, SchedulerLease, WorkRequest
+from crm.services.notices import mail
 from tests import builders
+from tests.unit.test_scheduler import smtp  # noqa: F401  (the real local SMTP server fixture)
 from tests.web.helpers import csrf_token, sign_in
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday 25 Nov 2026, 10:00 in Shanghai
@@ -119,3 +121,91 @@ def test_only_admins_see_the_jobs(client, db_session):
 def test_the_admin_home_links_to_the_jobs(client, admin):
     sign_in(client, admin.email)
     assert 'href="/admin/jobs"' in text_of(client.get("/admin/"))
+
+
+# --- e-mails that failed ---------------------------------------------------------------------
+
+
+def failed_email(reader, target: str) -> Delivery:
+    """An e-mail queued for an address stored before input was checked, failed by a pass."""
+    item = Notification(
+        user_id=reader.id, kind="follow_up_overdue", title="Overdue follow-up: Hengda"
+    )
+    db.session.add(item)
+    db.session.flush()
+    delivery = Delivery(notification_id=item.id, channel="email", target=target, status="pending")
+    db.session.add(delivery)
+    db.session.commit()
+    assert mail.send_pending(NOW)["failed"] == 1
+    return delivery
+
+
+def test_a_failed_email_shows_its_reason_and_goes_out_again(
+    client,
+    admin,
+    smtp,  # noqa: F811
+):
+    rep = builders.user("rep", team_=builders.team(), email="rep.wang@example.test")
+    delivery = failed_email(rep, "rep.wang@example.test\r\nBcc: thief@example.test")
+    sign_in(client, admin.email)
+    page = text_of(client.get("/admin/jobs"))
+    assert "E-mails that failed" in page and "failed: 1" in page
+    assert rep.name in page and "Overdue follow-up: Hengda" in page
+    assert "is not one e-mail address" in page and "Send again" in page
+    response = client.post(
+        "/admin/jobs/mail/send-again",
+        data={"csrf_token": csrf_token(client, "/admin/jobs"), "delivery_id": delivery.id},
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/admin/jobs#mail"
+    db.session.refresh(delivery)
+    assert (delivery.status, delivery.target) == ("pending", "rep.wang@example.test")
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.record_type == "delivery"))
+    assert (entry.actor_id, entry.action) == (admin.id, "send_again")
+    assert entry.changes["status"] == ["failed", "pending"] and entry.personal_fields == ["target"]
+    assert mail.send_pending(NOW)["sent"] == 1
+    assert [envelope.rcpt_tos for envelope in smtp.messages] == [["rep.wang@example.test"]]
+    page = text_of(client.get("/admin/jobs"))
+    assert "The e-mail will be sent again within seconds." in page
+    assert "No failed e-mails." in page
+
+
+def test_send_again_refuses_an_email_that_did_not_fail_or_no_longer_has_a_reader(
+    client,
+    admin,
+    smtp,  # noqa: F811
+):
+    rep = builders.user("rep", team_=builders.team())
+    delivery = failed_email(rep, "not an address")
+    sign_in(client, admin.email)
+
+    def send_again(delivery_id):
+        token = csrf_token(client, "/admin/jobs")
+        data = {"csrf_token": token, "delivery_id": delivery_id}
+        return client.post("/admin/jobs/mail/send-again", data=data)
+
+    rep.active = False
+    db.session.commit()
+    response = send_again(delivery.id)
+    assert response.status_code == 422 and "no longer gets e-mail" in text_of(response)
+    rep.active = True
+    delivery.status = "sent"
+    db.session.commit()
+    response = send_again(delivery.id)
+    assert response.status_code == 422
+    assert "Only a failed delivery can be sent again." in text_of(response)
+    assert send_again("abc").status_code == 422
+    assert send_again(delivery.id + 1000).status_code == 404
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.record_type == "delivery")) is None
+
+
+def test_only_admins_send_an_email_again(client, db_session):
+    team = builders.team()
+    manager = builders.user("manager", leads=[team])
+    db_session.commit()
+    sign_in(client, manager.email)
+    token = csrf_token(client, "/today")
+    response = client.post(
+        "/admin/jobs/mail/send-again", data={"csrf_token": token, "delivery_id": "1"}
+    )
+    assert response.status_code == 403

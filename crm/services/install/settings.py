@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "retention_days": 3650,
     "map_tile_url": "",
     "rate_limit_api": "300 per minute",
+    # Team robots may be posted to any host, over http too (crm.services.notices.robot_address):
+    # an operator's choice for an intranet robot, and the tests' local receiver.
+    "webhook_private_hosts_allowed": False,
 }
 
 

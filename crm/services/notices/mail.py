@@ -7,6 +7,12 @@ half-way by a crash: it may or may not have left, so it is flagged and never sen
 Only the scheduler's leader sends, so a `sending` row found at the start of a pass is
 never one that another live sender is holding.
 
+A row that cannot be composed (an address stored before input was checked), or that the
+server refuses on its own (a recipient, a sender, the data), is marked `failed` with its
+reason and the pass goes on with the next one: one bad row never holds up the queue. An admin
+sees it on the jobs page and may send it again. Values that reach a header are folded onto
+one line when the mail is composed (crm.services.notices.one_line).
+
 Without CRM_MAIL_SERVER (development) each mail is written to the log instead.
 """
 
@@ -16,21 +22,25 @@ import logging
 import smtplib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
-from crm.errors import Invalid
+from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import Delivery, Notification, User
 from crm.services.install import audit
 from crm.services.notices import inbox
+from crm.services.notices.one_line import one_line
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +62,14 @@ ROLE_KINDS = {
 }
 SEND_BATCH = 50
 HALF_SENT = "found half-sent after a stop; not sent again (at most once)"
+ERROR_MAX = 2000
+# The server refused this one message, which therefore did not leave: the connection goes on.
+REFUSED = (
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPDataError,
+    smtplib.SMTPNotSupportedError,
+)
 
 
 # --- preferences ------------------------------------------------------------------------------
@@ -158,35 +176,67 @@ def _send_one(transport: _Transport, delivery_id: int, now: datetime) -> str:
     delivery = db.session.get(Delivery, delivery_id)
     if delivery is None or delivery.status != "pending":
         return "skipped"
-    item = db.session.scalar(
-        select(Notification)
-        .options(joinedload(Notification.user))
-        .where(Notification.id == delivery.notification_id)
-    )
-    message = compose(item, delivery.target)
+    try:
+        item = db.session.scalar(
+            select(Notification)
+            .options(joinedload(Notification.user))
+            .where(Notification.id == delivery.notification_id)
+        )
+        message = compose(item, delivery.target)
+        message.as_bytes()  # a header that cannot be written fails here, before it is marked
+    except Exception as error:  # one row, whatever it holds, must not stop the queue
+        log.exception("e-mail delivery %s could not be composed", delivery_id)
+        return _fail(delivery_id, _("Not composed: %(error)s", error=error))
     delivery.status = "sending"
     delivery.attempts += 1
     db.session.commit()  # marked before it leaves: a stop from here on flags it, never resends
     try:
         transport.send(message)
-    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:
-        delivery.status, delivery.error = "failed", str(error)[:2000]
-        db.session.commit()
-        return "failed"
+    except REFUSED as error:
+        return _fail(delivery_id, str(error))
     except (smtplib.SMTPException, OSError) as error:
         # Cut off while sending: it may have left. At most once, so flag it and stop the batch.
-        delivery.status, delivery.error = "flagged", f"{HALF_SENT}: {error}"[:2000]
+        delivery.status, delivery.error = "flagged", f"{HALF_SENT}: {error}"[:ERROR_MAX]
         db.session.commit()
         raise
-    delivery.status, delivery.sent_at = "sent", now
+    except Exception as error:  # raised while the message was written out: it did not leave
+        log.exception("e-mail delivery %s could not be sent", delivery_id)
+        outcome = _fail(delivery_id, _("Not sent: %(error)s", error=error))
+        transport.reset()
+        return outcome
+    delivery.status, delivery.sent_at, delivery.error = "sent", now, ""
     db.session.commit()
     return "sent"
+
+
+def _fail(delivery_id: int, reason: str) -> str:
+    """Mark one delivery failed with its reason and commit; the pass goes on with the next."""
+    db.session.rollback()
+    delivery = db.session.get(Delivery, delivery_id)
+    delivery.status, delivery.error = "failed", reason[:ERROR_MAX]
+    db.session.commit()
+    log.warning("e-mail delivery %s failed: %s", delivery_id, reason)
+    return "failed"
+
+
+def recipient(target: str) -> Address:
+    """The one address a delivery goes to; ValueError when the stored text is not one."""
+    try:
+        address = Address(addr_spec=target)
+    except (ValueError, IndexError, HeaderParseError) as error:
+        raise ValueError(
+            _("%(target)s is not one e-mail address (%(error)s).", target=repr(target), error=error)
+        ) from error
+    if not address.username or not address.domain:
+        raise ValueError(_("%(target)s is not one e-mail address.", target=repr(target)))
+    return address
 
 
 def compose(item: Notification, to: str) -> EmailMessage:
     """The e-mail of a notification, in its reader's language, with a link back when known."""
     user = item.user
     config = current_app.config
+    address = recipient(to)
     with force_locale(user.locale or "en"):
         lines = [item.body] if item.body else []
         base = (config.get("CRM_BASE_URL") or "").rstrip("/")
@@ -199,10 +249,59 @@ def compose(item: Notification, to: str) -> EmailMessage:
         )
     message = EmailMessage()
     message["From"] = config["MAIL_SENDER"]
-    message["To"] = to
-    message["Subject"] = item.title
+    message["To"] = address
+    message["Subject"] = one_line(item.title)
     message.set_content("\n\n".join(lines))
     return message
+
+
+# --- what the jobs page shows, and sending again -------------------------------------------------
+
+
+@dataclass
+class Overview:
+    failed: list[Delivery]
+    failed_total: int
+
+
+def overview(limit: int = 20) -> Overview:
+    """The e-mails that failed, newest first, each with its notification and its reader."""
+    total = db.session.scalar(
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.channel == "email", Delivery.status == "failed")
+    )
+    failed = db.session.scalars(
+        select(Delivery)
+        .options(joinedload(Delivery.notification).joinedload(Notification.user))
+        .where(Delivery.channel == "email", Delivery.status == "failed")
+        .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+        .limit(limit)
+    ).all()
+    return Overview(list(failed), total or 0)
+
+
+def send_again(actor: User, delivery_id: int) -> Delivery:
+    """An admin sends a failed e-mail again: pending at once, to the reader's address as it is now.
+
+    The address is read again because a wrong one is the usual reason that it failed.
+    """
+    delivery = db.session.get(Delivery, delivery_id)
+    if delivery is None or delivery.channel != "email":
+        raise NotFound(_("No such delivery."))
+    if delivery.status != "failed":
+        message = _("Only a failed delivery can be sent again.")
+        raise Invalid(message, fields={"delivery_id": message})
+    user = delivery.notification.user
+    if not user.active or not user.email:
+        message = _("%(name)s no longer gets e-mail: there is nowhere to send it.", name=user.name)
+        raise Invalid(message, fields={"delivery_id": message})
+    before = {"status": delivery.status, "target": delivery.target}
+    delivery.status, delivery.target = "pending", user.email
+    db.session.flush()
+    changes = audit.diff(before, {"status": delivery.status, "target": delivery.target})
+    audit.record(actor, "delivery", delivery.id, "send_again", changes, personal=("target",))
+    return delivery
 
 
 def send_now(message: EmailMessage) -> None:
@@ -217,6 +316,11 @@ class _Transport:
 
     def __init__(self, smtp: smtplib.SMTP | None) -> None:
         self.smtp = smtp
+
+    def reset(self) -> None:
+        """End a half-made transaction (RSET), so that the next message starts afresh."""
+        if self.smtp is not None:
+            self.smtp.rset()
 
     def send(self, message: EmailMessage) -> None:
         if self.smtp is None:

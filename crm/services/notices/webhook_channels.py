@@ -18,6 +18,7 @@ from crm.extensions import db
 from crm.models import NotificationChannel, Team, User, WebhookDelivery
 from crm.models.webhooks import CHANNEL_KINDS, KEYWORD_MAX, SECRET_MAX, URL_MAX
 from crm.services.install import audit
+from crm.services.notices import robot_address
 
 LOCALES = ("zh_Hans", "en")
 KIND_LABELS = {
@@ -25,9 +26,7 @@ KIND_LABELS = {
     "dingtalk": _l("DingTalk (钉钉) group robot"),
 }
 URL_REQUIRED = _l("Enter the robot's webhook address.")
-URL_SCHEME = _l(
-    "Enter a web address that starts with https:// (or http://), as the robot shows it."
-)
+URL_SCHEME = robot_address.HTTPS_ONLY
 
 
 def get_team(team_id: int) -> Team:
@@ -71,7 +70,11 @@ def _too_long(value: str, limit: int) -> str | None:
     return _("Use at most %(max)d characters (now %(length)d).", max=limit, length=len(value))
 
 
-def _url_problem(url: str) -> str | None:
+def url_shape_problem(url: str) -> str | None:
+    """Why a text is not a web address that a robot could have, for its field; None if it is.
+
+    Checked again at each sending: an address stored before this check must not stop a queue.
+    """
     if not url:
         return str(URL_REQUIRED)
     if len(url) > URL_MAX:
@@ -86,6 +89,10 @@ def _url_problem(url: str) -> str | None:
     if any(character.isspace() or ord(character) < 32 for character in url):
         return _("A web address has no spaces: copy it again from the robot's settings.")
     return None
+
+
+def _url_problem(url: str) -> str | None:
+    return url_shape_problem(url) or robot_address.problem(url)
 
 
 def _check(values: dict[str, Any], secret: str) -> dict[str, str]:

@@ -11,7 +11,13 @@ it is marked failed and never sent again on its own (an admin may send it again)
 The robots refuse inside a 200 (`{"errcode": 310000, ...}`), so an answer counts as
 accepted only when it is a 2xx whose `errcode`, if any, is 0. A 5xx, a refused or timed
 out connection, or a refusal inside the answer is tried again after 1, 5 and 25 minutes,
-each time with a fresh DingTalk signature, then the row is failed.
+each time with a fresh DingTalk signature, then the row is failed. Only the answer's status
+(and a robot's errcode) is kept, never its body: the address is the admin's to type, and the
+body of whatever answers there is not the admin's to read.
+
+A row that cannot be composed or posted at all (an address stored before it was checked, or
+one that is no longer public: crm.services.notices.robot_address) is failed at once with its
+reason, and the pass goes on with the next row: one bad row never holds up the queue.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import NotificationChannel, User, WebhookDelivery
 from crm.services.install import audit
+from crm.services.notices import robot_address
+from crm.services.notices.one_line import one_line
+from crm.services.notices.webhook_channels import url_shape_problem
 
 log = logging.getLogger(__name__)
 
@@ -150,37 +159,54 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+_any_host = urllib.request.build_opener(_NoRedirect)
+_public_hosts = urllib.request.build_opener(_NoRedirect, robot_address.PublicHTTPSHandler)
 
 
-def post(url: str, payload: dict[str, Any]) -> Answer:
-    """Post the JSON and judge the answer (no exception escapes: every outcome is an Answer)."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload, ensure_ascii=False).encode(),
-        headers={"Content-Type": "application/json; charset=utf-8"},
-        method="POST",
-    )
+def post(url: str, payload: dict[str, Any], *, public_only: bool = True) -> Answer:
+    """Post the JSON and judge the answer (no exception escapes: every outcome is an Answer).
+
+    `public_only`: https to a public address alone (crm.services.notices.robot_address).
+    """
     try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+        if public_only:
+            robot_address.check_scheme(url)
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(payload, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            method="POST",
+        )
+        opener = _public_hosts if public_only else _any_host
+        with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             raw = response.read(64 * 1024)
+    except robot_address.Refused as refusal:
+        return Answer(False, False, str(refusal)[:ANSWER_MAX])
     except urllib.error.HTTPError as error:
         status = error.code
-        detail = error.read(ANSWER_MAX).decode(errors="replace").strip()
         retry = status >= 500 or status in (408, 429)
-        return Answer(False, retry, f"HTTP {status} {detail}".strip()[:ANSWER_MAX])
-    except (urllib.error.URLError, OSError, ValueError) as error:  # refused, timed out, no host
+        return Answer(False, retry, f"HTTP {status}")
+    except (urllib.error.URLError, OSError) as error:  # refused, timed out, no such host
         reason = getattr(error, "reason", error)
         return Answer(False, True, f"{_('No answer')}: {reason}"[:ANSWER_MAX])
+    except (ValueError, UnicodeError) as error:  # an address or a text that cannot be sent
+        return Answer(False, False, _("Not sent: %(error)s", error=error)[:ANSWER_MAX])
     try:
         answer = json.loads(raw.decode() or "{}")
     except (UnicodeDecodeError, json.JSONDecodeError):
         return Answer(True, False)  # a 2xx that is not JSON: the receiver took it
     code = answer.get("errcode", 0) if isinstance(answer, dict) else 0
     if code not in (0, "0", None):
-        message = str(answer.get("errmsg", ""))
-        return Answer(False, True, f"errcode {code} {message}".strip()[:ANSWER_MAX])
+        return Answer(False, True, f"errcode {_status_code(code)}")
     return Answer(True, False)
+
+
+def _status_code(code: Any) -> str:
+    """A robot's errcode as a number: the one part of its answer that is kept."""
+    try:
+        return str(int(code))
+    except (TypeError, ValueError, OverflowError):
+        return "?"
 
 
 def flag_half_sent(now: datetime) -> int:
@@ -230,8 +256,7 @@ def deliver(delivery_id: int, now: datetime, max_attempts: int = MAX_ATTEMPTS) -
         delivery.status, delivery.last_error = "failed", _("The channel was turned off.")
         db.session.commit()
         return "failed"
-    # Signed at the moment of sending: each retry carries a fresh timestamp and signature.
-    answer = post(address(channel, clock.now()), body(channel, delivery.payload))
+    answer = _post_delivery(delivery, channel)
     if answer.accepted:
         delivery.status, delivery.sent_at, delivery.last_error = "sent", clock.now(), ""
         db.session.commit()
@@ -247,6 +272,21 @@ def deliver(delivery_id: int, now: datetime, max_attempts: int = MAX_ATTEMPTS) -
     db.session.commit()
     log.warning("webhook delivery %s not accepted: %s (%s)", delivery_id, answer.error, outcome)
     return outcome
+
+
+def _post_delivery(delivery: WebhookDelivery, channel: NotificationChannel) -> Answer:
+    """Compose and post one claimed row; whatever goes wrong with it becomes its Answer."""
+    if problem := url_shape_problem(channel.url):
+        return Answer(False, False, problem[:ANSWER_MAX])
+    public_only = not robot_address.others_allowed()
+    try:
+        # Signed at the moment of sending: each retry carries a fresh timestamp and signature.
+        return post(
+            address(channel, clock.now()), body(channel, delivery.payload), public_only=public_only
+        )
+    except Exception as error:  # one row, whatever it holds, must not stop the queue
+        log.exception("webhook delivery %s could not be composed", delivery.id)
+        return Answer(False, False, _("Not sent: %(error)s", error=error)[:ANSWER_MAX])
 
 
 def send_pending(now: datetime, limit: int = SEND_BATCH) -> dict[str, int]:
@@ -275,7 +315,7 @@ def send_pending(now: datetime, limit: int = SEND_BATCH) -> dict[str, int]:
 
 def send_test(actor: User, channel: NotificationChannel) -> WebhookDelivery:
     """Send a test message at once (one attempt, no retries); the row keeps its outcome."""
-    team_name = channel.team.name
+    team_name = one_line(channel.team.name)
 
     def text() -> str:
         return _(

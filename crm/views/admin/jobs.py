@@ -16,7 +16,7 @@ from crm.extensions import db
 from crm.forms.channels import SendAgainForm
 from crm.forms.inbox import RunJobForm
 from crm.jobs import JOBS, scheduler
-from crm.services.notices import webhooks
+from crm.services.notices import mail, webhooks
 from crm.views.admin import bp
 
 
@@ -49,6 +49,7 @@ def _page(status: int = 200):
             form=RunJobForm(formdata=None),
             count_label=count_label,
             webhooks=webhooks.overview(),
+            failed_mail=mail.overview(),
             event_label=lambda event: str(webhooks.EVENT_LABELS.get(event, event)),
         ),
         status,
@@ -91,3 +92,18 @@ def send_webhook_again():
     db.session.commit()
     flash(_("The message will be sent again within seconds."), "success")
     return redirect(url_for("admin.jobs", _anchor="webhooks"), code=303)
+
+
+@bp.route("/jobs/mail/send-again", methods=["POST"])
+@scope.allow("admin")
+def send_mail_again():
+    """A failed e-mail goes back in the queue, to its reader's address as it is now."""
+    form = SendAgainForm()
+    delivery_id = form.delivery() if form.validate_on_submit() else None
+    if delivery_id is None:
+        flash(_("Choose one of the failed e-mails listed."), "danger")
+        return _page(status=422)
+    mail.send_again(current_user, delivery_id)
+    db.session.commit()
+    flash(_("The e-mail will be sent again within seconds."), "success")
+    return redirect(url_for("admin.jobs", _anchor="mail"), code=303)
