@@ -301,6 +301,8 @@ class Overview:
     health: Health
     pending_mail: int
     flagged_mail: int
+    # Work requests stuck or failed lately (imports, "run now"), with their reasons.
+    work_problems: list[WorkRequest]
 
     @property
     def busy(self) -> bool:
@@ -332,7 +334,11 @@ def overview(now: datetime, per_job: int = 5) -> Overview:
         ).all()
     )
     return Overview(
-        statuses, health(now), mail_counts.get("pending", 0), mail_counts.get("flagged", 0)
+        statuses,
+        health(now),
+        mail_counts.get("pending", 0),
+        mail_counts.get("flagged", 0),
+        work.problems(now),
     )
 
 

@@ -42,6 +42,10 @@ ERROR_MAX = 4000
 # A request running for longer than this has lost its process (the longest, a 100,000-row
 # import, takes well under a minute).
 STALE_AFTER = timedelta(minutes=30)
+# The admin's jobs page calls a request stuck when it has run this long (long before the
+# stale recovery fails it), and lists the failures of this many days.
+STUCK_AFTER = timedelta(minutes=10)
+SHOWN_FAILURES = timedelta(days=7)
 
 Handler = Callable[[WorkRequest, Any], dict]
 Failure = Callable[[WorkRequest, str], None]
@@ -267,3 +271,21 @@ def drain(holder: str, runner: Any = None, excluded: tuple[str, ...] | None = No
         run(request, runner)
         done.append(request.id)
     return done
+
+
+def problems(now: datetime, limit: int = 20) -> list[WorkRequest]:
+    """The work the admin should know of: stuck (running past STUCK_AFTER), then the recent
+    failures, newest first."""
+    stuck = db.session.scalars(
+        select(WorkRequest)
+        .where(WorkRequest.status == "running", WorkRequest.claimed_at < now - STUCK_AFTER)
+        .order_by(WorkRequest.claimed_at)
+        .limit(limit)
+    ).all()
+    failed = db.session.scalars(
+        select(WorkRequest)
+        .where(WorkRequest.status == "failed", WorkRequest.finished_at >= now - SHOWN_FAILURES)
+        .order_by(WorkRequest.finished_at.desc(), WorkRequest.id.desc())
+        .limit(limit)
+    ).all()
+    return [*stuck, *failed][:limit]
