@@ -29,6 +29,8 @@ class Config:
         # None means "a file in the instance folder"; create_app fills it in.
         self.SQLALCHEMY_DATABASE_URI = _env("CRM_DATABASE_URL")
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+        # SQLite: how long a writer waits for the write lock before answering 503 (README "SQLite").
+        self.CRM_SQLITE_BUSY_SECONDS = float(_env("CRM_SQLITE_BUSY_SECONDS", "10") or 10)
         self.CRM_TIMEZONE = _env("CRM_TIMEZONE", "Asia/Shanghai")
         # Uploaded files live outside the static folder; None means instance/storage.
         self.CRM_STORAGE_ROOT = _env("CRM_STORAGE_ROOT")

@@ -174,6 +174,9 @@ class Cluster:
 
 def fresh_database(url: str) -> None:
     target = make_url(url)
+    if target.get_backend_name() == "sqlite":  # bench/sqlite_load.py: a file of its own
+        drop_database(url)
+        return
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
@@ -183,6 +186,10 @@ def fresh_database(url: str) -> None:
 
 def drop_database(url: str) -> None:
     target = make_url(url)
+    if target.get_backend_name() == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target.database}{suffix}").unlink(missing_ok=True)
+        return
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with contextlib.suppress(Exception), admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 
 from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from config import Config, config_for, default_sqlite_url
+from crm import transactions
 from crm.extensions import MIGRATIONS, babel, csrf, db, limiter, login_manager, migrate
 
 
@@ -22,7 +21,9 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = default_sqlite_url(app.instance_path)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
-        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {},
+        busy_seconds=app.config.get("CRM_SQLITE_BUSY_SECONDS", transactions.BUSY_SECONDS),
     )
     if not app.config.get("CRM_STORAGE_ROOT"):
         app.config["CRM_STORAGE_ROOT"] = os.path.join(app.instance_path, "storage")
@@ -47,8 +48,11 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     return app
 
 
-def engine_options(url: str, given: dict) -> dict:
+def engine_options(url: str, given: dict, busy_seconds: float = transactions.BUSY_SECONDS) -> dict:
     """The engine's options; on PostgreSQL, what lets the app outlive a database restart.
+
+    On SQLite, how long a writer waits for the write lock (crm.transactions) before the
+    database answers busy.
 
     A pooled connection that the server dropped (a restart, a failover) is tested at checkout
     and replaced (pool_pre_ping), so the app recovers by itself once the database answers
@@ -56,6 +60,9 @@ def engine_options(url: str, given: dict) -> dict:
     worker. While it is out of reach, requests answer 503 (crm.views.errors). What the
     caller gave wins.
     """
+    if url.startswith("sqlite"):
+        connect_args = {"timeout": busy_seconds, **given.get("connect_args", {})}
+        return {**given, "connect_args": connect_args}
     if not url.startswith("postgresql"):
         return dict(given)
     connect_args = {"connect_timeout": 5, **given.get("connect_args", {})}
@@ -117,27 +124,3 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(two_factor.bp)
     app.register_blueprint(admin_security.bp)
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """On SQLite: enforce foreign keys, use WAL, and let SQLAlchemy run transactions itself.
-
-    pysqlite's own transaction handling breaks SAVEPOINT (which the tests' rollback
-    fixture and nested transactions need), so it is turned off and BEGIN is emitted below.
-    """
-    module = type(dbapi_connection).__module__
-    if not module.startswith("sqlite3"):
-        return
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(connection) -> None:
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")

@@ -12,6 +12,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.services.accounts import users
 from crm.services.growth import catalogue
+from crm.transactions import writing
 
 CLI_ACTOR = "cli"
 
@@ -19,6 +20,9 @@ CLI_ACTOR = "cli"
 @click.group("crm")
 def crm_group() -> None:
     """Factory Growth CRM administration."""
+    # A command may write while the app serves: on SQLite it takes the write lock when each
+    # transaction begins, and so waits for the server instead of failing (crm.transactions).
+    click.get_current_context().with_resource(writing())
 
 
 @crm_group.command("init")

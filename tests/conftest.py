@@ -31,12 +31,12 @@ def on_postgres() -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    """PostgreSQL-only tests are deselected on SQLite (not skipped: nothing is hidden)."""
-    if on_postgres():
-        return
+    """PostgreSQL-only tests are deselected on SQLite, and SQLite-only ones (its write lock,
+    its files) on PostgreSQL (not skipped: nothing is hidden)."""
+    other = "sqlite_only" if on_postgres() else "postgres_only"
     kept, dropped = [], []
     for item in items:
-        (dropped if item.get_closest_marker("postgres_only") else kept).append(item)
+        (dropped if item.get_closest_marker(other) else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from crm.extensions import db
 from crm.models import SchedulerLease
+from crm.transactions import retrying
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class RowLease(Lease):
     """SQLite: a row with an expiry; the holder renews it, a standby takes it once lapsed."""
 
     def hold(self, at: datetime) -> bool:
-        if self._write_row(at, take_over=False):
+        if retrying(lambda: self._write_row(at, take_over=False)):
             if self.acquired_at is None:
                 self.acquired_at = at
                 log.info("scheduler %s leads (lease row)", self.holder)
@@ -137,7 +138,7 @@ class AdvisoryLease(Lease):
             self._drop()
             return False
         # The beacon that the admin's page reads; the lock, not the row, decides who leads.
-        self._write_row(at, take_over=True)
+        retrying(lambda: self._write_row(at, take_over=True))
         return True
 
     def _drop(self) -> None:

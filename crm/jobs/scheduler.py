@@ -43,6 +43,7 @@ from crm.jobs.lease import Health, Lease, LeaseLost, health, make_lease
 from crm.models import Delivery, JobRun, WorkRequest
 from crm.services.install import work
 from crm.services.notices import mail, webhooks
+from crm.transactions import retrying, writing
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class Runner:
 
     def tick(self, now: datetime | None = None) -> list[Ran]:
         """Run every job whose latest period is due and unfinished; [] when standing by."""
-        with self.app.app_context(), self.jobs_lock:
+        with self.app.app_context(), self.jobs_lock, writing():
             try:
                 if not self.current_lease().hold(clock.now()):
                     return []
@@ -113,13 +114,17 @@ class Runner:
         acquired = self.current_lease().acquired_at
         if acquired is None or self._closed_for == acquired:
             return
-        db.session.execute(
-            update(JobRun)
-            .where(JobRun.outcome == "running", JobRun.started_at < acquired)
-            .values(outcome="failed", finished_at=clock.now(), error=ABANDONED)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
+
+        def close() -> None:
+            db.session.execute(
+                update(JobRun)
+                .where(JobRun.outcome == "running", JobRun.started_at < acquired)
+                .values(outcome="failed", finished_at=clock.now(), error=ABANDONED)
+                .execution_options(synchronize_session=False)
+            )
+            db.session.commit()
+
+        retrying(close)
         self._closed_for = acquired
 
     def run_due(self, job: Job, now: datetime) -> JobRun | None:
@@ -143,10 +148,17 @@ class Runner:
         run = self._claim(job, key, run)
         if run is None:
             return None
+        run_id = run.id
         totals = {name: value for name, value in run.counts.items() if name != "attempts"}
         attempts = int(run.counts.get("attempts", 0)) + 1
-        run.counts = {**totals, "attempts": attempts}
-        db.session.commit()
+
+        def count_attempt() -> JobRun:
+            counted = db.session.get(JobRun, run_id)
+            counted.counts = {**totals, "attempts": attempts}
+            db.session.commit()
+            return counted
+
+        run = count_attempt() if db.session().in_transaction() else retrying(count_attempt)
         try:
             for counts in job.run(db.session, now):
                 for name, value in counts.items():
@@ -162,16 +174,21 @@ class Runner:
         except Exception:
             db.session.rollback()
             log.exception("job %s (%s) failed; it runs again at the next tick", job.name, key)
-            run = db.session.get(JobRun, run.id)
-            run.outcome = "failed"
-            run.finished_at = clock.now()
-            run.error = traceback.format_exc()[-ERROR_MAX:]
-            db.session.commit()
-            return run
-        run.outcome = "ok"
-        run.finished_at = clock.now()
-        db.session.commit()
+            error = traceback.format_exc()[-ERROR_MAX:]
+            return retrying(lambda: self._record(run_id, "failed", error))
+        # A job's writes end with the batch it yields; anything left commits with the outcome.
+        done = lambda: self._record(run_id, "ok")  # noqa: E731
+        run = done() if db.session().in_transaction() else retrying(done)
         log.info("job %s (%s) done: %s", job.name, key, run.counts)
+        return run
+
+    def _record(self, run_id: int, outcome: str, error: str = "") -> JobRun:
+        """A run's outcome, in a transaction of its own (retried while the database is busy)."""
+        run = db.session.get(JobRun, run_id)
+        run.outcome, run.finished_at = outcome, clock.now()
+        if error:
+            run.error = error
+        db.session.commit()
         return run
 
     def _claim(self, job: Job, key: str, run: JobRun | None) -> JobRun | None:
@@ -193,11 +210,11 @@ class Runner:
 
     def work_once(self) -> int | None:
         """Claim and do one pending work request (its id); the leader alone takes "run now"."""
-        with self.app.app_context():
+        with self.app.app_context(), writing():
             try:
                 lease = self.lease
                 kinds = None if lease is not None and lease.held else JOB_WORK_KINDS
-                work.recover_abandoned(clock.now())
+                work.recover_abandoned(clock.now(), holder=self.holder)
                 request = work.claim_next(self.holder, clock.now(), excluded=kinds)
                 if request is None:
                     return None
@@ -296,6 +313,8 @@ class Overview:
     health: Health
     pending_mail: int
     flagged_mail: int
+    # Work requests stuck or failed lately (imports, "run now"), with their reasons.
+    work_problems: list[WorkRequest]
 
     @property
     def busy(self) -> bool:
@@ -327,7 +346,11 @@ def overview(now: datetime, per_job: int = 5) -> Overview:
         ).all()
     )
     return Overview(
-        statuses, health(now), mail_counts.get("pending", 0), mail_counts.get("flagged", 0)
+        statuses,
+        health(now),
+        mail_counts.get("pending", 0),
+        mail_counts.get("flagged", 0),
+        work.problems(now),
     )
 
 

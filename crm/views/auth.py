@@ -25,6 +25,7 @@ from crm.models import User
 from crm.services.accounts import auth as auth_service
 from crm.services.accounts import password_resets, two_factor
 from crm.services.portal import invitations
+from crm.transactions import save_alone
 from crm.views.errors import save_form
 from crm.views.security import local_path
 
@@ -45,9 +46,10 @@ def home_url(user: User) -> str:
 def load_user_from_session(token: str) -> User | None:
     user = auth_service.load_session(token)
     # Saved at once, on its own: a request that only reads never commits, so the time would be
-    # lost and every later request would write it again.
+    # lost and every later request would write it again. A reading request's transaction may
+    # not turn into a write on SQLite (crm.transactions), so the save begins one of its own.
     if user is not None and auth_service.only_seen_time_changed():
-        db.session.commit()
+        save_alone(next(iter(db.session.dirty)))
     return user
 
 

@@ -173,7 +173,7 @@ def test_a_database_error_mid_view_is_a_503_page_not_a_500(outage_app, kind):
     assert client.get("/today").status_code == 200
 
 
-def test_postgresql_engines_ping_pooled_connections_and_sqlite_is_left_alone():
+def test_postgresql_engines_ping_pooled_connections_and_sqlite_waits_for_its_write_lock():
     options = engine_options("postgresql+psycopg://db/crm", {})
     assert options["pool_pre_ping"] is True
     assert options["connect_args"]["connect_timeout"] == 5
@@ -181,7 +181,9 @@ def test_postgresql_engines_ping_pooled_connections_and_sqlite_is_left_alone():
         "postgresql+psycopg://db/crm", {"pool_size": 20, "connect_args": {"connect_timeout": 2}}
     )
     assert given["pool_size"] == 20 and given["connect_args"]["connect_timeout"] == 2
-    assert engine_options("sqlite:///x.sqlite3", {}) == {}
+    # SQLite: no ping, only how long a writer waits for the lock (crm.transactions).
+    sqlite = engine_options("sqlite:///x.sqlite3", {}, busy_seconds=7.5)
+    assert sqlite == {"connect_args": {"timeout": 7.5}}
 
 
 def test_a_connection_dropped_after_the_answer_leaves_the_answer_alone(outage_app, monkeypatch):

@@ -16,6 +16,8 @@ from crm.extensions import db
 from crm.forms.channels import SendAgainForm
 from crm.forms.inbox import RunJobForm
 from crm.jobs import JOBS, scheduler
+from crm.models import WorkRequest
+from crm.services.install import work
 from crm.services.notices import mail, webhooks
 from crm.views.admin import bp
 
@@ -39,6 +41,17 @@ def count_label(name: str) -> str:
     }.get(name, name)
 
 
+def work_label(request: WorkRequest) -> str:
+    """What a work request was doing, in words for the jobs page."""
+    if request.kind == "run_job":
+        job = JOBS.get(request.arguments.get("job", ""))
+        return _("Run now: %(job)s", job=job.title if job else request.arguments.get("job", ""))
+    return {
+        "import_check": _("Checking an import"),
+        "import_apply": _("Applying an import"),
+    }.get(request.kind, request.kind)
+
+
 def _page(status: int = 200):
     now = clock.now()
     return (
@@ -48,6 +61,9 @@ def _page(status: int = 200):
             now=now,
             form=RunJobForm(formdata=None),
             count_label=count_label,
+            work_label=work_label,
+            stuck_after=work.STUCK_AFTER,
+            stale_after=work.STALE_AFTER,
             webhooks=webhooks.overview(),
             failed_mail=mail.overview(),
             event_label=lambda event: str(webhooks.EVENT_LABELS.get(event, event)),

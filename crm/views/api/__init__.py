@@ -23,6 +23,7 @@ from crm.forms.visits import VisitForm
 from crm.models import ApiToken, User
 from crm.services.accounts import api_tokens
 from crm.services.install import settings
+from crm.transactions import save_alone
 from crm.views import visits as visit_views
 from crm.views.api.as_json import visit_json
 from crm.views.api.shapes import ID_MAX
@@ -63,7 +64,7 @@ def _load_bearer_user():
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
     if db.session.is_modified(token):
-        db.session.commit()  # last_used_at, written at most once a minute
+        save_alone(token)  # last_used_at, written at most once a minute, even on a GET
     g._login_user = token.user  # Flask-Login's current_user for this request only
     return None
 

@@ -1,0 +1,169 @@
+"""How transactions meet SQLite: work that will write takes the write lock when it begins.
+
+SQLite lets many read but one write at a time. A deferred BEGIN that reads and then writes
+cannot wait for the lock: once another connection has written since its read began (or
+holds the lock), SQLite answers "database is locked" at once, whatever the busy timeout
+(the 503s on `POST /login` while the scheduler caught up). So a transaction that may write
+begins with BEGIN IMMEDIATE, which waits up to the busy timeout for the lock and then holds
+it; one that only reads begins deferred and, in WAL mode, never waits for anyone.
+
+Who may write: a request whose method is not GET, HEAD or OPTIONS, and whatever runs under
+`writing()` (the scheduler's jobs, the work runner, `flask crm`). A reading request that
+must save one small change (a session's "last seen") does it with `save_alone`, in a
+transaction that begins with the write. Bookkeeping that must not be lost (a work request's
+progress and outcome, a job run's) goes through `retrying`. PostgreSQL is left as it is:
+its rows lock one by one and its transactions wait for each other by themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import TypeVar
+
+from flask import has_request_context, request
+from sqlalchemy import event, inspect, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from crm.extensions import db
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# How long a writer waits for SQLite's write lock before the database answers busy (seconds);
+# CRM_SQLITE_BUSY_SECONDS sets it (crm.create_app's engine options).
+BUSY_SECONDS = 10.0
+# `retrying`: how many times, and the first pause (doubled each time), before giving up.
+ATTEMPTS = 6
+FIRST_PAUSE = 0.2
+
+_writing: ContextVar[bool] = ContextVar("crm_writing", default=False)
+# On a connection's info: whether its transaction began with the write lock.
+_IMMEDIATE = "crm_began_immediate"
+
+
+@contextlib.contextmanager
+def writing() -> Iterator[None]:
+    """Transactions begun in this block (outside a request) take SQLite's write lock at once."""
+    token = _writing.set(True)
+    try:
+        yield
+    finally:
+        _writing.reset(token)
+
+
+def will_write() -> bool:
+    """Whether a transaction begun now may write: a changing request, or work under writing()."""
+    if _writing.get():
+        return True
+    if has_request_context():
+        return request.method not in READING_METHODS
+    return False
+
+
+def is_busy(error: BaseException) -> bool:
+    """SQLite's "database is locked" (SQLITE_BUSY and its extended codes, such as a stale read)."""
+    original = getattr(error, "orig", error)
+    if not isinstance(original, sqlite3.OperationalError):
+        return False
+    code = getattr(original, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == sqlite3.SQLITE_BUSY
+    return "database is locked" in str(original)
+
+
+def retrying(action: Callable[[], T], attempts: int = ATTEMPTS, pause: float = FIRST_PAUSE) -> T:
+    """Run a unit of work (its own transaction, committed inside), again while the database
+    is busy or out of reach; the last failure is raised.
+
+    Each failed attempt is rolled back, so `action` must set again whatever it saves.
+    Only for a unit that starts with no transaction in hand: a retry cannot redo what an
+    earlier, rolled-back part of the transaction did.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except OperationalError as error:
+            with contextlib.suppress(OperationalError):
+                db.session.rollback()
+            if attempt == attempts:
+                raise
+            log.warning("database busy or away (attempt %d of %d): %s", attempt, attempts, error)
+            time.sleep(pause * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def save_alone(record: db.Model) -> None:
+    """Save a reading request's one changed record in a transaction that begins with the write.
+
+    In a transaction that may write already, it is simply committed. Otherwise (a reading
+    request on SQLite) the read transaction is ended first: it could not turn into a write
+    while another connection writes, but a transaction whose first statement is the UPDATE
+    waits for the lock like any writer. A save that still finds the database busy is dropped (the
+    change is a time that the next request writes again), never an error for the reader.
+    """
+    if not _reading_on_sqlite():
+        db.session.commit()  # the transaction may write already: the change goes with it
+        return
+    state = inspect(record)
+    values = {
+        attribute.key: attribute.history.added[0]
+        for attribute in state.attrs
+        if attribute.history.added and attribute.key in state.mapper.columns
+    }
+    model = type(record)
+    names = (column.key for column in state.mapper.primary_key)
+    key = dict(zip(names, state.identity, strict=True))
+    db.session.rollback()
+    if not values:
+        return
+    statement = update(model).filter_by(**key).values(**values)
+    try:
+        db.session.execute(statement.execution_options(synchronize_session=False))
+        db.session.commit()
+    except OperationalError as error:
+        db.session.rollback()
+        if not is_busy(error):
+            raise
+        log.warning("%s %s not saved: the database stayed busy", model.__name__, key)
+
+
+def _reading_on_sqlite() -> bool:
+    """Whether the session is in a SQLite transaction that began deferred (to read only)."""
+    if db.session.get_bind().dialect.name != "sqlite" or not db.session().in_transaction():
+        return False
+    return not db.session.connection().info.get(_IMMEDIATE, False)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """On SQLite: enforce foreign keys, use WAL, and let SQLAlchemy run transactions itself.
+
+    pysqlite's own transaction handling breaks SAVEPOINT (which the tests' rollback
+    fixture and nested transactions need), so it is turned off and BEGIN is emitted below.
+    The busy timeout is the connection's own (sqlite3.connect's `timeout`, from the engine's
+    options), so that SQLite waits that long for the write lock before answering busy.
+    """
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection) -> None:
+    if connection.dialect.name == "sqlite":
+        immediate = will_write()
+        connection.info[_IMMEDIATE] = immediate
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
