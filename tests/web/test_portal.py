@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from crm import scope
 from crm.extensions import db
-from crm.models import AuditEntry, MetricSnapshot, Notification, Task, User
+from crm.models import AuditEntry, Invitation, MetricSnapshot, Notification, Task, User
 from crm.services.accounts import auth
 from crm.services.growth import stages
 from tests import builders
@@ -246,3 +246,42 @@ def test_only_the_owner_makes_invitation_links(app, world):
     assert "Make an invitation link" not in client.get("/portal/team").get_data(True)
     token = csrf_token(client, "/portal/team")
     assert client.post("/portal/team/invitations", data={"csrf_token": token}).status_code == 403
+
+
+def open_links_on_the_team_page(client) -> list[str]:
+    page = client.get("/portal/team").get_data(True)
+    return re.findall(r'action="(/portal/team/invitations/\d+/revoke)"', page)
+
+
+def test_the_owner_revokes_an_invitation_link_and_it_makes_no_login(app, world):
+    client = signed_in(app, world["user"])
+    link = invitation_link(client)
+    [action] = open_links_on_the_team_page(client)
+    response = client.post(action, data={"csrf_token": csrf_token(client, "/portal/team")})
+    assert response.status_code == 303 and response.headers["Location"] == "/portal/team"
+    assert open_links_on_the_team_page(client) == []
+    assert app.test_client().get(link).status_code == 404
+    assert join(link, app).status_code == 404
+    assert db.session.scalar(select(User).where(User.email == "chen.jing@hengda.example")) is None
+    entry = db.session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.record_type == "invitation", AuditEntry.action == "revoke"
+        )
+    )
+    assert entry.actor_id == world["user"].id
+
+
+def test_a_colleague_who_is_not_the_owner_may_not_revoke_a_link(app, world):
+    link = invitation_link(signed_in(app, world["user"]))
+    colleague = builders.user("factory", factory=world["factory"])
+    colleague.is_factory_owner = False
+    db.session.commit()
+    client = signed_in(app, colleague)
+    invitation_id = db.session.scalar(select(Invitation.id))
+    token = csrf_token(client, "/portal/team")
+    action = f"/portal/team/invitations/{invitation_id}/revoke"
+    assert client.post(action, data={"csrf_token": token}).status_code == 403
+    stranger = signed_in(app, world["other_user"])
+    token = csrf_token(stranger, "/portal/team")
+    assert stranger.post(action, data={"csrf_token": token}).status_code == 404
+    assert join(link, app).status_code == 303  # the link still works
