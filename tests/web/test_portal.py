@@ -148,6 +148,40 @@ def test_bad_evidence_gets_a_message_by_the_field_and_changes_nothing(
     assert task.status == "open" and task.evidence_link is None
 
 
+def measured_task(factory) -> Task:
+    return db.session.scalars(
+        select(Task).where(Task.factory_id == factory.id, Task.kind == "measured").order_by(Task.id)
+    ).first()
+
+
+def test_evidence_for_a_measured_item_is_refused_by_the_field_and_changes_nothing(app, world):
+    task = measured_task(world["factory"])
+    assert task is not None and task.status == "open"
+    client = signed_in(app, world["user"])
+    response = hand_in(client, task, evidence_number="95", evidence_note="trust us")
+    assert response.status_code == 422
+    assert "it takes no evidence" in html.unescape(response.get_data(True))
+    db.session.expire_all()
+    assert task.status == "open" and task.evidence_number is None and task.evidence_note is None
+    assert not db.session.scalar(select(Notification).where(Notification.kind == "evidence"))
+
+
+def test_evidence_for_a_measured_item_is_refused_by_the_api_naming_the_field(app, world):
+    task = measured_task(world["factory"])
+    client = signed_in(app, world["user"])
+    token = client.get("/api/v1/session").get_json()["csrf_token"]
+    response = client.post(
+        f"/api/v1/tasks/{task.id}/evidence",
+        json={"number": "95"},
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "validation_error" and "it takes no evidence" in error["fields"]["link"]
+    db.session.expire_all()
+    assert task.status == "open" and task.evidence_number is None
+
+
 def test_a_factory_user_cannot_reach_another_factorys_task(app, world):
     theirs = open_task(world["other"])
     client = signed_in(app, world["user"])
