@@ -69,6 +69,8 @@ class Config:
         self.RATELIMIT_KEY_PREFIX = _env("CRM_RATELIMIT_PREFIX", "crm")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.CRM_LOGIN_RATE_LIMIT = _env("CRM_LOGIN_RATE_LIMIT", "30 per minute")
+        # Reset links asked for one login, from any address: anyone may ask for anyone's.
+        self.CRM_FORGOT_RATE_LIMIT = _env("CRM_FORGOT_RATE_LIMIT", "5 per hour")
         # Empty: the API's limit per token or user comes from the admin's settings.
         self.CRM_API_RATE_LIMIT = _env("CRM_API_RATE_LIMIT", "")
 
@@ -92,6 +94,7 @@ class TestingConfig(Config):
         self.RATELIMIT_STORAGE_URI = _env("CRM_TEST_REDIS_URL", "memory://")
         # Tests other than the rate limit's own run with limits raised.
         self.CRM_LOGIN_RATE_LIMIT = "10000 per minute"
+        self.CRM_FORGOT_RATE_LIMIT = "10000 per minute"
         self.CRM_API_RATE_LIMIT = "10000 per minute"
 
 

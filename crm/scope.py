@@ -23,6 +23,7 @@ from crm.models import (
     Factory,
     FollowUp,
     ImportRun,
+    Invitation,
     Leave,
     MetricSnapshot,
     StageChange,
@@ -230,6 +231,15 @@ def import_runs(user: User) -> Select:
     return select(ImportRun).where(false())
 
 
+def invitations(user: User) -> Select:
+    """A factory's colleague invitations: its own users see them, an admin sees all."""
+    if user.role == "admin":
+        return select(Invitation)
+    if user.role == "factory" and user.factory_id is not None:
+        return select(Invitation).where(Invitation.factory_id == user.factory_id)
+    return select(Invitation).where(false())
+
+
 # --- scoped getters ---------------------------------------------------------------------
 
 
@@ -262,3 +272,7 @@ def get_stage_change(user: User, change_id: int, on: date) -> StageChange:
 
 def get_import_run(user: User, run_id: int) -> ImportRun:
     return _one(import_runs(user).where(ImportRun.id == run_id))
+
+
+def get_invitation(user: User, invitation_id: int) -> Invitation:
+    return _one(invitations(user).where(Invitation.id == invitation_id))

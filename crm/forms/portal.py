@@ -1,4 +1,5 @@
-"""The factory's forms: evidence for a task (the rules live in crm.services.portal.evidence)."""
+"""The factory's forms: evidence for a task (the rules live in crm.services.portal.evidence),
+and revoking a colleague's invitation link."""
 
 from __future__ import annotations
 
@@ -32,3 +33,7 @@ class EvidenceForm(FlaskForm):
         _l("Note"), validators=[_length(REASON_MAX)], render_kw={"rows": 2}
     )
     photo = FileField(_l("Photo"), render_kw={"accept": "image/*"})
+
+
+class RevokeInvitationForm(FlaskForm):
+    """Revokes one invitation link; no fields but the CSRF token."""

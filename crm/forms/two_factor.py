@@ -25,6 +25,10 @@ class SignInCodeForm(FlaskForm):
     )
 
 
+class StartForm(FlaskForm):
+    """Starts (or starts again) the set-up: a new key for the app; no fields but the CSRF token."""
+
+
 class EnrolForm(FlaskForm):
     code = StringField(
         _l("Code from the app"),

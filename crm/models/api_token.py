@@ -29,6 +29,9 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the session that made it passed the second factor; None: a password alone made it,
+    # so it stops working once a second factor is asked of its user.
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user = relationship("User")
 

@@ -135,6 +135,13 @@ class Invitation(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Revoked by its owner or an admin, or when its owner was deactivated: it no longer works.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     factory = relationship("Factory")
     created_by = relationship("User", foreign_keys=[created_by_id])
+
+    def open_at(self, now: datetime) -> bool:
+        """Neither used, revoked nor expired."""
+        return self.used_at is None and self.revoked_at is None and self.expires_at > now

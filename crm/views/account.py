@@ -6,11 +6,12 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm import scope
+from crm import clock, scope
 from crm.extensions import db
 from crm.forms.auth import ChangePasswordForm, EndSessionsForm, LanguageForm
 from crm.forms.inbox import EmailKindsForm
 from crm.services.accounts import auth as auth_service
+from crm.services.accounts import credentials
 from crm.services.notices import mail
 from crm.views.errors import save_form
 
@@ -78,13 +79,16 @@ def password():
     form = ChangePasswordForm()
     changed = form.validate_on_submit() and save_form(
         form,
-        lambda: auth_service.change_password(
-            current_user, form.current_password.data, form.new_password.data
+        lambda: credentials.change_password(
+            current_user, form.current_password.data, form.new_password.data, clock.now()
         ),
     )
     if not changed:
         return _page(password_form=form, status=422)
-    flash(_("Password changed. Your other devices are signed out."), "success")
+    flash(
+        _("Password changed. Your other devices are signed out and your API tokens revoked."),
+        "success",
+    )
     return redirect(url_for("account.index"), code=303)
 
 

@@ -22,6 +22,7 @@ from crm.extensions import db, limiter
 from crm.forms.auth import ForgotPasswordForm, InvitationForm, LoginForm, ResetPasswordForm
 from crm.forms.two_factor import SignInCodeForm
 from crm.models import User
+from crm.models.user import EMAIL_MAX
 from crm.services.accounts import auth as auth_service
 from crm.services.accounts import password_resets, two_factor
 from crm.services.portal import invitations
@@ -178,9 +179,25 @@ def second_factor():
     return render_template("auth/second_factor.html", form=form), status
 
 
+def _forgot_limit() -> str:
+    return current_app.config["CRM_FORGOT_RATE_LIMIT"]
+
+
+def _forgot_login_key() -> str:
+    """Whose reset link is asked for: one count per user, by e-mail or phone however typed
+    (an unknown login counts by itself, and is answered alike)."""
+    typed = request.form.get("login", "")[:EMAIL_MAX]
+    # Runs before the form is checked: a NUL byte must not reach PostgreSQL from here.
+    user = auth_service.find_user_by_login(typed) if "\x00" not in typed else None
+    if user is not None:
+        return f"forgot:user:{user.id}"
+    return "forgot:login:" + (auth_service.normalise_login(typed)[:EMAIL_MAX] or "-")
+
+
 @bp.route("/forgot", methods=["GET", "POST"])
 @scope.allow("public")
 @limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_forgot_limit, key_func=_forgot_login_key, methods=["POST"])
 def forgot_password():
     """Ask for a reset link by login; the answer is the same whether the login exists or not."""
     form = ForgotPasswordForm()

@@ -9,7 +9,7 @@ from flask_login import current_user
 from crm import clock, scope
 from crm.extensions import db
 from crm.forms.auth import InviteForm
-from crm.forms.portal import EvidenceForm
+from crm.forms.portal import EvidenceForm, RevokeInvitationForm
 from crm.models import STAGES, Factory, Task
 from crm.services.field import photos
 from crm.services.portal import evidence, invitations
@@ -64,6 +64,21 @@ def invite():
     db.session.commit()
     link = url_for("auth.accept_invitation", token=token, _external=True)
     return _team_page(factory, new_invitation=invitation, new_link=link)
+
+
+@bp.route("/team/invitations/<int:invitation_id>/revoke", methods=["POST"])
+@scope.allow("factory")
+def revoke_invitation(invitation_id: int):
+    """The owner ends a link not used yet (sent to the wrong person, or no longer wanted)."""
+    factory = _own_factory()
+    invitation = scope.get_invitation(current_user, invitation_id)
+    form = RevokeInvitationForm()
+    if not form.validate_on_submit():
+        return _team_page(factory, status=400)
+    if not save_form(form, lambda: invitations.revoke(current_user, invitation, clock.now())):
+        return _team_page(factory, status=422, revoke_errors=form.form_errors)
+    flash(_("The invitation link is revoked: it no longer makes a login."), "success")
+    return redirect(url_for("portal.team"), code=303)
 
 
 def _team_page(factory: Factory, status: int = 200, **shown):

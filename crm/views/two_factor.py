@@ -9,7 +9,7 @@ from flask_login import current_user, logout_user
 
 from crm import clock, scope
 from crm.extensions import db
-from crm.forms.two_factor import EnrolForm, PasswordCheckForm
+from crm.forms.two_factor import EnrolForm, PasswordCheckForm, StartForm
 from crm.services.accounts import auth as auth_service
 from crm.services.accounts import two_factor
 from crm.views.errors import json_error, save_form
@@ -19,7 +19,16 @@ bp = Blueprint("two_factor", __name__, url_prefix="/account/two-step")
 
 # What a user who must still set up the second factor may reach: the set-up, sign-out, the
 # static files and the health blueprint's (favicon, the service worker's script, probes).
-OPEN_WHILE_ENROLLING = frozenset({"two_factor.index", "two_factor.enrol", "auth.logout", "static"})
+OPEN_WHILE_ENROLLING = frozenset(
+    {
+        "two_factor.index",
+        "two_factor.start",
+        "two_factor.setup",
+        "two_factor.enrol",
+        "auth.logout",
+        "static",
+    }
+)
 
 
 @bp.before_app_request
@@ -54,20 +63,31 @@ def two_step_status() -> dict:
     }
 
 
+def _start_page(form: EnrolForm | None = None, status: int = 200):
+    """The Start button: a GET never makes a secret (a link or a prefetch must not)."""
+    return render_template(
+        "two_factor/start.html",
+        form=form or EnrolForm(formdata=None),
+        start_form=StartForm(formdata=None),
+        required=two_factor.required_for(current_user),
+    ), status
+
+
 def _enrol_page(form: EnrolForm | None = None, status: int = 200):
-    factor = two_factor.start_enrolment(current_user, clock.now())
-    db.session.commit()
+    """The QR code of the secret the user's last Start made; without one, the Start page."""
+    factor = two_factor.pending_enrolment(current_user)
+    if factor is None:
+        return _start_page(form, status)
     uri = two_factor.provisioning_uri(current_user, factor)
-    return (
-        render_template(
-            "two_factor/enrol.html",
-            form=form or EnrolForm(),
-            qr=two_factor.qr_svg(uri, _("QR code for your authenticator app")),
-            secret=" ".join(factor.secret[i : i + 4] for i in range(0, len(factor.secret), 4)),
-            required=two_factor.required_for(current_user),
-        ),
-        status,
+    page = render_template(
+        "two_factor/enrol.html",
+        form=form or EnrolForm(formdata=None),
+        start_form=StartForm(formdata=None),
+        qr=two_factor.qr_svg(uri, _("QR code for your authenticator app")),
+        secret=" ".join(factor.secret[i : i + 4] for i in range(0, len(factor.secret), 4)),
+        required=two_factor.required_for(current_user),
     )
+    return page, status, {"Cache-Control": "no-store"}  # the page holds the secret
 
 
 def _status_page(form: PasswordCheckForm | None = None, status: int = 200, action: str = ""):
@@ -92,6 +112,27 @@ def _codes_page(codes: list[str]):
 def index():
     if two_factor.enrolled(current_user):
         return _status_page()
+    return _start_page()
+
+
+@bp.route("/start", methods=["POST"])
+@scope.allow("signed_in")
+def start():
+    """A new secret for the authenticator app, replacing one of an earlier, unfinished start."""
+    if two_factor.enrolled(current_user):
+        return redirect(url_for("two_factor.index"), code=303)
+    if not StartForm().validate_on_submit():
+        return _start_page(status=400)
+    two_factor.start_enrolment(current_user, clock.now())
+    db.session.commit()
+    return redirect(url_for("two_factor.setup"), code=303)
+
+
+@bp.route("/setup")
+@scope.allow("signed_in")
+def setup():
+    if two_factor.enrolled(current_user) or two_factor.pending_enrolment(current_user) is None:
+        return redirect(url_for("two_factor.index"), code=303)
     return _enrol_page()
 
 

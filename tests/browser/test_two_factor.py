@@ -42,12 +42,18 @@ def test_an_admin_enrols_on_a_phone_and_signs_in_again_with_a_recovery_code(
     sign_in(page, email)
     expect(page).to_have_url(re.compile(r"/account/two-step/$"))
     expect(page.get_by_role("heading", name="Set up two-step sign-in", level=1)).to_be_visible()
+    expect(page.locator("svg.qr-code")).to_have_count(0)  # no key before the user starts
+    page_guard.check(page)
+    shot(page, "start-390")
+    page.get_by_role("button", name="Start set-up").click()
+    expect(page).to_have_url(re.compile(r"/account/two-step/setup$"))
     expect(page.locator("svg.qr-code")).to_be_visible()
     page_guard.check(page)
     shot(page, "enrol-390")
 
     page.goto("/admin/")  # nothing else opens before enrolment
     expect(page).to_have_url(re.compile(r"/account/two-step/$"))
+    page.goto("/account/two-step/setup")  # the key of the start above, unchanged
 
     secret = page.locator(".secret-key").inner_text().replace(" ", "")
     page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).now())

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from crm.models import AuditEntry, Factory, PasswordReset, User
+from crm.models import ApiToken, AuditEntry, Factory, Invitation, PasswordReset, User
 from crm.services.accounts import api_tokens, auth, password_resets
+from crm.services.portal import invitations
 from tests import builders
 from tests.unit.test_scheduler import smtp  # noqa: F401  (the real local SMTP server fixture)
 from tests.web.helpers import csrf_token, sign_in
@@ -344,3 +345,117 @@ def test_the_reset_email_arrives_at_a_real_smtp_server(admin_client, world, smtp
     assert "Subject: Choose a new password" in text
     assert link.startswith("https://crm.example.test/reset/")
     assert link in text.replace("=\r\n", "").replace("=3D", "=")
+
+
+# --- credentials that end for good ---------------------------------------------------------------
+
+
+def test_a_reactivated_users_old_api_tokens_stay_revoked(app, admin_client, world, db_session):
+    made = api_tokens.create(world["rep"], "integration", None)
+    db_session.commit()
+    bearer = {"Authorization": f"Bearer {made.secret}"}
+    post(admin_client, f"/admin/users/{world['rep'].id}/deactivate", {})
+    assert post(admin_client, f"/admin/users/{world['rep'].id}/reactivate", {}).status_code == 303
+    answer = app.test_client().get("/api/v1/session", headers=bearer)
+    assert answer.status_code == 401 and answer.json["error"]["code"] == "invalid_token"
+    db_session.expire_all()
+    assert db_session.get(ApiToken, made.token.id).revoked_at is not None
+    entry = db_session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.record_type == "api_token",
+            AuditEntry.record_id == made.token.id,
+            AuditEntry.action == "revoke",
+        )
+    )
+    assert entry.actor_id == world["admin"].id
+
+
+def forgot(client, login: str):
+    return client.post(
+        "/forgot", data={"login": login, "csrf_token": csrf_token(client, "/forgot")}
+    )
+
+
+def test_an_anonymous_forgot_request_does_not_void_the_link_an_admin_issued(
+    app, admin_client, world, db_session
+):
+    path = path_of(issue_link(admin_client, world["rep"]))
+    assert forgot(app.test_client(), world["rep"].email).status_code == 200
+    assert forgot(app.test_client(), world["rep"].phone).status_code == 200
+    visitor = app.test_client()
+    assert visitor.get(path).status_code == 200
+    assert choose(visitor, path).status_code == 303
+    assert sign_in(app.test_client(), world["rep"].email, NEW_PASSWORD).status_code == 303
+    # The new password spent every open link of the user, the self-service ones among them.
+    db_session.expire_all()
+    left = db_session.scalar(
+        select(func.count())
+        .select_from(PasswordReset)
+        .where(PasswordReset.user_id == world["rep"].id, PasswordReset.used_at.is_(None))
+    )
+    assert left == 0
+
+
+def test_a_new_admin_link_still_voids_an_earlier_self_service_link(
+    app, admin_client, world, db_session
+):
+    self_service = path_of(password_resets.issue(world["rep"], by=None))
+    db_session.commit()
+    admins = path_of(issue_link(admin_client, world["rep"]))
+    assert app.test_client().get(self_service).status_code == 410
+    assert app.test_client().get(admins).status_code == 200
+
+
+def owner_with_a_link(world, db_session):
+    factory = builders.factory(world["belt"], owner=world["rep"], name="Hengda Hardware")
+    owner = builders.user("factory", factory=factory)
+    invitation, token = invitations.invite(owner, datetime.now(UTC))
+    db_session.commit()
+    return owner, invitation, f"/invite/{token}"
+
+
+def join(app, path: str):
+    client = app.test_client()
+    data = {
+        "name": "Chen Jing",
+        "login": "chen.jing@hengda.example",
+        "password": "hengda-works-2026",
+        "csrf_token": csrf_token(client, "/login"),
+    }
+    return client.post(path, data=data)
+
+
+def test_deactivating_a_factory_owner_revokes_their_invitation_links_for_good(
+    app, admin_client, world, db_session
+):
+    owner, invitation, path = owner_with_a_link(world, db_session)
+    assert post(admin_client, f"/admin/users/{owner.id}/deactivate", {}).status_code == 303
+    assert app.test_client().get(path).status_code == 404
+    assert join(app, path).status_code == 404
+    assert post(admin_client, f"/admin/users/{owner.id}/reactivate", {}).status_code == 303
+    assert join(app, path).status_code == 404
+    assert db_session.scalar(select(User).where(User.email == "chen.jing@hengda.example")) is None
+    db_session.expire_all()
+    assert db_session.get(Invitation, invitation.id).revoked_by_id == world["admin"].id
+
+
+def test_an_admin_revokes_an_owners_invitation_link_from_the_owners_page(
+    app, admin_client, world, db_session
+):
+    owner, invitation, path = owner_with_a_link(world, db_session)
+    page = admin_client.get(f"/admin/users/{owner.id}").get_data(as_text=True)
+    action = f"/admin/invitations/{invitation.id}/revoke"
+    assert "Invitation links" in page and action in page
+    response = post(admin_client, action, {})
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/admin/users/{owner.id}#invitations"
+    assert join(app, path).status_code == 404
+    assert action not in admin_client.get(f"/admin/users/{owner.id}").get_data(as_text=True)
+    entry = db_session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.record_type == "invitation", AuditEntry.action == "revoke"
+        )
+    )
+    assert entry.record_id == invitation.id and entry.actor_id == world["admin"].id
+    again = post(admin_client, action, {})  # revoked already: said, and nothing changes
+    assert again.status_code == 422 and "revoked already" in again.get_data(as_text=True)

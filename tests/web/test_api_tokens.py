@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import ApiToken
-from crm.services.accounts import api_tokens
+from crm.services.accounts import api_tokens, password_resets
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 
@@ -168,3 +168,51 @@ def test_last_use_is_recorded(client, rep, db_session):
     client.get("/api/v1/session", headers=bearer(made.secret))
     db.session.expire_all()
     assert db_session.get(ApiToken, made.token.id).last_used_at is not None
+
+
+# --- a new password revokes every token for good -----------------------------------------------
+
+
+def test_a_password_change_revokes_the_users_tokens(client, rep, db_session):
+    made = api_tokens.create(rep, "sync", None)
+    db_session.commit()
+    sign_in(client, rep.email)
+    token = csrf_token(client, "/account/")
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current_password": builders.PASSWORD,
+            "new_password": "a-new-long-passphrase",
+        },
+    )
+    assert response.status_code == 303
+    assert client.get("/api/v1/session", headers=bearer(made.secret)).status_code == 401
+    db.session.expire_all()
+    assert db_session.get(ApiToken, made.token.id).revoked_at is not None
+    assert client.get("/today").status_code == 200  # the session that changed it stays
+
+
+def test_a_refused_password_change_keeps_the_tokens(client, rep, db_session):
+    made = api_tokens.create(rep, "sync", None)
+    db_session.commit()
+    sign_in(client, rep.email)
+    token = csrf_token(client, "/account/")
+    data = {"csrf_token": token, "current_password": "wrong-one-11", "new_password": "x" * 12}
+    assert client.post("/account/password", data=data).status_code == 422
+    assert client.get("/api/v1/session", headers=bearer(made.secret)).status_code == 200
+
+
+def test_a_password_reset_revokes_the_users_tokens(app, rep, db_session):
+    made = api_tokens.create(rep, "sync", None)
+    link = password_resets.issue(rep, by=None)
+    db_session.commit()
+    path = "/reset/" + link.rsplit("/reset/", 1)[1]
+    visitor = app.test_client()
+    token = csrf_token(visitor, path)
+    password = "a-fresh-password-77"
+    data = {"password": password, "confirm": password, "csrf_token": token}
+    assert visitor.post(path, data=data).status_code == 303
+    assert visitor.get("/api/v1/session", headers=bearer(made.secret)).status_code == 401
+    db.session.expire_all()
+    assert db_session.get(ApiToken, made.token.id).revoked_at is not None

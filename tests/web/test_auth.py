@@ -280,3 +280,34 @@ def test_a_user_signs_out_one_device_and_its_cookie_stops_working(app, db_sessio
     desk.post(f"/account/sessions/{theirs.id}/end", data={"csrf_token": token})
     db_session.expire_all()
     assert theirs.revoked_at is None  # another user's device is never ended
+
+
+def test_forgot_is_rate_limited_per_login_from_any_address(app, db_session, team):
+    rep = builders.user("rep", team_=team)
+    rep.phone = "13800002222"
+    db_session.commit()
+    app.config["CRM_FORGOT_RATE_LIMIT"] = "2 per hour"
+    answers = []
+    try:
+        # The same login however typed, each request from an address of its own.
+        for number, login in enumerate([rep.email, rep.email.upper(), "+86 138 0000 2222"]):
+            client = app.test_client()
+            address = {"REMOTE_ADDR": f"10.0.0.{number + 1}"}
+            token = csrf_token(client, "/forgot", environ_base=address)
+            answers.append(
+                client.post(
+                    "/forgot",
+                    data={"login": login, "csrf_token": token},
+                    environ_base=address,
+                )
+            )
+        other = app.test_client()
+        token = csrf_token(other, "/forgot")
+        someone_else = other.post(
+            "/forgot", data={"login": "else@example.test", "csrf_token": token}
+        )
+    finally:
+        app.config["CRM_FORGOT_RATE_LIMIT"] = "10000 per minute"
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert "Too many attempts" in answers[-1].get_data(as_text=True)
+    assert someone_else.status_code == 200

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from crm import scope
 from crm.extensions import db
-from crm.models import AuditEntry, MetricSnapshot, Notification, Task, User
+from crm.models import AuditEntry, Invitation, MetricSnapshot, Notification, Task, User
 from crm.services.accounts import auth
 from crm.services.growth import stages
 from tests import builders
@@ -148,6 +148,40 @@ def test_bad_evidence_gets_a_message_by_the_field_and_changes_nothing(
     assert task.status == "open" and task.evidence_link is None
 
 
+def measured_task(factory) -> Task:
+    return db.session.scalars(
+        select(Task).where(Task.factory_id == factory.id, Task.kind == "measured").order_by(Task.id)
+    ).first()
+
+
+def test_evidence_for_a_measured_item_is_refused_by_the_field_and_changes_nothing(app, world):
+    task = measured_task(world["factory"])
+    assert task is not None and task.status == "open"
+    client = signed_in(app, world["user"])
+    response = hand_in(client, task, evidence_number="95", evidence_note="trust us")
+    assert response.status_code == 422
+    assert "it takes no evidence" in html.unescape(response.get_data(True))
+    db.session.expire_all()
+    assert task.status == "open" and task.evidence_number is None and task.evidence_note is None
+    assert not db.session.scalar(select(Notification).where(Notification.kind == "evidence"))
+
+
+def test_evidence_for_a_measured_item_is_refused_by_the_api_naming_the_field(app, world):
+    task = measured_task(world["factory"])
+    client = signed_in(app, world["user"])
+    token = client.get("/api/v1/session").get_json()["csrf_token"]
+    response = client.post(
+        f"/api/v1/tasks/{task.id}/evidence",
+        json={"number": "95"},
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "validation_error" and "it takes no evidence" in error["fields"]["link"]
+    db.session.expire_all()
+    assert task.status == "open" and task.evidence_number is None
+
+
 def test_a_factory_user_cannot_reach_another_factorys_task(app, world):
     theirs = open_task(world["other"])
     client = signed_in(app, world["user"])
@@ -246,3 +280,42 @@ def test_only_the_owner_makes_invitation_links(app, world):
     assert "Make an invitation link" not in client.get("/portal/team").get_data(True)
     token = csrf_token(client, "/portal/team")
     assert client.post("/portal/team/invitations", data={"csrf_token": token}).status_code == 403
+
+
+def open_links_on_the_team_page(client) -> list[str]:
+    page = client.get("/portal/team").get_data(True)
+    return re.findall(r'action="(/portal/team/invitations/\d+/revoke)"', page)
+
+
+def test_the_owner_revokes_an_invitation_link_and_it_makes_no_login(app, world):
+    client = signed_in(app, world["user"])
+    link = invitation_link(client)
+    [action] = open_links_on_the_team_page(client)
+    response = client.post(action, data={"csrf_token": csrf_token(client, "/portal/team")})
+    assert response.status_code == 303 and response.headers["Location"] == "/portal/team"
+    assert open_links_on_the_team_page(client) == []
+    assert app.test_client().get(link).status_code == 404
+    assert join(link, app).status_code == 404
+    assert db.session.scalar(select(User).where(User.email == "chen.jing@hengda.example")) is None
+    entry = db.session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.record_type == "invitation", AuditEntry.action == "revoke"
+        )
+    )
+    assert entry.actor_id == world["user"].id
+
+
+def test_a_colleague_who_is_not_the_owner_may_not_revoke_a_link(app, world):
+    link = invitation_link(signed_in(app, world["user"]))
+    colleague = builders.user("factory", factory=world["factory"])
+    colleague.is_factory_owner = False
+    db.session.commit()
+    client = signed_in(app, colleague)
+    invitation_id = db.session.scalar(select(Invitation.id))
+    token = csrf_token(client, "/portal/team")
+    action = f"/portal/team/invitations/{invitation_id}/revoke"
+    assert client.post(action, data={"csrf_token": token}).status_code == 403
+    stranger = signed_in(app, world["other_user"])
+    token = csrf_token(stranger, "/portal/team")
+    assert stranger.post(action, data={"csrf_token": token}).status_code == 404
+    assert join(link, app).status_code == 303  # the link still works

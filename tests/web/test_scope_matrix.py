@@ -139,6 +139,8 @@ def world(db_session) -> World:
     task.evidence_file = photo.stored_name  # the factory's evidence photo, served by scope
     contact = builders.contact(factory_a)
     _invitation, token = invitations.invite(users["factory_user"], datetime.now(UTC))
+    # Another link for the routes that revoke one (the one above must stay open for /invite/).
+    revocable, _token = invitations.invite(users["factory_user"], datetime.now(UTC))
     # A password reset link under the same token, so that /reset/<token> opens as /invite/ does.
     db_session.add(
         PasswordReset(
@@ -162,6 +164,7 @@ def world(db_session) -> World:
         "photo_id": photo.id,
         "contact_id": contact.id,
         "token": token,
+        "invitation_id": revocable.id,  # factory A's invitation: its users' and the admin's
         "user_id": rep_owner.id,  # the admin's user page (deactivating A's rep needs a taker)
         "belt_id": belt_a.id,
         "session_id": device.id,

@@ -13,8 +13,8 @@ import time_machine
 from sqlalchemy import func, select
 
 from crm.extensions import db
-from crm.models import AuditEntry, LoginAttempt, RecoveryCode, TwoFactor, UserSession
-from crm.services.accounts import auth, two_factor
+from crm.models import ApiToken, AuditEntry, LoginAttempt, RecoveryCode, TwoFactor, UserSession
+from crm.services.accounts import auth, password_resets, two_factor
 from crm.services.install import settings
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
@@ -53,10 +53,19 @@ def require_second_factor(admin) -> None:
     db.session.commit()
 
 
+def start_through_the_page(client) -> str:
+    """Press Start, then read the new key off the page the answer leads to."""
+    token = csrf_token(client, "/account/two-step/")
+    started = client.post("/account/two-step/start", data={"csrf_token": token})
+    assert started.status_code == 303, started.get_data(as_text=True)[:500]
+    assert started.headers["Location"] == "/account/two-step/setup"
+    page = html.unescape(client.get("/account/two-step/setup").get_data(as_text=True))
+    return re.search(r'class="secret-key">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+
+
 def enrol_through_the_page(client) -> list[str]:
-    """Scan (read the key off the page), type the app's code, get the recovery codes."""
-    page = html.unescape(client.get("/account/two-step/").get_data(as_text=True))
-    secret = re.search(r'class="secret-key">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+    """Start, scan (read the key off the page), type the app's code, get the recovery codes."""
+    secret = start_through_the_page(client)
     code = pyotp.TOTP(secret).now()
     response = client.post(
         "/account/two-step/",
@@ -164,7 +173,8 @@ def test_a_password_step_left_waiting_too_long_must_be_done_again(client, rep):
 
 def test_enrolment_shows_a_qr_code_and_gives_ten_recovery_codes_stored_only_hashed(client, rep):
     sign_in(client, rep.email)
-    page = client.get("/account/two-step/").get_data(as_text=True)
+    start_through_the_page(client)
+    page = client.get("/account/two-step/setup").get_data(as_text=True)
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in page and 'class="qr-code"' in page
     assert " style=" not in page
 
@@ -206,7 +216,7 @@ def test_a_recovery_code_works_once(app, rep):
 
 def test_an_enrolment_code_of_letters_or_a_wrong_one_is_refused_by_the_field(client, rep):
     sign_in(client, rep.email)
-    client.get("/account/two-step/")
+    start_through_the_page(client)
     token = csrf_token(client, "/account/two-step/")
     response = client.post("/account/two-step/", data={"code": "abcdef", "csrf_token": token})
     assert response.status_code == 422
@@ -372,21 +382,111 @@ def test_the_security_page_is_the_admins_alone(app, db_session, rep):
     assert signed_in(app, rep).get("/admin/security/").status_code == 403
 
 
-def test_an_api_token_of_a_manager_who_must_enrol_still_works(app, db_session):
-    """The gate guards sign-in sessions; a bearer token was made by a session that passed it."""
-    from crm.services.accounts import api_tokens
+def make_token_through_the_page(client) -> str:
+    token = csrf_token(client, "/account/tokens/")
+    response = client.post("/account/tokens/", data={"name": "Sheet sync", "csrf_token": token})
+    assert response.status_code == 201, response.get_data(as_text=True)[:500]
+    body = response.get_data(as_text=True)
+    return re.search(r'id="token-secret"[^>]*value="(crm_[A-Za-z0-9_-]+)"', body).group(1)
 
+
+def bearer_answer(app, secret: str) -> int:
+    headers = {"Authorization": f"Bearer {secret}"}
+    return app.test_client().get("/api/v1/session", headers=headers).status_code
+
+
+def test_a_token_made_by_a_password_alone_stops_when_an_admin_requires_the_second_factor(
+    app, db_session
+):
     admin = builders.user("admin")
     manager = builders.user("manager", leads=[builders.team()])
     db_session.commit()
-    made = api_tokens.create(manager, "Spreadsheet sync", None, NOW)
+    client = app.test_client()
+    sign_in(client, manager.email)
+    secret = make_token_through_the_page(client)
+    assert bearer_answer(app, secret) == 200
+    row = db.session.scalar(select(ApiToken).where(ApiToken.user_id == manager.id))
+    assert row.second_factor_at is None
     require_second_factor(admin)
+    assert bearer_answer(app, secret) == 401
+
+
+def test_a_token_made_by_a_password_alone_stops_when_its_user_turns_the_factor_on(app, rep):
+    client = app.test_client()
+    sign_in(client, rep.email)
+    secret = make_token_through_the_page(client)
+    enrol_through_the_page(client)
+    assert bearer_answer(app, secret) == 401
+
+
+def test_a_token_made_after_the_second_factor_keeps_working_when_it_becomes_required(
+    app, db_session
+):
+    admin = builders.user("admin")
+    manager = builders.user("manager", leads=[builders.team()])
+    db_session.commit()
     enrolled(manager)
-    response = app.test_client().get(
-        "/api/v1/session", headers={"Authorization": f"Bearer {made.secret}"}
-    )
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.get_json()["user_id"] == manager.id
+    client = app.test_client()
+    sign_in(client, manager.email)
+    assert post_code(client, KNOWN_CODE).status_code == 303
+    secret = make_token_through_the_page(client)
+    row = db.session.scalar(select(ApiToken).where(ApiToken.user_id == manager.id))
+    assert row.second_factor_at == NOW
+    require_second_factor(admin)
+    assert bearer_answer(app, secret) == 200
+
+
+# --- the secret is made on Start only --------------------------------------------------------
+
+
+def test_opening_the_set_up_page_makes_no_secret(client, rep):
+    sign_in(client, rep.email)
+    page = client.get("/account/two-step/")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert 'action="/account/two-step/start"' in body and "secret-key" not in body
+    assert count(TwoFactor) == 0
+    # The page that shows the key, opened before any start, shows none and makes none.
+    setup = client.get("/account/two-step/setup")
+    assert setup.status_code == 303 and setup.headers["Location"] == "/account/two-step/"
+    assert count(TwoFactor) == 0
+
+
+def test_each_start_makes_a_new_secret_and_the_old_ones_code_is_refused(client, rep):
+    sign_in(client, rep.email)
+    first = start_through_the_page(client)
+    second = start_through_the_page(client)
+    assert first != second and count(TwoFactor) == 1
+    token = csrf_token(client, "/account/two-step/")
+    old_code = pyotp.TOTP(first).now()
+    assert old_code != pyotp.TOTP(second).now()
+    refused = client.post("/account/two-step/", data={"code": old_code, "csrf_token": token})
+    assert refused.status_code == 422
+    factor = db.session.scalar(select(TwoFactor).where(TwoFactor.user_id == rep.id))
+    assert factor.secret == second and factor.confirmed_at is None
+
+
+def test_a_code_sent_without_a_start_is_refused_by_the_field(client, rep):
+    sign_in(client, rep.email)
+    token = csrf_token(client, "/account/two-step/")
+    response = client.post("/account/two-step/", data={"code": KNOWN_CODE, "csrf_token": token})
+    assert response.status_code == 422
+    assert "Start" in html.unescape(response.get_data(as_text=True))
+    assert count(TwoFactor) == 0
+
+
+def test_a_password_reset_forgets_a_started_secret(app, rep):
+    client = app.test_client()
+    sign_in(client, rep.email)
+    start_through_the_page(client)
+    link = password_resets.issue(rep, by=None)
+    db.session.commit()
+    path = "/reset/" + link.rsplit("/reset/", 1)[1]
+    visitor = app.test_client()
+    password = "a-fresh-password-77"
+    data = {"password": password, "confirm": password, "csrf_token": csrf_token(visitor, path)}
+    assert visitor.post(path, data=data).status_code == 303
+    assert count(TwoFactor, TwoFactor.user_id == rep.id) == 0
 
 
 def test_making_an_api_token_needs_a_session_that_passed_the_second_factor(app, db_session):

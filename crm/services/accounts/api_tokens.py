@@ -49,7 +49,8 @@ def create(user: User, name: str, expires_at: datetime | None, now: datetime | N
     now = now or clock.now()
     if not user.active:
         raise NotAllowed(_("This account is not active."))
-    if not two_factor.session_satisfied(user):
+    passed_at = two_factor.session_passed_at(user)
+    if not two_factor.credential_satisfied(user, passed_at):
         # A token outlives the session: it may only come from one that passed the second
         # factor, where the install or the user has one.
         raise NotAllowed(_("Sign in with your second factor before you make a token."))
@@ -78,6 +79,7 @@ def create(user: User, name: str, expires_at: datetime | None, now: datetime | N
         prefix=prefix,
         created_at=now,
         expires_at=expires_at,
+        second_factor_at=passed_at,
     )
     db.session.add(token)
     db.session.flush()
@@ -104,6 +106,22 @@ def revoke(user: User, token_id: int, now: datetime) -> ApiToken | None:
     return token
 
 
+def revoke_all(actor: User, user: User, now: datetime) -> int:
+    """Revoke every token of the user for good (a new password, a deactivation); how many.
+
+    Revoked, not merely refused while the user is inactive: reactivating the user or
+    restoring a setting must not bring a token back.
+    """
+    tokens = db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    for token in tokens:
+        token.revoked_at = now
+        audit.record(actor, "api_token", token.id, "revoke", {"revoked_at": (None, now)})
+    db.session.flush()
+    return len(tokens)
+
+
 def live_tokens(user: User, now: datetime) -> list[ApiToken]:
     """The user's tokens that still work, newest first."""
     rows = db.session.scalars(
@@ -115,11 +133,18 @@ def live_tokens(user: User, now: datetime) -> list[ApiToken]:
 
 
 def authenticate(secret: str, now: datetime) -> ApiToken | None:
-    """The token a bearer secret names, if it works now and its user is active; else None."""
+    """The token a bearer secret names, if it works now and its user is active; else None.
+
+    A token that a password alone made stops working once a second factor is asked of its
+    user (the install requires one of the role, or the user turned one on), as a sign-in
+    session of a password alone does.
+    """
     if not secret.startswith(TOKEN_START) or len(secret) > 200:
         return None
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(secret)))
     if token is None or not token.usable_at(now) or not token.user.active:
+        return None
+    if not two_factor.credential_satisfied(token.user, token.second_factor_at):
         return None
     if token.last_used_at is None or now - token.last_used_at >= USE_RESOLUTION:
         token.last_used_at = now

@@ -260,23 +260,7 @@ def live_sessions(user: User) -> list[UserSession]:
     )
 
 
-# --- password change ----------------------------------------------------------------------
-
-
-def change_password(user: User, current: str, new: str) -> User:
-    """Set a new password after checking the current one; the user's other sessions end."""
-    if not check_password_hash(user.password_hash, current or ""):
-        raise Invalid(
-            _("Your current password is not right."),
-            fields={"current_password": _("This is not your current password.")},
-        )
-    problem = password_problem(new, user.login)
-    if problem:
-        raise Invalid(problem, fields={"new_password": problem})
-    user.password_hash = hash_password(new)
-    end_sessions(user, keep_token=user.current_session_token)
-    audit.record(user, "user", user.id, "change_password")
-    return user
+# --- language ------------------------------------------------------------------------------
 
 
 def set_locale(user: User, locale: str | None) -> None:

@@ -14,17 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
-from crm.models import Belt, Factory, FollowUp, PasswordReset, Task, Team, User, team_managers
+from crm.models import Belt, Factory, FollowUp, Task, Team, User, team_managers
 from crm.models.user import LOCALES, NAME_MAX, ROLES
 from crm.services.accounts import auth as auth_service
-from crm.services.accounts import users
+from crm.services.accounts import credentials, users
 from crm.services.factories import reassign
 from crm.services.install import audit
+from crm.services.portal import invitations
 
 PAGE_SIZE = 50
 # What an audit entry keeps of a user; e-mail and phone are personal (erasable) fields.
@@ -302,7 +303,8 @@ def deactivate(
     per_belt: dict[int, User] | None = None,
 ) -> reassign.Reassignment | None:
     """Deactivate a user; a rep's factories, open follow-ups and open tasks move first, in the
-    same transaction, to the named reps. Their sessions and reset links end."""
+    same transaction, to the named reps. Their sessions, API tokens, reset links and the
+    invitations they made end, for good."""
     if user.id == actor.id:
         message = _("You cannot deactivate yourself; ask another admin.")
         raise Invalid(message, fields={"to_rep": message})
@@ -323,12 +325,9 @@ def deactivate(
     if user.role in ("rep", "manager") and any(work_of(user).values()):
         moved = reassign.hand_over(actor, user, to_rep, now, per_belt=per_belt)
     user.active = False
-    auth_service.end_sessions(user)
-    db.session.execute(
-        update(PasswordReset)
-        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-        .values(used_at=now)
-    )
+    # For good: reactivation gives back none of these (the user gets a new reset link).
+    credentials.end_all(actor, user, now)
+    invitations.revoke_made_by(actor, user, now)
     db.session.flush()
     audit.record(actor, "user", user.id, "deactivate", {"active": (True, False)})
     return moved

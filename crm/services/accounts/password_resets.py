@@ -2,8 +2,10 @@
 
 An admin never sees or sets a password (DESIGN.md "Admins"): they issue a link, which is shown
 to them once and e-mailed to the user where mail is configured. Following the link, the user
-chooses a password; the link is then spent and every session of the user ends. The "forgot
-password" page calls `issue(user, by=None)` the same way.
+chooses a password; the link is then spent and every session, API token and other open link of
+the user ends (crm.services.accounts.credentials). The "forgot password" page calls
+`issue(user, by=None)` the same way, but such a self-service link, which anyone who knows the
+login can ask for, never voids a link that an admin issued: it is made beside it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import PasswordReset, User
 from crm.services.accounts import auth as auth_service
+from crm.services.accounts import credentials
 from crm.services.install import audit
 from crm.services.notices import mail
 
@@ -57,7 +60,8 @@ def link_for(token: str) -> str:
 
 
 def issue(user: User, *, by: User | None, now: datetime | None = None) -> str:
-    """A new reset link for the user (earlier open ones stop working); returns its address.
+    """A new reset link for the user; returns its address. An admin's link voids every earlier
+    open one; a self-service link (`by=None`) voids only earlier self-service ones.
 
     Mailed to the user's e-mail address when a mail server is configured.
     """
@@ -65,11 +69,12 @@ def issue(user: User, *, by: User | None, now: datetime | None = None) -> str:
     if not user.active:
         message = _("Reactivate the user before issuing a reset link.")
         raise Invalid(message, fields={"reset": message})
-    db.session.execute(
-        update(PasswordReset)
-        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-        .values(used_at=now)
+    earlier = update(PasswordReset).where(
+        PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
     )
+    if by is None:
+        earlier = earlier.where(PasswordReset.created_by_id.is_(None))
+    db.session.execute(earlier.values(used_at=now))
     token = secrets.token_urlsafe(32)
     reset = PasswordReset(
         user_id=user.id,
@@ -99,7 +104,8 @@ def find(token: str, now: datetime | None = None) -> PasswordReset:
 
 
 def consume(token: str, new_password: str, now: datetime | None = None) -> User:
-    """Set the user's new password and spend the link; every session of the user ends."""
+    """Set the user's new password and spend the link; every session, API token and other open
+    reset link of the user ends."""
     now = now or clock.now()
     reset = find(token, now)
     user = reset.user
@@ -113,8 +119,7 @@ def consume(token: str, new_password: str, now: datetime | None = None) -> User:
     )
     if spent.rowcount != 1:  # the same link used by another request a moment ago
         raise LinkGone(_("This reset link was used already or has expired. Ask for a new one."))
-    user.password_hash = auth_service.hash_password(new_password)
-    auth_service.end_sessions(user)
+    credentials.set_password(user, new_password, now)
     audit.record(user, "user", user.id, "reset_password")
     return user
 

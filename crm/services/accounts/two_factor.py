@@ -63,12 +63,23 @@ def enrolled(user: User) -> bool:
     return factor is not None and factor.confirmed
 
 
-def session_satisfied(user: User) -> bool:
-    """True when the current session passed the second factor, or none is required of it."""
+def session_passed_at(user: User) -> datetime | None:
+    """When the current sign-in session passed the second factor (None: it did not)."""
     row = auth_service.current_session(user)
-    if row is not None and row.second_factor_at is not None:
+    return row.second_factor_at if row is not None else None
+
+
+def credential_satisfied(user: User, passed_at: datetime | None) -> bool:
+    """A session or an API token that passed the second factor at `passed_at` (None: never)
+    may act for the user: it passed, or no second factor is asked of the user."""
+    if passed_at is not None:
         return True
     return not required_for(user) and not enrolled(user)
+
+
+def session_satisfied(user: User) -> bool:
+    """True when the current session passed the second factor, or none is required of it."""
+    return credential_satisfied(user, session_passed_at(user))
 
 
 def mark_session_passed(user: User, now: datetime) -> None:
@@ -152,15 +163,32 @@ def recovery_codes_left(user: User) -> int:
 
 
 def start_enrolment(user: User, now: datetime) -> TwoFactor:
-    """The factor being set up: a new secret, or the one the user's app may already hold."""
+    """A new secret for the user's app, on the user's explicit start (a POST): each start
+    replaces the secret of an earlier start that was never confirmed, so a secret seen
+    before (on another device, or before a password reset) never becomes the factor."""
     factor = factor_of(user)
     if factor is not None and factor.confirmed:
         raise Invalid(_("Two-step sign-in is already on for your account."))
     if factor is None:
-        factor = TwoFactor(user_id=user.id, secret=pyotp.random_base32(), created_at=now)
+        factor = TwoFactor(user_id=user.id)
         db.session.add(factor)
-        db.session.flush()
+    factor.secret, factor.created_at, factor.last_used_step = pyotp.random_base32(), now, None
+    db.session.flush()
+    audit.record(user, "user", user.id, "start_second_factor")
     return factor
+
+
+def pending_enrolment(user: User) -> TwoFactor | None:
+    """The secret of a start not yet confirmed, or None."""
+    factor = factor_of(user)
+    return factor if factor is not None and not factor.confirmed else None
+
+
+def drop_pending_enrolment(user: User) -> None:
+    """Forget a started, unconfirmed secret (a new password: the next set-up starts afresh)."""
+    db.session.execute(
+        delete(TwoFactor).where(TwoFactor.user_id == user.id, TwoFactor.confirmed_at.is_(None))
+    )
 
 
 def provisioning_uri(user: User, factor: TwoFactor) -> str:
@@ -189,7 +217,10 @@ def confirm_enrolment(user: User, code: str, now: datetime) -> list[str]:
     cleaned = clean_code(code)
     if not _DIGITS.match(cleaned):
         raise Invalid(str(CODE_FORMAT), fields={"code": str(CODE_FORMAT)})
-    factor = start_enrolment(user, now)
+    factor = pending_enrolment(user)
+    if factor is None:
+        message = _("Press “Start set-up” to get a new key for your app, then type its code.")
+        raise Invalid(message, fields={"code": message})
     _use_totp(factor, cleaned, now)
     factor.confirmed_at = now
     codes = _new_recovery_codes(user, now)

@@ -112,6 +112,13 @@ def hand_in(
     if task.is_closed:
         message = _("This item is closed already.")
         raise Invalid(message, fields={"status": message})
+    if task.kind == "measured":
+        # Judged from the monthly figures the rep enters, never from a number handed in.
+        message = _(
+            "This item is judged from your factory's monthly figures, which your rep enters: "
+            "it takes no evidence."
+        )
+        raise Invalid(message, fields={"evidence_link": message})
     before = _snapshot(task)
     task.evidence_link = _link(link, "evidence_link")
     try:

@@ -1,5 +1,5 @@
-"""The admin's users: list and search, create, edit, deactivate with a handover, reactivate, and
-issue a password reset link."""
+"""The admin's users: list and search, create, edit, deactivate with a handover, reactivate,
+issue a password reset link, and revoke a factory owner's invitation links."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from crm.models import User
 from crm.services.accounts import auth as auth_service
 from crm.services.accounts import lifecycle as accounts
 from crm.services.accounts import password_resets, teams
+from crm.services.portal import invitations
 from crm.views.admin import bp
 from crm.views.errors import save_form
 from crm.views.templating import belt_name
@@ -159,6 +160,23 @@ def reset_link(user_id: int):
     return _user_page(user, reset_link=link, status=200)
 
 
+@bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])
+@scope.allow("admin")
+def revoke_invitation(invitation_id: int):
+    """End a factory owner's colleague link (listed on the owner's page) before it is used."""
+    invitation = scope.get_invitation(current_user, invitation_id)
+    owner = invitation.created_by
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _user_page(owner, status=400)
+    if not save_form(form, lambda: invitations.revoke(current_user, invitation, clock.now())):
+        for message in form.form_errors:
+            flash(message, "danger")
+        return _user_page(owner, status=422)
+    flash(_("The invitation link is revoked: it no longer makes a login."), "success")
+    return redirect(url_for("admin.user", user_id=owner.id, _anchor="invitations"), code=303)
+
+
 # --- helpers of these pages ------------------------------------------------------------------
 
 
@@ -225,4 +243,5 @@ def _user_page(
         belt_errors=belt_errors or {},
         reset_link=reset_link,
         sessions=len(auth_service.live_sessions(user)),
+        invitations=invitations.open_made_by(user, clock.now()),
     ), status
