@@ -22,7 +22,7 @@ LAYERS: dict[str, int] = {
     "clock": 0,
     "export": 0,
     "data": 0,
-    "transactions": 0,
+    "transactions": 1,  # how a transaction begins: on the extensions, beside the models
     "models": 1,
     "scope": 2,
     "services": 3,
