@@ -194,3 +194,17 @@ def test_every_pipeline_page_renders_for_a_manager_and_an_admin(app, world):
         ):
             response = client.get(path)
             assert response.status_code == 200, (person, path)
+
+
+def test_the_reports_page_of_a_manager_whose_belts_hold_no_factory_yet(app, db_session):
+    # A new team's manager: every count is zero, so the trend chart has no scale (it divided
+    # by zero and answered 500).
+    team = builders.team()
+    belt = builders.belt(team)
+    manager = builders.user("manager", leads=[team])
+    db_session.commit()
+    client = app.test_client()
+    sign_in(client, manager.email)
+    for path in ("/pipeline/reports", f"/pipeline/reports?belt={belt.id}"):
+        response = client.get(path)
+        assert response.status_code == 200, path

@@ -68,13 +68,18 @@ def trend_chart(trend: reports.StageTrend) -> dict:
                 segments,
             )
         )
-    ticks = [
-        (value, round(TREND_TOP + plot_height - plot_height * value / top, 2))
-        for value in (0, top // 2, top)
-    ]
+    # No factory in any month gives no scale: the chart then has bars of zero and no ticks.
+    ticks = (
+        [
+            (value, round(TREND_TOP + plot_height - plot_height * value / top, 2))
+            for value in (0, top // 2, top)
+        ]
+        if top
+        else []
+    )
     return {
         "bars": bars,
-        "ticks": ticks if top else [],
+        "ticks": ticks,
         "width": TREND_WIDTH,
         "height": TREND_HEIGHT,
         "left": TREND_LEFT,
