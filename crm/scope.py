@@ -86,6 +86,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "create_factory": frozenset({"rep", "manager", "admin"}),
     "claim_prospect": frozenset({"rep", "manager", "admin"}),
     "change_belt_or_credit_code": frozenset({"manager", "admin"}),
+    # Recording a credit code that fails its check characters (issued before GB 32100).
+    "override_credit_code_check": frozenset({"admin"}),
     "log_visit": frozenset({"rep", "manager", "admin"}),
     "schedule_follow_up": frozenset({"rep", "manager", "admin"}),
     "add_contact": frozenset({"rep", "manager", "admin"}),

@@ -26,7 +26,7 @@ from crm.models import (
     VisitPhoto,
     VisitVoiceNote,
 )
-from crm.services.factories.credit_code import ALPHABET, check_digit
+from crm.services.factories.credit_code import check_digit, organisation_check
 from crm.services.field import photos, voice_notes
 
 PASSWORD = "test-pass-2026!"
@@ -42,8 +42,8 @@ def password_hash() -> str:
 
 def credit_code(n: int | None = None) -> str:
     n = next(_sequence) if n is None else n
-    body = f"91330700MA{n:06d}"[:16]
-    first17 = body + ALPHABET[n % 31]
+    organisation = f"MA{n % 1_000_000:06d}"
+    first17 = f"91330700{organisation}{organisation_check(organisation)}"
     return first17 + check_digit(first17)
 
 

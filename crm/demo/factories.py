@@ -12,7 +12,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from crm.models import STAGES, Belt, Metric, TaskTemplate
-from crm.services.factories.credit_code import ALPHABET, check_digit
+from crm.services.factories.credit_code import ALPHABET, check_digit, organisation_check
 
 K = TypeVar("K")
 STATUS_WEIGHTS = {"prospect": 15, "active": 75, "paused": 6, "churned": 4}
@@ -345,8 +345,8 @@ def _factory_name(rng: random.Random, place: str, product: str, used: set[str]) 
 def _credit_code(rng: random.Random, region: str, used: set[str]) -> str:
     """A valid unified social credit code of an enterprise (91) registered in the region."""
     while True:
-        organisation = "MA" + "".join(rng.choice(ALPHABET) for _ in range(7))
-        first17 = f"91{region}{organisation}"
+        organisation = "MA" + "".join(rng.choice(ALPHABET) for _ in range(6))
+        first17 = f"91{region}{organisation}{organisation_check(organisation)}"
         code = first17 + check_digit(first17)
         if code not in used:
             used.add(code)

@@ -31,6 +31,7 @@ from crm.models.factory import (
     CONTACT_PHONE_MAX,
     CONTACT_ROLE_MAX,
     CREDIT_CODE_LENGTH,
+    CREDIT_CODE_OVERRIDE_MAX,
     FACTORY_NAME_MAX,
     URL_MAX,
     WECHAT_MAX,
@@ -247,6 +248,17 @@ class ManagedFactoryForm(FactoryForm):
         validators=[_too_long(CREDIT_CODE_LENGTH + 8)],
         description=_l("18 characters; a prospect may have none yet."),
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
+    )
+    # Rendered for admins alone (crm.scope "override_credit_code_check"); anyone else who
+    # posts it is refused by the service.
+    credit_code_override_reason = TextAreaField(
+        _l("Record it anyway, because (admins only)"),
+        validators=[_too_long(CREDIT_CODE_OVERRIDE_MAX)],
+        description=_l(
+            "Only for a code that is right as printed but fails its check characters, such as "
+            "one issued before the national standard in Xiamen's pilot. Leave empty otherwise."
+        ),
+        render_kw={"rows": 2},
     )
     is_key_account = BooleanField(_l("Key account"))
 

@@ -24,6 +24,7 @@ from crm.models.user import _in
 STATUSES = ("prospect", "active", "paused", "churned")
 FACTORY_NAME_MAX = 200
 CREDIT_CODE_LENGTH = 18
+CREDIT_CODE_OVERRIDE_MAX = 500
 ADDRESS_MAX = 300
 CATEGORY_MAX = 100
 URL_MAX = 500
@@ -48,6 +49,10 @@ class Factory(db.Model):
         CheckConstraint("lng IS NULL OR lng BETWEEN -180 AND 180", name="lng"),
         CheckConstraint("(lat IS NULL) = (lng IS NULL)", name="lat_lng_together"),
         CheckConstraint("paused_days >= 0", name="paused_days"),
+        CheckConstraint(
+            "credit_code_override_reason IS NULL OR credit_code IS NOT NULL",
+            name="credit_code_override_has_code",
+        ),
         Index("ix_factories_owner_status", "owner_id", "status"),
         Index("ix_factories_belt_stage", "belt_id", "stage"),
         # The board at scale (issue 6): a belt's counts, and each of its columns' first page
@@ -65,6 +70,16 @@ class Factory(db.Model):
     name: Mapped[str] = mapped_column(String(FACTORY_NAME_MAX), index=True)
     # Unified social credit code, upper case, check digit validated (GB 32100-2015).
     credit_code: Mapped[str | None] = mapped_column(String(CREDIT_CODE_LENGTH), unique=True)
+    # An admin's record of a code that fails only its check characters (codes issued before
+    # the national standard, as in Xiamen's pilot): why, by whom, when; gone when the code
+    # changes. Such a code counts as valid (credit_code.stands).
+    credit_code_override_reason: Mapped[str | None] = mapped_column(
+        String(CREDIT_CODE_OVERRIDE_MAX)
+    )
+    credit_code_override_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    credit_code_override_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     belt_id: Mapped[int] = mapped_column(ForeignKey("belts.id"))
     category: Mapped[str] = mapped_column(String(CATEGORY_MAX), default="")
     address: Mapped[str] = mapped_column(String(ADDRESS_MAX), default="")
@@ -90,6 +105,7 @@ class Factory(db.Model):
 
     belt = relationship("Belt")
     owner = relationship("User", foreign_keys=[owner_id])
+    credit_code_override_by = relationship("User", foreign_keys=[credit_code_override_by_id])
     contacts = relationship(
         "Contact", back_populates="factory", cascade="all, delete-orphan", order_by="Contact.id"
     )

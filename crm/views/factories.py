@@ -236,12 +236,23 @@ def _edit_form(factory: Factory) -> FactoryForm:
 
 
 def _edit_values(form: FactoryForm) -> dict:
-    """What the form sent, by the service's field names; a rep's form has no managed fields."""
-    return {name: form[name].data for name in factories.EDITABLE if name in form}
+    """What the form sent, by the service's field names; a rep's form has no managed fields.
+
+    The override's reason counts only when posted: a manager's page does not show it, and a
+    save that leaves it out keeps the admin's record.
+    """
+    return {
+        name: form[name].data
+        for name in factories.EDITABLE
+        if name in form and (name != factories.OVERRIDE or form[name].name in request.form)
+    }
 
 
 def _edit_page(factory: Factory, form: FactoryForm, status: int = 200):
-    return render_template("factories/edit.html", factory=factory, form=form), status
+    can_override = scope.may(current_user, "override_credit_code_check")
+    return render_template(
+        "factories/edit.html", factory=factory, form=form, can_override=can_override
+    ), status
 
 
 def _page(

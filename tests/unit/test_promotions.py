@@ -199,6 +199,28 @@ def test_signing_a_prospect_needs_its_credit_code(world):
     assert prospect.stage == "elementary" and len(tasks_of(prospect, "elementary")) == 5
 
 
+def test_signing_needs_a_code_that_stands_and_an_admins_record_makes_one_stand(world):
+    """A code stored before the rules of GB 32100 were checked in full is corrected first;
+    one that fails only its check digit stands once an admin recorded why."""
+    prospect = builders.factory(world["factory"].belt, owner=world["rep"], status="prospect")
+    good = builders.credit_code()
+    prospect.credit_code = "94" + good[2:]  # no category 4 under market regulation
+    with pytest.raises(Invalid) as refused:
+        promotions.change_directly(
+            world["manager"], prospect, "active", "elementary", "", False, NOW
+        )
+    assert "needs a valid credit code" in refused.value.fields["to_stage"]
+    assert "kind of organisation" in refused.value.fields["to_stage"]
+    prospect.credit_code = good[:17] + ("0" if good[17] != "0" else "1")
+    with pytest.raises(Invalid):
+        promotions.change_directly(
+            world["manager"], prospect, "active", "elementary", "", False, NOW
+        )
+    prospect.credit_code_override_reason = "Issued in Xiamen's pilot"
+    promotions.change_directly(world["manager"], prospect, "active", "elementary", "", False, NOW)
+    assert prospect.stage == "elementary"
+
+
 @pytest.mark.parametrize(
     ("metric", "value", "field", "words"),
     [

@@ -24,6 +24,7 @@ from crm.models.factory import (
     CATEGORY_MAX,
     CONTACT_NAME_MAX,
     CONTACT_ROLE_MAX,
+    CREDIT_CODE_OVERRIDE_MAX,
     FACTORY_NAME_MAX,
     WECHAT_MAX,
 )
@@ -36,7 +37,9 @@ CONTACT_PERSONAL = ("name", "phone", "phone_digits", "wechat_id")
 # What any member of staff in scope may edit, and what only managers and admins change.
 DETAILS = ("name", "category", "address", "shop_url", "lat", "lng")
 MANAGED = ("belt_id", "credit_code", "is_key_account")
-EDITABLE = DETAILS + MANAGED
+# An admin's alone: the reason for recording a code that fails its check characters.
+OVERRIDE = "credit_code_override_reason"
+EDITABLE = DETAILS + MANAGED + (OVERRIDE,)
 
 
 # --- claiming a prospect -----------------------------------------------------------------
@@ -169,6 +172,7 @@ def update_factory(
         _differs(name, values[name], before[name]) for name in MANAGED if name in values
     ):
         raise NotAllowed(_("Only a manager or admin changes a factory's belt or credit code."))
+    _require_override_right(actor, values, before[OVERRIDE])
     errors: dict[str, str] = {}
     clean = _details(values, errors)
     clean.update(_coordinates(values, factory, errors))
@@ -193,6 +197,8 @@ def _differs(name: str, value: Any, current: Any) -> bool:
         return (credit_code.normalise(str(value or "")) or None) != current
     if name == "is_key_account":
         return bool(value) != bool(current)
+    if name == OVERRIDE:
+        return (str(value or "").strip() or None) != current
     return str(value) != str(current)
 
 
@@ -249,10 +255,7 @@ def _managed(
             errors["belt_id"] = _("Choose one of your belts.")
         else:
             clean["belt_id"] = belt_id
-    if "credit_code" in values:
-        code = _credit_code(actor, factory, values["credit_code"], now, errors)
-        if "credit_code" not in errors:
-            clean["credit_code"] = code
+    clean.update(_credit_code(actor, factory, values, now, errors))
     if "is_key_account" in values:
         clean["is_key_account"] = bool(values["is_key_account"])
     return clean
@@ -271,37 +274,116 @@ def _belt_id(actor: User, raw: Any) -> int | None:
     )
 
 
+def _require_override_right(actor: User, values: Mapping[str, Any], current: str | None) -> None:
+    """A reason to record a failing code, sent by anyone but an admin, is refused outright."""
+    if (
+        OVERRIDE in values
+        and not scope.may(actor, "override_credit_code_check")
+        and _differs(OVERRIDE, values[OVERRIDE], current)
+    ):
+        raise NotAllowed(_("Only an admin records a credit code that fails its check characters."))
+
+
 def _credit_code(
-    actor: User, factory: Factory, raw: Any, now: datetime, errors: dict[str, str]
-) -> str | None:
-    code = credit_code.normalise(str(raw or ""))
+    actor: User,
+    factory: Factory,
+    values: Mapping[str, Any],
+    now: datetime,
+    errors: dict[str, str],
+) -> dict[str, Any]:
+    """The credit code and its override as they will be stored, or {} (errors say why).
+
+    A code of the right shape that fails only its check characters is kept when an admin
+    gives the reason (GB 32100's codes issued before the standard, as in Xiamen's pilot);
+    the override goes with the code, so changing the code ends it.
+    """
+    if "credit_code" in values:
+        code = credit_code.normalise(str(values["credit_code"] or ""))
+    elif OVERRIDE in values and factory.credit_code:
+        code = factory.credit_code  # an admin's reason alone, for the stored code
+    else:
+        if str(values.get(OVERRIDE) or "").strip():
+            errors[OVERRIDE] = _("Enter the credit code that the reason is about.")
+        return {}
     if not code:
         if factory.status != PROSPECT:
             errors["credit_code"] = _(
                 "A factory in a stage keeps its credit code: correct it instead."
             )
-        return None
-    problem = credit_code.problem(code)
+            return {}
+        return {"credit_code": None, **_override(None, None, now)}
+    problem = credit_code.shape_problem(code)
     if problem:
         errors["credit_code"] = problem
-        return None
+        return {}
+    failed_check = credit_code.check_problem(code)
+    if failed_check and _kept(factory, code, values):
+        return {"credit_code": code}
+    reason = _override_reason(actor, values, failed_check, errors) if failed_check else None
+    if "credit_code" in errors or not _code_is_free(actor, factory, code, now, errors):
+        return {}
+    return {"credit_code": code, **_override(reason, actor, now)}
+
+
+def _kept(factory: Factory, code: str, values: Mapping[str, Any]) -> bool:
+    """The stored code as an admin recorded it, sent back unchanged: kept, whoever saves."""
+    stored = factory.credit_code_override_reason
+    return (
+        bool(stored)
+        and code == factory.credit_code
+        and not _differs(OVERRIDE, values.get(OVERRIDE, stored), stored)
+    )
+
+
+def _override_reason(
+    actor: User, values: Mapping[str, Any], failed_check: str, errors: dict[str, str]
+) -> str | None:
+    """An admin's reason for recording a code that fails its check characters, or errors."""
+    if scope.may(actor, "override_credit_code_check"):
+        reason = factory_fields.text(
+            values.get(OVERRIDE), OVERRIDE, CREDIT_CODE_OVERRIDE_MAX, errors
+        )
+        if reason and OVERRIDE not in errors:
+            return reason
+        errors.setdefault(
+            OVERRIDE,
+            _(
+                "To record a code that fails its check anyway (one issued before the national "
+                "standard), say why, such as where the code is printed."
+            ),
+        )
+    errors["credit_code"] = failed_check
+    return None
+
+
+def _override(reason: str | None, actor: User | None, now: datetime) -> dict[str, Any]:
+    return {
+        OVERRIDE: reason,
+        "credit_code_override_by_id": actor.id if reason and actor else None,
+        "credit_code_override_at": now if reason else None,
+    }
+
+
+def _code_is_free(
+    actor: User, factory: Factory, code: str, now: datetime, errors: dict[str, str]
+) -> bool:
     taken = db.session.scalar(
         select(Factory.id).where(Factory.credit_code == code, Factory.id != factory.id)
     )
-    if taken is not None:
-        visible = db.session.scalar(
-            scope.factory_ids(actor, clock.today(now)).where(Factory.id == taken)
+    if taken is None:
+        return True
+    visible = db.session.scalar(
+        scope.factory_ids(actor, clock.today(now)).where(Factory.id == taken)
+    )
+    # Out of scope, a taken code says only that it exists (DESIGN.md "Scope").
+    if visible is None:
+        errors["credit_code"] = _("A factory with this credit code exists outside your scope.")
+    else:
+        other = db.session.get(Factory, taken)
+        errors["credit_code"] = _(
+            "%(name)s has this credit code already.", name=other.name if other else ""
         )
-        # Out of scope, a taken code says only that it exists (DESIGN.md "Scope").
-        if visible is None:
-            errors["credit_code"] = _("A factory with this credit code exists outside your scope.")
-        else:
-            other = db.session.get(Factory, taken)
-            errors["credit_code"] = _(
-                "%(name)s has this credit code already.", name=other.name if other else ""
-            )
-        return None
-    return code
+    return False
 
 
 # --- creating a factory ------------------------------------------------------------------
@@ -326,10 +408,8 @@ def create_factory(actor: User, values: Mapping[str, Any], now: datetime) -> Fac
     belt_id = _creatable_belt_id(actor, values.get("belt_id"))
     if belt_id is None:
         errors["belt_id"] = _("Choose one of your belts.")
-    if "credit_code" in values:
-        code = _credit_code(actor, factory, values["credit_code"], now, errors)
-        if "credit_code" not in errors:
-            clean["credit_code"] = code
+    _require_override_right(actor, values, None)
+    clean.update(_credit_code(actor, factory, values, now, errors))
     if "is_key_account" in values:
         if values["is_key_account"] and not may_manage(actor):
             raise NotAllowed(_("Only a manager or admin marks a key account."))

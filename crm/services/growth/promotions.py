@@ -20,6 +20,7 @@ from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import STAGES, Factory, StageChange, User
 from crm.models.stage import next_stage
+from crm.services.factories import credit_code
 from crm.services.growth import eligibility, stages
 from crm.services.install import audit
 from crm.services.notices import notifications
@@ -52,6 +53,15 @@ def plan(factory: Factory, to_status: str, to_stage: str | None) -> Move:
         if to_status == "active" and to_stage == STAGES[0]:
             if not factory.credit_code:
                 raise _refuse(_("Signing a prospect into stage 1 needs its credit code."))
+            overridden = bool(factory.credit_code_override_reason)
+            if not credit_code.stands(factory.credit_code, overridden):
+                raise _refuse(
+                    _(
+                        "Signing a prospect into stage 1 needs a valid credit code: correct "
+                        "the stored one first. %(problem)s",
+                        problem=credit_code.problem(factory.credit_code),
+                    )
+                )
             return Move("sign", "active", STAGES[0])
         raise _refuse(_("A prospect can only be signed into the first stage."))
     if to_status == "paused":

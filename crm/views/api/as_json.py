@@ -82,6 +82,7 @@ def factory_json(factory: Factory) -> dict:
         "id": factory.id,
         "name": factory.name,
         "credit_code": factory.credit_code,
+        "credit_code_override_reason": factory.credit_code_override_reason,
         "belt": {
             "id": belt.id,
             "code": belt.code,

@@ -5,7 +5,13 @@ views check requests (crm.views.api.shapes) and from which the document describe
 from __future__ import annotations
 
 from crm.models import PURPOSES, STAGES, STATUSES
-from crm.models.factory import ADDRESS_MAX, CATEGORY_MAX, FACTORY_NAME_MAX, URL_MAX
+from crm.models.factory import (
+    ADDRESS_MAX,
+    CATEGORY_MAX,
+    CREDIT_CODE_OVERRIDE_MAX,
+    FACTORY_NAME_MAX,
+    URL_MAX,
+)
 from crm.models.followup import FOLLOW_UP_STATUSES, REASON_MAX
 from crm.models.history import DECISIONS
 from crm.models.task import TASK_STATUSES
@@ -27,9 +33,16 @@ _DETAILS = {
     "lng": Field("number", "Longitude.", nullable=True, minimum=-180, maximum=180),
     "credit_code": Field(
         "string",
-        "Unified social credit code (18 characters, check digit validated).",
+        "Unified social credit code (18 characters, checked by every rule of GB 32100).",
         nullable=True,
         max_length=40,
+    ),
+    "credit_code_override_reason": Field(
+        "string",
+        "Admins only: why a credit code that fails only its check characters (issued before "
+        "the national standard) is recorded anyway; sent with such a code.",
+        nullable=True,
+        max_length=CREDIT_CODE_OVERRIDE_MAX,
     ),
     "is_key_account": Field("boolean", "Managers and admins only."),
 }

@@ -49,6 +49,7 @@ FACTORY = _object(
         "id": _INT,
         "name": _STR,
         "credit_code": _STR_N,
+        "credit_code_override_reason": _STR_N,
         "belt": _object({"id": _INT, "code": _STR, "name_en": _STR, "name_zh": _STR}),
         "category": _STR,
         "address": _STR,
