@@ -1,7 +1,7 @@
 """credit code override: an admin records a code that fails only its check characters, with why, who and when
 
 Revision ID: cc04c969b906
-Revises: e2a8b4c0d6f3
+Revises: a7bcbd5591e0
 Create Date: 2026-12-06 05:12:31.457285
 
 """
@@ -12,7 +12,7 @@ import crm.models.types
 
 # revision identifiers, used by Alembic.
 revision = 'cc04c969b906'
-down_revision = 'e2a8b4c0d6f3'
+down_revision = 'a7bcbd5591e0'
 branch_labels = None
 depends_on = None
 
