@@ -16,7 +16,7 @@ from crm import export
 from crm.errors import Invalid
 from crm.models import AuditEntry, Contact, Factory, MetricSnapshot
 from crm.services.factories.credit_code import ALPHABET
-from crm.services.imports import import_factories
+from crm.services.imports import import_factories, import_formats
 from crm.services.imports import runs as imports
 from crm.services.install import work
 from tests import builders
@@ -263,6 +263,99 @@ def test_a_csv_with_unknown_headers_mapped_by_hand_dry_runs_to_the_expected_repo
             "message": "Type the number with digits, spaces, + and - only, such as 138 1234 5678.",
         },
     ]
+
+
+def test_headers_of_libreoffice_and_chinese_sheets_are_recognised_and_their_values_arrive(
+    world, db_session
+):
+    code = builders.credit_code(9060)
+    rows = [
+        [
+            "*统一社会信用代码（必填）",
+            "公司名称：",
+            "所属产业带",
+            "详细地址",
+            "是否重点客户",
+            "主营类目",
+            "网店地址",
+            "联系人",
+            "手机号",
+            "备注",
+        ],
+        [
+            code,
+            "永康市恒达五金制品有限公司",
+            "永康五金",
+            "浙江省永康市五金城 8 号",
+            "是",
+            "保温杯",
+            "https://shop.example.com/hengda",
+            "王经理",
+            "138 0000 0000",
+            "老客户介绍",
+        ],
+    ]
+    run = checked(world["manager"], csv_bytes(rows))
+    assert run.mapping == [
+        "credit_code",
+        "name",
+        "belt",
+        "address",
+        "is_key_account",
+        "category",
+        "shop_url",
+        "contact_name",
+        "contact_phone",
+        "",
+    ]
+    assert imports.left_out(run) == ["备注"]
+    applied(world["manager"], run)
+    hengda = db_session.scalar(select(Factory).where(Factory.credit_code == code))
+    assert (hengda.address, hengda.is_key_account, hengda.category, hengda.shop_url) == (
+        "浙江省永康市五金城 8 号",
+        True,
+        "保温杯",
+        "https://shop.example.com/hengda",
+    )
+    assert [(c.name, c.phone) for c in hengda.contacts] == [("王经理", "138 0000 0000")]
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("Company Name", "name"),
+        ("ＦＡＣＴＯＲＹ　ＮＡＭＥ", "name"),
+        ("企业名称 (必填)", "name"),
+        ("工厂名称", "name"),
+        ("信用代码", "credit_code"),
+        ("社会信用代码*", "credit_code"),
+        ("Full address", "address"),
+        ("Is key account?", "is_key_account"),
+        ("联系电话【选填】", "contact_phone"),
+        ("Mobile phone", "contact_phone"),
+        ("Contact person", "contact_name"),
+        ("Shop URL", "shop_url"),
+        ("品类", "category"),
+    ],
+)
+def test_a_header_is_recognised_whatever_its_case_width_spaces_and_marks(header, field):
+    assert import_formats.recognise("factories", [header]) == [field]
+
+
+def test_no_two_fields_of_an_import_share_a_header():
+    for fields in import_formats.FIELDS.values():
+        names = [key for field in fields for key in field.headers()]
+        assert len(names) == len(set(names))
+
+
+def test_a_column_without_a_field_is_named_by_its_header_or_number(world):
+    rows = [
+        [*HEADER_ZH, "", "备注"],
+        [builders.credit_code(9061), "恒达", "永康五金", "", "", "x", ""],
+    ]
+    run = checked(world["manager"], csv_bytes(rows))
+    assert run.status == "checked"
+    assert imports.left_out(run) == ["Column 6", "备注"]
 
 
 def _exported(actor, file_format: str = "csv") -> bytes:

@@ -132,6 +132,27 @@ def test_a_refused_dry_run_lists_the_lines_and_a_confirm_is_refused(app, world, 
     assert client.post(f"/imports/{run.id}/confirm", data={"csrf_token": token}).status_code == 409
 
 
+def test_the_dry_run_names_the_columns_it_will_not_import(app, world, db_session):
+    client = signed_in(app, world["manager"])
+    code = builders.credit_code(7003)
+    rows = f"统一社会信用代码,企业名称,产业带,详细地址,是否重点客户,备注\r\n{code},恒达,永康五金,五金城8号,是,x\r\n"
+    upload(client, rows.encode(), "libreoffice.csv")
+    run = latest_run(db_session)
+    assert run.mapping == ["credit_code", "name", "belt", "address", "is_key_account", ""]
+    token = csrf_token(client, f"/imports/{run.id}")
+    mapping = {f"column_{index}": name for index, name in enumerate(run.mapping)}
+    client.post(f"/imports/{run.id}/check", data={"csrf_token": token, **mapping})
+    page = client.get(f"/imports/{run.id}").get_data(as_text=True)
+    assert "Every row is good" in page
+    assert re.search(
+        r"This column will not be imported:</p>\s*<ul class=\"im-left-out-list\"><li>备注</li></ul>",
+        page,
+    )
+    client.post(f"/imports/{run.id}/confirm", data={"csrf_token": token})
+    hengda = db_session.scalar(select(Factory).where(Factory.credit_code == code))
+    assert (hengda.address, hengda.is_key_account) == ("五金城8号", True)
+
+
 def test_a_fake_xlsx_is_refused_by_the_file_field(app, world, db_session):
     client = signed_in(app, world["manager"])
     buffer = io.BytesIO()
