@@ -1,4 +1,4 @@
-"""The spreadsheets an import reads: its columns in two languages, CSV and xlsx decoding.
+"""The spreadsheets an import reads: its columns in two languages, CSV, xlsx and ods decoding.
 
 A column is recognised by its header in English or Chinese (the labels the factory pages
 use, and the words managers' own sheets use for them); any other header waits for the
@@ -23,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 
 from crm.errors import Invalid
 from crm.export import GUARDED_STARTS
+from crm.services.imports import import_ods
 
 MAX_ROWS = 200_000
 MAX_COLUMNS = 60
@@ -279,6 +280,8 @@ def read(data: bytes, filename: str) -> Sheet:
     name = (filename or "").lower()
     if not data.strip():
         raise _bad(_("The file is empty. Choose the spreadsheet with your rows."))
+    if name.endswith(".ods") or import_ods.looks_like_ods(data):
+        return _read_ods(data)
     if data.startswith(b"PK\x03\x04") or name.endswith(".xlsx"):
         return _read_xlsx(data)
     if name.endswith(".xls") or data.startswith(b"\xd0\xcf\x11\xe0"):
@@ -358,6 +361,29 @@ def _read_xlsx(data: bytes) -> Sheet:
         raise _bad(fake) from None
     finally:
         workbook.close()
+
+
+def _read_ods(data: bytes) -> Sheet:
+    """LibreOffice's own format, read as it streams within the same row and column limits."""
+    damaged = _(
+        "This .ods spreadsheet could not be read (it is damaged, or another kind of file). "
+        "Open it in LibreOffice or WPS, save it as .xlsx or CSV, and upload that."
+    )
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            records = import_ods.records(archive, MAX_COLUMNS + 1)
+            return _sheet("ods", ([_xlsx_cell(cell) for cell in row] for row in records))
+    except Invalid:
+        raise
+    except import_ods.TooLarge:
+        raise _bad(
+            _(
+                "This .ods spreadsheet is too large to read: save it as CSV, "
+                "or split it, and upload that."
+            )
+        ) from None
+    except Exception:  # a damaged zip or XML raises many kinds; all mean the same here
+        raise _bad(damaged) from None
 
 
 def _xlsx_records(sheet) -> Iterator[list]:
