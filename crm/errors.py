@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from flask_babel import gettext as _
+
 
 class DomainError(Exception):
     """A refusal that a service raises and the edge turns into a page, a fragment or JSON."""
@@ -52,3 +56,40 @@ class Locked(DomainError):
     def __init__(self, message: str = "", retry_after: int = 60) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+# --- the words of a length or range refusal ----------------------------------------------
+# One message per kind of limit, naming the field it is about, for the forms, the services and
+# the API alike: a shared "Use at most N characters." was translated once, for the password
+# ("密码最多…"), and then said so under a company name.
+
+# A label's "(optional)" or "（选填）" is the form's hint, not the field's name.
+_LABEL_HINT = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
+
+
+def field_name(label: object) -> str:
+    """The field's name as its label says it, without a trailing "(optional)"."""
+    return _LABEL_HINT.sub("", str(label)).strip() or str(label)
+
+
+def too_long(label: object, limit: int, length: int | None = None) -> str:
+    if length is not None:
+        return _(
+            "%(field)s: use at most %(max)d characters (now %(length)d).",
+            field=field_name(label),
+            max=limit,
+            length=length,
+        )
+    return _("%(field)s: use at most %(max)d characters.", field=field_name(label), max=limit)
+
+
+def too_short(label: object, limit: int) -> str:
+    return _("%(field)s: use at least %(min)d characters.", field=field_name(label), min=limit)
+
+
+def below(label: object, low: object) -> str:
+    return _("%(field)s: enter %(low)s or more.", field=field_name(label), low=low)
+
+
+def above(label: object, high: object) -> str:
+    return _("%(field)s: enter %(high)s or less.", field=field_name(label), high=high)

@@ -15,13 +15,13 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 
+from crm.forms import NamedLength, NamedRange
 from crm.models.team import BELT_CODE_MAX, TEAM_NAME_MAX
 from crm.models.user import EMAIL_MAX, NAME_MAX
 from crm.services.accounts.teams import BELT_LIMITS
 
-TOO_LONG = _l("Use at most %(max)d characters.")
 ROLE_LABELS = {
     "admin": _l("Admin"),
     "manager": _l("Manager"),
@@ -43,7 +43,9 @@ def set_choices(field, choices, everything=None) -> None:
 class UserFilterForm(Form):
     """The user list's search and filters, read from the URL query (a GET form)."""
 
-    q = StringField(_l("Name, e-mail or phone"), validators=[Optional(), Length(max=EMAIL_MAX)])
+    q = StringField(
+        _l("Name, e-mail or phone"), validators=[Optional(), NamedLength(max=EMAIL_MAX)]
+    )
     role = SelectField(_l("Role"), validate_choice=False)
     team = SelectField(_l("Team"), validate_choice=False)
     belt = SelectField(_l("Belt"), validate_choice=False)
@@ -68,19 +70,19 @@ class UserForm(FlaskForm):
         _l("Name"),
         validators=[
             DataRequired(_l("Enter the user's name.")),
-            Length(max=NAME_MAX, message=TOO_LONG),
+            NamedLength(max=NAME_MAX),
         ],
         render_kw={"autocomplete": "off"},
     )
     email = StringField(
         _l("E-mail"),
-        validators=[Optional(), Length(max=EMAIL_MAX, message=TOO_LONG)],
+        validators=[Optional(), NamedLength(max=EMAIL_MAX)],
         render_kw={"autocapitalize": "none", "spellcheck": "false", "inputmode": "email"},
         description=_l("An e-mail address, a mobile number, or both: either signs in."),
     )
     phone = StringField(
         _l("Mobile number"),
-        validators=[Optional(), Length(max=40, message=TOO_LONG)],
+        validators=[Optional(), NamedLength(max=40)],
         render_kw={"inputmode": "tel"},
         description=_l("11 digits, starting with 1; +86 may be written before it."),
     )
@@ -109,7 +111,7 @@ class DeactivateForm(FlaskForm):
 class BeltForm(FlaskForm):
     code = StringField(
         _l("Code"),
-        validators=[DataRequired(_l("Enter a code.")), Length(max=BELT_CODE_MAX, message=TOO_LONG)],
+        validators=[DataRequired(_l("Enter a code.")), NamedLength(max=BELT_CODE_MAX)],
         description=_l("Lower case letters, digits and hyphens, e.g. yongkang-hardware."),
         render_kw={"autocapitalize": "none", "spellcheck": "false"},
     )
@@ -123,12 +125,12 @@ class BeltForm(FlaskForm):
     category_en = StringField(_l("Main category in English"))
     lat = FloatField(
         _l("Centre latitude"),
-        validators=[InputRequired(_l("Enter a latitude, e.g. 28.9.")), NumberRange(-90, 90)],
+        validators=[InputRequired(_l("Enter a latitude, e.g. 28.9.")), NamedRange(-90, 90)],
         render_kw={"inputmode": "decimal"},
     )
     lng = FloatField(
         _l("Centre longitude"),
-        validators=[InputRequired(_l("Enter a longitude, e.g. 120.04.")), NumberRange(-180, 180)],
+        validators=[InputRequired(_l("Enter a longitude, e.g. 120.04.")), NamedRange(-180, 180)],
         render_kw={"inputmode": "decimal"},
     )
     team_id = SelectField(_l("Team"), validate_choice=False)
@@ -138,7 +140,7 @@ class BeltForm(FlaskForm):
         for name, limit in BELT_LIMITS.items():
             self[name].validators = [
                 DataRequired(_l("Fill this in.")),
-                Length(max=limit, message=TOO_LONG),
+                NamedLength(max=limit),
             ]
 
     def values(self) -> dict:
@@ -152,7 +154,7 @@ class TeamForm(FlaskForm):
         _l("Name"),
         validators=[
             DataRequired(_l("Enter the team's name.")),
-            Length(max=TEAM_NAME_MAX, message=TOO_LONG),
+            NamedLength(max=TEAM_NAME_MAX),
         ],
     )
     manager_ids = SelectMultipleField(_l("Managers"), validate_choice=False)
@@ -165,7 +167,7 @@ class AuditFilterForm(Form):
 
     actor = StringField(
         _l("Actor"),
-        validators=[Optional(), Length(max=100)],
+        validators=[Optional(), NamedLength(max=100)],
         description=_l("A user's id, login or name, or a job's name."),
     )
     record_type = SelectField(_l("Kind of record"), validate_choice=False)

@@ -6,8 +6,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo
 
+from crm.forms import NamedLength
 from crm.models.user import EMAIL_MAX, NAME_MAX
 from crm.services.accounts.auth import PASSWORD_MAX
 
@@ -18,12 +19,12 @@ PASSWORD_REQUIRED = _l("Enter your password.")
 class LoginForm(FlaskForm):
     login = StringField(
         _l("E-mail or mobile number"),
-        validators=[DataRequired(LOGIN_REQUIRED), Length(max=EMAIL_MAX)],
+        validators=[DataRequired(LOGIN_REQUIRED), NamedLength(max=EMAIL_MAX)],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )
     password = PasswordField(
         _l("Password"),
-        validators=[DataRequired(PASSWORD_REQUIRED), Length(max=PASSWORD_MAX)],
+        validators=[DataRequired(PASSWORD_REQUIRED), NamedLength(max=PASSWORD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
     remember = BooleanField(_l("Keep me signed in on this device"))
@@ -33,7 +34,7 @@ class LoginForm(FlaskForm):
 class ForgotPasswordForm(FlaskForm):
     login = StringField(
         _l("E-mail or mobile number"),
-        validators=[DataRequired(LOGIN_REQUIRED), Length(max=EMAIL_MAX)],
+        validators=[DataRequired(LOGIN_REQUIRED), NamedLength(max=EMAIL_MAX)],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
         description=_l("The login you sign in with."),
     )
@@ -42,12 +43,12 @@ class ForgotPasswordForm(FlaskForm):
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(
         _l("Current password"),
-        validators=[DataRequired(PASSWORD_REQUIRED), Length(max=PASSWORD_MAX)],
+        validators=[DataRequired(PASSWORD_REQUIRED), NamedLength(max=PASSWORD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
     new_password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(_l("Enter a new password.")), Length(max=PASSWORD_MAX)],
+        validators=[DataRequired(_l("Enter a new password.")), NamedLength(max=PASSWORD_MAX)],
         render_kw={"autocomplete": "new-password"},
         description=_l("At least 10 characters; not a common password."),
     )
@@ -74,18 +75,18 @@ class InvitationForm(FlaskForm):
 
     name = StringField(
         _l("Your name"),
-        validators=[DataRequired(_l("Enter your name.")), Length(max=NAME_MAX)],
+        validators=[DataRequired(_l("Enter your name.")), NamedLength(max=NAME_MAX)],
         render_kw={"autocomplete": "name"},
     )
     login = StringField(
         _l("E-mail or mobile number"),
-        validators=[DataRequired(LOGIN_REQUIRED), Length(max=EMAIL_MAX)],
+        validators=[DataRequired(LOGIN_REQUIRED), NamedLength(max=EMAIL_MAX)],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
         description=_l("You sign in with this."),
     )
     password = PasswordField(
         _l("Password"),
-        validators=[DataRequired(_l("Choose a password.")), Length(max=PASSWORD_MAX)],
+        validators=[DataRequired(_l("Choose a password.")), NamedLength(max=PASSWORD_MAX)],
         render_kw={"autocomplete": "new-password"},
         description=_l("At least 10 characters; not a common password."),
     )
@@ -100,7 +101,7 @@ class ResetPasswordForm(FlaskForm):
 
     password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(_l("Enter a new password.")), Length(max=PASSWORD_MAX)],
+        validators=[DataRequired(_l("Enter a new password.")), NamedLength(max=PASSWORD_MAX)],
         render_kw={"autocomplete": "new-password"},
         description=_l("At least 10 characters; not a common password."),
     )

@@ -24,6 +24,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
+from crm.forms import NamedLength
 from crm.models.factory import (
     ADDRESS_MAX,
     CATEGORY_MAX,
@@ -75,10 +76,7 @@ class SnapshotForm(FlaskForm):
 
 
 def _reason(label: str) -> TextAreaField:
-    message = _l("Keep it under %(max)d characters.", max=REASON_MAX)
-    return TextAreaField(
-        label, validators=[Length(max=REASON_MAX, message=message)], render_kw={"rows": 2}
-    )
+    return TextAreaField(label, validators=[NamedLength(max=REASON_MAX)], render_kw={"rows": 2})
 
 
 class StageChangeForm(FlaskForm):
@@ -143,7 +141,7 @@ class FactoryFilterForm(Form):
 
     q = SearchField(
         _l("Search by name or credit code"),
-        validators=[Length(max=SEARCH_MAX)],
+        validators=[NamedLength(max=SEARCH_MAX)],
         render_kw={"autocomplete": "off", "enterkeyhint": "search"},
     )
     stage = SelectField(_l("Stage"), validate_choice=False)
@@ -176,31 +174,30 @@ class ClaimForm(FlaskForm):
 # --- contacts and the factory's details ---------------------------------------------------
 
 
-def _too_long(limit: int):
-    return Length(max=limit, message=_l("Use at most %(max)d characters.", max=limit))
-
-
 class ContactForm(FlaskForm):
     """A person at the factory; posted with the prefix "contact" beside the page's other forms."""
 
     name = StringField(
         _l("Name"),
-        validators=[InputRequired(_l("Enter the contact's name.")), _too_long(CONTACT_NAME_MAX)],
+        validators=[
+            InputRequired(_l("Enter the contact's name.")),
+            NamedLength(max=CONTACT_NAME_MAX),
+        ],
         render_kw={"autocomplete": "off"},
     )
     role = StringField(
         _l("Role (optional)"),
-        validators=[_too_long(CONTACT_ROLE_MAX)],
+        validators=[NamedLength(max=CONTACT_ROLE_MAX)],
         description=_l("Such as owner, sales manager or customer service."),
     )
     phone = StringField(
         _l("Phone (optional)"),
-        validators=[_too_long(CONTACT_PHONE_MAX)],
+        validators=[NamedLength(max=CONTACT_PHONE_MAX)],
         render_kw={"type": "tel", "inputmode": "tel", "autocomplete": "off"},
     )
     wechat_id = StringField(
         _l("WeChat ID (optional)"),
-        validators=[_too_long(WECHAT_MAX)],
+        validators=[NamedLength(max=WECHAT_MAX)],
         render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
     )
 
@@ -209,32 +206,35 @@ class FactoryForm(FlaskForm):
     """What any member of staff in scope edits: name, category, address, shop link, location."""
 
     name = StringField(
-        _l("Name"),
-        validators=[InputRequired(_l("Enter the factory's name.")), _too_long(FACTORY_NAME_MAX)],
+        _l("Factory name"),
+        validators=[
+            InputRequired(_l("Enter the factory's name.")),
+            NamedLength(max=FACTORY_NAME_MAX),
+        ],
     )
     category = StringField(
         _l("Category (optional)"),
-        validators=[_too_long(CATEGORY_MAX)],
+        validators=[NamedLength(max=CATEGORY_MAX)],
         description=_l("What it makes, such as stainless steel cups."),
     )
     address = TextAreaField(
         _l("Address (optional)"),
-        validators=[_too_long(ADDRESS_MAX)],
+        validators=[NamedLength(max=ADDRESS_MAX)],
         render_kw={"rows": 2, "autocomplete": "street-address"},
     )
     shop_url = URLField(
         _l("Shop link (optional)"),
-        validators=[_too_long(URL_MAX)],
+        validators=[NamedLength(max=URL_MAX)],
         render_kw={"inputmode": "url", "placeholder": "https://"},
     )
     lat = StringField(
         _l("Latitude"),
-        validators=[_too_long(32)],
+        validators=[NamedLength(max=32)],
         render_kw={"inputmode": "decimal", "autocomplete": "off"},
     )
     lng = StringField(
         _l("Longitude"),
-        validators=[_too_long(32)],
+        validators=[NamedLength(max=32)],
         render_kw={"inputmode": "decimal", "autocomplete": "off"},
     )
 
@@ -245,7 +245,7 @@ class ManagedFactoryForm(FactoryForm):
     belt_id = SelectField(_l("Belt"), coerce=int, validate_choice=False)
     credit_code = StringField(
         _l("Unified social credit code"),
-        validators=[_too_long(CREDIT_CODE_LENGTH + 8)],
+        validators=[NamedLength(max=CREDIT_CODE_LENGTH + 8)],
         description=_l("18 characters; a prospect may have none yet."),
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
     )

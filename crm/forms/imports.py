@@ -26,9 +26,9 @@ class UploadForm(FlaskForm):
     file = FileField(
         _l("Spreadsheet"),
         description=_l(
-            "CSV (UTF-8 or GB18030, comma or tab) or .xlsx; the first row names the columns."
+            "CSV (UTF-8 or GB18030, comma or tab), .xlsx or .ods; the first row names the columns."
         ),
-        render_kw={"accept": ".csv,.txt,.tsv,.xlsx,text/csv"},
+        render_kw={"accept": ".csv,.txt,.tsv,.xlsx,.ods,text/csv"},
     )
 
 

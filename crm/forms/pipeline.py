@@ -20,8 +20,9 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 
+from crm.forms import NamedLength, NamedRange
 from crm.services.growth.promotions import REASON_MAX
 
 
@@ -38,7 +39,7 @@ class DecideForm(FlaskForm):
     )
     note = TextAreaField(
         _l("Note"),
-        validators=[Length(max=REASON_MAX)],
+        validators=[NamedLength(max=REASON_MAX)],
         description=_l("Required when you refuse: the rep sees it."),
         render_kw={"rows": 2},
     )
@@ -90,7 +91,9 @@ class MoveForm(FlaskForm):
 
     to = HiddenField(validators=[InputRequired()])
     override = BooleanField(_l("Override: I make this move although it does not qualify"))
-    reason = TextAreaField(_l("Reason"), validators=[Length(max=REASON_MAX)], render_kw={"rows": 3})
+    reason = TextAreaField(
+        _l("Reason"), validators=[NamedLength(max=REASON_MAX)], render_kw={"rows": 3}
+    )
 
 
 # --- stuck factories: one-click actions ------------------------------------------------------
@@ -101,7 +104,7 @@ class ScheduleForm(FlaskForm):
 
     days = IntegerField(
         _l("In how many days"),
-        validators=[InputRequired(_l("Pick when.")), NumberRange(min=0, max=365)],
+        validators=[InputRequired(_l("Pick when.")), NamedRange(min=0, max=365)],
     )
     next = HiddenField()
 

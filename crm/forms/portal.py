@@ -6,31 +6,27 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import FileField, StringField, TextAreaField
-from wtforms.validators import Length
 
+from crm.forms import NamedLength
 from crm.models.task import REASON_MAX, URL_MAX
 
 NUMBER_TEXT_MAX = 40
 
 
-def _length(max_: int) -> Length:
-    return Length(max=max_, message=_l("Keep it under %(max)d characters.", max=max_))
-
-
 class EvidenceForm(FlaskForm):
     evidence_link = StringField(
         _l("Link"),
-        validators=[_length(URL_MAX)],
+        validators=[NamedLength(max=URL_MAX)],
         description=_l("A video or a shop page, starting with https://"),
         render_kw={"inputmode": "url", "autocomplete": "off"},
     )
     evidence_number = StringField(
         _l("Number"),
-        validators=[_length(NUMBER_TEXT_MAX)],
+        validators=[NamedLength(max=NUMBER_TEXT_MAX)],
         render_kw={"inputmode": "decimal", "autocomplete": "off"},
     )
     evidence_note = TextAreaField(
-        _l("Note"), validators=[_length(REASON_MAX)], render_kw={"rows": 2}
+        _l("Note"), validators=[NamedLength(max=REASON_MAX)], render_kw={"rows": 2}
     )
     photo = FileField(_l("Photo"), render_kw={"accept": "image/*"})
 

@@ -19,8 +19,9 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 
+from crm.forms import NamedLength
 from crm.models import Metric
 from crm.models.stage import TITLE_MAX
 from crm.services.growth.checklists import (
@@ -34,7 +35,6 @@ from crm.services.growth.checklists import (
     TITLE_ZH_REQUIRED,
 )
 
-TOO_LONG = _l("Use at most %(max)d characters (now %(length)d).")
 WHOLE_DAYS = _l("Enter a whole number of days, e.g. 14.")
 NUMBER = _l("Enter the target as a number, e.g. 80 or 4.5.")
 
@@ -121,21 +121,21 @@ class PlainDecimalField(DecimalField):
 class StageForm(FlaskForm):
     name_en = StringField(
         _l("Name in English"),
-        validators=[DataRequired(NAME_EN_REQUIRED), Length(max=NAME_MAX, message=TOO_LONG)],
+        validators=[DataRequired(NAME_EN_REQUIRED), NamedLength(max=NAME_MAX)],
     )
     name_zh = StringField(
         _l("Name in Chinese"),
-        validators=[DataRequired(NAME_ZH_REQUIRED), Length(max=NAME_MAX, message=TOO_LONG)],
+        validators=[DataRequired(NAME_ZH_REQUIRED), NamedLength(max=NAME_MAX)],
         render_kw={"lang": "zh-Hans"},
     )
     description_en = TextAreaField(
         _l("Description in English"),
-        validators=[Optional(), Length(max=DESCRIPTION_MAX, message=TOO_LONG)],
+        validators=[Optional(), NamedLength(max=DESCRIPTION_MAX)],
         render_kw={"rows": 3},
     )
     description_zh = TextAreaField(
         _l("Description in Chinese"),
-        validators=[Optional(), Length(max=DESCRIPTION_MAX, message=TOO_LONG)],
+        validators=[Optional(), NamedLength(max=DESCRIPTION_MAX)],
         render_kw={"rows": 3, "lang": "zh-Hans"},
     )
     cadence_days = WholeNumberField(
@@ -151,11 +151,11 @@ class StageForm(FlaskForm):
 class TemplateForm(FlaskForm):
     title_en = StringField(
         _l("Title in English"),
-        validators=[DataRequired(TITLE_EN_REQUIRED), Length(max=TITLE_MAX, message=TOO_LONG)],
+        validators=[DataRequired(TITLE_EN_REQUIRED), NamedLength(max=TITLE_MAX)],
     )
     title_zh = StringField(
         _l("Title in Chinese"),
-        validators=[DataRequired(TITLE_ZH_REQUIRED), Length(max=TITLE_MAX, message=TOO_LONG)],
+        validators=[DataRequired(TITLE_ZH_REQUIRED), NamedLength(max=TITLE_MAX)],
         render_kw={"lang": "zh-Hans"},
     )
     # The choices are checked by the service, whose message says how to put it right.

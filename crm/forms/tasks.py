@@ -12,12 +12,9 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, StringField, TextAreaField, URLField
 from wtforms.validators import InputRequired, Length, Optional
 
+from crm.forms import NamedLength
 from crm.models.stage import TITLE_MAX
 from crm.models.task import REASON_MAX, URL_MAX
-
-
-def _too_long(limit: int):
-    return Length(max=limit, message=_l("Use at most %(count)d characters.", count=limit))
 
 
 class TaskActionForm(FlaskForm):
@@ -27,7 +24,7 @@ class TaskActionForm(FlaskForm):
 class WaiveForm(FlaskForm):
     waive_reason = TextAreaField(
         _l("Why is it waived?"),
-        validators=[InputRequired(_l("Say why this item is waived.")), _too_long(REASON_MAX)],
+        validators=[InputRequired(_l("Say why this item is waived.")), NamedLength(max=REASON_MAX)],
         render_kw={"rows": 2},
     )
 
@@ -37,7 +34,7 @@ class SendBackForm(FlaskForm):
         _l("What should the factory change?"),
         validators=[
             InputRequired(_l("Say what the factory should change.")),
-            _too_long(REASON_MAX),
+            NamedLength(max=REASON_MAX),
         ],
         description=_l("The factory sees this."),
         render_kw={"rows": 2},
@@ -54,7 +51,7 @@ class VideoForm(FlaskForm):
     )
     video_url = URLField(
         _l("Video link"),
-        validators=[_too_long(URL_MAX)],
+        validators=[NamedLength(max=URL_MAX)],
         description=_l("Adding the link marks the shoot done."),
         render_kw={"inputmode": "url", "autocomplete": "off", "placeholder": "https://"},
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Optional
 
+from crm.forms import NamedLength
 from crm.models.api_token import TOKEN_NAME_MAX
 
 
@@ -15,7 +16,7 @@ class ApiTokenForm(FlaskForm):
         _l("Name"),
         validators=[
             DataRequired(_l("Name the token after the integration that will use it.")),
-            Length(max=TOKEN_NAME_MAX, message=_l("Use at most %(max)d characters.")),
+            NamedLength(max=TOKEN_NAME_MAX),
         ],
         description=_l("What will use it, such as “Marketplace sync”."),
         render_kw={"autocomplete": "off", "maxlength": TOKEN_NAME_MAX},

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, NumberRange
 
+from crm.forms import NamedLength
 from crm.services.accounts.auth import PASSWORD_MAX
 
 CODE_MAX = 20  # a recovery code with its dash and some spaces typed in
@@ -15,7 +16,7 @@ CODE_MAX = 20  # a recovery code with its dash and some spaces typed in
 class SignInCodeForm(FlaskForm):
     code = StringField(
         _l("Code"),
-        validators=[DataRequired(_l("Enter the code from your app.")), Length(max=CODE_MAX)],
+        validators=[DataRequired(_l("Enter the code from your app.")), NamedLength(max=CODE_MAX)],
         render_kw={
             "autocomplete": "one-time-code",
             "autocapitalize": "none",
@@ -32,7 +33,7 @@ class StartForm(FlaskForm):
 class EnrolForm(FlaskForm):
     code = StringField(
         _l("Code from the app"),
-        validators=[DataRequired(_l("Enter the code from your app.")), Length(max=CODE_MAX)],
+        validators=[DataRequired(_l("Enter the code from your app.")), NamedLength(max=CODE_MAX)],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
         description=_l("6 digits; a new one every 30 seconds."),
     )
@@ -43,7 +44,7 @@ class PasswordCheckForm(FlaskForm):
 
     password = PasswordField(
         _l("Your password"),
-        validators=[DataRequired(_l("Enter your password.")), Length(max=PASSWORD_MAX)],
+        validators=[DataRequired(_l("Enter your password.")), NamedLength(max=PASSWORD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
 

@@ -28,6 +28,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
+from crm.forms import NamedLength
 from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, PURPOSES, SUMMARY_MAX
 from crm.services.field import voice_notes
 from crm.services.field.photos import Upload
@@ -56,10 +57,6 @@ def _instant(form, field) -> None:
         )
 
 
-def _length(max_: int) -> Length:
-    return Length(max=max_, message=_l("Keep it under %(max)d characters.", max=max_))
-
-
 class VisitForm(FlaskForm):
     """A visit as the phone sends it; the CSRF token travels in a header from the outbox."""
 
@@ -80,13 +77,13 @@ class VisitForm(FlaskForm):
     )
     summary = TextAreaField(
         _l("Summary for the factory"),
-        validators=[_length(SUMMARY_MAX)],
+        validators=[NamedLength(max=SUMMARY_MAX)],
         description=_l("The factory sees this."),
         render_kw={"rows": 3},
     )
     notes = TextAreaField(
         _l("Internal notes"),
-        validators=[_length(NOTES_MAX)],
+        validators=[NamedLength(max=NOTES_MAX)],
         description=_l("Only staff see these."),
         render_kw={"rows": 3},
     )
@@ -101,7 +98,7 @@ class VisitForm(FlaskForm):
         validators=[Optional()],
     )
     next_on = DateField(_l("On this date"), validators=[Optional()])
-    next_reason = StringField(_l("Reason for the next visit"), validators=[_length(300)])
+    next_reason = StringField(_l("Reason for the next visit"), validators=[NamedLength(max=300)])
     photos = MultipleFileField(_l("Photos"))
     voice_note = FileField(_l("Voice note"))
     # Filled by the page script from the phone: its clock and its position.

@@ -36,7 +36,7 @@ class ImportRun(db.Model):
     kind: Mapped[str] = mapped_column(String(10))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     filename: Mapped[str] = mapped_column(String(FILENAME_MAX), default="")
-    # "csv" or "xlsx"; for a CSV the encoding it was read with and its delimiter.
+    # "csv", "xlsx" or "ods"; for a CSV the encoding it was read with and its delimiter.
     file_format: Mapped[str] = mapped_column(String(10), default="csv")
     encoding: Mapped[str] = mapped_column(String(20), default="")
     delimiter: Mapped[str] = mapped_column(String(4), default="")

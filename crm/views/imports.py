@@ -178,6 +178,7 @@ def _run_page(run: ImportRun, form=None, status: int = 200):
             run=run,
             progress=imports.progress_of(run),
             problems=imports.report(run) if run.status == "refused" else [],
+            left_out=imports.left_out(run),
             form=form or _mapping_form(run),
             confirm_form=ConfirmForm(),
             editable=run.status in imports.EDITABLE,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import time
+import tracemalloc
 import zipfile
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,10 +18,10 @@ from crm import export
 from crm.errors import Invalid
 from crm.models import AuditEntry, Contact, Factory, MetricSnapshot
 from crm.services.factories.credit_code import ALPHABET
-from crm.services.imports import import_factories
+from crm.services.imports import import_factories, import_formats, import_ods
 from crm.services.imports import runs as imports
 from crm.services.install import work
-from tests import builders
+from tests import builders, ods_files
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
@@ -265,6 +267,99 @@ def test_a_csv_with_unknown_headers_mapped_by_hand_dry_runs_to_the_expected_repo
     ]
 
 
+def test_headers_of_libreoffice_and_chinese_sheets_are_recognised_and_their_values_arrive(
+    world, db_session
+):
+    code = builders.credit_code(9060)
+    rows = [
+        [
+            "*统一社会信用代码（必填）",
+            "公司名称：",
+            "所属产业带",
+            "详细地址",
+            "是否重点客户",
+            "主营类目",
+            "网店地址",
+            "联系人",
+            "手机号",
+            "备注",
+        ],
+        [
+            code,
+            "永康市恒达五金制品有限公司",
+            "永康五金",
+            "浙江省永康市五金城 8 号",
+            "是",
+            "保温杯",
+            "https://shop.example.com/hengda",
+            "王经理",
+            "138 0000 0000",
+            "老客户介绍",
+        ],
+    ]
+    run = checked(world["manager"], csv_bytes(rows))
+    assert run.mapping == [
+        "credit_code",
+        "name",
+        "belt",
+        "address",
+        "is_key_account",
+        "category",
+        "shop_url",
+        "contact_name",
+        "contact_phone",
+        "",
+    ]
+    assert imports.left_out(run) == ["备注"]
+    applied(world["manager"], run)
+    hengda = db_session.scalar(select(Factory).where(Factory.credit_code == code))
+    assert (hengda.address, hengda.is_key_account, hengda.category, hengda.shop_url) == (
+        "浙江省永康市五金城 8 号",
+        True,
+        "保温杯",
+        "https://shop.example.com/hengda",
+    )
+    assert [(c.name, c.phone) for c in hengda.contacts] == [("王经理", "138 0000 0000")]
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("Company Name", "name"),
+        ("ＦＡＣＴＯＲＹ　ＮＡＭＥ", "name"),
+        ("企业名称 (必填)", "name"),
+        ("工厂名称", "name"),
+        ("信用代码", "credit_code"),
+        ("社会信用代码*", "credit_code"),
+        ("Full address", "address"),
+        ("Is key account?", "is_key_account"),
+        ("联系电话【选填】", "contact_phone"),
+        ("Mobile phone", "contact_phone"),
+        ("Contact person", "contact_name"),
+        ("Shop URL", "shop_url"),
+        ("品类", "category"),
+    ],
+)
+def test_a_header_is_recognised_whatever_its_case_width_spaces_and_marks(header, field):
+    assert import_formats.recognise("factories", [header]) == [field]
+
+
+def test_no_two_fields_of_an_import_share_a_header():
+    for fields in import_formats.FIELDS.values():
+        names = [key for field in fields for key in field.headers()]
+        assert len(names) == len(set(names))
+
+
+def test_a_column_without_a_field_is_named_by_its_header_or_number(world):
+    rows = [
+        [*HEADER_ZH, "", "备注"],
+        [builders.credit_code(9061), "恒达", "永康五金", "", "", "x", ""],
+    ]
+    run = checked(world["manager"], csv_bytes(rows))
+    assert run.status == "checked"
+    assert imports.left_out(run) == ["Column 6", "备注"]
+
+
 def _exported(actor, file_format: str = "csv") -> bytes:
     header = import_factories.export_header("en")
     rows = list(import_factories.export_rows(actor, "en", NOW))
@@ -351,6 +446,93 @@ def test_a_fake_xlsx_gets_a_clear_message(world):
     assert "not a real .xlsx" in refused.value.fields["file"]
     with pytest.raises(Invalid, match=r"not a real \.xlsx"):
         imports.upload(world["manager"], "factories", "factories.xlsx", b"plain text", NOW)
+
+
+def test_an_ods_saved_by_libreoffice_imports_like_an_xlsx(world, db_session):
+    code = builders.credit_code(9070)
+    data = ods_files.libreoffice_sheet(
+        [
+            [
+                "统一社会信用代码",
+                "企业名称",
+                "产业带",
+                "详细地址",
+                "是否重点客户",
+                "纬度",
+                "经度",
+                "备注",
+            ],
+            [
+                code,
+                "恒达  五金",
+                "永康五金",
+                "五金城 8 号\n二楼",
+                True,
+                28.9,
+                120,
+                date(2026, 10, 1),
+            ],
+            [],
+            [builders.credit_code(9071), "'=金盛", "yongkang-hardware", "", False, 29, 120.5, None],
+        ]
+    )
+    run = checked(world["manager"], data, "工厂.ods")
+    assert run.file_format == "ods"
+    assert run.headers[-1] == "备注" and imports.left_out(run) == ["备注"]
+    assert imports.rows_of(run) == [
+        [2, code, "恒达  五金", "永康五金", "五金城 8 号\n二楼", "yes", 28.9, 120, "2026-10-01"],
+        [4, builders.credit_code(9071), "=金盛", "yongkang-hardware", "", "no", 29, 120.5],
+    ]
+    assert imports.report(run) == []
+    applied(world["manager"], run)
+    hengda = db_session.scalar(select(Factory).where(Factory.credit_code == code))
+    assert (hengda.name, hengda.address, hengda.is_key_account, hengda.lat) == (
+        "恒达  五金",
+        "五金城 8 号\n二楼",
+        True,
+        28.9,
+    )
+
+
+def test_an_ods_that_repeats_a_row_past_the_limit_is_refused_at_the_limit(world):
+    header = ["统一社会信用代码", "企业名称", "产业带"]
+    data = ods_files.ods([header, ods_files.Rows(["x", "y", "z"], 1_000_000)])
+    assert len(data) < 2_000
+    started = time.perf_counter()
+    with pytest.raises(Invalid, match="more than 200000 rows"):
+        imports.upload(world["manager"], "factories", "bomb.ods", data, NOW)
+    assert time.perf_counter() - started < 20
+
+
+def test_an_ods_that_repeats_cells_is_read_no_wider_than_the_column_limit(world):
+    header = ["统一社会信用代码", "企业名称", "产业带"]
+    many = ods_files.Rows([ods_files.Repeat("x", 16_384)], 1_048_000)
+    wide = ods_files.ods([[*header, ods_files.Repeat("x", 60_000)]])
+    with pytest.raises(Invalid, match="more than 60 columns"):
+        imports.upload(world["manager"], "factories", "wide.ods", wide, NOW)
+    tracemalloc.start()
+    try:
+        with pytest.raises(Invalid, match="more than 60 columns"):
+            imports.upload(world["manager"], "factories", "bomb.ods", ods_files.ods([many]), NOW)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024
+
+
+def test_an_ods_that_unpacks_past_the_bound_or_is_damaged_gets_a_clear_message(world, monkeypatch):
+    monkeypatch.setattr(import_ods, "XML_MAX", 1024 * 1024)
+    padded = ods_files.ods([["企业名称"], ["x" * 30_000]] * 40)
+    with pytest.raises(Invalid) as refused:
+        imports.upload(world["manager"], "factories", "big.ods", padded, NOW)
+    assert "too large to read" in refused.value.fields["file"]
+    damaged = ods_files.ods([], content="<office:document-content><unclosed>")
+    for data, name in ((damaged, "x.ods"), (b"PK\x03\x04 not a zip", "x.ods")):
+        with pytest.raises(Invalid) as refused:
+            imports.upload(world["manager"], "factories", name, data, NOW)
+        assert refused.value.fields["file"].startswith(
+            "This .ods spreadsheet could not be read (it is damaged, or another kind of file)."
+        )
 
 
 def test_a_rep_may_not_import(world, db_session):

@@ -155,13 +155,17 @@ def test_saving_an_unchanged_stage_writes_no_audit_entry(client_admin, db_sessio
     [
         ("name_en", "", "Enter the name in English."),
         ("name_zh", "  ", "Enter the name in Chinese."),
-        ("name_en", "x" * 101, "Use at most 100 characters (now 101)."),
+        ("name_en", "x" * 101, "Name in English: use at most 100 characters (now 101)."),
         ("cadence_days", "0", "Enter a number of days from 1 to 365."),
         ("cadence_days", "400", "Enter a number of days from 1 to 365."),
         ("cadence_days", "abc", "Enter a whole number of days, e.g. 14."),
         ("cadence_days", "", "Enter a whole number of days, e.g. 14."),
         ("cadence_days", "1.5", "Enter a whole number of days, e.g. 14."),
-        ("description_en", "x" * 2001, "Use at most 2000 characters (now 2001)."),
+        (
+            "description_en",
+            "x" * 2001,
+            "Description in English: use at most 2000 characters (now 2001).",
+        ),
     ],
 )
 def test_bad_stage_input_is_refused_by_the_field_and_changes_nothing(
@@ -224,7 +228,11 @@ def test_an_optional_custom_item_carries_no_target(client_admin, db_session):
     [
         ({"title_en": ""}, "title_en", "Enter the title in English."),
         ({"title_zh": "   "}, "title_zh", "Enter the title in Chinese."),
-        ({"title_en": "x" * 201}, "title_en", "Use at most 200 characters (now 201)."),
+        (
+            {"title_en": "x" * 201},
+            "title_en",
+            "Title in English: use at most 200 characters (now 201).",
+        ),
         (
             {"title_en": "Videos for the 10 best sellers"},
             "title_en",

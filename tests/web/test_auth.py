@@ -160,9 +160,13 @@ def test_next_goes_only_to_paths_on_this_site(client, db_session, team):
     ("login", "password", "field_message"),
     [
         ("", "", "Enter your e-mail or mobile number."),
-        ("x" * 300, "whatever-123", "Field cannot be longer than 254 characters."),
+        (
+            "x" * 300,
+            "whatever-123",
+            "E-mail or mobile number: use at most 254 characters (now 300).",
+        ),
         ("rep@example.test", "", "Enter your password."),
-        ("rep@example.test", "p" * 200, "Field cannot be longer than 128 characters."),
+        ("rep@example.test", "p" * 200, "Password: use at most 128 characters (now 200)."),
     ],
 )
 def test_bad_login_input_gets_a_message_by_the_field(
@@ -199,7 +203,7 @@ def test_password_change_ends_other_sessions_and_keeps_this_one(app, db_session,
     ("current", "new", "message"),
     [
         ("wrong-current-1", "a-new-long-passphrase", "This is not your current password."),
-        (builders.PASSWORD, "short", "Use at least 10 characters."),
+        (builders.PASSWORD, "short", "Password: use at least 10 characters."),
         (builders.PASSWORD, "password123", "This password is too common"),
         (builders.PASSWORD, "aaaaaaaaaaaa", "This password is too common"),
         (builders.PASSWORD, "", "Enter a new password."),

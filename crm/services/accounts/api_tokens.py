@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from crm import clock
-from crm.errors import Invalid, NotAllowed
+from crm.errors import Invalid, NotAllowed, too_long
 from crm.extensions import db
 from crm.models import ApiToken, User
 from crm.models.api_token import TOKEN_NAME_MAX
@@ -59,7 +59,7 @@ def create(user: User, name: str, expires_at: datetime | None, now: datetime | N
         message = _("Name the token after the integration that will use it.")
         raise Invalid(message, fields={"name": message})
     if len(name) > TOKEN_NAME_MAX:
-        message = _("Use at most %(count)d characters.", count=TOKEN_NAME_MAX)
+        message = too_long(_("Name"), TOKEN_NAME_MAX)
         raise Invalid(message, fields={"name": message})
     if expires_at is not None and expires_at <= now:
         message = _("Pick an expiry date after today, or none.")

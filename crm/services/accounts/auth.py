@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm.clock import now as clock_now
-from crm.errors import Invalid, Locked
+from crm.errors import Invalid, Locked, too_long, too_short
 from crm.extensions import db
 from crm.models import LoginAttempt, User, UserSession
 from crm.models.user import EMAIL_MAX
@@ -86,9 +86,9 @@ def common_passwords() -> frozenset[str]:
 
 def password_problem(password: str, login: str = "") -> str | None:
     if len(password) < PASSWORD_MIN:
-        return _("Use at least %(count)d characters.", count=PASSWORD_MIN)
+        return too_short(_("Password"), PASSWORD_MIN)
     if len(password) > PASSWORD_MAX:
-        return _("Use at most %(count)d characters.", count=PASSWORD_MAX)
+        return too_long(_("Password"), PASSWORD_MAX)
     lowered = password.lower()
     if lowered in common_passwords() or len(set(lowered)) < 4:
         return _("This password is too common; choose one that others would not guess.")

@@ -110,7 +110,12 @@ def add_contact(
     scope.require(actor, "add_contact")
     errors: dict[str, str] = {}
     clean_name = factory_fields.text(
-        name, "name", CONTACT_NAME_MAX, errors, _("Enter the contact's name.")
+        name,
+        "name",
+        CONTACT_NAME_MAX,
+        errors,
+        _("Enter the contact's name."),
+        label=factory_fields.LABELS["contact_name"],
     )
     clean_role = factory_fields.text(role, "role", CONTACT_ROLE_MAX, errors)
     clean_phone, digits = factory_fields.phone_number(phone, errors)

@@ -11,8 +11,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from crm.errors import Invalid
+from crm.errors import Invalid, too_long
 from crm.models.factory import CONTACT_PHONE_MAX, URL_MAX
 from crm.services.install import audit
 
@@ -20,6 +21,16 @@ from crm.services.install import audit
 PHONE_CHARACTERS = re.compile(r"^[\d\s+\-.()]*$")
 PHONE_DIGITS_MIN, PHONE_DIGITS_MAX = 5, 20
 LATITUDE_RANGE, LONGITUDE_RANGE = (-90.0, 90.0), (-180.0, 180.0)
+# The name of each text field in a message about it, as the form labels it (a contact's
+# "name" says label=); crm.errors.field_name lets the "(optional)" go.
+LABELS = {
+    "name": _l("Factory name"),
+    "category": _l("Category (optional)"),
+    "address": _l("Address (optional)"),
+    "role": _l("Role (optional)"),
+    "wechat_id": _l("WeChat ID (optional)"),
+    "contact_name": _l("Contact name"),
+}
 
 
 def text(
@@ -28,13 +39,15 @@ def text(
     limit: int,
     errors: dict[str, str],
     required: str | None = None,
+    label: str | None = None,
 ) -> str:
-    """Stripped text of at most `limit` characters; `required` is the message when empty."""
+    """Stripped text of at most `limit` characters; `required` is the message when empty, and
+    a message names the field by `label` (else by LABELS)."""
     value = str(raw or "").strip()
     if required and not value:
         errors[field] = required
     elif len(value) > limit:
-        errors[field] = _("Use at most %(count)d characters.", count=limit)
+        errors[field] = too_long(label or LABELS.get(field, field), limit, len(value))
     return value
 
 

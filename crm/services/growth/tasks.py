@@ -7,7 +7,7 @@ from datetime import date, datetime
 from flask_babel import gettext as _
 
 from crm import scope
-from crm.errors import Invalid, NotAllowed
+from crm.errors import Invalid, NotAllowed, too_long
 from crm.extensions import db
 from crm.models import Factory, Task, User
 from crm.models.stage import TITLE_MAX
@@ -48,8 +48,8 @@ def _reason(text: str | None, field: str, message: str) -> str:
     if not text:
         raise Invalid(message, fields={field: message})
     if len(text) > REASON_MAX:
-        too_long = _("Use at most %(count)d characters.", count=REASON_MAX)
-        raise Invalid(too_long, fields={field: too_long})
+        message = too_long(_("Reason"), REASON_MAX)
+        raise Invalid(message, fields={field: message})
     return text
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.orm import joinedload
 
 from crm import clock, scope
+from crm.errors import too_long
 from crm.extensions import db
 from crm.models import Belt, Contact, Factory, ImportRun, User
 from crm.models.factory import ADDRESS_MAX, CATEGORY_MAX, CONTACT_NAME_MAX, FACTORY_NAME_MAX
@@ -156,7 +157,8 @@ def _values(
         if "phone" in errors:
             errors["contact_phone"] = errors.pop("phone")
         if len(name) > CONTACT_NAME_MAX:
-            errors["contact_name"] = _("Use at most %(count)d characters.", count=CONTACT_NAME_MAX)
+            label = factory_fields.LABELS["contact_name"]
+            errors["contact_name"] = too_long(label, CONTACT_NAME_MAX)
         elif phone and not name and "contact_phone" not in errors:
             # Said by the name's column when the file has one, else by the phone's.
             where = "contact_name" if "contact_name" in mapped else "contact_phone"

@@ -1,4 +1,4 @@
-"""The spreadsheets an import reads: its columns in two languages, CSV and xlsx decoding.
+"""The spreadsheets an import reads: its columns in two languages, CSV, xlsx and ods decoding.
 
 A column is recognised by its header in English or Chinese (the labels the factory pages
 use, and the words managers' own sheets use for them); any other header waits for the
@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 
 from crm.errors import Invalid
 from crm.export import GUARDED_STARTS
+from crm.services.imports import import_ods
 
 MAX_ROWS = 200_000
 MAX_COLUMNS = 60
@@ -47,12 +49,24 @@ class Field:
         }
 
 
+# Each field's other names: the words of managers' own sheets, of LibreOffice's and WPS's
+# templates and of other CRMs' exports, in Chinese and English. A header is compared after
+# header_key, so case, spaces, full-width forms and marks such as "*" or "(必填)" do not count.
 CREDIT_CODE = Field(
     "credit_code",
     "Unified social credit code",
     "统一社会信用代码",
     required=True,
-    aliases=("credit code", "信用代码", "社会信用代码", "统一信用代码", "USCC"),
+    aliases=(
+        "credit code",
+        "social credit code",
+        "USCC",
+        "信用代码",
+        "社会信用代码",
+        "统一信用代码",
+        "企业信用代码",
+        "统一社会信用代码证",
+    ),
 )
 FACTORY_FIELDS = (
     CREDIT_CODE,
@@ -61,28 +75,144 @@ FACTORY_FIELDS = (
         "Factory name",
         "企业名称",
         required=True,
-        aliases=("name", "factory", "company", "company name", "工厂名称", "公司名称", "名称"),
+        aliases=(
+            "name",
+            "factory",
+            "company",
+            "company name",
+            "enterprise name",
+            "supplier name",
+            "名称",
+            "工厂名称",
+            "公司名称",
+            "企业名",
+            "厂名",
+            "厂家名称",
+            "商家名称",
+            "供应商名称",
+        ),
     ),
-    Field("belt", "Belt", "产业带", required=True, aliases=("industrial belt", "belt code")),
-    Field("category", "Category", "品类", aliases=("主营类目", "主营品类", "类目", "主营产品")),
-    Field("address", "Address", "地址", aliases=("企业地址", "工厂地址")),
-    Field("shop_url", "Shop link", "店铺链接", aliases=("shop", "shop url", "网店链接", "店铺")),
+    Field(
+        "belt",
+        "Belt",
+        "产业带",
+        required=True,
+        aliases=("industrial belt", "industry belt", "belt code", "所属产业带", "产业带名称"),
+    ),
+    Field(
+        "category",
+        "Category",
+        "品类",
+        aliases=(
+            "main category",
+            "product category",
+            "主营类目",
+            "主营品类",
+            "类目",
+            "主营产品",
+            "经营类目",
+            "所属类目",
+        ),
+    ),
+    Field(
+        "address",
+        "Address",
+        "地址",
+        aliases=(
+            "full address",
+            "street address",
+            "factory address",
+            "company address",
+            "详细地址",
+            "企业地址",
+            "工厂地址",
+            "公司地址",
+            "联系地址",
+            "经营地址",
+            "厂址",
+        ),
+    ),
+    Field(
+        "shop_url",
+        "Shop link",
+        "店铺链接",
+        aliases=(
+            "shop",
+            "shop url",
+            "shop address",
+            "store link",
+            "store url",
+            "online shop",
+            "店铺",
+            "网店",
+            "网店链接",
+            "网店地址",
+            "店铺地址",
+            "店铺网址",
+        ),
+    ),
     Field("lat", "Latitude", "纬度", aliases=("lat",)),
     Field("lng", "Longitude", "经度", aliases=("lng", "lon", "long")),
-    Field("is_key_account", "Key account", "重点客户", aliases=("KA", "大客户")),
-    Field("contact_name", "Contact", "联系人", aliases=("contact name", "联系人姓名")),
+    Field(
+        "is_key_account",
+        "Key account",
+        "重点客户",
+        aliases=(
+            "KA",
+            "is key account",
+            "key customer",
+            "大客户",
+            "是否重点客户",
+            "是否重点",
+            "重点企业",
+            "是否大客户",
+            "是否KA",
+        ),
+    ),
+    Field(
+        "contact_name",
+        "Contact",
+        "联系人",
+        aliases=("contact name", "contact person", "联系人姓名", "负责人", "对接人"),
+    ),
     Field(
         "contact_phone",
         "Contact phone",
         "联系电话",
-        aliases=("phone", "mobile", "电话", "手机", "手机号", "电话（选填）"),
+        aliases=(
+            "phone",
+            "mobile",
+            "telephone",
+            "tel",
+            "phone number",
+            "mobile phone",
+            "电话",
+            "手机",
+            "手机号",
+            "手机号码",
+            "电话号码",
+            "联系方式",
+            "联系手机",
+        ),
     ),
 )
 SNAPSHOT_FIELDS = (
     CREDIT_CODE,
-    Field("metric", "Figure", "数据指标", required=True, aliases=("metric", "指标", "metric code")),
-    Field("month", "Month", "月份", required=True, aliases=("period", "统计月份", "月")),
-    Field("value", "Value", "数值", required=True, aliases=("值", "数据")),
+    Field(
+        "metric",
+        "Figure",
+        "数据指标",
+        required=True,
+        aliases=("metric", "metric code", "指标", "指标代码", "指标名称"),
+    ),
+    Field(
+        "month",
+        "Month",
+        "月份",
+        required=True,
+        aliases=("period", "统计月份", "月", "统计周期"),
+    ),
+    Field("value", "Value", "数值", required=True, aliases=("值", "数据", "指标值")),
 )
 FIELDS = {"factories": FACTORY_FIELDS, "snapshots": SNAPSHOT_FIELDS}
 KIND_LABELS = {"factories": _l("Factories"), "snapshots": _l("Monthly figures")}
@@ -92,13 +222,16 @@ YES = {"en": "yes", "zh": "是"}
 NO = {"en": "no", "zh": "否"}
 TRUE_WORDS = frozenset({"yes", "y", "true", "1", "是", "√", "✓", "x"})
 FALSE_WORDS = frozenset({"no", "n", "false", "0", "否", ""})
+# "(optional)", "(必填)" and the like after a header, as templates mark their columns.
+OPTIONAL_MARK = re.compile(r"[(\[【](?:optional|required|选填|必填|可选|非必填)[)\]】]")
 
 
 def header_key(text: str) -> str:
-    """A header reduced for comparison: case, spaces, punctuation and a "(optional)" let go."""
-    text = str(text or "").strip().lower()
-    text = re.sub(r"[（(](optional|选填)[)）]", "", text)
-    return re.sub(r"[\s_\-:：*()（）]", "", text)
+    """A header reduced for comparison: full-width forms, case, spaces, punctuation and a mark
+    such as "(optional)" or "（必填）" let go, so that "*企业名称（必填）：" is "企业名称"."""
+    text = unicodedata.normalize("NFKC", str(text or "")).casefold()
+    text = OPTIONAL_MARK.sub("", text)
+    return re.sub(r"[\W_]", "", text)
 
 
 def fields_of(kind: str) -> tuple[Field, ...]:
@@ -147,6 +280,8 @@ def read(data: bytes, filename: str) -> Sheet:
     name = (filename or "").lower()
     if not data.strip():
         raise _bad(_("The file is empty. Choose the spreadsheet with your rows."))
+    if name.endswith(".ods") or import_ods.looks_like_ods(data):
+        return _read_ods(data)
     if data.startswith(b"PK\x03\x04") or name.endswith(".xlsx"):
         return _read_xlsx(data)
     if name.endswith(".xls") or data.startswith(b"\xd0\xcf\x11\xe0"):
@@ -226,6 +361,29 @@ def _read_xlsx(data: bytes) -> Sheet:
         raise _bad(fake) from None
     finally:
         workbook.close()
+
+
+def _read_ods(data: bytes) -> Sheet:
+    """LibreOffice's own format, read as it streams within the same row and column limits."""
+    damaged = _(
+        "This .ods spreadsheet could not be read (it is damaged, or another kind of file). "
+        "Open it in LibreOffice or WPS, save it as .xlsx or CSV, and upload that."
+    )
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            records = import_ods.records(archive, MAX_COLUMNS + 1)
+            return _sheet("ods", ([_xlsx_cell(cell) for cell in row] for row in records))
+    except Invalid:
+        raise
+    except import_ods.TooLarge:
+        raise _bad(
+            _(
+                "This .ods spreadsheet is too large to read: save it as CSV, "
+                "or split it, and upload that."
+            )
+        ) from None
+    except Exception:  # a damaged zip or XML raises many kinds; all mean the same here
+        raise _bad(damaged) from None
 
 
 def _xlsx_records(sheet) -> Iterator[list]:

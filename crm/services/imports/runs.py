@@ -241,6 +241,16 @@ def report(run: ImportRun, limit: int | None = REPORT_LIMIT) -> list[dict]:
     return found[:limit] if limit is not None else found
 
 
+def left_out(run: ImportRun) -> list[str]:
+    """The columns that no field is read from, by header (or number): the report names them,
+    so that a column the import does not recognise is never dropped without a word."""
+    return [
+        header or _("Column %(number)d", number=index + 1)
+        for index, (header, name) in enumerate(zip(run.headers, run.mapping, strict=False))
+        if not name
+    ]
+
+
 # --- the work requests ---------------------------------------------------------------------
 
 

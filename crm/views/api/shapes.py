@@ -15,7 +15,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from crm.errors import Invalid
+from crm.errors import Invalid, above, below, too_long, too_short
 
 # The largest id a database integer column holds: a larger one names no record.
 ID_MAX = 2**31 - 1
@@ -108,7 +108,7 @@ def parse_body(body: Body, data: Any) -> dict[str, Any]:
                 errors[name] = _("This field is required.")
             continue
         try:
-            values[name] = _value(spec, data[name])
+            values[name] = _value(name, spec, data[name])
         except ValueError as error:
             errors[name] = str(error)
     if not errors and len(values) < body.min_fields:
@@ -127,7 +127,7 @@ def parse_query(fields: dict[str, Field], args: Mapping[str, str]) -> dict[str, 
         if raw is None or raw == "":
             continue
         try:
-            values[name] = _value(spec, _from_text(spec, raw))
+            values[name] = _value(name, spec, _from_text(spec, raw))
         except ValueError as error:
             errors[name] = str(error)
     if errors:
@@ -148,7 +148,7 @@ def _from_text(spec: Field, raw: str) -> Any:
     return raw
 
 
-def _value(spec: Field, raw: Any) -> Any:
+def _value(name: str, spec: Field, raw: Any) -> Any:
     if raw is None:
         if spec.nullable:
             return None
@@ -157,16 +157,16 @@ def _value(spec: Field, raw: Any) -> Any:
     value = checker(raw)
     if isinstance(value, str):
         if spec.min_length is not None and len(value) < spec.min_length:
-            raise ValueError(_("Use at least %(count)d characters.", count=spec.min_length))
+            raise ValueError(too_short(name, spec.min_length))
         if spec.max_length is not None and len(value) > spec.max_length:
-            raise ValueError(_("Use at most %(count)d characters.", count=spec.max_length))
+            raise ValueError(too_long(name, spec.max_length))
     if spec.choices is not None and value not in spec.choices:
         raise ValueError(_("Choose one of: %(choices)s.", choices=", ".join(spec.choices)))
     if isinstance(value, int | float) and not isinstance(value, bool):
         if spec.minimum is not None and value < spec.minimum:
-            raise ValueError(_("Enter %(low)s or more.", low=f"{spec.minimum:g}"))
+            raise ValueError(below(name, f"{spec.minimum:g}"))
         if spec.maximum is not None and value > spec.maximum:
-            raise ValueError(_("Enter %(high)s or less.", high=f"{spec.maximum:g}"))
+            raise ValueError(above(name, f"{spec.maximum:g}"))
     return value
 
 
