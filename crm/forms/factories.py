@@ -253,7 +253,7 @@ class ManagedFactoryForm(FactoryForm):
     # posts it is refused by the service.
     credit_code_override_reason = TextAreaField(
         _l("Record it anyway, because (admins only)"),
-        validators=[_too_long(CREDIT_CODE_OVERRIDE_MAX)],
+        validators=[NamedLength(max=CREDIT_CODE_OVERRIDE_MAX)],
         description=_l(
             "Only for a code that is right as printed but fails its check characters, such as "
             "one issued before the national standard in Xiamen's pilot. Leave empty otherwise."
