@@ -101,7 +101,7 @@ def test_each_too_long_message_names_its_own_field(app, world):
 
 
 def test_each_too_long_message_names_its_own_field_in_chinese(app, world):
-    """Passes once the catalogue holds zh-h-imports.json's messages (the lead regenerates it)."""
+    """In Chinese each message names its field too (it said 密码, password, under every field)."""
     messages = too_long_everywhere(app, world, "zh_Hans")
     assert messages == {
         "factory name": "企业名称最多200个字符（当前201个）。",
