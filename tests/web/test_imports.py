@@ -169,7 +169,8 @@ def test_the_dry_run_names_the_columns_left_out_in_chinese(app, world, db_sessio
     client.post(f"/imports/{run.id}/check", data={"csrf_token": token, **mapping})
     page = client.get(f"/imports/{run.id}").get_data(as_text=True)
     assert re.search(
-        r"以下2列不会导入：</p>\s*<ul class=\"im-left-out-list\"><li>第 3 列</li><li>备注</li>", page
+        r"以下2列不会导入：</p>\s*<ul class=\"im-left-out-list\"><li>第 3 列</li><li>备注</li>",
+        page,
     )
 
 
