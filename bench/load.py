@@ -673,24 +673,7 @@ def run_load(
             thread.join(timeout=seconds + DRAIN_SECONDS + REQUEST_TIMEOUT * 2)
         elapsed = time.monotonic() - start_at
         server.stop()
-        lost, duplicated, wrong_id, stray = check_visits(url, ledger)
-        server_errors = server.count_in_log(r"Exception on /|Error handling request")
-        result = LoadResult(
-            seconds=elapsed,
-            reps=reps,
-            samples=list(ledger.samples),
-            acknowledged=len(ledger.acknowledged),
-            unacknowledged=len(ledger.unacknowledged),
-            refused=dict(ledger.refused),
-            retries=ledger.retries,
-            lost=lost,
-            duplicated=duplicated,
-            wrong_id=wrong_id,
-            stray=stray,
-            outage=outage,
-            recovery_seconds=recovery(ledger.samples, outage) if outage else None,
-        )
-        judge(result, server_errors)
+        result, server_errors = judged(url, ledger, server, reps, elapsed, outage)
         if result.problems:
             keep = work  # the server's log, for whoever reads the verdict
             result.problems.append(f"gunicorn's log: {server.logfile}")
@@ -716,6 +699,32 @@ def recovery(samples: list[Sample], outage: Outage) -> float | None:
         if s.status in (200, 201) and s.started >= outage.up_at
     ]
     return min(after) - outage.up_at if after else None
+
+
+def judged(
+    url: str, ledger: Ledger, server, reps: int, elapsed: float, outage: Outage | None = None
+) -> tuple[LoadResult, int]:
+    """A run's result read back from the database and the server's log, judged; and how many
+    exceptions the server logged."""
+    lost, duplicated, wrong_id, stray = check_visits(url, ledger)
+    server_errors = server.count_in_log(r"Exception on /|Error handling request")
+    result = LoadResult(
+        seconds=elapsed,
+        reps=reps,
+        samples=list(ledger.samples),
+        acknowledged=len(ledger.acknowledged),
+        unacknowledged=len(ledger.unacknowledged),
+        refused=dict(ledger.refused),
+        retries=ledger.retries,
+        lost=lost,
+        duplicated=duplicated,
+        wrong_id=wrong_id,
+        stray=stray,
+        outage=outage,
+        recovery_seconds=recovery(ledger.samples, outage) if outage else None,
+    )
+    judge(result, server_errors)
+    return result, server_errors
 
 
 def judge(result: LoadResult, server_errors: int) -> None:

@@ -276,24 +276,7 @@ def run_sqlite_load(
         importer.join(timeout=IMPORT_TIMEOUT)
         elapsed = time.monotonic() - start_at
         server.stop()
-        lost, duplicated, wrong_id, stray = load.check_visits(url, ledger)
-        server_errors = server.count_in_log(r"Exception on /|Error handling request")
-        result = load.LoadResult(
-            seconds=elapsed,
-            reps=reps,
-            samples=list(ledger.samples),
-            acknowledged=len(ledger.acknowledged),
-            unacknowledged=len(ledger.unacknowledged),
-            refused=dict(ledger.refused),
-            retries=ledger.retries,
-            lost=lost,
-            duplicated=duplicated,
-            wrong_id=wrong_id,
-            stray=stray,
-            outage=None,
-            recovery_seconds=None,
-        )
-        load.judge(result, server_errors)
+        result, server_errors = load.judged(url, ledger, server, reps, elapsed)
         stop(scheduler)
         scheduler_log.close()
         scheduler_text = (folder / "scheduler.log").read_text(errors="replace")
