@@ -16,7 +16,6 @@ from wtforms import (
     FileField,
     FloatField,
     HiddenField,
-    IntegerField,
     MultipleFileField,
     RadioField,
     SelectField,
@@ -28,7 +27,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
-from crm.forms import NamedLength
+from crm.forms import IdField, NamedLength, record_id
 from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, PURPOSES, SUMMARY_MAX
 from crm.services.field import voice_notes
 from crm.services.field.photos import Upload
@@ -60,7 +59,7 @@ def _instant(form, field) -> None:
 class VisitForm(FlaskForm):
     """A visit as the phone sends it; the CSRF token travels in a header from the outbox."""
 
-    factory_id = IntegerField(
+    factory_id = IdField(
         _l("Factory"), validators=[InputRequired(_l("Choose the factory you visited."))]
     )
     client_key = HiddenField(
@@ -88,10 +87,10 @@ class VisitForm(FlaskForm):
         render_kw={"rows": 3},
     )
     task_ids = SelectMultipleField(
-        _l("Tasks done on this visit"), coerce=int, validate_choice=False
+        _l("Tasks done on this visit"), coerce=record_id, validate_choice=False
     )
-    follow_up_id = IntegerField(validators=[Optional()])
-    contact_id = IntegerField(validators=[Optional()])
+    follow_up_id = IdField(validators=[Optional()])
+    contact_id = IdField(validators=[Optional()])
     next = RadioField(
         _l("Next follow-up"),
         choices=[SelectChoice(code, code) for code in NEXT_CHOICES],

@@ -1,0 +1,171 @@
+"""Values at the edge (issue 19, point 2): ids beyond the id column, Unicode digits, dates at
+the calendar's ends, NUL bytes and line breaks are refused by the field (a 4xx), never a 500,
+and change nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from crm.extensions import db
+from crm.models import Visit
+from crm.services.accounts import auth
+from tests import builders
+from tests.web.helpers import csrf_token
+
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+HUGE = "99999999999999999999"  # above 2^63
+ABOVE_INT = "2147483648"  # above PostgreSQL's integer
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def world(db_session):
+    team = builders.team()
+    rep = builders.user("rep", team_=team)
+    manager = builders.user("manager", leads=[team])
+    admin = builders.user("admin")
+    factory = builders.factory(builders.belt(team), owner=rep, name="Hengda Hardware")
+    task = builders.task(factory, "Shop opened")
+    db_session.commit()
+    return {"rep": rep, "manager": manager, "admin": admin, "factory": factory, "task": task}
+
+
+def signed_in(app, user):
+    auth.start_session(user, "test", "127.0.0.1")
+    db.session.commit()
+    return app.test_client(user=user)
+
+
+def post(client, path: str, data: dict, token_from: str = "/account/"):
+    return client.post(path, data={"csrf_token": csrf_token(client, token_from), **data})
+
+
+def visit_count() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(Visit)) or 0
+
+
+# --- ids in paths answer 404 before the view runs ------------------------------------------
+
+
+@pytest.mark.parametrize("number", [HUGE, ABOVE_INT, "²"])
+def test_an_id_beyond_the_column_in_a_path_is_404(app, world, number):
+    client = signed_in(app, world["rep"])
+    assert client.get(f"/factories/{number}").status_code == 404
+    response = post(client, f"/tasks/{number}/complete", {})
+    assert response.status_code == 404
+
+
+# --- ids and whole numbers in query strings ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("rep", f"/inbox/?page={HUGE}"),
+        ("admin", f"/admin/users?page={HUGE}"),
+        ("manager", f"/factories/?owner={HUGE}"),
+        ("manager", f"/factories/?page={HUGE}"),
+        ("manager", "/factories/?owner=²"),
+        ("admin", "/admin/users?team=²"),
+        ("manager", "/pipeline/board?rep=²"),
+        ("manager", f"/pipeline/board?rep={HUGE}"),
+        ("manager", "/pipeline/reassign?belt=²"),
+        ("manager", f"/pipeline/reassign?belt={HUGE}&page={HUGE}"),
+    ],
+)
+def test_a_bad_number_in_a_query_string_is_ignored_not_a_500(app, world, who, path):
+    client = signed_in(app, world[who])
+    response = client.get(path)
+    assert response.status_code == 200, path
+
+
+def test_a_factory_id_beyond_the_column_on_the_visit_page_is_404(app, world):
+    client = signed_in(app, world["rep"])
+    assert client.get(f"/visit?factory={HUGE}").status_code == 404
+    assert client.get("/visit?factory=²").status_code == 404
+
+
+# --- ids in form fields: a refusal by the field, nothing changed -----------------------------
+
+
+def visit_fields(factory, **changes) -> dict:
+    data = {
+        "factory_id": str(factory.id),
+        "client_key": "phone-key-0001",
+        "purpose": "follow_up",
+        "summary": "Shop photos retaken",
+        "notes": "Owner away",
+        "checked_in_at": "2026-11-25T09:59:00+08:00",
+        "next": "3",
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"factory_id": HUGE},
+        {"follow_up_id": HUGE},
+        {"contact_id": HUGE},
+        {"task_ids": HUGE},
+        {"factory_id": "²"},
+    ],
+    ids=["factory_id", "follow_up_id", "contact_id", "task_ids", "factory_id digit"],
+)
+def test_an_id_beyond_the_column_in_the_visit_form_is_refused_by_the_field(app, world, change):
+    client = signed_in(app, world["rep"])
+    response = post(client, "/visit", visit_fields(world["factory"], **change), "/visit")
+    assert response.status_code == 422
+    assert visit_count() == 0
+
+
+@pytest.mark.parametrize("number", [HUGE, "²"])
+def test_a_notification_id_beyond_the_column_is_refused(app, world, number):
+    client = signed_in(app, world["rep"])
+    response = post(client, "/inbox/read", {"notification_id": number}, "/inbox/")
+    assert 400 <= response.status_code < 500
+
+
+@pytest.mark.parametrize("number", [HUGE, "²"])
+def test_a_user_id_beyond_the_column_on_the_second_factor_reset_is_refused(app, world, number):
+    client = signed_in(app, world["admin"])
+    response = post(client, "/admin/security/reset", {"user_id": number}, "/admin/security/")
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/admin/jobs/webhooks/send-again", "/admin/jobs/mail/send-again"])
+def test_a_delivery_id_beyond_the_column_is_refused(app, world, path):
+    client = signed_in(app, world["admin"])
+    response = post(client, path, {"delivery_id": HUGE}, "/admin/jobs")
+    assert 300 <= response.status_code < 500
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/pipeline/reassign", {"factory_ids": "²", "to_rep": "1"}),
+        ("/pipeline/reassign", {"factory_ids": "1", "to_rep": "²"}),
+        ("/pipeline/reassign", {"factory_ids": HUGE, "to_rep": HUGE}),
+        ("/pipeline/requests/approve", {"change_ids": "²"}),
+        ("/pipeline/requests/approve", {"change_ids": HUGE}),
+        ("/pipeline/reassign/hand-over", {"from_rep": "²", "to_rep": "1"}),
+        ("/pipeline/reassign/hand-over", {"from_rep": HUGE, "to_rep": HUGE}),
+    ],
+)
+def test_bad_ids_in_the_pipelines_forms_are_refused_and_change_nothing(app, world, path, data):
+    client = signed_in(app, world["manager"])
+    response = post(client, path, data, "/pipeline/reassign")
+    assert 300 <= response.status_code < 500
+    db.session.expire_all()
+    assert world["factory"].owner_id == world["rep"].id
