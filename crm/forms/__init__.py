@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from wtforms import DateField as WTFormsDateField
 from wtforms import IntegerField
 from wtforms.validators import Length, NumberRange, ValidationError
 
 from crm.errors import above, below, too_long, too_short
-from crm.values import read_id, text_problem
+from crm.values import date_in_window, read_id, text_problem
 
 
 class NamedLength(Length):
@@ -69,3 +70,17 @@ class CleanText:
             problem = text_problem(field.data, self.newlines)
             if problem:
                 raise ValidationError(problem)
+
+
+class DateField(WTFormsDateField):
+    """A date a person picks, within the years the app can count with (crm.values): 9999-12-31
+    or 0001-01-01 is a field error, not an overflow when a due time or a period is worked out."""
+
+    def process_formdata(self, valuelist) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None:
+            try:
+                date_in_window(self.data)
+            except ValueError as error:
+                self.data = None
+                raise ValueError(str(error)) from None

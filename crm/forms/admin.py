@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
     FloatField,
     Form,
     SelectField,
@@ -16,7 +15,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
-from crm.forms import IdField, NamedLength, NamedRange
+from crm.forms import DateField, IdField, NamedLength, NamedRange
 from crm.models.team import BELT_CODE_MAX, TEAM_NAME_MAX
 from crm.models.user import EMAIL_MAX, NAME_MAX
 from crm.services.accounts.teams import BELT_LIMITS

@@ -11,7 +11,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     Form,
     HiddenField,
     IntegerField,
@@ -22,7 +21,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
-from crm.forms import NamedLength, NamedRange, record_id
+from crm.forms import DateField, NamedLength, NamedRange, record_id
 from crm.services.growth.promotions import REASON_MAX
 
 

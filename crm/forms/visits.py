@@ -12,7 +12,6 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
     FileField,
     FloatField,
     HiddenField,
@@ -27,11 +26,12 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
-from crm.forms import IdField, NamedLength, record_id
+from crm.forms import DateField, IdField, NamedLength, record_id
 from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, PURPOSES, SUMMARY_MAX
 from crm.services.field import voice_notes
 from crm.services.field.photos import Upload
 from crm.services.field.visits import Submission
+from crm.values import read_instant
 
 NEXT_CHOICES = ("3", "7", "14", "date", "none")
 ACCURACY_MAX_M = 100_000
@@ -41,19 +41,14 @@ def parse_instant(text: str | None) -> datetime | None:
     """An ISO 8601 instant that carries its UTC offset ("2026-11-25T09:30:00+08:00", "...Z")."""
     if not text:
         return None
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        raise ValueError("no offset")
-    return value
+    return read_instant(text.strip())
 
 
 def _instant(form, field) -> None:
     try:
         parse_instant(field.data)
-    except ValueError:
-        raise ValidationError(  # noqa: B904 (the message is the whole story)
-            _l("Send a time with its UTC offset, such as 2026-11-25T09:30+08:00.")
-        )
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
 
 
 class VisitForm(FlaskForm):

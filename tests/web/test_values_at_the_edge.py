@@ -11,8 +11,8 @@ import time_machine
 from sqlalchemy import func, select
 
 from crm.extensions import db
-from crm.models import Visit
-from crm.services.accounts import auth
+from crm.models import ApiToken, Visit
+from crm.services.accounts import api_tokens, auth
 from tests import builders
 from tests.web.helpers import csrf_token
 
@@ -169,3 +169,79 @@ def test_bad_ids_in_the_pipelines_forms_are_refused_and_change_nothing(app, worl
     assert 300 <= response.status_code < 500
     db.session.expire_all()
     assert world["factory"].owner_id == world["rep"].id
+
+
+# --- dates and instants at the calendar's ends ---------------------------------------------
+
+
+def api(client, user, method: str, path: str, **kwargs):
+    secret = api_tokens.create(user, "edge", None).secret
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {secret}"}
+    return client.open(path, method=method, headers=headers, **kwargs)
+
+
+def api_visit(factory, **changes) -> dict:
+    body = {
+        "factory_id": factory.id,
+        "client_key": "edge-key-0001",
+        "purpose": "follow_up",
+        "summary": "Shop photos retaken",
+        "checked_in_at": "2026-11-25T09:59:00+08:00",
+        "next": "none",
+    }
+    body.update(changes)
+    return body
+
+
+def test_a_follow_up_on_the_last_day_of_the_calendar_is_refused_by_the_api(client, world):
+    path = f"/api/v1/factories/{world['factory'].id}/follow-ups"
+    response = api(client, world["rep"], "POST", path, json={"due_on": "9999-12-31"})
+    assert response.status_code == 422
+    assert "due_on" in response.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"next": "date", "next_on": "9999-12-31"},
+        {"position_at": "9999-12-31T23:59:59-23:59", "lat": 29.87, "lng": 121.54},
+        {"position_at": "0001-01-01T00:00:00+14:00", "lat": 29.87, "lng": 121.54},
+    ],
+    ids=["next_on", "position_at late", "position_at early"],
+)
+def test_a_visit_with_a_date_at_the_calendars_end_is_refused_by_the_field(app, world, change):
+    field = "next_on" if "next_on" in change else "position_at"
+    response = api(
+        app.test_client(),
+        world["rep"],
+        "POST",
+        "/api/v1/visits",
+        json=api_visit(world["factory"], **change),
+    )
+    assert response.status_code == 422
+    assert field in response.get_json()["error"]["fields"]
+    client = signed_in(app, world["rep"])
+    page = {name: str(value) for name, value in change.items()}
+    response = post(client, "/visit", visit_fields(world["factory"], **page), "/visit")
+    assert response.status_code == 422
+    assert visit_count() == 0
+
+
+@pytest.mark.parametrize("query", ["start=9999-12-31", "end=0001-01-01"])
+def test_a_team_period_at_the_calendars_end_is_not_a_500(app, world, query):
+    client = signed_in(app, world["manager"])
+    assert client.get(f"/pipeline/team?{query}").status_code in (200, 422)
+
+
+def test_a_token_expiring_in_the_year_one_is_refused_by_the_field(app, world):
+    client = signed_in(app, world["rep"])
+    data = {"name": "old", "expires_on": "0001-01-01"}
+    response = post(client, "/account/tokens/", data, "/account/tokens/")
+    assert response.status_code == 422
+    assert api_tokens_of(world["rep"]) == 0
+
+
+def api_tokens_of(user) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).where(ApiToken.user_id == user.id)) or 0
