@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField, URLField
 from wtforms.validators import InputRequired, Length, Optional
 
-from crm.forms import DateField, NamedLength
+from crm.forms import CleanText, DateField, NamedLength
 from crm.models.stage import TITLE_MAX
 from crm.models.task import REASON_MAX, URL_MAX
 
@@ -76,6 +76,7 @@ class AdHocTaskForm(FlaskForm):
                 max=TITLE_MAX,
                 message=_l("Enter a title of 1 to %(count)d characters.", count=TITLE_MAX),
             ),
+            CleanText(single_line=True),
         ],
         render_kw={"autocomplete": "off"},
     )

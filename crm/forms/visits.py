@@ -26,7 +26,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
-from crm.forms import DateField, IdField, NamedLength, record_id
+from crm.forms import CleanText, DateField, IdField, NamedLength, record_id
 from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, PURPOSES, SUMMARY_MAX
 from crm.services.field import voice_notes
 from crm.services.field.photos import Upload
@@ -71,13 +71,13 @@ class VisitForm(FlaskForm):
     )
     summary = TextAreaField(
         _l("Summary for the factory"),
-        validators=[NamedLength(max=SUMMARY_MAX)],
+        validators=[NamedLength(max=SUMMARY_MAX), CleanText()],
         description=_l("The factory sees this."),
         render_kw={"rows": 3},
     )
     notes = TextAreaField(
         _l("Internal notes"),
-        validators=[NamedLength(max=NOTES_MAX)],
+        validators=[NamedLength(max=NOTES_MAX), CleanText()],
         description=_l("Only staff see these."),
         render_kw={"rows": 3},
     )
@@ -92,7 +92,10 @@ class VisitForm(FlaskForm):
         validators=[Optional()],
     )
     next_on = DateField(_l("On this date"), validators=[Optional()])
-    next_reason = StringField(_l("Reason for the next visit"), validators=[NamedLength(max=300)])
+    next_reason = StringField(
+        _l("Reason for the next visit"),
+        validators=[NamedLength(max=300), CleanText(single_line=True)],
+    )
     photos = MultipleFileField(_l("Photos"))
     voice_note = FileField(_l("Voice note"))
     # Filled by the page script from the phone: its clock and its position.

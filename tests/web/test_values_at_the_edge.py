@@ -11,7 +11,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from crm.extensions import db
-from crm.models import ApiToken, Visit
+from crm.models import ApiToken, Task, Visit
 from crm.services.accounts import api_tokens, auth
 from tests import builders
 from tests.web.helpers import csrf_token
@@ -245,3 +245,88 @@ def test_a_token_expiring_in_the_year_one_is_refused_by_the_field(app, world):
 def api_tokens_of(user) -> int:
     db.session.expire_all()
     return db.session.scalar(select(func.count()).where(ApiToken.user_id == user.id)) or 0
+
+
+# --- text: no NUL, no lone surrogate, no line break where one line is meant -----------------
+
+NUL = "Hengda\x00Hardware"
+
+
+def test_a_nul_byte_on_the_factory_edit_page_is_refused_by_the_field(app, world):
+    client = signed_in(app, world["rep"])
+    path = f"/factories/{world['factory'].id}/edit"
+    response = post(client, path, {"name": NUL, "lat": "", "lng": ""}, path)
+    assert response.status_code == 422
+    db.session.expire_all()
+    assert world["factory"].name == "Hengda Hardware"
+
+
+def test_a_nul_byte_in_a_contact_is_refused_by_the_field(app, world):
+    client = signed_in(app, world["rep"])
+    path = f"/factories/{world['factory'].id}"
+    response = post(client, f"{path}/contacts", {"contact-name": NUL}, path)
+    assert response.status_code == 422
+    db.session.expire_all()
+    assert world["factory"].contacts == []
+
+
+def test_a_nul_byte_in_an_ad_hoc_task_is_refused_by_the_field(app, world):
+    client = signed_in(app, world["rep"])
+    path = f"/factories/{world['factory'].id}"
+    response = post(client, f"{path}/tasks", {"title": NUL}, path)
+    assert response.status_code == 422
+    db.session.expire_all()
+    titles = db.session.scalars(select(Task.title_en).where(Task.factory_id == world["factory"].id))
+    assert list(titles) == ["Shop opened"]
+
+
+@pytest.mark.parametrize("field", ["summary", "notes", "next_reason"])
+def test_a_nul_byte_in_a_visit_is_refused_by_the_field(app, world, field):
+    client = signed_in(app, world["rep"])
+    response = post(client, "/visit", visit_fields(world["factory"], **{field: NUL}), "/visit")
+    assert response.status_code == 422
+    body = api_visit(world["factory"], **{field: NUL})
+    response = api(app.test_client(), world["rep"], "POST", "/api/v1/visits", json=body)
+    assert response.status_code == 422
+    assert field in response.get_json()["error"]["fields"]
+    assert visit_count() == 0
+
+
+def test_a_lone_surrogate_in_json_text_is_refused_naming_the_field(app, world):
+    raw = '{"factory_id": %d, "client_key": "edge-key-0002", "purpose": "follow_up", '
+    raw += '"checked_in_at": "2026-11-25T09:59:00+08:00", "next": "none", "summary": "\\ud800"}'
+    response = api(
+        app.test_client(),
+        world["rep"],
+        "POST",
+        "/api/v1/visits",
+        data=raw % world["factory"].id,
+        content_type="application/json",
+    )
+    assert response.status_code == 422
+    assert "summary" in response.get_json()["error"]["fields"]
+    assert visit_count() == 0
+
+
+def test_json_nested_thousands_deep_is_a_400(app, world):
+    raw = "[" * 5000 + "]" * 5000
+    response = api(
+        app.test_client(),
+        world["rep"],
+        "POST",
+        "/api/v1/visits",
+        data=raw,
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["fields"] == {"body": "Not JSON."}
+
+
+def test_a_line_break_in_the_login_next_is_not_followed(app, world):
+    client = app.test_client()
+    token = csrf_token(client, "/login")
+    data = {"login": world["rep"].email, "password": builders.PASSWORD, "csrf_token": token}
+    response = client.post("/login", data={**data, "next": "/today\r\nX: 1"})
+    assert response.status_code == 303
+    assert "\n" not in response.headers["Location"]
+    assert "X" not in response.headers
