@@ -330,3 +330,12 @@ def test_a_line_break_in_the_login_next_is_not_followed(app, world):
     assert response.status_code == 303
     assert "\n" not in response.headers["Location"]
     assert "X" not in response.headers
+
+
+@pytest.mark.parametrize("owner", [ABOVE_INT, HUGE, "²"])
+def test_an_owner_beyond_the_id_column_is_refused_by_the_api_naming_it(app, world, owner):
+    response = api(app.test_client(), world["manager"], "GET", f"/api/v1/factories?owner={owner}")
+    assert response.status_code == 422
+    assert "owner" in response.get_json()["error"]["fields"]
+    mine = api(app.test_client(), world["manager"], "GET", "/api/v1/factories?owner=mine")
+    assert mine.status_code == 200
