@@ -33,6 +33,9 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     _init_extensions(app)
+    from crm.values import IdConverter
+
+    app.url_map.converters["int"] = IdConverter
     _register_blueprints(app)
 
     from crm.views import errors, security, templating

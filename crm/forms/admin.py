@@ -6,10 +6,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
     FloatField,
     Form,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -17,10 +15,11 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
-from crm.forms import NamedLength, NamedRange
+from crm.forms import DateField, IdField, NamedLength, NamedRange
 from crm.models.team import BELT_CODE_MAX, TEAM_NAME_MAX
 from crm.models.user import EMAIL_MAX, NAME_MAX
 from crm.services.accounts.teams import BELT_LIMITS
+from crm.values import id_or_none, ids_of
 
 ROLE_LABELS = {
     "admin": _l("Admin"),
@@ -95,7 +94,7 @@ class UserForm(FlaskForm):
         validate_choice=False,
         description=_l("A manager may lead several teams."),
     )
-    factory_id = IntegerField(
+    factory_id = IdField(
         _l("Factory id (factory user)"),
         validators=[Optional()],
         description=_l("The number in the factory page's address, e.g. 42 in /factories/42."),
@@ -145,7 +144,7 @@ class BeltForm(FlaskForm):
 
     def values(self) -> dict:
         values = {name: self[name].data for name in ("code", *BELT_LIMITS, "lat", "lng")}
-        values["team_id"] = int(self.team_id.data) if (self.team_id.data or "").isdigit() else None
+        values["team_id"] = id_or_none(self.team_id.data)
         return values
 
 
@@ -171,14 +170,14 @@ class AuditFilterForm(Form):
         description=_l("A user's id, login or name, or a job's name."),
     )
     record_type = SelectField(_l("Kind of record"), validate_choice=False)
-    record_id = IntegerField(_l("Record id"), validators=[Optional()])
+    record_id = IdField(_l("Record id"), validators=[Optional()])
     action = SelectField(_l("Action"), validate_choice=False)
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("To"), validators=[Optional()])
 
 
 def ids(values) -> list[int]:
-    return [int(value) for value in values or [] if str(value).isdigit()]
+    return ids_of([str(value) for value in values or []])
 
 
 class ConfirmForm(FlaskForm):

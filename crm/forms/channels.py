@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from crm.services.notices.webhook_channels import KIND_LABELS
+from crm.values import id_or_none
 
 
 class ChannelForm(FlaskForm):
@@ -75,7 +76,4 @@ class SendAgainForm(FlaskForm):
     delivery_id = HiddenField(validators=[InputRequired()])
 
     def delivery(self) -> int | None:
-        try:
-            return int(self.delivery_id.data)
-        except (TypeError, ValueError):
-            return None
+        return id_or_none(self.delivery_id.data)

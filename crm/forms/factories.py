@@ -24,7 +24,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
-from crm.forms import NamedLength
+from crm.forms import CleanText, NamedLength
 from crm.models.factory import (
     ADDRESS_MAX,
     CATEGORY_MAX,
@@ -182,22 +182,23 @@ class ContactForm(FlaskForm):
         validators=[
             InputRequired(_l("Enter the contact's name.")),
             NamedLength(max=CONTACT_NAME_MAX),
+            CleanText(single_line=True),
         ],
         render_kw={"autocomplete": "off"},
     )
     role = StringField(
         _l("Role (optional)"),
-        validators=[NamedLength(max=CONTACT_ROLE_MAX)],
+        validators=[NamedLength(max=CONTACT_ROLE_MAX), CleanText(single_line=True)],
         description=_l("Such as owner, sales manager or customer service."),
     )
     phone = StringField(
         _l("Phone (optional)"),
-        validators=[NamedLength(max=CONTACT_PHONE_MAX)],
+        validators=[NamedLength(max=CONTACT_PHONE_MAX), CleanText(single_line=True)],
         render_kw={"type": "tel", "inputmode": "tel", "autocomplete": "off"},
     )
     wechat_id = StringField(
         _l("WeChat ID (optional)"),
-        validators=[NamedLength(max=WECHAT_MAX)],
+        validators=[NamedLength(max=WECHAT_MAX), CleanText(single_line=True)],
         render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
     )
 
@@ -210,31 +211,32 @@ class FactoryForm(FlaskForm):
         validators=[
             InputRequired(_l("Enter the factory's name.")),
             NamedLength(max=FACTORY_NAME_MAX),
+            CleanText(single_line=True),
         ],
     )
     category = StringField(
         _l("Category (optional)"),
-        validators=[NamedLength(max=CATEGORY_MAX)],
+        validators=[NamedLength(max=CATEGORY_MAX), CleanText(single_line=True)],
         description=_l("What it makes, such as stainless steel cups."),
     )
     address = TextAreaField(
         _l("Address (optional)"),
-        validators=[NamedLength(max=ADDRESS_MAX)],
+        validators=[NamedLength(max=ADDRESS_MAX), CleanText()],
         render_kw={"rows": 2, "autocomplete": "street-address"},
     )
     shop_url = URLField(
         _l("Shop link (optional)"),
-        validators=[NamedLength(max=URL_MAX)],
+        validators=[NamedLength(max=URL_MAX), CleanText(single_line=True)],
         render_kw={"inputmode": "url", "placeholder": "https://"},
     )
     lat = StringField(
         _l("Latitude"),
-        validators=[NamedLength(max=32)],
+        validators=[NamedLength(max=32), CleanText(single_line=True)],
         render_kw={"inputmode": "decimal", "autocomplete": "off"},
     )
     lng = StringField(
         _l("Longitude"),
-        validators=[NamedLength(max=32)],
+        validators=[NamedLength(max=32), CleanText(single_line=True)],
         render_kw={"inputmode": "decimal", "autocomplete": "off"},
     )
 
@@ -245,7 +247,7 @@ class ManagedFactoryForm(FactoryForm):
     belt_id = SelectField(_l("Belt"), coerce=int, validate_choice=False)
     credit_code = StringField(
         _l("Unified social credit code"),
-        validators=[NamedLength(max=CREDIT_CODE_LENGTH + 8)],
+        validators=[NamedLength(max=CREDIT_CODE_LENGTH + 8), CleanText(single_line=True)],
         description=_l("18 characters; a prospect may have none yet."),
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
     )
@@ -253,7 +255,7 @@ class ManagedFactoryForm(FactoryForm):
     # posts it is refused by the service.
     credit_code_override_reason = TextAreaField(
         _l("Record it anyway, because (admins only)"),
-        validators=[NamedLength(max=CREDIT_CODE_OVERRIDE_MAX)],
+        validators=[NamedLength(max=CREDIT_CODE_OVERRIDE_MAX), CleanText()],
         description=_l(
             "Only for a code that is right as printed but fails its check characters, such as "
             "one issued before the national standard in Xiamen's pilot. Leave empty otherwise."

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, StringField
+from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
+from crm.forms import DateField
 from crm.models.followup import REASON_MAX
 
 # The quick picks the pages offer, in days; a phone may send any offset up to a year.

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SelectMultipleField
+from wtforms import BooleanField, HiddenField, SelectMultipleField
 from wtforms.validators import DataRequired, InputRequired
+
+from crm.forms import IdField
 
 
 class ReadForm(FlaskForm):
     """Mark one notification read; with `open`, go on to what it is about."""
 
-    notification_id = IntegerField(validators=[InputRequired()])
+    notification_id = IdField(validators=[InputRequired()])
     open = BooleanField()
 
 

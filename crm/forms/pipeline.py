@@ -11,7 +11,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     Form,
     HiddenField,
     IntegerField,
@@ -22,7 +21,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
-from crm.forms import NamedLength, NamedRange
+from crm.forms import DateField, NamedLength, NamedRange, record_id
 from crm.services.growth.promotions import REASON_MAX
 
 
@@ -113,7 +112,7 @@ class ReassignForm(FlaskForm):
     """One factory to another rep (the stuck list's row, the factory's own menu)."""
 
     to_rep = SelectField(
-        _l("New rep"), coerce=int, validate_choice=False, validators=[InputRequired()]
+        _l("New rep"), coerce=record_id, validate_choice=False, validators=[InputRequired()]
     )
     next = HiddenField()
 

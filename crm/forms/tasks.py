@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, StringField, TextAreaField, URLField
+from wtforms import StringField, TextAreaField, URLField
 from wtforms.validators import InputRequired, Length, Optional
 
-from crm.forms import NamedLength
+from crm.forms import CleanText, DateField, NamedLength
 from crm.models.stage import TITLE_MAX
 from crm.models.task import REASON_MAX, URL_MAX
 
@@ -76,6 +76,7 @@ class AdHocTaskForm(FlaskForm):
                 max=TITLE_MAX,
                 message=_l("Enter a title of 1 to %(count)d characters.", count=TITLE_MAX),
             ),
+            CleanText(single_line=True),
         ],
         render_kw={"autocomplete": "off"},
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, StringField
+from wtforms import StringField
 from wtforms.validators import DataRequired, Optional
 
-from crm.forms import NamedLength
+from crm.forms import DateField, NamedLength
 from crm.models.api_token import TOKEN_NAME_MAX
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, StringField
+from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
-from crm.forms import NamedLength
+from crm.forms import IdField, NamedLength
 from crm.services.accounts.auth import PASSWORD_MAX
 
 CODE_MAX = 20  # a recovery code with its dash and some spaces typed in
@@ -54,7 +54,7 @@ class RequireForm(FlaskForm):
 
 
 class ResetForm(FlaskForm):
-    user_id = IntegerField(
+    user_id = IdField(
         _l("User number"),
         validators=[
             InputRequired(_l("Give the number of the user whose second factor to reset.")),

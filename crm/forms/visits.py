@@ -12,11 +12,9 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
     FileField,
     FloatField,
     HiddenField,
-    IntegerField,
     MultipleFileField,
     RadioField,
     SelectField,
@@ -28,11 +26,12 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
-from crm.forms import NamedLength
+from crm.forms import CleanText, DateField, IdField, NamedLength, record_id
 from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, PURPOSES, SUMMARY_MAX
 from crm.services.field import voice_notes
 from crm.services.field.photos import Upload
 from crm.services.field.visits import Submission
+from crm.values import read_instant
 
 NEXT_CHOICES = ("3", "7", "14", "date", "none")
 ACCURACY_MAX_M = 100_000
@@ -42,25 +41,20 @@ def parse_instant(text: str | None) -> datetime | None:
     """An ISO 8601 instant that carries its UTC offset ("2026-11-25T09:30:00+08:00", "...Z")."""
     if not text:
         return None
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        raise ValueError("no offset")
-    return value
+    return read_instant(text.strip())
 
 
 def _instant(form, field) -> None:
     try:
         parse_instant(field.data)
-    except ValueError:
-        raise ValidationError(  # noqa: B904 (the message is the whole story)
-            _l("Send a time with its UTC offset, such as 2026-11-25T09:30+08:00.")
-        )
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
 
 
 class VisitForm(FlaskForm):
     """A visit as the phone sends it; the CSRF token travels in a header from the outbox."""
 
-    factory_id = IntegerField(
+    factory_id = IdField(
         _l("Factory"), validators=[InputRequired(_l("Choose the factory you visited."))]
     )
     client_key = HiddenField(
@@ -77,28 +71,31 @@ class VisitForm(FlaskForm):
     )
     summary = TextAreaField(
         _l("Summary for the factory"),
-        validators=[NamedLength(max=SUMMARY_MAX)],
+        validators=[NamedLength(max=SUMMARY_MAX), CleanText()],
         description=_l("The factory sees this."),
         render_kw={"rows": 3},
     )
     notes = TextAreaField(
         _l("Internal notes"),
-        validators=[NamedLength(max=NOTES_MAX)],
+        validators=[NamedLength(max=NOTES_MAX), CleanText()],
         description=_l("Only staff see these."),
         render_kw={"rows": 3},
     )
     task_ids = SelectMultipleField(
-        _l("Tasks done on this visit"), coerce=int, validate_choice=False
+        _l("Tasks done on this visit"), coerce=record_id, validate_choice=False
     )
-    follow_up_id = IntegerField(validators=[Optional()])
-    contact_id = IntegerField(validators=[Optional()])
+    follow_up_id = IdField(validators=[Optional()])
+    contact_id = IdField(validators=[Optional()])
     next = RadioField(
         _l("Next follow-up"),
         choices=[SelectChoice(code, code) for code in NEXT_CHOICES],
         validators=[Optional()],
     )
     next_on = DateField(_l("On this date"), validators=[Optional()])
-    next_reason = StringField(_l("Reason for the next visit"), validators=[NamedLength(max=300)])
+    next_reason = StringField(
+        _l("Reason for the next visit"),
+        validators=[NamedLength(max=300), CleanText(single_line=True)],
+    )
     photos = MultipleFileField(_l("Photos"))
     voice_note = FileField(_l("Voice note"))
     # Filled by the page script from the phone: its clock and its position.

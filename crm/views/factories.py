@@ -29,6 +29,7 @@ from crm.models import STAGES, STATUSES, Belt, Factory, StageChange
 from crm.services.factories import edits as factories
 from crm.services.factories import factory_list, factory_page
 from crm.services.growth import eligibility, promotions, snapshots
+from crm.values import page_number
 from crm.views.errors import save_form
 from crm.views.security import local_path
 from crm.views.templating import belt_name, current_locale, stage_label, status_label
@@ -206,7 +207,7 @@ def _list_page(*, alert: str | None = None, status: int = 200):
         status=form.status.data or "",
         flag=form.flag.data or "",
         owner=form.owner.data or "",
-        page=request.args.get("page", 1, type=int) or 1,
+        page=page_number(request.args.get("page")),
     )
     listing = factory_list.list_factories(current_user, filters, clock.now())
     body = render_template(

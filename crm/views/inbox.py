@@ -11,6 +11,7 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.forms.inbox import ReadAllForm, ReadForm
 from crm.services.notices import inbox
+from crm.values import page_number
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 SHOWS = ("all", "unread")
@@ -52,7 +53,7 @@ def kind_label(kind: str) -> str:
 def _page(status: int = 200, read_form: ReadForm | None = None):
     show = request.args.get("show", "all")
     show = show if show in SHOWS else "all"
-    number = request.args.get("page", 1, type=int) or 1
+    number = page_number(request.args.get("page"))
     listing = inbox.page_of(current_user, number, unread_only=show == "unread")
     g.inbox_unread = listing.unread
     return (
@@ -104,7 +105,7 @@ def read_all():
 def _back() -> str:
     """Back to the list the form was sent from (its page and filter), never elsewhere."""
     show = request.args.get("show")
-    number = request.args.get("page", type=int)
+    number = page_number(request.args.get("page"))
     arguments = {}
     if show in SHOWS and show != "all":
         arguments["show"] = show

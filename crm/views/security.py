@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from crm import scope
 from crm.errors import NotAllowed, NotFound
+from crm.values import text_problem
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{tiles}; "
@@ -24,6 +25,8 @@ def local_path(target: str | None, under: str = "/") -> str | None:
     Every "next" and "back" a form carries goes through here, so no page is an open redirect.
     """
     if not target or not target.startswith(under) or target.startswith("//") or "\\" in target:
+        return None
+    if text_problem(target, newlines=False):  # a line break would split the Location header
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:

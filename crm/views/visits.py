@@ -19,10 +19,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import clock, scope
+from crm.errors import NotFound
 from crm.extensions import db
 from crm.forms.visits import VisitForm
 from crm.models import VisitPhoto
 from crm.services.field import photos, visit_form, visits, voice_notes
+from crm.values import id_or_none
 from crm.views.errors import save_form
 from crm.views.files import photo_response, voice_note_response
 from crm.views.templating import current_locale
@@ -33,8 +35,12 @@ bp = Blueprint("visits", __name__)
 @bp.route("/visit")
 @scope.allow("staff")
 def new():
-    factory_id = request.args.get("factory", type=int)
+    raw = request.args.get("factory")
+    factory_id = id_or_none(raw)
     purpose = None
+    if raw and factory_id is None:
+        # A number no factory has answers as one out of scope does.
+        raise NotFound(_("This record does not exist, or is not yours to see."))
     if factory_id is not None:
         factory = scope.get_factory(current_user, factory_id, clock.today())  # out of scope: 404
         # The likely purpose is chosen already: a tap fewer for the common visit.

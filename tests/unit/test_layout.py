@@ -19,6 +19,7 @@ CRM = ROOT / "crm"
 LAYERS: dict[str, int] = {
     "extensions": 0,
     "errors": 0,
+    "values": 0,  # what an id, a number, a date, an instant and a text accept at the edge
     "clock": 0,
     "export": 0,
     "data": 0,

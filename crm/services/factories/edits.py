@@ -31,6 +31,7 @@ from crm.models.factory import (
 from crm.services.factories import credit_code, factory_fields
 from crm.services.factories.factory_fields import LATITUDE_RANGE, LONGITUDE_RANGE
 from crm.services.install import audit
+from crm.values import id_or_none
 
 CONTACT_PERSONAL = ("name", "phone", "phone_digits", "wechat_id")
 
@@ -268,9 +269,8 @@ def _managed(
 
 def _belt_id(actor: User, raw: Any) -> int | None:
     """The belt, if it exists and the actor may put factories in it (a manager: their own)."""
-    try:
-        belt_id = int(raw)
-    except (TypeError, ValueError):
+    belt_id = id_or_none(raw)
+    if belt_id is None:
         return None
     if not may_manage(actor):
         return None

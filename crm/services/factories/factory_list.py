@@ -27,6 +27,7 @@ from crm.models import PROSPECT, STAGES, STATUSES, Factory, StageDefinition, Use
 from crm.services.factories import credit_code
 from crm.services.factories.edits import can_claim
 from crm.services.growth import eligibility
+from crm.values import id_or_none
 
 PAGE_SIZE = 50
 FLAGS = ("stale", "overdue", "eligible")
@@ -232,8 +233,8 @@ def _owner_condition(actor: User, owner: str) -> ColumnElement[bool]:
         return Factory.owner_id == actor.id
     if owner == "unowned":
         return Factory.owner_id.is_(None)
-    if owner.isdigit() and actor.role in ("manager", "admin"):
-        return Factory.owner_id == int(owner)
+    if (owner_id := id_or_none(owner)) is not None and actor.role in ("manager", "admin"):
+        return Factory.owner_id == owner_id
     return true()
 
 

@@ -27,6 +27,7 @@ from crm.extensions import db
 from crm.models import Factory, FollowUp, Task, User
 from crm.services.install import audit
 from crm.services.notices import notifications
+from crm.values import id_or_none
 
 OPEN_TASK_STATUSES = ("open", "submitted")
 # How many factories one bulk action may touch: a page's worth, kept in one short transaction.
@@ -60,7 +61,7 @@ def may_own(rep: User | None, factory: Factory) -> bool:
 
 def rep_in_scope(actor: User, rep_id: int | str | None) -> User:
     """A rep the actor may hand work to or take it from: their teams' (a manager), any (admin)."""
-    rep = db.session.get(User, int(rep_id)) if str(rep_id or "").isdigit() else None
+    rep = db.session.get(User, number) if (number := id_or_none(rep_id)) else None
     led = {team.id for team in actor.led_teams} if actor.role == "manager" else None
     if rep is None or rep.role != "rep" or (led is not None and rep.team_id not in led):
         message = _("Choose a rep of your teams.")
@@ -170,12 +171,12 @@ def _tell(actor: User, to_rep: User, factories: list[Factory]) -> None:
 def _listed(actor: User, belt: str, rep: str, now: datetime) -> Select:
     """The factories in scope of a belt and an owner (a rep's id, or "unowned")."""
     statement = scope.factories(actor, clock.today(now))
-    if belt.isdigit():
-        statement = statement.where(Factory.belt_id == int(belt))
+    if (belt_id := id_or_none(belt)) is not None:
+        statement = statement.where(Factory.belt_id == belt_id)
     if rep == "unowned":
         statement = statement.where(Factory.owner_id.is_(None))
-    elif rep.isdigit():
-        statement = statement.where(Factory.owner_id == int(rep))
+    elif (rep_id := id_or_none(rep)) is not None:
+        statement = statement.where(Factory.owner_id == rep_id)
     return statement
 
 

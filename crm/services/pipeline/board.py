@@ -32,6 +32,7 @@ from crm.services.factories.factory_list import (
 )
 from crm.services.factories.factory_page import days_in_stage
 from crm.services.growth import eligibility
+from crm.values import id_or_none
 
 COLUMNS = ("prospect", *STAGES, "paused")
 CARDS_PER_PAGE = 30
@@ -165,8 +166,8 @@ def owner_condition(actor: User, rep: str) -> ColumnElement[bool]:
         return Factory.owner_id.is_(None)
     if rep == "mine":
         return Factory.owner_id == actor.id
-    if rep.isdigit():
-        return Factory.owner_id == int(rep)
+    if (rep_id := id_or_none(rep)) is not None:
+        return Factory.owner_id == rep_id
     return true()
 
 
@@ -175,8 +176,8 @@ def filtered(
 ) -> Select:
     """The factories of the board: in the actor's scope, on a column, matching the filters."""
     statement = scope.factories(actor, clock.today(now)).where(Factory.status != "churned")
-    if filters.belt.isdigit():
-        statement = statement.where(Factory.belt_id == int(filters.belt))
+    if (belt_id := id_or_none(filters.belt)) is not None:
+        statement = statement.where(Factory.belt_id == belt_id)
     if filters.category:
         statement = statement.where(Factory.category == filters.category[:CATEGORY_MAX])
     if filters.key == "yes":

@@ -31,6 +31,7 @@ from crm.services.factories.factory_list import (
 )
 from crm.services.factories.factory_page import days_in_stage
 from crm.services.install import settings
+from crm.values import id_or_none
 
 KINDS = ("stale", "overdue", "long", "eligible")
 PAGE_SIZE = 50
@@ -154,12 +155,12 @@ def _condition(kind: str, now: datetime, thresholds, limits) -> ColumnElement[bo
 
 def _base(actor: User, filters: StuckFilters, now: datetime) -> Select:
     statement = scope.factories(actor, clock.today(now))
-    if filters.belt.isdigit():
-        statement = statement.where(Factory.belt_id == int(filters.belt))
+    if (belt_id := id_or_none(filters.belt)) is not None:
+        statement = statement.where(Factory.belt_id == belt_id)
     if filters.rep == "unowned":
         statement = statement.where(Factory.owner_id.is_(None))
-    elif filters.rep.isdigit():
-        statement = statement.where(Factory.owner_id == int(filters.rep))
+    elif (rep_id := id_or_none(filters.rep)) is not None:
+        statement = statement.where(Factory.owner_id == rep_id)
     return statement
 
 

@@ -24,6 +24,7 @@ from crm.services.accounts import auth as auth_service
 from crm.services.accounts import lifecycle as accounts
 from crm.services.accounts import password_resets, teams
 from crm.services.portal import invitations
+from crm.values import id_or_none, page_number
 from crm.views.admin import bp
 from crm.views.errors import save_form
 from crm.views.templating import belt_name
@@ -43,7 +44,7 @@ def users():
         belt_id=_number(form.belt.data),
         active={"1": True, "0": False}.get(form.active.data or ""),
     )
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number(request.args.get("page"))
     found, total = accounts.search(filters, page)
     query = {name: value for name, value in request.args.items() if name != "page" and value}
     return render_template(
@@ -181,7 +182,7 @@ def revoke_invitation(invitation_id: int):
 
 
 def _number(value: str | None) -> int | None:
-    return int(value) if (value or "").isdigit() and len(value) < 10 else None
+    return id_or_none(value)
 
 
 def _any_user(value: str | None) -> User | None:

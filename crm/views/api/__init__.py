@@ -118,7 +118,10 @@ def actor() -> User:
 def read_body() -> Any:
     """The request's JSON; a form-encoded body is read as an object of text fields."""
     if request.is_json:
-        data = request.get_json(silent=True)
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:  # nested thousands deep: the parser gives up, not the app
+            data = None
         if data is None:
             raise DomainError(_("The body is not valid JSON."), fields={"body": _("Not JSON.")})
         return data

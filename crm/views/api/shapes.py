@@ -16,9 +16,9 @@ from typing import Any
 from flask_babel import gettext as _
 
 from crm.errors import Invalid, above, below, too_long, too_short
+from crm.values import ID_MAX, id_or_none, read_date, read_instant, read_text, read_whole
 
-# The largest id a database integer column holds: a larger one names no record.
-ID_MAX = 2**31 - 1
+__all__ = ["ID_MAX", "Body", "Field", "parse_body", "parse_query"]
 
 JSON_TYPES = {
     "string": "string",
@@ -45,6 +45,8 @@ class Field:
     choices: tuple[str, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    # Words the field accepts besides a record's id ("mine", "unowned"); None: not an id field.
+    words: tuple[str, ...] | None = None
 
     def schema(self) -> dict[str, Any]:
         kind = JSON_TYPES[self.kind]
@@ -137,10 +139,9 @@ def parse_query(fields: dict[str, Field], args: Mapping[str, str]) -> dict[str, 
 
 def _from_text(spec: Field, raw: str) -> Any:
     if spec.kind == "integer":
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(_("Enter a whole number.")) from None
+        low = int(spec.minimum) if spec.minimum is not None else -(2**63)
+        high = int(spec.maximum) if spec.maximum is not None else 2**63 - 1
+        return read_whole(raw, low, high)
     if spec.kind == "boolean":
         if raw not in ("true", "false"):
             raise ValueError(_("Enter true or false."))
@@ -160,6 +161,10 @@ def _value(name: str, spec: Field, raw: Any) -> Any:
             raise ValueError(too_short(name, spec.min_length))
         if spec.max_length is not None and len(value) > spec.max_length:
             raise ValueError(too_long(name, spec.max_length))
+    if spec.words is not None and value not in spec.words and id_or_none(value) is None:
+        raise ValueError(
+            _("Send %(words)s or a record's id.", words=", ".join(f'"{w}"' for w in spec.words))
+        )
     if spec.choices is not None and value not in spec.choices:
         raise ValueError(_("Choose one of: %(choices)s.", choices=", ".join(spec.choices)))
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -171,11 +176,7 @@ def _value(name: str, spec: Field, raw: Any) -> Any:
 
 
 def _string(raw: Any) -> str:
-    if not isinstance(raw, str):
-        raise ValueError(_("Send text."))
-    if "\x00" in raw:
-        raise ValueError(_("Text may not hold a NUL character."))
-    return raw
+    return read_text(raw)
 
 
 def _integer(raw: Any) -> int:
@@ -199,20 +200,11 @@ def _boolean(raw: Any) -> bool:
 
 
 def _date(raw: Any) -> date:
-    try:
-        return date.fromisoformat(_string(raw))
-    except ValueError:
-        raise ValueError(_("Send a date such as 2026-11-25.")) from None
+    return read_date(_string(raw))
 
 
 def _instant(raw: Any) -> datetime:
-    try:
-        value = datetime.fromisoformat(_string(raw).replace("Z", "+00:00"))
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
-        raise ValueError(_("Send a time with its UTC offset, such as 2026-11-25T09:30:00+08:00."))
-    return value
+    return read_instant(_string(raw))
 
 
 def _decimal(raw: Any) -> Any:

@@ -16,6 +16,7 @@ from crm.clock import now, today
 from crm.forms.pipeline import BulkApproveForm, DecideForm
 from crm.services.growth import eligibility, promotions
 from crm.services.pipeline import overview as pipeline
+from crm.values import ids_of
 from crm.views.errors import save_form
 from crm.views.templating import belt_name, column_label
 
@@ -86,7 +87,7 @@ def decide(change_id: int):
 def approve_eligible():
     """Approve every ticked request whose factory is eligible; the others wait, and are named."""
     form = BulkApproveForm()
-    ids = [int(value) for value in request.form.getlist("change_ids") if value.isdigit()]
+    ids = ids_of(request.form.getlist("change_ids"))
     if not form.validate_on_submit() or not ids:
         flash(_("Tick the eligible requests to approve first."), "warning")
         return _requests_page(status=422)

@@ -18,6 +18,7 @@ from crm.forms.pipeline import BoardFilterForm, MoveForm
 from crm.models import STAGES, Factory, StageChange
 from crm.services.pipeline import board as board_service
 from crm.services.pipeline import board_moves
+from crm.values import id_or_none, page_number
 from crm.views.errors import save_form
 from crm.views.pipeline import bp
 from crm.views.templating import belt_name, column_label, stage_label
@@ -94,8 +95,8 @@ def board_filters() -> tuple[BoardFilterForm, board_service.BoardFilters]:
     )
     rep = form.rep.data or ""
     filters = board_service.BoardFilters(
-        belt=(form.belt.data or "") if (form.belt.data or "").isdigit() else "",
-        rep=rep if rep.isdigit() or rep in ("unowned", "mine") else "",
+        belt=(form.belt.data or "") if id_or_none(form.belt.data) else "",
+        rep=rep if id_or_none(rep) or rep in ("unowned", "mine") else "",
         category=(form.category.data or "")[: board_service.CATEGORY_MAX],
         key=form.key.data if form.key.data in ("yes", "no") else "",
         flag=form.flag.data if form.flag.data in board_service.FLAGS else "",
@@ -131,7 +132,7 @@ def board_more():
     """The next page of one column: a fragment of cards for htmx, a page of its own otherwise."""
     _form, filters = board_filters()
     code = request.args.get("column", "")
-    page = request.args.get("page", 2, type=int) or 2
+    page = page_number(request.args.get("page"), default=2)
     column = board_service.column_page(current_user, filters, code, page, clock.now())
     template = "pipeline/_more.html" if is_htmx() else "pipeline/column.html"
     return render_template(template, column=column, filters=filters, kit=CardKit(filters))

@@ -14,6 +14,7 @@ from crm.extensions import db
 from crm.forms.pipeline import BulkEditForm, HandOverForm
 from crm.services.factories import reassign
 from crm.services.pipeline import board as board_service
+from crm.values import id_or_none, ids_of, page_number
 from crm.views.pipeline import bp
 from crm.views.security import local_path
 
@@ -26,15 +27,15 @@ def _rep_choices() -> list[tuple[str, str]]:
 
 def _filters(args) -> tuple[str, str]:
     """The page's belt and owner filters, kept to values that mean something."""
-    belt = args.get("belt", "") if args.get("belt", "").isdigit() else ""
+    belt = args.get("belt", "") if id_or_none(args.get("belt")) else ""
     rep = args.get("rep", "")
-    return belt, rep if rep.isdigit() or rep == "unowned" else ""
+    return belt, rep if id_or_none(rep) or rep == "unowned" else ""
 
 
 def _page(bulk: BulkEditForm | None = None, hand: HandOverForm | None = None, status=200):
     args = request.args
     belt, rep = _filters(args)
-    page = max(args.get("page", 1, type=int) or 1, 1)
+    page = page_number(args.get("page"))
     factories, total = reassign.candidates(current_user, belt, rep, page, clock.now(), PAGE_SIZE)
     choices = _rep_choices()
     query = {name: value for name, value in (("belt", belt), ("rep", rep)) if value}
@@ -65,7 +66,7 @@ def reassign_page():
 def bulk_edit():
     moment = clock.now()
     form = BulkEditForm(rep_choices=_rep_choices())
-    ids = [int(value) for value in request.form.getlist("factory_ids") if value.isdigit()]
+    ids = ids_of(request.form.getlist("factory_ids"))
     if form.every_listed.data:
         # The list's own filters, posted with the form: what the manager sees listed.
         ids = reassign.listed_ids(current_user, *_filters(request.form), moment)

@@ -16,6 +16,7 @@ from crm.errors import Invalid
 from crm.models import STAGES
 from crm.services.pipeline import board as board_service
 from crm.services.pipeline import reports
+from crm.values import id_or_none
 from crm.views.pipeline import bp
 from crm.views.templating import belt_name, column_label, current_locale
 
@@ -102,10 +103,11 @@ def _nice(value: int) -> int:
 def report_belt() -> int | None:
     """The belt asked for, if it is one the person may narrow to."""
     value = request.args.get("belt", "")
-    if not value.isdigit():
+    belt_id = id_or_none(value)
+    if belt_id is None:
         return None
     allowed = {belt.id for belt in board_service.belt_choices(current_user)}
-    return int(value) if int(value) in allowed else None
+    return belt_id if belt_id in allowed else None
 
 
 @bp.route("/reports")

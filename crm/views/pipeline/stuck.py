@@ -18,6 +18,7 @@ from crm.services.factories import reassign
 from crm.services.field import followups
 from crm.services.pipeline import board as board_service
 from crm.services.pipeline import stuck as stuck_service
+from crm.values import id_or_none, page_number
 from crm.views.pipeline import bp
 from crm.views.security import local_path
 from crm.views.templating import belt_name, column_label
@@ -47,9 +48,9 @@ def stuck_filters() -> stuck_service.StuckFilters:
     belt, rep = args.get("belt", ""), args.get("rep", "")
     return stuck_service.StuckFilters(
         kind=kind if kind in stuck_service.KINDS else "stale",
-        belt=belt if belt.isdigit() else "",
-        rep=rep if rep.isdigit() or rep == "unowned" else "",
-        page=args.get("page", 1, type=int) or 1,
+        belt=belt if id_or_none(belt) else "",
+        rep=rep if id_or_none(rep) or rep == "unowned" else "",
+        page=page_number(args.get("page")),
     )
 
 

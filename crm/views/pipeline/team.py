@@ -12,6 +12,7 @@ from flask_login import current_user
 from crm import clock, export, scope
 from crm.forms.pipeline import PeriodForm
 from crm.services.pipeline import team_report
+from crm.values import whole_or
 from crm.views.pipeline import bp
 from crm.views.templating import column_label
 
@@ -24,7 +25,7 @@ def team_request() -> tuple[PeriodForm, team_report.TeamReport]:
         form.start.data if not form.start.errors else None,
         form.end.data if not form.end.errors else None,
         moment,
-        days=request.args.get("days", 30, type=int) or 30,
+        days=whole_or(request.args.get("days"), 30, 1, 3660),
     )
     sort = request.args.get("sort", "visits")
     descending = request.args.get("order", "desc") != "asc"

@@ -178,7 +178,10 @@ FACTORY_QUERY = {
     "status": Field("string", choices=STATUSES),
     "flag": Field("string", choices=FLAGS),
     "owner": Field(
-        "string", '"mine", "unowned", or a rep\'s id (managers, admins).', max_length=20
+        "string",
+        '"mine", "unowned", or a rep\'s id (managers, admins).',
+        max_length=20,
+        words=("mine", "unowned"),
     ),
     "page": Field("integer", "Pages of 50, by name then id.", minimum=1, maximum=1_000_000),
 }
