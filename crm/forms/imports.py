@@ -13,7 +13,7 @@ from wtforms import RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
-from crm.services.imports.import_formats import KIND_LABELS
+from crm.services.imports.import_columns import KIND_LABELS
 
 
 class UploadForm(FlaskForm):

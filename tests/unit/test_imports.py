@@ -18,7 +18,7 @@ from crm import export
 from crm.errors import Invalid
 from crm.models import AuditEntry, Contact, Factory, MetricSnapshot
 from crm.services.factories.credit_code import ALPHABET
-from crm.services.imports import import_factories, import_formats, import_ods
+from crm.services.imports import import_columns, import_factories, import_ods
 from crm.services.imports import runs as imports
 from crm.services.install import work
 from tests import builders, ods_files
@@ -341,11 +341,11 @@ def test_headers_of_libreoffice_and_chinese_sheets_are_recognised_and_their_valu
     ],
 )
 def test_a_header_is_recognised_whatever_its_case_width_spaces_and_marks(header, field):
-    assert import_formats.recognise("factories", [header]) == [field]
+    assert import_columns.recognise("factories", [header]) == [field]
 
 
 def test_no_two_fields_of_an_import_share_a_header():
-    for fields in import_formats.FIELDS.values():
+    for fields in import_columns.FIELDS.values():
         names = [key for field in fields for key in field.headers()]
         assert len(names) == len(set(names))
 

@@ -23,7 +23,7 @@ from crm.extensions import db
 from crm.models import Belt, Contact, Factory, ImportRun, User
 from crm.models.factory import ADDRESS_MAX, CATEGORY_MAX, CONTACT_NAME_MAX, FACTORY_NAME_MAX
 from crm.services.factories import credit_code, factory_fields
-from crm.services.imports.import_formats import FACTORY_FIELDS, FALSE_WORDS, NO, TRUE_WORDS, YES
+from crm.services.imports.import_columns import FACTORY_FIELDS, FALSE_WORDS, NO, TRUE_WORDS, YES
 from crm.services.imports.import_rows import (
     Plan,
     Progress,

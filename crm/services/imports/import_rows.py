@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 
 from crm.extensions import db
 from crm.models import AuditEntry, ImportRow, ImportRun, User
-from crm.services.imports.import_formats import fields_of
+from crm.services.imports.import_columns import fields_of
 from crm.services.install import audit
 
 # Rows checked between two progress reports, and codes per prefetch query.

@@ -28,7 +28,12 @@ from crm.errors import Conflict, Invalid, NotFound
 from crm.extensions import db
 from crm.models import ImportRow, ImportRun, User, WorkRequest
 from crm.models.imports import FILENAME_MAX, IMPORT_KINDS
-from crm.services.imports import import_factories, import_formats, import_snapshots
+from crm.services.imports import (
+    import_columns,
+    import_factories,
+    import_formats,
+    import_snapshots,
+)
 from crm.services.imports.import_rows import CHUNK, Plan, Progress, chunks
 from crm.services.install import audit, work
 
@@ -60,7 +65,7 @@ def upload(actor: User, kind: str, filename: str, data: bytes, now: datetime) ->
         encoding=sheet.encoding,
         delimiter=sheet.delimiter,
         headers=sheet.headers,
-        mapping=import_formats.recognise(kind, sheet.headers),
+        mapping=import_columns.recognise(kind, sheet.headers),
         total_rows=len(sheet.rows),
         status="uploaded",
         created_at=now,
@@ -91,7 +96,7 @@ def set_mapping(actor: User, run: ImportRun, mapping: list[str]) -> ImportRun:
     """Which field each column holds ("" leaves it out); a field is read from one column only."""
     scope.require(actor, "import")
     _editable(run)
-    names = {field.name for field in import_formats.fields_of(run.kind)}
+    names = {field.name for field in import_columns.fields_of(run.kind)}
     if len(mapping) != len(run.headers) or any(name and name not in names for name in mapping):
         raise Invalid(_("Choose a field from the list for each column."))
     errors: dict[str, str] = {}
@@ -338,10 +343,10 @@ def _report(run: ImportRun, result: Plan) -> None:
 def mapping_choices(kind: str, locale: str) -> list[tuple[str, str]]:
     """The fields a column may be read into, in the reader's language, after "leave out"."""
     language = "zh" if locale.startswith("zh") else "en"
-    fields = import_formats.fields_of(kind)
+    fields = import_columns.fields_of(kind)
     return [("", _("Leave this column out")), *((f.name, f.label(language)) for f in fields)]
 
 
 def template(kind: str, language: str) -> tuple[list[str], list[list]]:
     """An empty sheet with the import's headers in English or Chinese."""
-    return import_formats.template_header(kind, language), []
+    return import_columns.template_header(kind, language), []
