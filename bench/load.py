@@ -456,26 +456,36 @@ class SimulatedRep:
     def _cookie_header(self) -> dict[str, str]:
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
 
+    def post_login(self) -> tuple[int, dict[str, str], float, float]:
+        """The login form, as a person would: fetch it for its CSRF token, then post it.
+
+        Returns the post's status, headers, start and duration; without a form to post, the
+        fetch's status and a duration of 0.
+        """
+        status, headers, body = request(self.port, "GET", "/login")
+        self._keep_cookies(headers)
+        match = re.search(rb'name="csrf-token" content="([^"]+)"', body)
+        if status != 200 or not match:
+            return status, headers, time.monotonic(), 0.0
+        form = urlencode(
+            {"login": self.rep.login, "password": PASSWORD, "csrf_token": match[1].decode()}
+        ).encode()
+        started = time.monotonic()
+        status, headers, _ = request(
+            self.port,
+            "POST",
+            "/login",
+            form,
+            {"Content-Type": "application/x-www-form-urlencoded", **self._cookie_header()},
+        )
+        self._keep_cookies(headers)
+        return status, headers, started, time.monotonic() - started
+
     def sign_in(self, deadline: float) -> None:
-        """The login form, as a person would: fetch it for its CSRF token, then post it."""
         while time.monotonic() < deadline:
-            status, headers, body = request(self.port, "GET", "/login")
-            self._keep_cookies(headers)
-            match = re.search(rb'name="csrf-token" content="([^"]+)"', body)
-            if status == 200 and match:
-                form = urlencode(
-                    {"login": self.rep.login, "password": PASSWORD, "csrf_token": match[1].decode()}
-                ).encode()
-                status, headers, _ = request(
-                    self.port,
-                    "POST",
-                    "/login",
-                    form,
-                    {"Content-Type": "application/x-www-form-urlencoded", **self._cookie_header()},
-                )
-                self._keep_cookies(headers)
-                if status in (302, 303):
-                    return
+            status, _headers, _started, _took = self.post_login()
+            if status in (302, 303):
+                return
             time.sleep(0.5)
         raise RuntimeError(f"{self.rep.login} could not sign in")
 
