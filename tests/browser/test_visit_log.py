@@ -178,8 +178,11 @@ def test_a_save_tapped_before_the_form_script_arrives_goes_through_the_outbox(
     page.get_by_label("Summary for the factory").fill("Tapped at once")
     page.get_by_role("button", name="Save visit").click()
     page.wait_for_timeout(300)
-    assert len(held) == 1 and visits(live_db) == []
-    held[0].continue_()
+    # Held, so not yet arrived: nothing was posted. (Chromium may ask for a stalled module
+    # twice, so every held request is let through.)
+    assert held and visits(live_db) == []
+    for route in held:
+        route.continue_()
     expect(page).to_have_url(re.compile(rf"/factories/{rep_world['factory_id']}"))
     (visit,) = visits(live_db)
     assert visit.summary == "Tapped at once"
