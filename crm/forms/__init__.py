@@ -2,12 +2,102 @@
 
 from __future__ import annotations
 
+from flask import request
+from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto, _is_submitted
+from werkzeug.datastructures import MultiDict
 from wtforms import DateField as WTFormsDateField
-from wtforms import IntegerField
+from wtforms import FileField, Form, IntegerField
+from wtforms.meta import DefaultMeta
 from wtforms.validators import Length, NumberRange, ValidationError
 
 from crm.errors import above, below, too_long, too_short
 from crm.values import date_in_window, read_id, text_problem
+
+
+def storable(value: object) -> object:
+    """Every form field's first filter: text that holds a NUL, a lone surrogate or a control
+    character (crm.values) is a refusal by its field (WTForms turns a filter's ValueError into
+    the field's error), before any validator or service sees it."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+def _bind_storable(unbound_field, options: dict) -> dict:
+    if not issubclass(unbound_field.field_class, FileField):
+        options["filters"] = [storable, *unbound_field.kwargs.get("filters", ())]
+    return options
+
+
+class _QueryMeta(DefaultMeta):
+    def bind_field(self, form, unbound_field, options):
+        return super().bind_field(form, unbound_field, _bind_storable(unbound_field, options))
+
+
+class _StorableText:
+    """A field whose text is not storable is refused by the field (`storable`) and holds no
+    value, so a view that reads a filter's data despite its error gets nothing, not the NUL."""
+
+    def process(self, *args, **kwargs) -> None:
+        super().process(*args, **kwargs)
+        for field in self:
+            if isinstance(field.data, str) and text_problem(field.data):
+                field.data = None
+
+
+class QueryForm(_StorableText, Form):
+    """A form read from the URL's query (filters): every field's text is checked as storable."""
+
+    Meta = _QueryMeta
+
+
+def _json_fields(data: object) -> MultiDict:
+    """A JSON object posted to a page's form, as its text fields (anything else: no fields)."""
+    fields: MultiDict = MultiDict()
+    if not isinstance(data, dict):
+        return fields
+    for name, value in data.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str | int | float) and not isinstance(item, bool):
+                fields.add(name, str(item))
+    return fields
+
+
+class PageForm(_StorableText, FlaskForm):
+    """Every posted form of the pages: one place for what a field may receive.
+
+    A file reaches only a file field and text only the other fields (a file posted under a
+    text field's name, or text under a file's, is as if absent); a JSON body counts as its
+    object's text fields; every field's text is checked as storable (`storable`).
+    """
+
+    class Meta(FlaskForm.Meta):
+        def bind_field(self, form, unbound_field, options):
+            return super().bind_field(form, unbound_field, _bind_storable(unbound_field, options))
+
+        def wrap_formdata(self, form, formdata):
+            if formdata is not _Auto:
+                return super().wrap_formdata(form, formdata)
+            if not _is_submitted():
+                return None
+            if request.is_json and not request.form:
+                try:
+                    data = request.get_json(silent=True)
+                except RecursionError:  # nested thousands deep: no fields, not a 500
+                    data = None
+                return _json_fields(data) or None
+            files = {field.name for field in form if isinstance(field, FileField)}
+            posted: MultiDict = MultiDict()
+            for name, value in request.form.items(multi=True):
+                if name not in files:
+                    posted.add(name, value)
+            for name, value in request.files.items(multi=True):
+                if name in files:
+                    posted.add(name, value)
+            return posted or None
 
 
 class NamedLength(Length):

@@ -4,10 +4,8 @@ services (crm.services.accounts.lifecycle, teams), whose messages the views put 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     FloatField,
-    Form,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -15,7 +13,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
-from crm.forms import DateField, IdField, NamedLength, NamedRange
+from crm.forms import DateField, IdField, NamedLength, NamedRange, PageForm, QueryForm
 from crm.models.team import BELT_CODE_MAX, TEAM_NAME_MAX
 from crm.models.user import EMAIL_MAX, NAME_MAX
 from crm.services.accounts.teams import BELT_LIMITS
@@ -39,7 +37,7 @@ def set_choices(field, choices, everything=None) -> None:
     field.choices = [*first, *(SelectChoice(str(value), label) for value, label in choices)]
 
 
-class UserFilterForm(Form):
+class UserFilterForm(QueryForm):
     """The user list's search and filters, read from the URL query (a GET form)."""
 
     q = StringField(
@@ -59,7 +57,7 @@ class UserFilterForm(Form):
     )
 
 
-class UserForm(FlaskForm):
+class UserForm(PageForm):
     role = SelectField(
         _l("Role"),
         choices=[SelectChoice(role, label) for role, label in ROLE_LABELS.items()],
@@ -101,13 +99,13 @@ class UserForm(FlaskForm):
     )
 
 
-class DeactivateForm(FlaskForm):
+class DeactivateForm(PageForm):
     """Who takes over the leaving rep's work: one rep, or one per belt (fields `belt_<id>`)."""
 
     to_rep = SelectField(_l("Hand everything over to"), validate_choice=False)
 
 
-class BeltForm(FlaskForm):
+class BeltForm(PageForm):
     code = StringField(
         _l("Code"),
         validators=[DataRequired(_l("Enter a code.")), NamedLength(max=BELT_CODE_MAX)],
@@ -148,7 +146,7 @@ class BeltForm(FlaskForm):
         return values
 
 
-class TeamForm(FlaskForm):
+class TeamForm(PageForm):
     name = StringField(
         _l("Name"),
         validators=[
@@ -161,7 +159,7 @@ class TeamForm(FlaskForm):
     belt_ids = SelectMultipleField(_l("Belts"), validate_choice=False)
 
 
-class AuditFilterForm(Form):
+class AuditFilterForm(QueryForm):
     """The audit log's filters, read from the URL query (a GET form)."""
 
     actor = StringField(
@@ -180,5 +178,5 @@ def ids(values) -> list[int]:
     return ids_of([str(value) for value in values or []])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(PageForm):
     """A button's post (reactivate, issue a reset link): no fields but the CSRF token."""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo
 
-from crm.forms import NamedLength
+from crm.forms import NamedLength, PageForm
 from crm.models.user import EMAIL_MAX, NAME_MAX
 from crm.services.accounts.auth import PASSWORD_MAX
 
@@ -16,7 +15,7 @@ LOGIN_REQUIRED = _l("Enter your e-mail or mobile number.")
 PASSWORD_REQUIRED = _l("Enter your password.")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PageForm):
     login = StringField(
         _l("E-mail or mobile number"),
         validators=[DataRequired(LOGIN_REQUIRED), NamedLength(max=EMAIL_MAX)],
@@ -31,7 +30,7 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(PageForm):
     login = StringField(
         _l("E-mail or mobile number"),
         validators=[DataRequired(LOGIN_REQUIRED), NamedLength(max=EMAIL_MAX)],
@@ -40,7 +39,7 @@ class ForgotPasswordForm(FlaskForm):
     )
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(PageForm):
     current_password = PasswordField(
         _l("Current password"),
         validators=[DataRequired(PASSWORD_REQUIRED), NamedLength(max=PASSWORD_MAX)],
@@ -54,7 +53,7 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(PageForm):
     locale = SelectField(
         _l("Language"),
         choices=[
@@ -66,11 +65,11 @@ class LanguageForm(FlaskForm):
     )
 
 
-class EndSessionsForm(FlaskForm):
+class EndSessionsForm(PageForm):
     """Signs out every other device; no fields but the CSRF token."""
 
 
-class InvitationForm(FlaskForm):
+class InvitationForm(PageForm):
     """A colleague's own login, made from an owner's invitation link."""
 
     name = StringField(
@@ -92,11 +91,11 @@ class InvitationForm(FlaskForm):
     )
 
 
-class InviteForm(FlaskForm):
+class InviteForm(PageForm):
     """Makes a new invitation link; no fields but the CSRF token."""
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(PageForm):
     """A new password chosen from a one-time reset link."""
 
     password = PasswordField(

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
+from crm.forms import PageForm
 from crm.services.notices.webhook_channels import KIND_LABELS
 from crm.values import id_or_none
 
 
-class ChannelForm(FlaskForm):
+class ChannelForm(PageForm):
     # Lengths and choices are the service's to check, so the messages are the same everywhere.
     kind = SelectField(
         _l("Robot"),
@@ -68,11 +68,11 @@ class ChannelForm(FlaskForm):
         }
 
 
-class ChannelTestForm(FlaskForm):
+class ChannelTestForm(PageForm):
     """Sends a test message to the stored channel; no fields but the CSRF token."""
 
 
-class SendAgainForm(FlaskForm):
+class SendAgainForm(PageForm):
     delivery_id = HiddenField(validators=[InputRequired()])
 
     def delivery(self) -> int | None:

@@ -9,10 +9,8 @@ by these fields.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    Form,
     HiddenField,
     MonthField,
     SearchField,
@@ -24,7 +22,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
-from crm.forms import CleanText, NamedLength
+from crm.forms import CleanText, NamedLength, PageForm, QueryForm
 from crm.models.factory import (
     ADDRESS_MAX,
     CATEGORY_MAX,
@@ -45,7 +43,7 @@ from crm.services.growth.promotions import REASON_MAX
 VALUE_TEXT_MAX = 40
 
 
-class SnapshotForm(FlaskForm):
+class SnapshotForm(PageForm):
     """A month's figure for one metric; the metric's choices come from the catalogue."""
 
     metric = SelectField(
@@ -79,7 +77,7 @@ def _reason(label: str) -> TextAreaField:
     return TextAreaField(label, validators=[NamedLength(max=REASON_MAX)], render_kw={"rows": 2})
 
 
-class StageChangeForm(FlaskForm):
+class StageChangeForm(PageForm):
     """A manager's or admin's move of status or stage, overrides included.
 
     The page holds up to three stage forms, each posted with its own field prefix
@@ -136,7 +134,7 @@ def _choices(field: SelectField, everything: str, choices: list[tuple[str, str]]
     ]
 
 
-class FactoryFilterForm(Form):
+class FactoryFilterForm(QueryForm):
     """The list's search and filters, read from the URL query (a GET form: no CSRF token)."""
 
     q = SearchField(
@@ -165,7 +163,7 @@ class FactoryFilterForm(Form):
         _choices(self.owner, _l("Anyone's"), owner_choices)
 
 
-class ClaimForm(FlaskForm):
+class ClaimForm(PageForm):
     """A rep's claim of an unowned prospect; `next` is where the page goes back to."""
 
     next = HiddenField()
@@ -174,7 +172,7 @@ class ClaimForm(FlaskForm):
 # --- contacts and the factory's details ---------------------------------------------------
 
 
-class ContactForm(FlaskForm):
+class ContactForm(PageForm):
     """A person at the factory; posted with the prefix "contact" beside the page's other forms."""
 
     name = StringField(
@@ -203,7 +201,7 @@ class ContactForm(FlaskForm):
     )
 
 
-class FactoryForm(FlaskForm):
+class FactoryForm(PageForm):
     """What any member of staff in scope edits: name, category, address, shop link, location."""
 
     name = StringField(

@@ -8,11 +8,10 @@ these fields.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
-from crm.forms import DateField
+from crm.forms import DateField, PageForm
 from crm.models.followup import REASON_MAX
 
 # The quick picks the pages offer, in days; a phone may send any offset up to a year.
@@ -21,7 +20,7 @@ MAX_DAYS_AHEAD = 366
 NEXT_MAX = 300
 
 
-class FollowUpActionForm(FlaskForm):
+class FollowUpActionForm(PageForm):
     """Complete or cancel: nothing but the way back (and the CSRF token)."""
 
     next = HiddenField(validators=[Optional(), Length(max=NEXT_MAX)])

@@ -7,16 +7,16 @@ messages come back by these fields (the file's by `file`, a column's by `column_
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
+from crm.forms import PageForm
 from crm.services.imports.import_columns import KIND_LABELS
 
 
-class UploadForm(FlaskForm):
+class UploadForm(PageForm):
     kind = RadioField(
         _l("The file holds"),
         choices=[SelectChoice(kind, label) for kind, label in KIND_LABELS.items()],
@@ -32,7 +32,7 @@ class UploadForm(FlaskForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(PageForm):
     """Import the checked rows: a CSRF token and a button."""
 
 
@@ -41,7 +41,7 @@ def mapping_form(
 ):
     """One select per column of the file, named `column_<n>`, set to the field it holds."""
 
-    class MappingForm(FlaskForm):
+    class MappingForm(PageForm):
         pass
 
     for index, header in enumerate(headers):

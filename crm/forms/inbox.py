@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectMultipleField
 from wtforms.validators import DataRequired, InputRequired
 
-from crm.forms import IdField
+from crm.forms import IdField, PageForm
 
 
-class ReadForm(FlaskForm):
+class ReadForm(PageForm):
     """Mark one notification read; with `open`, go on to what it is about."""
 
     notification_id = IdField(validators=[InputRequired()])
     open = BooleanField()
 
 
-class ReadAllForm(FlaskForm):
+class ReadAllForm(PageForm):
     pass
 
 
-class EmailKindsForm(FlaskForm):
+class EmailKindsForm(PageForm):
     kinds = SelectMultipleField(_l("Also send me an e-mail when"), choices=[], validate_choice=True)
 
     def __init__(self, *args, choices: list[tuple[str, str]] | None = None, **kwargs) -> None:
@@ -29,5 +28,5 @@ class EmailKindsForm(FlaskForm):
         self.kinds.choices = choices or []
 
 
-class RunJobForm(FlaskForm):
+class RunJobForm(PageForm):
     job = HiddenField(validators=[DataRequired()])

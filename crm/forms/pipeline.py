@@ -8,10 +8,8 @@ follow-up's date) live in the services, whose messages the views put by these fi
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    Form,
     HiddenField,
     IntegerField,
     RadioField,
@@ -21,7 +19,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
-from crm.forms import DateField, NamedLength, NamedRange, record_id
+from crm.forms import DateField, NamedLength, NamedRange, PageForm, QueryForm, record_id
 from crm.services.growth.promotions import REASON_MAX
 
 
@@ -30,7 +28,7 @@ def _choices(field: SelectField, everything: str | None, choices: list[tuple[str
     field.choices = [*first, *(SelectChoice(value, label) for value, label in choices)]
 
 
-class DecideForm(FlaskForm):
+class DecideForm(PageForm):
     decision = RadioField(
         _l("Decision"),
         choices=[SelectChoice("approve", _l("Approve")), SelectChoice("refuse", _l("Refuse"))],
@@ -44,14 +42,14 @@ class DecideForm(FlaskForm):
     )
 
 
-class BulkApproveForm(FlaskForm):
+class BulkApproveForm(PageForm):
     """Approve the ticked eligible requests at once; the ids come as `change_ids`."""
 
 
 # --- the board ------------------------------------------------------------------------------
 
 
-class BoardFilterForm(Form):
+class BoardFilterForm(QueryForm):
     """The board's filters, read from the URL query (a GET form: no CSRF token)."""
 
     belt = SelectField(_l("Belt"), validate_choice=False)
@@ -85,7 +83,7 @@ class BoardFilterForm(Form):
         _choices(self.flag, _l("Any"), flag_choices)
 
 
-class MoveForm(FlaskForm):
+class MoveForm(PageForm):
     """The move dialog: the target column, the override tick and the reason."""
 
     to = HiddenField(validators=[InputRequired()])
@@ -98,7 +96,7 @@ class MoveForm(FlaskForm):
 # --- stuck factories: one-click actions ------------------------------------------------------
 
 
-class ScheduleForm(FlaskForm):
+class ScheduleForm(PageForm):
     """A follow-up in some days, for the factory's rep; `days` comes from the button pressed."""
 
     days = IntegerField(
@@ -108,7 +106,7 @@ class ScheduleForm(FlaskForm):
     next = HiddenField()
 
 
-class ReassignForm(FlaskForm):
+class ReassignForm(PageForm):
     """One factory to another rep (the stuck list's row, the factory's own menu)."""
 
     to_rep = SelectField(
@@ -126,7 +124,7 @@ class ReassignForm(FlaskForm):
 BULK_ACTIONS = ("reassign", "key_on", "key_off")
 
 
-class BulkEditForm(FlaskForm):
+class BulkEditForm(PageForm):
     """The ticked factories (`factory_ids`) to another rep, or their key-account flag changed."""
 
     action = RadioField(
@@ -147,7 +145,7 @@ class BulkEditForm(FlaskForm):
         _choices(self.to_rep, _l("Choose a rep"), rep_choices)
 
 
-class HandOverForm(FlaskForm):
+class HandOverForm(PageForm):
     """Everything of one rep (factories, open follow-ups, open tasks) to another."""
 
     from_rep = SelectField(_l("From rep"), validate_choice=False)
@@ -163,7 +161,7 @@ class HandOverForm(FlaskForm):
 # --- the team page ----------------------------------------------------------------------------
 
 
-class PeriodForm(Form):
+class PeriodForm(QueryForm):
     """The team page's and the reports' period, read from the URL query."""
 
     start = DateField(_l("From"), validators=[Optional()])

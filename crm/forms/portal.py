@@ -4,16 +4,15 @@ and revoking a colleague's invitation link."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import FileField, StringField, TextAreaField
 
-from crm.forms import NamedLength
+from crm.forms import NamedLength, PageForm
 from crm.models.task import REASON_MAX, URL_MAX
 
 NUMBER_TEXT_MAX = 40
 
 
-class EvidenceForm(FlaskForm):
+class EvidenceForm(PageForm):
     evidence_link = StringField(
         _l("Link"),
         validators=[NamedLength(max=URL_MAX)],
@@ -31,5 +30,5 @@ class EvidenceForm(FlaskForm):
     photo = FileField(_l("Photo"), render_kw={"accept": "image/*"})
 
 
-class RevokeInvitationForm(FlaskForm):
+class RevokeInvitationForm(PageForm):
     """Revokes one invitation link; no fields but the CSRF token."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField
 from wtforms.widgets import NumberInput
+
+from crm.forms import PageForm
 
 
 def _number(label, hint) -> StringField:
@@ -13,7 +14,7 @@ def _number(label, hint) -> StringField:
     return StringField(label, description=hint, widget=NumberInput(), render_kw={"min": 1})
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(PageForm):
     checkin_radius_m = _number(
         _l("Check-in radius (m)"),
         _l("A check-in farther than this from the factory is marked off-site."),

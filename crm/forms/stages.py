@@ -9,7 +9,6 @@ from typing import Any
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -21,7 +20,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
-from crm.forms import NamedLength
+from crm.forms import NamedLength, PageForm
 from crm.models import Metric
 from crm.models.stage import TITLE_MAX
 from crm.services.growth.checklists import (
@@ -118,7 +117,7 @@ class PlainDecimalField(DecimalField):
         return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-class StageForm(FlaskForm):
+class StageForm(PageForm):
     name_en = StringField(
         _l("Name in English"),
         validators=[DataRequired(NAME_EN_REQUIRED), NamedLength(max=NAME_MAX)],
@@ -148,7 +147,7 @@ class StageForm(FlaskForm):
         return {name: getattr(self, name).data for name in STAGE_FIELDS}
 
 
-class TemplateForm(FlaskForm):
+class TemplateForm(PageForm):
     title_en = StringField(
         _l("Title in English"),
         validators=[DataRequired(TITLE_EN_REQUIRED), NamedLength(max=TITLE_MAX)],

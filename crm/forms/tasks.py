@@ -8,20 +8,19 @@ crm.services.growth.tasks, whose messages the view puts by these fields.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField, URLField
 from wtforms.validators import InputRequired, Length, Optional
 
-from crm.forms import CleanText, DateField, NamedLength
+from crm.forms import CleanText, DateField, NamedLength, PageForm
 from crm.models.stage import TITLE_MAX
 from crm.models.task import REASON_MAX, URL_MAX
 
 
-class TaskActionForm(FlaskForm):
+class TaskActionForm(PageForm):
     """A button that moves a task (mark done, accept, reopen): only the CSRF token travels."""
 
 
-class WaiveForm(FlaskForm):
+class WaiveForm(PageForm):
     waive_reason = TextAreaField(
         _l("Why is it waived?"),
         validators=[InputRequired(_l("Say why this item is waived.")), NamedLength(max=REASON_MAX)],
@@ -29,7 +28,7 @@ class WaiveForm(FlaskForm):
     )
 
 
-class SendBackForm(FlaskForm):
+class SendBackForm(PageForm):
     send_back_reason = TextAreaField(
         _l("What should the factory change?"),
         validators=[
@@ -41,7 +40,7 @@ class SendBackForm(FlaskForm):
     )
 
 
-class VideoForm(FlaskForm):
+class VideoForm(PageForm):
     """A video shoot's date, and its link once delivered (the link marks the shoot done)."""
 
     shoot_on = DateField(
@@ -65,7 +64,7 @@ class VideoForm(FlaskForm):
         return True
 
 
-class AdHocTaskForm(FlaskForm):
+class AdHocTaskForm(PageForm):
     """A task a rep adds by hand to the factory's checklist (optional for promotion)."""
 
     title = StringField(

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Optional
 
-from crm.forms import DateField, NamedLength
+from crm.forms import DateField, NamedLength, PageForm
 from crm.models.api_token import TOKEN_NAME_MAX
 
 
-class ApiTokenForm(FlaskForm):
+class ApiTokenForm(PageForm):
     name = StringField(
         _l("Name"),
         validators=[
@@ -28,5 +27,5 @@ class ApiTokenForm(FlaskForm):
     )
 
 
-class RevokeTokenForm(FlaskForm):
+class RevokeTokenForm(PageForm):
     """Revokes one token; no fields but the CSRF token."""

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
-from crm.forms import IdField, NamedLength
+from crm.forms import IdField, NamedLength, PageForm
 from crm.services.accounts.auth import PASSWORD_MAX
 
 CODE_MAX = 20  # a recovery code with its dash and some spaces typed in
 
 
-class SignInCodeForm(FlaskForm):
+class SignInCodeForm(PageForm):
     code = StringField(
         _l("Code"),
         validators=[DataRequired(_l("Enter the code from your app.")), NamedLength(max=CODE_MAX)],
@@ -26,11 +25,11 @@ class SignInCodeForm(FlaskForm):
     )
 
 
-class StartForm(FlaskForm):
+class StartForm(PageForm):
     """Starts (or starts again) the set-up: a new key for the app; no fields but the CSRF token."""
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(PageForm):
     code = StringField(
         _l("Code from the app"),
         validators=[DataRequired(_l("Enter the code from your app.")), NamedLength(max=CODE_MAX)],
@@ -39,7 +38,7 @@ class EnrolForm(FlaskForm):
     )
 
 
-class PasswordCheckForm(FlaskForm):
+class PasswordCheckForm(PageForm):
     """Turning the second factor off or making new recovery codes asks for the password."""
 
     password = PasswordField(
@@ -49,11 +48,11 @@ class PasswordCheckForm(FlaskForm):
     )
 
 
-class RequireForm(FlaskForm):
+class RequireForm(PageForm):
     required = BooleanField(_l("Admins and managers must use two-step sign-in"))
 
 
-class ResetForm(FlaskForm):
+class ResetForm(PageForm):
     user_id = IdField(
         _l("User number"),
         validators=[

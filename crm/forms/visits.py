@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     FileField,
     FloatField,
@@ -26,12 +25,12 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
-from crm.forms import CleanText, DateField, IdField, NamedLength, record_id
+from crm.forms import CleanText, DateField, IdField, NamedLength, PageForm, record_id
 from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, PURPOSES, SUMMARY_MAX
 from crm.services.field import voice_notes
 from crm.services.field.photos import Upload
 from crm.services.field.visits import Submission
-from crm.values import read_instant
+from crm.values import is_ascii_digits, read_instant
 
 NEXT_CHOICES = ("3", "7", "14", "date", "none")
 ACCURACY_MAX_M = 100_000
@@ -51,7 +50,7 @@ def _instant(form, field) -> None:
         raise ValidationError(str(error)) from None
 
 
-class VisitForm(FlaskForm):
+class VisitForm(PageForm):
     """A visit as the phone sends it; the CSRF token travels in a header from the outbox."""
 
     factory_id = IdField(
@@ -145,7 +144,7 @@ class VisitForm(FlaskForm):
             task_ids=list(self.task_ids.data or []),
             follow_up_id=self.follow_up_id.data,
             contact_id=self.contact_id.data,
-            next_in_days=int(pick) if pick.isdigit() else None,
+            next_in_days=int(pick) if is_ascii_digits(pick) and len(pick) < 4 else None,
             next_on=self.next_on.data if pick == "date" else None,
             next_reason=self.next_reason.data or "",
             checked_in_at=parse_instant(self.checked_in_at.data),

@@ -7,10 +7,17 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
+import pkgutil
 import re
 from pathlib import Path
 
 import pytest
+from wtforms import Form
+from wtforms.form import BaseForm
+
+import crm.forms
+from crm.forms import PageForm, QueryForm
 
 ROOT = Path(__file__).resolve().parents[2]
 CRM = ROOT / "crm"
@@ -164,3 +171,21 @@ def test_the_architecture_map_names_modules_and_rules_that_exist():
 @pytest.mark.parametrize("name", ["crm.services.field.visits.log_visit_gone", "crm.nowhere"])
 def test_a_name_that_is_gone_does_not_resolve(name):
     assert not resolves(name)
+
+
+def test_every_form_takes_its_input_through_the_one_place():
+    """Every form of crm/forms is a PageForm (posted) or a QueryForm (filters): one place
+    decides what a field may receive (a file only a file field, storable text only)."""
+    strays = []
+    for info in pkgutil.iter_modules(crm.forms.__path__, "crm.forms."):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, BaseForm)
+                and value.__module__ == module.__name__
+                and not issubclass(value, PageForm | QueryForm)
+            ):
+                strays.append(f"{module.__name__}.{name}")
+    assert not strays, f"forms outside PageForm and QueryForm: {strays}"
+    assert issubclass(QueryForm, Form)

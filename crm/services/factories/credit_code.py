@@ -7,6 +7,8 @@ import re
 
 from flask_babel import gettext as _
 
+from crm.values import is_ascii_digits
+
 # The 31 characters the standard uses: digits and upper-case letters without I, O, Z, S, V.
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 # GB 32100-2015 section 5: the 18th character, by GB/T 17710's hybrid system modulo 31.
@@ -101,7 +103,7 @@ def shape_problem(code: str) -> str | None:
             allowed=", ".join(CATEGORIES[department]),
             char=category,
         )
-    if not region.isdigit():
+    if not is_ascii_digits(region):
         return _(
             "Characters 3 to 8 are the registering office's region code: six digits, "
             "not %(region)s.",

@@ -13,6 +13,7 @@ from crm import clock
 from crm.extensions import db
 from crm.models import AuditEntry, User
 from crm.services.accounts import auth as auth_service
+from crm.values import id_or_none, is_ascii_digits
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 1000
@@ -36,7 +37,7 @@ Cursor = tuple[datetime, int]
 def filtered(filters: AuditFilters) -> Select:
     statement = select(AuditEntry)
     actor = filters.actor.strip()
-    if actor.isdigit() and len(actor) < 10:
+    if is_ascii_digits(actor) and len(actor) < 10:  # an id; more digits are a login's
         statement = statement.where(AuditEntry.actor_id == int(actor))
     elif actor:
         login = auth_service.normalise_login(actor)
@@ -100,9 +101,10 @@ def parse_cursor(text: str | None) -> Cursor | None:
         at = datetime.fromisoformat(at_text)
     except ValueError:
         return None
-    if at.tzinfo is None or not id_text.isdigit():
+    entry_id = id_or_none(id_text)
+    if at.tzinfo is None or entry_id is None:
         return None
-    return at, int(id_text)
+    return at, entry_id
 
 
 def choices() -> tuple[list[str], list[str]]:
