@@ -66,6 +66,27 @@ def _json_fields(data: object) -> MultiDict:
     return fields
 
 
+class _Posted:
+    """The posted fields as a form reads them: the files under its file fields' names, the
+    text under every other name (a file posted as text, or text as a file, is not there)."""
+
+    def __init__(self, file_names: set[str]) -> None:
+        self.file_names = file_names
+
+    def _source(self, name: str):
+        return request.files if name in self.file_names else request.form
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._source(name)
+
+    def __iter__(self):
+        yield from (name for name in request.form if name not in self.file_names)
+        yield from (name for name in request.files if name in self.file_names)
+
+    def getlist(self, name: str) -> list:
+        return self._source(name).getlist(name)
+
+
 class PageForm(_StorableText, FlaskForm):
     """Every posted form of the pages: one place for what a field may receive.
 
@@ -89,15 +110,9 @@ class PageForm(_StorableText, FlaskForm):
                 except RecursionError:  # nested thousands deep: no fields, not a 500
                     data = None
                 return _json_fields(data) or None
-            files = {field.name for field in form if isinstance(field, FileField)}
-            posted: MultiDict = MultiDict()
-            for name, value in request.form.items(multi=True):
-                if name not in files:
-                    posted.add(name, value)
-            for name, value in request.files.items(multi=True):
-                if name in files:
-                    posted.add(name, value)
-            return posted or None
+            if not (request.form or request.files):
+                return None
+            return _Posted({field.name for field in form if isinstance(field, FileField)})
 
 
 class NamedLength(Length):
