@@ -9,10 +9,13 @@ it; one that only reads begins deferred and, in WAL mode, never waits for anyone
 
 Who may write: a request whose method is not GET, HEAD or OPTIONS, and whatever runs under
 `writing()` (the scheduler's jobs, the work runner, `flask crm`). A reading request that
-must save one small change (a session's "last seen") does it with `save_alone`, in a
-transaction that begins with the write. Bookkeeping that must not be lost (a work request's
-progress and outcome, a job run's) goes through `retrying`. PostgreSQL is left as it is:
-its rows lock one by one and its transactions wait for each other by themselves.
+must save one small change does it with `save_alone`, in a transaction that begins with the
+write. Bookkeeping (a session's "last seen", a token's "last used") goes through `bookkeep`
+once the request's work is done: one statement that waits for the lock only briefly and is
+skipped when the database is busy, never an error for the request. Bookkeeping that must
+not be lost (a work request's progress and outcome, a job run's) goes through `retrying`.
+PostgreSQL is left as it is: its rows lock one by one and its transactions wait for each
+other by themselves.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from typing import TypeVar
 from flask import has_request_context, request
 from sqlalchemy import event, inspect, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.sql import Executable
 
 from crm.extensions import db
 
@@ -40,11 +44,15 @@ READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # How long a writer waits for SQLite's write lock before the database answers busy (seconds);
 # CRM_SQLITE_BUSY_SECONDS sets it (crm.create_app's engine options).
 BUSY_SECONDS = 10.0
+# How long `bookkeep` waits for SQLite's write lock before its write is skipped (seconds).
+BOOKKEEPING_WAIT = 0.1
 # `retrying`: how many times, and the first pause (doubled each time), before giving up.
 ATTEMPTS = 6
 FIRST_PAUSE = 0.2
 
 _writing: ContextVar[bool] = ContextVar("crm_writing", default=False)
+# Set while `bookkeep` runs: its transaction begins deferred, whatever the request's method.
+_bookkeeping: ContextVar[bool] = ContextVar("crm_bookkeeping", default=False)
 # On a connection's info: whether its transaction began with the write lock.
 _IMMEDIATE = "crm_began_immediate"
 
@@ -135,6 +143,53 @@ def save_alone(record: db.Model) -> None:
         log.warning("%s %s not saved: the database stayed busy", model.__name__, key)
 
 
+def bookkeep(statement: Executable) -> bool:
+    """Run one small write of bookkeeping in a transaction of its own; True when it wrote a row.
+
+    For "last seen" and "last used", once the request's work is done: the request's own
+    transaction ends first (a reading one has nothing to keep, a changing one has committed or
+    failed), and this one begins deferred, so that SQLite's write lock is taken by the
+    statement itself and held only for it. On SQLite it waits for the lock BOOKKEEPING_WAIT
+    at most; on PostgreSQL the statement itself skips a row that another transaction holds
+    (crm.services.accounts.auth.seen_statement). A busy database or any other failure skips
+    the write, which a later request makes again: never an error for the request.
+    """
+    session = db.session
+    token = _bookkeeping.set(True)
+    try:
+        session.rollback()
+        with _short_wait():
+            result = session.execute(statement.execution_options(synchronize_session=False))
+        session.commit()
+        return bool(result.rowcount)
+    except SQLAlchemyError as error:
+        with contextlib.suppress(SQLAlchemyError):
+            session.rollback()
+        reason = "the database stayed busy" if is_busy(error) else str(error).splitlines()[0]
+        log.warning("bookkeeping skipped: %s", reason)
+        return False
+    finally:
+        _bookkeeping.reset(token)
+
+
+@contextlib.contextmanager
+def _short_wait() -> Iterator[None]:
+    """On SQLite, the session's connection waits BOOKKEEPING_WAIT for the write lock (its own
+    setting, set and put back on the driver's connection, which the next user then finds as it
+    was)."""
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    before = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+    raw.execute(f"PRAGMA busy_timeout = {int(BOOKKEEPING_WAIT * 1000)}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {int(before)}")
+
+
 def _reading_on_sqlite() -> bool:
     """Whether the session is in a SQLite transaction that began deferred (to read only)."""
     if db.session.get_bind().dialect.name != "sqlite" or not db.session().in_transaction():
@@ -164,6 +219,6 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection) -> None:
     if connection.dialect.name == "sqlite":
-        immediate = will_write()
+        immediate = will_write() and not _bookkeeping.get()
         connection.info[_IMMEDIATE] = immediate
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
