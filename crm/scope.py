@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, and_, false, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from crm import cache
 from crm.errors import NotAllowed, NotFound
 from crm.extensions import db
 from crm.models import (
@@ -163,25 +164,20 @@ def _request_cache() -> dict:
 
 def _led_belts(user: User) -> list[int]:
     """The belts a manager leads, read once a request."""
-    cache, key = _request_cache(), ("led-belts", user.id)
-    if key not in cache:
-        cache[key] = list(db.session.scalars(led_belt_ids(user)))
-    return cache[key]
+    kept, key = _request_cache(), ("led-belts", user.id)
+    if key not in kept:
+        kept[key] = cache.led_belts(user.id)
+    return kept[key]
 
 
 def _rep_reach(user: User, on: date) -> tuple[list[int], list[int]]:
     """The owners whose factories a rep holds on a day (theirs and those they stand in for),
     and their team's belts; kept for the request, which may ask several times."""
-    cache, key = _request_cache(), ("rep-reach", user.id, on)
-    if key not in cache:
-        owners = [user.id, *db.session.scalars(covered_rep_ids(user, on))]
-        team_belts = (
-            list(db.session.scalars(select(Belt.id).where(Belt.team_id == user.team_id)))
-            if user.team_id is not None
-            else []
-        )
-        cache[key] = (owners, team_belts)
-    return cache[key]
+    kept, key = _request_cache(), ("rep-reach", user.id, on)
+    if key not in kept:
+        owners = [user.id, *cache.covered_reps(user.id, on)]
+        kept[key] = (owners, cache.team_belts(user.team_id))
+    return kept[key]
 
 
 def belts(user: User) -> Select:

@@ -8,11 +8,12 @@ begins with BEGIN IMMEDIATE, which waits up to the busy timeout for the lock and
 it; one that only reads begins deferred and, in WAL mode, never waits for anyone.
 
 Who may write: a request whose method is not GET, HEAD or OPTIONS, and whatever runs under
-`writing()` (the scheduler's jobs, the work runner, `flask crm`). A reading request that
-must save one small change (a session's "last seen") does it with `save_alone`, in a
-transaction that begins with the write. Bookkeeping that must not be lost (a work request's
-progress and outcome, a job run's) goes through `retrying`. PostgreSQL is left as it is:
-its rows lock one by one and its transactions wait for each other by themselves.
+`writing()` (the scheduler's jobs, the work runner, `flask crm`). Bookkeeping (a session's
+"last seen", a token's "last used") goes through `bookkeep` once the request's work is done:
+one statement that waits for the lock only briefly and is skipped when the database is busy,
+never an error for the request. Bookkeeping that must not be lost (a work request's progress
+and outcome, a job run's) goes through `retrying`. PostgreSQL is left as it is: its rows
+lock one by one and its transactions wait for each other by themselves.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from flask import has_request_context, request
-from sqlalchemy import event, inspect, update
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.sql import Executable
 
 from crm.extensions import db
 
@@ -40,13 +42,15 @@ READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # How long a writer waits for SQLite's write lock before the database answers busy (seconds);
 # CRM_SQLITE_BUSY_SECONDS sets it (crm.create_app's engine options).
 BUSY_SECONDS = 10.0
+# How long `bookkeep` waits for SQLite's write lock before its write is skipped (seconds).
+BOOKKEEPING_WAIT = 0.1
 # `retrying`: how many times, and the first pause (doubled each time), before giving up.
 ATTEMPTS = 6
 FIRST_PAUSE = 0.2
 
 _writing: ContextVar[bool] = ContextVar("crm_writing", default=False)
-# On a connection's info: whether its transaction began with the write lock.
-_IMMEDIATE = "crm_began_immediate"
+# Set while `bookkeep` runs: its transaction begins deferred, whatever the request's method.
+_bookkeeping: ContextVar[bool] = ContextVar("crm_bookkeeping", default=False)
 
 
 @contextlib.contextmanager
@@ -100,46 +104,51 @@ def retrying(action: Callable[[], T], attempts: int = ATTEMPTS, pause: float = F
     raise AssertionError("unreachable")
 
 
-def save_alone(record: db.Model) -> None:
-    """Save a reading request's one changed record in a transaction that begins with the write.
+def bookkeep(statement: Executable) -> bool:
+    """Run one small write of bookkeeping in a transaction of its own; True when it wrote a row.
 
-    In a transaction that may write already, it is simply committed. Otherwise (a reading
-    request on SQLite) the read transaction is ended first: it could not turn into a write
-    while another connection writes, but a transaction whose first statement is the UPDATE
-    waits for the lock like any writer. A save that still finds the database busy is dropped (the
-    change is a time that the next request writes again), never an error for the reader.
+    For "last seen" and "last used", once the request's work is done: the request's own
+    transaction ends first (a reading one has nothing to keep, a changing one has committed or
+    failed), and this one begins deferred, so that SQLite's write lock is taken by the
+    statement itself and held only for it. On SQLite it waits for the lock BOOKKEEPING_WAIT
+    at most; on PostgreSQL the statement itself skips a row that another transaction holds
+    (crm.services.accounts.auth.seen_statement). A busy database or any other failure skips
+    the write, which a later request makes again: never an error for the request.
     """
-    if not _reading_on_sqlite():
-        db.session.commit()  # the transaction may write already: the change goes with it
-        return
-    state = inspect(record)
-    values = {
-        attribute.key: attribute.history.added[0]
-        for attribute in state.attrs
-        if attribute.history.added and attribute.key in state.mapper.columns
-    }
-    model = type(record)
-    names = (column.key for column in state.mapper.primary_key)
-    key = dict(zip(names, state.identity, strict=True))
-    db.session.rollback()
-    if not values:
-        return
-    statement = update(model).filter_by(**key).values(**values)
+    session = db.session
+    token = _bookkeeping.set(True)
     try:
-        db.session.execute(statement.execution_options(synchronize_session=False))
-        db.session.commit()
-    except OperationalError as error:
-        db.session.rollback()
-        if not is_busy(error):
-            raise
-        log.warning("%s %s not saved: the database stayed busy", model.__name__, key)
-
-
-def _reading_on_sqlite() -> bool:
-    """Whether the session is in a SQLite transaction that began deferred (to read only)."""
-    if db.session.get_bind().dialect.name != "sqlite" or not db.session().in_transaction():
+        session.rollback()
+        with _short_wait():
+            result = session.execute(statement.execution_options(synchronize_session=False))
+        session.commit()
+        return bool(result.rowcount)
+    except SQLAlchemyError as error:
+        with contextlib.suppress(SQLAlchemyError):
+            session.rollback()
+        reason = "the database stayed busy" if is_busy(error) else str(error).splitlines()[0]
+        log.warning("bookkeeping skipped: %s", reason)
         return False
-    return not db.session.connection().info.get(_IMMEDIATE, False)
+    finally:
+        _bookkeeping.reset(token)
+
+
+@contextlib.contextmanager
+def _short_wait() -> Iterator[None]:
+    """On SQLite, the session's connection waits BOOKKEEPING_WAIT for the write lock (its own
+    setting, set and put back on the driver's connection, which the next user then finds as it
+    was)."""
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    before = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+    raw.execute(f"PRAGMA busy_timeout = {int(BOOKKEEPING_WAIT * 1000)}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {int(before)}")
 
 
 @event.listens_for(Engine, "connect")
@@ -164,6 +173,5 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection) -> None:
     if connection.dialect.name == "sqlite":
-        immediate = will_write()
-        connection.info[_IMMEDIATE] = immediate
+        immediate = will_write() and not _bookkeeping.get()
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 from crm.extensions import db
 
 # Seeded once by the app fixture (catalogue.install_defaults) and kept between tests.
-CATALOGUE_TABLES = frozenset({"metrics", "stage_definitions", "task_templates"})
+CATALOGUE_TABLES = frozenset({"metrics", "stage_definitions", "task_templates", "cache_versions"})
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from crm.models.history import AuditEntry, Delivery, Notification, StageChange
 from crm.models.imports import ImportRow, ImportRun
 from crm.models.password_reset import PasswordReset
 from crm.models.stage import PROSPECT, STAGES, Metric, StageDefinition, TaskTemplate
-from crm.models.system import Holiday, JobRun, SchedulerLease, Setting
+from crm.models.system import CacheVersion, Holiday, JobRun, SchedulerLease, Setting
 from crm.models.task import MetricSnapshot, Task
 from crm.models.team import Belt, Leave, Team, team_managers
 from crm.models.two_factor import RecoveryCode, TwoFactor
@@ -25,6 +25,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Belt",
+    "CacheVersion",
     "Contact",
     "Delivery",
     "Factory",

@@ -1,4 +1,5 @@
-"""The install's own records: settings, holidays, job runs, the scheduler lease."""
+"""The install's own records: settings, holidays, job runs, the scheduler lease, the version of
+what each process keeps of them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -35,6 +37,16 @@ class Setting(db.Model):
     value: Mapped[dict | list | str | int | float | bool | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class CacheVersion(db.Model):
+    """The version of the data every process keeps (crm.cache): set anew, in the same
+    transaction, by every change to the settings, stages, metrics, belts, team leads or leaves."""
+
+    __tablename__ = "cache_versions"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class Holiday(db.Model):

@@ -64,8 +64,10 @@ class User(UserMixin, db.Model):
     factory = relationship("Factory", foreign_keys=[factory_id])
     led_teams = relationship("Team", secondary="team_managers", back_populates="managers")
 
-    # Set by the user loader: the sign-in session this request runs under.
-    current_session_token = None  # str | None; not a column
+    # Set by the user loader: the sign-in session this request runs under, and what its one
+    # query read of it (crm.services.accounts.auth.SignIn). Not columns.
+    current_session_token = None  # str | None
+    current_sign_in = None  # SignIn | None
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
+    g,
     has_request_context,
     redirect,
     render_template,
@@ -15,6 +17,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy.sql import Executable
 
 from crm import clock, scope
 from crm.errors import Invalid, Locked, NotFound
@@ -26,7 +29,7 @@ from crm.models.user import EMAIL_MAX
 from crm.services.accounts import auth as auth_service
 from crm.services.accounts import password_resets, two_factor
 from crm.services.portal import invitations
-from crm.transactions import save_alone
+from crm.transactions import bookkeep
 from crm.views.errors import save_form
 from crm.views.security import local_path
 
@@ -45,13 +48,28 @@ def home_url(user: User) -> str:
 
 
 def load_user_from_session(token: str) -> User | None:
-    user = auth_service.load_session(token)
-    # Saved at once, on its own: a request that only reads never commits, so the time would be
-    # lost and every later request would write it again. A reading request's transaction may
-    # not turn into a write on SQLite (crm.transactions), so the save begins one of its own.
-    if user is not None and auth_service.only_seen_time_changed():
-        save_alone(next(iter(db.session.dirty)))
+    now = clock.now()
+    user = auth_service.load_session(token, now)
+    if user is not None and user.current_sign_in.seen_due:
+        after_response(auth_service.seen_statement(user.current_sign_in.session_id, now))
     return user
+
+
+def after_response(statement: Executable) -> None:
+    """Bookkeeping ("last seen", "last used") to write once the request's work is done."""
+    g.setdefault("bookkeeping", []).append(statement)
+
+
+@bp.after_app_request
+def _write_bookkeeping(response: Response) -> Response:
+    """Written on its own, after the work and before the answer leaves (a streamed answer, which
+    still reads, leaves it to a later request); a write that cannot be made is skipped
+    (crm.transactions.bookkeep), so that it never fails the request."""
+    statements = g.pop("bookkeeping", [])
+    if not response.is_streamed:
+        for statement in statements:
+            bookkeep(statement)
+    return response
 
 
 def locale_for_request() -> str:

@@ -9,11 +9,8 @@ from flask_babel import format_date as babel_format_date
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from crm import clock
-from crm.extensions import db
-from crm.models import Metric, StageDefinition
+from crm import cache, clock
 from crm.services.growth import eligibility, snapshots
 
 NAV = {
@@ -59,13 +56,13 @@ def nav_links() -> list[tuple[str, str]]:
     return [(endpoint, _nav_label(label)) for endpoint, label in NAV[current_user.role]]
 
 
-def _stage_names() -> dict[str, StageDefinition]:
+def _stage_names() -> dict[str, cache.Stage]:
     if "stage_names" not in g:
-        g.stage_names = {s.code: s for s in db.session.scalars(select(StageDefinition))}
+        g.stage_names = cache.stages()
     return g.stage_names
 
 
-def _metrics() -> dict[str, Metric]:
+def _metrics() -> dict[str, cache.MetricInfo]:
     if "metrics" not in g:
         g.metrics = snapshots.metric_catalogue()
     return g.metrics

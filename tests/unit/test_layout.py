@@ -32,15 +32,16 @@ LAYERS: dict[str, int] = {
     "data": 0,
     "transactions": 1,  # how a transaction begins: on the extensions, beside the models
     "models": 1,
-    "scope": 2,
-    "services": 3,
-    "forms": 4,
-    "jobs": 4,
-    "demo": 4,
-    "views": 5,
-    "cli": 5,
-    "cli_work": 5,
-    "": 6,  # crm/__init__.py, the app factory
+    "cache": 2,  # what each process keeps of the settings, stages, metrics and belts
+    "scope": 3,
+    "services": 4,
+    "forms": 5,
+    "jobs": 5,
+    "demo": 5,
+    "views": 6,
+    "cli": 6,
+    "cli_work": 6,
+    "": 7,  # crm/__init__.py, the app factory
 }
 # Edges of one layer that call into each other: the CLI's work command joins the CLI's group.
 SIDEWAYS = {("cli_work", "cli")}

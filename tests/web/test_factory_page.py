@@ -192,8 +192,10 @@ def test_the_pages_queries_do_not_grow_with_its_rows(client, world, db_session):
     sign_in(client, rep.email)
     builders.visit(factory, rep)  # with one visit, its photos are loaded in one more query
     db_session.commit()
+    page = url(factory)
+    client.get(page)  # the first request after a change loads what the process keeps (crm.cache)
     with counted_statements() as before:
-        client.get(url(factory))
+        client.get(page)
     for n in range(6):
         db_session.add(
             Visit(
@@ -222,7 +224,7 @@ def test_the_pages_queries_do_not_grow_with_its_rows(client, world, db_session):
         factory.contacts.append(Contact(name=f"Contact {n}", phone_digits=f"1380000000{n}"))
     db_session.commit()
     with counted_statements() as after:
-        client.get(url(factory))
+        client.get(page)
     assert len(after) == len(before), after
 
 

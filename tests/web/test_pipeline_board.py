@@ -296,6 +296,7 @@ def bulk_factories(belt, owner, count: int, start: int) -> None:
 def test_the_board_costs_the_same_statements_for_50_and_500_factories(client, world):
     sign_in(client, world["manager_a"].email)
     bulk_factories(world["belt_a"], world["rep1"], 50, 0)
+    client.get("/pipeline/board")  # the first request after a change loads what is kept
     with counted_statements() as small:
         assert client.get("/pipeline/board").status_code == 200
     bulk_factories(world["belt_a"], world["rep1"], 450, 50)

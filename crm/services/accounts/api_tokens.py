@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Update, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
-from crm import clock
+from crm import cache, clock
 from crm.errors import Invalid, NotAllowed, too_long
 from crm.extensions import db
-from crm.models import ApiToken, User
+from crm.models import ApiToken, TwoFactor, User
 from crm.models.api_token import TOKEN_NAME_MAX
 from crm.services.accounts import two_factor
 from crm.services.install import audit
@@ -138,14 +139,41 @@ def authenticate(secret: str, now: datetime) -> ApiToken | None:
     A token that a password alone made stops working once a second factor is asked of its
     user (the install requires one of the role, or the user turned one on), as a sign-in
     session of a password alone does.
+
+    One query reads the token, its user, whether the user has a second factor and the version
+    of what each process keeps (crm.cache): a bearer request's fixed cost.
     """
     if not secret.startswith(TOKEN_START) or len(secret) > 200:
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(secret)))
-    if token is None or not token.usable_at(now) or not token.user.active:
+    row = db.session.execute(
+        select(ApiToken, User, TwoFactor.confirmed_at, cache.version_column())
+        .join(User, User.id == ApiToken.user_id)
+        .outerjoin(TwoFactor, TwoFactor.user_id == User.id)
+        .where(ApiToken.token_hash == digest(secret))
+    ).first()
+    if row is None:
         return None
-    if not two_factor.credential_satisfied(token.user, token.second_factor_at):
+    cache.note_version(row.cache_version)
+    token, user = row.ApiToken, row.User
+    set_committed_value(token, "user", user)  # read above: token.user asks nothing more
+    if not token.usable_at(now) or not user.active:
         return None
-    if token.last_used_at is None or now - token.last_used_at >= USE_RESOLUTION:
-        token.last_used_at = now
+    factor_on = row.confirmed_at is not None
+    if not two_factor.credential_satisfied(user, token.second_factor_at, factor_on):
+        return None
     return token
+
+
+def use_statement(token: ApiToken, now: datetime) -> Update | None:
+    """The write of a token's "last used", when it is older than USE_RESOLUTION (else None);
+    skipped when another request wrote it meanwhile or (PostgreSQL) is writing it now."""
+    if token.last_used_at is not None and now - token.last_used_at < USE_RESOLUTION:
+        return None
+    due = (
+        select(ApiToken.id)
+        .where(ApiToken.id == token.id)
+        .where((ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at <= now - USE_RESOLUTION))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return update(ApiToken).where(ApiToken.id == due).values(last_used_at=now)

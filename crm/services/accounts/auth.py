@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from importlib import resources
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Update, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from crm import cache
 from crm.clock import now as clock_now
 from crm.errors import Invalid, Locked, too_long, too_short
 from crm.extensions import db
-from crm.models import LoginAttempt, User, UserSession
+from crm.models import LoginAttempt, TwoFactor, User, UserSession
 from crm.models.user import EMAIL_MAX
 from crm.services.install import audit
 
@@ -74,7 +76,7 @@ def phone_problem(phone: str) -> str | None:
 # --- passwords ----------------------------------------------------------------------------
 
 
-@cache
+@functools.cache
 def common_passwords() -> frozenset[str]:
     text = resources.files("crm.data").joinpath("common-passwords.txt").read_text("utf-8")
     return frozenset(
@@ -101,7 +103,7 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method="scrypt")
 
 
-@cache
+@functools.cache
 def _stand_in_hash() -> str:
     # Checked against when the login is unknown, so that both cases cost the same.
     return hash_password(secrets.token_urlsafe(16))
@@ -181,33 +183,64 @@ def start_session(
     return token
 
 
-def load_session(token: str) -> User | None:
-    """The user of a live session, or None when it was ended or the user deactivated."""
+@dataclass(frozen=True)
+class SignIn:
+    """What a signed-in request's one query read of its session (User.current_sign_in)."""
+
+    session_id: int
+    second_factor_at: datetime | None  # when this session passed the second factor
+    factor_on: bool  # the user has a confirmed second factor
+    seen_due: bool  # "last seen" is older than SEEN_EVERY: the caller writes it (seen_statement)
+
+
+def load_session(token: str, now: datetime | None = None) -> User | None:
+    """The user of a live session, or None when it was ended or the user deactivated.
+
+    One query reads the session, its user, whether the user has a second factor and the
+    version of what each process keeps (crm.cache): a signed-in request's fixed cost.
+    """
     if not token:
         return None
-    row = db.session.scalar(
-        select(UserSession).where(
-            UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None)
+    row = db.session.execute(
+        select(
+            UserSession.id,
+            UserSession.last_seen_at,
+            UserSession.second_factor_at,
+            User,
+            TwoFactor.confirmed_at,
+            cache.version_column(),
         )
-    )
-    if row is None or not row.user.active:
+        .join(User, User.id == UserSession.user_id)
+        .outerjoin(TwoFactor, TwoFactor.user_id == User.id)
+        .where(UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None))
+    ).first()
+    if row is None:
         return None
-    now = clock_now()
-    if now - row.last_seen_at > SEEN_EVERY:
-        row.last_seen_at = now  # the caller saves it (crm.views.auth.load_user_from_session)
-    row.user.current_session_token = token
-    return row.user
-
-
-def only_seen_time_changed() -> bool:
-    """True when the session's "last seen" is the one unsaved change, so it may be saved alone."""
-    dirty = list(db.session.dirty)
-    return (
-        not db.session.new
-        and not db.session.deleted
-        and len(dirty) == 1
-        and isinstance(dirty[0], UserSession)
+    cache.note_version(row.cache_version)
+    user = row.User
+    if not user.active:
+        return None
+    now = now or clock_now()
+    user.current_session_token = token
+    user.current_sign_in = SignIn(
+        session_id=row.id,
+        second_factor_at=row.second_factor_at,
+        factor_on=row.confirmed_at is not None,
+        seen_due=now - row.last_seen_at > SEEN_EVERY,
     )
+    return user
+
+
+def seen_statement(session_id: int, now: datetime) -> Update:
+    """Write a session's "last seen", unless another request wrote it within SEEN_EVERY or
+    (on PostgreSQL) is writing it now: the write is skipped rather than waited for."""
+    due = (
+        select(UserSession.id)
+        .where(UserSession.id == session_id, UserSession.last_seen_at < now - SEEN_EVERY)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return update(UserSession).where(UserSession.id == due).values(last_seen_at=now)
 
 
 def current_session(user: User) -> UserSession | None:

@@ -69,16 +69,28 @@ def session_passed_at(user: User) -> datetime | None:
     return row.second_factor_at if row is not None else None
 
 
-def credential_satisfied(user: User, passed_at: datetime | None) -> bool:
+def credential_satisfied(
+    user: User, passed_at: datetime | None, factor_on: bool | None = None
+) -> bool:
     """A session or an API token that passed the second factor at `passed_at` (None: never)
-    may act for the user: it passed, or no second factor is asked of the user."""
+    may act for the user: it passed, or no second factor is asked of the user.
+
+    `factor_on`: whether the user has a second factor, when the caller read it already.
+    """
     if passed_at is not None:
         return True
-    return not required_for(user) and not enrolled(user)
+    if required_for(user):
+        return False
+    return not (enrolled(user) if factor_on is None else factor_on)
 
 
 def session_satisfied(user: User) -> bool:
-    """True when the current session passed the second factor, or none is required of it."""
+    """True when the current session passed the second factor, or none is required of it.
+
+    At the start of a request, from what the user loader read (User.current_sign_in)."""
+    sign_in = user.current_sign_in
+    if sign_in is not None:
+        return credential_satisfied(user, sign_in.second_factor_at, sign_in.factor_on)
     return credential_satisfied(user, session_passed_at(user))
 
 

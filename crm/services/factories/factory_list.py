@@ -21,9 +21,9 @@ from sqlalchemy import Select, and_, false, func, or_, select, true
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
-from crm import clock, scope
+from crm import cache, clock, scope
 from crm.extensions import db
-from crm.models import PROSPECT, STAGES, STATUSES, Factory, StageDefinition, User
+from crm.models import PROSPECT, STAGES, STATUSES, Factory, User
 from crm.services.factories import credit_code
 from crm.services.factories.edits import can_claim
 from crm.services.growth import eligibility
@@ -156,8 +156,7 @@ def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
 
 def cadences() -> dict[str, int]:
     """Visit cadence in days per stage code, the prospect's included (14 if it has no row)."""
-    rows = db.session.execute(select(StageDefinition.code, StageDefinition.cadence_days)).all()
-    found = {code: days for code, days in rows}
+    found = {code: stage.cadence_days for code, stage in cache.stages().items()}
     found.setdefault(PROSPECT, DEFAULT_PROSPECT_CADENCE)
     return found
 

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from crm import clock, scope
+from crm import cache, clock, scope
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import Factory, Metric, MetricSnapshot, User
@@ -18,11 +18,9 @@ from crm.services.install import audit
 VALUE_DIGITS = 12  # Numeric(16, 4): twelve digits before the point
 
 
-def metric_catalogue() -> dict[str, Metric]:
-    """The metric catalogue by code, in its seeded order (a handful of rows)."""
-    return {
-        metric.code: metric for metric in db.session.scalars(select(Metric).order_by(Metric.id))
-    }
+def metric_catalogue() -> dict[str, cache.MetricInfo]:
+    """The metric catalogue by code, in its seeded order (kept by each process: crm.cache)."""
+    return cache.metrics()
 
 
 def month_start(day: date) -> date:

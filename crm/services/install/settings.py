@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crm import cache
 from crm.extensions import db
 from crm.models import Setting, User
 from crm.services.install import audit
@@ -26,10 +27,11 @@ DEFAULTS: dict[str, Any] = {
 
 
 def get(key: str) -> Any:
+    """A setting's value: the admin's, or the default (kept by each process: crm.cache)."""
     if key not in DEFAULTS:
         raise KeyError(key)
-    row = db.session.get(Setting, key)
-    return DEFAULTS[key] if row is None else row.value
+    stored = cache.settings()
+    return stored[key] if key in stored else DEFAULTS[key]
 
 
 def put(actor: User, key: str, value: Any) -> None:

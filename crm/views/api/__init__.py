@@ -23,10 +23,10 @@ from crm.forms.visits import VisitForm
 from crm.models import ApiToken, User
 from crm.services.accounts import api_tokens
 from crm.services.install import settings
-from crm.transactions import save_alone
 from crm.views import visits as visit_views
 from crm.views.api.as_json import visit_json
 from crm.views.api.shapes import ID_MAX
+from crm.views.auth import after_response
 from crm.views.errors import json_error
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -63,8 +63,9 @@ def _load_bearer_user():
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
-    if db.session.is_modified(token):
-        save_alone(token)  # last_used_at, written at most once a minute, even on a GET
+    used = api_tokens.use_statement(token, clock.now())
+    if used is not None:
+        after_response(used)  # last_used_at, written at most once a minute, even on a GET
     g._login_user = token.user  # Flask-Login's current_user for this request only
     return None
 
