@@ -212,6 +212,20 @@ class Meter:
         backends = cpu_seconds(self._backends()) if self.engine is not None else None
         return cpu_seconds(workers_of(server.process.pid)), backends
 
+    def settle(self, server: load.Server, timeout: float = 60.0) -> None:
+        """Wait until the server's workers (and PostgreSQL) stop working. When wrk stops, the
+        requests in flight and the connections waiting in gunicorn's backlog (up to the 32 of the
+        run) are still served, to no one: the next run must not pay for them."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            workers, backends = self.read(server)
+            busy = sum(workers.values()) + sum((backends or {}).values())
+            if last is not None and busy - last < 0.02:
+                return
+            last = busy
+            time.sleep(0.25)
+
     @staticmethod
     def spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
         """The time spent between two readings (a process that began meanwhile counts whole)."""
@@ -248,6 +262,7 @@ def loaded(
     settings: Settings,
     seconds: int,
 ) -> Run:
+    meter.settle(server)
     before = meter.read(server)
     figures = wrk(server.port, page, connections, seconds, settings.wrk_threads)
     after = meter.read(server)
@@ -471,7 +486,8 @@ def report(
         f"- load: wrk, {settings.wrk_threads} threads, "
         f"{' and '.join(map(str, settings.connections))} connections, "
         f"{settings.rounds} interleaved rounds of {settings.seconds:g} s a page; "
-        "medians of the rounds (the not-2xx answers and socket errors: their sum)",
+        "medians of the rounds (the not-2xx answers and socket errors: their sum); each run "
+        "starts when the servers are idle again",
         f"- signed in through the login form: the rep {settings.rep} (Today, My factories, the "
         "search, their first active factory's page; an API token made on the account page for "
         "the API list), the "
