@@ -12,24 +12,22 @@ factory user sign in through the login form (bench/load.py's SimulatedRep.post_l
 rep makes an API token on the account page. Every page must answer 200 with those
 credentials before it is loaded (a redirect to /login is a failed sign-in).
 
-Then wrk (Debian's package) loads each page with 32 and with 4 connections, in interleaved
-rounds (every page once a round, so that a busy spell of the shared host falls on all of them),
-and the report gives the medians: requests per second and their ratio to the bare hello's,
-p50 and p99 latency, the gunicorn workers' CPU time per request (and PostgreSQL's, read from
-/proc), the answers that were not 2xx, and the body's size. Absolute figures vary by host;
-the ratios are the targets (TARGETS below, from the "Performance" issue). The Markdown table
-goes to bench/results/ with the machine, its load average and the commit; the command exits
-1 when a target is missed, after printing the whole table.
+Then wrk (Debian's package; bench/wrk.py) loads each page with 32 and with 4 connections, in
+interleaved rounds (every page once a round, so that a busy spell of the shared host falls on
+all of them), and the report gives the medians: requests per second and their ratio to the
+bare hello's (in the same round), p50 and p99 latency, the gunicorn workers' CPU time per
+request (and PostgreSQL's, read from /proc), the answers that were not 2xx, and the body's
+size. Absolute figures vary by host; the ratios are the targets (TARGETS below, from the
+"Performance" issue). The Markdown table goes to bench/results/ with the machine, its load
+average and the commit; the command exits 1 when a target is missed, after printing the whole table.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,15 +36,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench import load
+from bench import load, wrk
 from bench.requests import cases, csrf_of, data_set_url, prepare
 from bench.sweep import DATA, RESULTS, ROOT, commit, database_version
 from bench.sweep import machine as machine_line
 
-LUA = Path(__file__).with_name("throughput.lua")
 HELLO = "bare Flask hello"
 JINJA = "hand-written Jinja, 50 rows"
 # The servers of one run: gunicorn's app for each.
@@ -59,7 +55,6 @@ APPS = {
 # unowned prospects too (3,352 factories over 100,000), so that a search for 永康 (Yongkang, one of
 # its belts) finds some. The tiny data set of the test has only the demo's own reps.
 REP = "field-rep-0001@example.com"
-REQUEST_TIMEOUT = "10s"  # wrk's default (2 s) would drop the slowest answers from the latency
 
 
 @dataclass(frozen=True)
@@ -118,35 +113,12 @@ class Page:
 
 
 @dataclass
-class Run:
-    """One wrk run of one page: its figures and the CPU time the servers spent on it."""
-
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    redirected: int
-    refused: int
-    failed: int
-    socket_errors: int
-    cpu_seconds: float
-    database_cpu_seconds: float | None
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds
-
-    def per_request_ms(self, seconds: float | None) -> float | None:
-        return None if seconds is None or not self.requests else 1000 * seconds / self.requests
-
-
-@dataclass
 class Result:
     page: Page
     connections: int
-    runs: list[Run] = field(default_factory=list)
+    runs: list[wrk.Run] = field(default_factory=list)
 
-    def median(self, figure: Callable[[Run], float | None]) -> float | None:
+    def median(self, figure: Callable[[wrk.Run], float | None]) -> float | None:
         values = [value for value in map(figure, self.runs) if value is not None]
         return statistics.median(values) if values else None
 
@@ -169,127 +141,6 @@ class Result:
 def hellos(results: list[Result]) -> dict[int, Result]:
     """The bare hello's result at each connection count."""
     return {result.connections: result for result in results if result.page.name == HELLO}
-
-
-# --- the servers' CPU time, from /proc ----------------------------------------------------------
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        line = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return line.rsplit(")", 1)[1].split()  # after the name, which may hold spaces
-
-
-def cpu_seconds(pids: list[int]) -> dict[int, float]:
-    """User and system time of each process (fields 14 and 15 of /proc/<pid>/stat)."""
-    times = {}
-    for pid in pids:
-        fields = _stat(pid)
-        if fields is not None:
-            times[pid] = (int(fields[11]) + int(fields[12])) / TICKS
-    return times
-
-
-def workers_of(master: int) -> list[int]:
-    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
-    return [pid for pid in pids if (fields := _stat(pid)) is not None and int(fields[1]) == master]
-
-
-class Meter:
-    """The CPU time of gunicorn's workers, and of PostgreSQL's backends for the database."""
-
-    def __init__(self, url: str) -> None:
-        self.engine = None
-        if make_url(url).get_backend_name() == "postgresql":
-            self.engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1)
-
-    def _backends(self) -> list[int]:
-        if self.engine is None:
-            return []
-        with self.engine.connect() as connection:
-            return list(
-                connection.scalars(
-                    text(
-                        "SELECT pid FROM pg_stat_activity"
-                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
-                )
-            )
-
-    def read(self, server: load.Server) -> tuple[dict[int, float], dict[int, float] | None]:
-        backends = cpu_seconds(self._backends()) if self.engine is not None else None
-        return cpu_seconds(workers_of(server.process.pid)), backends
-
-    def settle(self, server: load.Server, timeout: float = 60.0) -> None:
-        """Wait until the server's workers (and PostgreSQL) stop working. When wrk stops, the
-        requests in flight and the connections waiting in gunicorn's backlog (up to the 32 of the
-        run) are still served, to no one: the next run must not pay for them."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            workers, backends = self.read(server)
-            busy = sum(workers.values()) + sum((backends or {}).values())
-            if last is not None and busy - last < 0.02:
-                return
-            last = busy
-            time.sleep(0.25)
-
-    @staticmethod
-    def spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
-        """The time spent between two readings (a process that began meanwhile counts whole)."""
-        if after is None:
-            return None
-        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
-
-    def close(self) -> None:
-        if self.engine is not None:
-            self.engine.dispose()
-
-
-# --- wrk --------------------------------------------------------------------------------------
-
-
-def wrk(port: int, page: Page, connections: int, seconds: int, threads: int) -> dict:
-    command = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s"]
-    command += ["--timeout", REQUEST_TIMEOUT, "-s", str(LUA)]
-    for name, value in page.headers.items():
-        command += ["-H", f"{name}: {value}"]
-    command.append(f"http://127.0.0.1:{port}{page.path}")
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    for line in output.splitlines():
-        if line.startswith("wrk-json "):
-            return json.loads(line.removeprefix("wrk-json "))
-    raise RuntimeError(f"wrk printed no figures:\n{output}")
-
-
-def loaded(
-    meter: Meter,
-    server: load.Server,
-    page: Page,
-    connections: int,
-    settings: Settings,
-    seconds: int,
-) -> Run:
-    meter.settle(server)
-    before = meter.read(server)
-    figures = wrk(server.port, page, connections, seconds, settings.wrk_threads)
-    after = meter.read(server)
-    return Run(
-        requests=figures["requests"],
-        seconds=figures["duration_us"] / 1e6,
-        p50_ms=figures["p50_us"] / 1000,
-        p99_ms=figures["p99_us"] / 1000,
-        redirected=figures["redirected"],
-        refused=figures["refused"],
-        failed=figures["failed"],
-        socket_errors=sum(figures[name] for name in ("connect", "read", "write", "timeout")),
-        cpu_seconds=Meter.spent(before[0], after[0]),
-        database_cpu_seconds=Meter.spent(before[1], after[1]),
-    )
 
 
 # --- signing in ---------------------------------------------------------------------------------
@@ -366,7 +217,7 @@ def measure(url: str, settings: Settings, log: load.Log = print) -> list[Result]
     """Every page with every connection count, `settings.rounds` times, interleaved."""
     folder = Path(tempfile.mkdtemp(prefix="crm-throughput-"))
     servers: dict[str, load.Server] = {}
-    meter = None
+    meter: wrk.Meter | None = None
     keep = True
     try:
         for name, app in APPS.items():
@@ -391,19 +242,33 @@ def measure(url: str, settings: Settings, log: load.Log = print) -> list[Result]
             if status != 200:
                 raise RuntimeError(f"{page.name} answered {status} before the load, not 200")
             page.body_bytes = len(body)
-        meter = Meter(url)
+        meter = wrk.Meter(url)
         results = [
             Result(page, connections) for page in pages for connections in settings.connections
         ]
         if settings.warmup:
             log(f"warming up: each page for {settings.warmup:g} s")
             for page in pages:
-                loaded(meter, servers[page.server], page, 4, settings, settings.warmup)
+                wrk.load(
+                    meter,
+                    servers[page.server],
+                    page.path,
+                    page.headers,
+                    4,
+                    settings.warmup,
+                    settings.wrk_threads,
+                )
         for number in range(1, settings.rounds + 1):
             for result in results:
                 server = servers[result.page.server]
-                run = loaded(
-                    meter, server, result.page, result.connections, settings, settings.seconds
+                run = wrk.load(
+                    meter,
+                    server,
+                    result.page.path,
+                    result.page.headers,
+                    result.connections,
+                    settings.seconds,
+                    settings.wrk_threads,
                 )
                 result.runs.append(run)
                 log(
