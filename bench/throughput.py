@@ -31,6 +31,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -219,21 +220,25 @@ def measure(url: str, settings: Settings, log: load.Log = print) -> list[Result]
     servers: dict[str, load.Server] = {}
     meter: wrk.Meter | None = None
     keep = True
+
+    def start(name: str) -> None:
+        # CRM_THREADS=1: gunicorn's sync worker, one request at a time per process. The API's
+        # limit a token (the admin's setting) would refuse the load after a minute's worth:
+        # the limit is tested elsewhere, and its cost is the same when it is not hit.
+        servers[name] = load.Server(
+            url,
+            str(DATA / "storage"),
+            settings.workers,
+            folder / f"{name}.log",
+            APPS[name],
+            CRM_THREADS="1",
+            CRM_API_RATE_LIMIT="1000000 per minute",
+        )
+
     try:
-        for name, app in APPS.items():
-            logfile = folder / f"{name}.log"
-            # CRM_THREADS=1: gunicorn's sync worker, one request at a time per process. The
-            # API's limit a token (the admin's setting) would refuse the load after a minute's
-            # worth: the limit is tested elsewhere, its cost is the same when it is not hit.
-            servers[name] = load.Server(
-                url,
-                str(DATA / "storage"),
-                settings.workers,
-                logfile,
-                app,
-                CRM_THREADS="1",
-                CRM_API_RATE_LIMIT="1000000 per minute",
-            )
+        with ThreadPoolExecutor(len(APPS)) as pool:  # the three start side by side
+            for started in [pool.submit(start, name) for name in APPS]:
+                started.result()
         pages = pages_of(url, servers["crm"].port, settings)
         for page in pages:
             status, _headers, body = load.request(
