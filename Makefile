@@ -6,7 +6,7 @@ export FLASK_APP := crm
 # Tests on two cores: one worker (and one browser) per core.
 TEST_WORKERS ?= auto
 
-.PHONY: run serve test lint format bench translations clean
+.PHONY: run serve test lint format bench bench-load translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,19 @@ bench: $(VENV)/.installed-test
 	  $(BIN)/python -m $$step || failed="$$failed\n  python -m $$step"; \
 	done; \
 	if [ -n "$$failed" ]; then printf "bench: missed a target or failed:$$failed\n"; exit 1; fi
+
+# Throughput (bench/throughput.py): the key pages under gunicorn's sync workers, loaded by wrk
+# (Debian's package) beside a bare Flask hello in the same run, over the same kept data set;
+# SQLite, then PostgreSQL when BENCH_POSTGRES_URL is set. About 6 minutes a database, so a target
+# of its own rather than a step of `make bench`.
+bench-load: $(VENV)/.installed-test
+	@failed=""; \
+	for database in "" $(if $(BENCH_POSTGRES_URL),"--database $(BENCH_POSTGRES_URL)"); do \
+	  echo "== python -m bench.throughput --factories $(BENCH_FACTORIES) $$database"; \
+	  $(BIN)/python -m bench.throughput --factories $(BENCH_FACTORIES) $$database \
+	    || failed="$$failed\n  python -m bench.throughput $$database"; \
+	done; \
+	if [ -n "$$failed" ]; then printf "bench-load: missed a target or failed:$$failed\n"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) instance test-artifacts

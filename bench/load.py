@@ -229,6 +229,7 @@ class Rep:
     login: str
     token: str
     factory_ids: list[int]
+    password: str = PASSWORD
 
 
 def make_reps(url: str, storage: str, count: int, log: Log = print) -> list[Rep]:
@@ -305,15 +306,27 @@ def make_reps(url: str, storage: str, count: int, log: Log = print) -> list[Rep]
 
 
 class Server:
-    """gunicorn as `make serve` runs it, with CRM_ENV=production, on a spare loopback port."""
+    """gunicorn as `make serve` runs it, with CRM_ENV=production, on a spare loopback port.
 
-    def __init__(self, url: str, storage: str, workers: int | None, logfile: Path) -> None:
+    `app` is gunicorn's app (bench/throughput.py serves its reference apps the same way), and
+    `env` adds to the server's environment (CRM_THREADS, say)."""
+
+    def __init__(
+        self,
+        url: str,
+        storage: str,
+        workers: int | None,
+        logfile: Path,
+        app: str = "crm:create_app()",
+        **env: str,
+    ) -> None:
         self.port = free_port()
         extra = {
             "CRM_BIND": f"127.0.0.1:{self.port}",
             # Every simulated rep signs in from 127.0.0.1: the per-address login limit would
             # refuse all but the first few; the limit itself is tested elsewhere.
             "CRM_LOGIN_RATE_LIMIT": "100000 per minute",
+            **env,
         }
         if workers:
             extra["CRM_WORKERS"] = str(workers)
@@ -327,7 +340,7 @@ class Server:
                 "gunicorn.conf.py",
                 "--access-logfile",
                 "/dev/null",
-                "crm:create_app()",
+                app,
             ],
             cwd=ROOT,
             env=server_env(url, storage, **extra),
@@ -468,7 +481,11 @@ class SimulatedRep:
         if status != 200 or not match:
             return status, headers, time.monotonic(), 0.0
         form = urlencode(
-            {"login": self.rep.login, "password": PASSWORD, "csrf_token": match[1].decode()}
+            {
+                "login": self.rep.login,
+                "password": self.rep.password,
+                "csrf_token": match[1].decode(),
+            }
         ).encode()
         started = time.monotonic()
         status, headers, _ = request(
