@@ -74,9 +74,17 @@ def engine_options(url: str, given: dict, busy_seconds: float = transactions.BUS
 
 def _init_extensions(app: Flask) -> None:
     import crm.models  # noqa: F401  (registers every table on the metadata)
+    from crm.models.factory import in_models
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True, compare_type=True)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(MIGRATIONS),
+        render_as_batch=True,
+        compare_type=True,
+        include_object=in_models,
+    )
     csrf.init_app(app)
     limiter.init_app(app)
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date as babel_format_date
-from flask_babel import format_timedelta
+from flask_babel import format_decimal, format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -29,7 +29,7 @@ from crm.models import STAGES, STATUSES, Belt, Factory, StageChange
 from crm.services.factories import edits as factories
 from crm.services.factories import factory_list, factory_page
 from crm.services.growth import eligibility, promotions, snapshots
-from crm.values import page_number
+from crm.values import id_or_none, page_number
 from crm.views.errors import save_form
 from crm.views.security import local_path
 from crm.views.templating import belt_name, current_locale, stage_label, status_label
@@ -208,6 +208,8 @@ def _list_page(*, alert: str | None = None, status: int = 200):
         flag=form.flag.data or "",
         owner=form.owner.data or "",
         page=page_number(request.args.get("page")),
+        after=id_or_none(request.args.get("after")),
+        before=id_or_none(request.args.get("before")),
     )
     listing = factory_list.list_factories(current_user, filters, clock.now())
     body = render_template(
@@ -216,6 +218,7 @@ def _list_page(*, alert: str | None = None, status: int = 200):
         listing=listing,
         filters=listing.filters,
         alert=alert,
+        count_cap=format_decimal(factory_list.COUNT_CAP),
     )
     return body, status
 

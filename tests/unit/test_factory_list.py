@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 
+from crm import scope
 from crm.extensions import db
-from crm.models import MetricSnapshot, StageDefinition, Task
+from crm.models import Factory, MetricSnapshot, StageDefinition, Task
 from crm.services.factories import factory_list
+from crm.services.factories import search as factory_search
 from crm.services.factories.factory_list import PAGE_SIZE, Filters, list_factories
 from crm.services.growth import stages
 from tests import builders
@@ -311,3 +314,170 @@ def test_the_filters_round_trip_through_the_url_query():
     assert filters.query() == {"q": "hengda", "stage": "junior", "flag": "stale", "page": 2}
     assert filters.query(page=1) == {"q": "hengda", "stage": "junior", "flag": "stale"}
     assert filters.active == 2
+
+
+# --- a rep's scope at a bounded cost (issue 25, point 4) ------------------------------------
+
+TODAY = NOW.date()
+
+
+def statements_during(call) -> list[str]:
+    seen: list[str] = []
+
+    def keep(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    return seen
+
+
+def plan_of(statement) -> str:
+    """The plan the database chooses for a statement (PostgreSQL told not to read a table
+    whole where an index could answer: the test tables are too small to need one)."""
+    compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))
+        rows = db.session.execute(text(f"EXPLAIN {compiled}")).scalars()
+        plan = "\n".join(rows)
+        db.session.execute(text("SET LOCAL enable_seqscan = on"))
+        return plan
+    return "\n".join(row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+
+
+# --- the scope: two indexed sets, the same records ---------------------------------------------
+
+
+def test_a_reps_scope_is_the_same_records_read_as_two_sets(world):
+    rep, rep2, belt = world["rep"], world["rep2"], world["belt"]
+    mine = builders.factory(belt, owner=rep, status="active", stage="junior", name="Mine")
+    builders.factory(belt, owner=rep2, name="Another rep's")
+    unowned = builders.factory(belt, status="prospect", name="Unowned prospect")
+    builders.factory(belt, status="active", stage="junior", name="Unowned, active")
+    builders.factory(world["other_belt"], status="prospect", name="Other team's prospect")
+    listed = set(db.session.scalars(scope.factories(rep, TODAY)))
+    by_condition = set(
+        db.session.scalars(select(Factory).where(scope.factory_condition(rep, TODAY)))
+    )
+    assert listed == by_condition == {mine, unowned}
+
+
+def test_the_reps_scope_reads_the_partial_index_of_unowned_prospects(world):
+    plan = plan_of(scope.factories(world["rep"], TODAY).order_by(Factory.name))
+    if db.engine.dialect.name == "postgresql":
+        # (SQLite, without statistics, may read the same rows by (belt, status) instead.)
+        assert "ix_factories_unowned_prospects" in plan, plan
+    assert "ix_factories_owner_status" in plan, plan
+    assert not re.search(r"(SCAN|Seq Scan on) factories(?! USING)", plan), plan
+
+
+# --- the count stops at a cap -----------------------------------------------------------------
+
+
+def test_past_the_cap_the_list_says_many_and_never_counts_the_whole_scope(world, monkeypatch):
+    monkeypatch.setattr(factory_list, "COUNT_CAP", 5)
+    for n in range(12):
+        builders.factory(world["belt"], owner=world["rep"], name=f"F{n:02d}")
+    listings = []
+    seen = statements_during(lambda: listings.append(list_factories(world["rep"], Filters(), NOW)))
+    listing = listings[0]
+    assert listing.many and listing.total is None and listing.pages is None
+    assert len(listing.rows) == 12 and not listing.has_next
+    counts = [s for s in seen if "count(" in s.lower()]
+    assert counts and all("LIMIT" in s.upper() for s in counts), counts
+
+
+def test_under_the_cap_the_count_is_exact(world):
+    for n in range(3):
+        builders.factory(world["belt"], owner=world["rep"], name=f"F{n}")
+    listing = list_factories(world["rep"], Filters(), NOW)
+    assert (listing.total, listing.pages, listing.many) == (3, 1, False)
+
+
+# --- pages by cursor ------------------------------------------------------------------------
+
+
+def test_next_and_previous_pages_by_cursor_walk_the_list_in_order(world):
+    rep = world["rep"]
+    for n in range(120):
+        builders.factory(world["belt"], owner=rep, name=f"Factory {n:03d}")
+    builders.factory(world["belt"], owner=rep, name="Factory 050")  # a twin, ordered by id
+    expected = sorted(db.session.scalars(scope.factories(rep, TODAY)), key=lambda f: (f.name, f.id))
+    pages, listing = [], list_factories(rep, Filters(), NOW)
+    while True:
+        pages.append(listing)
+        if not listing.has_next:
+            break
+        listing = list_factories(rep, listing.next_page(), NOW)
+    seen = [row.factory.id for page in pages for row in page.rows]
+    assert seen == [f.id for f in expected]
+    assert [(p.filters.page, p.first, p.last) for p in pages] == [
+        (1, 1, 50),
+        (2, 51, 100),
+        (3, 101, 121),
+    ]
+    back = list_factories(rep, pages[2].previous_page(), NOW)
+    assert [r.factory.id for r in back.rows] == [r.factory.id for r in pages[1].rows]
+    assert back.filters.page == 2 and back.has_next
+    first = list_factories(rep, back.previous_page(), NOW)
+    assert [r.factory.id for r in first.rows] == [r.factory.id for r in pages[0].rows]
+    assert back.previous_page().after is None and back.previous_page().before is None
+
+
+def test_a_cursor_keeps_its_place_when_rows_are_added_before_it(world):
+    rep = world["rep"]
+    for n in range(PAGE_SIZE + 5):
+        builders.factory(world["belt"], owner=rep, name=f"M{n:03d}")
+    first = list_factories(rep, Filters(), NOW)
+    builders.factory(world["belt"], owner=rep, name="A new one, first by name")
+    second = list_factories(rep, first.next_page(), NOW)
+    assert [r.factory.name for r in second.rows] == [f"M{n:03d}" for n in range(50, 55)]
+
+
+def test_a_stale_or_foreign_cursor_gives_the_first_page(world):
+    rep = world["rep"]
+    for n in range(3):
+        builders.factory(world["belt"], owner=rep, name=f"F{n}")
+    foreign = builders.factory(world["belt"], owner=world["rep2"], name="E, not the rep's")
+    for cursor in (foreign.id, 10**9):
+        for filters in (Filters(after=cursor, page=4), Filters(before=cursor, page=4)):
+            listing = list_factories(rep, filters, NOW)
+            assert [r.factory.name for r in listing.rows] == ["F0", "F1", "F2"]
+            assert (listing.filters.page, listing.filters.after, listing.filters.before) == (
+                1,
+                None,
+                None,
+            )
+
+
+# --- the search on an index -----------------------------------------------------------------
+
+
+def test_the_name_search_reads_its_index(world):
+    statement = select(Factory.id).where(factory_search.condition("hengda"))
+    plan = plan_of(statement)
+    if db.engine.dialect.name == "postgresql":
+        assert "ix_factories_name_trgm" in plan, plan
+    else:
+        assert "VIRTUAL TABLE INDEX" in plan and "factory_search" in plan, plan
+
+
+def test_the_search_index_follows_names_as_they_change(world):
+    factory = builders.factory(world["belt"], owner=world["rep"], name="Yongkang Hengda")
+    builders.factory(world["belt"], owner=world["rep"], name="Other")
+    db.session.flush()
+
+    def found(search: str) -> list[str]:
+        condition = factory_search.condition(search)
+        return list(db.session.scalars(select(Factory.name).where(condition)))
+
+    assert found("HENGDA") == ["Yongkang Hengda"]
+    factory.name = "Yongkang Jinsheng"
+    db.session.flush()
+    assert found("hengda") == [] and found("jinsheng") == ["Yongkang Jinsheng"]
+    db.session.delete(factory)
+    db.session.flush()
+    assert found("jinsheng") == []

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 from crm import create_app
 from crm.extensions import db
+from crm.models.factory import in_models
 from crm.services.install.health import head_revisions
 
 
@@ -35,7 +36,9 @@ def scratch_url(database_url):
 
 def _differences(engine) -> list:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": in_models}
+        )
         return compare_metadata(context, db.metadata)
 
 

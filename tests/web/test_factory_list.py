@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
+from crm.models import Factory
 from crm.services.growth import stages
 from tests import builders
 from tests.web.helpers import sign_in
@@ -223,11 +224,22 @@ def test_pages_of_fifty_with_counts_and_links_that_keep_the_filters(client, worl
     first = text_of(client.get(LIST + "?q=hengda"))
     assert len(rows_of(first)) == 50 and rows_of(first)[0] == "Hengda 00"
     assert "1–50 of 60" in first and "Page 1 of 2" in first
-    assert 'rel="next" href="/factories/?q=hengda&page=2"' in first
+    last_id = db_session.scalar(select(Factory.id).where(Factory.name == "Hengda 49"))
+    assert f'rel="next" href="/factories/?q=hengda&after={last_id}&page=2"' in first
     assert 'rel="prev"' not in first
-    second = text_of(client.get(LIST + "?q=hengda&page=2"))
+    second = text_of(client.get(LIST + f"?q=hengda&after={last_id}&page=2"))
     assert rows_of(second) == [f"Hengda {n}" for n in range(50, 60)]
     assert "51–60 of 60" in second and 'rel="prev" href="/factories/?q=hengda"' in second
+    assert 'rel="next"' not in second
+    # An old link by page number still answers; a stale cursor gives the first page, and
+    # one that is no id is left aside (the page by its number).
+    assert rows_of(text_of(client.get(LIST + "?q=hengda&page=2")))[0] == "Hengda 50"
+    stale = text_of(client.get(LIST + "?q=hengda&after=999999&page=2"))
+    assert rows_of(stale)[0] == "Hengda 00" and "Page 1 of 2" in stale
+    for cursor in ("0", "-1", "abc", "1e9", "１２", "9" * 40, "%00"):
+        response = client.get(LIST + f"?q=hengda&after={cursor}&before={cursor}&page=2")
+        assert response.status_code == 200, cursor
+        assert rows_of(text_of(response))[0] == "Hengda 50", cursor
 
 
 def test_the_pages_statements_do_not_grow_with_its_rows(client, world, db_session):

@@ -10,6 +10,12 @@ and nor is a prospect that no rep owns: nobody is due to visit it until it is cl
 A page costs the same number of statements whatever its number of rows: the count, the
 rows (with their belt and owner), the cadences, and the checklist judged for the page's
 rows in one batch (crm.services.growth.eligibility, the rule's one home).
+
+A page costs the same whatever the size of the scope, too: the count stops at COUNT_CAP
+(past it the list says "more than 1,000", never counting the whole scope), and the next and
+previous pages are read from a cursor (the id of the row they follow or precede, its key
+looked up in scope) rather than by skipping rows. A cursor that is stale or not in scope
+gives the first page.
 """
 
 from __future__ import annotations
@@ -17,14 +23,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, false, func, or_, select, true
+from sqlalchemy import Select, and_, false, func, or_, select, true, tuple_
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm import cache, clock, scope
 from crm.extensions import db
 from crm.models import PROSPECT, STAGES, STATUSES, Factory, User
-from crm.services.factories import credit_code
+from crm.services.factories import search as factory_search
 from crm.services.factories.edits import can_claim
 from crm.services.growth import eligibility
 from crm.values import id_or_none
@@ -34,7 +40,9 @@ FLAGS = ("stale", "overdue", "eligible")
 # Whose factories: all in scope, the user's own, or those that no rep owns (claimable).
 OWNERSHIPS = ("mine", "unowned")
 DEFAULT_PROSPECT_CADENCE = 14
-SEARCH_MAX = 100
+SEARCH_MAX = factory_search.SEARCH_MAX
+# Counted up to here; past it the list shows "more than" this many (a bounded cost).
+COUNT_CAP = 1000
 # Statuses whose factories are visited on a cadence and can fall behind it.
 FOLLOWED = ("prospect", "active")
 
@@ -49,6 +57,9 @@ class Filters:
     flag: str = ""
     owner: str = ""  # "", "mine", "unowned", or a rep's id as text (managers and admins)
     page: int = 1
+    # A cursor: the page after the row of this id, or before it (in name-then-id order).
+    after: int | None = None
+    before: int | None = None
 
     @property
     def active(self) -> int:
@@ -66,6 +77,10 @@ class Filters:
             "owner": values.owner,
         }
         query: dict[str, str | int] = {name: value for name, value in fields.items() if value}
+        if values.after:
+            query["after"] = values.after
+        elif values.before:
+            query["before"] = values.before
         if values.page > 1:
             query["page"] = values.page
         return query
@@ -90,12 +105,18 @@ class Row:
 @dataclass
 class FactoryList:
     rows: list[Row]
-    total: int  # rows that match the filters, on every page
-    filters: Filters  # as applied: the page number clamped to the pages there are
+    total: int | None  # rows that match the filters, or None: more than COUNT_CAP
+    filters: Filters  # as applied: the page number clamped, a stale cursor dropped
+    more: bool = False  # rows follow this page's last one
 
     @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
+    def many(self) -> bool:
+        """More matches than are counted: the list says "more than COUNT_CAP"."""
+        return self.total is None
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.total is None else max(1, -(-self.total // PAGE_SIZE))
 
     @property
     def first(self) -> int:
@@ -108,30 +129,60 @@ class FactoryList:
 
     @property
     def has_previous(self) -> bool:
-        return self.filters.page > 1
+        return self.filters.page > 1 and bool(self.rows)
 
     @property
     def has_next(self) -> bool:
-        return self.filters.page < self.pages
+        return self.more
+
+    def next_page(self) -> Filters:
+        """The filters of the next page: after this page's last row."""
+        last = self.rows[-1].factory.id
+        return replace(self.filters, page=self.filters.page + 1, after=last, before=None)
+
+    def previous_page(self) -> Filters:
+        """The previous page: before this page's first row (the first page has no cursor)."""
+        if self.filters.page <= 2:
+            return replace(self.filters, page=1, after=None, before=None)
+        first = self.rows[0].factory.id
+        return replace(self.filters, page=self.filters.page - 1, after=None, before=first)
 
 
 def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
     """One page of the factories in the actor's scope that match the filters, by name."""
     thresholds = stale_thresholds(now)
     matching = _filtered(actor, filters, now, thresholds)
-    total = db.session.scalar(select(func.count()).select_from(matching.subquery())) or 0
-    pages = max(1, -(-total // PAGE_SIZE))
-    filters = replace(filters, page=min(max(filters.page, 1), pages))
-    rows = db.session.execute(
-        matching.add_columns(
-            stale_condition(thresholds).label("stale"),
-            overdue_condition(now).label("overdue"),
-        )
-        .options(joinedload(Factory.belt), joinedload(Factory.owner))
-        .order_by(Factory.name, Factory.id)
-        .offset((filters.page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    ).all()
+    total = _capped_count(matching)
+    statement = matching.add_columns(
+        stale_condition(thresholds).label("stale"),
+        overdue_condition(now).label("overdue"),
+    ).options(joinedload(Factory.belt), joinedload(Factory.owner))
+    key = _cursor_key(actor, filters, now)
+    by_name = (Factory.name, Factory.id)
+    rows: list = []
+    if key is not None and filters.before:
+        rows = db.session.execute(
+            statement.where(tuple_(*by_name) < key)
+            .order_by(Factory.name.desc(), Factory.id.desc())
+            .limit(PAGE_SIZE + 1)
+        ).all()[::-1]
+        # Rows before these: a page of them, the cursor's row after; fewer: the first page.
+        key = key if len(rows) > PAGE_SIZE else None
+        rows, more = rows[1:], True
+    if key is None:
+        # No cursor (or a stale one): a page by its number, within the counted rows.
+        pages = max(1, COUNT_CAP // PAGE_SIZE if total is None else -(-total // PAGE_SIZE))
+        page = 1 if filters.after or filters.before else min(max(filters.page, 1), pages)
+        filters = replace(filters, page=page, after=None, before=None)
+        rows = db.session.execute(
+            statement.order_by(*by_name).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
+        ).all()
+        more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+    elif filters.after:
+        rows = db.session.execute(
+            statement.where(tuple_(*by_name) > key).order_by(*by_name).limit(PAGE_SIZE + 1)
+        ).all()
+        more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
     factories = [row[0] for row in rows]
     judged = eligibility.progress(factories, now)
     result = []
@@ -148,7 +199,27 @@ def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
                 claimable=can_claim(actor, factory),
             )
         )
-    return FactoryList(rows=result, total=total, filters=filters)
+    return FactoryList(rows=result, total=total, filters=filters, more=more)
+
+
+def _capped_count(matching: Select) -> int | None:
+    """How many rows match, counting no further than COUNT_CAP (None past it)."""
+    counted = matching.with_only_columns(Factory.id).order_by(None).limit(COUNT_CAP + 1)
+    total = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    return None if total > COUNT_CAP else total
+
+
+def _cursor_key(actor: User, filters: Filters, now: datetime) -> tuple[str, int] | None:
+    """The (name, id) of the row a cursor names, when that factory is in the actor's scope."""
+    cursor = filters.after or filters.before
+    if not cursor:
+        return None
+    name = db.session.scalar(
+        select(Factory.name).where(
+            Factory.id == cursor, scope.factory_condition(actor, clock.today(now))
+        )
+    )
+    return None if name is None else (name, cursor)
 
 
 # --- the flags, as SQL conditions --------------------------------------------------------
@@ -203,7 +274,7 @@ def _filtered(
     statement = scope.factories(actor, clock.today(now))
     search = filters.search.strip()[:SEARCH_MAX]
     if search:
-        statement = statement.where(_search_condition(search))
+        statement = statement.where(factory_search.condition(search))
     if filters.stage in STAGES:
         statement = statement.where(Factory.stage == filters.stage)
     if filters.status in STATUSES:
@@ -215,16 +286,6 @@ def _filtered(
     elif filters.flag == "eligible":
         statement = statement.where(eligible_condition())
     return statement.where(_owner_condition(actor, filters.owner))
-
-
-def _search_condition(search: str) -> ColumnElement[bool]:
-    """The name contains the text (any case), or the credit code is exactly the text."""
-    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    condition = Factory.name.ilike(f"%{escaped}%", escape="\\")
-    code = credit_code.normalise(search)
-    if len(code) == credit_code.LENGTH:
-        condition = or_(condition, Factory.credit_code == code)
-    return condition
 
 
 def _owner_condition(actor: User, owner: str) -> ColumnElement[bool]:

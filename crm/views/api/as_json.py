@@ -117,8 +117,11 @@ def factory_list_json(listing: FactoryList) -> dict:
     return {
         "items": items,
         "page": listing.filters.page,
+        # Past the counted rows the total and pages are not known: null, and "many" true.
         "pages": listing.pages,
         "total": listing.total,
+        "many": listing.many,
+        "next_after": listing.rows[-1].factory.id if listing.has_next else None,
     }
 
 

@@ -25,6 +25,7 @@ def list_factories():
         flag=query.get("flag", ""),
         owner=query.get("owner", ""),
         page=query.get("page", 1),
+        after=query.get("after"),
     )
     listing = factory_list.list_factories(actor(), filters, clock.now())
     return answer(factory_list_json(listing))

@@ -184,6 +184,12 @@ FACTORY_QUERY = {
         words=("mine", "unowned"),
     ),
     "page": Field("integer", "Pages of 50, by name then id.", minimum=1, maximum=1_000_000),
+    "after": Field(
+        "integer",
+        "The page after this factory (the last page's next_after); a stale one: the first.",
+        minimum=0,
+        maximum=ID_MAX,
+    ),
 }
 VISIT_QUERY = {"factory_id": Field("integer", minimum=1, maximum=ID_MAX), **KEYSET}
 FOLLOW_UP_QUERY = {

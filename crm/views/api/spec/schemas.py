@@ -199,8 +199,10 @@ SCHEMAS: dict[str, dict] = {
         {
             "items": {"type": "array", "items": ref("FactoryRow")},
             "page": _INT,
-            "pages": _INT,
-            "total": _INT,
+            "pages": _INT_N,
+            "total": _INT_N,
+            "many": _BOOL,
+            "next_after": _INT_N,
         }
     ),
     "Visit": VISIT,
