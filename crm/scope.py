@@ -212,10 +212,16 @@ def factories(user: User, on: date) -> Select:
 def rep_factory_ids(user: User, on: date) -> CompoundSelect:
     """A rep's scope as the ids of two index scans: the owners' factories, then the team's
     unowned prospects (disjoint: one has an owner, the other none)."""
+    owned, unowned = rep_parts(user, on)
+    return union_all(select(Factory.id).where(owned), select(Factory.id).where(unowned))
+
+
+def rep_parts(user: User, on: date) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The two disjoint parts of a rep's scope, each on an index of its own: the factories of
+    the owners they hold, and the team's unowned prospects. A page of a rep's list takes its
+    first rows from each part before it sorts them (crm.services.factories.factory_list)."""
     owners, team_belts = _rep_reach(user, on)
-    owned = select(Factory.id).where(Factory.owner_id.in_(owners))
-    unowned = select(Factory.id).where(unowned_prospect_condition(team_belts))
-    return union_all(owned, unowned)
+    return Factory.owner_id.in_(owners), unowned_prospect_condition(team_belts)
 
 
 def unowned_prospect_condition(belt_ids: list[int]) -> ColumnElement[bool]:

@@ -427,6 +427,46 @@ def test_next_and_previous_pages_by_cursor_walk_the_list_in_order(world):
     assert back.previous_page().after is None and back.previous_page().before is None
 
 
+def test_a_reps_pages_merge_both_parts_of_the_scope_in_order(world):
+    """Own factories and the team's unowned prospects, names interleaved: every page, by
+    cursor forwards and back and by number, is the scope's rows in name order."""
+    rep, belt = world["rep"], world["belt"]
+    for n in range(70):
+        builders.factory(belt, owner=rep, status="active", stage="junior", name=f"N{2 * n:03d}")
+        builders.factory(belt, status="prospect", name=f"N{2 * n + 1:03d}")
+    builders.factory(belt, owner=world["rep2"], name="N001 not in scope")
+    expected = [
+        f.id
+        for f in sorted(
+            db.session.scalars(scope.factories(rep, TODAY)), key=lambda f: (f.name, f.id)
+        )
+    ]
+    assert len(expected) == 140
+    listing, seen, pages = list_factories(rep, Filters(), NOW), [], []
+    while True:
+        pages.append(listing)
+        seen += [row.factory.id for row in listing.rows]
+        if not listing.has_next:
+            break
+        listing = list_factories(rep, listing.next_page(), NOW)
+    assert seen == expected
+    back = list_factories(rep, pages[2].previous_page(), NOW)
+    assert [row.factory.id for row in back.rows] == expected[50:100]
+    third = list_factories(rep, Filters(page=3), NOW)
+    assert [row.factory.id for row in third.rows] == expected[100:]
+
+
+def test_a_reps_page_takes_a_page_from_each_part_not_the_whole_scope(world):
+    """Each part of a rep's scope gives only its first rows (a LIMIT inside each), so a page
+    reads and sorts at most two pages of rows, however large the scope."""
+    for n in range(3):
+        builders.factory(world["belt"], owner=world["rep"], name=f"F{n}")
+    seen = statements_during(lambda: list_factories(world["rep"], Filters(), NOW))
+    pages = [s for s in seen if "stale" in s and "count(" not in s.lower()]
+    assert len(pages) == 1, seen
+    assert pages[0].upper().count("LIMIT") == 3, pages[0]
+
+
 def test_a_cursor_keeps_its_place_when_rows_are_added_before_it(world):
     rep = world["rep"]
     for n in range(PAGE_SIZE + 5):

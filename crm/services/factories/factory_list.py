@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, false, func, or_, select, true, tuple_
+from sqlalchemy import Select, and_, false, func, or_, select, true, tuple_, union_all
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -151,37 +151,29 @@ class FactoryList:
 def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
     """One page of the factories in the actor's scope that match the filters, by name."""
     thresholds = stale_thresholds(now)
-    matching = _filtered(actor, filters, now, thresholds)
-    total = _capped_count(matching)
-    statement = matching.add_columns(
-        stale_condition(thresholds).label("stale"),
-        overdue_condition(now).label("overdue"),
-    ).options(joinedload(Factory.belt), joinedload(Factory.owner))
+    conditions = _conditions(actor, filters, now, thresholds)
+    total = _capped_count(scope.factories(actor, clock.today(now)).where(*conditions))
     key = _cursor_key(actor, filters, now)
     by_name = (Factory.name, Factory.id)
+
+    def page(*where: ColumnElement[bool], order=by_name, offset: int = 0) -> list:
+        return _page(actor, now, thresholds, [*conditions, *where], order, offset)
+
     rows: list = []
     if key is not None and filters.before:
-        rows = db.session.execute(
-            statement.where(tuple_(*by_name) < key)
-            .order_by(Factory.name.desc(), Factory.id.desc())
-            .limit(PAGE_SIZE + 1)
-        ).all()[::-1]
+        rows = page(tuple_(*by_name) < key, order=(Factory.name.desc(), Factory.id.desc()))[::-1]
         # Rows before these: a page of them, the cursor's row after; fewer: the first page.
         key = key if len(rows) > PAGE_SIZE else None
         rows, more = rows[1:], True
     if key is None:
         # No cursor (or a stale one): a page by its number, within the counted rows.
         pages = max(1, COUNT_CAP // PAGE_SIZE if total is None else -(-total // PAGE_SIZE))
-        page = 1 if filters.after or filters.before else min(max(filters.page, 1), pages)
-        filters = replace(filters, page=page, after=None, before=None)
-        rows = db.session.execute(
-            statement.order_by(*by_name).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
-        ).all()
+        number = 1 if filters.after or filters.before else min(max(filters.page, 1), pages)
+        filters = replace(filters, page=number, after=None, before=None)
+        rows = page(offset=(number - 1) * PAGE_SIZE)
         more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
     elif filters.after:
-        rows = db.session.execute(
-            statement.where(tuple_(*by_name) > key).order_by(*by_name).limit(PAGE_SIZE + 1)
-        ).all()
+        rows = page(tuple_(*by_name) > key)
         more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
     factories = [row[0] for row in rows]
     judged = eligibility.progress(factories, now)
@@ -200,6 +192,47 @@ def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
             )
         )
     return FactoryList(rows=result, total=total, filters=filters, more=more)
+
+
+def _page(
+    actor: User,
+    now: datetime,
+    thresholds: dict[str, datetime],
+    conditions: list[ColumnElement[bool]],
+    order: tuple,
+    offset: int,
+) -> list:
+    """PAGE_SIZE + 1 rows of the actor's scope that meet the conditions, in `order` after
+    `offset`, each with its stale and overdue flags.
+
+    A rep's scope is two parts on indexes of their own (scope.rep_parts): each gives its own
+    first ids in order, and only those are read and sorted, not every row of the scope.
+    """
+    limit = PAGE_SIZE + 1
+    if actor.role == "rep":
+        parts = [
+            select(Factory.id)
+            .where(part, *conditions)
+            .order_by(*order)
+            .limit(offset + limit)
+            .subquery()
+            for part in scope.rep_parts(actor, clock.today(now))
+        ]
+        ids = union_all(*(select(part.c.id) for part in parts))
+        statement = select(Factory).where(Factory.id.in_(ids))
+    else:
+        statement = scope.factories(actor, clock.today(now)).where(*conditions)
+    statement = (
+        statement.add_columns(
+            stale_condition(thresholds).label("stale"),
+            overdue_condition(now).label("overdue"),
+        )
+        .options(joinedload(Factory.belt), joinedload(Factory.owner))
+        .order_by(*order)
+        .offset(offset)
+        .limit(limit)
+    )
+    return db.session.execute(statement).all()
 
 
 def _capped_count(matching: Select) -> int | None:
@@ -268,24 +301,25 @@ def eligible_condition() -> ColumnElement[bool]:
 # --- filters -----------------------------------------------------------------------------
 
 
-def _filtered(
+def _conditions(
     actor: User, filters: Filters, now: datetime, thresholds: dict[str, datetime]
-) -> Select:
-    statement = scope.factories(actor, clock.today(now))
+) -> list[ColumnElement[bool]]:
+    """The filters as conditions on factories (the scope apart)."""
+    conditions = [_owner_condition(actor, filters.owner)]
     search = filters.search.strip()[:SEARCH_MAX]
     if search:
-        statement = statement.where(factory_search.condition(search))
+        conditions.append(factory_search.condition(search))
     if filters.stage in STAGES:
-        statement = statement.where(Factory.stage == filters.stage)
+        conditions.append(Factory.stage == filters.stage)
     if filters.status in STATUSES:
-        statement = statement.where(Factory.status == filters.status)
+        conditions.append(Factory.status == filters.status)
     if filters.flag == "stale":
-        statement = statement.where(stale_condition(thresholds))
+        conditions.append(stale_condition(thresholds))
     elif filters.flag == "overdue":
-        statement = statement.where(overdue_condition(now))
+        conditions.append(overdue_condition(now))
     elif filters.flag == "eligible":
-        statement = statement.where(eligible_condition())
-    return statement.where(_owner_condition(actor, filters.owner))
+        conditions.append(eligible_condition())
+    return conditions
 
 
 def _owner_condition(actor: User, owner: str) -> ColumnElement[bool]:
