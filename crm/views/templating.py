@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
 from flask import Flask, g, url_for
@@ -39,7 +40,16 @@ def current_locale() -> str:
     return str(get_locale() or "en")
 
 
-def _nav_label(key: str) -> str:
+def words_once(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """The words that `build` translates, looked up once per request and language: what every
+    row of a list repeats (a notification may be written in another language meanwhile)."""
+    key = f"words_{name}_{current_locale()}"
+    if key not in g:
+        setattr(g, key, build())
+    return getattr(g, key)
+
+
+def _nav_labels() -> dict[str, str]:
     return {
         "Today": _("Today"),
         "Pipeline": _("Pipeline"),
@@ -48,13 +58,14 @@ def _nav_label(key: str) -> str:
         "Colleagues": _("Colleagues"),
         "Factories": _("Factories"),
         "Visit": _("Visit"),
-    }[key]
+    }
 
 
 def nav_links() -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return []
-    return [(endpoint, _nav_label(label)) for endpoint, label in NAV[current_user.role]]
+    labels = words_once("nav", _nav_labels)
+    return [(endpoint, labels[label]) for endpoint, label in NAV[current_user.role]]
 
 
 def _stage_names() -> dict[str, cache.Stage]:
@@ -82,25 +93,16 @@ def stage_label(code: str | None) -> str:
 
 
 def status_label(status: str) -> str:
-    return _status_labels().get(status, status)
+    return words_once("status", _status_labels).get(status, status)
 
 
 def _status_labels() -> dict[str, str]:
-    # Every list row shows a status badge: the four words are looked up once per request and
-    # language (a notification may render in another language within the same request).
-    key = f"status_labels_{current_locale()}"
-    if key not in g:
-        setattr(
-            g,
-            key,
-            {
-                "prospect": _("Prospect"),
-                "active": _("Active"),
-                "paused": _("Paused"),
-                "churned": _("Churned"),
-            },
-        )
-    return getattr(g, key)
+    return {
+        "prospect": _("Prospect"),
+        "active": _("Active"),
+        "paused": _("Paused"),
+        "churned": _("Churned"),
+    }
 
 
 def column_label(column: str) -> str:
@@ -175,13 +177,19 @@ def format_due(instant: datetime) -> str:
     """ "14:00" today, "Tomorrow 10:00", otherwise the date and time, in the install's zone."""
     local = clock.local(instant)
     days = (local.date() - clock.today()).days
-    if days == 0:
-        return _("Today %(time)s", time=f"{local:%H:%M}")
-    if days == 1:
-        return _("Tomorrow %(time)s", time=f"{local:%H:%M}")
-    if days == -1:
-        return _("Yesterday %(time)s", time=f"{local:%H:%M}")
+    near = words_once("due", _due_words).get(str(days))
+    if near is not None:
+        return near % {"time": f"{local:%H:%M}"}
     return format_instant(instant)
+
+
+def _due_words() -> dict[str, str]:
+    # Translated with "%(time)s" left in: each row's time goes in by format_due.
+    return {
+        "0": _("Today %(time)s"),
+        "1": _("Tomorrow %(time)s"),
+        "-1": _("Yesterday %(time)s"),
+    }
 
 
 def format_distance(metres: float) -> str:
