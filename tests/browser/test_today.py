@@ -57,6 +57,14 @@ def row(page, follow_up_id: int):
     return page.locator(f"#follow-up-{follow_up_id}")
 
 
+def move(target, day, *, opened: bool = False) -> None:
+    """Move a row's follow-up to a day: open its Move panel, pick the date, tap Move."""
+    if not opened:
+        target.locator("summary").click()
+    target.get_by_label("New date").fill(day.isoformat())
+    target.get_by_role("button", name="Move", exact=True).click()
+
+
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1280"])
 def test_rep_works_through_today_overdue_first(page, page_guard, live_db, rep_day, viewport):
     sign_in(page, rep_day["rep"])
@@ -86,8 +94,7 @@ def test_rep_works_through_today_overdue_first(page, page_guard, live_db, rep_da
     page_guard.check(page)
     page_guard.screenshot(f"today-move-{viewport['width']}", page)
     day = rep_day["local_today"] + timedelta(days=10)
-    coming_row.get_by_label("New date").fill(day.isoformat())
-    coming_row.get_by_role("button", name="Move", exact=True).click()
+    move(coming_row, day, opened=True)
     expect(
         page.get_by_text(re.compile("Follow-up moved to .*宁波明亮五金有限公司"))
     ).to_be_visible()
@@ -148,14 +155,9 @@ def test_done_move_and_cancel_work_without_javascript(browser, live_server, live
         sign_in(page, rep_day["rep"])
         row(page, rep_day["overdue"]).get_by_role("button", name="Done").click()
         expect(page.get_by_text("Follow-up done: Yongkang Hengda Hardware.")).to_be_visible()
-        moving = row(page, rep_day["coming"])
-        moving.locator("summary").click()
         day = rep_day["local_today"] + timedelta(days=9)
-        moving.get_by_label("New date").fill(day.isoformat())
-        moving.get_by_role("button", name="Move", exact=True).click()
-        expect(
-            page.get_by_text(re.compile("Follow-up moved to .*Cixi Small Appliances"))
-        ).to_be_visible()
+        move(row(page, rep_day["coming"]), day)
+        expect(page.get_by_text(re.compile("moved to .*Cixi Small Appliances"))).to_be_visible()
         cancelling = row(page, rep_day["today"])
         cancelling.locator("summary").click()
         cancelling.get_by_role("button", name="Cancel follow-up").click()
