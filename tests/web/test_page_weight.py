@@ -33,7 +33,7 @@ class Drawn:
 
 
 @pytest.fixture
-def draw(app, client, monkeypatch):
+def draw(app, monkeypatch):
     counts = {"translations": 0, "urls": 0}
     lookup = flask_babel.Domain.get_translations
     build = app.url_for
@@ -50,10 +50,14 @@ def draw(app, client, monkeypatch):
     monkeypatch.setattr(app, "url_for", counted_build)  # flask.url_for asks the app
     monkeypatch.setitem(app.jinja_env.globals, "url_for", counted_build)
 
-    def drawn(client, path: str) -> Drawn:
-        client.get(path)  # the first request of a session warms what every request shares
-        counts.update(translations=0, urls=0)
-        response = client.get(path)
+    def drawn(user, path: str) -> Drawn:
+        """The page as `user` sees it, signed in on a client of their own."""
+        client = app.test_client()
+        with time_machine.travel(NOW, tick=False):
+            sign_in(client, user.email)
+            client.get(path)  # the first request of a session warms what every request shares
+            counts.update(translations=0, urls=0)
+            response = client.get(path)
         assert response.status_code == 200
         html = response.get_data(as_text=True)
         return Drawn(
@@ -67,6 +71,14 @@ def draw(app, client, monkeypatch):
     return drawn
 
 
+def assert_same_cost(few: Drawn, many: Drawn) -> None:
+    assert many.size > few.size + 10_000  # the rows are drawn
+    assert many.forms == few.forms
+    assert many.csrf_tokens == few.csrf_tokens <= 3  # the page's, sign-out's, the rows' one form
+    assert many.translations <= few.translations + 2
+    assert many.urls <= few.urls + 2
+
+
 def a_day_of(rep, belt, follow_ups: int) -> None:
     """Follow-ups spread over overdue, today and the next days, each at its own factory."""
     for number in range(follow_ups):
@@ -77,23 +89,15 @@ def a_day_of(rep, belt, follow_ups: int) -> None:
         builders.follow_up(factory, rep, due, reason=f"Reason {number}")
 
 
-def test_todays_cost_does_not_grow_with_its_follow_ups(app, client, db_session, draw):
+def test_todays_cost_does_not_grow_with_its_follow_ups(db_session, draw):
     team = builders.team()
     belt = builders.belt(team)
     small, large = builders.user("rep", team_=team), builders.user("rep", team_=team)
     a_day_of(small, belt, 2)
     a_day_of(large, belt, 14)
     db.session.commit()
-    other = app.test_client()
-    with time_machine.travel(NOW, tick=False):
-        sign_in(client, small.email)
-        sign_in(other, large.email)
-        few, many = draw(client, "/today"), draw(other, "/today")
-    assert many.size > few.size + 10_000  # the rows are drawn
-    assert many.forms == few.forms
-    assert many.csrf_tokens == few.csrf_tokens <= 3  # the page's, sign-out's, the rows' one form
-    assert many.translations <= few.translations + 2
-    assert many.urls <= few.urls + 2
+    few, many = draw(small, "/today"), draw(large, "/today")
+    assert_same_cost(few, many)
 
 
 def a_list_of(factories: int):
@@ -112,19 +116,11 @@ def a_list_of(factories: int):
     return rep
 
 
-def test_the_factory_lists_cost_does_not_grow_with_its_rows(app, client, db_session, draw):
+def test_the_factory_lists_cost_does_not_grow_with_its_rows(db_session, draw):
     small, large = a_list_of(3), a_list_of(30)
     db.session.commit()
-    other = app.test_client()
-    with time_machine.travel(NOW, tick=False):
-        sign_in(client, small.email)
-        sign_in(other, large.email)
-        few, many = draw(client, "/factories/"), draw(other, "/factories/")
-    assert many.size > few.size + 10_000
-    assert many.forms == few.forms
-    assert many.csrf_tokens == few.csrf_tokens <= 3
-    assert many.translations <= few.translations + 2
-    assert many.urls <= few.urls + 2
+    few, many = draw(small, "/factories/"), draw(large, "/factories/")
+    assert_same_cost(few, many)
 
 
 def test_the_demo_reps_today_fits_in_40_kb(client, db_session):
