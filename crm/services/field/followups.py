@@ -37,6 +37,8 @@ TRACKED = ("status", "due_at", "reason", "origin", "assignee_id", "completed_by_
 
 @dataclass
 class Agenda(Generic[T]):
+    """A user's open follow-ups by when they are due, each group in order of its due time."""
+
     overdue: list[T] = field(default_factory=list)
     today: list[T] = field(default_factory=list)
     upcoming: list[T] = field(default_factory=list)
@@ -48,7 +50,7 @@ class AgendaRow:
 
     id: int
     due_at: datetime
-    reason: str | None
+    reason: str
     factory_id: int
     factory_name: str
     stage: str | None
