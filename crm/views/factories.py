@@ -32,7 +32,13 @@ from crm.services.growth import eligibility, promotions, snapshots
 from crm.values import id_or_none, page_number
 from crm.views.errors import save_form
 from crm.views.security import local_path
-from crm.views.templating import belt_name, current_locale, stage_label, status_label
+from crm.views.templating import (
+    belt_name,
+    current_locale,
+    stage_label,
+    status_label,
+    words_once,
+)
 
 bp = Blueprint("factories", __name__, url_prefix="/factories")
 
@@ -44,7 +50,38 @@ def _helpers() -> dict:
         "format_month": format_month,
         "format_figure": eligibility.format_value,
         "format_ago": format_ago,
+        "factory_row_words": factory_row_words,
     }
+
+
+def factory_row_words() -> dict[str, str]:
+    """The words that every row of the factory list repeats, translated once per request; the
+    ones with "%(...)s" left in take each row's numbers in the template."""
+    return words_once("factory_rows", _factory_row_words)
+
+
+def _factory_row_words() -> dict[str, str]:
+    return {
+        "factory": _("Factory"),
+        "checklist": _("Checklist"),
+        "last_visit": _("Last visit"),
+        "next_follow_up": _("Next follow-up"),
+        "overdue": _("Overdue"),
+        "stale": _("Stale"),
+        "eligible": _("Ready to promote"),
+        "no_rep": _("No rep yet"),
+        "required": _("%(done)d of %(total)d required"),
+        "progress": _("Checklist progress"),
+        "starts": _("Starts at stage 1"),
+        "no_required": _("No required items"),
+        "never": _("Never"),
+        "none_planned": _("None planned"),
+        "claim": _("Claim"),
+    }
+
+
+def _ago_words() -> dict[str, str]:
+    return {"today": _("Today"), "yesterday": _("Yesterday")}
 
 
 def format_month(month: date) -> str:
@@ -55,10 +92,8 @@ def format_month(month: date) -> str:
 def format_ago(instant: datetime) -> str:
     """ "Today", "Yesterday", "3 days ago", "2 months ago": how long since, in local days."""
     days = (clock.today() - clock.local(instant).date()).days
-    if days <= 0:
-        return _("Today")
-    if days == 1:
-        return _("Yesterday")
+    if days <= 1:
+        return words_once("ago", _ago_words)["today" if days <= 0 else "yesterday"]
     return format_timedelta(instant - clock.now(), granularity="day", add_direction=True)
 
 

@@ -37,7 +37,7 @@ def _tile_url() -> str:
 @scope.allow("staff")
 def today():
     now = clock.now()
-    agenda = followups.agenda(current_user, now)
+    agenda = followups.agenda_rows(current_user, now)
     _tile_url()  # the map arrives in a fragment, but the page's policy decides what it loads
     return render_template("field/today.html", agenda=agenda, today=clock.today(now))
 

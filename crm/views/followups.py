@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
 from crm import clock, scope
 from crm.errors import Conflict
@@ -23,7 +25,7 @@ from crm.models.followup import REASON_MAX
 from crm.services.field import followups
 from crm.views.errors import save_form
 from crm.views.security import local_path
-from crm.views.templating import format_due
+from crm.views.templating import RowUrl, format_due
 
 bp = Blueprint("followups", __name__)
 
@@ -38,6 +40,39 @@ def follow_up_reason_max() -> int:
 def follow_up_quick_picks() -> tuple[int, ...]:
     """The one-tap offsets, in days, that the schedule forms offer."""
     return QUICK_PICKS
+
+
+@dataclass(frozen=True)
+class RowActions:
+    """What the Done, Move and Cancel of every follow-up row on a page share: their words,
+    translated once, and their links, built once (followups/_macros.html)."""
+
+    check_in: str
+    done: str
+    move: str
+    new_date: str
+    cancel: str
+    cancel_question: str  # "%(factory)s" left in, for each row's factory
+    follow_up: str  # a row's reason when it has none
+    complete_url: RowUrl
+    reschedule_url: RowUrl
+    cancel_url: RowUrl
+
+
+@bp.app_template_global()
+def follow_up_row_actions() -> RowActions:
+    return RowActions(
+        check_in=_("Check in"),
+        done=_("Done"),
+        move=_("Move"),
+        new_date=_("New date"),
+        cancel=_("Cancel follow-up"),
+        cancel_question=_("Cancel this follow-up at %(factory)s?"),
+        follow_up=_("Follow-up"),
+        complete_url=RowUrl("followups.complete", "follow_up_id"),
+        reschedule_url=RowUrl("followups.reschedule", "follow_up_id"),
+        cancel_url=RowUrl("followups.cancel", "follow_up_id"),
+    )
 
 
 @bp.route("/factories/<int:factory_id>/follow-ups", methods=["POST"])
@@ -61,7 +96,7 @@ def schedule(factory_id: int):
 @scope.allow("staff")
 def reschedule(follow_up_id: int):
     follow_up = _follow_up(follow_up_id)
-    form = RescheduleForm()
+    form = RescheduleForm(formdata=_row_fields(follow_up_id))
     try:
         saved = form.validate_on_submit() and save_form(
             form,
@@ -115,6 +150,16 @@ def cancel(follow_up_id: int):
 
 def _follow_up(follow_up_id: int) -> FollowUp:
     return scope.get_follow_up(current_user, follow_up_id, clock.today())
+
+
+def _row_fields(follow_up_id: int) -> MultiDict:
+    """The posted fields with the row's own date (`due_on-<id>`) as `due_on`: on a page whose
+    one form serves every row, each row's date field carries its follow-up's id."""
+    fields = request.form.copy()
+    own = fields.get(f"due_on-{follow_up_id}")
+    if own is not None:
+        fields["due_on"] = own
+    return fields
 
 
 def _picked_day(form: ScheduleForm) -> date | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
-from flask import Flask, g
+from flask import Flask, g, url_for
 from flask_babel import format_date as babel_format_date
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -12,6 +13,7 @@ from flask_login import current_user
 
 from crm import cache, clock
 from crm.services.growth import eligibility, snapshots
+from crm.values import ID_MAX
 
 NAV = {
     "rep": (
@@ -38,7 +40,16 @@ def current_locale() -> str:
     return str(get_locale() or "en")
 
 
-def _nav_label(key: str) -> str:
+def words_once(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """The words that `build` translates, looked up once per request and language: what every
+    row of a list repeats (a notification may be written in another language meanwhile)."""
+    key = f"words_{name}_{current_locale()}"
+    if key not in g:
+        setattr(g, key, build())
+    return getattr(g, key)
+
+
+def _nav_labels() -> dict[str, str]:
     return {
         "Today": _("Today"),
         "Pipeline": _("Pipeline"),
@@ -47,13 +58,14 @@ def _nav_label(key: str) -> str:
         "Colleagues": _("Colleagues"),
         "Factories": _("Factories"),
         "Visit": _("Visit"),
-    }[key]
+    }
 
 
 def nav_links() -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return []
-    return [(endpoint, _nav_label(label)) for endpoint, label in NAV[current_user.role]]
+    labels = words_once("nav", _nav_labels)
+    return [(endpoint, labels[label]) for endpoint, label in NAV[current_user.role]]
 
 
 def _stage_names() -> dict[str, cache.Stage]:
@@ -81,12 +93,16 @@ def stage_label(code: str | None) -> str:
 
 
 def status_label(status: str) -> str:
+    return words_once("status", _status_labels).get(status, status)
+
+
+def _status_labels() -> dict[str, str]:
     return {
         "prospect": _("Prospect"),
         "active": _("Active"),
         "paused": _("Paused"),
         "churned": _("Churned"),
-    }.get(status, status)
+    }
 
 
 def column_label(column: str) -> str:
@@ -126,6 +142,23 @@ def belt_name(belt) -> str:
     return belt.name_for(current_locale())
 
 
+class RowUrl:
+    """A link for each row of a list from one `url_for`: the built URL around the row's id.
+
+    Building a URL per row costs a route lookup each time (Today drew hundreds per page);
+    this builds it once with a marker id and puts each row's id in the marker's place.
+    """
+
+    def __init__(self, endpoint: str, field: str, **values: object) -> None:
+        built = url_for(endpoint, **{field: ID_MAX}, **values)
+        self.before, marker, self.after = built.partition(str(ID_MAX))
+        if not marker:
+            raise ValueError(f"{endpoint} does not put {field} in its URL")
+
+    def __call__(self, row_id: int) -> str:
+        return f"{self.before}{int(row_id)}{self.after}"
+
+
 def format_date(day: date) -> str:
     return babel_format_date(day, "medium")
 
@@ -144,13 +177,19 @@ def format_due(instant: datetime) -> str:
     """ "14:00" today, "Tomorrow 10:00", otherwise the date and time, in the install's zone."""
     local = clock.local(instant)
     days = (local.date() - clock.today()).days
-    if days == 0:
-        return _("Today %(time)s", time=f"{local:%H:%M}")
-    if days == 1:
-        return _("Tomorrow %(time)s", time=f"{local:%H:%M}")
-    if days == -1:
-        return _("Yesterday %(time)s", time=f"{local:%H:%M}")
+    near = words_once("due", _due_words).get(str(days))
+    if near is not None:
+        return near % {"time": f"{local:%H:%M}"}
     return format_instant(instant)
+
+
+def _due_words() -> dict[str, str]:
+    # Translated with "%(time)s" left in: each row's time goes in by format_due.
+    return {
+        "0": _("Today %(time)s"),
+        "1": _("Tomorrow %(time)s"),
+        "-1": _("Yesterday %(time)s"),
+    }
 
 
 def format_distance(metres: float) -> str:
@@ -191,5 +230,6 @@ def register(app: Flask) -> None:
         "format_distance": format_distance,
         "format_month": format_month,
         "format_figure": eligibility.format_value,
+        "row_url": RowUrl,
     }
     app.context_processor(lambda: helpers)

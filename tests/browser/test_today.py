@@ -57,6 +57,14 @@ def row(page, follow_up_id: int):
     return page.locator(f"#follow-up-{follow_up_id}")
 
 
+def move(target, day, *, opened: bool = False) -> None:
+    """Move a row's follow-up to a day: open its Move panel, pick the date, tap Move."""
+    if not opened:
+        target.locator("summary").click()
+    target.get_by_label("New date").fill(day.isoformat())
+    target.get_by_role("button", name="Move", exact=True).click()
+
+
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1280"])
 def test_rep_works_through_today_overdue_first(page, page_guard, live_db, rep_day, viewport):
     sign_in(page, rep_day["rep"])
@@ -86,8 +94,7 @@ def test_rep_works_through_today_overdue_first(page, page_guard, live_db, rep_da
     page_guard.check(page)
     page_guard.screenshot(f"today-move-{viewport['width']}", page)
     day = rep_day["local_today"] + timedelta(days=10)
-    coming_row.get_by_label("New date").fill(day.isoformat())
-    coming_row.get_by_role("button", name="Move", exact=True).click()
+    move(coming_row, day, opened=True)
     expect(
         page.get_by_text(re.compile("Follow-up moved to .*宁波明亮五金有限公司"))
     ).to_be_visible()
@@ -115,6 +122,53 @@ def test_a_past_date_is_refused_by_the_field(page, page_guard, live_db, rep_day)
     page_guard.screenshot("today-move-refused-390", page)
     live_db.rollback()
     assert live_db.get(FollowUp, rep_day["coming"]).due_at.year != 2020
+
+
+def test_cancel_asks_first_about_the_rows_own_factory(page, page_guard, live_db, rep_day):
+    sign_in(page, rep_day["rep"])
+    asked: list[str] = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss() if len(asked) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+    target = row(page, rep_day["today"])
+    target.locator("summary").click()
+    target.get_by_role("button", name="Cancel follow-up").click()  # dismissed: nothing sent
+    page.wait_for_timeout(300)
+    expect(target).to_be_visible()
+    target.get_by_role("button", name="Cancel follow-up").click()
+    expect(page.get_by_text("Follow-up cancelled: 宁波明亮五金有限公司.")).to_be_visible()
+    assert asked == ["Cancel this follow-up at 宁波明亮五金有限公司?"] * 2
+    page_guard.check(page)
+    live_db.rollback()
+    assert live_db.get(FollowUp, rep_day["today"]).status == "cancelled"
+    assert live_db.get(FollowUp, rep_day["overdue"]).status == "open"
+
+
+def test_done_move_and_cancel_work_without_javascript(browser, live_server, live_db, rep_day):
+    context = browser.new_context(viewport=PHONE, base_url=live_server, java_script_enabled=False)
+    context.set_default_timeout(5_000)
+    try:
+        page = context.new_page()
+        sign_in(page, rep_day["rep"])
+        row(page, rep_day["overdue"]).get_by_role("button", name="Done").click()
+        expect(page.get_by_text("Follow-up done: Yongkang Hengda Hardware.")).to_be_visible()
+        day = rep_day["local_today"] + timedelta(days=9)
+        move(row(page, rep_day["coming"]), day)
+        expect(page.get_by_text(re.compile("moved to .*Cixi Small Appliances"))).to_be_visible()
+        cancelling = row(page, rep_day["today"])
+        cancelling.locator("summary").click()
+        cancelling.get_by_role("button", name="Cancel follow-up").click()
+        expect(page.get_by_text("Follow-up cancelled: 宁波明亮五金有限公司.")).to_be_visible()
+    finally:
+        context.close()
+    live_db.rollback()
+    assert live_db.get(FollowUp, rep_day["overdue"]).status == "done"
+    assert live_db.get(FollowUp, rep_day["today"]).status == "cancelled"
+    moved = live_db.get(FollowUp, rep_day["coming"])
+    assert moved.status == "open" and moved.due_at.astimezone(rep_day["zone"]).date() == day
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1280"])

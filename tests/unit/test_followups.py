@@ -3,6 +3,7 @@ the factory's next follow-up kept true, a completion records its visit."""
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -247,6 +248,21 @@ def test_the_agenda_puts_overdue_first_then_today_then_the_next_days(world):
     assert [f.reason for f in agenda.overdue] == ["overdue"]
     assert [f.reason for f in agenda.today] == ["today"]
     assert [f.reason for f in agenda.upcoming] == ["later"]
+
+
+def test_todays_rows_are_the_agendas_follow_ups_with_the_columns_it_shows(world):
+    factory, rep = world["factory"], world["rep"]
+    for due in (NOW + timedelta(days=3), NOW + timedelta(hours=2), NOW - timedelta(days=1)):
+        builders.follow_up(factory, rep, due, reason="")
+    builders.follow_up(factory, world["manager"], NOW, reason="the manager's")
+    records, rows = followups.agenda(rep, NOW), followups.agenda_rows(rep, NOW)
+    for group in ("overdue", "today", "upcoming"):
+        expected = [
+            (f.id, f.due_at, f.reason, factory.id, factory.name, factory.stage, factory.status)
+            for f in getattr(records, group)
+        ]
+        assert [astuple(row) for row in getattr(rows, group)] == expected
+        assert expected
 
 
 # --- distances -------------------------------------------------------------------------------

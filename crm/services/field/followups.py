@@ -7,11 +7,13 @@ skips the holiday calendar and the factory's closed-until date (DESIGN.md "Caden
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Generic, TypeVar
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
 from crm import scope
@@ -28,39 +30,83 @@ AGENDA_DAYS = 7
 DUE_HOUR = 10
 # How far a due date may be pushed past holidays before the calendar is taken as broken.
 HOLIDAY_HORIZON_DAYS = 366
+# What an agenda holds: the follow-ups themselves, or only the columns that Today shows.
+T = TypeVar("T", "FollowUp", "AgendaRow")
 TRACKED = ("status", "due_at", "reason", "origin", "assignee_id", "completed_by_visit_id")
 
 
 @dataclass
-class Agenda:
-    overdue: list[FollowUp] = field(default_factory=list)
-    today: list[FollowUp] = field(default_factory=list)
-    upcoming: list[FollowUp] = field(default_factory=list)
+class Agenda(Generic[T]):
+    """A user's open follow-ups by when they are due, each group in order of its due time."""
+
+    overdue: list[T] = field(default_factory=list)
+    today: list[T] = field(default_factory=list)
+    upcoming: list[T] = field(default_factory=list)
 
 
-def agenda(user: User, now: datetime, days: int = AGENDA_DAYS) -> Agenda:
+@dataclass(frozen=True)
+class AgendaRow:
+    """A follow-up on Today: the columns its row shows, read as values, not as records."""
+
+    id: int
+    due_at: datetime
+    reason: str
+    factory_id: int
+    factory_name: str
+    stage: str | None
+    status: str
+
+
+def agenda(user: User, now: datetime, days: int = AGENDA_DAYS) -> Agenda[FollowUp]:
     """The user's open follow-ups in scope: overdue first, then today's, then the next days."""
-    day = today(now)
-    _start_of_today, start_of_tomorrow = day_bounds(day)
+    statement = _agenda_statement(user, now, days).options(
+        joinedload(FollowUp.factory).joinedload(Factory.belt)
+    )
+    return _grouped(db.session.scalars(statement), now)
+
+
+def agenda_rows(user: User, now: datetime, days: int = AGENDA_DAYS) -> Agenda[AgendaRow]:
+    """The follow-ups of `agenda`, only the columns that Today shows (a page that only reads)."""
+    statement = (
+        _agenda_statement(user, now, days)
+        .with_only_columns(
+            FollowUp.id,
+            FollowUp.due_at,
+            FollowUp.reason,
+            Factory.id,
+            Factory.name,
+            Factory.stage,
+            Factory.status,
+        )
+        .join_from(FollowUp, Factory, FollowUp.factory_id == Factory.id)
+    )
+    return _grouped((AgendaRow(*row) for row in db.session.execute(statement)), now)
+
+
+def _agenda_statement(user: User, now: datetime, days: int) -> Select:
+    _start_of_today, start_of_tomorrow = day_bounds(today(now))
     horizon = start_of_tomorrow + timedelta(days=days)
-    rows = db.session.scalars(
-        scope.follow_ups(user, day)
+    return (
+        scope.follow_ups(user, today(now))
         .where(
             FollowUp.assignee_id == user.id,
             FollowUp.status == "open",
             FollowUp.due_at < horizon,
         )
-        .options(joinedload(FollowUp.factory).joinedload(Factory.belt))
         .order_by(FollowUp.due_at, FollowUp.id)
     )
-    result = Agenda()
-    for follow_up in rows:
-        if follow_up.due_at < now:
-            result.overdue.append(follow_up)
-        elif follow_up.due_at < start_of_tomorrow:
-            result.today.append(follow_up)
+
+
+def _grouped(items: Iterable[T], now: datetime) -> Agenda[T]:
+    _start_of_today, start_of_tomorrow = day_bounds(today(now))
+    result: Agenda[T] = Agenda()
+    for item in items:
+        if item.due_at < now:
+            result.overdue.append(item)
+        elif item.due_at < start_of_tomorrow:
+            result.today.append(item)
         else:
-            result.upcoming.append(follow_up)
+            result.upcoming.append(item)
     return result
 
 

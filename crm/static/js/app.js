@@ -11,11 +11,24 @@ document.addEventListener("htmx:configRequest", function (event) {
   event.detail.headers["X-CSRFToken"] = csrfToken();
 });
 
-// Forms that ask for confirmation say so in data-confirm (no inline handlers under the CSP).
+// Forms, and the buttons that send them, that ask for confirmation say so in data-confirm (no
+// inline handlers under the CSP). On a page whose one form serves every row, a button's empty
+// data-confirm asks the form's data-confirm-row, about what names the button's row.
+function question(form, button) {
+  if (!button || !button.hasAttribute("data-confirm")) {
+    return form.getAttribute && form.getAttribute("data-confirm");
+  }
+  var own = button.getAttribute("data-confirm");
+  if (own) { return own; }
+  var group = button.closest("[aria-labelledby]");
+  var name = group && document.getElementById(group.getAttribute("aria-labelledby"));
+  return (form.getAttribute("data-confirm-row") || "")
+    .replace("%(factory)s", name ? name.textContent.trim() : "");
+}
+
 document.addEventListener("submit", function (event) {
-  var form = event.target;
-  var question = form.getAttribute && form.getAttribute("data-confirm");
-  if (question && !window.confirm(question)) {
+  var asked = question(event.target, event.submitter);
+  if (asked && !window.confirm(asked)) {
     event.preventDefault();
   }
 });

@@ -3,7 +3,7 @@
 // Pages go network first and fall back to the cache; the app's own files go cache first.
 "use strict";
 
-var VERSION = "crm-v3";  // v3: app.js is an entry module that imports the others
+var VERSION = "crm-v4";  // v4: a row's button asks its own confirmation (app.js)
 var PAGES = VERSION + "-pages";
 var FILES = VERSION + "-files";
 var SHELL = ["/today", "/factories/", "/visit", "/visit/factories.json"];

@@ -1,0 +1,134 @@
+"""What a rep's page costs to draw does not grow with its rows (issue 25, "rendering that does
+not grow per row"): the translations looked up, links built, forms and CSRF tokens of Today and
+of the factory list stay the same for a few rows and for many, and the demo rep's day fits in
+40 KB of HTML before compression."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import flask_babel
+import pytest
+import time_machine
+
+from crm.demo import seed as demo
+from crm.extensions import db
+from tests import builders
+from tests.web.helpers import sign_in
+
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday 25 Nov 2026, 10:00 in Shanghai
+TODAY_MAX_BYTES = 40 * 1024
+
+
+@dataclass
+class Drawn:
+    """What one page cost: catalogue lookups, URLs built, forms and CSRF tokens in its HTML."""
+
+    translations: int
+    urls: int
+    forms: int
+    csrf_tokens: int
+    size: int
+
+
+@pytest.fixture
+def draw(app, monkeypatch):
+    counts = {"translations": 0, "urls": 0}
+    lookup = flask_babel.Domain.get_translations
+    build = app.url_for
+
+    def counted_lookup(domain):
+        counts["translations"] += 1
+        return lookup(domain)
+
+    def counted_build(*args, **kwargs):
+        counts["urls"] += 1
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(flask_babel.Domain, "get_translations", counted_lookup)
+    monkeypatch.setattr(app, "url_for", counted_build)  # flask.url_for asks the app
+    monkeypatch.setitem(app.jinja_env.globals, "url_for", counted_build)
+
+    def drawn(user, path: str) -> Drawn:
+        """The page as `user` sees it, signed in on a client of their own."""
+        client = app.test_client()
+        with time_machine.travel(NOW, tick=False):
+            sign_in(client, user.email)
+            client.get(path)  # the first request of a session warms what every request shares
+            counts.update(translations=0, urls=0)
+            response = client.get(path)
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        return Drawn(
+            translations=counts["translations"],
+            urls=counts["urls"],
+            forms=html.count("<form"),
+            csrf_tokens=html.count('name="csrf_token"') + html.count('name="csrf-token"'),
+            size=len(response.get_data()),
+        )
+
+    return drawn
+
+
+def assert_same_cost(few: Drawn, many: Drawn) -> None:
+    assert many.size > few.size + 10_000  # the rows are drawn
+    assert many.forms == few.forms
+    assert many.csrf_tokens == few.csrf_tokens <= 3  # the page's, sign-out's, the rows' one form
+    assert many.translations <= few.translations + 2
+    assert many.urls <= few.urls + 2
+
+
+def a_day_of(rep, belt, follow_ups: int) -> None:
+    """Follow-ups spread over overdue, today and the next days, each at its own factory."""
+    for number in range(follow_ups):
+        factory = builders.factory(
+            belt, owner=rep, stage=("elementary", "junior", "senior")[number % 3]
+        )
+        due = NOW + timedelta(hours=6 * (number % 7) - 18)  # from yesterday to the day after
+        builders.follow_up(factory, rep, due, reason=f"Reason {number}")
+
+
+def test_todays_cost_does_not_grow_with_its_follow_ups(db_session, draw):
+    team = builders.team()
+    belt = builders.belt(team)
+    small, large = builders.user("rep", team_=team), builders.user("rep", team_=team)
+    a_day_of(small, belt, 2)
+    a_day_of(large, belt, 14)
+    db.session.commit()
+    few, many = draw(small, "/today"), draw(large, "/today")
+    assert_same_cost(few, many)
+
+
+def a_list_of(factories: int):
+    """A rep of a team of their own with `factories` factories to see, every third one an
+    unowned prospect of the team's belt that the rep may claim, some with a follow-up."""
+    team = builders.team()
+    belt = builders.belt(team)
+    rep = builders.user("rep", team_=team)
+    for number in range(factories):
+        if number % 3 == 0:
+            builders.factory(belt, status="prospect", stage=None)
+            continue
+        factory = builders.factory(belt, owner=rep, stage=("elementary", "junior")[number % 2])
+        factory.next_follow_up_at = NOW + timedelta(days=number % 4 - 1)
+        factory.last_visit_at = NOW - timedelta(days=number % 5)
+    return rep
+
+
+def test_the_factory_lists_cost_does_not_grow_with_its_rows(db_session, draw):
+    small, large = a_list_of(3), a_list_of(30)
+    db.session.commit()
+    few, many = draw(small, "/factories/"), draw(large, "/factories/")
+    assert_same_cost(few, many)
+
+
+def test_the_demo_reps_today_fits_in_40_kb(client, db_session):
+    demo.seed_demo("test", factories=demo.DEFAULT_FACTORIES, seed=demo.DEFAULT_SEED)
+    db.session.commit()
+    sign_in(client, "rep@example.com", demo.DEMO_PASSWORD)
+    response = client.get("/today")
+    assert response.status_code == 200
+    rows = response.get_data(as_text=True).count('class="row today-row"')
+    assert rows >= 20  # a full day: overdue, today and the next days
+    assert len(response.get_data()) <= TODAY_MAX_BYTES, f"{len(response.get_data())} bytes"
