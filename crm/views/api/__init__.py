@@ -25,7 +25,8 @@ from crm.services.accounts import api_tokens
 from crm.services.install import settings
 from crm.views import visits as visit_views
 from crm.views.api.as_json import visit_json
-from crm.views.api.shapes import ID_MAX
+from crm.views.api.shapes import ID_MAX, parse_query
+from crm.views.api.spec import operations
 from crm.views.auth import after_response
 from crm.views.errors import json_error
 
@@ -83,6 +84,22 @@ def _check_csrf():
     config = current_app.config
     if config.get("WTF_CSRF_ENABLED", True) and request.method in config["WTF_CSRF_METHODS"]:
         csrf.protect()
+
+
+@bp.before_request
+def _read_query() -> None:
+    """Every operation's query is read here, by the declaration the document shows, before
+    its view runs: a parameter the document forbids is refused even where a view ignores it."""
+    if request.endpoint in _QUERIES:
+        g.api_query = parse_query(_QUERIES[request.endpoint], request.args)
+
+
+_QUERIES = {operation.endpoint: operation.query for operation in operations.OPERATIONS}
+
+
+def read_query() -> dict[str, Any]:
+    """This request's query parameters by name, as its operation declares them."""
+    return g.api_query
 
 
 @bp.url_value_preprocessor

@@ -30,6 +30,10 @@ def _parameters(operation: Operation) -> list[dict]:
         schema = spec.schema()
         description = schema.pop("description", "")
         parameter = {"name": name, "in": "query", "required": False, "schema": schema}
+        if spec.empty_means_absent:
+            parameter["allowEmptyValue"] = True
+        elif spec.kind == "string":
+            schema["minLength"] = max(1, spec.min_length or 0)
         if description:
             parameter["description"] = description
         parameters.append(parameter)

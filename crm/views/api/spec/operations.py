@@ -91,7 +91,7 @@ OPERATIONS: tuple[Operation, ...] = (
         F,
         ok_schema="FactoryPage",
         query=FACTORY_QUERY,
-        errors=(404, 422),
+        errors=(403, 404, 422),
         description="Pages of 50 ordered by name then id, with flags and checklist progress.",
     ),
     _op(
