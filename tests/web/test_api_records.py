@@ -434,3 +434,49 @@ def test_a_rep_may_not_narrow_the_list_to_a_reps_id_not_even_their_own(client, w
     assert call(client, world, "GET", "/api/v1/factories?owner=mine").status_code == 200
     managed = call(client, world, "GET", f"/api/v1/factories?owner={world['rep'].id}", "manager")
     assert [item["id"] for item in managed.get_json()["items"]] == [world["factory"].id]
+
+
+# --- a JSON visit is checked as JSON (issue 20, point 3) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"summary": {"a": [1, 2]}}, "summary"),
+        ({"notes": 12.5}, "notes"),
+        ({"factory_id": "1"}, "factory_id"),
+        ({"factory_id": 1.0}, "factory_id"),
+        ({"task_ids": "3"}, "task_ids"),
+        ({"lat": "29.1", "lng": 121.2}, "lat"),
+        ({"purpose": ["follow_up"]}, "purpose"),
+        ({"next": 7}, "next"),
+        ({"summary": None}, "summary"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_json_visit_of_the_wrong_types_is_refused_by_the_field(
+    client, world, db_session, change, field
+):
+    body = visit_body(world["factory"], client_key="typed-key-0001", **change)
+    response = call(client, world, "POST", "/api/v1/visits", json=body)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["error"]["fields"]
+    assert db_session.scalar(select(func.count()).select_from(Visit)) == 0
+
+
+def test_a_json_visit_keeps_its_values_as_sent(client, world, db_session):
+    task = builders.task(world["factory"])
+    db_session.commit()
+    body = visit_body(
+        world["factory"],
+        client_key="typed-key-0002",
+        notes="Gate code 12",
+        task_ids=[task.id],
+        lat=29.1,
+        lng=121.2,
+        accuracy_m=15,
+    )
+    response = call(client, world, "POST", "/api/v1/visits", json=body)
+    assert response.status_code == 201, response.get_json()
+    visit = db_session.get(Visit, response.get_json()["visit"]["id"])
+    assert visit.notes == "Gate code 12" and [t.id for t in visit.tasks] == [task.id]

@@ -25,8 +25,8 @@ from crm.services.accounts import api_tokens
 from crm.services.install import settings
 from crm.views import visits as visit_views
 from crm.views.api.as_json import visit_json
-from crm.views.api.shapes import ID_MAX, parse_query
-from crm.views.api.spec import operations
+from crm.views.api.shapes import ID_MAX, parse_body, parse_query
+from crm.views.api.spec import bodies, operations
 from crm.views.auth import after_response
 from crm.views.errors import json_error
 
@@ -204,19 +204,20 @@ def _check_ids(form: VisitForm) -> None:
 
 
 def _visit_fields() -> MultiDict:
-    """The visit as sent: a multipart form (the outbox, with photos) or a JSON object."""
+    """The visit as sent: a multipart form (the outbox, with photos) or a JSON object.
+
+    A JSON object is checked by its JSON types first, as every other operation's body; its
+    values then reach the visit form as the text a form would have sent.
+    """
     if not request.is_json:
         return MultiDict(request.form)
     data = read_body()
-    if not isinstance(data, dict):
-        raise DomainError(_("Send a JSON object."), fields={"body": _("Send a JSON object.")})
+    values = parse_body(bodies.VISIT_FIELDS, data)
     fields = MultiDict()
-    for name, value in data.items():
-        values = value if isinstance(value, list) else [value]
-        for item in values:
-            if item is None:
-                continue
-            fields.add(name, "true" if item is True else "false" if item is False else str(item))
+    for name in values:
+        sent = data[name]
+        for item in sent if isinstance(sent, list) else [sent]:
+            fields.add(name, item if isinstance(item, str) else str(item))
     return fields
 
 
