@@ -480,3 +480,35 @@ def test_a_json_visit_keeps_its_values_as_sent(client, world, db_session):
     assert response.status_code == 201, response.get_json()
     visit = db_session.get(Visit, response.get_json()["visit"]["id"])
     assert visit.notes == "Gate code 12" and [t.id for t in visit.tasks] == [task.id]
+
+
+# --- one answer per kind of refusal (issue 20, point 4) -------------------------------------
+
+
+@pytest.mark.parametrize("body", ["null", "[]", "[1, 2]", '"text"', "5", "true"])
+def test_a_body_that_is_json_but_no_object_is_422_naming_the_body(client, world, body):
+    for path in ("/api/v1/factories", "/api/v1/visits"):
+        response = call(
+            client, world, "POST", path, data=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, (path, body)
+        assert response.get_json()["error"]["fields"] == {"body": "Send a JSON object."}
+
+
+def test_evidence_on_a_closed_item_is_a_conflict_as_for_the_tasks_operation(client, world):
+    task = builders.task(world["factory"])
+    db.session.commit()
+    done = call(client, world, "PATCH", f"/api/v1/tasks/{task.id}", json={"status": "done"})
+    assert done.status_code == 200
+    again = call(client, world, "PATCH", f"/api/v1/tasks/{task.id}", json={"status": "done"})
+    assert again.status_code == 409
+    evidence = call(
+        client,
+        world,
+        "POST",
+        f"/api/v1/tasks/{task.id}/evidence",
+        who="factory",
+        json={"link": "https://video.example/1"},
+    )
+    assert evidence.status_code == 409
+    assert evidence.get_json()["error"]["code"] == "conflict"

@@ -15,6 +15,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
 
 from crm import clock, scope
 from crm.errors import DomainError, Invalid, NotFound
@@ -134,15 +135,19 @@ def actor() -> User:
 
 
 def read_body() -> Any:
-    """The request's JSON; a form-encoded body is read as an object of text fields."""
+    """The request's JSON; a form-encoded body is read as an object of text fields.
+
+    Only a body that is not JSON is a 400; JSON that is no object (null as much as an
+    array) is refused as a shape by parse_body, 422 naming `body`.
+    """
     if request.is_json:
         try:
-            data = request.get_json(silent=True)
-        except RecursionError:  # nested thousands deep: the parser gives up, not the app
-            data = None
-        if data is None:
-            raise DomainError(_("The body is not valid JSON."), fields={"body": _("Not JSON.")})
-        return data
+            return request.get_json()
+        # Nested thousands deep: the parser gives up, not the app.
+        except (BadRequest, RecursionError):
+            raise DomainError(
+                _("The body is not valid JSON."), fields={"body": _("Not JSON.")}
+            ) from None
     return {name: value for name, value in request.form.items() if name != "csrf_token"}
 
 
