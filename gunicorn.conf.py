@@ -17,6 +17,11 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
 forwarded_allow_ips = os.environ.get("CRM_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Above the app's own limits (crm.views.security.REQUEST_TARGET_MAX, HEADER_FIELD_MAX), so
+# that a request too long for them is answered by the app, as JSON on /api/ (gunicorn would
+# answer 414 or 431 as HTML). 8190 is the largest request line gunicorn takes short of none.
+limit_request_line = 8190
+limit_request_field_size = 16380
 
 
 def post_worker_init(worker):

@@ -33,8 +33,10 @@ CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
+    414: "uri_too_long",
     422: "validation_error",
     429: "rate_limited",
+    431: "headers_too_large",
     500: "server_error",
     503: "unavailable",
 }
@@ -55,8 +57,10 @@ def _titles() -> dict[int, str]:
         405: _("Not allowed here"),
         409: _("This clashes with what is stored"),
         413: _("The upload is too large"),
+        414: _("The address is too long"),
         422: _("Please correct the form"),
         429: _("Too many attempts"),
+        431: _("The request's headers are too large"),
         500: _("Something went wrong on our side"),
         503: _("Temporarily unavailable"),
     }
@@ -70,8 +74,10 @@ def _advice(status: int) -> str:
         405: _("Go back and use the page's own buttons."),
         409: _("Reload the page to see the current state, then try again."),
         413: _("Choose smaller files (photos are shrunk on the phone before sending)."),
+        414: _("Shorten the address: send fewer or shorter filters."),
         422: _("Correct the fields marked and send again."),
         429: _("Wait a little and try again."),
+        431: _("Sign out and in again, or clear this site's cookies, then try again."),
         500: _("The error was logged. Try again in a moment; nothing you sent was kept half-done."),
         503: _("Try again in a minute."),
     }.get(status, "")

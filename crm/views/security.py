@@ -1,4 +1,5 @@
-"""Deny by default before every view, and the security headers on every response."""
+"""Deny by default before every view, requests within the app's size limits, and the security
+headers on every response."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
 
 from crm import scope
 from crm.errors import NotAllowed, NotFound
@@ -36,6 +38,23 @@ def local_path(target: str | None, under: str = "/") -> str | None:
 
 def wants_json() -> bool:
     return request.path.startswith("/api/")
+
+
+# The longest request target (path and query) and header field (name, ": ", value) the app
+# takes, in bytes. gunicorn's own limits (gunicorn.conf.py) sit above these, so that the
+# answer to a request past them is the app's: the JSON error on /api/, the error page elsewhere.
+REQUEST_TARGET_MAX = 4094
+HEADER_FIELD_MAX = 8190
+
+
+def within_limits() -> None:
+    """414 for a URL longer than the app takes, 431 for a header larger; before anything else."""
+    target = request.environ.get("RAW_URI") or request.full_path
+    if len(target.encode("utf-8", "surrogateescape")) > REQUEST_TARGET_MAX:
+        raise RequestURITooLarge()
+    for name, value in request.headers.items():
+        if len(name) + 2 + len(value.encode("latin-1", "replace")) > HEADER_FIELD_MAX:
+            raise RequestHeaderFieldsTooLarge()
 
 
 def gate() -> Response | None:
@@ -82,5 +101,7 @@ def add_headers(response: Response) -> Response:
 
 
 def register(app: Flask) -> None:
+    # First of all: before the rate limiter, the bearer token and the session are looked up.
+    app.before_request_funcs.setdefault(None, []).insert(0, within_limits)
     app.before_request(gate)
     app.after_request(add_headers)

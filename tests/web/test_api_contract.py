@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import runpy
+from pathlib import Path
 
 from crm import scope
+from crm.views import security
 from crm.views.api import spec as api_spec
 
 
@@ -60,3 +63,81 @@ def test_docs_page_lists_every_operation_under_the_strict_policy(client):
         assert f'{operation.method.upper()}</code> <code class="api-path">{operation.path}' in page
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert "<script>" not in page and " style=" not in page
+
+
+def _responses(document) -> list[tuple[str, str, dict]]:
+    return [
+        (f"{method} {path}", status, response)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        for status, response in operation["responses"].items()
+    ]
+
+
+def test_every_status_the_server_can_answer_is_documented_with_its_headers(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            statuses = set(operation["responses"])
+            assert {"405", "414", "429", "431", "503"} <= statuses, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "413", "422"} <= statuses, (method, path)
+    for where, status, response in _responses(document):
+        headers = response.get("headers", {})
+        if status in ("429", "503"):
+            assert headers["Retry-After"]["required"] is True, where
+        if status == "429":
+            for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
+                assert headers[name]["required"] is True, where
+        if status == "405":
+            assert headers["Allow"]["required"] is True, where
+
+
+def test_the_rate_limit_headers_sent_are_the_documented_ones(app, client, db_session, monkeypatch):
+    monkeypatch.setitem(app.config, "CRM_API_RATE_LIMIT", "1 per minute")
+    document = client.get("/api/v1/openapi.json").get_json()
+    refused = client.get("/api/v1/openapi.json")
+    assert refused.status_code == 429
+    declared = document["paths"]["/api/v1/openapi.json"]["get"]["responses"]["429"]["headers"]
+    for name, header in declared.items():
+        assert re.fullmatch(header["schema"]["pattern"], refused.headers[name]), name
+
+
+def test_a_method_the_path_lacks_answers_405_in_the_error_shape_naming_those_it_has(client):
+    response = client.delete("/api/v1/openapi.json")
+    assert response.status_code == 405
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in response.headers["Allow"]
+
+
+def test_a_url_too_long_answers_414_in_the_error_shape_on_the_api_and_a_page_elsewhere(client):
+    long_query = "q=" + "a" * security.REQUEST_TARGET_MAX
+    response = client.get(f"/api/v1/factories?{long_query}")
+    assert response.status_code == 414
+    assert response.get_json()["error"]["code"] == "uri_too_long"
+    page = client.get(f"/login?{long_query}")
+    assert page.status_code == 414 and page.mimetype == "text/html"
+
+
+def test_a_header_too_large_answers_431_in_the_error_shape_on_the_api(client):
+    headers = {"X-Filler": "a" * security.HEADER_FIELD_MAX}
+    response = client.get("/api/v1/session", headers=headers)
+    assert response.status_code == 431
+    assert response.get_json()["error"]["code"] == "headers_too_large"
+    assert client.get("/login", headers=headers).status_code == 431
+
+
+def test_gunicorn_leaves_the_too_long_requests_to_the_app():
+    config = runpy.run_path(str(Path(__file__).parents[2] / "gunicorn.conf.py"))
+    assert config["limit_request_line"] > security.REQUEST_TARGET_MAX + len("DELETE  HTTP/1.1")
+    assert config["limit_request_field_size"] > security.HEADER_FIELD_MAX
+
+
+def test_the_evidence_operation_says_who_is_refused_how_and_documents_the_conflict(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    evidence = document["paths"]["/api/v1/tasks/{task_id}/evidence"]["post"]
+    assert "409" in evidence["responses"]
+    assert "staff get 403" in evidence["description"]
+    assert "factory user gets 404" in evidence["description"]
+    factories = document["paths"]["/api/v1/factories"]["get"]
+    assert "403" in factories["responses"]  # a rep's owner=<id>

@@ -371,3 +371,144 @@ def test_a_rep_requests_and_only_a_manager_decides(client, world, db_session):
     assert db_session.get(StageChange, change_id).decided_by_id == world["manager"].id
     listed = call(client, world, "GET", "/api/v1/stage-changes?decision=approved").get_json()
     assert [item["id"] for item in listed["items"]] == [change_id]
+
+
+# --- the query read as documented (issue 20, point 2) ---------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["1_0", "+5", "１", " 5", "5 "])
+def test_a_whole_number_in_the_query_is_ascii_digits_only(client, world, raw):
+    response = call(client, world, "GET", "/api/v1/visits", query_string={"limit": raw})
+    assert response.status_code == 422
+    assert set(response.get_json()["error"]["fields"]) == {"limit"}
+
+
+@pytest.mark.parametrize(
+    "path, name",
+    [
+        ("/api/v1/factories", "status"),
+        ("/api/v1/factories", "flag"),
+        ("/api/v1/factories", "owner"),
+        ("/api/v1/visits", "limit"),
+        ("/api/v1/visits", "factory_id"),
+        ("/api/v1/follow-ups", "status"),
+        ("/api/v1/stage-changes", "decision"),
+        ("/api/v1/snapshots", "metric"),
+    ],
+)
+def test_an_empty_parameter_is_refused_naming_it(client, world, path, name):
+    response = call(client, world, "GET", f"{path}?{name}=")
+    assert response.status_code == 422
+    assert set(response.get_json()["error"]["fields"]) == {name}
+
+
+def test_an_empty_search_is_no_search_as_the_document_says(client, world):
+    response = call(client, world, "GET", "/api/v1/factories?q=")
+    assert response.status_code == 200 and response.get_json()["total"] == 1
+    document = client.get("/api/v1/openapi.json").get_json()
+    parameters = document["paths"]["/api/v1/factories"]["get"]["parameters"]
+    q = next(parameter for parameter in parameters if parameter["name"] == "q")
+    assert q["allowEmptyValue"] is True
+    status = next(parameter for parameter in parameters if parameter["name"] == "status")
+    assert "allowEmptyValue" not in status
+
+
+def test_a_parameter_sent_twice_is_refused(client, world):
+    response = call(client, world, "GET", "/api/v1/visits?limit=5&limit=6")
+    assert response.status_code == 422
+    assert set(response.get_json()["error"]["fields"]) == {"limit"}
+
+
+@pytest.mark.parametrize("owner", ["bogus", "-5", "0"])
+def test_an_owner_that_is_no_word_and_no_id_is_refused(client, world, owner):
+    response = call(client, world, "GET", "/api/v1/factories", query_string={"owner": owner})
+    assert response.status_code == 422
+    assert set(response.get_json()["error"]["fields"]) == {"owner"}
+
+
+def test_a_rep_may_not_narrow_the_list_to_a_reps_id_not_even_their_own(client, world):
+    for owner in (world["rep"].id, world["others"].owner_id):
+        response = call(client, world, "GET", f"/api/v1/factories?owner={owner}")
+        assert response.status_code == 403
+        assert set(response.get_json()["error"]["fields"]) == {"owner"}
+    assert call(client, world, "GET", "/api/v1/factories?owner=mine").status_code == 200
+    managed = call(client, world, "GET", f"/api/v1/factories?owner={world['rep'].id}", "manager")
+    assert [item["id"] for item in managed.get_json()["items"]] == [world["factory"].id]
+
+
+# --- a JSON visit is checked as JSON (issue 20, point 3) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"summary": {"a": [1, 2]}}, "summary"),
+        ({"notes": 12.5}, "notes"),
+        ({"factory_id": "1"}, "factory_id"),
+        ({"factory_id": 1.0}, "factory_id"),
+        ({"task_ids": "3"}, "task_ids"),
+        ({"lat": "29.1", "lng": 121.2}, "lat"),
+        ({"purpose": ["follow_up"]}, "purpose"),
+        ({"next": 7}, "next"),
+        ({"summary": None}, "summary"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_json_visit_of_the_wrong_types_is_refused_by_the_field(
+    client, world, db_session, change, field
+):
+    body = visit_body(world["factory"], client_key="typed-key-0001", **change)
+    response = call(client, world, "POST", "/api/v1/visits", json=body)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["error"]["fields"]
+    assert db_session.scalar(select(func.count()).select_from(Visit)) == 0
+
+
+def test_a_json_visit_keeps_its_values_as_sent(client, world, db_session):
+    task = builders.task(world["factory"])
+    db_session.commit()
+    body = visit_body(
+        world["factory"],
+        client_key="typed-key-0002",
+        notes="Gate code 12",
+        task_ids=[task.id],
+        lat=29.1,
+        lng=121.2,
+        accuracy_m=15,
+    )
+    response = call(client, world, "POST", "/api/v1/visits", json=body)
+    assert response.status_code == 201, response.get_json()
+    visit = db_session.get(Visit, response.get_json()["visit"]["id"])
+    assert visit.notes == "Gate code 12" and [t.id for t in visit.tasks] == [task.id]
+
+
+# --- one answer per kind of refusal (issue 20, point 4) -------------------------------------
+
+
+@pytest.mark.parametrize("body", ["null", "[]", "[1, 2]", '"text"', "5", "true"])
+def test_a_body_that_is_json_but_no_object_is_422_naming_the_body(client, world, body):
+    for path in ("/api/v1/factories", "/api/v1/visits"):
+        response = call(
+            client, world, "POST", path, data=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, (path, body)
+        assert response.get_json()["error"]["fields"] == {"body": "Send a JSON object."}
+
+
+def test_evidence_on_a_closed_item_is_a_conflict_as_for_the_tasks_operation(client, world):
+    task = builders.task(world["factory"])
+    db.session.commit()
+    done = call(client, world, "PATCH", f"/api/v1/tasks/{task.id}", json={"status": "done"})
+    assert done.status_code == 200
+    again = call(client, world, "PATCH", f"/api/v1/tasks/{task.id}", json={"status": "done"})
+    assert again.status_code == 409
+    evidence = call(
+        client,
+        world,
+        "POST",
+        f"/api/v1/tasks/{task.id}/evidence",
+        who="factory",
+        json={"link": "https://video.example/1"},
+    )
+    assert evidence.status_code == 409
+    assert evidence.get_json()["error"]["code"] == "conflict"

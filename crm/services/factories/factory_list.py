@@ -322,12 +322,20 @@ def _conditions(
     return conditions
 
 
+def may_narrow_to_owner(actor: User, owner: str) -> bool:
+    """Whether the actor may narrow a list by this owner: a rep's id is managers' and admins'.
+
+    The list page ignores an owner it may not use; the API refuses it (403).
+    """
+    return owner in ("", "mine", "unowned") or actor.role in ("manager", "admin")
+
+
 def _owner_condition(actor: User, owner: str) -> ColumnElement[bool]:
     if owner == "mine":
         return Factory.owner_id == actor.id
     if owner == "unowned":
         return Factory.owner_id.is_(None)
-    if (owner_id := id_or_none(owner)) is not None and actor.role in ("manager", "admin"):
+    if (owner_id := id_or_none(owner)) is not None and may_narrow_to_owner(actor, owner):
         return Factory.owner_id == owner_id
     return true()
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from flask_babel import gettext as _
 
 from crm import scope
-from crm.errors import Invalid, NotAllowed, too_long
+from crm.errors import Conflict, Invalid, NotAllowed, too_long
 from crm.extensions import db
 from crm.models import Factory, Task, User
 from crm.models.stage import TITLE_MAX
@@ -110,8 +110,10 @@ def hand_in(
     """
     scope.require(actor, "hand_in_evidence")
     if task.is_closed:
+        # The item's state changed under the factory (staff closed it): a clash, as when
+        # staff tick an item done twice, not a field to correct.
         message = _("This item is closed already.")
-        raise Invalid(message, fields={"status": message})
+        raise Conflict(message, fields={"status": message})
     if task.kind == "measured":
         # Judged from the monthly figures the rep enters, never from a number handed in.
         message = _(

@@ -15,6 +15,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
 
 from crm import clock, scope
 from crm.errors import DomainError, Invalid, NotFound
@@ -25,7 +26,8 @@ from crm.services.accounts import api_tokens
 from crm.services.install import settings
 from crm.views import visits as visit_views
 from crm.views.api.as_json import visit_json
-from crm.views.api.shapes import ID_MAX
+from crm.views.api.shapes import ID_MAX, parse_body, parse_query
+from crm.views.api.spec import bodies, operations
 from crm.views.auth import after_response
 from crm.views.errors import json_error
 
@@ -85,6 +87,22 @@ def _check_csrf():
         csrf.protect()
 
 
+@bp.before_request
+def _read_query() -> None:
+    """Every operation's query is read here, by the declaration the document shows, before
+    its view runs: a parameter the document forbids is refused even where a view ignores it."""
+    if request.endpoint in _QUERIES:
+        g.api_query = parse_query(_QUERIES[request.endpoint], request.args)
+
+
+_QUERIES = {operation.endpoint: operation.query for operation in operations.OPERATIONS}
+
+
+def read_query() -> dict[str, Any]:
+    """This request's query parameters by name, as its operation declares them."""
+    return g.api_query
+
+
 @bp.url_value_preprocessor
 def _ids_in_range(endpoint, values) -> None:
     """An id larger than any stored one names no record (and must not reach the database)."""
@@ -117,15 +135,19 @@ def actor() -> User:
 
 
 def read_body() -> Any:
-    """The request's JSON; a form-encoded body is read as an object of text fields."""
+    """The request's JSON; a form-encoded body is read as an object of text fields.
+
+    Only a body that is not JSON is a 400; JSON that is no object (null as much as an
+    array) is refused as a shape by parse_body, 422 naming `body`.
+    """
     if request.is_json:
         try:
-            data = request.get_json(silent=True)
-        except RecursionError:  # nested thousands deep: the parser gives up, not the app
-            data = None
-        if data is None:
-            raise DomainError(_("The body is not valid JSON."), fields={"body": _("Not JSON.")})
-        return data
+            return request.get_json()
+        # Nested thousands deep: the parser gives up, not the app.
+        except (BadRequest, RecursionError):
+            raise DomainError(
+                _("The body is not valid JSON."), fields={"body": _("Not JSON.")}
+            ) from None
     return {name: value for name, value in request.form.items() if name != "csrf_token"}
 
 
@@ -187,19 +209,20 @@ def _check_ids(form: VisitForm) -> None:
 
 
 def _visit_fields() -> MultiDict:
-    """The visit as sent: a multipart form (the outbox, with photos) or a JSON object."""
+    """The visit as sent: a multipart form (the outbox, with photos) or a JSON object.
+
+    A JSON object is checked by its JSON types first, as every other operation's body; its
+    values then reach the visit form as the text a form would have sent.
+    """
     if not request.is_json:
         return MultiDict(request.form)
     data = read_body()
-    if not isinstance(data, dict):
-        raise DomainError(_("Send a JSON object."), fields={"body": _("Send a JSON object.")})
+    values = parse_body(bodies.VISIT_FIELDS, data)
     fields = MultiDict()
-    for name, value in data.items():
-        values = value if isinstance(value, list) else [value]
-        for item in values:
-            if item is None:
-                continue
-            fields.add(name, "true" if item is True else "false" if item is False else str(item))
+    for name in values:
+        sent = data[name]
+        for item in sent if isinstance(sent, list) else [sent]:
+            fields.add(name, item if isinstance(item, str) else str(item))
     return fields
 
 

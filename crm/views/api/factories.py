@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import url_for
+from flask_babel import gettext as _
 
 from crm import clock, scope
+from crm.errors import NotAllowed
 from crm.extensions import db
 from crm.services.factories import edits as factories
 from crm.services.factories import factory_list
-from crm.views.api import actor, answer, bp, read_body
+from crm.views.api import actor, answer, bp, read_body, read_query
 from crm.views.api.as_json import factory_json, factory_list_json
-from crm.views.api.shapes import parse_body, parse_query
+from crm.views.api.shapes import parse_body
 from crm.views.api.spec import bodies
 
 
 @bp.route("/factories")
 @scope.allow("staff")
 def list_factories():
-    query = parse_query(bodies.FACTORY_QUERY, request.args)
+    query = read_query()
+    if not factory_list.may_narrow_to_owner(actor(), query.get("owner", "")):
+        message = _('Only managers and admins narrow the list to a rep; send "mine" or "unowned".')
+        raise NotAllowed(message, fields={"owner": message})
     filters = factory_list.Filters(
         search=query.get("q", "").strip(),
         stage=query.get("stage", ""),

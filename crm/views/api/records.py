@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from flask import request
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
@@ -14,9 +13,9 @@ from crm.models import FollowUp, Task, Visit
 from crm.services.field import followups
 from crm.services.growth import tasks
 from crm.services.portal import evidence
-from crm.views.api import actor, answer, bp, read_body
+from crm.views.api import actor, answer, bp, read_body, read_query
 from crm.views.api.as_json import follow_up_json, listed, page_json, task_json, visit_json
-from crm.views.api.shapes import parse_body, parse_query
+from crm.views.api.shapes import parse_body
 from crm.views.api.spec import bodies
 
 # --- visits ---------------------------------------------------------------------------------
@@ -25,7 +24,7 @@ from crm.views.api.spec import bodies
 @bp.route("/visits")
 @scope.allow("staff")
 def list_visits():
-    query = parse_query(bodies.VISIT_QUERY, request.args)
+    query = read_query()
     statement = scope.visits(actor(), clock.today()).options(
         selectinload(Visit.rep), selectinload(Visit.tasks), selectinload(Visit.photos)
     )
@@ -45,7 +44,7 @@ def get_visit(visit_id: int):
 @bp.route("/follow-ups")
 @scope.allow("staff")
 def list_follow_ups():
-    query = parse_query(bodies.FOLLOW_UP_QUERY, request.args)
+    query = read_query()
     statement = scope.follow_ups(actor(), clock.today()).options(selectinload(FollowUp.assignee))
     narrowing = {"factory_id": FollowUp.factory_id, "status": FollowUp.status}
     page = listed(statement, FollowUp.id, query, narrowing)
@@ -88,7 +87,7 @@ def cancel_follow_up(follow_up_id: int):
 @bp.route("/tasks")
 @scope.allow("signed_in")
 def list_tasks():
-    query = parse_query(bodies.TASK_QUERY, request.args)
+    query = read_query()
     statement = scope.tasks(actor(), clock.today()).options(
         selectinload(Task.owner), selectinload(Task.verified_by)
     )

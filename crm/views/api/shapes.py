@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
 
 from crm.errors import Invalid, above, below, too_long, too_short
 from crm.values import ID_MAX, id_or_none, read_date, read_instant, read_text, read_whole
@@ -47,6 +48,8 @@ class Field:
     maximum: float | None = None
     # Words the field accepts besides a record's id ("mine", "unowned"); None: not an id field.
     words: tuple[str, ...] | None = None
+    # A query parameter sent empty ("?q=") is refused unless this says it means "absent".
+    empty_means_absent: bool = False
 
     def schema(self) -> dict[str, Any]:
         kind = JSON_TYPES[self.kind]
@@ -120,13 +123,25 @@ def parse_body(body: Body, data: Any) -> dict[str, Any]:
     return values
 
 
-def parse_query(fields: dict[str, Field], args: Mapping[str, str]) -> dict[str, Any]:
-    """Query parameters by name (absent ones left out), or Invalid naming the bad ones."""
+def parse_query(fields: dict[str, Field], args: MultiDict[str, str]) -> dict[str, Any]:
+    """Query parameters by name (absent ones left out), or Invalid naming the bad ones.
+
+    Read as the document states them: each parameter once, an empty value refused unless its
+    declaration says it means absent, whole numbers in ASCII digits (crm.values.read_whole).
+    """
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name, spec in fields.items():
-        raw = args.get(name)
-        if raw is None or raw == "":
+        sent = args.getlist(name)
+        if not sent:
+            continue
+        if len(sent) > 1:
+            errors[name] = _("Send this parameter once.")
+            continue
+        raw = sent[0]
+        if raw == "":
+            if not spec.empty_means_absent:
+                errors[name] = _("Leave this parameter out, or give it a value.")
             continue
         try:
             values[name] = _value(name, spec, _from_text(spec, raw))

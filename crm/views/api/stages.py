@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -10,9 +9,9 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.models import MetricSnapshot, StageChange
 from crm.services.growth import promotions, snapshots
-from crm.views.api import actor, answer, bp, read_body
+from crm.views.api import actor, answer, bp, read_body, read_query
 from crm.views.api.as_json import listed, page_json, snapshot_json, stage_change_json
-from crm.views.api.shapes import parse_body, parse_query
+from crm.views.api.shapes import parse_body
 from crm.views.api.spec import bodies
 
 # --- metric snapshots -----------------------------------------------------------------------
@@ -21,7 +20,7 @@ from crm.views.api.spec import bodies
 @bp.route("/snapshots")
 @scope.allow("staff")
 def list_snapshots():
-    query = parse_query(bodies.SNAPSHOT_QUERY, request.args)
+    query = read_query()
     narrowing = {"factory_id": MetricSnapshot.factory_id, "metric": MetricSnapshot.metric_code}
     page = listed(scope.snapshots(actor(), clock.today()), MetricSnapshot.id, query, narrowing)
     return answer(page_json(page, snapshot_json))
@@ -53,7 +52,7 @@ def create_snapshot(factory_id: int):
 @bp.route("/stage-changes")
 @scope.allow("staff")
 def list_stage_changes():
-    query = parse_query(bodies.STAGE_CHANGE_QUERY, request.args)
+    query = read_query()
     statement = scope.stage_changes(actor(), clock.today()).options(
         selectinload(StageChange.requested_by), selectinload(StageChange.decided_by)
     )

@@ -9,7 +9,16 @@ from typing import Any
 
 from crm.models.visit import CLIENT_KEY_MAX
 from crm.views.api.shapes import ID_MAX, Body
-from crm.views.api.spec.operations import ALSO_OK, ERROR_TEXT, OPERATIONS, Operation
+from crm.views.api.spec.operations import (
+    ALSO_OK,
+    ERROR_HEADERS,
+    ERROR_TEXT,
+    EVERY_OPERATION,
+    OPERATIONS,
+    RATE_LIMIT_HEADERS,
+    WITH_A_BODY,
+    Operation,
+)
 from crm.views.api.spec.schemas import SCHEMAS, ref
 
 VERSION = "1.0.0"
@@ -30,6 +39,10 @@ def _parameters(operation: Operation) -> list[dict]:
         schema = spec.schema()
         description = schema.pop("description", "")
         parameter = {"name": name, "in": "query", "required": False, "schema": schema}
+        if spec.empty_means_absent:
+            parameter["allowEmptyValue"] = True
+        elif spec.kind == "string":
+            schema["minLength"] = max(1, spec.min_length or 0)
         if description:
             parameter["description"] = description
         parameters.append(parameter)
@@ -55,11 +68,29 @@ def _path_names(path: str) -> list[str]:
     return [part[1:-1] for part in path.split("/") if part.startswith("{")]
 
 
-def _error(status: int) -> dict:
+# Retry-After and the rate limit's headers are whole numbers (of seconds, or the epoch's).
+_DIGITS = {"type": "string", "pattern": "^[0-9]+$"}
+
+
+def _headers(headers: dict[str, tuple[str, bool]]) -> dict:
     return {
+        name: {
+            "description": text,
+            "required": required,
+            "schema": {"type": "string"} if name == "Allow" else _DIGITS,
+        }
+        for name, (text, required) in headers.items()
+    }
+
+
+def _error(status: int) -> dict:
+    error = {
         "description": ERROR_TEXT[status],
         "content": {"application/json": {"schema": ref("Error")}},
     }
+    if status in ERROR_HEADERS:
+        error["headers"] = _headers(ERROR_HEADERS[status])
+    return error
 
 
 def _responses(operation: Operation) -> dict:
@@ -70,17 +101,21 @@ def _responses(operation: Operation) -> dict:
         ok_content = {"application/json": {"schema": ref(operation.ok_schema)}}
     else:
         ok_content = {"application/json": {"schema": {"type": "object"}}}
+    headers = _headers(RATE_LIMIT_HEADERS)
     responses: dict[str, Any] = {
-        str(operation.ok): {"description": "Success.", "content": ok_content}
+        str(operation.ok): {"description": "Success.", "headers": headers, "content": ok_content}
     }
     if operation.endpoint in ALSO_OK:
         responses[str(ALSO_OK[operation.endpoint])] = {
             "description": "Success: the record existed already (a repeat, a replaced figure).",
+            "headers": headers,
             "content": ok_content,
         }
-    statuses = set(operation.errors)
+    statuses = set(operation.errors) | set(EVERY_OPERATION)
+    if operation.body is not None:
+        statuses |= set(WITH_A_BODY)
     if operation.permission != "public":
-        statuses |= {401, 429}
+        statuses.add(401)
     # The gate: a staff-only route is "not found" for a factory user, a role-only route
     # (managers', factories') is 403 for the other roles.
     if operation.permission == "staff":

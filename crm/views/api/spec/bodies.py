@@ -173,13 +173,18 @@ KEYSET = {
     "limit": Field("integer", "Page size (default 50).", minimum=1, maximum=200),
 }
 FACTORY_QUERY = {
-    "q": Field("string", "Name contains, or exact credit code.", max_length=SEARCH_MAX),
+    "q": Field(
+        "string",
+        "Name contains, or exact credit code; empty is no search.",
+        max_length=SEARCH_MAX,
+        empty_means_absent=True,
+    ),
     "stage": Field("string", choices=STAGES),
     "status": Field("string", choices=STATUSES),
     "flag": Field("string", choices=FLAGS),
     "owner": Field(
         "string",
-        '"mine", "unowned", or a rep\'s id (managers, admins).',
+        '"mine", "unowned", or a rep\'s id (managers and admins; a rep sending an id gets 403).',
         max_length=20,
         words=("mine", "unowned"),
     ),

@@ -28,13 +28,46 @@ from crm.views.api.spec.bodies import (
 )
 
 ERROR_TEXT = {
-    400: "Malformed request: not JSON, or an Idempotency-Key that differs from client_key.",
+    400: "Malformed request: the body is not JSON, or an Idempotency-Key that differs from "
+    "client_key.",
     401: "No session and no working bearer token (unknown, revoked, expired, inactive user).",
-    403: "The record is in the caller's scope, but the caller's role may not do this.",
-    404: "No such record, or it is outside the caller's scope (the two look alike).",
+    403: "The record is in the caller's scope, but the caller's role may not do this; staff "
+    "get 403 on an operation only factory users have.",
+    404: "No such record, or it is outside the caller's scope (the two look alike); a factory "
+    "user gets 404 on an operation only staff have.",
+    405: "The path has no such method; the Allow header lists those it has.",
     409: "Clashes with what is stored (the state changed, or a key reused with other content).",
-    422: "Validation failed; `error.fields` names each field and why.",
-    429: "Too many requests for this token (or user, or address); see Retry-After.",
+    413: "The body is larger than the server takes (photos included).",
+    414: "The URL (path and query) is longer than the server takes (4,094 bytes).",
+    422: "Validation failed; `error.fields` names each field and why. A body that is JSON but "
+    "not an object (null as much as an array) is refused here, naming `body`.",
+    429: "Too many requests for this token (or user, or address); wait Retry-After seconds. "
+    "The X-RateLimit-* headers say the limit, what is left and when it resets.",
+    431: "A request header is larger than the server takes (8,190 bytes).",
+    503: "The database cannot be reached for a moment; nothing was changed. Send again after "
+    "Retry-After seconds.",
+}
+
+# Answers any operation can give: the method, the request's size and an outage.
+EVERY_OPERATION = (405, 414, 429, 431, 503)
+# Answers of an operation with a body.
+WITH_A_BODY = (400, 413, 422)
+
+_RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": "Requests allowed in the window.",
+    "X-RateLimit-Remaining": "Requests left in the window.",
+    "X-RateLimit-Reset": "When the window resets, in seconds since 1970 (UTC).",
+}
+# The headers answers carry: {name: (description, required)}; success answers carry the
+# rate limit's as the server sends them, errors as ERROR_HEADERS says.
+RATE_LIMIT_HEADERS = {name: (text, False) for name, text in _RATE_LIMIT_HEADERS.items()}
+ERROR_HEADERS = {
+    405: {"Allow": ("The methods the path has.", True)},
+    429: {
+        "Retry-After": ("Seconds to wait before sending again.", True),
+        **{name: (text, True) for name, text in _RATE_LIMIT_HEADERS.items()},
+    },
+    503: {"Retry-After": ("Seconds to wait before sending again.", True)},
 }
 
 
@@ -91,7 +124,7 @@ OPERATIONS: tuple[Operation, ...] = (
         F,
         ok_schema="FactoryPage",
         query=FACTORY_QUERY,
-        errors=(404, 422),
+        errors=(403, 404, 422),
         description="Pages of 50 ordered by name then id, with flags and checklist progress.",
     ),
     _op(
@@ -255,8 +288,10 @@ OPERATIONS: tuple[Operation, ...] = (
         T,
         ok_schema="Task",
         body=EVIDENCE,
-        errors=(400, 403, 404, 422),
-        description="Staff get 403: they accept or send back evidence with PATCH.",
+        errors=(400, 403, 404, 409, 422),
+        description="Factory users only: staff get 403 here (they accept or send back evidence "
+        "with PATCH /api/v1/tasks/{task_id}), as a factory user gets 404 on the staff-only "
+        "operations. 409 when the item is closed already (done or waived), as for PATCH.",
     ),
     _op(
         "get",
