@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 # Secrets that must never run a production install: the development default and
@@ -92,6 +93,11 @@ class TestingConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = _env("CRM_TEST_DATABASE_URL", "sqlite://")
         # The PostgreSQL pass of CI keeps rate limits in Redis, as production does.
         self.RATELIMIT_STORAGE_URI = _env("CRM_TEST_REDIS_URL", "memory://")
+        # Counts of this app alone. Redis outlives a test run, whose fresh database hands out
+        # the same ids again (a per-user limit counts by id); and the one Limiter of
+        # crm.extensions takes the prefix of the app made last, so every app made in a test
+        # must have a prefix no other run shares.
+        self.RATELIMIT_KEY_PREFIX = f"{self.RATELIMIT_KEY_PREFIX}-test-{secrets.token_hex(6)}"
         # Tests other than the rate limit's own run with limits raised.
         self.CRM_LOGIN_RATE_LIMIT = "10000 per minute"
         self.CRM_FORGOT_RATE_LIMIT = "10000 per minute"

@@ -62,3 +62,12 @@ def test_sqlite_enforces_foreign_keys_and_uses_wal(tmp_path):
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         db.engine.dispose()
+
+
+def test_every_testing_config_counts_its_rate_limits_apart():
+    """Redis outlives a test run, and the one Limiter takes the prefix of the app made last:
+    a prefix shared by two runs (the plain "crm") let one run's spent per-user limit answer
+    429 in the next run, whose fresh database hands out the same user ids."""
+    first, second = config_for("testing"), config_for("testing")
+    assert first.RATELIMIT_KEY_PREFIX != second.RATELIMIT_KEY_PREFIX
+    assert first.RATELIMIT_KEY_PREFIX.startswith("crm-test-")
