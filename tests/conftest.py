@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,9 +99,6 @@ def app(database_url):
     app = create_app(
         "testing",
         SQLALCHEMY_DATABASE_URI=database_url,
-        # Counts of this run alone: Redis outlives a run, and a fresh clone's run may repeat
-        # both the process ids and the record ids of the last one (a per-user limit's key).
-        RATELIMIT_KEY_PREFIX=f"crm-test-{WORKER}-{os.getpid()}-{secrets.token_hex(4)}",
         CRM_STORAGE_ROOT=tempfile.mkdtemp(prefix="crm-storage-"),
     )
     app.test_client_class = IsolatedClient

@@ -9,7 +9,6 @@ load test restarts a cluster under gunicorn: tests/unit/test_load_and_fault.py.)
 from __future__ import annotations
 
 import re
-import secrets
 import shutil
 
 import pytest
@@ -34,7 +33,6 @@ def outage_app(tmp_path):
         "testing",
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{folder / 'crm.sqlite3'}",
         CRM_STORAGE_ROOT=str(tmp_path / "storage"),
-        RATELIMIT_KEY_PREFIX=f"outage-{tmp_path.name}-{secrets.token_hex(4)}",
     )
     app.test_client_class = IsolatedClient
     failures = {"kind": None}

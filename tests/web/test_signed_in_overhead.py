@@ -159,12 +159,11 @@ def test_the_unread_count_reads_its_index(app, world, db_session):
 
 
 @pytest.fixture
-def other_app(app, database_url):
+def other_app(database_url):
     """A second app on the same database: another worker, as on another host."""
     other = create_app(
         "testing",
         SQLALCHEMY_DATABASE_URI=database_url,
-        RATELIMIT_KEY_PREFIX=app.config["RATELIMIT_KEY_PREFIX"] + "-other-app",
         CRM_STORAGE_ROOT=tempfile.mkdtemp(prefix="crm-storage-"),
     )
     other.test_client_class = IsolatedClient
