@@ -80,6 +80,47 @@ def _factory_row_words() -> dict[str, str]:
     }
 
 
+@bp.app_template_global()
+def factory_page_words() -> dict[str, str]:
+    """The words that the factory page's checklist, figures and history repeat per row (and
+    that the visit form and the settings page share: factories/_labels.html), translated once
+    per request; those with "%(...)s" left in take each row's values in the template."""
+    return words_once("factory_page", _factory_page_words)
+
+
+def _factory_page_words() -> dict[str, str]:
+    return {
+        "purpose_first_contact": _("First contact"),
+        "purpose_assessment": _("Assessment"),
+        "purpose_training": _("Training"),
+        "purpose_video_shoot": _("Video shoot"),
+        "purpose_follow_up": _("Follow-up"),
+        "purpose_promotion_review": _("Promotion review"),
+        "purpose_other": _("Other"),
+        "pending": _("Waiting for a decision"),
+        "approved": _("Approved"),
+        "refused": _("Refused"),
+        "direct": _("Changed directly"),
+        "at_most": _("target at most %(target)s"),
+        "at_least": _("target at least %(target)s"),
+        "over": _("%(gap)s over"),
+        "short": _("%(gap)s short"),
+        "met": _("Met"),
+        "not_met": _("Not met"),
+        "too_old": _("Figures too old"),
+        "no_data": _("No data"),
+        "no_figures": _("No figures yet"),
+        "figures_too_old": _("Figures from %(month)s are too old"),
+        "override": _("Override"),
+        "asked_by": _("asked by %(name)s"),
+        "decided_by": _("decided by %(name)s"),
+        "why": _("Why: %(reason)s"),
+        "decision": _("Decision: %(note)s"),
+        "visit": _("Visit: %(purpose)s"),
+        "off_site": _("Off-site"),
+    }
+
+
 def _ago_words() -> dict[str, str]:
     return {"today": _("Today"), "yesterday": _("Yesterday")}
 

@@ -9,7 +9,9 @@ and nor is a prospect that no rep owns: nobody is due to visit it until it is cl
 
 A page costs the same number of statements whatever its number of rows: the count, the
 rows (with their belt and owner), the cadences, and the checklist judged for the page's
-rows in one batch (crm.services.growth.eligibility, the rule's one home).
+rows in one batch (crm.services.growth.eligibility, the rule's one home). The list page
+reads its rows as the columns it shows (FactoryRow), not as records: the API's list, which
+answers every field of a factory, asks for the records.
 
 A page costs the same whatever the size of the scope, too: the count stops at COUNT_CAP
 (past it the list says "more than 1,000", never counting the whole scope), and the next and
@@ -29,7 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crm import cache, clock, scope
 from crm.extensions import db
-from crm.models import PROSPECT, STAGES, STATUSES, Factory, User
+from crm.models import PROSPECT, STAGES, STATUSES, Belt, Factory, User
 from crm.services.factories import search as factory_search
 from crm.services.factories.edits import can_claim
 from crm.services.growth import eligibility
@@ -86,9 +88,39 @@ class Filters:
         return query
 
 
+@dataclass(frozen=True)
+class FactoryRow:
+    """A factory as the list page shows it: the columns of its row, read as values."""
+
+    id: int
+    name: str
+    stage: str | None
+    status: str
+    owner_id: int | None
+    last_visit_at: datetime | None
+    next_follow_up_at: datetime | None
+    eligible_since: datetime | None
+    owner_name: str | None
+    belt: Belt  # one record per belt of the page, shared by its rows
+
+
+# What a FactoryRow reads, in its fields' order (the belt and the flags follow).
+_ROW_COLUMNS = (
+    Factory.id,
+    Factory.name,
+    Factory.stage,
+    Factory.status,
+    Factory.owner_id,
+    Factory.last_visit_at,
+    Factory.next_follow_up_at,
+    Factory.eligible_since,
+    User.name,
+)
+
+
 @dataclass
 class Row:
-    factory: Factory
+    factory: Factory | FactoryRow
     required_done: int
     required_total: int
     stale: bool
@@ -148,8 +180,11 @@ class FactoryList:
         return replace(self.filters, page=self.filters.page - 1, after=None, before=first)
 
 
-def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
-    """One page of the factories in the actor's scope that match the filters, by name."""
+def list_factories(
+    actor: User, filters: Filters, now: datetime, *, records: bool = False
+) -> FactoryList:
+    """One page of the factories in the actor's scope that match the filters, by name: each
+    row's factory a FactoryRow, or with `records` the Factory itself (every field of it)."""
     thresholds = stale_thresholds(now)
     conditions = _conditions(actor, filters, now, thresholds)
     total = _capped_count(scope.factories(actor, clock.today(now)).where(*conditions))
@@ -157,7 +192,7 @@ def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
     by_name = (Factory.name, Factory.id)
 
     def page(*where: ColumnElement[bool], order=by_name, offset: int = 0) -> list:
-        return _page(actor, now, thresholds, [*conditions, *where], order, offset)
+        return _page(actor, now, thresholds, [*conditions, *where], order, offset, records)
 
     rows: list = []
     if key is not None and filters.before:
@@ -201,9 +236,10 @@ def _page(
     conditions: list[ColumnElement[bool]],
     order: tuple,
     offset: int,
-) -> list:
+    records: bool,
+) -> list[tuple[Factory | FactoryRow, bool, bool]]:
     """PAGE_SIZE + 1 rows of the actor's scope that meet the conditions, in `order` after
-    `offset`, each with its stale and overdue flags.
+    `offset`: each factory (a FactoryRow, or the record) with its stale and overdue flags.
 
     A rep's scope is two parts on indexes of their own (scope.rep_parts): each gives its own
     first ids in order, and only those are read and sorted, not every row of the scope.
@@ -222,17 +258,21 @@ def _page(
         statement = select(Factory).where(Factory.id.in_(ids))
     else:
         statement = scope.factories(actor, clock.today(now)).where(*conditions)
-    statement = (
-        statement.add_columns(
-            stale_condition(thresholds).label("stale"),
-            overdue_condition(now).label("overdue"),
+    flags = (stale_condition(thresholds).label("stale"), overdue_condition(now).label("overdue"))
+    if records:
+        statement = statement.add_columns(*flags).options(
+            joinedload(Factory.belt), joinedload(Factory.owner)
         )
-        .options(joinedload(Factory.belt), joinedload(Factory.owner))
-        .order_by(*order)
-        .offset(offset)
-        .limit(limit)
-    )
-    return db.session.execute(statement).all()
+    else:
+        statement = (
+            statement.with_only_columns(*_ROW_COLUMNS, Belt, *flags)
+            .join_from(Factory, Belt, Belt.id == Factory.belt_id)
+            .outerjoin_from(Factory, User, User.id == Factory.owner_id)
+        )
+    found = db.session.execute(statement.order_by(*order).offset(offset).limit(limit))
+    if records:
+        return found.all()
+    return [(FactoryRow(*row[:-2]), row[-2], row[-1]) for row in found]
 
 
 def _capped_count(matching: Select) -> int | None:

@@ -137,7 +137,7 @@ def build(actor: User, factory: Factory, now: datetime, locale: str) -> FactoryP
         eligibility=result,
         checklist=items + ad_hoc_items(factory),
         stage_items=items,
-        blocking=[eligibility.explain(item, metrics, locale) for item in result.blocking],
+        blocking=eligibility.explain_all(result.blocking, metrics, locale),
         metrics=metrics,
         figures=measured_figures(factory, items, metrics, now),
         days_in_stage=days_in_stage(factory, now),

@@ -228,28 +228,44 @@ def format_value(value: Decimal | None, unit: str) -> str:
 
 def explain(item: Item, metrics: dict[str, Metric], locale: str) -> str:
     """One item in words, the right way round ("refund rate 3.1 %, at most 2 %")."""
+    return explain_all([item], metrics, locale)[0]
+
+
+def explain_all(items: list[Item], metrics: dict[str, Metric], locale: str) -> list[str]:
+    """The items in words (as `explain`), their sentences translated once for all of them."""
+    words = _explain_words()
+    return [_explained(item, metrics, locale, words) for item in items]
+
+
+def _explain_words() -> dict[str, str]:
+    # Translated with the "%(...)s" left in: each item's values go in by _explained.
+    return {
+        "waived": _("%(title)s: waived"),
+        "not_done": _("%(title)s: not done yet"),
+        NO_DATA: _("%(metric)s: no figures yet"),
+        STALE: _("%(metric)s: figures from %(month)s are too old"),
+        "at_most": _("%(metric)s %(value)s, at most %(target)s"),
+        "at_least": _("%(metric)s %(value)s, at least %(target)s"),
+    }
+
+
+def _explained(item: Item, metrics: dict[str, Metric], locale: str, words: dict[str, str]) -> str:
     task = item.task
     title = task.title_for(locale)
     if item.judgement is None:
         if task.status == "waived":
-            return _("%(title)s: waived", title=title)
-        return title if item.satisfied else _("%(title)s: not done yet", title=title)
+            return words["waived"] % {"title": title}
+        return title if item.satisfied else words["not_done"] % {"title": title}
     metric = metrics.get(task.metric_code or "")
     name = metric.name_for(locale) if metric else title
     unit = metric.unit if metric else ""
     judgement = item.judgement
     if judgement.state == NO_DATA:
-        return _("%(metric)s: no figures yet", metric=name)
+        return words[NO_DATA] % {"metric": name}
     if judgement.state == STALE:
-        return _(
-            "%(metric)s: figures from %(month)s are too old",
-            metric=name,
-            month=judgement.month.strftime("%Y-%m") if judgement.month else "",
-        )
+        month = judgement.month.strftime("%Y-%m") if judgement.month else ""
+        return words[STALE] % {"metric": name, "month": month}
     target = format_value(task.target_value, unit)
     value = format_value(judgement.value, unit)
-    if task.comparison == "at_most":
-        return _(
-            "%(metric)s %(value)s, at most %(target)s", metric=name, value=value, target=target
-        )
-    return _("%(metric)s %(value)s, at least %(target)s", metric=name, value=value, target=target)
+    comparison = "at_most" if task.comparison == "at_most" else "at_least"
+    return words[comparison] % {"metric": name, "value": value, "target": target}

@@ -32,7 +32,7 @@ def list_factories():
         page=query.get("page", 1),
         after=query.get("after"),
     )
-    listing = factory_list.list_factories(actor(), filters, clock.now())
+    listing = factory_list.list_factories(actor(), filters, clock.now(), records=True)
     return answer(factory_list_json(listing))
 
 
