@@ -3,9 +3,9 @@ claiming a prospect, contacts, editing the factory's details)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import format_date as babel_format_date
 from flask_babel import format_decimal, format_timedelta
 from flask_babel import gettext as _
@@ -131,11 +131,18 @@ def format_month(month: date) -> str:
 
 
 def format_ago(instant: datetime) -> str:
-    """ "Today", "Yesterday", "3 days ago", "2 months ago": how long since, in local days."""
+    """ "Today", "Yesterday", "3 days ago", "2 months ago": how long since, in local days.
+
+    Worded once per number of days in a request: a list's rows share a few of them."""
     days = (clock.today() - clock.local(instant).date()).days
     if days <= 1:
         return words_once("ago", _ago_words)["today" if days <= 0 else "yesterday"]
-    return format_timedelta(instant - clock.now(), granularity="day", add_direction=True)
+    worded = g.setdefault(f"days_ago_{current_locale()}", {})
+    if days not in worded:
+        worded[days] = format_timedelta(
+            timedelta(days=-days), granularity="day", add_direction=True
+        )
+    return worded[days]
 
 
 @bp.route("/")

@@ -26,8 +26,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, false, func, or_, select, true, tuple_, union_all
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.orm import joinedload
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, False_
 
 from crm import cache, clock, scope
 from crm.extensions import db
@@ -47,6 +48,17 @@ SEARCH_MAX = factory_search.SEARCH_MAX
 COUNT_CAP = 1000
 # Statuses whose factories are visited on a cadence and can fall behind it.
 FOLLOWED = ("prospect", "active")
+# The partial index of unowned prospects (by belt, then name): see _rep_parts.
+UNOWNED_INDEX = "ix_factories_unowned_prospects"
+
+
+def _sqlite_table_hint(_compiler, _table, text: str) -> str:
+    return text
+
+
+# SQLAlchemy writes a table's hint (`with_hint(..., "sqlite")`) after its name only for the
+# dialects that declare hints; SQLite's INDEXED BY goes in the same place.
+SQLiteCompiler.get_from_hint_text = _sqlite_table_hint
 
 
 @dataclass(frozen=True)
@@ -187,7 +199,7 @@ def list_factories(
     row's factory a FactoryRow, or with `records` the Factory itself (every field of it)."""
     thresholds = stale_thresholds(now)
     conditions = _conditions(actor, filters, now, thresholds)
-    total = _capped_count(scope.factories(actor, clock.today(now)).where(*conditions))
+    total = _capped_count(actor, now, conditions)
     key = _cursor_key(actor, filters, now)
     by_name = (Factory.name, Factory.id)
 
@@ -247,12 +259,8 @@ def _page(
     limit = PAGE_SIZE + 1
     if actor.role == "rep":
         parts = [
-            select(Factory.id)
-            .where(part, *conditions)
-            .order_by(*order)
-            .limit(offset + limit)
-            .subquery()
-            for part in scope.rep_parts(actor, clock.today(now))
+            part.order_by(*order).limit(offset + limit).subquery()
+            for part in _rep_parts(actor, now, conditions)
         ]
         ids = union_all(*(select(part.c.id) for part in parts))
         statement = select(Factory).where(Factory.id.in_(ids))
@@ -275,10 +283,40 @@ def _page(
     return [(FactoryRow(*row[:-2]), row[-2], row[-1]) for row in found]
 
 
-def _capped_count(matching: Select) -> int | None:
-    """How many rows match, counting no further than COUNT_CAP (None past it)."""
-    counted = matching.with_only_columns(Factory.id).order_by(None).limit(COUNT_CAP + 1)
-    total = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+def _rep_parts(actor: User, now: datetime, conditions: list[ColumnElement[bool]]) -> list[Select]:
+    """The ids of the two parts of a rep's scope (scope.rep_parts) that meet the conditions.
+
+    SQLite reads the team's unowned prospects through ix_factories_owner_status (every unowned
+    prospect of every belt, each row then read for its belt) rather than through the partial
+    index made for them, unless told: 40 times slower on the bench's 100,000 factories.
+    PostgreSQL's planner picks the partial index from its statistics.
+    """
+    owned, unowned = scope.rep_parts(actor, clock.today(now))
+    parts = [select(Factory.id).where(owned, *conditions)]
+    if not isinstance(unowned, False_):  # a team without belts: no index answers "false"
+        parts.append(
+            select(Factory.id)
+            .where(unowned, *conditions)
+            .with_hint(Factory, f"INDEXED BY {UNOWNED_INDEX}", "sqlite")
+        )
+    return parts
+
+
+def _capped_count(actor: User, now: datetime, conditions: list[ColumnElement[bool]]) -> int | None:
+    """How many rows match, counting no further than COUNT_CAP (None past it).
+
+    A rep's two parts are counted each on its own index (they are disjoint), not as a set
+    that every factory is looked up in."""
+    if actor.role == "rep":
+        parts = _rep_parts(actor, now, conditions)
+    else:
+        parts = [scope.factories(actor, clock.today(now)).where(*conditions)]
+    capped = [
+        part.with_only_columns(Factory.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+        for part in parts
+    ]
+    counted = union_all(*(select(part.c.id) for part in capped)).subquery()
+    total = db.session.scalar(select(func.count()).select_from(counted)) or 0
     return None if total > COUNT_CAP else total
 
 
