@@ -126,8 +126,12 @@ def _ago_words() -> dict[str, str]:
 
 
 def format_month(month: date) -> str:
-    """ "Oct 2026", "2026年10月": a month in the reader's language."""
-    return babel_format_date(month, "MMM y")
+    """ "Oct 2026", "2026年10月": a month in the reader's language, worded once per request (the
+    page's sparklines name the same six months again and again)."""
+    worded = g.setdefault(f"months_{current_locale()}", {})
+    if month not in worded:
+        worded[month] = babel_format_date(month, "MMM y")
+    return worded[month]
 
 
 def format_ago(instant: datetime) -> str:
