@@ -298,7 +298,8 @@ def _list_page(*, alert: str | None = None, status: int = 200):
         after=id_or_none(request.args.get("after")),
         before=id_or_none(request.args.get("before")),
     )
-    listing = factory_list.list_factories(current_user, filters, clock.now())
+    # The user itself, not the proxy: the list asks it about every row (can_claim).
+    listing = factory_list.list_factories(current_user._get_current_object(), filters, clock.now())
     body = render_template(
         "factories/index.html",
         form=form,
