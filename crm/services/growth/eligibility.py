@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 
 from crm.extensions import db
 from crm.models import STAGES, Factory, Metric, MetricSnapshot, Task
@@ -74,7 +74,10 @@ def month_end(month: date) -> datetime:
     return datetime.combine(month.replace(day=last), time.max, tzinfo=UTC)
 
 
-def judge(task: Task, snapshot: MetricSnapshot | None, now: datetime, fresh_days: int) -> Judgement:
+def judge(
+    task: Task, snapshot: MetricSnapshot | Row | None, now: datetime, fresh_days: int
+) -> Judgement:
+    """The task against a snapshot (a row of its month and value), or no data."""
     if snapshot is None:
         return Judgement(NO_DATA)
     if month_end(snapshot.month) + timedelta(days=fresh_days) < now:
@@ -87,13 +90,9 @@ def judge(task: Task, snapshot: MetricSnapshot | None, now: datetime, fresh_days
     return Judgement(MET if met else NOT_MET, snapshot.value, snapshot.month, max(gap, Decimal(0)))
 
 
-def latest_snapshots(
-    factory_ids: list[int], *, rows: bool = False
-) -> dict[tuple[int, str], MetricSnapshot]:
-    """The newest snapshot of each metric for each of the factories, in one query.
-
-    With `rows`, plain rows of the columns judging reads instead of ORM objects.
-    """
+def latest_snapshots(factory_ids: list[int]) -> dict[tuple[int, str], Row]:
+    """The newest snapshot of each metric for each of the factories, in one query: plain rows
+    of the columns judging reads (factory_id, metric_code, month, value), not records."""
     if not factory_ids:
         return {}
     newest = (
@@ -111,17 +110,14 @@ def latest_snapshots(
         & (MetricSnapshot.metric_code == newest.c.metric_code)
         & (MetricSnapshot.month == newest.c.month)
     )
-    if rows:
-        found = db.session.execute(
-            select(
-                MetricSnapshot.factory_id,
-                MetricSnapshot.metric_code,
-                MetricSnapshot.month,
-                MetricSnapshot.value,
-            ).join(newest, joined)
-        )
-    else:
-        found = db.session.scalars(select(MetricSnapshot).join(newest, joined))
+    found = db.session.execute(
+        select(
+            MetricSnapshot.factory_id,
+            MetricSnapshot.metric_code,
+            MetricSnapshot.month,
+            MetricSnapshot.value,
+        ).join(newest, joined)
+    )
     return {(row.factory_id, row.metric_code): row for row in found}
 
 
@@ -161,7 +157,7 @@ def judged_items(
         .order_by(Task.required.desc(), Task.due_on, Task.id)
     )
     tasks = db.session.execute(statement) if rows else db.session.scalars(statement)
-    latest = latest_snapshots(staged, rows=rows)
+    latest = latest_snapshots(staged)
     fresh_days = int(settings.get("freshness_days"))
     for task in tasks:
         if task.kind == "measured" and task.status != "waived":
