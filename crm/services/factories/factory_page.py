@@ -324,16 +324,16 @@ def measured_figures(
 
 
 def _history(factory: Factory, codes: Iterable[str], since: date) -> dict[str, dict[date, Decimal]]:
-    rows = db.session.scalars(
-        select(MetricSnapshot).where(
+    rows = db.session.execute(
+        select(MetricSnapshot.metric_code, MetricSnapshot.month, MetricSnapshot.value).where(
             MetricSnapshot.factory_id == factory.id,
             MetricSnapshot.metric_code.in_(list(codes)),
             MetricSnapshot.month >= since,
         )
     )
     history: dict[str, dict[date, Decimal]] = {}
-    for row in rows:
-        history.setdefault(row.metric_code, {})[row.month] = row.value
+    for code, month, value in rows:
+        history.setdefault(code, {})[month] = value
     return history
 
 
