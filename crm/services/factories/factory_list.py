@@ -60,6 +60,9 @@ class Filters:
     # A cursor: the page after the row of this id, or before it (in name-then-id order).
     after: int | None = None
     before: int | None = None
+    # The API's sync: the factories changed at or after this instant, by update time then id;
+    # `after` is then the cursor's id among those changed at exactly this instant.
+    updated_since: datetime | None = None
 
     @property
     def active(self) -> int:
@@ -160,7 +163,11 @@ def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
         return _page(actor, now, thresholds, [*conditions, *where], order, offset)
 
     rows: list = []
-    if key is not None and filters.before:
+    if filters.updated_since is not None:
+        rows = page(*_changed_after(filters), order=(Factory.updated_at, Factory.id))
+        more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+        filters = replace(filters, page=1)
+    elif key is not None and filters.before:
         rows = page(tuple_(*by_name) < key, order=(Factory.name.desc(), Factory.id.desc()))[::-1]
         # Rows before these: a page of them, the cursor's row after; fewer: the first page.
         key = key if len(rows) > PAGE_SIZE else None
@@ -242,10 +249,28 @@ def _capped_count(matching: Select) -> int | None:
     return None if total > COUNT_CAP else total
 
 
+def _changed_after(filters: Filters) -> list[ColumnElement[bool]]:
+    """The sync's cursor: past (updated_since, after) in update-time-then-id order.
+
+    The cursor carries the time as well as the id: a factory that changes while its sync is
+    paged moves to the end (it comes again, with its change), and the rows after it are
+    found all the same, as they would not be after its id's new time.
+    """
+    since = filters.updated_since
+    if not filters.after:
+        return []
+    return [
+        or_(
+            Factory.updated_at > since,
+            and_(Factory.updated_at == since, Factory.id > filters.after),
+        )
+    ]
+
+
 def _cursor_key(actor: User, filters: Filters, now: datetime) -> tuple[str, int] | None:
     """The (name, id) of the row a cursor names, when that factory is in the actor's scope."""
     cursor = filters.after or filters.before
-    if not cursor:
+    if not cursor or filters.updated_since is not None:
         return None
     name = db.session.scalar(
         select(Factory.name).where(
@@ -309,6 +334,8 @@ def _conditions(
     search = filters.search.strip()[:SEARCH_MAX]
     if search:
         conditions.append(factory_search.condition(search))
+    if filters.updated_since is not None:
+        conditions.append(Factory.updated_at >= filters.updated_since)
     if filters.stage in STAGES:
         conditions.append(Factory.stage == filters.stage)
     if filters.status in STATUSES:
