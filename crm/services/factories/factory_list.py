@@ -152,7 +152,8 @@ class FactoryList:
 
 
 def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
-    """One page of the factories in the actor's scope that match the filters, by name."""
+    """One page of the factories in the actor's scope that match the filters, by name (by
+    update time with `updated_since`)."""
     thresholds = stale_thresholds(now)
     conditions = _conditions(actor, filters, now, thresholds)
     total = _capped_count(scope.factories(actor, clock.today(now)).where(*conditions))
@@ -165,9 +166,9 @@ def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
     rows: list = []
     if filters.updated_since is not None:
         rows = page(*_changed_after(filters), order=(Factory.updated_at, Factory.id))
-        more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
-        filters = replace(filters, page=1)
-    elif key is not None and filters.before:
+        more = len(rows) > PAGE_SIZE
+        return _listing(actor, rows[:PAGE_SIZE], total, replace(filters, page=1), more, now)
+    if key is not None and filters.before:
         rows = page(tuple_(*by_name) < key, order=(Factory.name.desc(), Factory.id.desc()))[::-1]
         # Rows before these: a page of them, the cursor's row after; fewer: the first page.
         key = key if len(rows) > PAGE_SIZE else None
@@ -182,6 +183,13 @@ def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
     elif filters.after:
         rows = page(tuple_(*by_name) > key)
         more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+    return _listing(actor, rows, total, filters, more, now)
+
+
+def _listing(
+    actor: User, rows: list, total: int | None, filters: Filters, more: bool, now: datetime
+) -> FactoryList:
+    """A page's rows, each with its flags and its checklist judged (for all rows at once)."""
     factories = [row[0] for row in rows]
     judged = eligibility.progress(factories, now)
     result = []
