@@ -16,6 +16,10 @@ A page costs the same whatever the size of the scope, too: the count stops at CO
 previous pages are read from a cursor (the id of the row they follow or precede, its key
 looked up in scope) rather than by skipping rows. A cursor that is stale or not in scope
 gives the first page.
+
+The API's sync (`updated_since`) reads the same list by update time then id instead, from the
+index on (updated_at, id); its cursor carries the time as well as the id, since a row that
+changes while it is paged moves (`_changed_after`).
 """
 
 from __future__ import annotations
