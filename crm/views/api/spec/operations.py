@@ -347,8 +347,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "a batch whose answer was lost is safe to send again (no Idempotency-Key is needed "
         "here, as for the single figure). 409 when another request stored one of the same new "
         "figures at the same moment: send again. The items answer in the order sent. The "
-        "batch is one request for the rate limit, and its body is within the server's (1,000 "
-        "items take about 150 kB). The colon is the custom-method form of Google's API "
+        "batch is one request for the rate limit, and its body is far within the server's limit "
+        "(1,000 items take 100 to 140 kB). The colon is the custom-method form of Google's API "
         "guides; the path is routed as it is, or with the colon written %3A.",
     ),
     _op(
