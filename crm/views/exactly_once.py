@@ -61,7 +61,7 @@ def _once(kind: str, key: str, view: Callable) -> Response:
     if record is None:  # refused: the view rolled back, or does now, and the key stays free
         db.session.rollback()
         return _refusal(response) if wants_json() else response
-    message = _last_flash(pop=wants_json())
+    message = _last_flash(pop=False)  # shown on the page the outbox goes to next
     client_actions.keep_answer(record, response.status_code, response.location or "", message)
     db.session.commit()
     return _accepted(record) if wants_json() else response

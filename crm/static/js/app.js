@@ -71,9 +71,11 @@ function holdSubmits(form, loading) {
 // --- each page's own modules ---------------------------------------------------------------------
 // A module is fetched only by the pages that have its element, and it sets itself up when it
 // runs. The service worker (sw.js) precaches every one of them, so that the visit form opens
-// offline too. The outbox sends what waits whenever a staff page loads.
-if (body.hasAttribute("data-outbox")) {
+// offline too. The outbox sends what waits whenever a signed-in page loads.
+if (userId) {
   import("./outbox.js");
+  import("./actions.js");  // field actions through the outbox; the sync centre draws it
+  if (document.getElementById("sync-centre")) { import("./sync-centre.js"); }
 }
 var visitForm = document.getElementById("visit-form");
 if (visitForm && window.indexedDB) {
