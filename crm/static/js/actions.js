@@ -157,6 +157,8 @@ document.addEventListener("submit", function (event) {
   var route = url && routeOf(url);
   if (!route) { return; }
   event.preventDefault();
+  var panel = (submitter || form).closest("details[open]");
+  if (panel) { panel.removeAttribute("open"); }  // the Move panel: the row says what happens now
   var item = {
     key: newKey(), userId: userId, kind: route.kind, url: route.path, record: route.record,
     fields: fieldsOf(form, submitter, route), state: "waiting", createdAt: Date.now(),

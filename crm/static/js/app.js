@@ -72,9 +72,21 @@ function holdSubmits(form, loading) {
 // A module is fetched only by the pages that have its element, and it sets itself up when it
 // runs. The service worker (sw.js) precaches every one of them, so that the visit form opens
 // offline too. The outbox sends what waits whenever a signed-in page loads.
+// Field actions go through the outbox (actions.js): a form sent before that module has come
+// waits for it, as the visit form does, so that no action leaves without its key.
 if (userId) {
   import("./outbox.js");
-  import("./actions.js");  // field actions through the outbox; the sync centre draws it
+  var early = null;
+  var holdEarly = function (event) {
+    event.preventDefault();
+    event.stopPropagation();
+    early = early || event;
+  };
+  document.addEventListener("submit", holdEarly, true);
+  import("./actions.js").finally(function () {
+    document.removeEventListener("submit", holdEarly, true);
+    if (early) { early.target.requestSubmit(early.submitter || undefined); }
+  });
   if (document.getElementById("sync-centre")) { import("./sync-centre.js"); }
 }
 var visitForm = document.getElementById("visit-form");
