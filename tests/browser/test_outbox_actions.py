@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from crm.clock import now
-from crm.models import AuditEntry, ClientAction, Contact, FollowUp, Task
+from crm.models import AuditEntry, ClientAction, Contact, FollowUp, Task, Visit
 from tests import builders
 from tests.browser.test_homes import sign_in
 from tests.browser.test_visit_log import service_worker_ready, wait_for
@@ -290,3 +290,19 @@ def test_the_sync_centre_in_chinese(page, page_guard, live_db, chinese_rep):
     expect(page.locator('[data-sync-group="refused"]')).to_be_visible()
     page_guard.check(page)
     page_guard.screenshot("sync-centre-zh-390", page)
+
+
+def test_the_visit_form_says_saved_once_its_queued_visit_is_sent(
+    page, page_guard, live_db, field_world
+):
+    sign_in(page, field_world["rep"])
+    offline_on(page, page_guard, f"/visit?factory={field_world['factory_id']}")
+    page.get_by_label("Summary for the factory").fill("No signal in the workshop")
+    page.get_by_role("button", name="Save visit").click()
+    status = page.locator("#visit-outbox")
+    expect(status).to_have_text(re.compile("Saved on this phone. Waiting to send: 1"))
+    page_guard.context.set_offline(False)
+    expect(status).to_have_text("Saved: the visits kept on this phone were sent.")
+    wait_for(lambda: badge_count(page) == "0", page)
+    expect(page.locator("#outbox-count")).to_be_hidden()
+    assert count(live_db, Visit) == 1

@@ -246,3 +246,11 @@ def test_the_header_and_the_field_must_agree(app, world):
         headers={"Idempotency-Key": "key-header-000", "X-CSRFToken": token},
     )
     assert answer.status_code == 400 and answer.json["error"]["code"] == "key_mismatch"
+
+
+@pytest.mark.parametrize("who", ["rep", "owner"])
+def test_the_sync_centre_is_drawn_for_every_signed_in_user(app, world, who):
+    page = client_of(app, world[who]).get("/sync")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'id="sync-centre"' in text and 'id="outbox-badge"' in text
