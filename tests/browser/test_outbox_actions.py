@@ -64,6 +64,7 @@ def badge_count(page) -> str:
 def offline_on(page, page_guard, path: str) -> None:
     """Open a page online (the service worker keeps it), then lose the signal."""
     page_guard.expect_console_error(OFFLINE_ERRORS)
+    expect(page).to_have_url(re.compile(r"/today$"))
     service_worker_ready(page)  # on the page that signing in led to
     page.goto(path)  # the service worker now keeps it
     service_worker_ready(page)

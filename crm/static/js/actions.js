@@ -181,10 +181,22 @@ function queue(item, form) {
       return showCount().then(flush).then(function (result) {
         // Sent at once: the page the form would have led to, with the server's "saved" message.
         var answer = result && result.sent[item.key];
-        if (answer && answer.location) { window.location.assign(answer.location); }
+        if (answer && answer.location) { go(answer.location); }
       });
     });
   });
+}
+
+// To the page the answer names, drawn afresh even when only its #anchor differs from this one.
+function go(location) {
+  var target = new URL(location, window.location.href);
+  var here = window.location;
+  if (target.pathname + target.search === here.pathname + here.search && target.hash) {
+    here.hash = target.hash;
+    here.reload();
+    return;
+  }
+  here.assign(target.href);
 }
 
 function plain(fields) {

@@ -72,10 +72,15 @@ function holdSubmits(form, loading) {
 // A module is fetched only by the pages that have its element, and it sets itself up when it
 // runs. The service worker (sw.js) precaches every one of them, so that the visit form opens
 // offline too. The outbox sends what waits whenever a signed-in page loads.
-// Field actions go through the outbox (actions.js): a form sent before that module has come
-// waits for it, as the visit form does, so that no action leaves without its key.
+// Field actions go through the outbox (actions.js, on the pages that have their forms): a form
+// sent before that module has come waits for it, as the visit form does, so that no action
+// leaves without its key.
+var ACTION_FORMS = '[formaction^="/follow-ups/"], form[action^="/tasks/"], ' +
+  'form[action^="/factories/"][action$="/contacts"], form[action^="/portal/tasks/"]';
 if (userId) {
   import("./outbox.js");
+}
+if (userId && document.querySelector(ACTION_FORMS)) {
   var early = null;
   var holdEarly = function (event) {
     event.preventDefault();
@@ -87,7 +92,9 @@ if (userId) {
     document.removeEventListener("submit", holdEarly, true);
     if (early) { early.target.requestSubmit(early.submitter || undefined); }
   });
-  if (document.getElementById("sync-centre")) { import("./sync-centre.js"); }
+}
+if (userId && document.getElementById("sync-centre")) {
+  import("./sync-centre.js");
 }
 var visitForm = document.getElementById("visit-form");
 if (visitForm && window.indexedDB) {
