@@ -3,16 +3,17 @@
 // Pages go network first and fall back to the cache; the app's own files go cache first.
 "use strict";
 
-var VERSION = "crm-v4";  // v4: a row's button asks its own confirmation (app.js)
+var VERSION = "crm-v5";  // v5: field actions through the outbox, and the sync centre
 var PAGES = VERSION + "-pages";
 var FILES = VERSION + "-files";
-var SHELL = ["/today", "/factories/", "/visit", "/visit/factories.json"];
+var SHELL = ["/today", "/factories/", "/visit", "/visit/factories.json", "/sync"];
 var STATIC = [
   "/static/css/app.css", "/static/vendor/htmx/htmx.min.js", "/favicon.ico",
   // Every module of the app, not only those the shell's pages import: a module missing
   // offline leaves its page without its script.
   "/static/js/app.js", "/static/js/outbox.js", "/static/js/visit-form.js", "/static/js/photos.js",
-  "/static/js/recorder.js", "/static/js/route.js", "/static/js/board.js", "/static/js/imports.js"
+  "/static/js/recorder.js", "/static/js/route.js", "/static/js/board.js", "/static/js/imports.js",
+  "/static/js/actions.js", "/static/js/sync-centre.js"
 ];
 
 self.addEventListener("install", function (event) {
