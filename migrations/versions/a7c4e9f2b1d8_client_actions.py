@@ -1,7 +1,7 @@
 """client actions: every field action a phone sends under its key happens once
 
 Revision ID: a7c4e9f2b1d8
-Revises: b8e3f1c6a2d4
+Revises: c7d2e9a4b1f6
 Create Date: 2026-12-06 10:45:00.000000
 
 """
@@ -12,7 +12,7 @@ import crm.models.types
 
 # revision identifiers, used by Alembic.
 revision = 'a7c4e9f2b1d8'
-down_revision = 'b8e3f1c6a2d4'
+down_revision = 'c7d2e9a4b1f6'
 branch_labels = None
 depends_on = None
 
