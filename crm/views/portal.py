@@ -119,11 +119,11 @@ def _hand_in(task: Task, form: EvidenceForm) -> Task:
 
 def _page(factory: Factory, forms: dict[int, EvidenceForm] | None = None, status: int = 200):
     growth = portal.growth(factory, clock.now(), current_locale())
-    # An open item's blank form is the same but for its id: rendered once for all of them.
+    # An open item's blank form is the same but for its id: rendered once, kept by the process.
     blank = RowFragment(
         "portal/_hand_in.html",
         "task",
-        form=EvidenceForm(formdata=None, prefix=f"task-{ID_MAX}"),
+        lambda: {"form": EvidenceForm(formdata=None, prefix=f"task-{ID_MAX}")},
     )
     return (
         render_template(
