@@ -59,7 +59,7 @@ def test_a_column_pages_by_thirty_oldest_in_stage_first(world):
     first = board.column_page(world["manager"], BoardFilters(), "university", 1, NOW)
     second = board.column_page(world["manager"], BoardFilters(), "university", 2, NOW)
     assert first.count == 35 and first.has_more and not second.has_more
-    assert [card.factory.name for card in first.cards][:2] == ["U00", "U01"]
+    assert [card.name for card in first.cards][:2] == ["U00", "U01"]
     assert len(first.cards) == 30 and len(second.cards) == 5
     assert first.cards[0].days == 100
 

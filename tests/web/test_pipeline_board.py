@@ -166,7 +166,8 @@ def test_filters_by_belt_and_rep_are_kept_in_the_urls_of_the_page(client, world)
             "/pipeline/board", query_string={"belt": world["belt_a"].id, "rep": world["rep1"].id}
         ).get_data(as_text=True)
     )
-    assert f"belt={world['belt_a'].id}" in re.search(r'data-move-url="([^"]+)"', page).group(1)
+    move_link = re.search(r'class="board-move-button" href="([^"]+)"', page).group(1)
+    assert f"belt={world['belt_a'].id}" in move_link
 
 
 def test_a_rep_sees_their_own_factories_and_unowned_prospects_only(client, world):
