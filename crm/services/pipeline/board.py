@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from crm import clock, scope
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.models import STAGES, Belt, Factory, User, Visit
+from crm.models import STAGES, Belt, Factory, User, Visit, team_managers
 from crm.services.factories.factory_list import (
     eligible_condition,
     overdue_condition,
@@ -35,6 +35,10 @@ from crm.services.growth import eligibility
 from crm.values import id_or_none
 
 COLUMNS = ("prospect", *STAGES, "paused")
+# A manager reads a board for its counts and the cards that need them (DESIGN.md "Who uses
+# it"): each column shows its first BOARD_CARDS, and "more" (or the column's own page, without
+# script) the rest CARDS_PER_PAGE at a time, so a board of 5,000 factories draws 60 cards.
+BOARD_CARDS = 10
 CARDS_PER_PAGE = 30
 FLAGS = ("stale", "overdue", "eligible", "offsite")
 ORDERS = ("waiting",)
@@ -116,23 +120,36 @@ class Card:
 
 @dataclass
 class Column:
+    """Some of a column's cards: those from `start` on (the board shows each column's first
+    BOARD_CARDS, "more" the next CARDS_PER_PAGE, a column's own page CARDS_PER_PAGE)."""
+
     code: str
     count: int
     cards: list[Card] = field(default_factory=list)
-    page: int = 1
+    start: int = 0  # how many of the column's cards come before these
+
+    @property
+    def shown(self) -> int:
+        """How many of the column's cards the board shows up to and including these."""
+        return self.start + len(self.cards)
 
     @property
     def has_more(self) -> bool:
-        return self.page * CARDS_PER_PAGE < self.count
+        return self.shown < self.count
+
+    @property
+    def page(self) -> int:
+        """The column's own page (of CARDS_PER_PAGE) that these cards begin."""
+        return self.start // CARDS_PER_PAGE + 1
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.count // CARDS_PER_PAGE))
 
     @property
-    def shown(self) -> int:
-        """How many cards the board shows up to and including this page."""
-        return min(self.count, self.page * CARDS_PER_PAGE)
+    def next_page(self) -> int:
+        """The column's own page that holds the first card after these."""
+        return self.shown // CARDS_PER_PAGE + 1
 
 
 @dataclass
@@ -230,11 +247,10 @@ def _order(statement: Select, order: str) -> Select:
 def counts(actor: User, filters: BoardFilters, now: datetime, thresholds=None) -> dict[str, int]:
     """How many factories each column holds under the filters, in one statement."""
     thresholds = thresholds or stale_thresholds(now)
-    matching = filtered(actor, filters, now, thresholds).subquery()
     rows = db.session.execute(
-        select(matching.c.status, matching.c.stage, func.count()).group_by(
-            matching.c.status, matching.c.stage
-        )
+        filtered(actor, filters, now, thresholds)
+        .with_only_columns(Factory.status, Factory.stage, func.count())
+        .group_by(Factory.status, Factory.stage)
     ).all()
     result = dict.fromkeys(COLUMNS, 0)
     for status, stage, count in rows:
@@ -245,55 +261,59 @@ def counts(actor: User, filters: BoardFilters, now: datetime, thresholds=None) -
 
 
 def build(actor: User, filters: BoardFilters, now: datetime) -> Board:
-    """Every column's count and its first page of cards."""
+    """Every column's count and its first BOARD_CARDS cards."""
     thresholds = stale_thresholds(now)
     totals = counts(actor, filters, now, thresholds)
-    pages = [(code, 1) for code in COLUMNS if totals[code]]
-    cards = _cards(actor, filters, pages, now, thresholds)
-    columns = [
-        Column(code, totals[code], [card for card in cards if card.column == code], 1)
-        for code in COLUMNS
-    ]
-    return Board(columns, filters)
+    pages = [(code, 0, BOARD_CARDS) for code in COLUMNS if totals[code]]
+    by_column: dict[str, list[Card]] = {code: [] for code in COLUMNS}
+    for card in _cards(actor, filters, pages, now, thresholds):
+        by_column[card.column].append(card)
+    return Board([Column(code, totals[code], by_column[code]) for code in COLUMNS], filters)
 
 
-def column_page(actor: User, filters: BoardFilters, code: str, page: int, now: datetime) -> Column:
-    """One page of one column's cards (the board's "more")."""
+def column_cards(
+    actor: User, filters: BoardFilters, code: str, start: int, now: datetime
+) -> Column:
+    """CARDS_PER_PAGE of one column's cards from `start` on (the board's "more", and a page of
+    the column: `start` past the end gives its last page)."""
     if code not in COLUMNS:
         raise Invalid(_("Choose one of the board's columns."), fields={"column": code})
     thresholds = stale_thresholds(now)
     matching = filtered(actor, filters, now, thresholds).where(column_condition(code))
-    count = db.session.scalar(select(func.count()).select_from(matching.subquery())) or 0
-    pages = max(1, -(-count // CARDS_PER_PAGE))
-    page = min(max(page, 1), pages)
-    cards = _cards(actor, filters, [(code, page)], now, thresholds) if count else []
-    return Column(code, count, cards, page)
+    count = db.session.scalar(matching.with_only_columns(func.count())) or 0
+    last = max(count - 1, 0)
+    if start > last:
+        start = last - last % CARDS_PER_PAGE
+    pages = [(code, start, CARDS_PER_PAGE)]
+    cards = _cards(actor, filters, pages, now, thresholds) if count else []
+    return Column(code, count, cards, start)
 
 
 def _cards(
     actor: User,
     filters: BoardFilters,
-    pages: list[tuple[str, int]],
+    pages: list[tuple[str, int, int]],
     now: datetime,
     thresholds: dict[str, datetime],
 ) -> list[Card]:
-    """The cards of some columns' pages, in the board's order, judged: three statements.
+    """Some columns' cards ((column, start, how many) each), in the board's order, judged:
+    three statements.
 
-    The pages' ids come first (one UNION ALL of each column's ordered, limited ids), so
+    The cards' ids come first (one UNION ALL of each column's ordered, limited ids), so
     that the flags are worked out for the cards shown, not for every factory sorted.
     """
     if not pages:
         return []
     parts = []
-    for code, page in pages:
+    for code, start, size in pages:
         ids = (
             _order(
                 filtered(actor, filters, now, thresholds).where(column_condition(code)),
                 filters.order,
             )
             .with_only_columns(Factory.id)
-            .offset((page - 1) * CARDS_PER_PAGE)
-            .limit(CARDS_PER_PAGE)
+            .offset(start)
+            .limit(size)
             .subquery()
         )
         parts.append(select(ids.c.id))
@@ -405,25 +425,29 @@ def belt_choices(actor: User) -> list[Belt]:
     return list(db.session.scalars(statement))
 
 
-def rep_choices(actor: User) -> list[User]:
-    """The reps a manager (their teams') or an admin (all) may narrow the board to."""
-    statement = select(User).where(User.role == "rep", User.active.is_(True)).order_by(User.name)
+def rep_choices(actor: User) -> list[Row]:
+    """The reps a manager (their teams') or an admin (all) may narrow the board to, as rows of
+    their id, name and team."""
+    statement = (
+        select(User.id, User.name, User.team_id)
+        .where(User.role == "rep", User.active.is_(True))
+        .order_by(User.name)
+    )
     if actor.role == "manager":
-        team_ids = [team.id for team in actor.led_teams]
-        statement = statement.where(User.team_id.in_(team_ids))
+        led = select(team_managers.c.team_id).where(team_managers.c.user_id == actor.id)
+        statement = statement.where(User.team_id.in_(led))
     elif actor.role != "admin":
         return []
-    return list(db.session.scalars(statement))
+    return list(db.session.execute(statement))
 
 
 def category_choices(actor: User, now: datetime) -> list[str]:
-    in_scope = scope.factories(actor, clock.today(now)).subquery()
-    return list(
-        db.session.scalars(
-            select(in_scope.c.category)
-            .where(in_scope.c.category != "")
-            .distinct()
-            .order_by(in_scope.c.category)
-            .limit(200)
-        )
+    statement = (
+        scope.factories(actor, clock.today(now))
+        .with_only_columns(Factory.category)
+        .where(Factory.category != "")
+        .distinct()
+        .order_by(Factory.category)
+        .limit(200)
     )
+    return list(db.session.scalars(statement))

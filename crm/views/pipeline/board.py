@@ -15,7 +15,7 @@ from crm.forms.pipeline import BoardFilterForm, MoveForm
 from crm.models import STAGES, Factory, StageChange
 from crm.services.pipeline import board as board_service
 from crm.services.pipeline import board_moves
-from crm.values import id_or_none, page_number
+from crm.values import PAGE_MAX, id_or_none, page_number, whole_or
 from crm.views.errors import save_form
 from crm.views.pipeline import bp
 from crm.views.templating import (
@@ -27,11 +27,13 @@ from crm.views.templating import (
     words_once,
 )
 
+START_MAX = PAGE_MAX * board_service.CARDS_PER_PAGE
+
 
 class CardKit:
     """What every card of a page repeats, worked out once: its links and its words.
 
-    A board shows up to 180 cards; building their links with url_for and translating the
+    A board showed up to 180 cards; building their links with url_for and translating the
     same words per card was most of the page's time. The links come from RowUrl (one url_for
     each), the words from one catalogue lookup, and a card's own numbers go into strings
     translated once: the translations and links a page makes do not grow with its cards.
@@ -134,11 +136,14 @@ def board():
 @bp.route("/board/more")
 @scope.allow("staff")
 def board_more():
-    """The next page of one column: a fragment of cards for htmx, a page of its own otherwise."""
+    """More of one column: for htmx, the cards after the `start` the board shows already, as a
+    fragment; otherwise a `page` of the column, as a page of its own."""
     _form, filters = board_filters()
     code = request.args.get("column", "")
-    page = page_number(request.args.get("page"), default=2)
-    column = board_service.column_page(current_user, filters, code, page, clock.now())
+    start = (page_number(request.args.get("page"), default=2) - 1) * board_service.CARDS_PER_PAGE
+    if is_htmx():
+        start = whole_or(request.args.get("start"), start, 0, START_MAX)
+    column = board_service.column_cards(current_user, filters, code, start, clock.now())
     template = "pipeline/_more.html" if is_htmx() else "pipeline/column.html"
     return render_template(template, column=column, filters=filters, kit=CardKit(filters))
 
