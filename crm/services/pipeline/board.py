@@ -231,13 +231,19 @@ def filtered(
     return statement.where(owner_condition(actor, filters.rep))
 
 
-def _order(statement: Select, order: str) -> Select:
+def _order(statement: Select, order: str, column: str) -> Select:
     """A column's order: by name (the default, which an index serves at any scale), or the
     longest in its stage first (a prospect: the earliest created)."""
     if order == "waiting":
         return statement.order_by(
             func.coalesce(Factory.stage_entered_at, Factory.created_at), Factory.id
         )
+    if column == "paused":
+        # A belt's paused factories span its stages, so no index gives them in name order, and
+        # PostgreSQL would walk the whole table's name index for the first few of them (120 ms
+        # for the bench's 5,000-factory belt): ordered by an expression, they are picked by
+        # belt and status first and the few sorted.
+        return statement.order_by(Factory.name.concat(""), Factory.id)
     return statement.order_by(Factory.name, Factory.id)
 
 
@@ -304,18 +310,11 @@ def _cards(
     """
     if not pages:
         return []
+    matching = filtered(actor, filters, now, thresholds).with_only_columns(Factory.id)
     parts = []
     for code, start, size in pages:
-        ids = (
-            _order(
-                filtered(actor, filters, now, thresholds).where(column_condition(code)),
-                filters.order,
-            )
-            .with_only_columns(Factory.id)
-            .offset(start)
-            .limit(size)
-            .subquery()
-        )
+        column = _order(matching.where(column_condition(code)), filters.order, code)
+        ids = column.offset(start).limit(size).subquery()
         parts.append(select(ids.c.id))
     statement = parts[0] if len(parts) == 1 else union_all(*parts)
     ids = list(db.session.scalars(statement))
@@ -380,7 +379,7 @@ def _card_rows(
 ) -> Select:
     """A column's factories in the board's order, as the export's rows."""
     matching = filtered(actor, filters, now, thresholds).where(column_condition(code))
-    return _order(_card_select(matching, EXPORT_COLUMNS, now, thresholds), filters.order)
+    return _order(_card_select(matching, EXPORT_COLUMNS, now, thresholds), filters.order, code)
 
 
 def _card(row: Row, now: datetime) -> Card:

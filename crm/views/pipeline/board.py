@@ -3,6 +3,8 @@ dialog (opened by dragging a card or from its menu), and the board's export."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import get_translations
 from flask_babel import gettext as _
@@ -35,13 +37,16 @@ class CardKit:
 
     A board showed up to 180 cards; building their links with url_for and translating the
     same words per card was most of the page's time. The links come from RowUrl (one url_for
-    each), the words from one catalogue lookup, and a card's own numbers go into strings
-    translated once: the translations and links a page makes do not grow with its cards.
+    each) and the filters' query encoded once, the words from one catalogue lookup, and a
+    card's own numbers go into strings translated once: the translations and links a page
+    makes do not grow with its cards.
     """
 
     def __init__(self, filters: board_service.BoardFilters) -> None:
         self.move_url = RowUrl("pipeline.move", "factory_id", **filters.query())
         self.factory_url = RowUrl("factories.show", "factory_id")
+        self._more = url_for("pipeline.board_more")
+        self._query = urlencode(filters.query())
         self.locale = current_locale()
         self.words = words_once("board_card", _card_words)
         self._catalogue = get_translations()
@@ -54,6 +59,13 @@ class CardKit:
         else:
             text = self._catalogue.ungettext("%(num)d day in stage", "%(num)d days in stage", days)
         return text % {"num": days}
+
+    def more_url(self, column: str, **where: int) -> str:
+        """A column's "more": `start` (the cards after those shown) or its own `page`."""
+        query = "&".join(
+            part for part in (urlencode({"column": column, **where}), self._query) if part
+        )
+        return f"{self._more}?{query}"
 
     def progress(self, done: int, total: int) -> str:
         return self.words["progress"] % {"done": done, "total": total}
