@@ -303,10 +303,11 @@ def _cards(
     thresholds: dict[str, datetime],
 ) -> list[Card]:
     """Some columns' cards ((column, start, how many) each), in the board's order, judged:
-    three statements.
+    three statements (the cards, their tasks, their figures).
 
-    The cards' ids come first (one UNION ALL of each column's ordered, limited ids), so
-    that the flags are worked out for the cards shown, not for every factory sorted.
+    The cards are chosen by id first (a UNION ALL of each column's ordered, limited ids), so
+    that the flags are worked out for the cards shown, not for every factory sorted; the
+    chosen rows come back in the board's order, each column's cards in turn.
     """
     if not pages:
         return []
@@ -316,14 +317,11 @@ def _cards(
         column = _order(matching.where(column_condition(code)), filters.order, code)
         ids = column.offset(start).limit(size).subquery()
         parts.append(select(ids.c.id))
-    statement = parts[0] if len(parts) == 1 else union_all(*parts)
-    ids = list(db.session.scalars(statement))
-    if not ids:
-        return []
-    chosen = select(Factory.id).where(Factory.id.in_(ids))
-    rows = db.session.execute(_card_select(chosen, CARD_COLUMNS, now, thresholds))
-    by_id = {row.id: _card(row, now) for row in rows}
-    cards = [by_id[factory_id] for factory_id in ids if factory_id in by_id]
+    chosen = parts[0] if len(parts) == 1 else union_all(*parts)
+    statement = _card_select(
+        select(Factory.id).where(Factory.id.in_(chosen)), CARD_COLUMNS, now, thresholds
+    )
+    cards = [_card(row, now) for row in db.session.execute(_order(statement, filters.order, ""))]
     _judge(cards, now)
     return cards
 
