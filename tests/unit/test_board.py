@@ -149,3 +149,12 @@ def test_a_manager_s_move_is_made_at_once_and_kept_in_history(world):
     change = board_moves.move(world["manager"], world["junior"], "paused", "", False, NOW)
     assert change.decision == "direct" and world["junior"].status == "paused"
     assert db.session.scalar(select(StageChange).where(StageChange.id == change.id))
+
+
+def test_paused_factories_come_in_name_order_whatever_their_stage(world):
+    belt = world["elementary"].belt
+    for name, stage in (("Pb", "junior"), ("Pa", "university"), ("Pc", "elementary")):
+        builders.factory(belt, owner=world["rep"], status="paused", stage=stage, name=name)
+    db.session.flush()
+    columns = {c.code: c for c in board.build(world["manager"], BoardFilters(), NOW).columns}
+    assert [card.name for card in columns["paused"].cards] == ["P", "Pa", "Pb", "Pc"]

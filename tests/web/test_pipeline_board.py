@@ -235,6 +235,18 @@ def test_an_unknown_column_is_refused(client, world):
     assert client.get("/pipeline/board/more?column=nowhere").status_code == 422
 
 
+@pytest.mark.parametrize("start", ["abc", "-3", "１０", "99999999999999999999"])
+def test_a_start_that_is_not_a_count_of_cards_gives_the_columns_first_cards(client, world, start):
+    sign_in(client, world["manager_a"].email)
+    response = client.get(
+        "/pipeline/board/more",
+        query_string={"column": "elementary", "start": start},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert sorted(card_names(text_of(response))) == ["Elem Key", "Elem Stale"]
+
+
 # --- statements per page ---------------------------------------------------------------------
 
 
