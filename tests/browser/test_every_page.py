@@ -10,12 +10,17 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import select
 
 from crm.clock import now
+from crm.models import Factory, User
 from crm.services.growth import stages
 from tests import builders
+from tests.browser import test_homes
 from tests.browser.guard import GuardFailure
 from tests.browser.test_homes import sign_in
+
+people = test_homes.people  # the fixture of the four roles, for world() to build on
 
 PAGES_PER_ROLE = 60
 # Links that are not pages: files, exports, and what leaves the session.
@@ -25,26 +30,18 @@ NOT_PAGES = re.compile(
 
 
 @pytest.fixture
-def people(live_db):
-    team = builders.team("Ningbo and Yongkang")
-    belt = builders.belt(team, code="yongkang-hardware")
-    rep = builders.user("rep", team_=team)
-    served = builders.factory(belt, owner=rep, stage="junior", name="永康市恒达五金制品有限公司")
+def world(request, live_db):
+    """The four roles of test_homes, and a rep's factory with a day's work on it: a follow-up
+    due, a contact, a visit and its stage's tasks, so that every section of a page is drawn."""
+    people = request.getfixturevalue("people")
+    rep = live_db.scalar(select(User).where(User.email == people["rep"]))
+    served = live_db.scalar(select(Factory).where(Factory.name == "永康市恒达五金制品有限公司"))
     stages.create_stage_tasks(served, "junior", now())
     builders.contact(served)
     builders.visit(served, rep, summary="店铺照片已重拍")
     builders.follow_up(served, rep, now() - timedelta(hours=2), reason="Check the shop photos")
-    for stage in ("elementary", "senior"):
-        builders.factory(belt, owner=rep, stage=stage, name=f"永康市{stage}五金制品有限公司")
-    builders.factory(belt, status="prospect", name="Prospect Tools Co.")
-    emails = {
-        "rep": rep.email,
-        "manager": builders.user("manager", leads=[team]).email,
-        "admin": builders.user("admin").email,
-        "factory": builders.user("factory", factory=served).email,
-    }
     live_db.commit()
-    return emails
+    return people
 
 
 def shape(path: str) -> str:
@@ -65,10 +62,10 @@ def links(page, origin: str) -> list[str]:
 
 @pytest.mark.parametrize("role", ["rep", "manager", "admin", "factory"])
 def test_every_page_a_role_reaches_passes_the_guard_on_a_phone(
-    page, page_guard, people, live_server, role
+    page, page_guard, world, live_server, role
 ):
     page_guard.expect_console_error(r"status of 4\d\d")  # a link that answers a refusal
-    sign_in(page, people[role])
+    sign_in(page, world[role])
     page.wait_for_load_state("load")
     origin = f"{urlsplit(live_server).scheme}://{urlsplit(live_server).netloc}"
     queue = deque([urlsplit(page.url).path])
