@@ -87,6 +87,9 @@ def _init_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     limiter.init_app(app)
+    from crm import assets
+
+    assets.init_app(app)  # first of the after-request hooks, so its compression runs last
 
     from crm.views.auth import load_user_from_session, locale_for_request
 

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from tests import builders
 from tests.browser.test_homes import sign_in
 
-MODULE = re.compile(r"/static/js/([\w-]+\.js)(?:\?|$)")
+MODULE = re.compile(r"/static/(?:[0-9a-f]{10}/)?js/([\w-]+\.js)(?:\?|$)")
 
 
 @pytest.fixture
