@@ -24,6 +24,7 @@ from crm.services.growth import tasks
 from crm.values import ID_MAX
 from crm.views import factories
 from crm.views.errors import save_form
+from crm.views.exactly_once import exactly_once
 from crm.views.files import photo_response
 from crm.views.templating import RowUrl, current_locale, task_status_label, words_once
 
@@ -62,6 +63,7 @@ class Refusal:
 
 @bp.route("/tasks/<int:task_id>/complete", methods=["POST"])
 @scope.allow("staff")
+@exactly_once("task_tick")
 def complete(task_id: int):
     task = _task(task_id)
     accepting = task.status == "submitted"
@@ -79,6 +81,7 @@ def complete(task_id: int):
 
 @bp.route("/tasks/<int:task_id>/reopen", methods=["POST"])
 @scope.allow("staff")
+@exactly_once("task_reopen")
 def reopen(task_id: int):
     task = _task(task_id)
     return _act(
@@ -115,6 +118,7 @@ def send_back(task_id: int):
 
 @bp.route("/tasks/<int:task_id>/video", methods=["POST"])
 @scope.allow("staff")
+@exactly_once("task_video")
 def record_video(task_id: int):
     task = _task(task_id)
     return _act(
