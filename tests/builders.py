@@ -19,6 +19,7 @@ from crm.models import (
     ImportRow,
     ImportRun,
     Setting,
+    StageChange,
     Task,
     Team,
     User,
@@ -264,6 +265,33 @@ def visit_photo(visit_: Visit) -> VisitPhoto:
     record = VisitPhoto(visit=visit_, **vars(stored))
     db.session.add(record)
     db.session.flush()
+    return record
+
+
+def stage_change(
+    factory_: Factory,
+    by: User,
+    decided_by: User,
+    at: datetime,
+    decision: str = "approved",
+    to_stage: str = "junior",
+    **fields,
+) -> StageChange:
+    """A promotion of an elementary factory, asked for by `by` and decided an hour later."""
+    record = StageChange(
+        factory_id=factory_.id,
+        from_status="active",
+        from_stage="elementary",
+        to_status="active",
+        to_stage=to_stage,
+        requested_by_id=by.id,
+        requested_at=at - timedelta(hours=1),
+        decision=decision,
+        decided_by_id=decided_by.id,
+        decided_at=at,
+        **fields,
+    )
+    db.session.add(record)
     return record
 
 

@@ -10,20 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, flash, g, redirect, url_for
+from flask import Blueprint, current_app, flash, g, get_template_attribute, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 
 from crm import clock, scope
 from crm.forms.tasks import AdHocTaskForm, SendBackForm, TaskActionForm, VideoForm, WaiveForm
 from crm.models import Task
+from crm.models.task import TASK_STATUSES
 from crm.services.growth import tasks
+from crm.values import ID_MAX
 from crm.views import factories
 from crm.views.errors import save_form
 from crm.views.exactly_once import exactly_once
 from crm.views.files import photo_response
-from crm.views.templating import current_locale
+from crm.views.templating import RowUrl, current_locale, task_status_label, words_once
 
 bp = Blueprint("tasks", __name__)
 
@@ -147,6 +150,62 @@ def add(factory_id: int):
 # --- what the factory page's templates call ----------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RowActions:
+    """What every checklist row of a page shares: its words, translated once (those with
+    "%(...)s" left in take each row's values in the template), and its actions' links, built
+    once; every row's buttons submit the checklist's one form (factories/_checklist.html)."""
+
+    complete_url: RowUrl
+    reopen_url: RowUrl
+    waive_url: RowUrl
+    send_back_url: RowUrl
+    video_url: RowUrl
+    evidence_url: RowUrl
+
+    @property
+    def words(self) -> dict[str, str]:
+        return words_once("task_rows", _row_words)
+
+
+def _row_words() -> dict[str, str]:
+    return {
+        "required": _("Required"),
+        "optional": _("Optional"),
+        "due": _("due %(date)s"),
+        "waived": _("Waived: %(reason)s"),
+        "sent_back": _("Sent back: %(reason)s"),
+        "shoot_date": _("Shoot date: %(date)s"),
+        "video": _("Video:"),
+        "evidence": _("Evidence from the factory"),
+        "number": _("Number: %(number)s"),
+        "view_photo": _("View the photo"),
+        "accept": _("Accept"),
+        "mark_done": _("Mark done"),
+        "reopen": _("Reopen"),
+        "shoot_and_link": _("Shoot date and link"),
+        "save_video": _("Save video shoot"),
+        "more": _("More"),
+        "send_back": _("Send back"),
+        "waive": _("Waive"),
+        **{f"status_{status}": task_status_label(status) for status in TASK_STATUSES},
+    }
+
+
+@bp.app_template_global()
+def task_row_actions() -> RowActions:
+    if "task_row_actions" not in g:
+        g.task_row_actions = RowActions(
+            complete_url=RowUrl("tasks.complete", "task_id"),
+            reopen_url=RowUrl("tasks.reopen", "task_id"),
+            waive_url=RowUrl("tasks.waive", "task_id"),
+            send_back_url=RowUrl("tasks.send_back", "task_id"),
+            video_url=RowUrl("tasks.record_video", "task_id"),
+            evidence_url=RowUrl("tasks.evidence_photo", "task_id"),
+        )
+    return g.task_row_actions
+
+
 @bp.app_template_global()
 def task_form(name: str, task_id: int | None = None, obj: Task | None = None) -> FlaskForm:
     """An action's form as a row draws it (filled from `obj`); a refused form keeps its input."""
@@ -161,6 +220,28 @@ def task_refusal(task_id: int | None) -> Refusal | None:
     """The refusal of this request that concerns the task (None: the new-task form)."""
     refusal = g.get("task_refusal")
     return refusal if refusal is not None and refusal.task_id == task_id else None
+
+
+@bp.app_template_global()
+def task_field(name: str, field_name: str, task_id: int) -> Markup:
+    """A row's field of an action's form, as the field macro draws it (label, hint, errors).
+
+    A form made and drawn per row cost its making and its translated label on every row: the
+    field is drawn once a page for a marker id (its prefix names the task), and each row gets
+    that markup with its own id in the marker's place. A refused row draws its own form."""
+    refusal = task_refusal(task_id)
+    if refusal is not None and refusal.name == name:
+        return _draw_field(refusal.form[field_name])
+    drawn = g.setdefault("task_fields", {})
+    key = (name, field_name, current_locale())
+    if key not in drawn:
+        blank = FORMS[name](formdata=None, prefix=_prefix(name, ID_MAX))
+        drawn[key] = _draw_field(blank[field_name])
+    return Markup(drawn[key].replace(f"-{ID_MAX}-", f"-{int(task_id)}-"))
+
+
+def _draw_field(field) -> Markup:
+    return get_template_attribute("_macros/forms.html", "field")(field)
 
 
 @bp.app_template_global()

@@ -104,6 +104,19 @@ def test_search_finds_a_name_part_in_any_case_and_a_credit_code_exactly(world):
     assert names(rep, search=hengda.credit_code[:10]) == []
 
 
+def test_text_without_cased_letters_is_found_without_folding_each_names_case(world):
+    rep = world["rep"]
+    builders.factory(world["belt"], owner=rep, name="永康市金盛工贸有限公司")
+    builders.factory(world["belt"], owner=rep, name="Jinsheng 金盛 Trading")
+    builders.factory(world["belt"], owner=rep, name="永康市东丰文具厂")
+    assert names(rep, search="金盛") == ["Jinsheng 金盛 Trading", "永康市金盛工贸有限公司"]
+    for caseless in ("金盛", "2026"):
+        compiled = str(factory_search.condition(caseless).compile(db.engine)).lower()
+        assert "ilike" not in compiled and "lower(" not in compiled, compiled
+    compiled = str(factory_search.condition("Hengda").compile(db.engine)).lower()
+    assert "ilike" in compiled or "lower(" in compiled, compiled
+
+
 def test_search_treats_percent_and_underscore_as_text(world):
     rep = world["rep"]
     builders.factory(world["belt"], owner=rep, name="100% Cotton Mill")
@@ -372,6 +385,17 @@ def test_the_reps_scope_reads_the_partial_index_of_unowned_prospects(world):
         assert "ix_factories_unowned_prospects" in plan, plan
     assert "ix_factories_owner_status" in plan, plan
     assert not re.search(r"(SCAN|Seq Scan on) factories(?! USING)", plan), plan
+
+
+def test_the_lists_count_and_page_read_the_unowned_prospects_by_their_index(world):
+    builders.factory(world["belt"], status="prospect", name="Unowned prospect")
+    builders.factory(world["belt"], owner=world["rep"], name="Mine")
+    seen = statements_during(lambda: list_factories(world["rep"], Filters(), NOW))
+    reads = [statement for statement in seen if "owner_id IS NULL" in statement]
+    assert len(reads) == 2, seen  # the count and the page, each its two parts
+    if db.engine.dialect.name == "sqlite":
+        # Told: without statistics SQLite reads them by (owner, status), every belt's.
+        assert all("INDEXED BY ix_factories_unowned_prospects" in s for s in reads), reads
 
 
 # --- the count stops at a cap -----------------------------------------------------------------

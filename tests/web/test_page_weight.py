@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import flask_babel
 import pytest
 import time_machine
+from sqlalchemy import event
 
 from crm.demo import seed as demo
 from crm.extensions import db
@@ -27,14 +28,15 @@ class Drawn:
 
     translations: int
     urls: int
+    records: int  # rows read as ORM records (a list that only shows columns reads values)
     forms: int
     csrf_tokens: int
     size: int
 
 
 @pytest.fixture
-def draw(app, monkeypatch):
-    counts = {"translations": 0, "urls": 0}
+def draw(app, monkeypatch, request):
+    counts = {"translations": 0, "urls": 0, "records": 0}
     lookup = flask_babel.Domain.get_translations
     build = app.url_for
 
@@ -46,6 +48,11 @@ def draw(app, monkeypatch):
         counts["urls"] += 1
         return build(*args, **kwargs)
 
+    def counted_load(_record, _context):
+        counts["records"] += 1
+
+    event.listen(db.Model, "load", counted_load, propagate=True)
+    request.addfinalizer(lambda: event.remove(db.Model, "load", counted_load))
     monkeypatch.setattr(flask_babel.Domain, "get_translations", counted_lookup)
     monkeypatch.setattr(app, "url_for", counted_build)  # flask.url_for asks the app
     monkeypatch.setitem(app.jinja_env.globals, "url_for", counted_build)
@@ -56,13 +63,14 @@ def draw(app, monkeypatch):
         with time_machine.travel(NOW, tick=False):
             sign_in(client, user.email)
             client.get(path)  # the first request of a session warms what every request shares
-            counts.update(translations=0, urls=0)
+            counts.update(translations=0, urls=0, records=0)
             response = client.get(path)
         assert response.status_code == 200
         html = response.get_data(as_text=True)
         return Drawn(
             translations=counts["translations"],
             urls=counts["urls"],
+            records=counts["records"],
             forms=html.count("<form"),
             csrf_tokens=html.count('name="csrf_token"') + html.count('name="csrf-token"'),
             size=len(response.get_data()),
@@ -71,10 +79,11 @@ def draw(app, monkeypatch):
     return drawn
 
 
-def assert_same_cost(few: Drawn, many: Drawn) -> None:
+def assert_same_cost(few: Drawn, many: Drawn, csrf_tokens: int = 3) -> None:
     assert many.size > few.size + 10_000  # the rows are drawn
     assert many.forms == few.forms
-    assert many.csrf_tokens == few.csrf_tokens <= 3  # the page's, sign-out's, the rows' one form
+    # The page's own, sign-out's and the rows' one form (the factory page has a few of its own).
+    assert many.csrf_tokens == few.csrf_tokens <= csrf_tokens
     assert many.translations <= few.translations + 2
     assert many.urls <= few.urls + 2
 
@@ -123,6 +132,14 @@ def test_the_factory_lists_cost_does_not_grow_with_its_rows(db_session, draw):
     assert_same_cost(few, many)
 
 
+def test_the_factory_list_reads_its_rows_as_values_not_records(db_session, draw):
+    small, large = a_list_of(3), a_list_of(30)
+    db.session.commit()
+    few, many = draw(small, "/factories/"), draw(large, "/factories/")
+    # The signed-in user and the belts of the page: never a factory, an owner or a task per row.
+    assert many.records == few.records <= 3
+
+
 def test_the_demo_reps_today_fits_in_40_kb(client, db_session):
     demo.seed_demo("test", factories=demo.DEFAULT_FACTORIES, seed=demo.DEFAULT_SEED)
     db.session.commit()
@@ -132,3 +149,59 @@ def test_the_demo_reps_today_fits_in_40_kb(client, db_session):
     rows = response.get_data(as_text=True).count('class="row today-row"')
     assert rows >= 20  # a full day: overdue, today and the next days
     assert len(response.get_data()) <= TODAY_MAX_BYTES, f"{len(response.get_data())} bytes"
+
+
+def a_factory_with(manager, rep, belt, rows: int):
+    """A factory of `rows` checklist items in every state (some handed in, a video shoot, a
+    waived one, one due), `rows` visits and `rows` stage changes."""
+    factory = builders.factory(belt, owner=rep, stage="elementary", name=f"Factory of {rows}")
+    kinds = ("custom", "brand", "video_shoot", "custom")
+    for number in range(rows):
+        status = ("open", "submitted", "done", "waived")[number % 4]
+        builders.task(
+            factory,
+            title=f"Item {number}",
+            status=status,
+            required=number % 2 == 0,
+            kind=kinds[number % 4],
+            due_on=(NOW + timedelta(days=number % 5 - 2)).date(),
+            evidence_note="Photos sent" if status == "submitted" else None,
+            send_back_reason="Blurry" if status == "open" else "",
+        )
+        builders.visit(
+            factory,
+            rep,
+            purpose=("first_contact", "assessment", "training", "follow_up")[number % 4],
+            checked_in_at=NOW - timedelta(days=number + 1),
+            summary=f"Visit {number}",
+        )
+        builders.stage_change(
+            factory,
+            rep,
+            manager,
+            NOW - timedelta(days=number, hours=2),
+            decision=("refused", "approved", "direct")[number % 3],
+            reason=f"Reason {number}",
+            decision_note=f"Note {number}",
+        )
+    db.session.flush()
+    return factory
+
+
+@pytest.mark.parametrize("role", ["rep", "manager"])
+def test_the_factory_pages_cost_does_not_grow_with_its_checklist_and_history(
+    db_session, draw, role
+):
+    team = builders.team()
+    belt = builders.belt(team)
+    rep, manager = builders.user("rep", team_=team), builders.user("manager", leads=[team])
+    small, large = a_factory_with(manager, rep, belt, 2), a_factory_with(manager, rep, belt, 16)
+    db.session.commit()
+    viewer = rep if role == "rep" else manager
+    few = draw(viewer, f"/factories/{small.id}")
+    many = draw(viewer, f"/factories/{large.id}")
+    assert many.size > few.size + 10_000  # the rows are drawn
+    assert many.forms == few.forms
+    assert many.csrf_tokens == few.csrf_tokens
+    assert many.translations <= few.translations + 2
+    assert many.urls <= few.urls + 2

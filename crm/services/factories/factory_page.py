@@ -10,7 +10,7 @@ history that merges stage changes with visits.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -29,6 +29,8 @@ from crm.models import (
     Task,
     User,
     Visit,
+    VisitPhoto,
+    VisitVoiceNote,
 )
 from crm.services.field import followups
 from crm.services.growth import eligibility, promotions, snapshots
@@ -79,11 +81,39 @@ class Figure:
     sparkline: Sparkline
 
 
+@dataclass(frozen=True)
+class VisitRow:
+    """A visit as the page shows it (the history, the latest visits): its columns as values;
+    only the latest visits carry their photos' ids and voice note's length."""
+
+    id: int
+    checked_in_at: datetime
+    purpose: str
+    off_site: bool
+    distance_m: float | None
+    summary: str
+    rep_name: str
+    photo_ids: tuple[int, ...] = ()
+    voice_note_ms: int | None = None
+
+
+# What a VisitRow reads, in its fields' order.
+_VISIT_COLUMNS = (
+    Visit.id,
+    Visit.checked_in_at,
+    Visit.purpose,
+    Visit.off_site,
+    Visit.distance_m,
+    Visit.summary,
+    User.name,
+)
+
+
 @dataclass
 class TimelineEntry:
     at: datetime
     change: StageChange | None = None
-    visit: Visit | None = None
+    visit: VisitRow | None = None
 
 
 @dataclass
@@ -96,7 +126,7 @@ class FactoryPage:
     figures: list[Figure]
     days_in_stage: int | None
     next_follow_up: FollowUp | None
-    visits: list[Visit]
+    visits: list[VisitRow]
     timeline: list[TimelineEntry]
     pending: StageChange | None
     next_stage: str | None  # where a promotion (or a prospect's signing) would move it
@@ -137,13 +167,13 @@ def build(actor: User, factory: Factory, now: datetime, locale: str) -> FactoryP
         eligibility=result,
         checklist=items + ad_hoc_items(factory),
         stage_items=items,
-        blocking=[eligibility.explain(item, metrics, locale) for item in result.blocking],
+        blocking=eligibility.explain_all(result.blocking, metrics, locale),
         metrics=metrics,
         figures=measured_figures(factory, items, metrics, now),
         days_in_stage=days_in_stage(factory, now),
         next_follow_up=follow_up,
         overdue=follow_up is not None and follow_up.due_at < now,
-        visits=visits[:LATEST_VISITS],
+        visits=_with_media(visits[:LATEST_VISITS]),
         timeline=_timeline(factory, visits),
         pending=pending,
         next_stage=next_stage,
@@ -199,21 +229,44 @@ def _next_stage(factory: Factory, result: Eligibility) -> str | None:
     return result.next_stage
 
 
-def _visits(factory: Factory) -> list[Visit]:
-    return list(
-        db.session.scalars(
-            select(Visit)
-            .where(Visit.factory_id == factory.id)
-            .options(
-                joinedload(Visit.rep), selectinload(Visit.photos), selectinload(Visit.voice_note)
-            )
-            .order_by(Visit.checked_in_at.desc(), Visit.id.desc())
-            .limit(TIMELINE_LIMIT)
-        )
+def _visits(factory: Factory) -> list[VisitRow]:
+    """The newest visits of the history, with their reps' names."""
+    rows = db.session.execute(
+        select(*_VISIT_COLUMNS)
+        .join(User, User.id == Visit.rep_id)
+        .where(Visit.factory_id == factory.id)
+        .order_by(Visit.checked_in_at.desc(), Visit.id.desc())
+        .limit(TIMELINE_LIMIT)
     )
+    return [VisitRow(*row) for row in rows]
 
 
-def _timeline(factory: Factory, visits: list[Visit]) -> list[TimelineEntry]:
+def _with_media(visits: list[VisitRow]) -> list[VisitRow]:
+    """The latest visits with their photos' ids and voice notes' lengths, in two queries."""
+    ids = [visit.id for visit in visits]
+    if not ids:
+        return []
+    photos: dict[int, list[int]] = {}
+    for visit_id, photo_id in db.session.execute(
+        select(VisitPhoto.visit_id, VisitPhoto.id)
+        .where(VisitPhoto.visit_id.in_(ids))
+        .order_by(VisitPhoto.id)
+    ):
+        photos.setdefault(visit_id, []).append(photo_id)
+    voice = dict(
+        db.session.execute(
+            select(VisitVoiceNote.visit_id, VisitVoiceNote.duration_ms).where(
+                VisitVoiceNote.visit_id.in_(ids)
+            )
+        ).all()
+    )
+    return [
+        replace(visit, photo_ids=tuple(photos.get(visit.id, ())), voice_note_ms=voice.get(visit.id))
+        for visit in visits
+    ]
+
+
+def _timeline(factory: Factory, visits: list[VisitRow]) -> list[TimelineEntry]:
     """Stage changes and visits, newest first, at most TIMELINE_LIMIT entries."""
     changes = db.session.scalars(
         select(StageChange)
@@ -271,16 +324,16 @@ def measured_figures(
 
 
 def _history(factory: Factory, codes: Iterable[str], since: date) -> dict[str, dict[date, Decimal]]:
-    rows = db.session.scalars(
-        select(MetricSnapshot).where(
+    rows = db.session.execute(
+        select(MetricSnapshot.metric_code, MetricSnapshot.month, MetricSnapshot.value).where(
             MetricSnapshot.factory_id == factory.id,
             MetricSnapshot.metric_code.in_(list(codes)),
             MetricSnapshot.month >= since,
         )
     )
     history: dict[str, dict[date, Decimal]] = {}
-    for row in rows:
-        history.setdefault(row.metric_code, {})[row.month] = row.value
+    for code, month, value in rows:
+        history.setdefault(code, {})[month] = value
     return history
 
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 
 from crm.extensions import db
 from crm.models import STAGES, Factory, Metric, MetricSnapshot, Task
@@ -74,7 +74,10 @@ def month_end(month: date) -> datetime:
     return datetime.combine(month.replace(day=last), time.max, tzinfo=UTC)
 
 
-def judge(task: Task, snapshot: MetricSnapshot | None, now: datetime, fresh_days: int) -> Judgement:
+def judge(
+    task: Task, snapshot: MetricSnapshot | Row | None, now: datetime, fresh_days: int
+) -> Judgement:
+    """The task against a snapshot (a row of its month and value), or no data."""
     if snapshot is None:
         return Judgement(NO_DATA)
     if month_end(snapshot.month) + timedelta(days=fresh_days) < now:
@@ -87,13 +90,9 @@ def judge(task: Task, snapshot: MetricSnapshot | None, now: datetime, fresh_days
     return Judgement(MET if met else NOT_MET, snapshot.value, snapshot.month, max(gap, Decimal(0)))
 
 
-def latest_snapshots(
-    factory_ids: list[int], *, rows: bool = False
-) -> dict[tuple[int, str], MetricSnapshot]:
-    """The newest snapshot of each metric for each of the factories, in one query.
-
-    With `rows`, plain rows of the columns judging reads instead of ORM objects.
-    """
+def latest_snapshots(factory_ids: list[int]) -> dict[tuple[int, str], Row]:
+    """The newest snapshot of each metric for each of the factories, in one query: plain rows
+    of the columns judging reads (factory_id, metric_code, month, value), not records."""
     if not factory_ids:
         return {}
     newest = (
@@ -111,17 +110,14 @@ def latest_snapshots(
         & (MetricSnapshot.metric_code == newest.c.metric_code)
         & (MetricSnapshot.month == newest.c.month)
     )
-    if rows:
-        found = db.session.execute(
-            select(
-                MetricSnapshot.factory_id,
-                MetricSnapshot.metric_code,
-                MetricSnapshot.month,
-                MetricSnapshot.value,
-            ).join(newest, joined)
-        )
-    else:
-        found = db.session.scalars(select(MetricSnapshot).join(newest, joined))
+    found = db.session.execute(
+        select(
+            MetricSnapshot.factory_id,
+            MetricSnapshot.metric_code,
+            MetricSnapshot.month,
+            MetricSnapshot.value,
+        ).join(newest, joined)
+    )
     return {(row.factory_id, row.metric_code): row for row in found}
 
 
@@ -161,7 +157,7 @@ def judged_items(
         .order_by(Task.required.desc(), Task.due_on, Task.id)
     )
     tasks = db.session.execute(statement) if rows else db.session.scalars(statement)
-    latest = latest_snapshots(staged, rows=rows)
+    latest = latest_snapshots(staged)
     fresh_days = int(settings.get("freshness_days"))
     for task in tasks:
         if task.kind == "measured" and task.status != "waived":
@@ -234,28 +230,44 @@ def format_value(value: Decimal | None, unit: str) -> str:
 
 def explain(item: Item, metrics: dict[str, Metric], locale: str) -> str:
     """One item in words, the right way round ("refund rate 3.1 %, at most 2 %")."""
+    return explain_all([item], metrics, locale)[0]
+
+
+def explain_all(items: list[Item], metrics: dict[str, Metric], locale: str) -> list[str]:
+    """The items in words (as `explain`), their sentences translated once for all of them."""
+    words = _explain_words()
+    return [_explained(item, metrics, locale, words) for item in items]
+
+
+def _explain_words() -> dict[str, str]:
+    # Translated with the "%(...)s" left in: each item's values go in by _explained.
+    return {
+        "waived": _("%(title)s: waived"),
+        "not_done": _("%(title)s: not done yet"),
+        NO_DATA: _("%(metric)s: no figures yet"),
+        STALE: _("%(metric)s: figures from %(month)s are too old"),
+        "at_most": _("%(metric)s %(value)s, at most %(target)s"),
+        "at_least": _("%(metric)s %(value)s, at least %(target)s"),
+    }
+
+
+def _explained(item: Item, metrics: dict[str, Metric], locale: str, words: dict[str, str]) -> str:
     task = item.task
     title = task.title_for(locale)
     if item.judgement is None:
         if task.status == "waived":
-            return _("%(title)s: waived", title=title)
-        return title if item.satisfied else _("%(title)s: not done yet", title=title)
+            return words["waived"] % {"title": title}
+        return title if item.satisfied else words["not_done"] % {"title": title}
     metric = metrics.get(task.metric_code or "")
     name = metric.name_for(locale) if metric else title
     unit = metric.unit if metric else ""
     judgement = item.judgement
     if judgement.state == NO_DATA:
-        return _("%(metric)s: no figures yet", metric=name)
+        return words[NO_DATA] % {"metric": name}
     if judgement.state == STALE:
-        return _(
-            "%(metric)s: figures from %(month)s are too old",
-            metric=name,
-            month=judgement.month.strftime("%Y-%m") if judgement.month else "",
-        )
+        month = judgement.month.strftime("%Y-%m") if judgement.month else ""
+        return words[STALE] % {"metric": name, "month": month}
     target = format_value(task.target_value, unit)
     value = format_value(judgement.value, unit)
-    if task.comparison == "at_most":
-        return _(
-            "%(metric)s %(value)s, at most %(target)s", metric=name, value=value, target=target
-        )
-    return _("%(metric)s %(value)s, at least %(target)s", metric=name, value=value, target=target)
+    comparison = "at_most" if task.comparison == "at_most" else "at_least"
+    return words[comparison] % {"metric": name, "value": value, "target": target}

@@ -36,7 +36,7 @@ def list_factories():
         after=query.get("after"),
         updated_since=query.get("updated_since"),
     )
-    listing = factory_list.list_factories(actor(), filters, clock.now())
+    listing = factory_list.list_factories(actor(), filters, clock.now(), records=True)
     return answer(factory_list_json(listing))
 
 
