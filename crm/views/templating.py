@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from babel import Locale
@@ -284,6 +284,12 @@ def format_due(instant: datetime) -> str:
     return format_instant(instant)
 
 
+def machine_time(instant: datetime) -> str:
+    """A <time>'s datetime to the minute, in UTC ("2026-12-11T05:06Z"): what a page shows is
+    never finer, and a list of rows saves the seconds and the offset of each."""
+    return f"{instant.astimezone(UTC):%Y-%m-%dT%H:%M}Z"
+
+
 def _due_words() -> dict[str, str]:
     # Translated with "%(time)s" left in: each row's time goes in by format_due.
     return {
@@ -331,6 +337,7 @@ def register(app: Flask) -> None:
         "format_date": format_date,
         "format_instant": format_instant,
         "format_due": format_due,
+        "machine_time": machine_time,
         "describe_agent": describe_agent,
         "format_distance": format_distance,
         "format_month": format_month,
