@@ -42,6 +42,14 @@ def today():
     return render_template("field/today.html", agenda=agenda, today=clock.today(now))
 
 
+@bp.route("/offline")
+@scope.allow("staff")
+def offline():
+    """What the phone shows for a page it has not kept, with no network (the service worker
+    keeps this page and answers with it instead of the browser's error or another page)."""
+    return render_template("field/offline.html")
+
+
 @bp.route("/today/near")
 @scope.allow("staff")
 def near():

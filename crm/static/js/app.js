@@ -88,3 +88,14 @@ if (document.getElementById("board-dialog")) {
 if (document.querySelector("[data-import-progress]")) {
   import("./imports.js");
 }
+// Offline (offline.js): the cached page's note, the working set kept at sign-in, signing out.
+// The visit form's distance to the factory; the portal's photos shrunk before they are sent.
+if (body.hasAttribute("data-outbox")) {
+  import("./offline.js");
+}
+if (visitForm) {
+  import("./check-in-distance.js");
+}
+if (document.querySelector("form[data-shrink-photos]")) {
+  import("./portal-photos.js");
+}
