@@ -96,6 +96,8 @@ if (body.hasAttribute("data-outbox")) {
 if (visitForm) {
   import("./check-in-distance.js");
 }
-if (document.querySelector("form[data-shrink-photos]")) {
-  import("./portal-photos.js");
+var shrinking = document.querySelectorAll("form[data-shrink-photos]");
+if (shrinking.length) {
+  var photoModule = import("./portal-photos.js");
+  shrinking.forEach(function (form) { holdSubmits(form, photoModule); });
 }
