@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from tests import builders
 from tests.browser.test_homes import sign_in
-from tests.browser.test_visit_log import service_worker_ready
+from tests.browser.test_visit_log import outage, service_worker_ready
 
 FACTORY = "永康市恒达五金制品有限公司"
 SECOND = "宁波明亮五金有限公司"
@@ -146,3 +146,49 @@ def test_the_off_site_radius_is_the_servers_setting(page, page_guard, live_db, r
     warning = page.locator("#visit-distance")
     expect(warning).to_have_text(re.compile(r"^You are (89\d|90\d) m from this factory\.$"))
     expect(warning).not_to_have_class(re.compile("visit-distance-far"))
+
+
+def test_signing_out_drops_waiting_visits_only_when_the_rep_says_so(
+    page, page_guard, live_db, rep_world
+):
+    page_guard.expect_console_error(r"status of 503")
+    page_guard.context.grant_permissions(["geolocation"])
+    page_guard.context.set_geolocation(metres_north(10))
+    email = rep_world["rep"].email
+    sign_in(page, email)
+    service_worker_ready(page)
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+
+    page_guard.context.route("**/api/v1/visits", outage)
+    page.get_by_label("Summary for the factory").fill("Saved during an outage")
+    page.get_by_role("button", name="Save visit").click()
+    expect(page.get_by_text("Saved on this phone. Waiting to send: 1.")).to_be_visible()
+    asked = []
+
+    def drop(dialog):
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", drop)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile("/login$"))
+    assert asked and asked[0].startswith("Visits saved on this phone and not sent yet: 1.")
+    kept = page.evaluate("() => caches.keys()")
+    assert not [name for name in kept if name.endswith("-pages")]  # the kept pages are gone
+    page_guard.context.unroute("**/api/v1/visits", outage)
+    sign_in(page, email)
+    expect(page).to_have_url(re.compile("/today$"))
+    page.wait_for_timeout(1000)
+    expect(page.locator("#outbox-count")).to_be_hidden()
+    assert (
+        page.evaluate(
+            """() => new Promise(done => {
+            const opening = indexedDB.open("crm-outbox");
+            opening.onsuccess = () => {
+                const all = opening.result.transaction("visits").objectStore("visits").getAll();
+                all.onsuccess = () => done(all.result.length);
+            };
+        })"""
+        )
+        == 0
+    )

@@ -1,8 +1,7 @@
 // Offline, said and kept. A page drawn from the phone's cache says since when ("Offline: as of
 // 09:12", in the user's language and the install's time zone: sw.js marks the page it answers
 // from the cache). After each sign-in the service worker keeps the rep's working set again, and
-// every page shows how far it has got. Signing out clears the pages kept on the phone, and the
-// rep's waiting items once there are none, or once the rep chooses to drop them.
+// every page shows how far it has got. Signing out may drop the rep's waiting visits.
 import { outbox, userId } from "./outbox.js";
 
 var body = document.body;
@@ -67,34 +66,28 @@ if ("serviceWorker" in navigator && !cachedAt && userId) {
 }
 
 // --- signing out ---------------------------------------------------------------------------------
-function clearPages() {
-  if (navigator.serviceWorker && navigator.serviceWorker.controller) {
-    navigator.serviceWorker.controller.postMessage("clear-pages");
-  }
-  if (!window.caches) { return Promise.resolve(); }
-  return caches.keys().then(function (names) {
-    return Promise.all(names.filter(function (name) { return /-pages$/.test(name); }).map(function (name) {
-      return caches.delete(name);
-    }));
-  });
-}
-
-function dropWaitingIfAgreed() {
-  if (!window.indexedDB) { return Promise.resolve(); }
+// The kept pages go when the sign-in page opens (app.js) and by the answer's Clear-Site-Data; the
+// rep's waiting visits stay for their next sign-in unless the rep chooses here to drop them. The
+// question is asked at once, from the count that outbox.js shows, so that an ordinary sign-out
+// leaves as a plain form post.
+function dropWaiting() {
   return outbox.all().then(function (items) {
-    var waiting = items.filter(function (item) { return String(item.userId) === String(userId); });
-    // An empty outbox is cleared as it is; waiting visits go only if the rep says so.
-    if (waiting.length && !window.confirm(words("drop", { count: waiting.length }))) { return null; }
-    return Promise.all(waiting.map(function (item) { return outbox.remove(item.key); }));
+    return Promise.all(items.filter(function (item) {
+      return String(item.userId) === String(userId);
+    }).map(function (item) { return outbox.remove(item.key); }));
   });
 }
 
 document.querySelectorAll('form[action$="/logout"]').forEach(function (form) {
   form.addEventListener("submit", function (event) {
-    if (form.hasAttribute("data-cleared")) { return; }
+    var counter = document.getElementById("outbox-count");
+    var waiting = Number(counter && counter.getAttribute("data-count")) || 0;
+    if (!waiting || form.hasAttribute("data-dropped") || !window.confirm(words("drop", { count: waiting }))) {
+      return;
+    }
     event.preventDefault();
-    dropWaitingIfAgreed().catch(function () {}).then(clearPages).catch(function () {}).then(function () {
-      form.setAttribute("data-cleared", "");
+    dropWaiting().catch(function () {}).then(function () {
+      form.setAttribute("data-dropped", "");
       form.submit();
     });
   });

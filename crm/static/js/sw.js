@@ -141,9 +141,10 @@ function fetchAndKeep(url) {
 // The rep's working set, kept again after each sign-in: the shell's pages, then the page of each
 // factory they own (from the visit form's list), a few at a time, telling every window how far.
 function keepWorkingSet(user) {
-  keeping = { user: user, done: 0, total: SHELL.length };
+  var run = keeping = { user: user, done: 0, total: SHELL.length };
+  var stopped = function () { return keeping !== run; };  // signed out meanwhile
   var progress = function () {
-    return tell({ type: "offline-progress", done: keeping.done, total: keeping.total });
+    return tell({ type: "offline-progress", done: run.done, total: run.total });
   };
   return fetchAndKeep("/visit/factories.json").then(function (response) { return response.json(); }).then(function (list) {
     if (String(list.user_id) !== String(user)) { throw new Error("another user"); }
@@ -151,28 +152,29 @@ function keepWorkingSet(user) {
     list.factories.forEach(function (factory) {
       if (factory.owned) { urls.push("/factories/" + factory.id); }
     });
-    keeping.done = 1;
-    keeping.total = urls.length + 1;
+    run.done = 1;
+    run.total = urls.length + 1;
     progress();
     var queue = urls.slice();
     function next() {
       var url = queue.shift();
-      if (!url) { return Promise.resolve(); }
+      if (!url || stopped()) { return Promise.resolve(); }
       return fetchAndKeep(url).catch(function () {}).then(function () {
-        keeping.done += 1;
+        run.done += 1;
         return progress();
       }).then(next);
     }
     return Promise.all([next(), next(), next()]);
   }).then(function () {
+    if (stopped()) { throw new Error("signed out"); }
     var at = new Date().toISOString();
-    var total = keeping.total;
+    var total = run.total;
     return caches.open(PAGES).then(function (cache) {
       return cache.put(KEPT, new Response(JSON.stringify({ user: String(user), at: at, total: total })));
     }).then(function () { return tell({ type: "offline-kept", at: at, total: total }); });
   }).catch(function () {
     return tell({ type: "offline-failed" });
-  }).then(function () { keeping = null; });
+  }).then(function () { if (!stopped()) { keeping = null; } });
 }
 
 function keepIfDue(user) {
