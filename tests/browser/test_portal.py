@@ -14,7 +14,7 @@ from crm.clock import now
 from crm.models import MetricSnapshot, Task, User
 from crm.services.growth import stages
 from tests import builders
-from tests.browser.guard import DESKTOP, PHONE
+from tests.browser.guard import ARTIFACTS, DESKTOP, PHONE
 from tests.browser.test_homes import sign_in
 
 FACTORY = "永康市恒达五金制品有限公司"
@@ -155,7 +155,8 @@ def test_a_portal_photo_is_shrunk_on_the_phone_and_sent_with_its_progress(
     else:
         expect(row.get_by_role("status")).to_have_text(re.compile(r"[1-9]\d? %$"))
     assert 0 < progress.evaluate("bar => bar.value") < 100
-    page_guard.screenshot(f"portal-photo-sending-{locale}-390", page)
+    progress.scroll_into_view_if_needed()  # the first screen's view of it, not the whole page
+    page.screenshot(path=str(ARTIFACTS / f"portal-photo-sending-{locale}-390.png"))
     expect(page.locator(f"#task-{task.id} .portal-evidence")).to_be_visible()
     if locale == "en":
         expect(page.get_by_text(re.compile("^Handed in: "))).to_be_visible()

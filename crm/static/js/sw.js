@@ -13,7 +13,7 @@ var STATIC = [
   // offline leaves its page without its script.
   "/static/js/app.js", "/static/js/outbox.js", "/static/js/visit-form.js", "/static/js/photos.js",
   "/static/js/recorder.js", "/static/js/route.js", "/static/js/board.js", "/static/js/imports.js",
-  "/static/js/offline.js", "/static/js/check-in-distance.js"
+  "/static/js/offline.js", "/static/js/check-in-distance.js", "/static/js/portal-photos.js"
 ];
 
 self.addEventListener("install", function (event) {
