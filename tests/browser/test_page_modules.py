@@ -56,17 +56,19 @@ def test_each_page_loads_only_the_modules_it_needs(page, page_guard, rep_and_fac
     sign_in(page, rep_and_factory["rep"])
     expect(page).to_have_url(re.compile("/today$"))
     expected = {
-        # Every staff page sends what waits in the outbox.
-        "/today": {"app.js", "outbox.js", "route.js"},
-        f"/factories/{rep_and_factory['factory_id']}": {"app.js", "outbox.js"},
+        # Every staff page sends what waits in the outbox, and says when it is offline.
+        "/today": {"app.js", "outbox.js", "offline.js", "route.js"},
+        f"/factories/{rep_and_factory['factory_id']}": {"app.js", "outbox.js", "offline.js"},
         f"/visit?factory={rep_and_factory['factory_id']}": {
             "app.js",
             "outbox.js",
+            "offline.js",
             "visit-form.js",
             "photos.js",
             "recorder.js",
+            "check-in-distance.js",
         },
-        "/pipeline/board": {"app.js", "outbox.js", "board.js"},
+        "/pipeline/board": {"app.js", "outbox.js", "offline.js", "board.js"},
     }
     for path, names in expected.items():
         assert modules.of(path, names) == names, path
