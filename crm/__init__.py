@@ -121,7 +121,9 @@ def _register_blueprints(app: Flask) -> None:
     from crm.views import followups
 
     app.register_blueprint(followups.bp)
-    from crm.views import inbox
+    from crm.views import inbox, sync
+
+    app.register_blueprint(sync.bp)
 
     app.register_blueprint(inbox.bp)
     from crm.views import imports

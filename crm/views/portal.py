@@ -15,6 +15,7 @@ from crm.services.field import photos
 from crm.services.portal import evidence, invitations
 from crm.services.portal import overview as portal
 from crm.views.errors import save_form
+from crm.views.exactly_once import exactly_once
 from crm.views.files import photo_response
 from crm.views.templating import current_locale
 
@@ -29,6 +30,7 @@ def index():
 
 @bp.route("/tasks/<int:task_id>/evidence", methods=["POST"])
 @scope.allow("factory")
+@exactly_once("evidence_hand_in")
 def hand_in(task_id: int):
     task = _own_task(task_id)
     form = EvidenceForm(prefix=f"task-{task.id}")

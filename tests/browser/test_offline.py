@@ -55,9 +55,9 @@ def test_after_signing_out_and_in_the_working_set_is_kept_for_offline_use(
     expect(page).to_have_url(re.compile("/login$"))
     sign_in(page, email)
     expect(page).to_have_url(re.compile("/today$"))
-    # Today, My factories, the form, its list, the offline page and the two owned factories.
+    # Today, My factories, the form, its list, the sync centre, the offline page, two factories.
     expect(page.locator("#offline-note")).to_have_text(
-        re.compile(r"Ready for offline use: 7 pages saved on this phone\."), timeout=15_000
+        re.compile(r"Ready for offline use: 8 pages saved on this phone\."), timeout=15_000
     )
     page_guard.check(page)
 
@@ -172,7 +172,7 @@ def test_signing_out_drops_waiting_visits_only_when_the_rep_says_so(
     page.once("dialog", drop)
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile("/login$"))
-    assert asked and asked[0].startswith("Visits saved on this phone and not sent yet: 1.")
+    assert asked and asked[0].startswith("Saved on this phone and not sent yet: 1.")
     kept = page.evaluate("() => caches.keys()")
     assert not [name for name in kept if name.endswith("-pages")]  # the kept pages are gone
     page_guard.context.unroute("**/api/v1/visits", outage)

@@ -56,9 +56,15 @@ def test_each_page_loads_only_the_modules_it_needs(page, page_guard, rep_and_fac
     sign_in(page, rep_and_factory["rep"])
     expect(page).to_have_url(re.compile("/today$"))
     expected = {
-        # Every staff page sends what waits in the outbox, and says when it is offline.
-        "/today": {"app.js", "outbox.js", "offline.js", "route.js"},
-        f"/factories/{rep_and_factory['factory_id']}": {"app.js", "outbox.js", "offline.js"},
+        # Every staff page sends what waits in the outbox and says when it is offline; a page
+        # with field actions sends them through the outbox.
+        "/today": {"app.js", "outbox.js", "offline.js", "route.js"},  # no follow-ups: no actions
+        f"/factories/{rep_and_factory['factory_id']}": {
+            "app.js",
+            "outbox.js",
+            "offline.js",
+            "actions.js",
+        },
         f"/visit?factory={rep_and_factory['factory_id']}": {
             "app.js",
             "outbox.js",

@@ -122,7 +122,7 @@ def test_a_visit_saved_offline_sends_itself_once_when_the_network_returns(
     assert visits(live_db) == []
 
     page.goto("/today")  # the app shell opens offline from the cache
-    expect(page.get_by_text("Visits saved on this phone, waiting to send: 1")).to_be_visible()
+    expect(page.get_by_text("Saved on this phone, waiting to send: 1")).to_be_visible()
     page_guard.screenshot("outbox-offline-390", page)
 
     page_guard.context.set_offline(False)

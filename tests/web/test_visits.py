@@ -117,6 +117,15 @@ def test_the_form_carries_the_off_site_radius_and_each_factorys_place(app, world
     assert (listed["lat"], listed["lng"], listed["owned"]) == (HERE[0], HERE[1], True)
 
 
+def test_a_page_copied_for_offline_use_leaves_the_message_for_the_page_opened(app, world):
+    client = signed_in(app, world["rep"])
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "Accepted: Shop opened")]
+    copied = client.get("/today", headers={"X-Offline-Keep": "1"}).get_data(True)
+    assert "Accepted: Shop opened" not in copied
+    assert "Accepted: Shop opened" in client.get("/today").get_data(True)
+
+
 def test_the_form_of_a_factory_out_of_scope_is_404(app, world):
     client = signed_in(app, world["rep_other_team"])
     assert client.get(f"/visit?factory={world['factory'].id}").status_code == 404

@@ -80,6 +80,10 @@ function dropWaiting() {
 
 document.querySelectorAll('form[action$="/logout"]').forEach(function (form) {
   form.addEventListener("submit", function (event) {
+    // No more background copies under this sign-in: one answered after the sign-out would race it.
+    if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+      navigator.serviceWorker.controller.postMessage("clear-pages");
+    }
     var counter = document.getElementById("outbox-count");
     var waiting = Number(counter && counter.getAttribute("data-count")) || 0;
     if (!waiting || form.hasAttribute("data-dropped") || !window.confirm(words("drop", { count: waiting }))) {

@@ -3,16 +3,17 @@
 // Pages go network first and fall back to the cache; the app's own files go cache first.
 "use strict";
 
-var VERSION = "crm-v5";  // v5: the working set kept at sign-in, the offline page (offline.js)
+var VERSION = "crm-v6";  // v6: the working set kept at sign-in, the offline page (offline.js)
 var PAGES = VERSION + "-pages";
 var FILES = VERSION + "-files";
-var SHELL = ["/today", "/factories/", "/visit", "/visit/factories.json", "/offline"];
+var SHELL = ["/today", "/factories/", "/visit", "/visit/factories.json", "/sync", "/offline"];
 var STATIC = [
   "/static/css/app.css", "/static/vendor/htmx/htmx.min.js", "/favicon.ico",
   // Every module of the app, not only those the shell's pages import: a module missing
   // offline leaves its page without its script.
   "/static/js/app.js", "/static/js/outbox.js", "/static/js/visit-form.js", "/static/js/photos.js",
   "/static/js/recorder.js", "/static/js/route.js", "/static/js/board.js", "/static/js/imports.js",
+  "/static/js/actions.js", "/static/js/sync-centre.js",
   "/static/js/offline.js", "/static/js/check-in-distance.js", "/static/js/portal-photos.js"
 ];
 
@@ -23,7 +24,7 @@ self.addEventListener("install", function (event) {
       caches.open(PAGES).then(function (cache) {
         // One page that fails (signed out, not the user's role) must not stop the others.
         return Promise.all(SHELL.map(function (url) {
-          return fetch(url, { credentials: "same-origin", redirect: "manual" }).then(function (response) {
+          return fetch(url, { credentials: "same-origin", redirect: "manual", headers: { "X-Offline-Keep": "1" } }).then(function (response) {
             if (response.ok) { return keep(url, response); }
           }).catch(function () {});
         }));
@@ -132,7 +133,9 @@ function tell(message) {
 }
 
 function fetchAndKeep(url) {
-  return fetch(url, { credentials: "same-origin", redirect: "manual" }).then(function (response) {
+  // The header leaves the user's one-time messages for the page they open (crm.views.field).
+  var asked = { credentials: "same-origin", redirect: "manual", headers: { "X-Offline-Keep": "1" } };
+  return fetch(url, asked).then(function (response) {
     if (!response.ok) { throw new Error(url + " " + response.status); }  // signed out, not allowed
     return keep(shellKey(new URL(url, self.location.origin)), response.clone()).then(function () { return response; });
   });
