@@ -55,6 +55,15 @@ def _leave_messages_for_the_page_opened():
         request_ctx.flashes = []
 
 
+@bp.after_app_request
+def _leave_the_session_cookie_alone(response):
+    """A background copy answered after a sign-out must not put back the session cookie of
+    before it (Flask saves the session after these hooks: a null session is not saved)."""
+    if request.headers.get(KEEPING_HEADER):
+        request_ctx._session = current_app.session_interface.make_null_session(current_app)
+    return response
+
+
 @bp.route("/offline")
 @scope.allow("staff")
 def offline():
