@@ -26,7 +26,11 @@ class LoginForm(PageForm):
         validators=[DataRequired(PASSWORD_REQUIRED), NamedLength(max=PASSWORD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
-    remember = BooleanField(_l("Keep me signed in on this device"))
+    # Ticked or not at first by the install's setting "stay_signed_in" (crm.views.auth.login).
+    remember = BooleanField(
+        _l("Keep me signed in on this device"),
+        description=_l("Untick it on a shared phone or computer."),
+    )
     next = HiddenField()
 
 

@@ -27,7 +27,11 @@ class EvidenceForm(PageForm):
     evidence_note = TextAreaField(
         _l("Note"), validators=[NamedLength(max=REASON_MAX)], render_kw={"rows": 2}
     )
-    photo = FileField(_l("Photo"), render_kw={"accept": "image/*"})
+    photo = FileField(
+        _l("Photo"),
+        render_kw={"accept": "image/*"},
+        description=_l("Shrunk on the phone before sending."),
+    )
 
 
 class RevokeInvitationForm(PageForm):

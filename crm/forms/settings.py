@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectMultipleField, StringField
+from wtforms import BooleanField, SelectMultipleField, StringField
 from wtforms.widgets import NumberInput
 
 from crm.forms import PageForm
@@ -59,4 +59,11 @@ class SettingsForm(PageForm):
             "autocomplete": "off",
             "spellcheck": "false",
         },
+    )
+    stay_signed_in = BooleanField(
+        _l('"Keep me signed in" is ticked on the sign-in page'),
+        description=_l(
+            "Field staff then stay signed in on their phones, and the pages kept for offline "
+            "use with them. Anyone can untick it when signing in on a shared phone."
+        ),
     )

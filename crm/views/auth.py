@@ -28,6 +28,7 @@ from crm.models import User
 from crm.models.user import EMAIL_MAX
 from crm.services.accounts import auth as auth_service
 from crm.services.accounts import password_resets, two_factor
+from crm.services.install import settings
 from crm.services.portal import invitations
 from crm.transactions import bookkeep
 from crm.views.errors import save_form
@@ -96,7 +97,7 @@ def _login_limit() -> str:
 def login():
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
-    form = LoginForm(next=request.args.get("next", ""))
+    form = LoginForm(next=request.args.get("next", ""), remember=settings.get("stay_signed_in"))
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():

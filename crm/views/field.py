@@ -4,6 +4,7 @@ day's route through the factories due a visit, each on a map that needs no map s
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, render_template, request, url_for
+from flask.globals import request_ctx
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -40,6 +41,35 @@ def today():
     agenda = followups.agenda_rows(current_user, now)
     _tile_url()  # the map arrives in a fragment, but the page's policy decides what it loads
     return render_template("field/today.html", agenda=agenda, today=clock.today(now))
+
+
+# The service worker's background copies of pages for offline use (sw.js) carry this header.
+KEEPING_HEADER = "X-Offline-Keep"
+
+
+@bp.before_app_request
+def _leave_messages_for_the_page_opened():
+    """A page copied in the background for offline use shows no one-time message, and leaves it
+    for the page that the user opens next ("Accepted: ..." must not go to the phone's copy)."""
+    if request.headers.get(KEEPING_HEADER):
+        request_ctx.flashes = []
+
+
+@bp.after_app_request
+def _leave_the_session_cookie_alone(response):
+    """A background copy answered after a sign-out must not put back the session cookie of
+    before it (Flask saves the session after these hooks: a null session is not saved)."""
+    if request.headers.get(KEEPING_HEADER):
+        request_ctx._session = current_app.session_interface.make_null_session(current_app)
+    return response
+
+
+@bp.route("/offline")
+@scope.allow("staff")
+def offline():
+    """What the phone shows for a page it has not kept, with no network (the service worker
+    keeps this page and answers with it instead of the browser's error or another page)."""
+    return render_template("field/offline.html")
 
 
 @bp.route("/today/near")

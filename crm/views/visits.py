@@ -24,6 +24,7 @@ from crm.extensions import db
 from crm.forms.visits import VisitForm
 from crm.models import VisitPhoto
 from crm.services.field import photos, visit_form, visits, voice_notes
+from crm.services.install import settings
 from crm.values import id_or_none
 from crm.views.errors import save_form
 from crm.views.files import photo_response, voice_note_response
@@ -115,6 +116,13 @@ def _page(form: VisitForm, status: int = 200):
     # page); without the script, this one serves, and a refused form keeps its key.
     form.client_key.data = form.client_key.data or uuid.uuid4().hex
     return (
-        render_template("visits/new.html", form=form, choices=choices, chosen=chosen),
+        render_template(
+            "visits/new.html",
+            form=form,
+            choices=choices,
+            chosen=chosen,
+            # The radius of the off-site rule (crm.services.field.visits._place), for its warning.
+            checkin_radius_m=settings.get("checkin_radius_m"),
+        ),
         status,
     )

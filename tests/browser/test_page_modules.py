@@ -56,18 +56,25 @@ def test_each_page_loads_only_the_modules_it_needs(page, page_guard, rep_and_fac
     sign_in(page, rep_and_factory["rep"])
     expect(page).to_have_url(re.compile("/today$"))
     expected = {
-        # Every staff page sends what waits in the outbox; a page with field actions sends
-        # them through it.
-        "/today": {"app.js", "outbox.js", "route.js"},  # no follow-ups due: no actions
-        f"/factories/{rep_and_factory['factory_id']}": {"app.js", "outbox.js", "actions.js"},
+        # Every staff page sends what waits in the outbox and says when it is offline; a page
+        # with field actions sends them through the outbox.
+        "/today": {"app.js", "outbox.js", "offline.js", "route.js"},  # no follow-ups: no actions
+        f"/factories/{rep_and_factory['factory_id']}": {
+            "app.js",
+            "outbox.js",
+            "offline.js",
+            "actions.js",
+        },
         f"/visit?factory={rep_and_factory['factory_id']}": {
             "app.js",
             "outbox.js",
+            "offline.js",
             "visit-form.js",
             "photos.js",
             "recorder.js",
+            "check-in-distance.js",
         },
-        "/pipeline/board": {"app.js", "outbox.js", "board.js"},
+        "/pipeline/board": {"app.js", "outbox.js", "offline.js", "board.js"},
     }
     for path, names in expected.items():
         assert modules.of(path, names) == names, path

@@ -11,10 +11,10 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from crm.clock import now
-from crm.models import MetricSnapshot, Task
+from crm.models import MetricSnapshot, Task, User
 from crm.services.growth import stages
 from tests import builders
-from tests.browser.guard import DESKTOP, PHONE
+from tests.browser.guard import ARTIFACTS, DESKTOP, PHONE
 from tests.browser.test_homes import sign_in
 
 FACTORY = "永康市恒达五金制品有限公司"
@@ -104,3 +104,64 @@ def test_the_portal_in_chinese_passes_the_guard(page, page_guard, live_db, owner
     expect(page.get_by_role("heading", name="我的清单")).to_be_visible()
     page_guard.check(page)
     page_guard.screenshot("portal-zh-390", page)
+
+
+@pytest.fixture
+def big_photo(tmp_path):
+    """A phone camera's photo of several megabytes (smooth colour fields, as real scenes are)."""
+    import io
+    import os
+
+    from PIL import Image
+
+    small = Image.frombytes("RGB", (400, 300), os.urandom(400 * 300 * 3))
+    buffer = io.BytesIO()
+    small.resize((4000, 3000), Image.BICUBIC).save(buffer, "JPEG", quality=95, subsampling=0)
+    path = tmp_path / "IMG_3301.jpg"
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hans"])
+def test_a_portal_photo_is_shrunk_on_the_phone_and_sent_with_its_progress(
+    page, page_guard, live_db, owner_world, big_photo, locale
+):
+    assert big_photo.stat().st_size > 4_000_000
+    task = owner_world["task"]
+    if locale != "en":
+        owner = live_db.scalars(select(User).where(User.email == owner_world["owner"])).one()
+        owner.locale = locale
+        live_db.commit()
+    sign_in(page, owner_world["owner"])
+    sent = []
+    page.on("request", lambda request: request.method == "POST" and sent.append(request))
+    # A weak signal: 400 KB a second up, so that the sending takes a while.
+    cdp = page_guard.context.new_cdp_session(page)
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 50,
+            "downloadThroughput": 4_000_000,
+            "uploadThroughput": 400_000,
+        },
+    )
+    row = page.locator(f"#task-{task.id}")
+    row.locator("summary").click()
+    row.locator('input[type="file"]').set_input_files(big_photo)
+    row.locator('button[type="submit"]').click()
+    progress = row.locator("progress")
+    expect(progress).to_be_visible()  # shrinking, then sending: until the answer's page comes
+    if locale == "en":
+        expect(row.locator(".portal-send-words")).to_have_text("Sending the evidence…")
+    progress.scroll_into_view_if_needed()  # the first screen's view of it, not the whole page
+    page.screenshot(path=str(ARTIFACTS / f"portal-photo-sending-{locale}-390.png"))
+    expect(page.locator(f"#task-{task.id} .portal-evidence")).to_be_visible()
+    if locale == "en":
+        expect(page.get_by_text(re.compile("^Handed in: "))).to_be_visible()
+    page_guard.check(page)
+    live_db.rollback()
+    handed_in = live_db.get(Task, task.id)
+    assert handed_in.status == "submitted" and handed_in.evidence_file
+    (post,) = [request for request in sent if "/evidence" in request.url]
+    assert len(post.post_data_buffer) < 1_000_000  # shrunk on the phone, not the megabytes

@@ -59,6 +59,11 @@ def wait_for(condition, page, seconds: float = 10) -> None:
         page.wait_for_timeout(100)
 
 
+def outage(route) -> None:
+    """The server answers 503: the outbox keeps the item and tries again later."""
+    route.fulfill(status=503, json={"error": {"code": "unavailable", "message": "", "fields": {}}})
+
+
 def service_worker_ready(page) -> None:
     wait_for(lambda: page.evaluate("() => !!navigator.serviceWorker.controller"), page)
 
@@ -270,12 +275,6 @@ def test_a_waiting_visit_is_sent_only_under_the_user_who_made_it(
     at_the_factory(page_guard)
     sign_in(page, rep_world["rep"])
     page.goto(f"/visit?factory={rep_world['factory_id']}")
-
-    def outage(route):
-        route.fulfill(
-            status=503, json={"error": {"code": "unavailable", "message": "", "fields": {}}}
-        )
-
     page_guard.context.route("**/api/v1/visits", outage)
     page.get_by_label("Summary for the factory").fill("Sent during an outage")
     page.get_by_role("button", name="Save visit").click()

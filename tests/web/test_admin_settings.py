@@ -3,6 +3,8 @@ value refused by its field with nothing stored; the rules read the new values at
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -24,6 +26,7 @@ GOOD = {
     "photo_required_purposes": ["video_shoot", "training"],
     "retention_days": "3650",
     "rate_limit_api": "600 per minute",
+    "stay_signed_in": "y",
 }
 
 
@@ -94,6 +97,21 @@ def test_a_bad_value_is_refused_by_its_field_and_nothing_changes(
     assert message in page and 'class="error"' in page
     assert settings.get("checkin_radius_m") == 300  # the good values were not stored either
     assert audits(db_session) == before
+
+
+def test_the_admin_turns_off_staying_signed_in_for_the_whole_install(admin, db_session):
+    client, _ = admin
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert re.search(r'<input [^>]*checked id="stay_signed_in"', page)
+    data = {**GOOD, "csrf_token": csrf_token(client, "/admin/settings")}
+    del data["stay_signed_in"]  # unticked
+    before = audits(db_session)
+    assert client.post("/admin/settings", data=data).status_code == 303
+    assert settings.get("stay_signed_in") is False
+    assert audits(db_session) == before + 5  # the four of GOOD, and this one
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert re.search(r'<input [^>]*id="stay_signed_in"', page)
+    assert not re.search(r'<input [^>]*checked id="stay_signed_in"', page)
 
 
 def test_only_an_admin_reaches_the_settings(app, db_session):

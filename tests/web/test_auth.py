@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 
 from crm.models import LoginAttempt, UserSession
 from crm.services.accounts import auth
+from crm.services.install import settings
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 
@@ -137,6 +139,22 @@ def test_remember_me_sets_a_remember_cookie(client, db_session, team):
     db_session.commit()
     sign_in(client, rep.email, remember="y")
     assert client.get_cookie("remember_token") is not None
+
+
+def test_keep_me_signed_in_is_ticked_at_first_for_field_staffs_phones(client, db_session):
+    # The install's default: a rep who signs in on their phone stays signed in (and keeps the
+    # pages saved for offline use), unless they untick it on a shared phone.
+    page = client.get("/login").get_data(as_text=True)
+    assert re.search(r'<input [^>]*checked id="remember"', page)
+    assert "Untick it on a shared phone or computer." in page
+
+
+def test_keep_me_signed_in_starts_unticked_when_the_admin_says_so(client, db_session):
+    admin = builders.user("admin")
+    settings.put(admin, "stay_signed_in", False)
+    db_session.commit()
+    page = client.get("/login").get_data(as_text=True)
+    assert re.search(r'<input [^>]*id="remember"', page) and " checked " not in page
 
 
 def test_a_form_posted_without_csrf_token_is_refused_and_changes_nothing(client, db_session, team):

@@ -101,10 +101,30 @@ def post_api(
 def test_the_form_opens_on_the_factory_with_its_open_tasks(app, world):
     client = signed_in(app, world["rep"])
     page = html.unescape(client.get(f"/visit?factory={world['factory'].id}").get_data(True))
-    assert re.search(rf'<option value="{world["factory"].id}" selected>', page)
+    assert re.search(rf'<option value="{world["factory"].id}"[^>]* selected>', page)
     assert "Shop opened" in page
     assert 'capture="environment"' in page
     assert re.search(r'name="client_key"[^>]*value="[0-9a-f]{32}"', page)
+
+
+def test_the_form_carries_the_off_site_radius_and_each_factorys_place(app, world):
+    # The phone warns before saving by the server's own radius (DESIGN.md "Check-in").
+    client = signed_in(app, world["rep"])
+    page = client.get(f"/visit?factory={world['factory'].id}").get_data(True)
+    assert 'data-checkin-radius-m="300"' in page
+    assert f'data-lat="{HERE[0]}" data-lng="{HERE[1]}"' in page
+    (listed,) = client.get("/visit/factories.json").get_json()["factories"]
+    assert (listed["lat"], listed["lng"], listed["owned"]) == (HERE[0], HERE[1], True)
+
+
+def test_a_page_copied_for_offline_use_leaves_the_message_for_the_page_opened(app, world):
+    client = signed_in(app, world["rep"])
+    with client.session_transaction() as session:
+        session["_flashes"] = [("success", "Accepted: Shop opened")]
+    copied = client.get("/today", headers={"X-Offline-Keep": "1"})
+    assert "Accepted: Shop opened" not in copied.get_data(True)
+    assert "Set-Cookie" not in copied.headers  # it cannot undo a sign-out made meanwhile
+    assert "Accepted: Shop opened" in client.get("/today").get_data(True)
 
 
 def test_the_form_of_a_factory_out_of_scope_is_404(app, world):

@@ -25,6 +25,9 @@ class FactoryChoice:
     name: str
     stage: str | None
     status: str
+    lat: float | None = None
+    lng: float | None = None
+    owned: bool = False  # the user's own: its page is kept on the phone for offline use
     tasks: list[Task] = field(default_factory=list)
     follow_up: FollowUp | None = None
     contacts: list[Contact] = field(default_factory=list)
@@ -38,11 +41,22 @@ def choices(user: User, on: date, factory_id: int | None = None) -> list[Factory
             return []
         query = query.where(Factory.id == factory_id)
     rows = db.session.execute(
-        query.with_only_columns(Factory.id, Factory.name, Factory.stage, Factory.status).order_by(
-            Factory.name, Factory.id
-        )
+        query.with_only_columns(
+            Factory.id,
+            Factory.name,
+            Factory.stage,
+            Factory.status,
+            Factory.lat,
+            Factory.lng,
+            Factory.owner_id,
+        ).order_by(Factory.name, Factory.id)
     ).all()
-    found = {row.id: FactoryChoice(row.id, row.name, row.stage, row.status) for row in rows}
+    found = {
+        row.id: FactoryChoice(
+            row.id, row.name, row.stage, row.status, row.lat, row.lng, row.owner_id == user.id
+        )
+        for row in rows
+    }
     if not found:
         return []
     ids = list(found)
@@ -75,6 +89,9 @@ def as_json(choice: FactoryChoice, locale: str) -> dict:
         "id": choice.id,
         "name": choice.name,
         "stage": choice.stage,
+        "lat": choice.lat,
+        "lng": choice.lng,
+        "owned": choice.owned,
         "tasks": [
             {"id": task.id, "title": task.title_for(locale), "kind": task.kind}
             for task in choice.tasks

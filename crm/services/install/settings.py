@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "retention_days": 3650,
     "map_tile_url": "",
     "rate_limit_api": "300 per minute",
+    # "Keep me signed in" ticked on the sign-in page: field staff stay signed in on their phones
+    # (and their offline pages with them); a shared phone unticks it.
+    "stay_signed_in": True,
     # Team robots may be posted to any host, over http too (crm.services.notices.robot_address):
     # an operator's choice for an intranet robot, and the tests' local receiver.
     "webhook_private_hosts_allowed": False,

@@ -48,6 +48,7 @@ def current() -> dict:
     values["photo_required_purposes"] = list(settings.get("photo_required_purposes"))
     values["rate_limit_api"] = settings.get("rate_limit_api")
     values["map_tile_url"] = settings.get("map_tile_url")
+    values["stay_signed_in"] = bool(settings.get("stay_signed_in"))
     return values
 
 
@@ -127,6 +128,7 @@ def save(actor: User, posted: dict) -> int:
     values["long_in_stage_days"] = long_days
     values["photo_required_purposes"] = [p for p in PURPOSES if p in purposes]
     values["rate_limit_api"] = f"{int(rate.group(1))} per {rate.group(2)}"
+    values["stay_signed_in"] = bool(posted.get("stay_signed_in"))
     changed = 0
     for key, value in values.items():
         if settings.get(key) != value:

@@ -109,3 +109,16 @@ if (document.getElementById("board-dialog")) {
 if (document.querySelector("[data-import-progress]")) {
   import("./imports.js");
 }
+// Offline (offline.js): the cached page's note, the working set kept at sign-in, signing out.
+// The visit form's distance to the factory; the portal's photos shrunk before they are sent.
+if (body.hasAttribute("data-outbox")) {
+  import("./offline.js");
+}
+if (visitForm) {
+  import("./check-in-distance.js");
+}
+var shrinking = document.querySelectorAll("form[data-shrink-photos]");
+if (shrinking.length) {
+  var photoModule = import("./portal-photos.js");
+  shrinking.forEach(function (form) { holdSubmits(form, photoModule); });
+}

@@ -1,8 +1,8 @@
 // The visit form's photos: each one shrunk before it waits in the outbox with the visit, and
 // shown as a thumbnail that a tap removes.
 
-// Photos are shrunk on the phone: long side 1600 px, JPEG, no EXIF left.
-function shrink(file) {
+// Photos are shrunk on the phone: long side 1600 px, JPEG, no EXIF left (the portal's too).
+export function shrink(file) {
   if (!window.createImageBitmap) { return Promise.resolve(file); }
   return createImageBitmap(file).then(function (bitmap) {
     var scale = Math.min(1, 1600 / Math.max(bitmap.width, bitmap.height));
