@@ -78,8 +78,15 @@ class Meter:
 
     def _on_worker_request(self, request) -> None:
         # A page not yet controlled by the worker meets it only as it installs: what the
-        # worker fetches then is its precache. A controlled page's pages come through it.
-        if self.counting and self.through_worker and request.service_worker is not None:
+        # worker fetches then is its precache. A controlled page's pages come through it. The
+        # working set that the worker keeps after a sign-in (X-Offline-Keep: Today, the list,
+        # each owned factory's page) is its precache too, made once, not this page's load.
+        if (
+            self.counting
+            and self.through_worker
+            and request.service_worker is not None
+            and "x-offline-keep" not in request.headers
+        ):
             sizes = request.sizes()  # -1 for an answer the worker had cached
             self.worker_bytes += max(sizes["responseHeadersSize"], 0)
             self.worker_bytes += max(sizes["responseBodySize"], 0)
