@@ -40,6 +40,19 @@ FIGURE = r"^\s*[+-]?(?:[0-9]{1,12}(?:[.,][0-9]*)?|[.,][0-9]+)\s*%?\s*$"
 FIGURE_MAX = 999_999_999_999
 
 
+def _figure(description: str, **options) -> Field:
+    """A figure, as a JSON number or as text (crm.services.growth.snapshots.parse_value)."""
+    return Field(
+        "decimal",
+        f"{description} As text: at most twelve digits before the point.",
+        minimum=-FIGURE_MAX,
+        maximum=FIGURE_MAX,
+        pattern=FIGURE,
+        pattern_message=_l("Enter a number, such as 72.5."),
+        **options,
+    )
+
+
 def metric_codes() -> tuple[str, ...]:
     """The metric catalogue's codes, as an admin keeps them."""
     return tuple(sorted(cache.metrics()))
@@ -167,16 +180,7 @@ EVIDENCE = Body(
             pattern_message=_l("Enter a web address starting with https://"),
             example="https://hengda.example.com/certificate.pdf",
         ),
-        "number": Field(
-            "decimal",
-            "A figure, such as 82.5 (as text: at most twelve digits before the point).",
-            nullable=True,
-            minimum=-FIGURE_MAX,
-            maximum=FIGURE_MAX,
-            pattern=FIGURE,
-            pattern_message=_l("Enter a number, such as 72.5."),
-            example="82.5",
-        ),
+        "number": _figure("A figure, such as 82.5.", nullable=True, example="82.5"),
         "note": Field("string", nullable=True, max_length=2000, example="Certificate renewed."),
     },
     any_of=("link", "number", "note"),
@@ -198,15 +202,9 @@ SNAPSHOT_CREATE = Body(
             required=True,
             example="2026-01-01",
         ),
-        "value": Field(
-            "decimal",
-            "In the metric's unit, within the metric's range (percentages 0 to 100); as text: "
-            "at most twelve digits before the point.",
+        "value": _figure(
+            "In the metric's unit, within the metric's range (percentages 0 to 100).",
             required=True,
-            minimum=-FIGURE_MAX,
-            maximum=FIGURE_MAX,
-            pattern=FIGURE,
-            pattern_message=_l("Enter a number, such as 72.5."),
             example="72.5",
         ),
     },
