@@ -289,3 +289,15 @@ def test_rules_beyond_json_schema_are_named_in_the_operation(client):
     visit = document["paths"]["/api/v1/visits"]["post"]
     assert "checked_in_at" in visit["x-checked-beyond-schema"]
     assert "30 days" in visit["description"]
+
+
+def test_an_integer_parameter_sent_as_1_0_is_the_integer_1(client, contract_world):
+    ids, tokens = contract_world
+    headers = {"Authorization": f"Bearer {tokens['manager']}"}
+    plain = client.get(f"/api/v1/visits?factory_id={ids['factory_id']}", headers=headers)
+    point = client.get(f"/api/v1/visits?factory_id={ids['factory_id']}.0", headers=headers)
+    assert point.status_code == 200, point.get_json()
+    assert point.get_json() == plain.get_json() and plain.get_json()["items"]
+    for other in ("1.5", "1.", "1_0", "+1", "１"):
+        answer = client.get(f"/api/v1/visits?factory_id={other}", headers=headers)
+        assert answer.status_code == 422, other

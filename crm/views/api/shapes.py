@@ -270,6 +270,11 @@ def parse_query(fields: dict[str, Field], args: MultiDict[str, str]) -> dict[str
 
 def _from_text(spec: Field, raw: str) -> Any:
     if spec.kind == "integer":
+        # As in a body, a whole number written with a zero fraction ("1.0") is JSON Schema's
+        # integer 1; any other form but ASCII digits is refused (read_whole).
+        whole, point, fraction = raw.partition(".")
+        if point and fraction and fraction.strip("0") == "":
+            raw = whole
         low = int(spec.minimum) if spec.minimum is not None else -(2**63)
         high = int(spec.maximum) if spec.maximum is not None else 2**63 - 1
         return read_whole(raw, low, high)
