@@ -42,6 +42,8 @@ BENCH_REPS = 50
 BENCH_BELT_FACTORIES = 5_000
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 EXPORT_ROWS = 10_000
+# Figures in the batch's request: as many as one request takes.
+BATCH_ITEMS = 1_000
 # The small data set whose statement counts are set beside the big one's (--small).
 SMALL_FACTORIES = 2_000
 
@@ -56,6 +58,7 @@ class Case:
     target_ms: float | None
     method: str = "GET"
     data: Callable[[], dict] | None = None
+    json: Callable[[], dict] | None = None
     headers: Callable[[], dict] | None = None
     runs: int = 30
     expect: tuple[int, ...] = (200,)
@@ -293,7 +296,7 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
     the rep's are for the bench team's first rep unless `rep_email` names another."""
     rep_email = rep_email or rep_login(1)
     from crm.extensions import db
-    from crm.models import Factory, User
+    from crm.models import Belt, Factory, Team, User
 
     with app.app_context():
         rep = db.session.scalar(select(User).where(User.email == rep_email))
@@ -305,6 +308,16 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
             .order_by(Factory.id)
         )
         name = db.session.scalar(select(Factory.name).where(Factory.id == factory_id))
+        # A month's figure for a thousand factories of the manager's 5,000-factory belt.
+        bench_belts = select(Belt.id).join(Team, Belt.team_id == Team.id)
+        belt_factories = list(
+            db.session.scalars(
+                select(Factory.id)
+                .where(Factory.belt_id.in_(bench_belts.where(Team.name == BENCH_TEAM)))
+                .order_by(Factory.id)
+                .limit(BATCH_ITEMS)
+            )
+        )
         # The admin's export of the belt nearest to EXPORT_ROWS cards (prepare made it).
         export_belt, export_rows = min(
             db.session.execute(
@@ -334,6 +347,21 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
             return form
 
         return data
+
+    def figures() -> dict:
+        month = datetime.now(UTC).date().replace(day=1).isoformat()
+        value = f"{time.time_ns() % 10_000 / 100:.2f}"  # a new value each run: every row changes
+        return {
+            "items": [
+                {
+                    "factory_id": factory_id,
+                    "metric": "response_3min_rate",
+                    "month": month,
+                    "value": value,
+                }
+                for factory_id in belt_factories
+            ]
+        }
 
     def submit(what: str, data: Callable[[], dict], runs: int = 30) -> Case:
         return Case(
@@ -379,6 +407,16 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
         Case("factory: portal", portal, "/portal/", 50),
         Case("rep: API factory list", rep_email, "/api/v1/factories", None),
         Case("admin: API factory list, org-wide", admin, "/api/v1/factories?stage=junior", None),
+        Case(
+            f"manager: API batch of {len(belt_factories):,} figures (snapshots:batch)",
+            manager,
+            "/api/v1/snapshots:batch",
+            None,
+            method="POST",
+            json=figures,
+            runs=10,
+            expect=(200, 201),
+        ),
     ]
 
 
@@ -453,6 +491,7 @@ def run(
                 method=case.method,
                 base_url="https://localhost",
                 data=case.data() if case.data else None,
+                json=case.json() if case.json else None,
                 headers=headers,
             )
             response.get_data()

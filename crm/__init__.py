@@ -87,6 +87,9 @@ def _init_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     limiter.init_app(app)
+    from crm import assets
+
+    assets.init_app(app)  # first of the after-request hooks, so its compression runs last
 
     from crm.views.auth import load_user_from_session, locale_for_request
 
@@ -121,7 +124,9 @@ def _register_blueprints(app: Flask) -> None:
     from crm.views import followups
 
     app.register_blueprint(followups.bp)
-    from crm.views import inbox
+    from crm.views import inbox, sync
+
+    app.register_blueprint(sync.bp)
 
     app.register_blueprint(inbox.bp)
     from crm.views import imports

@@ -93,3 +93,9 @@ def below(label: object, low: object) -> str:
 
 def above(label: object, high: object) -> str:
     return _("%(field)s: enter %(high)s or less.", field=field_name(label), high=high)
+
+
+def item_field(items: str, index: int, name: str | None = None) -> str:
+    """How a refusal names a field of one item of a list, counting from 0: `items[3].value`
+    (`items[3]`: the item whole), for the body's shape and the service's rules alike."""
+    return f"{items}[{index}]" if name is None else f"{items}[{index}].{name}"

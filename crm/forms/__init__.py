@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import g, request
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto, _is_submitted
 from werkzeug.datastructures import MultiDict
@@ -113,6 +113,11 @@ class PageForm(_StorableText, FlaskForm):
             if not (request.form or request.files):
                 return None
             return _Posted({field.name for field in form if isinstance(field, FileField)})
+
+    def validate(self, extra_validators=None) -> bool:
+        # The request's checked forms, whose messages a refusal sent as JSON names by field.
+        g.setdefault("checked_forms", []).append(self)
+        return super().validate(extra_validators)
 
 
 class NamedLength(Length):

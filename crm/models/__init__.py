@@ -1,6 +1,7 @@
 """The records of DESIGN.md; importing this package registers every table."""
 
 from crm.models.api_token import ApiToken
+from crm.models.client_action import ClientAction
 from crm.models.factory import STATUSES, Contact, Factory
 from crm.models.followup import FollowUp
 from crm.models.history import AuditEntry, Delivery, Notification, StageChange
@@ -26,6 +27,7 @@ __all__ = [
     "AuditEntry",
     "Belt",
     "CacheVersion",
+    "ClientAction",
     "Contact",
     "Delivery",
     "Factory",

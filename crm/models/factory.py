@@ -82,6 +82,8 @@ class Factory(db.Model):
         Index("ix_factories_belt_category", "belt_id", "category"),
         Index("ix_factories_category", "category"),
         Index("ix_factories_next_follow_up_at", "next_follow_up_at"),
+        # The API's sync: factories changed since an instant, paged by update time then id.
+        Index("ix_factories_updated_at_id", "updated_at", "id"),
         # A rep's scope, its second set (crm.scope.rep_factory_ids): the team's belts' prospects
         # that no rep owns, by belt, in name order (the first set is ix_factories_owner_status).
         Index(

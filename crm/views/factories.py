@@ -31,6 +31,7 @@ from crm.services.factories import factory_list, factory_page
 from crm.services.growth import eligibility, promotions, snapshots
 from crm.values import id_or_none, page_number
 from crm.views.errors import save_form
+from crm.views.exactly_once import exactly_once
 from crm.views.security import local_path
 from crm.views.templating import (
     belt_name,
@@ -127,6 +128,7 @@ def claim(factory_id: int):
 
 @bp.route("/<int:factory_id>/contacts", methods=["POST"])
 @scope.allow("staff")
+@exactly_once("contact_add")
 def add_contact(factory_id: int):
     factory = _factory(factory_id)
     form = ContactForm(prefix="contact")

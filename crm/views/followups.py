@@ -24,6 +24,7 @@ from crm.models import Factory, FollowUp
 from crm.models.followup import REASON_MAX
 from crm.services.field import followups
 from crm.views.errors import save_form
+from crm.views.exactly_once import exactly_once
 from crm.views.security import local_path
 from crm.views.templating import RowUrl, format_due
 
@@ -94,6 +95,7 @@ def schedule(factory_id: int):
 
 @bp.route("/follow-ups/<int:follow_up_id>/reschedule", methods=["POST"])
 @scope.allow("staff")
+@exactly_once("follow_up_move")
 def reschedule(follow_up_id: int):
     follow_up = _follow_up(follow_up_id)
     form = RescheduleForm(formdata=_row_fields(follow_up_id))
@@ -113,6 +115,7 @@ def reschedule(follow_up_id: int):
 
 @bp.route("/follow-ups/<int:follow_up_id>/complete", methods=["POST"])
 @scope.allow("staff")
+@exactly_once("follow_up_done")
 def complete(follow_up_id: int):
     follow_up = _follow_up(follow_up_id)
     form = FollowUpActionForm()
@@ -130,6 +133,7 @@ def complete(follow_up_id: int):
 
 @bp.route("/follow-ups/<int:follow_up_id>/cancel", methods=["POST"])
 @scope.allow("staff")
+@exactly_once("follow_up_cancel")
 def cancel(follow_up_id: int):
     follow_up = _follow_up(follow_up_id)
     form = FollowUpActionForm()

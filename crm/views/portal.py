@@ -14,9 +14,11 @@ from crm.models import STAGES, Factory, Task
 from crm.services.field import photos
 from crm.services.portal import evidence, invitations
 from crm.services.portal import overview as portal
+from crm.values import ID_MAX
 from crm.views.errors import save_form
+from crm.views.exactly_once import exactly_once
 from crm.views.files import photo_response
-from crm.views.templating import current_locale
+from crm.views.templating import RowFragment, current_locale
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
@@ -29,6 +31,7 @@ def index():
 
 @bp.route("/tasks/<int:task_id>/evidence", methods=["POST"])
 @scope.allow("factory")
+@exactly_once("evidence_hand_in")
 def hand_in(task_id: int):
     task = _own_task(task_id)
     form = EvidenceForm(prefix=f"task-{task.id}")
@@ -118,18 +121,19 @@ def _hand_in(task: Task, form: EvidenceForm) -> Task:
 
 def _page(factory: Factory, forms: dict[int, EvidenceForm] | None = None, status: int = 200):
     growth = portal.growth(factory, clock.now(), current_locale())
-    forms = forms or {}
-    blank = {
-        item.task.id: EvidenceForm(formdata=None, prefix=f"task-{item.task.id}")
-        for item in growth.checklist
-        if item.task.id not in forms
-    }
+    # An open item's blank form is the same but for its id: rendered once, kept by the process.
+    blank = RowFragment(
+        "portal/_hand_in.html",
+        "task",
+        lambda: {"form": EvidenceForm(formdata=None, prefix=f"task-{ID_MAX}")},
+    )
     return (
         render_template(
             "portal/index.html",
             growth=growth,
             stages=STAGES,
-            forms={**blank, **forms},
+            forms=forms or {},
+            blank_hand_in=blank,
         ),
         status,
     )

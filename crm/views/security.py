@@ -37,7 +37,8 @@ def local_path(target: str | None, under: str = "/") -> str | None:
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/")
+    """The API, and a page's form sent by the phone's outbox (which sends its key as a header)."""
+    return request.path.startswith("/api/") or "Idempotency-Key" in request.headers
 
 
 # The longest request target (path and query) and header field (name, ": ", value) the app

@@ -21,6 +21,7 @@ from crm.models import Task
 from crm.services.growth import tasks
 from crm.views import factories
 from crm.views.errors import save_form
+from crm.views.exactly_once import exactly_once
 from crm.views.files import photo_response
 from crm.views.templating import current_locale
 
@@ -59,6 +60,7 @@ class Refusal:
 
 @bp.route("/tasks/<int:task_id>/complete", methods=["POST"])
 @scope.allow("staff")
+@exactly_once("task_tick")
 def complete(task_id: int):
     task = _task(task_id)
     accepting = task.status == "submitted"
@@ -76,6 +78,7 @@ def complete(task_id: int):
 
 @bp.route("/tasks/<int:task_id>/reopen", methods=["POST"])
 @scope.allow("staff")
+@exactly_once("task_reopen")
 def reopen(task_id: int):
     task = _task(task_id)
     return _act(
@@ -112,6 +115,7 @@ def send_back(task_id: int):
 
 @bp.route("/tasks/<int:task_id>/video", methods=["POST"])
 @scope.allow("staff")
+@exactly_once("task_video")
 def record_video(task_id: int):
     task = _task(task_id)
     return _act(

@@ -169,7 +169,7 @@ def test_a_move_tapped_before_the_board_script_arrives_still_opens_the_dialog(
     # No service worker here: it would answer from its cache, which no route sees.
     page_guard.context.route("**/sw.js", lambda route: route.abort())
     held = []
-    page_guard.context.route("**/static/js/board.js", lambda route: held.append(route))
+    page_guard.context.route("**/js/board.js", lambda route: held.append(route))
     sign_in(page, board_world["manager"])
     page.goto("/pipeline/board")
     card(page, ELIGIBLE).get_by_role("link", name=f"Move {ELIGIBLE}").click()

@@ -83,6 +83,8 @@ def test_a_factory_hands_in_a_video_link_and_the_rep_accepts_it(
     rep_row = page.locator(f"#task-{task.id}")
     expect(rep_row.get_by_role("link", name=re.compile("hengda-workshop"))).to_be_visible()
     rep_row.get_by_role("button", name="Accept").click()
+    # Sent through the outbox: the page is drawn afresh once the server has it.
+    expect(page.get_by_text(re.compile(r"^Accepted: "))).to_be_visible()
     page_guard.check(page)
 
     page.get_by_role("button", name="Sign out").click()

@@ -117,7 +117,7 @@ def test_a_visit_saved_offline_sends_itself_once_when_the_network_returns(
     assert visits(live_db) == []
 
     page.goto("/today")  # the app shell opens offline from the cache
-    expect(page.get_by_text("Visits saved on this phone, waiting to send: 1")).to_be_visible()
+    expect(page.get_by_text("Saved on this phone, waiting to send: 1")).to_be_visible()
     page_guard.screenshot("outbox-offline-390", page)
 
     page_guard.context.set_offline(False)
@@ -169,7 +169,7 @@ def test_a_save_tapped_before_the_form_script_arrives_goes_through_the_outbox(
     # No service worker here: it would answer from its cache, which no route sees.
     page_guard.context.route("**/sw.js", lambda route: route.abort())
     held = []
-    page_guard.context.route("**/static/js/visit-form.js", lambda route: held.append(route))
+    page_guard.context.route("**/js/visit-form.js", lambda route: held.append(route))
     sign_in(page, rep_world["rep"])
     expect(page).to_have_url(re.compile("/today$"))
     posted = []
@@ -197,7 +197,7 @@ def test_a_photo_picked_before_the_form_script_arrives_is_kept(
     at_the_factory(page_guard)
     page_guard.context.route("**/sw.js", lambda route: route.abort())  # as above
     held = []
-    page_guard.context.route("**/static/js/visit-form.js", lambda route: held.append(route))
+    page_guard.context.route("**/js/visit-form.js", lambda route: held.append(route))
     sign_in(page, rep_world["rep"])
     expect(page).to_have_url(re.compile("/today$"))
     page.goto(f"/visit?factory={rep_world['factory_id']}")

@@ -56,12 +56,35 @@ def test_a_column_pages_by_thirty_oldest_in_stage_first(world):
         factory = builders.factory(belt, owner=world["rep"], stage="university", name=f"U{n:02d}")
         factory.stage_entered_at = NOW - timedelta(days=100 - n)
     db.session.flush()
-    first = board.column_page(world["manager"], BoardFilters(), "university", 1, NOW)
-    second = board.column_page(world["manager"], BoardFilters(), "university", 2, NOW)
+    filters = BoardFilters(order="waiting")
+    first = board.column_cards(world["manager"], filters, "university", 0, NOW)
+    second = board.column_cards(world["manager"], filters, "university", 30, NOW)
     assert first.count == 35 and first.has_more and not second.has_more
-    assert [card.factory.name for card in first.cards][:2] == ["U00", "U01"]
+    assert [card.name for card in first.cards][:2] == ["U00", "U01"]
     assert len(first.cards) == 30 and len(second.cards) == 5
+    assert (first.page, second.page, second.pages) == (1, 2, 2)
     assert first.cards[0].days == 100
+    past_the_end = board.column_cards(world["manager"], filters, "university", 500, NOW)
+    assert past_the_end.page == 2 and len(past_the_end.cards) == 5
+
+
+def test_the_board_shows_the_first_ten_cards_of_each_column_and_counts_them_all(world):
+    belt = world["elementary"].belt
+    for n in range(25):
+        builders.factory(belt, owner=world["rep"], stage="senior", name=f"S{n:02d}")
+    db.session.flush()
+    columns = {
+        column.code: column for column in board.build(world["manager"], BoardFilters(), NOW).columns
+    }
+    senior = columns["senior"]
+    assert senior.count == 25 and len(senior.cards) == board.BOARD_CARDS == 10
+    assert [card.name for card in senior.cards] == [f"S{n:02d}" for n in range(10)]
+    assert senior.has_more and senior.shown == 10 and senior.next_page == 1
+    assert [card.name for card in columns["prospect"].cards] == ["No code", "Prospect"]
+    assert not columns["prospect"].has_more
+    more = board.column_cards(world["manager"], BoardFilters(), "senior", senior.shown, NOW)
+    assert [card.name for card in more.cards] == [f"S{n:02d}" for n in range(10, 25)]
+    assert not more.has_more
 
 
 @pytest.mark.parametrize(
@@ -126,3 +149,12 @@ def test_a_manager_s_move_is_made_at_once_and_kept_in_history(world):
     change = board_moves.move(world["manager"], world["junior"], "paused", "", False, NOW)
     assert change.decision == "direct" and world["junior"].status == "paused"
     assert db.session.scalar(select(StageChange).where(StageChange.id == change.id))
+
+
+def test_paused_factories_come_in_name_order_whatever_their_stage(world):
+    belt = world["elementary"].belt
+    for name, stage in (("Pb", "junior"), ("Pa", "university"), ("Pc", "elementary")):
+        builders.factory(belt, owner=world["rep"], status="paused", stage=stage, name=name)
+    db.session.flush()
+    columns = {c.code: c for c in board.build(world["manager"], BoardFilters(), NOW).columns}
+    assert [card.name for card in columns["paused"].cards] == ["P", "Pa", "Pb", "Pc"]

@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "clock": 0,
     "export": 0,
     "data": 0,
+    "assets": 0,  # the static files under hashed names, and compression: an extension
     "transactions": 1,  # how a transaction begins: on the extensions, beside the models
     "models": 1,
     "cache": 2,  # what each process keeps of the settings, stages, metrics and belts

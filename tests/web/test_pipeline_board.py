@@ -166,7 +166,8 @@ def test_filters_by_belt_and_rep_are_kept_in_the_urls_of_the_page(client, world)
             "/pipeline/board", query_string={"belt": world["belt_a"].id, "rep": world["rep1"].id}
         ).get_data(as_text=True)
     )
-    assert f"belt={world['belt_a'].id}" in re.search(r'data-move-url="([^"]+)"', page).group(1)
+    move_link = re.search(r'class="board-move-button" href="([^"]+)"', page).group(1)
+    assert f"belt={world['belt_a'].id}" in move_link
 
 
 def test_a_rep_sees_their_own_factories_and_unowned_prospects_only(client, world):
@@ -202,32 +203,48 @@ def test_cards_show_time_in_stage_progress_and_flags(client, world):
 # --- columns by the page -----------------------------------------------------------------------
 
 
-def test_a_long_column_shows_a_page_and_more_loads_the_next(client, world):
+def test_a_long_column_shows_ten_cards_and_more_loads_the_rest(client, world):
     for n in range(33):
         builders.factory(world["belt_a"], owner=world["rep2"], stage="senior", name=f"S{n:02d}")
     db.session.commit()
     sign_in(client, world["manager_a"].email)
     page = board(client)
-    assert column_counts(page)["senior"] == 34
+    assert column_counts(page)["senior"] == 34  # every card counted, ten drawn
     senior = page[page.index('data-column="senior"') : page.index('data-column="university"')]
-    assert len(card_names(senior)) == 30
-    assert "Show more (30 of 34)" in senior
-    more = client.get(
-        "/pipeline/board/more",
-        query_string={"column": "senior", "page": 2},
-        headers={"HX-Request": "true"},
+    assert len(card_names(senior)) == 10
+    assert "Show more (10 of 34)" in senior
+    # htmx asks for the cards after those shown; without script the link opens the column.
+    more_link = re.search(
+        r'<a class="button button-subtle board-more" href="([^"]+)" hx-get="([^"]+)"', senior
     )
+    assert html.unescape(more_link.group(1)) == "/pipeline/board/more?column=senior&page=1"
+    assert html.unescape(more_link.group(2)) == "/pipeline/board/more?column=senior&start=10"
+    more = client.get(html.unescape(more_link.group(2)), headers={"HX-Request": "true"})
     fragment = text_of(more)
     assert more.status_code == 200 and "<html" not in fragment
-    assert len(card_names(fragment)) == 4
+    assert len(card_names(fragment)) == 24
     assert "Show more" not in fragment
     whole = text_of(client.get("/pipeline/board/more?column=senior&page=2"))
-    assert "<html" in whole and "Page 2 of 2" in whole
+    assert "<html" in whole and "Page 2 of 2" in whole and len(card_names(whole)) == 4
+    first = text_of(client.get(html.unescape(more_link.group(1))))
+    assert "Page 1 of 2" in first and len(card_names(first)) == 30
 
 
 def test_an_unknown_column_is_refused(client, world):
     sign_in(client, world["manager_a"].email)
     assert client.get("/pipeline/board/more?column=nowhere").status_code == 422
+
+
+@pytest.mark.parametrize("start", ["abc", "-3", "１０", "99999999999999999999"])
+def test_a_start_that_is_not_a_count_of_cards_gives_the_columns_first_cards(client, world, start):
+    sign_in(client, world["manager_a"].email)
+    response = client.get(
+        "/pipeline/board/more",
+        query_string={"column": "elementary", "start": start},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert sorted(card_names(text_of(response))) == ["Elem Key", "Elem Stale"]
 
 
 # --- statements per page ---------------------------------------------------------------------

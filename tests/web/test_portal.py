@@ -10,6 +10,8 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from flask import template_rendered
+from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from crm import scope
@@ -319,3 +321,50 @@ def test_a_colleague_who_is_not_the_owner_may_not_revoke_a_link(app, world):
     token = csrf_token(stranger, "/portal/team")
     assert stranger.post(action, data={"csrf_token": token}).status_code == 404
     assert join(link, app).status_code == 303  # the link still works
+
+
+def test_each_open_item_has_its_own_blank_form_made_once_a_language_with_the_readers_token(
+    app, world
+):
+    """The blank hand-in form is rendered once per process and language (crm.views.templating
+    .RowFragment); each item still gets its own URL and field ids, each reader their own
+    language and CSRF token."""
+    world["other_user"].locale = "zh_Hans"
+    db.session.commit()
+    readers = {"en": signed_in(app, world["user"]), "zh": signed_in(app, world["other_user"])}
+    factories = {"en": world["factory"], "zh": world["other"]}
+    with force_locale("zh_Hans"):
+        chinese_link = gettext("Link")
+    rendered: list[str] = []
+
+    def record(_sender, template, **_extra) -> None:
+        rendered.append(template.name)
+
+    app.extensions.pop("crm_fragments", None)
+    template_rendered.connect(record, app)
+    try:
+        for language in ("en", "en", "zh", "en", "zh"):
+            before = len(rendered)
+            page = readers[language].get("/portal/").get_data(True)
+            token = re.search(r'name="csrf-token" content="([^"]+)"', page)[1]
+            items = db.session.scalars(
+                select(Task.id).where(
+                    Task.factory_id == factories[language].id,
+                    Task.status == "open",
+                    Task.kind != "measured",
+                    Task.stage == "junior",
+                )
+            ).all()
+            assert len(items) >= 2
+            for task_id in items:
+                form = page.partition(f'action="/portal/tasks/{task_id}/evidence"')[2]
+                form = form.partition("</form>")[0]
+                assert f'id="task-{task_id}-evidence_link"' in form
+                assert f'name="task-{task_id}-csrf_token" type="hidden" value="{token}"' in form
+                assert (f">{chinese_link}</label>" in form) == (language == "zh")
+            made = rendered[before:].count("portal/_hand_in.html")
+            assert made == (1 if language not in rendered[:before] else 0), language
+            rendered.append(language)
+    finally:
+        template_rendered.disconnect(record, app)
+    assert readers["en"].get("/portal/").status_code == 200

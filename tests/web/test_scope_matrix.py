@@ -109,6 +109,7 @@ BLUEPRINT_PERMISSIONS = {
     "imports": {"manage"},
     "admin_security": {"admin"},
     "two_factor": {"signed_in"},
+    "sync": {"signed_in"},
 }
 
 

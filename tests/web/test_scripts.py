@@ -33,5 +33,5 @@ def test_every_module_is_javascript_and_imports_only_modules_that_exist(client):
 
 def test_the_service_worker_precaches_every_module(client):
     worker = client.get("/sw.js").get_data(as_text=True)
-    precached = set(re.findall(r'"/static/js/([\w-]+\.js)"', worker))
+    precached = set(re.findall(r'"/static/[0-9a-f]+/js/([\w-]+\.js)"', worker))
     assert precached == modules()

@@ -12,7 +12,7 @@ from importlib import resources
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Update, delete, func, select, update
+from sqlalchemy import Select, Update, bindparam, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm import cache
@@ -201,19 +201,7 @@ def load_session(token: str, now: datetime | None = None) -> User | None:
     """
     if not token:
         return None
-    row = db.session.execute(
-        select(
-            UserSession.id,
-            UserSession.last_seen_at,
-            UserSession.second_factor_at,
-            User,
-            TwoFactor.confirmed_at,
-            cache.version_column(),
-        )
-        .join(User, User.id == UserSession.user_id)
-        .outerjoin(TwoFactor, TwoFactor.user_id == User.id)
-        .where(UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None))
-    ).first()
+    row = db.session.execute(_session_query(), {"token_hash": _token_hash(token)}).first()
     if row is None:
         return None
     cache.note_version(row.cache_version)
@@ -229,6 +217,24 @@ def load_session(token: str, now: datetime | None = None) -> User | None:
         seen_due=now - row.last_seen_at > SEEN_EVERY,
     )
     return user
+
+
+@functools.cache
+def _session_query() -> Select:
+    """load_session's query, built once: a request pays for its execution only."""
+    return (
+        select(
+            UserSession.id,
+            UserSession.last_seen_at,
+            UserSession.second_factor_at,
+            User,
+            TwoFactor.confirmed_at,
+            cache.version_column(),
+        )
+        .join(User, User.id == UserSession.user_id)
+        .outerjoin(TwoFactor, TwoFactor.user_id == User.id)
+        .where(UserSession.token_hash == bindparam("token_hash"), UserSession.revoked_at.is_(None))
+    )
 
 
 def seen_statement(session_id: int, now: datetime) -> Update:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import joinedload
 
+from crm import clock
 from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import Belt, Factory, Team, User
@@ -141,9 +142,24 @@ def save_belt(actor: User, belt: Belt | None, values: dict) -> Belt:
     changes = audit.diff(before, _belt_snapshot(belt))
     if changes:
         audit.record(actor, "belt", belt.id, "update" if before else "create", changes)
+    if before and changes.keys() & SHOWN_WITH_FACTORIES:
+        _touch_factories([belt.id])
     if before and former_team is not team:
         _tell_new_managers(belt)
     return belt
+
+
+# What a factory shows of its belt (the API's factory), and the team that decides who sees it.
+SHOWN_WITH_FACTORIES = frozenset({"code", "name_en", "name_zh", "team_id"})
+
+
+def _touch_factories(belt_ids: list[int]) -> None:
+    """A belt's move or new name changes its factories as the API shows them and who sees them:
+    their updated_at moves, so that a sync (`updated_since`) takes them again."""
+    if belt_ids:
+        db.session.execute(
+            update(Factory).where(Factory.belt_id.in_(belt_ids)).values(updated_at=clock.now())
+        )
 
 
 def _belt_snapshot(belt: Belt) -> dict:
@@ -216,6 +232,7 @@ def save_team(actor: User, team: Team | None, values: TeamValues) -> Team:
     for rep in reps:
         rep.team = team
     arriving = [belt for belt in belts if belt.team is not team]
+    leaving = [belt for belt in team.belts if belt not in belts]
     for belt in list(team.belts):
         if belt not in belts:
             audit.record(actor, "belt", belt.id, "update", {"team_id": (team.id, None)})
@@ -231,6 +248,7 @@ def save_team(actor: User, team: Team | None, values: TeamValues) -> Team:
             )
         belt.team = team
     db.session.flush()
+    _touch_factories([belt.id for belt in (*arriving, *leaving)])
     changes = audit.diff(before, _team_snapshot(team))
     if changes:
         audit.record(actor, "team", team.id, "update" if before else "create", changes)

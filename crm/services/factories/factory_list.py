@@ -16,6 +16,10 @@ A page costs the same whatever the size of the scope, too: the count stops at CO
 previous pages are read from a cursor (the id of the row they follow or precede, its key
 looked up in scope) rather than by skipping rows. A cursor that is stale or not in scope
 gives the first page.
+
+The API's sync (`updated_since`) reads the same list by update time then id instead, from the
+index on (updated_at, id); its cursor carries the time as well as the id, since a row that
+changes while it is paged moves (`_changed_after`).
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ class Filters:
     # A cursor: the page after the row of this id, or before it (in name-then-id order).
     after: int | None = None
     before: int | None = None
+    # The API's sync: the factories changed at or after this instant, by update time then id;
+    # `after` is then the cursor's id among those changed at exactly this instant.
+    updated_since: datetime | None = None
 
     @property
     def active(self) -> int:
@@ -149,7 +156,8 @@ class FactoryList:
 
 
 def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
-    """One page of the factories in the actor's scope that match the filters, by name."""
+    """One page of the factories in the actor's scope that match the filters, by name (by
+    update time with `updated_since`)."""
     thresholds = stale_thresholds(now)
     conditions = _conditions(actor, filters, now, thresholds)
     total = _capped_count(scope.factories(actor, clock.today(now)).where(*conditions))
@@ -160,6 +168,10 @@ def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
         return _page(actor, now, thresholds, [*conditions, *where], order, offset)
 
     rows: list = []
+    if filters.updated_since is not None:
+        rows = page(*_changed_after(filters), order=(Factory.updated_at, Factory.id))
+        more = len(rows) > PAGE_SIZE
+        return _listing(actor, rows[:PAGE_SIZE], total, replace(filters, page=1), more, now)
     if key is not None and filters.before:
         rows = page(tuple_(*by_name) < key, order=(Factory.name.desc(), Factory.id.desc()))[::-1]
         # Rows before these: a page of them, the cursor's row after; fewer: the first page.
@@ -175,6 +187,13 @@ def list_factories(actor: User, filters: Filters, now: datetime) -> FactoryList:
     elif filters.after:
         rows = page(tuple_(*by_name) > key)
         more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+    return _listing(actor, rows, total, filters, more, now)
+
+
+def _listing(
+    actor: User, rows: list, total: int | None, filters: Filters, more: bool, now: datetime
+) -> FactoryList:
+    """A page's rows, each with its flags and its checklist judged (for all rows at once)."""
     factories = [row[0] for row in rows]
     judged = eligibility.progress(factories, now)
     result = []
@@ -242,10 +261,28 @@ def _capped_count(matching: Select) -> int | None:
     return None if total > COUNT_CAP else total
 
 
+def _changed_after(filters: Filters) -> list[ColumnElement[bool]]:
+    """The sync's cursor: past (updated_since, after) in update-time-then-id order.
+
+    The cursor carries the time as well as the id: a factory that changes while its sync is
+    paged moves to the end (it comes again, with its change), and the rows after it are
+    found all the same, as they would not be after its id's new time.
+    """
+    since = filters.updated_since
+    if not filters.after:
+        return []
+    return [
+        or_(
+            Factory.updated_at > since,
+            and_(Factory.updated_at == since, Factory.id > filters.after),
+        )
+    ]
+
+
 def _cursor_key(actor: User, filters: Filters, now: datetime) -> tuple[str, int] | None:
     """The (name, id) of the row a cursor names, when that factory is in the actor's scope."""
     cursor = filters.after or filters.before
-    if not cursor:
+    if not cursor or filters.updated_since is not None:
         return None
     name = db.session.scalar(
         select(Factory.name).where(
@@ -309,6 +346,8 @@ def _conditions(
     search = filters.search.strip()[:SEARCH_MAX]
     if search:
         conditions.append(factory_search.condition(search))
+    if filters.updated_since is not None:
+        conditions.append(Factory.updated_at >= filters.updated_since)
     if filters.stage in STAGES:
         conditions.append(Factory.stage == filters.stage)
     if filters.status in STATUSES:

@@ -212,12 +212,18 @@ def evaluate(factory: Factory, now: datetime) -> Eligibility:
 
 def refresh(factory: Factory, now: datetime) -> Eligibility:
     """Work eligibility out again and keep `eligible_since` true (set once, cleared when lost)."""
-    result = evaluate(factory, now)
-    if result.eligible and factory.eligible_since is None:
-        factory.eligible_since = now
-    elif not result.eligible:
-        factory.eligible_since = None
-    return result
+    return refresh_many([factory], now)[factory.id]
+
+
+def refresh_many(factories: list[Factory], now: datetime) -> dict[int, Eligibility]:
+    """`refresh` for several factories at once (a batch of figures touches many)."""
+    results = evaluate_many(factories, now)
+    for factory in factories:
+        if results[factory.id].eligible and factory.eligible_since is None:
+            factory.eligible_since = now
+        elif not results[factory.id].eligible:
+            factory.eligible_since = None
+    return results
 
 
 def format_value(value: Decimal | None, unit: str) -> str:

@@ -28,13 +28,13 @@ from crm.services.imports.import_rows import (
     Plan,
     Progress,
     Staged,
-    audit_rows,
     chunks,
     column_labels,
     counted,
     keyed_in,
     staged_rows,
 )
+from crm.services.install import audit
 
 FACTORY_COLUMNS = (
     "name",
@@ -295,7 +295,7 @@ def write(actor: User, result: Plan, now: datetime) -> None:
         db.session.execute(update(Contact), part)
     for part in chunks(new_contacts):
         db.session.execute(insert(Contact.__table__), part)
-    audit_rows(actor, "factory", history, now, personal=("contact_name", "contact_phone"))
+    audit.record_many(actor, "factory", history, now, personal=("contact_name", "contact_phone"))
 
 
 def _new_factory(item: dict, now: datetime) -> dict:

@@ -1,19 +1,17 @@
-"""What the factory and figure imports share: staged rows by field, the plan, audit rows."""
+"""What the factory and figure imports share: staged rows by field and the plan."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import AuditEntry, ImportRow, ImportRun, User
+from crm.models import ImportRow, ImportRun
 from crm.services.imports.import_columns import fields_of
-from crm.services.install import audit
 
 # Rows checked between two progress reports, and codes per prefetch query.
 PROGRESS_EVERY = 5_000
@@ -127,38 +125,3 @@ def keyed_in(column, keys: list) -> Iterator:
 def chunks(items: list, size: int = CHUNK) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def audit_rows(
-    actor: User,
-    record_type: str,
-    entries: list[tuple[int, str, dict]],
-    now: datetime,
-    personal: tuple[str, ...] = (),
-) -> None:
-    """One audit entry per changed record, inserted in bulk (the record's history)."""
-    rows = [
-        {
-            "at": now,
-            "actor_id": actor.id,
-            "actor_job": None,
-            "record_type": record_type,
-            "record_id": record_id,
-            "action": action,
-            "changes": {
-                name: [_plain(before), _plain(after)] for name, (before, after) in changes.items()
-            },
-            "personal_fields": [name for name in personal if name in changes],
-        }
-        for record_id, action, changes in entries
-    ]
-    # The table's own insert: the ORM's bulk path costs more per row than the write itself.
-    for part in chunks(rows):
-        db.session.execute(insert(AuditEntry.__table__), part)
-
-
-def _plain(value: Any) -> Any:
-    """audit.plain_value with a fast path for the plain values that most cells are."""
-    if value is None or type(value) in (str, int, float, bool):
-        return value
-    return audit.plain_value(value)

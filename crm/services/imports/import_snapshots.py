@@ -24,13 +24,13 @@ from crm.services.imports.import_rows import (
     Plan,
     Progress,
     Staged,
-    audit_rows,
     chunks,
     column_labels,
     counted,
     keyed_in,
     staged_rows,
 )
+from crm.services.install import audit
 
 
 def plan(actor: User, run: ImportRun, now: datetime, progress: Progress | None = None) -> Plan:
@@ -203,7 +203,7 @@ def write(actor: User, result: Plan, now: datetime) -> None:
         history += [
             (item["id"], "replace", {"value": (item["from"], item["value"])}) for item in part
         ]
-    audit_rows(actor, "metric_snapshot", history, now)
+    audit.record_many(actor, "metric_snapshot", history, now)
     touched = sorted({item["key"][0] for item in (*result.creates, *result.updates)})
     _refresh_eligibility(touched, now)
 
@@ -211,11 +211,5 @@ def write(actor: User, result: Plan, now: datetime) -> None:
 def _refresh_eligibility(factory_ids: list[int], now: datetime) -> None:
     for part in chunks(factory_ids, 500):
         records = list(db.session.scalars(select(Factory).where(Factory.id.in_(part))))
-        results = eligibility.evaluate_many(records, now)
-        for factory in records:
-            eligible = results[factory.id].eligible
-            if eligible and factory.eligible_since is None:
-                factory.eligible_since = now
-            elif not eligible:
-                factory.eligible_since = None
+        eligibility.refresh_many(records, now)
         db.session.flush()

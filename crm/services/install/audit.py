@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import insert
 
 from crm.extensions import db
 from crm.models import AuditEntry, User
@@ -32,6 +35,46 @@ def record(
     )
     db.session.add(entry)
     return entry
+
+
+# Rows per bulk insert of `record_many`.
+BULK_ROWS = 5_000
+
+
+def record_many(
+    actor: User,
+    record_type: str,
+    entries: list[tuple[int, str, dict[str, tuple[Any, Any]]]],
+    at: datetime,
+    personal: tuple[str, ...] = (),
+) -> None:
+    """`record` for many records at once, as (record id, action, changes): inserted in bulk
+    (an import's rows, a batch of figures)."""
+    rows = [
+        {
+            "at": at,
+            "actor_id": actor.id,
+            "actor_job": None,
+            "record_type": record_type,
+            "record_id": record_id,
+            "action": action,
+            "changes": {
+                name: [_plain(before), _plain(after)] for name, (before, after) in changes.items()
+            },
+            "personal_fields": [name for name in personal if name in changes],
+        }
+        for record_id, action, changes in entries
+    ]
+    # The table's own insert: the ORM's bulk path costs more per row than the write itself.
+    for start in range(0, len(rows), BULK_ROWS):
+        db.session.execute(insert(AuditEntry.__table__), rows[start : start + BULK_ROWS])
+
+
+def _plain(value: Any) -> Any:
+    """plain_value with a fast path for the plain values that most cells are."""
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    return plain_value(value)
 
 
 def diff(record_before: dict[str, Any], record_after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -6,12 +6,13 @@ here is filtered by its owner in SQL and a stranger's id answers NotFound.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 
 from crm.errors import NotFound
 from crm.extensions import db
@@ -33,10 +34,16 @@ def _own(user: User):
 
 
 def unread_count(user: User) -> int:
-    return db.session.scalar(
+    return db.session.scalar(_unread_query(), {"user_id": user.id})
+
+
+@functools.cache
+def _unread_query() -> Select:
+    """The bell's count on every page, built once: a request pays for its execution only."""
+    return (
         select(func.count())
         .select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
     )
 
 

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, exists, func, select, true, union_all
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Row, Select, and_, exists, func, select, true, union_all
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm import clock, scope
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.models import STAGES, Belt, Factory, User, Visit
+from crm.models import STAGES, Belt, Factory, User, Visit, team_managers
 from crm.services.factories.factory_list import (
     eligible_condition,
     overdue_condition,
@@ -35,6 +35,10 @@ from crm.services.growth import eligibility
 from crm.values import id_or_none
 
 COLUMNS = ("prospect", *STAGES, "paused")
+# A manager reads a board for its counts and the cards that need them (DESIGN.md "Who uses
+# it"): each column shows its first BOARD_CARDS, and "more" (or the column's own page, without
+# script) the rest CARDS_PER_PAGE at a time, so a board of 5,000 factories draws 60 cards.
+BOARD_CARDS = 10
 CARDS_PER_PAGE = 30
 FLAGS = ("stale", "overdue", "eligible", "offsite")
 ORDERS = ("waiting",)
@@ -67,7 +71,9 @@ class BoardFilters:
 
 @dataclass
 class Card:
-    factory: Factory
+    """A factory on the board, read as a row of the columns a card (or the export) shows."""
+
+    row: Row
     stale: bool
     overdue: bool
     offsite: bool
@@ -76,8 +82,31 @@ class Card:
     days: int | None = None  # in its stage (or as a prospect), paused days left out
 
     @property
+    def id(self) -> int:
+        return self.row.id
+
+    @property
+    def name(self) -> str:
+        return self.row.name
+
+    @property
+    def stage(self) -> str | None:
+        return self.row.stage
+
+    @property
+    def owner_name(self) -> str | None:
+        return self.row.owner_name
+
+    @property
+    def is_key_account(self) -> bool:
+        return self.row.is_key_account
+
+    def belt_name(self, locale: str) -> str:
+        return self.row.belt_zh if locale.startswith("zh") else self.row.belt_en
+
+    @property
     def eligible(self) -> bool:
-        return self.factory.eligible_since is not None
+        return self.row.eligible_since is not None
 
     @property
     def percent(self) -> int:
@@ -86,28 +115,41 @@ class Card:
 
     @property
     def column(self) -> str:
-        return column_of(self.factory)
+        return column_of(self.row)
 
 
 @dataclass
 class Column:
+    """Some of a column's cards: those from `start` on (the board shows each column's first
+    BOARD_CARDS, "more" the next CARDS_PER_PAGE, a column's own page CARDS_PER_PAGE)."""
+
     code: str
     count: int
     cards: list[Card] = field(default_factory=list)
-    page: int = 1
+    start: int = 0  # how many of the column's cards come before these
+
+    @property
+    def shown(self) -> int:
+        """How many of the column's cards the board shows up to and including these."""
+        return self.start + len(self.cards)
 
     @property
     def has_more(self) -> bool:
-        return self.page * CARDS_PER_PAGE < self.count
+        return self.shown < self.count
+
+    @property
+    def page(self) -> int:
+        """The column's own page (of CARDS_PER_PAGE) that these cards begin."""
+        return self.start // CARDS_PER_PAGE + 1
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.count // CARDS_PER_PAGE))
 
     @property
-    def shown(self) -> int:
-        """How many cards the board shows up to and including this page."""
-        return min(self.count, self.page * CARDS_PER_PAGE)
+    def next_page(self) -> int:
+        """The column's own page that holds the first card after these."""
+        return self.shown // CARDS_PER_PAGE + 1
 
 
 @dataclass
@@ -123,7 +165,7 @@ class Board:
 # --- columns and filters, as SQL -----------------------------------------------------------
 
 
-def column_of(factory: Factory) -> str:
+def column_of(factory) -> str:
     """The column a factory sits in; paused and churned factories keep a stage but sit apart."""
     return factory.stage if factory.status == "active" else factory.status
 
@@ -189,13 +231,19 @@ def filtered(
     return statement.where(owner_condition(actor, filters.rep))
 
 
-def _order(statement: Select, order: str) -> Select:
+def _order(statement: Select, order: str, column: str) -> Select:
     """A column's order: by name (the default, which an index serves at any scale), or the
     longest in its stage first (a prospect: the earliest created)."""
     if order == "waiting":
         return statement.order_by(
             func.coalesce(Factory.stage_entered_at, Factory.created_at), Factory.id
         )
+    if column == "paused":
+        # A belt's paused factories span its stages, so no index gives them in name order, and
+        # PostgreSQL would walk the whole table's name index for the first few of them (120 ms
+        # for the bench's 5,000-factory belt): ordered by an expression, they are picked by
+        # belt and status first and the few sorted.
+        return statement.order_by(Factory.name.concat(""), Factory.id)
     return statement.order_by(Factory.name, Factory.id)
 
 
@@ -205,11 +253,10 @@ def _order(statement: Select, order: str) -> Select:
 def counts(actor: User, filters: BoardFilters, now: datetime, thresholds=None) -> dict[str, int]:
     """How many factories each column holds under the filters, in one statement."""
     thresholds = thresholds or stale_thresholds(now)
-    matching = filtered(actor, filters, now, thresholds).subquery()
     rows = db.session.execute(
-        select(matching.c.status, matching.c.stage, func.count()).group_by(
-            matching.c.status, matching.c.stage
-        )
+        filtered(actor, filters, now, thresholds)
+        .with_only_columns(Factory.status, Factory.stage, func.count())
+        .group_by(Factory.status, Factory.stage)
     ).all()
     result = dict.fromkeys(COLUMNS, 0)
     for status, stage, count in rows:
@@ -220,98 +267,121 @@ def counts(actor: User, filters: BoardFilters, now: datetime, thresholds=None) -
 
 
 def build(actor: User, filters: BoardFilters, now: datetime) -> Board:
-    """Every column's count and its first page of cards."""
+    """Every column's count and its first BOARD_CARDS cards."""
     thresholds = stale_thresholds(now)
     totals = counts(actor, filters, now, thresholds)
-    pages = [(code, 1) for code in COLUMNS if totals[code]]
-    cards = _cards(actor, filters, pages, now, thresholds)
-    columns = [
-        Column(code, totals[code], [card for card in cards if card.column == code], 1)
-        for code in COLUMNS
-    ]
-    return Board(columns, filters)
+    pages = [(code, 0, BOARD_CARDS) for code in COLUMNS if totals[code]]
+    by_column: dict[str, list[Card]] = {code: [] for code in COLUMNS}
+    for card in _cards(actor, filters, pages, now, thresholds):
+        by_column[card.column].append(card)
+    return Board([Column(code, totals[code], by_column[code]) for code in COLUMNS], filters)
 
 
-def column_page(actor: User, filters: BoardFilters, code: str, page: int, now: datetime) -> Column:
-    """One page of one column's cards (the board's "more")."""
+def column_cards(
+    actor: User, filters: BoardFilters, code: str, start: int, now: datetime
+) -> Column:
+    """CARDS_PER_PAGE of one column's cards from `start` on (the board's "more", and a page of
+    the column: `start` past the end gives its last page)."""
     if code not in COLUMNS:
         raise Invalid(_("Choose one of the board's columns."), fields={"column": code})
     thresholds = stale_thresholds(now)
     matching = filtered(actor, filters, now, thresholds).where(column_condition(code))
-    count = db.session.scalar(select(func.count()).select_from(matching.subquery())) or 0
-    pages = max(1, -(-count // CARDS_PER_PAGE))
-    page = min(max(page, 1), pages)
-    cards = _cards(actor, filters, [(code, page)], now, thresholds) if count else []
-    return Column(code, count, cards, page)
+    count = db.session.scalar(matching.with_only_columns(func.count())) or 0
+    last = max(count - 1, 0)
+    if start > last:
+        start = last - last % CARDS_PER_PAGE
+    pages = [(code, start, CARDS_PER_PAGE)]
+    cards = _cards(actor, filters, pages, now, thresholds) if count else []
+    return Column(code, count, cards, start)
 
 
 def _cards(
     actor: User,
     filters: BoardFilters,
-    pages: list[tuple[str, int]],
+    pages: list[tuple[str, int, int]],
     now: datetime,
     thresholds: dict[str, datetime],
 ) -> list[Card]:
-    """The cards of some columns' pages, in the board's order, judged: three statements.
+    """Some columns' cards ((column, start, how many) each), in the board's order, judged:
+    three statements (the cards, their tasks, their figures).
 
-    The pages' ids come first (one UNION ALL of each column's ordered, limited ids), so
-    that the flags are worked out for the cards shown, not for every factory sorted.
+    The cards are chosen by id first (a UNION ALL of each column's ordered, limited ids), so
+    that the flags are worked out for the cards shown, not for every factory sorted; the
+    chosen rows come back in the board's order, each column's cards in turn.
     """
     if not pages:
         return []
+    matching = filtered(actor, filters, now, thresholds).with_only_columns(Factory.id)
     parts = []
-    for code, page in pages:
-        ids = (
-            _order(
-                filtered(actor, filters, now, thresholds).where(column_condition(code)),
-                filters.order,
-            )
-            .with_only_columns(Factory.id)
-            .offset((page - 1) * CARDS_PER_PAGE)
-            .limit(CARDS_PER_PAGE)
-            .subquery()
-        )
+    for code, start, size in pages:
+        column = _order(matching.where(column_condition(code)), filters.order, code)
+        ids = column.offset(start).limit(size).subquery()
         parts.append(select(ids.c.id))
-    statement = parts[0] if len(parts) == 1 else union_all(*parts)
-    ids = list(db.session.scalars(statement))
-    if not ids:
-        return []
-    rows = db.session.execute(
-        select(
-            Factory,
+    chosen = parts[0] if len(parts) == 1 else union_all(*parts)
+    statement = _card_select(
+        select(Factory.id).where(Factory.id.in_(chosen)), CARD_COLUMNS, now, thresholds
+    )
+    cards = [_card(row, now) for row in db.session.execute(_order(statement, filters.order, ""))]
+    _judge(cards, now)
+    return cards
+
+
+_Owner = aliased(User)
+# What a card shows, as plain columns: a page of rows costs a fraction of Factory objects with
+# their belt and owner loaded.
+CARD_COLUMNS = (
+    Factory.id,
+    Factory.name,
+    Factory.status,
+    Factory.stage,
+    Factory.is_key_account,
+    Factory.eligible_since,
+    Factory.stage_entered_at,
+    Factory.paused_days,
+    Factory.paused_at,
+    Factory.created_at,
+    Belt.name_en.label("belt_en"),
+    Belt.name_zh.label("belt_zh"),
+    _Owner.name.label("owner_name"),
+)
+# What the export adds.
+EXPORT_COLUMNS = (
+    *CARD_COLUMNS,
+    Factory.credit_code,
+    Factory.category,
+    Factory.last_visit_at,
+    Factory.next_follow_up_at,
+)
+
+
+def _card_select(
+    statement: Select, columns: tuple, now: datetime, thresholds: dict[str, datetime]
+) -> Select:
+    """The factories `statement` selects, as rows of these columns with the card's flags, belt
+    and owner joined."""
+    return (
+        statement.with_only_columns(
+            *columns,
             stale_condition(thresholds).label("stale"),
             overdue_condition(now).label("overdue"),
             offsite_condition(now).label("offsite"),
         )
-        .where(Factory.id.in_(ids))
-        .options(joinedload(Factory.belt), joinedload(Factory.owner))
-    ).all()
-    by_id = {row[0].id: _card(row, now) for row in rows}
-    cards = [by_id[factory_id] for factory_id in ids if factory_id in by_id]
-    _judge(cards, now)
-    return cards
+        .select_from(Factory)
+        .join(Belt, Belt.id == Factory.belt_id)
+        .outerjoin(_Owner, _Owner.id == Factory.owner_id)
+    )
 
 
 def _card_rows(
     actor: User, filters: BoardFilters, code: str, now: datetime, thresholds: dict[str, datetime]
 ) -> Select:
-    """A column's factories in the board's order, each with its flags, belt and owner."""
-    statement = (
-        filtered(actor, filters, now, thresholds)
-        .where(column_condition(code))
-        .add_columns(
-            stale_condition(thresholds).label("stale"),
-            overdue_condition(now).label("overdue"),
-            offsite_condition(now).label("offsite"),
-        )
-        .options(joinedload(Factory.belt), joinedload(Factory.owner))
-    )
-    return _order(statement, filters.order)
+    """A column's factories in the board's order, as the export's rows."""
+    matching = filtered(actor, filters, now, thresholds).where(column_condition(code))
+    return _order(_card_select(matching, EXPORT_COLUMNS, now, thresholds), filters.order, code)
 
 
-def _card(row, now: datetime) -> Card:
-    factory, stale, overdue, offsite = row
-    return Card(factory, bool(stale), bool(overdue), bool(offsite), days=_days(factory, now))
+def _card(row: Row, now: datetime) -> Card:
+    return Card(row, bool(row.stale), bool(row.overdue), bool(row.offsite), days=_days(row, now))
 
 
 def export_cards(actor: User, filters: BoardFilters, now: datetime) -> Iterator[Card]:
@@ -330,7 +400,7 @@ def export_cards(actor: User, filters: BoardFilters, now: datetime) -> Iterator[
             yield from cards
 
 
-def _days(factory: Factory, now: datetime) -> int | None:
+def _days(factory: Row, now: datetime) -> int | None:
     if factory.status == "prospect":
         return max((now - factory.created_at).days, 0) if factory.created_at else None
     return days_in_stage(factory, now)
@@ -338,9 +408,9 @@ def _days(factory: Factory, now: datetime) -> int | None:
 
 def _judge(cards: list[Card], now: datetime) -> None:
     """Checklist progress of every card, in one batch (the eligibility module's rule)."""
-    judged = eligibility.progress([card.factory for card in cards], now)
+    judged = eligibility.progress([card.row for card in cards], now)
     for card in cards:
-        card.required_done, card.required_total = judged[card.factory.id]
+        card.required_done, card.required_total = judged[card.id]
 
 
 # --- the filters' choices ------------------------------------------------------------------
@@ -352,25 +422,29 @@ def belt_choices(actor: User) -> list[Belt]:
     return list(db.session.scalars(statement))
 
 
-def rep_choices(actor: User) -> list[User]:
-    """The reps a manager (their teams') or an admin (all) may narrow the board to."""
-    statement = select(User).where(User.role == "rep", User.active.is_(True)).order_by(User.name)
+def rep_choices(actor: User) -> list[Row]:
+    """The reps a manager (their teams') or an admin (all) may narrow the board to, as rows of
+    their id, name and team."""
+    statement = (
+        select(User.id, User.name, User.team_id)
+        .where(User.role == "rep", User.active.is_(True))
+        .order_by(User.name)
+    )
     if actor.role == "manager":
-        team_ids = [team.id for team in actor.led_teams]
-        statement = statement.where(User.team_id.in_(team_ids))
+        led = select(team_managers.c.team_id).where(team_managers.c.user_id == actor.id)
+        statement = statement.where(User.team_id.in_(led))
     elif actor.role != "admin":
         return []
-    return list(db.session.scalars(statement))
+    return list(db.session.execute(statement))
 
 
 def category_choices(actor: User, now: datetime) -> list[str]:
-    in_scope = scope.factories(actor, clock.today(now)).subquery()
-    return list(
-        db.session.scalars(
-            select(in_scope.c.category)
-            .where(in_scope.c.category != "")
-            .distinct()
-            .order_by(in_scope.c.category)
-            .limit(200)
-        )
+    statement = (
+        scope.factories(actor, clock.today(now))
+        .with_only_columns(Factory.category)
+        .where(Factory.category != "")
+        .distinct()
+        .order_by(Factory.category)
+        .limit(200)
     )
+    return list(db.session.scalars(statement))

@@ -71,9 +71,30 @@ function holdSubmits(form, loading) {
 // --- each page's own modules ---------------------------------------------------------------------
 // A module is fetched only by the pages that have its element, and it sets itself up when it
 // runs. The service worker (sw.js) precaches every one of them, so that the visit form opens
-// offline too. The outbox sends what waits whenever a staff page loads.
-if (body.hasAttribute("data-outbox")) {
+// offline too. The outbox sends what waits whenever a signed-in page loads.
+// Field actions go through the outbox (actions.js, on the pages that have their forms): a form
+// sent before that module has come waits for it, as the visit form does, so that no action
+// leaves without its key.
+var ACTION_FORMS = '[formaction^="/follow-ups/"], form[action^="/tasks/"], ' +
+  'form[action^="/factories/"][action$="/contacts"], form[action^="/portal/tasks/"]';
+if (userId) {
   import("./outbox.js");
+}
+if (userId && document.querySelector(ACTION_FORMS)) {
+  var early = null;
+  var holdEarly = function (event) {
+    event.preventDefault();
+    event.stopPropagation();
+    early = early || event;
+  };
+  document.addEventListener("submit", holdEarly, true);
+  import("./actions.js").finally(function () {
+    document.removeEventListener("submit", holdEarly, true);
+    if (early) { early.target.requestSubmit(early.submitter || undefined); }
+  });
+}
+if (userId && document.getElementById("sync-centre")) {
+  import("./sync-centre.js");
 }
 var visitForm = document.getElementById("visit-form");
 if (visitForm && window.indexedDB) {

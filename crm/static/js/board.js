@@ -61,7 +61,7 @@ function start() {
         var card = event.item;
         var column = event.to.getAttribute("data-column");
         if (origin) { origin.list.insertBefore(card, origin.next); }
-        var url = card.getAttribute("data-move-url");
+        var url = card.querySelector(".board-move-button").getAttribute("href");
         load(url + (url.indexOf("?") === -1 ? "?" : "&") + "to=" + encodeURIComponent(column));
       }
     });

@@ -1,7 +1,9 @@
-// The phone's outbox (DESIGN.md "Exactly once", "The outbox outlives the session"). A visit is
-// stored in IndexedDB before it is sent, and leaves only when the server has it: a success, or
-// the server's word that it already has that key. Every staff page loads it, since any page
-// that loads sends what waits; the visit form puts its visits here.
+// The phone's outbox (DESIGN.md "Exactly once", "The outbox outlives the session"). A visit or
+// a field action (actions.js) is stored in IndexedDB before it is sent, and counts as sent only
+// when the server has it: a success, or the server's word that it already has that key. Sent
+// items stay a week, without their files, for the sync centre (sync-centre.js); a refused one
+// stays until it is fixed or dropped, and holds back the later actions on its record. Every
+// signed-in page loads it, since any page that loads sends what waits.
 
 var body = document.body;
 export var userId = body.getAttribute("data-user-id");
@@ -39,12 +41,67 @@ export var outbox = {
   all: function () { return openStore("readonly").then(function (s) { return request(s, function (st) { return st.getAll(); }); }); }
 };
 
-function mine(items) {
-  return items.filter(function (item) { return String(item.userId) === String(userId); });
+var SENT_KEPT_MS = 7 * 24 * 3600 * 1000;
+
+// The signed-in user's items, in the order they were made.
+export function mine(items) {
+  return items.filter(function (item) { return String(item.userId) === String(userId); })
+    .sort(function (a, b) { return (a.createdAt || 0) - (b.createdAt || 0); });
+}
+
+function waiting(items) {
+  return items.filter(function (item) { return item.state !== "sent"; });
+}
+
+// What the sync centre and the pages read: the user's items, oldest first.
+export function items() {
+  if (!window.indexedDB) { return Promise.resolve([]); }
+  return outbox.all().then(mine);
+}
+
+// Sent: kept for the sync centre with the time, without its photos and files.
+function markSent(item, answer) {
+  item.state = "sent";
+  item.sentAt = Date.now();
+  item.answer = answer;
+  delete item.error;
+  item.photos = [];
+  item.voiceNote = null;
+  if (item.fields) {
+    item.fields = item.fields.map(function (pair) {
+      return typeof pair[1] === "string" ? pair : [pair[0], pair[1] && pair[1].name || ""];
+    });
+  }
+  return outbox.put(item);
+}
+
+function pruneSent(all) {
+  var old = all.filter(function (item) { return item.state === "sent" && Date.now() - item.sentAt > SENT_KEPT_MS; });
+  return Promise.all(old.map(function (item) { return outbox.remove(item.key); }));
+}
+
+function changed(detail) {
+  window.dispatchEvent(new CustomEvent("outbox:changed", { detail: detail || {} }));
+}
+
+// Sent again: a refused item the person fixed or wants tried again.
+export function retry(key) {
+  return outbox.all().then(function (all) {
+    var item = all.filter(function (one) { return one.key === key; })[0];
+    if (!item) { return null; }
+    item.state = "waiting";
+    delete item.error;
+    return outbox.put(item).then(flush);
+  });
+}
+
+export function drop(key) {
+  return outbox.remove(key).then(function () { changed({ dropped: key }); return showCount(); });
 }
 
 // --- the count of waiting visits, on every staff page --------------------------------------------
 var counter = document.getElementById("outbox-count");
+var badge = document.getElementById("outbox-badge");
 
 function words(name, count) {
   var source = counter || document.getElementById("visit-words");
@@ -53,8 +110,15 @@ function words(name, count) {
 }
 
 export function showCount(note) {
-  if (!counter || !window.indexedDB) { return Promise.resolve(0); }
-  return outbox.all().then(mine).then(function (items) {
+  if (!window.indexedDB) { return Promise.resolve(0); }
+  return outbox.all().then(mine).then(waiting).then(function (items) {
+    if (badge) {
+      var number = badge.querySelector("[data-outbox-number]");
+      number.textContent = String(items.length);
+      number.hidden = items.length === 0;
+      badge.setAttribute("data-count", String(items.length));
+    }
+    if (!counter) { return items.length; }
     counter.hidden = items.length === 0;
     counter.setAttribute("data-count", String(items.length));
     counter.textContent = note && items.length ? words(note, items.length) : words("waiting", items.length);
@@ -72,7 +136,27 @@ function session() {
     });
 }
 
+function answerOf(response) {
+  return response.json().catch(function () { return {}; }).then(function (json) {
+    return { status: response.status, body: json };
+  });
+}
+
+// A field action: its page's form, posted as the form would be, with the key as the header.
+function sendAction(item, token) {
+  var data = new FormData();
+  item.fields.forEach(function (pair) { data.append(pair[0], pair[1]); });
+  return fetch(item.url, {
+    method: "POST",
+    body: data,
+    credentials: "same-origin",
+    redirect: "manual",
+    headers: { "X-CSRFToken": token, "Idempotency-Key": item.key, Accept: "application/json" }
+  }).then(answerOf);
+}
+
 function send(item, token) {
+  if (item.url) { return sendAction(item, token); }
   var data = new FormData();
   item.fields.forEach(function (pair) { data.append(pair[0], pair[1]); });
   item.photos.forEach(function (blob, index) { data.append("photos", blob, "photo-" + (index + 1) + ".jpg"); });
@@ -82,11 +166,7 @@ function send(item, token) {
     body: data,
     credentials: "same-origin",
     headers: { "X-CSRFToken": token, "Idempotency-Key": item.key, Accept: "application/json" }
-  }).then(function (response) {
-    return response.json().catch(function () { return {}; }).then(function (json) {
-      return { status: response.status, body: json };
-    });
-  });
+  }).then(answerOf);
 }
 
 function voiceExtension(type) {
@@ -99,12 +179,18 @@ function later() {
   retryDelay = Math.min(retryDelay * 2, 300000);
 }
 
-// Sends every waiting visit of the signed-in user; resolves to {sent: {key: body}, refused: {key: error}}.
+// Sends every waiting item of the signed-in user, in the order made; an item whose record has an
+// earlier one refused (or not yet sent) waits for it. Resolves to {sent: {key: body}, refused:
+// {key: error}}.
 export function flush() {
-  if (!userId || !window.indexedDB || !body.hasAttribute("data-outbox")) { return Promise.resolve(null); }
+  if (!userId || !window.indexedDB) { return Promise.resolve(null); }
   if (flushing) { return flushing; }
   var result = { sent: {}, refused: {}, stopped: false };
-  flushing = outbox.all().then(mine).then(function (items) {
+  var held = {};
+  flushing = outbox.all().then(function (all) { return pruneSent(all).then(function () { return all; }); })
+    .then(mine).then(waiting).then(function (items) {
+    items.forEach(function (item) { if (item.state === "refused" && item.record) { held[item.record] = true; } });
+    items = items.filter(function (item) { return item.state !== "refused"; });
     if (!items.length) { return result; }
     return session().then(function (who) {
       if (who.signedOut || String(who.user_id) !== String(userId)) {
@@ -113,16 +199,18 @@ export function flush() {
       }
       return items.reduce(function (chain, item) {
         return chain.then(function () {
-          if (result.stopped) { return null; }
+          if (result.stopped || item.record && held[item.record]) { return null; }
           return send(item, who.csrf_token).then(function (answer) {
             var code = answer.body && answer.body.error ? answer.body.error.code : "";
             if (answer.status === 200 || answer.status === 201) {
               result.sent[item.key] = answer.body;
-              return outbox.remove(item.key);
+              return markSent(item, answer.body);
             }
+            if (item.record) { held[item.record] = true; }
             if (answer.status === 401) { result.stopped = "signin"; return null; }
             if (answer.status === 422 || answer.status === 404 || answer.status === 409 || answer.status === 400 && code !== "csrf_failed") {
               item.error = answer.body.error || { code: code };
+              item.state = "refused";
               result.refused[item.key] = item.error;
               return outbox.put(item);
             }
@@ -138,6 +226,7 @@ export function flush() {
   }).then(function (done) {
     flushing = null;
     if (done.stopped === "later") { later(); } else { retryDelay = 5000; }
+    changed(done);
     return showCount(done.stopped === "signin" ? "signin" : null).then(function () { return done; });
   });
   return flushing;

@@ -3,17 +3,13 @@
 // Pages go network first and fall back to the cache; the app's own files go cache first.
 "use strict";
 
-var VERSION = "crm-v4";  // v4: a row's button asks its own confirmation (app.js)
+// The hashed URLs of the app's files and their version come from the server, before this
+// script (crm.assets.service_worker_prelude): a new set of files makes new caches.
+var VERSION = "crm-v6-" + self.CRM_ASSETS_VERSION;  // v6: hashed file names, the outbox's actions
 var PAGES = VERSION + "-pages";
 var FILES = VERSION + "-files";
-var SHELL = ["/today", "/factories/", "/visit", "/visit/factories.json"];
-var STATIC = [
-  "/static/css/app.css", "/static/vendor/htmx/htmx.min.js", "/favicon.ico",
-  // Every module of the app, not only those the shell's pages import: a module missing
-  // offline leaves its page without its script.
-  "/static/js/app.js", "/static/js/outbox.js", "/static/js/visit-form.js", "/static/js/photos.js",
-  "/static/js/recorder.js", "/static/js/route.js", "/static/js/board.js", "/static/js/imports.js"
-];
+var SHELL = ["/today", "/factories/", "/visit", "/visit/factories.json", "/sync"];
+var STATIC = self.CRM_PRECACHE.concat(["/favicon.ico"]);
 
 self.addEventListener("install", function (event) {
   event.waitUntil(

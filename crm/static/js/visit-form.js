@@ -146,11 +146,26 @@ form.addEventListener("submit", function (event) {
     }
     return showCount().then(function (count) {
       status.textContent = say("offline", count);
+      queued[key] = true;
       form.reset();
       photos.clear();
       voice.clear();
       fresh();
     });
+  });
+});
+
+// A visit this form saved on the phone and the outbox sent later: the form says so, with what
+// still waits ("Saved" when nothing does).
+var queued = {};
+window.addEventListener("outbox:changed", function (event) {
+  var sent = (event.detail && event.detail.sent) || {};
+  var ours = Object.keys(sent).filter(function (key) { return queued[key]; });
+  if (!ours.length) { return; }
+  ours.forEach(function (key) { delete queued[key]; });
+  var status = document.getElementById("visit-outbox");
+  showCount().then(function (count) {
+    status.textContent = count ? say("offline", count) : say("saved");
   });
 });
 

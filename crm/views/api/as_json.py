@@ -122,6 +122,12 @@ def factory_list_json(listing: FactoryList) -> dict:
         "total": listing.total,
         "many": listing.many,
         "next_after": listing.rows[-1].factory.id if listing.has_next else None,
+        # The sync's cursor carries the time too (a factory that changes meanwhile moves on).
+        "next_updated_since": (
+            instant(listing.rows[-1].factory.updated_at)
+            if listing.has_next and listing.filters.updated_since is not None
+            else None
+        ),
     }
 
 

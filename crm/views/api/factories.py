@@ -6,7 +6,7 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from crm import clock, scope
-from crm.errors import NotAllowed
+from crm.errors import Invalid, NotAllowed
 from crm.extensions import db
 from crm.services.factories import edits as factories
 from crm.services.factories import factory_list
@@ -23,6 +23,9 @@ def list_factories():
     if not factory_list.may_narrow_to_owner(actor(), query.get("owner", "")):
         message = _('Only managers and admins narrow the list to a rep; send "mine" or "unowned".')
         raise NotAllowed(message, fields={"owner": message})
+    if "updated_since" in query and "page" in query:
+        message = _("Pages by number follow the names; with updated_since, send next_after.")
+        raise Invalid(message, fields={"page": message})
     filters = factory_list.Filters(
         search=query.get("q", "").strip(),
         stage=query.get("stage", ""),
@@ -31,6 +34,7 @@ def list_factories():
         owner=query.get("owner", ""),
         page=query.get("page", 1),
         after=query.get("after"),
+        updated_since=query.get("updated_since"),
     )
     listing = factory_list.list_factories(actor(), filters, clock.now())
     return answer(factory_list_json(listing))

@@ -15,9 +15,10 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.datastructures import MultiDict
 
-from crm.errors import Invalid, above, below, too_long, too_short
+from crm.errors import Invalid, above, below, item_field, too_long, too_short
 from crm.values import ID_MAX, id_or_none, read_date, read_instant, read_text, read_whole
 
 __all__ = ["ID_MAX", "Body", "Field", "parse_body", "parse_query"]
@@ -40,6 +41,7 @@ JSON_TYPES = {
     "date-time": "string",
     "decimal": ["number", "string"],
     "integers": "array",
+    "objects": "array",
 }
 
 
@@ -76,6 +78,11 @@ class Field:
     def all_choices(self) -> tuple[str, ...] | None:
         return self.choices_of() if self.choices_of is not None else self.choices
 
+    # A list of objects ("objects"): each item's declaration, and how many items it takes.
+    item: Body | None = None
+    min_items: int = 0
+    max_items: int | None = None
+
     def schema(self) -> dict[str, Any]:
         kind = JSON_TYPES[self.kind]
         types = kind if isinstance(kind, list) else [kind]
@@ -86,6 +93,11 @@ class Field:
             schema["format"] = self.kind
         if self.kind == "integers":
             schema["items"] = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
+        if self.item is not None:
+            schema["items"] = {"$ref": f"#/components/schemas/{self.item.name}"}
+            schema["minItems"] = self.min_items
+            if self.max_items is not None:
+                schema["maxItems"] = self.max_items
         if self.max_length is not None:
             schema["maxLength"] = self.max_length
         if self.min_length is not None:
@@ -178,17 +190,20 @@ class Body:
             ]
         if self.when:
             schema["allOf"] = [rule.schema() for rule in self.when]
-        examples = {
-            name: spec.example for name, spec in self.fields.items() if spec.example is not None
-        }
-        if examples:
-            schema["examples"] = [examples]
+        example = self.example()
+        if example:
+            schema["examples"] = [example]
         return schema
 
     def example(self) -> dict[str, Any]:
-        return {
-            name: spec.example for name, spec in self.fields.items() if spec.example is not None
-        }
+        """The fields' examples; a list of objects shows one item, made of its fields'."""
+        examples = {}
+        for name, spec in self.fields.items():
+            if spec.example is not None:
+                examples[name] = spec.example
+            elif spec.item is not None:
+                examples[name] = [spec.item.example()]
+        return examples
 
 
 def _something(spec: Field) -> dict[str, Any]:
@@ -219,6 +234,8 @@ def parse_body(body: Body, data: Any) -> dict[str, Any]:
             values[name] = _value(name, spec, data[name])
         except ValueError as error:
             errors[name] = str(error)
+        except Invalid as error:  # a list's items, each field named by its item's place
+            errors.update(error.fields)
     if not errors and len(values) < body.min_fields:
         errors["body"] = _("Send at least one field to change.")
     if not errors:
@@ -290,6 +307,8 @@ def _value(name: str, spec: Field, raw: Any) -> Any:
         if spec.nullable:
             return None
         raise ValueError(_("This field may not be null."))
+    if spec.item is not None:
+        return _objects(name, spec, raw)
     checker = _CHECKERS[spec.kind]
     value = checker(raw)
     if isinstance(value, str):
@@ -369,6 +388,30 @@ def _integers(raw: Any) -> list[int]:
     ):
         raise ValueError(_("Send a list of record ids."))
     return raw
+
+
+def _objects(name: str, spec: Field, raw: Any) -> list[dict[str, Any]]:
+    """A list of objects, each read by the item's declaration: ValueError for the list as a
+    whole (not a list, too few or too many items), Invalid naming each bad item's fields."""
+    if not isinstance(raw, list):
+        raise ValueError(_("Send a list."))
+    if len(raw) < spec.min_items:
+        raise ValueError(
+            ngettext("Send at least %(num)d item.", "Send at least %(num)d items.", spec.min_items)
+        )
+    if spec.max_items is not None and len(raw) > spec.max_items:
+        raise ValueError(_("Send at most %(count)s items at once.", count=f"{spec.max_items:,}"))
+    values, errors = [], {}
+    for index, item in enumerate(raw):
+        try:
+            values.append(parse_body(spec.item, item))
+        except Invalid as error:
+            for field_name, text in error.fields.items():
+                where = None if field_name == "body" else field_name
+                errors[item_field(name, index, where)] = text
+    if errors:
+        raise Invalid(_("Correct the fields named."), fields=errors)
+    return values
 
 
 _CHECKERS = {

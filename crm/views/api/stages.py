@@ -1,4 +1,4 @@
-"""API: metric snapshots (list, enter) and stage changes (list, request, decide)."""
+"""API: metric snapshots (list, enter one or a batch) and stage changes (list, request, decide)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,26 @@ def create_snapshot(factory_id: int):
     )
     db.session.commit()
     return answer(snapshot_json(snapshot), 200 if existed else 201)
+
+
+@bp.route("/snapshots:batch", methods=["POST"])
+@scope.allow("staff")
+def create_snapshot_batch():
+    values = parse_body(bodies.SNAPSHOT_BATCH, read_body())
+    figures = [
+        snapshots.Figure(item["factory_id"], item["metric"], item["month"], item["value"])
+        for item in values["items"]
+    ]
+    recorded = snapshots.record_figures(actor(), figures, clock.now())
+    created = sum(1 for item in recorded if item.created)
+    # Read before the commit, which expires the rows: a thousand of them would be read again.
+    payload = {
+        "items": [snapshot_json(item.snapshot) for item in recorded],
+        "created": created,
+        "replaced": len(recorded) - created,
+    }
+    db.session.commit()
+    return answer(payload, 201 if created else 200)
 
 
 # --- stage changes --------------------------------------------------------------------------

@@ -3,12 +3,11 @@ dialog (opened by dragging a card or from its menu), and the board's export."""
 
 from __future__ import annotations
 
-from functools import cache, cached_property
 from urllib.parse import urlencode
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import get_translations
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 
 from crm import clock, export, scope
@@ -18,56 +17,76 @@ from crm.forms.pipeline import BoardFilterForm, MoveForm
 from crm.models import STAGES, Factory, StageChange
 from crm.services.pipeline import board as board_service
 from crm.services.pipeline import board_moves
-from crm.values import id_or_none, page_number
+from crm.values import PAGE_MAX, id_or_none, page_number, whole_or
 from crm.views.errors import save_form
 from crm.views.pipeline import bp
-from crm.views.templating import belt_name, column_label, stage_label
+from crm.views.templating import (
+    RowUrl,
+    belt_name,
+    column_label,
+    current_locale,
+    stage_label,
+    words_once,
+)
+
+START_MAX = PAGE_MAX * board_service.CARDS_PER_PAGE
 
 
 class CardKit:
     """What every card of a page repeats, worked out once: its links and its words.
 
-    A board shows up to 180 cards, each with a menu of five moves; building those links
-    with url_for and translating the same words per card was most of the page's time.
+    A board showed up to 180 cards; building their links with url_for and translating the
+    same words per card was most of the page's time. The links come from RowUrl (one url_for
+    each) and the filters' query encoded once, the words from one catalogue lookup, and a
+    card's own numbers go into strings translated once: the translations and links a page
+    makes do not grow with its cards.
     """
 
     def __init__(self, filters: board_service.BoardFilters) -> None:
-        self.query = urlencode(filters.query())
-        self._move = url_for("pipeline.move", factory_id=0).removesuffix("0/move")
-        self._factory = url_for("factories.show", factory_id=0).removesuffix("0")
-        self.words = {
-            "no_rep": _("No rep yet"),
-            "overdue": _("Overdue"),
-            "stale": _("Stale"),
-            "eligible": _("Ready to promote"),
-            "offsite": _("Off-site"),
-            "key": _("Key account"),
-            "move": _("Move…"),
-        }
+        self.move_url = RowUrl("pipeline.move", "factory_id", **filters.query())
+        self.factory_url = RowUrl("factories.show", "factory_id")
+        self._more = url_for("pipeline.board_more")
+        self._query = urlencode(filters.query())
+        self.locale = current_locale()
+        self.words = words_once("board_card", _card_words)
+        self._catalogue = get_translations()
 
-    def move_url(self, factory_id: int, target: str = "") -> str:
-        query = "&".join(part for part in (f"to={target}" if target else "", self.query) if part)
-        return f"{self._move}{factory_id}/move" + (f"?{query}" if query else "")
-
-    def factory_url(self, factory_id: int) -> str:
-        return f"{self._factory}{factory_id}"
-
-    @cached_property
-    def _move_named(self) -> str:
-        return _("Move %(name)s")
-
-    def move_label(self, name: str) -> str:
-        return self._move_named % {"name": name}
-
-    @cache  # noqa: B019 - one kit per request: the cache goes with it
     def days(self, column: str, days: int) -> str:
         if column == "prospect":
-            return ngettext("%(num)d day as a prospect", "%(num)d days as a prospect", days)
-        return ngettext("%(num)d day in stage", "%(num)d days in stage", days)
+            text = self._catalogue.ungettext(
+                "%(num)d day as a prospect", "%(num)d days as a prospect", days
+            )
+        else:
+            text = self._catalogue.ungettext("%(num)d day in stage", "%(num)d days in stage", days)
+        return text % {"num": days}
 
-    @cache  # noqa: B019 - one kit per request: the cache goes with it
+    def more_url(self, column: str, **where: int) -> str:
+        """A column's "more": `start` (the cards after those shown) or its own `page`."""
+        query = "&".join(
+            part for part in (urlencode({"column": column, **where}), self._query) if part
+        )
+        return f"{self._more}?{query}"
+
     def progress(self, done: int, total: int) -> str:
-        return _("%(done)d of %(total)d required done", done=done, total=total)
+        return self.words["progress"] % {"done": done, "total": total}
+
+    def move_label(self, name: str) -> str:
+        return self.words["move_named"] % {"name": name}
+
+
+def _card_words() -> dict[str, str]:
+    # Translated with their placeholders left in: each card's values go in by the kit.
+    return {
+        "no_rep": _("No rep yet"),
+        "overdue": _("Overdue"),
+        "stale": _("Stale"),
+        "eligible": _("Ready to promote"),
+        "offsite": _("Off-site"),
+        "key": _("Key account"),
+        "move": _("Move…"),
+        "move_named": _("Move %(name)s"),
+        "progress": _("%(done)d of %(total)d required done"),
+    }
 
 
 def is_htmx() -> bool:
@@ -129,11 +148,14 @@ def board():
 @bp.route("/board/more")
 @scope.allow("staff")
 def board_more():
-    """The next page of one column: a fragment of cards for htmx, a page of its own otherwise."""
+    """More of one column: for htmx, the cards after the `start` the board shows already, as a
+    fragment; otherwise a `page` of the column, as a page of its own."""
     _form, filters = board_filters()
     code = request.args.get("column", "")
-    page = page_number(request.args.get("page"), default=2)
-    column = board_service.column_page(current_user, filters, code, page, clock.now())
+    start = (page_number(request.args.get("page"), default=2) - 1) * board_service.CARDS_PER_PAGE
+    if is_htmx():
+        start = whole_or(request.args.get("start"), start, 0, START_MAX)
+    column = board_service.column_cards(current_user, filters, code, start, clock.now())
     template = "pipeline/_more.html" if is_htmx() else "pipeline/column.html"
     return render_template(template, column=column, filters=filters, kit=CardKit(filters))
 
@@ -245,16 +267,16 @@ def export_board():
         _("Last visit"),
         _("Next follow-up"),
     ]
-    yes = _("yes")
+    yes, locale = _("yes"), current_locale()
     cards = board_service.export_cards(current_user, filters, clock.now())
     rows = (
         [
             column_label(card.column),
-            card.factory.name,
-            card.factory.credit_code,
-            belt_name(card.factory.belt),
-            card.factory.category,
-            card.factory.owner.name if card.factory.owner else "",
+            card.name,
+            card.row.credit_code,
+            card.belt_name(locale),
+            card.row.category,
+            card.owner_name or "",
             card.days,
             card.required_done,
             card.required_total,
@@ -262,9 +284,9 @@ def export_board():
             yes if card.overdue else "",
             yes if card.eligible else "",
             yes if card.offsite else "",
-            yes if card.factory.is_key_account else "",
-            _local(card.factory.last_visit_at),
-            _local(card.factory.next_follow_up_at),
+            yes if card.is_key_account else "",
+            _local(card.row.last_visit_at),
+            _local(card.row.next_follow_up_at),
         ]
         for card in cards
     )

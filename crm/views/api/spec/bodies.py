@@ -24,6 +24,7 @@ from crm.models.task import TASK_STATUSES
 from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, SUMMARY_MAX
 from crm.services.factories.factory_list import FLAGS, SEARCH_MAX
 from crm.services.growth.promotions import REASON_MAX as STAGE_REASON_MAX
+from crm.services.growth.snapshots import BATCH_MAX
 from crm.views.api.shapes import ID_MAX, NOT_BLANK, Body, Field, When
 
 # --- the forms a text must have (each is the check as much as the document) ------------------
@@ -209,6 +210,35 @@ SNAPSHOT_CREATE = Body(
         ),
     },
 )
+# A batch's item: the single create's body, with the factory that the path names there.
+SNAPSHOT_ITEM = Body(
+    "SnapshotBatchItem",
+    {
+        "factory_id": Field(
+            "integer",
+            "A factory in the caller's scope.",
+            required=True,
+            minimum=1,
+            maximum=ID_MAX,
+            example=1,
+        ),
+        **SNAPSHOT_CREATE.fields,
+    },
+)
+SNAPSHOT_BATCH = Body(
+    "SnapshotBatch",
+    {
+        "items": Field(
+            "objects",
+            f"The figures, 1 to {BATCH_MAX:,}; a refused one is named by its place, counting "
+            "from 0 (items[3].value).",
+            required=True,
+            item=SNAPSHOT_ITEM,
+            min_items=1,
+            max_items=BATCH_MAX,
+        )
+    },
+)
 STAGE_CHANGE_CREATE = Body(
     "StageChangeRequest",
     {
@@ -287,6 +317,8 @@ BODIES = (
     TASK_UPDATE,
     EVIDENCE,
     SNAPSHOT_CREATE,
+    SNAPSHOT_ITEM,
+    SNAPSHOT_BATCH,
     STAGE_CHANGE_CREATE,
     STAGE_DECISION,
     VISIT_FIELDS,
@@ -319,9 +351,16 @@ FACTORY_QUERY = {
     "page": Field("integer", "Pages of 50, by name then id.", minimum=1, maximum=1_000_000),
     "after": Field(
         "integer",
-        "The page after this factory (the last page's next_after); a stale one: the first.",
+        "The page after this factory (the last page's next_after); a stale one: the first. "
+        "With updated_since: the last page's next_after, sent with its next_updated_since.",
         minimum=0,
         maximum=ID_MAX,
+    ),
+    "updated_since": Field(
+        "date-time",
+        "Only the factories changed at or after this time (ISO 8601 with its offset; a + is "
+        "sent as %2B), in pages of 50 by update time then id, not by name; no page numbers. "
+        "The next page: send the last page's next_updated_since and next_after back.",
     ),
 }
 VISIT_QUERY = {"factory_id": Field("integer", minimum=1, maximum=ID_MAX), **KEYSET}

@@ -16,6 +16,7 @@ from crm.views.api.spec.bodies import (
     FACTORY_UPDATE,
     FOLLOW_UP_CREATE,
     FOLLOW_UP_QUERY,
+    SNAPSHOT_BATCH,
     SNAPSHOT_CREATE,
     SNAPSHOT_QUERY,
     STAGE_CHANGE_CREATE,
@@ -128,7 +129,14 @@ OPERATIONS: tuple[Operation, ...] = (
         ok_schema="FactoryPage",
         query=FACTORY_QUERY,
         errors=(403, 404, 422),
-        description="Pages of 50 ordered by name then id, with flags and checklist progress.",
+        description="Pages of 50 ordered by name then id, with flags and checklist progress. "
+        "With updated_since, the factories changed since a time (a sync): by update time "
+        "then id, the next page from next_updated_since and next_after together. A factory "
+        "that changes while the pages are read moves to the end and comes again; every other "
+        "comes once. updated_at moves with every change to the factory's own fields (not with "
+        "its checklist's or flags'). A change is seen once its request has committed, which "
+        "can be a moment after its updated_at: start the next sync a few minutes before the "
+        "last one's latest updated_at (what comes twice is unchanged).",
     ),
     _op(
         "post",
@@ -344,6 +352,37 @@ OPERATIONS: tuple[Operation, ...] = (
         beyond_schema={"value": "within the metric's range", "month": "this month or earlier"},
     ),
     _op(
+        "post",
+        "/api/v1/snapshots:batch",
+        "create_snapshot_batch",
+        "staff",
+        "Enter up to 1,000 figures at once, all or none",
+        S,
+        ok=201,
+        ok_schema="SnapshotBatchResult",
+        body=SNAPSHOT_BATCH,
+        errors=(400, 404, 409, 413, 422),
+        description="A month of figures for many factories in one request (a data platform's "
+        "push for a belt): each item as POST /api/v1/factories/{factory_id}/snapshots takes "
+        "one, with its factory_id, checked by the same rule, and all stored in one transaction "
+        "or none. A refusal (422) names each bad item by its place, counting from 0 "
+        "(`items[3].value`); a factory outside the caller's scope is refused at its item "
+        "(`items[3].factory_id`) whether it exists or not, and the same factory, metric and "
+        "month sent twice at the second place. 201 when a figure is new; 200 when every item "
+        "replaced its month's figure: sending the same batch again stores the same figures, so "
+        "a batch whose answer was lost is safe to send again (no Idempotency-Key is needed "
+        "here, as for the single figure). 409 when another request stored one of the same new "
+        "figures at the same moment: send again. The items answer in the order sent. The "
+        "batch is one request for the rate limit, and its body is far within the server's limit "
+        "(1,000 items take 100 to 140 kB). The colon is the custom-method form of Google's API "
+        "guides; the path is routed as it is, or with the colon written %3A.",
+        beyond_schema={
+            "items": "each item's factory in the caller's scope, its value within its metric's "
+            "range, its month this month or earlier, each factory, metric and month once "
+            "(named items[N].field)"
+        },
+    ),
+    _op(
         "get",
         "/api/v1/stage-changes",
         "list_stage_changes",
@@ -385,4 +424,8 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 # Extra success answers of some operations (the same answer for a repeat, a replaced figure).
-ALSO_OK = {"api.create_visit": 200, "api.create_snapshot": 200}
+ALSO_OK = {
+    "api.create_visit": 200,
+    "api.create_snapshot": 200,
+    "api.create_snapshot_batch": 200,
+}

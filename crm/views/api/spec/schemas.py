@@ -203,6 +203,7 @@ SCHEMAS: dict[str, dict] = {
             "total": _INT_N,
             "many": _BOOL,
             "next_after": _INT_N,
+            "next_updated_since": _TIME_N,
         }
     ),
     "Visit": VISIT,
@@ -214,6 +215,9 @@ SCHEMAS: dict[str, dict] = {
     "TaskPage": _keyset_page("Task"),
     "Snapshot": SNAPSHOT,
     "SnapshotPage": _keyset_page("Snapshot"),
+    "SnapshotBatchResult": _object(
+        {"items": {"type": "array", "items": ref("Snapshot")}, "created": _INT, "replaced": _INT}
+    ),
     "StageChange": STAGE_CHANGE,
     "StageChangePage": _keyset_page("StageChange"),
     "Session": _object({"user_id": _INT, "role": _STR, "csrf_token": _STR}),

@@ -1,0 +1,217 @@
+// Field actions through the outbox (DESIGN.md "Exactly once"): follow-up Done, Move and Cancel,
+// a task's tick, reopen and video link, a new contact and a factory's hand-in are kept on the
+// phone under a key of their own before they are sent. The row shows the change at once, marked
+// as waiting; the server's answer confirms it, or its refusal stays by the row with its reason
+// until the person drops it (here or in the sync centre) or sends it again.
+import { drop, flush, items, outbox, retry, showCount, userId } from "./outbox.js";
+
+// Which forms go through the outbox: the action's kind and the record it changes, read from
+// the address it posts to (so that actions on one record are sent in the order made).
+var ROUTES = [
+  [/^\/follow-ups\/(\d+)\/complete$/, "follow_up_done", "follow-up"],
+  [/^\/follow-ups\/(\d+)\/reschedule$/, "follow_up_move", "follow-up"],
+  [/^\/follow-ups\/(\d+)\/cancel$/, "follow_up_cancel", "follow-up"],
+  [/^\/tasks\/(\d+)\/complete$/, "task_tick", "task"],
+  [/^\/tasks\/(\d+)\/reopen$/, "task_reopen", "task"],
+  [/^\/tasks\/(\d+)\/video$/, "task_video", "task"],
+  [/^\/factories\/(\d+)\/contacts$/, "contact_add", "contacts"],
+  [/^\/portal\/tasks\/(\d+)\/evidence$/, "evidence_hand_in", "task"]
+];
+var CLOSES = { follow_up_done: true, follow_up_cancel: true };
+var words = document.getElementById("outbox-badge");
+
+function say(name, value) {
+  var text = words ? words.getAttribute("data-" + name) || "" : "";
+  return text.replace("{reason}", value || "");
+}
+
+export function routeOf(url) {
+  var path = new URL(url, window.location.href).pathname;
+  for (var i = 0; i < ROUTES.length; i += 1) {
+    var match = ROUTES[i][0].exec(path);
+    if (match) { return { path: path, kind: ROUTES[i][1], record: ROUTES[i][2] + "-" + match[1], id: match[1] }; }
+  }
+  return null;
+}
+
+function newKey() {
+  if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+  return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 14);
+}
+
+// The fields the server reads: not the token (the outbox sends a fresh one), and of a page whose
+// one form serves every row (Today), only this row's date.
+function fieldsOf(form, submitter, route) {
+  var data = new FormData(form, submitter);
+  var fields = [];
+  data.forEach(function (value, name) {
+    if (name === "csrf_token" || name === "client_key") { return; }
+    var own = /^due_on-(\d+)$/.exec(name);
+    if (own && own[1] !== route.id) { return; }
+    if (value instanceof File && !value.size) { return; }
+    fields.push([name, value]);
+  });
+  return fields;
+}
+
+// The row an action changes: the element around its button that a list draws per record.
+function rowOf(element) {
+  return element && (element.closest("li") || element.closest(".fp-fold, form"));
+}
+
+function rowFor(item) {
+  var path = item.url;
+  var button = document.querySelector('[formaction="' + path + '"], form[action="' + path + '"]');
+  return rowOf(button);
+}
+
+function noteIn(row) {
+  var note = row.querySelector(":scope > .outbox-note");
+  if (!note) {
+    note = document.createElement("div");
+    note.className = "outbox-note";
+    note.setAttribute("role", "status");
+    row.appendChild(note);
+  }
+  return note;
+}
+
+// The row as the item stands: waiting, refused (with the reason and Drop), or saved.
+function mark(item) {
+  var row = rowFor(item);
+  if (!row) { return; }
+  row.classList.remove("outbox-waiting", "outbox-refused", "outbox-sent");
+  row.classList.toggle("outbox-closed", !!CLOSES[item.kind] && item.state !== "refused");
+  var note = noteIn(row);
+  note.textContent = "";
+  var text = document.createElement("span");
+  note.appendChild(text);
+  if (item.state === "sent") {
+    row.classList.add("outbox-sent");
+    text.textContent = say("saved");
+    return;
+  }
+  if (item.state === "refused") {
+    row.classList.add("outbox-refused");
+    text.textContent = say("refused", item.error && item.error.message);
+    markFields(row, item);
+    note.appendChild(button(say("retry"), function () { retry(item.key); }));
+    note.appendChild(button(say("drop"), function () { drop(item.key); }));
+    return;
+  }
+  row.classList.add("outbox-waiting");
+  text.textContent = say("waiting-one");
+}
+
+// The refused fields, by their inputs in the row (a row's date is named with its record's id).
+function markFields(row, item) {
+  var fields = (item.error && item.error.fields) || {};
+  var id = routeOf(item.url).id;
+  Object.keys(fields).forEach(function (name) {
+    var input = row.querySelector('[name="' + name + '"], [name="' + name + "-" + id + '"]');
+    if (input && input.type !== "hidden") { input.setAttribute("aria-invalid", "true"); }
+  });
+}
+
+function button(label, act) {
+  var control = document.createElement("button");
+  control.type = "button";
+  control.className = "button button-subtle";
+  control.textContent = label;
+  control.addEventListener("click", act);
+  return control;
+}
+
+function unmark(key, url) {
+  var row = rowFor({ url: url });
+  if (!row) { return; }
+  row.classList.remove("outbox-waiting", "outbox-refused", "outbox-sent", "outbox-closed");
+  row.querySelectorAll("[aria-invalid='true']").forEach(function (input) { input.setAttribute("aria-invalid", "false"); });
+  var note = row.querySelector(":scope > .outbox-note");
+  if (note) { note.remove(); }
+}
+
+// Each row as the outbox has it: on load, and whenever the outbox changed. A row shows "Saved"
+// only for what this page sent: the page drawn after it shows the change itself.
+var shown = {};
+var loadedAt = Date.now();
+function showAll() {
+  return items().then(function (list) {
+    var present = {};
+    list.filter(function (item) { return item.url && (item.state !== "sent" || item.sentAt > loadedAt); }).forEach(function (item) {
+      present[item.key] = true;
+      shown[item.key] = item.url;
+      mark(item);
+    });
+    Object.keys(shown).forEach(function (key) {
+      if (!present[key]) { unmark(key, shown[key]); delete shown[key]; }
+    });
+  });
+}
+
+document.addEventListener("submit", function (event) {
+  if (event.defaultPrevented || !window.indexedDB) { return; }  // a confirmation said no
+  var form = event.target;
+  var submitter = event.submitter;
+  var url = submitter && submitter.hasAttribute("formaction") ? submitter.getAttribute("formaction") : form.getAttribute("action");
+  var route = url && routeOf(url);
+  if (!route) { return; }
+  event.preventDefault();
+  var panel = (submitter || form).closest("details[open]");
+  if (panel) { panel.removeAttribute("open"); }  // the Move panel: the row says what happens now
+  var item = {
+    key: newKey(), userId: userId, kind: route.kind, url: route.path, record: route.record,
+    fields: fieldsOf(form, submitter, route), state: "waiting", createdAt: Date.now(),
+    label: labelOf(submitter || form), photos: [], voiceNote: null
+  };
+  queue(item, form);
+});
+
+// A double tap queues the same action once.
+function queue(item, form) {
+  items().then(function (list) {
+    var twin = list.filter(function (one) {
+      return one.state === "waiting" && one.url === item.url && JSON.stringify(plain(one.fields)) === JSON.stringify(plain(item.fields));
+    })[0];
+    if (twin) { return null; }
+    return outbox.put(item).then(function () {
+      mark(item);
+      shown[item.key] = item.url;
+      if (item.kind === "contact_add" || item.kind === "evidence_hand_in") { form.reset(); }
+      return showCount().then(flush).then(function (result) {
+        // Sent at once: the page the form would have led to, with the server's "saved" message.
+        var answer = result && result.sent[item.key];
+        if (answer && answer.location) { go(answer.location); }
+      });
+    });
+  });
+}
+
+// To the page the answer names, drawn afresh even when only its #anchor differs from this one.
+function go(location) {
+  var target = new URL(location, window.location.href);
+  var here = window.location;
+  if (target.pathname + target.search === here.pathname + here.search && target.hash) {
+    here.hash = target.hash;
+    here.reload();
+    return;
+  }
+  here.assign(target.href);
+}
+
+function plain(fields) {
+  return fields.map(function (pair) { return [pair[0], typeof pair[1] === "string" ? pair[1] : pair[1].name]; });
+}
+
+// What the sync centre calls the action: the row's name and the button's word.
+function labelOf(element) {
+  var row = rowOf(element);
+  var named = row && row.querySelector(".row-title, .row-name, h2, h3, summary, strong");
+  var action = element.tagName === "BUTTON" ? element.textContent.trim() : "";
+  var submit = !action && element.querySelector && element.querySelector("button[type=submit], button:not([type])");
+  action = action || (submit ? submit.textContent.trim() : "");
+  return [action, named ? named.textContent.trim() : ""].filter(Boolean).join(" · ");
+}
+
+window.addEventListener("outbox:changed", function () { showAll(); });
+showAll();

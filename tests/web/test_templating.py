@@ -1,0 +1,41 @@
+"""What every template calls: its strings from the request's catalogue, looked up once while the
+request's language holds, with Jinja's own rules for escaping and `%`."""
+
+from __future__ import annotations
+
+from flask_babel import Domain, force_locale, gettext
+
+TEMPLATE = "{{ _('Sign out') }}|{{ _('%(name)s holds:', name='<b>') }}|{{ _('100%%') }}"
+
+
+def test_a_templates_strings_follow_the_language_of_the_moment(app, monkeypatch):
+    looked_up = []
+    catalogue = Domain.get_translations
+
+    def counted(domain):
+        looked_up.append(domain)
+        return catalogue(domain)
+
+    with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "zh-CN"}):
+        sign_out, holds = gettext("Sign out"), gettext("%(name)s holds:", name="&lt;b&gt;")
+        template = app.jinja_env.from_string(TEMPLATE)
+        monkeypatch.setattr(Domain, "get_translations", counted)
+        chinese = template.render()
+        assert len(looked_up) == 1  # three strings, one lookup of the catalogue
+        with force_locale("en"):
+            english = template.render()
+        again = template.render()
+
+    assert chinese == again == f"{sign_out}|{holds}|100%"
+    assert sign_out != "Sign out"
+    assert english == "Sign out|&lt;b&gt; holds:|100%"
+
+
+def test_plural_strings_take_the_count_and_escape_as_jinjas_own(app):
+    with app.app_context(), app.test_request_context("/"):
+        template = app.jinja_env.from_string(
+            "{{ ngettext('%(num)d attempt', '%(num)d attempts', n) }}"
+        )
+        assert [template.render(n=n) for n in (1, 3)] == ["1 attempt", "3 attempts"]
+        text = app.jinja_env.from_string("{{ _('%(name)s holds:', name=who) }}")
+        assert text.render(who="<i>") == "&lt;i&gt; holds:"
