@@ -137,6 +137,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "its checklist's or flags'). A change is seen once its request has committed, which "
         "can be a moment after its updated_at: start the next sync a few minutes before the "
         "last one's latest updated_at (what comes twice is unchanged).",
+        beyond_schema={
+            "page": "not with updated_since (its pages follow next_after)",
+            "updated_since": "a time between the years 1900 and 2200",
+        },
     ),
     _op(
         "post",
