@@ -6,7 +6,7 @@ export FLASK_APP := crm
 # Tests on two cores: one worker (and one browser) per core.
 TEST_WORKERS ?= auto
 
-.PHONY: run serve test lint format bench bench-load translations clean
+.PHONY: run serve test lint format bench bench-load api-check translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs='.* __pycache__ .venv' -o crm/translations/messages.pot .
 	$(BIN)/pybabel update -i crm/translations/messages.pot -d crm/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d crm/translations
+
+# The API's contract as an integrator tries it (tests/api_check.py): schemathesis, every phase
+# and check, positive and negative data, 200 examples per operation for each role, on the
+# database of CRM_TEST_DATABASE_URL (a database of its own beside it) or SQLite. Outside CI.
+API_CHECK_EXAMPLES ?= 200
+api-check: $(VENV)/.installed-test
+	$(BIN)/python -m tests.api_check --examples $(API_CHECK_EXAMPLES)
 
 # The key requests (bench/requests.py) and the daily sweep (bench/sweep.py) over the scale data
 # set, seeded once and kept; the tables land in bench/results/. PostgreSQL too when

@@ -32,6 +32,8 @@ from crm.services.field.photos import Upload
 from crm.services.field.visits import Submission
 from crm.values import is_ascii_digits, read_instant
 
+# A visit's key: what the form, the API's body and its document accept.
+CLIENT_KEY_PATTERN = r"^[A-Za-z0-9_-]+$"
 NEXT_CHOICES = ("3", "7", "14", "date", "none")
 ACCURACY_MAX_M = 100_000
 
@@ -60,7 +62,7 @@ class VisitForm(PageForm):
         validators=[
             InputRequired(_l("The visit's key is missing; reload the form.")),
             Length(min=8, max=CLIENT_KEY_MAX),
-            Regexp(r"^[A-Za-z0-9_-]+$", message=_l("The visit's key has characters it may not.")),
+            Regexp(CLIENT_KEY_PATTERN, message=_l("The visit's key has characters it may not.")),
         ]
     )
     purpose = SelectField(

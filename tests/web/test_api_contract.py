@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 import runpy
 from pathlib import Path
 
+import jsonschema_rs
+import pytest
+from sqlalchemy import select
+
 from crm import scope
+from crm.models import StageChange, Task
 from crm.views import security
 from crm.views.api import spec as api_spec
+from tests import api_check
 
 
 def _registered(app) -> set[tuple[str, str]]:
@@ -141,3 +148,156 @@ def test_the_evidence_operation_says_who_is_refused_how_and_documents_the_confli
     assert "factory user gets 404" in evidence["description"]
     factories = document["paths"]["/api/v1/factories"]["get"]
     assert "403" in factories["responses"]  # a rep's owner=<id>
+
+
+# --- the document refuses what the server refuses (issue 20, "What was seen") -------------
+
+
+def _validator(schema, schemas):
+    """A JSON Schema 2020-12 validator of `schema`, its references read from the components."""
+    text = json.dumps({**schema, "$defs": schemas}).replace("#/components/schemas/", "#/$defs/")
+    return jsonschema_rs.Draft202012Validator(json.loads(text), validate_formats=True)
+
+
+def _body_schema(document, name):
+    return _validator(document["components"]["schemas"][name], document["components"]["schemas"])
+
+
+REFUSED_BY_BOTH = [
+    ("FactoryCreate", {"name": "   ", "belt_id": 1}, "name"),
+    ("FactoryCreate", {"name": "", "belt_id": 1}, "name"),
+    ("FactoryCreate", {"name": "A", "belt_id": 1, "shop_url": "ftp://shop.example"}, "shop_url"),
+    ("FactoryCreate", {"name": "A", "belt_id": 1, "credit_code": "12"}, "credit_code"),
+    ("FactoryCreate", {"name": "A", "belt_id": 1, "lat": 29.8}, "lng"),
+    ("Evidence", {}, "link"),
+    ("Evidence", {"link": "www.example.com"}, "link"),
+    ("Evidence", {"number": "lots"}, "number"),
+    ("SnapshotCreate", {"metric": "nope", "month": "2026-01-01", "value": "5"}, "metric"),
+    ("SnapshotCreate", {"metric": "gmv_month", "month": "2026-01-01", "value": "5x"}, "value"),
+    ("TaskUpdate", {"status": "waived"}, "reason"),
+    ("StageDecision", {"approve": False}, "note"),
+    ("VisitCreate", {"factory_id": 1, "purpose": "other"}, "client_key"),
+    (
+        "VisitCreate",
+        {"factory_id": 1, "purpose": "other", "client_key": "key-000001", "next": "date"},
+        "next_on",
+    ),
+    (
+        "VisitCreate",
+        {"factory_id": 1, "purpose": "other", "client_key": "key-000001", "lat": 29.8},
+        "lng",
+    ),
+]
+
+
+@pytest.fixture
+def contract_world(db_session):
+    """The records of tests/api_check.py's world and a bearer token of each role."""
+    users = api_check.world(db_session)
+    factory_id = users["factory"].factory_id
+    ids = {
+        "factory_id": factory_id,
+        "task_id": db_session.scalar(select(Task.id).where(Task.factory_id == factory_id)),
+        "change_id": db_session.scalar(select(StageChange.id)),
+    }
+    return ids, api_check.secrets(users)
+
+
+@pytest.mark.parametrize(("name", "body", "field"), REFUSED_BY_BOTH)
+def test_the_document_refuses_each_body_the_server_refuses_by_that_field(
+    client, contract_world, name, body, field
+):
+    """The request is built from the document (its operation, its path), and the server's
+    answer must agree with the document's schema: both refuse, naming the field."""
+    ids, tokens = contract_world
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert not _body_schema(document, name).is_valid(body), f"the document takes {body}"
+    operation = next(op for op in api_spec.OPERATIONS if op.body and op.body.name == name)
+    path, method = operation.path, operation.method
+    for parameter, value in ids.items():
+        path = path.replace("{" + parameter + "}", str(value))
+    role = "factory" if name == "Evidence" else "manager"
+    response = client.open(
+        path,
+        method=method.upper(),
+        json=body,
+        headers={"Authorization": f"Bearer {tokens[role]}"},
+    )
+    assert response.status_code == 422, (path, body, response.get_json())
+    assert field in response.get_json()["error"]["fields"], response.get_json()
+
+
+def test_an_integer_sent_as_1_0_is_the_integer_1_as_json_schema_says(app):
+    from crm.views.api.shapes import parse_body
+    from crm.views.api.spec import bodies
+
+    with app.test_request_context():
+        values = parse_body(bodies.FACTORY_CREATE, {"name": "Hengda", "belt_id": 1.0})
+    assert values["belt_id"] == 1 and isinstance(values["belt_id"], int)
+
+
+def test_every_example_is_valid_against_its_own_schema(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    schemas = document["components"]["schemas"]
+    seen = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            media = []
+            if "requestBody" in operation:
+                media += list(operation["requestBody"]["content"].items())
+            for response in operation["responses"].values():
+                media += list(response.get("content", {}).items())
+            for kind, content in media:
+                if kind != "application/json":
+                    continue
+                assert "example" in content, (method, path, kind)
+                validator = _validator(content["schema"], schemas)
+                errors = list(validator.iter_errors(content["example"]))
+                assert not errors, (method, path, errors[0].message)
+                seen += 1
+    assert seen > 100
+
+
+def test_each_create_links_to_the_reads_and_changes_of_what_it_made(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+
+    def links(path, method, status):
+        return document["paths"][path][method]["responses"][status].get("links", {})
+
+    visit = links("/api/v1/visits", "post", "201")
+    assert visit["get_factory"]["parameters"] == {
+        "path.factory_id": "$response.body#/visit/factory_id"
+    }
+    assert "get_visit" in visit
+    factory = links("/api/v1/factories", "post", "201")
+    assert {"create_follow_up", "get_factory", "update_factory", "request_stage_change"} <= set(
+        factory
+    )
+    follow_up = links("/api/v1/factories/{factory_id}/follow-ups", "post", "201")
+    assert {"complete_follow_up", "cancel_follow_up"} <= set(follow_up)
+    change = links("/api/v1/factories/{factory_id}/stage-changes", "post", "201")
+    assert change["decide_stage_change"]["parameters"] == {"path.change_id": "$response.body#/id"}
+    tasks = links("/api/v1/tasks", "get", "200")
+    assert {"get_task", "update_task", "submit_evidence"} <= set(tasks)
+
+
+def test_rules_beyond_json_schema_are_named_in_the_operation(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    follow_up = document["paths"]["/api/v1/factories/{factory_id}/follow-ups"]["post"]
+    assert follow_up["x-checked-beyond-schema"] == ["due_on"]
+    assert "`due_on`: today or later" in follow_up["description"]
+    visit = document["paths"]["/api/v1/visits"]["post"]
+    assert "checked_in_at" in visit["x-checked-beyond-schema"]
+    assert "30 days" in visit["description"]
+
+
+def test_an_integer_parameter_sent_as_1_0_is_the_integer_1(client, contract_world):
+    ids, tokens = contract_world
+    headers = {"Authorization": f"Bearer {tokens['manager']}"}
+    plain = client.get(f"/api/v1/visits?factory_id={ids['factory_id']}", headers=headers)
+    point = client.get(f"/api/v1/visits?factory_id={ids['factory_id']}.0", headers=headers)
+    assert point.status_code == 200, point.get_json()
+    assert point.get_json() == plain.get_json() and plain.get_json()["items"]
+    for other in ("1.5", "1.", "1_0", "+1", "１"):
+        answer = client.get(f"/api/v1/visits?factory_id={other}", headers=headers)
+        assert answer.status_code == 422, other

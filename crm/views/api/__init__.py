@@ -217,6 +217,10 @@ def _visit_fields() -> MultiDict:
     if not request.is_json:
         return MultiDict(request.form)
     data = read_body()
+    header_key = request.headers.get("Idempotency-Key", "").strip()
+    if isinstance(data, dict) and header_key and "client_key" not in data:
+        # The header alone carries the key as well as the field would (the document's text).
+        data = {**data, "client_key": header_key}
     values = parse_body(bodies.VISIT_FIELDS, data)
     fields = MultiDict()
     for name in values:

@@ -34,7 +34,7 @@ def docs():
         described = document["paths"][operation.path][operation.method]
         body = None
         if operation.body is not None:
-            body = api_spec.SCHEMAS[operation.body.name]
+            body = document["components"]["schemas"][operation.body.name]
         sections.setdefault(operation.tag, []).append(
             {
                 "operation": operation,

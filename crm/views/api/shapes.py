@@ -8,7 +8,8 @@ the rules stay in the services, whose Invalid errors name the same fields.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -21,6 +22,15 @@ from crm.errors import Invalid, above, below, item_field, too_long, too_short
 from crm.values import ID_MAX, id_or_none, read_date, read_instant, read_text, read_whole
 
 __all__ = ["ID_MAX", "Body", "Field", "parse_body", "parse_query"]
+
+# What read_text stores: no control character but tab, line feed and carriage return.
+STORABLE_TEXT = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+
+
+def words_or_id(words: tuple[str, ...]) -> str:
+    """A pattern for a field that takes these words or a record's id (up to nine digits)."""
+    return "^(?:" + "|".join(words) + "|[1-9][0-9]{0,8})$"
+
 
 JSON_TYPES = {
     "string": "string",
@@ -46,12 +56,28 @@ class Field:
     max_length: int | None = None
     min_length: int | None = None
     choices: tuple[str, ...] | None = None
+    # Choices read when asked (a catalogue an admin keeps), instead of fixed ones.
+    choices_of: Callable[[], tuple[str, ...]] | None = None
     minimum: float | None = None
     maximum: float | None = None
     # Words the field accepts besides a record's id ("mine", "unowned"); None: not an id field.
     words: tuple[str, ...] | None = None
     # A query parameter sent empty ("?q=") is refused unless this says it means "absent".
     empty_means_absent: bool = False
+    # A regular expression a text value must contain a match of (JSON Schema's `pattern`,
+    # anchored with ^...$ where the whole value is meant), and the words saying so.
+    pattern: str | None = None
+    pattern_message: str = ""
+    # A value the document shows (the request body's example is made of its fields').
+    example: Any = None
+
+    def __post_init__(self) -> None:
+        if self.words is not None and self.pattern is None:
+            object.__setattr__(self, "pattern", words_or_id(self.words))
+
+    def all_choices(self) -> tuple[str, ...] | None:
+        return self.choices_of() if self.choices_of is not None else self.choices
+
     # A list of objects ("objects"): each item's declaration, and how many items it takes.
     item: Body | None = None
     min_items: int = 0
@@ -76,15 +102,62 @@ class Field:
             schema["maxLength"] = self.max_length
         if self.min_length is not None:
             schema["minLength"] = self.min_length
-        if self.choices is not None:
-            schema["enum"] = [*self.choices, *([None] if self.nullable else [])]
+        if self.kind == "string":
+            # Text holds no control character but tab and line breaks (crm.values.read_text).
+            if self.pattern is None:
+                schema["pattern"] = STORABLE_TEXT
+            else:
+                schema["pattern"] = self.pattern
+                schema["allOf"] = [{"pattern": STORABLE_TEXT}]
+        elif self.pattern is not None:
+            schema["pattern"] = self.pattern  # a figure sent as text
+        choices = self.all_choices()
+        if choices is not None:
+            schema["enum"] = [*choices, *([None] if self.nullable else [])]
         if self.minimum is not None:
             schema["minimum"] = self.minimum
         if self.maximum is not None:
             schema["maximum"] = self.maximum
         if self.description:
             schema["description"] = self.description
+        if self.example is not None:
+            schema["examples"] = [self.example]
         return schema
+
+
+@dataclass(frozen=True)
+class When:
+    """A field that another field's value makes required: `needs` must be sent, and must hold
+    more than white space, when `field` is sent (with one of `values`, if given)."""
+
+    field: str
+    needs: str
+    values: tuple[Any, ...] | None = None
+    message: str = ""
+
+    def applies(self, values: dict[str, Any]) -> bool:
+        if self.field not in values or values[self.field] is None:
+            return False
+        return self.values is None or values[self.field] in self.values
+
+    def schema(self) -> dict[str, Any]:
+        """JSON Schema's `if`/`then` (`dependentRequired` says less: not the value's content)."""
+        condition: dict[str, Any] = {"required": [self.field]}
+        if self.values is not None:
+            condition["properties"] = {self.field: {"enum": list(self.values)}}
+        else:
+            condition["properties"] = {self.field: {"not": {"type": "null"}}}
+        return {
+            "if": condition,
+            "then": {
+                "required": [self.needs],
+                "properties": {self.needs: {"not": {"type": "null"}, "pattern": NOT_BLANK}},
+            },
+        }
+
+
+# Text that holds more than white space (what a service's strip() leaves something of).
+NOT_BLANK = r"\S"
 
 
 @dataclass(frozen=True)
@@ -94,6 +167,10 @@ class Body:
     name: str
     fields: dict[str, Field] = field(default_factory=dict)
     min_fields: int = 0
+    # Fields that other fields' values make required (refused by the one that is missing).
+    when: tuple[When, ...] = ()
+    # Some field must be sent, and hold something, besides these (an evidence of nothing).
+    any_of: tuple[str, ...] = ()
 
     def schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {
@@ -106,7 +183,37 @@ class Body:
             schema["required"] = required
         if self.min_fields:
             schema["minProperties"] = self.min_fields
+        if self.any_of:
+            schema["anyOf"] = [
+                {"required": [name], "properties": {name: _something(self.fields[name])}}
+                for name in self.any_of
+            ]
+        if self.when:
+            schema["allOf"] = [rule.schema() for rule in self.when]
+        example = self.example()
+        if example:
+            schema["examples"] = [example]
         return schema
+
+    def example(self) -> dict[str, Any]:
+        """The fields' examples; a list of objects shows one item, made of its fields'."""
+        examples = {}
+        for name, spec in self.fields.items():
+            if spec.example is not None:
+                examples[name] = spec.example
+            elif spec.item is not None:
+                examples[name] = [spec.item.example()]
+        return examples
+
+
+def _something(spec: Field) -> dict[str, Any]:
+    """A sent value that counts as evidence: not null, and text with more than white space."""
+    if spec.kind in ("string", "decimal"):
+        return {
+            "type": "string" if spec.kind == "string" else ["string", "number"],
+            "pattern": NOT_BLANK,
+        }
+    return {"not": {"type": "null"}}
 
 
 def parse_body(body: Body, data: Any) -> dict[str, Any]:
@@ -131,9 +238,22 @@ def parse_body(body: Body, data: Any) -> dict[str, Any]:
             errors.update(error.fields)
     if not errors and len(values) < body.min_fields:
         errors["body"] = _("Send at least one field to change.")
+    if not errors:
+        for rule in body.when:
+            if rule.applies(values) and not _holds_something(values.get(rule.needs)):
+                errors[rule.needs] = rule.message or _("This field is required.")
+        if body.any_of and not any(_holds_something(values.get(name)) for name in body.any_of):
+            message = _("Send at least one of: %(fields)s.", fields=", ".join(body.any_of))
+            errors[body.any_of[0]] = message
     if errors:
         raise Invalid(_("Correct the fields named."), fields=errors)
     return values
+
+
+def _holds_something(value: Any) -> bool:
+    if value is None:
+        return False
+    return not isinstance(value, str) or re.search(NOT_BLANK, value) is not None
 
 
 def parse_query(fields: dict[str, Field], args: MultiDict[str, str]) -> dict[str, Any]:
@@ -167,6 +287,11 @@ def parse_query(fields: dict[str, Field], args: MultiDict[str, str]) -> dict[str
 
 def _from_text(spec: Field, raw: str) -> Any:
     if spec.kind == "integer":
+        # As in a body, a whole number written with a zero fraction ("1.0") is JSON Schema's
+        # integer 1; any other form but ASCII digits is refused (read_whole).
+        whole, point, fraction = raw.partition(".")
+        if point and fraction and fraction.strip("0") == "":
+            raw = whole
         low = int(spec.minimum) if spec.minimum is not None else -(2**63)
         high = int(spec.maximum) if spec.maximum is not None else 2**63 - 1
         return read_whole(raw, low, high)
@@ -191,16 +316,22 @@ def _value(name: str, spec: Field, raw: Any) -> Any:
             raise ValueError(too_short(name, spec.min_length))
         if spec.max_length is not None and len(value) > spec.max_length:
             raise ValueError(too_long(name, spec.max_length))
+        if isinstance(raw, str) and spec.pattern and re.search(spec.pattern, value) is None:
+            raise ValueError(spec.pattern_message or _("This value has the wrong form."))
     if spec.words is not None and value not in spec.words and id_or_none(value) is None:
         raise ValueError(
             _("Send %(words)s or a record's id.", words=", ".join(f'"{w}"' for w in spec.words))
         )
-    if spec.choices is not None and value not in spec.choices:
-        raise ValueError(_("Choose one of: %(choices)s.", choices=", ".join(spec.choices)))
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if spec.minimum is not None and value < spec.minimum:
+    choices = spec.all_choices()
+    if choices is not None and value not in choices:
+        raise ValueError(_("Choose one of: %(choices)s.", choices=", ".join(choices)))
+    # A decimal's bounds hold for a JSON number (its text is checked by its pattern).
+    bound = raw if spec.kind == "decimal" else value
+    if isinstance(bound, int | float) and not isinstance(bound, bool):
+        value_ = bound
+        if spec.minimum is not None and value_ < spec.minimum:
             raise ValueError(below(name, f"{spec.minimum:g}"))
-        if spec.maximum is not None and value > spec.maximum:
+        if spec.maximum is not None and value_ > spec.maximum:
             raise ValueError(above(name, f"{spec.maximum:g}"))
     return value
 
@@ -210,6 +341,9 @@ def _string(raw: Any) -> str:
 
 
 def _integer(raw: Any) -> int:
+    # JSON Schema's integer is a number without a fraction: 1.0 is the integer 1.
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise ValueError(_("Send a whole number."))
     return raw
@@ -246,6 +380,8 @@ def _decimal(raw: Any) -> Any:
 
 
 def _integers(raw: Any) -> list[int]:
+    if isinstance(raw, list):
+        raw = [int(item) if isinstance(item, float) and item.is_integer() else item for item in raw]
     if not isinstance(raw, list) or any(
         isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= ID_MAX
         for item in raw

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm.models.visit import CLIENT_KEY_MAX
 from crm.views.api.shapes import ID_MAX, Body
+from crm.views.api.spec import examples
 from crm.views.api.spec.operations import (
     ALSO_OK,
     ERROR_HEADERS,
@@ -19,7 +19,7 @@ from crm.views.api.spec.operations import (
     WITH_A_BODY,
     Operation,
 )
-from crm.views.api.spec.schemas import SCHEMAS, ref
+from crm.views.api.spec.schemas import all_schemas, ref
 
 VERSION = "1.0.0"
 
@@ -46,27 +46,64 @@ def _parameters(operation: Operation) -> list[dict]:
         if description:
             parameter["description"] = description
         parameters.append(parameter)
-    if operation.endpoint == "api.create_visit":
-        parameters.append(
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "description": "The visit's key; must equal client_key when both are sent.",
-                "schema": {
-                    "type": "string",
-                    "minLength": 8,
-                    "maxLength": CLIENT_KEY_MAX,
-                    "pattern": "^[A-Za-z0-9_-]+$",
-                },
-            }
-        )
     return parameters
 
 
 def _path_names(path: str) -> list[str]:
     return [part[1:-1] for part in path.split("/") if part.startswith("{")]
 
+
+_ERROR_EXAMPLE = {
+    "error": {
+        "code": "validation_error",
+        "message": "Correct the fields named.",
+        "fields": {"due_on": "Pick today or a later date."},
+    }
+}
+
+# Where each record's id goes in the operations that read or change it; the links from an
+# answer that holds such a record (a create's, a page's first item) follow them.
+RECORD_IDS = {
+    "Factory": "factory_id",
+    "FactoryRow": "factory_id",
+    "Visit": "visit_id",
+    "FollowUp": "follow_up_id",
+    "Task": "task_id",
+    "StageChange": "change_id",
+}
+# Answers that hold their record further in: {schema: (record, JSON pointer to it)}.
+HOLDERS = {
+    "VisitOutcome": ("Visit", "/visit"),
+    **{f"{name}Page": (name, "/items/0") for name in ("Visit", "FollowUp", "Task", "StageChange")},
+    "FactoryPage": ("FactoryRow", "/items/0"),
+    "Snapshot": ("Snapshot", ""),
+}
+
+
+def _links(operation: Operation) -> dict:
+    """OpenAPI links from this answer's record to each operation that takes its id or its
+    factory's id in the path (a created visit to its factory, a follow-up to its update)."""
+    record, pointer = HOLDERS.get(operation.ok_schema or "", (operation.ok_schema, ""))
+    if record is None:
+        return {}
+    sources = {}
+    if record in RECORD_IDS:
+        sources[RECORD_IDS[record]] = f"$response.body#{pointer}/id"
+    if RECORD_IDS.get(record) != "factory_id" and record in _WITH_FACTORY:
+        sources["factory_id"] = f"$response.body#{pointer}/factory_id"
+    links = {}
+    for target in OPERATIONS:
+        names = _path_names(target.path)
+        if target is operation or len(names) != 1 or names[0] not in sources:
+            continue
+        links[target.endpoint.removeprefix("api.")] = {
+            "operationId": target.endpoint.removeprefix("api."),
+            "parameters": {f"path.{names[0]}": sources[names[0]]},
+        }
+    return links
+
+
+_WITH_FACTORY = ("Visit", "FollowUp", "Task", "StageChange", "Snapshot")
 
 # Retry-After and the rate limit's headers are whole numbers (of seconds, or the epoch's).
 _DIGITS = {"type": "string", "pattern": "^[0-9]+$"}
@@ -86,30 +123,38 @@ def _headers(headers: dict[str, tuple[str, bool]]) -> dict:
 def _error(status: int) -> dict:
     error = {
         "description": ERROR_TEXT[status],
-        "content": {"application/json": {"schema": ref("Error")}},
+        "content": {"application/json": {"schema": ref("Error"), "example": _ERROR_EXAMPLE}},
     }
     if status in ERROR_HEADERS:
         error["headers"] = _headers(ERROR_HEADERS[status])
     return error
 
 
-def _responses(operation: Operation) -> dict:
+def _responses(operation: Operation, schemas: dict[str, dict]) -> dict:
     ok_content: dict[str, Any]
     if operation.content == "text/html":
         ok_content = {"text/html": {"schema": {"type": "string"}}}
     elif operation.ok_schema:
-        ok_content = {"application/json": {"schema": ref(operation.ok_schema)}}
+        ok_content = {
+            "application/json": {
+                "schema": ref(operation.ok_schema),
+                "example": examples.instance(ref(operation.ok_schema), schemas),
+            }
+        }
     else:
-        ok_content = {"application/json": {"schema": {"type": "object"}}}
+        ok_content = {
+            "application/json": {"schema": {"type": "object"}, "example": {"openapi": "3.1.0"}}
+        }
     headers = _headers(RATE_LIMIT_HEADERS)
-    responses: dict[str, Any] = {
-        str(operation.ok): {"description": "Success.", "headers": headers, "content": ok_content}
-    }
+    ok: dict[str, Any] = {"description": "Success.", "headers": headers, "content": ok_content}
+    found = _links(operation)
+    if found:
+        ok["links"] = found
+    responses: dict[str, Any] = {str(operation.ok): ok}
     if operation.endpoint in ALSO_OK:
         responses[str(ALSO_OK[operation.endpoint])] = {
+            **ok,
             "description": "Success: the record existed already (a repeat, a replaced figure).",
-            "headers": headers,
-            "content": ok_content,
         }
     statuses = set(operation.errors) | set(EVERY_OPERATION)
     if operation.body is not None:
@@ -129,23 +174,35 @@ def _responses(operation: Operation) -> dict:
     return responses
 
 
-def _operation(operation: Operation) -> dict:
+def _operation(operation: Operation, schemas: dict[str, dict]) -> dict:
     document: dict[str, Any] = {
         "operationId": operation.endpoint.removeprefix("api."),
         "summary": operation.summary,
         "tags": [operation.tag],
-        "responses": _responses(operation),
+        "responses": _responses(operation, schemas),
     }
-    if operation.description:
-        document["description"] = operation.description
+    description = operation.description
+    if operation.beyond_schema:
+        rules = "; ".join(f"`{name}`: {rule}" for name, rule in operation.beyond_schema.items())
+        description = (
+            f"{description}\n\nChecked beyond this schema, each answering 422 with the field "
+            f"named: {rules}."
+        ).strip()
+        document["x-checked-beyond-schema"] = list(operation.beyond_schema)
+    if description:
+        document["description"] = description
     parameters = _parameters(operation)
     if parameters:
         document["parameters"] = parameters
     if operation.body is not None:
-        content = {"application/json": {"schema": ref(operation.body.name)}}
+        example = operation.body.example()
+        content = {"application/json": {"schema": ref(operation.body.name), "example": example}}
         if operation.endpoint == "api.create_visit":
             content = {
-                "multipart/form-data": {"schema": _form_schema(operation.body)},
+                "multipart/form-data": {
+                    "schema": _form_schema(operation.body),
+                    "example": {name: str(value) for name, value in example.items()},
+                },
                 **content,
             }
         document["requestBody"] = {"required": True, "content": content}
@@ -167,8 +224,9 @@ def _form_schema(body: Body) -> dict:
 def build() -> dict:
     """The whole document, as /api/v1/openapi.json serves it."""
     paths: dict[str, dict] = {}
+    schemas = all_schemas()
     for operation in OPERATIONS:
-        paths.setdefault(operation.path, {})[operation.method] = _operation(operation)
+        paths.setdefault(operation.path, {})[operation.method] = _operation(operation, schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -186,7 +244,7 @@ def build() -> dict:
         "security": [{"bearerToken": []}, {"session": []}],
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": schemas,
             "securitySchemes": {
                 "bearerToken": {
                     "type": "http",

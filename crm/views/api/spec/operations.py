@@ -87,6 +87,9 @@ class Operation:
     errors: tuple[int, ...] = ()
     description: str = ""
     content: str = "application/json"
+    # Rules JSON Schema cannot state (the date, the record's state, the caller's belts):
+    # {field: the rule}; the document lists them, and each answers 422 naming its field.
+    beyond_schema: dict[str, str] = field(default_factory=dict)
 
 
 def _op(method, path, endpoint, permission, summary, tag, **options) -> Operation:
@@ -134,6 +137,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "its checklist's or flags'). A change is seen once its request has committed, which "
         "can be a moment after its updated_at: start the next sync a few minutes before the "
         "last one's latest updated_at (what comes twice is unchanged).",
+        beyond_schema={
+            "page": "not with updated_since (its pages follow next_after)",
+            "updated_since": "a time between the years 1900 and 2200",
+        },
     ),
     _op(
         "post",
@@ -148,6 +155,10 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(400, 403, 404, 422),
         description="A rep who creates it owns it; managers' and admins' prospects are "
         "unowned until claimed or assigned.",
+        beyond_schema={
+            "belt_id": "one of the caller's belts",
+            "credit_code": "its check characters (GB 32100), and no other factory has it",
+        },
     ),
     _op(
         "get",
@@ -171,6 +182,13 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(400, 403, 404, 422),
         description="Belt, credit code and the key-account flag are a manager's or admin's "
         "to change (403 for a rep who sends a different value).",
+        beyond_schema={
+            "belt_id": "one of the caller's belts",
+            "credit_code": "its check characters (GB 32100), and no other factory has it",
+            "credit_code_override_reason": "admins only, with a code that fails only its "
+            "check characters",
+            "lat": "lat and lng together, with the position stored",
+        },
     ),
     _op(
         "get",
@@ -199,6 +217,14 @@ OPERATIONS: tuple[Operation, ...] = (
         "when the key was used with other content. Multipart form data carries "
         "photos and at most one voice_note (WebM, MP4 or Ogg audio, at most 2 minutes and "
         "3 MB, refused by that field otherwise); JSON carries none.",
+        beyond_schema={
+            "checked_in_at": "at most 30 days before it reaches the server, and not in the future",
+            "factory_id": "a factory in the caller's scope",
+            "follow_up_id": "an open follow-up of that factory",
+            "contact_id": "a contact of that factory",
+            "task_ids": "open items of that factory",
+            "next_on": "today or later",
+        },
     ),
     _op(
         "get",
@@ -232,6 +258,7 @@ OPERATIONS: tuple[Operation, ...] = (
         ok_schema="FollowUp",
         body=FOLLOW_UP_CREATE,
         errors=(400, 404, 422),
+        beyond_schema={"due_on": "today or later"},
     ),
     _op(
         "post",
@@ -286,6 +313,7 @@ OPERATIONS: tuple[Operation, ...] = (
         body=TASK_UPDATE,
         errors=(400, 403, 404, 409, 422),
         description="Only a manager or admin waives a required item (403).",
+        beyond_schema={"status": "a measured item is judged from figures, never ticked"},
     ),
     _op(
         "post",
@@ -300,6 +328,7 @@ OPERATIONS: tuple[Operation, ...] = (
         description="Factory users only: staff get 403 here (they accept or send back evidence "
         "with PATCH /api/v1/tasks/{task_id}), as a factory user gets 404 on the staff-only "
         "operations. 409 when the item is closed already (done or waived), as for PATCH.",
+        beyond_schema={"link": "a measured item takes no evidence"},
     ),
     _op(
         "get",
@@ -324,6 +353,7 @@ OPERATIONS: tuple[Operation, ...] = (
         body=SNAPSHOT_CREATE,
         errors=(400, 404, 422),
         description="201 for a new month's figure, 200 when it replaces the month's earlier one.",
+        beyond_schema={"value": "within the metric's range", "month": "this month or earlier"},
     ),
     _op(
         "post",
@@ -350,6 +380,11 @@ OPERATIONS: tuple[Operation, ...] = (
         "batch is one request for the rate limit, and its body is far within the server's limit "
         "(1,000 items take 100 to 140 kB). The colon is the custom-method form of Google's API "
         "guides; the path is routed as it is, or with the colon written %3A.",
+        beyond_schema={
+            "items": "each item's factory in the caller's scope, its value within its metric's "
+            "range, its month this month or earlier, each factory, metric and month once "
+            "(named items[N].field)"
+        },
     ),
     _op(
         "get",
@@ -374,6 +409,10 @@ OPERATIONS: tuple[Operation, ...] = (
         body=STAGE_CHANGE_CREATE,
         errors=(400, 404, 409, 422),
         description="A manager or admin decides it; an override is not requested here.",
+        beyond_schema={
+            "to_status": "a move the factory may make from its status",
+            "to_stage": "a move the factory may make from its stage",
+        },
     ),
     _op(
         "post",

@@ -222,4 +222,9 @@ SCHEMAS: dict[str, dict] = {
     "StageChangePage": _keyset_page("StageChange"),
     "Session": _object({"user_id": _INT, "role": _STR, "csrf_token": _STR}),
 }
-SCHEMAS.update({body.name: body.schema() for body in bodies.BODIES})
+
+
+def all_schemas() -> dict[str, dict]:
+    """Every component: the answers' and, read now, the request bodies' (a body's choices
+    may come from a catalogue an admin keeps)."""
+    return {**SCHEMAS, **{body.name: body.schema() for body in bodies.BODIES}}
