@@ -34,7 +34,7 @@ YEAR = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=600"
 # What the service worker keeps for the phone offline: the stylesheet, htmx and every module
 # (a module missing offline leaves its page without its script). The worker itself is not.
-PRECACHE = ("css/*.css", "vendor/htmx/*.js", "js/*.js")
+PRECACHE = ("css/*.css", "img/*.svg", "vendor/htmx/*.js", "js/*.js")
 NOT_PRECACHED = frozenset({"js/sw.js"})
 # The blueprints whose templates carry hx- attributes (tests/web/test_assets.py keeps this
 # true): htmx (16 KB compressed) is loaded there only, not on the rep's or the portal's pages.
