@@ -58,6 +58,22 @@ def rows(page: Page):
     return page.locator(".fl-row")
 
 
+def expect_contact_kept_by_the_field(page: Page) -> None:
+    """The refused contact's form: open, with what was typed and the reason by the phone."""
+    reach = page.locator("#reach")
+    phone = reach.get_by_label("Phone (optional)")
+    expect(reach.get_by_label("Name")).to_have_value("王丽")
+    expect(reach.get_by_label("Role (optional)")).to_have_value("老板")
+    expect(phone).to_have_value("1234")
+    expect(phone).to_have_attribute("aria-invalid", "true")
+    expect(phone).to_have_accessible_description(
+        re.compile("A phone number has 5 to 20 digits; this one has 4.")
+    )
+    expect(reach.get_by_role("status").locator("span")).to_have_text(
+        "Not saved: correct the marked fields and save again."
+    )
+
+
 def test_rep_searches_filters_opens_a_factory_adds_a_contact_and_claims_a_prospect(
     page, page_guard, people
 ):
@@ -97,10 +113,21 @@ def test_rep_searches_filters_opens_a_factory_adds_a_contact_and_claims_a_prospe
     contacts.get_by_role("button", name="Save contact").click()
     expect(page.get_by_text("A phone number has 5 to 20 digits; this one has 4.")).to_be_visible()
     expect(page.locator("#reach").get_by_label("Phone (optional)")).to_be_focused()
+    expect_contact_kept_by_the_field(page)
+    page_guard.check(page)
+    page_guard.screenshot("factory-page-contact-refused-390", page)
+    factory_page = page.url
+    page.goto("/sync")  # the sync centre says why, and the form has it all again after
+    expect(page.locator('[data-sync-group="refused"]')).to_contain_text(
+        "A phone number has 5 to 20 digits; this one has 4."
+    )
+    page.goto(factory_page)
+    expect_contact_kept_by_the_field(page)
     page_guard.check(page)
     page.locator("#reach").get_by_label("Phone (optional)").fill("138 1234 5678")
     page.locator("#reach").get_by_role("button", name="Save contact").click()
     expect(page.get_by_text("Contact added: 王丽.")).to_be_visible()
+    expect(page.locator("#outbox-badge [data-outbox-number]")).to_be_hidden()  # none refused
     expect(page.get_by_role("link", name=re.compile("Call 王丽"))).to_have_attribute(
         "href", "tel:13812345678"
     )

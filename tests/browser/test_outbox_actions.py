@@ -293,6 +293,41 @@ def test_the_sync_centre_in_chinese(page, page_guard, live_db, chinese_rep):
     page_guard.screenshot("sync-centre-zh-390", page)
 
 
+def test_a_contact_refused_when_the_signal_returns_comes_back_to_its_form(
+    page, page_guard, live_db, chinese_rep
+):
+    sign_in(page, chinese_rep["rep"])
+    offline_on(page, page_guard, f"/factories/{chinese_rep['factory_id']}")
+    fold = page.locator("#add-contact")
+    fold.locator("summary").click()
+    fold.locator("#contact-name").fill("王经理")
+    fold.locator("#contact-role").fill("老板")
+    fold.locator("#contact-phone").fill("1234")
+    fold.locator("button[type=submit]").click()
+    wait_for(lambda: badge_count(page) == "1", page)
+    expect(fold.locator("#contact-name")).to_have_value("")  # emptied for the next one
+
+    page_guard.context.set_offline(False)
+    phone = fold.locator("#contact-phone")
+    expect(phone).to_have_value("1234")
+    expect(phone).to_have_attribute("aria-invalid", "true")
+    expect(phone).to_be_focused()
+    expect(fold.locator("#contact-name")).to_have_value("王经理")
+    expect(fold.locator("#contact-role")).to_have_value("老板")
+    expect(fold.locator(".field-invalid .error")).to_have_text(re.compile("4"))
+    expect(fold.get_by_role("status")).to_be_visible()
+    page_guard.check(page)
+    page_guard.screenshot("outbox-contact-refused-zh-390", page)
+
+    phone.fill("13800001111")
+    fold.locator("button[type=submit]").click()
+    wait_for(lambda: count(live_db, Contact) == 1, page)
+    wait_for(lambda: badge_count(page) == "0", page)
+    contact = fresh(live_db).scalars(select(Contact)).one()
+    assert (contact.name, contact.role, contact.phone_digits) == ("王经理", "老板", "13800001111")
+    assert count(live_db, ClientAction) == 1
+
+
 def test_the_visit_form_says_saved_once_its_queued_visit_is_sent(
     page, page_guard, live_db, field_world
 ):

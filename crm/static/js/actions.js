@@ -18,6 +18,9 @@ var ROUTES = [
   [/^\/portal\/tasks\/(\d+)\/evidence$/, "evidence_hand_in", "task"]
 ];
 var CLOSES = { follow_up_done: true, follow_up_cancel: true };
+// The forms emptied when their action is queued (so the next one can be typed): a refusal opens
+// them again with what was sent and the server's message by each field.
+var REFILLS = { contact_add: true, evidence_hand_in: true };
 var words = document.getElementById("outbox-badge");
 
 function say(name, value) {
@@ -76,12 +79,14 @@ function noteIn(row) {
   return note;
 }
 
-// The row as the item stands: waiting, refused (with the reason and Drop), or saved.
-function mark(item) {
+// The row as the item stands: waiting, refused (with the reason and Drop), or saved. A refusal
+// this page has just had moves the focus to its first marked field.
+function mark(item, fresh) {
   var row = rowFor(item);
   if (!row) { return; }
   row.classList.remove("outbox-waiting", "outbox-refused", "outbox-sent");
   row.classList.toggle("outbox-closed", !!CLOSES[item.kind] && item.state !== "refused");
+  clearFields(row);
   var note = noteIn(row);
   note.textContent = "";
   var text = document.createElement("span");
@@ -93,9 +98,15 @@ function mark(item) {
   }
   if (item.state === "refused") {
     row.classList.add("outbox-refused");
-    text.textContent = say("refused", item.error && item.error.message);
+    var shownByFields = REFILLS[item.kind] ? reopen(item) : [];
+    var reason = reasonBesides(item.error, shownByFields);
+    text.textContent = reason ? say("refused", reason) : say("refused-fields");
     markFields(row, item);
-    note.appendChild(button(say("retry"), function () { retry(item.key); }));
+    var first = row.querySelector("[aria-invalid='true']");
+    if (fresh && shownByFields.length && first) { first.focus(); }
+    if (reason || !REFILLS[item.kind]) {  // else the form's own button sends it again, corrected
+      note.appendChild(button(say("retry"), function () { retry(item.key); }));
+    }
     note.appendChild(button(say("drop"), function () { drop(item.key); }));
     return;
   }
@@ -113,6 +124,66 @@ function markFields(row, item) {
   });
 }
 
+// The form of an action that empties it, opened again with the values sent where the person has
+// not typed anew, and the message by each refused field. Returns the messages shown by fields.
+function reopen(item) {
+  var form = document.querySelector('form[action="' + item.url + '"]');
+  if (!form) { return []; }
+  var panel = form.closest("details");
+  if (panel) { panel.open = true; }
+  var typed = Array.prototype.some.call(form.elements, function (input) {
+    return input.type !== "hidden" && input.type !== "file" && input.value && input.name;
+  });
+  if (!typed) { refill(form, item.fields); }
+  var fields = (item.error && item.error.fields) || {};
+  var shown = [];
+  Object.keys(fields).forEach(function (name) {
+    var input = form.elements.namedItem(name);
+    if (!input || !input.closest || input.type === "hidden") { return; }
+    var holder = input.closest(".field") || input.parentNode;
+    var message = document.createElement("p");
+    message.className = "error outbox-error";
+    message.id = (input.id || name) + "-outbox-error";
+    message.textContent = fields[name];
+    holder.appendChild(message);
+    holder.classList.add("field-invalid");
+    var described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    input.setAttribute("data-outbox-describedby", described.join(" "));
+    input.setAttribute("aria-describedby", described.concat(message.id).join(" "));
+    shown.push(fields[name]);
+  });
+  return shown;
+}
+
+function refill(form, fields) {
+  (fields || []).forEach(function (pair) {
+    var input = form.elements.namedItem(pair[0]);
+    if (input && input.type !== "file" && input.type !== "hidden" && typeof pair[1] === "string") { input.value = pair[1]; }
+  });
+}
+
+// The server's message without the parts already shown by their fields.
+function reasonBesides(error, shownByFields) {
+  var message = (error && error.message) || "";
+  shownByFields.forEach(function (text) { message = message.replace(text, ""); });
+  return message.trim();
+}
+
+// The marks of an earlier refusal: the messages by the fields and their invalid state.
+function clearFields(row) {
+  row.querySelectorAll(".outbox-error").forEach(function (message) {
+    var holder = message.parentNode;
+    holder.classList.remove("field-invalid");
+    message.remove();
+  });
+  row.querySelectorAll("[data-outbox-describedby]").forEach(function (input) {
+    var before = input.getAttribute("data-outbox-describedby");
+    if (before) { input.setAttribute("aria-describedby", before); } else { input.removeAttribute("aria-describedby"); }
+    input.removeAttribute("data-outbox-describedby");
+  });
+  row.querySelectorAll("[aria-invalid='true']").forEach(function (input) { input.setAttribute("aria-invalid", "false"); });
+}
+
 function button(label, act) {
   var control = document.createElement("button");
   control.type = "button";
@@ -126,7 +197,7 @@ function unmark(key, url) {
   var row = rowFor({ url: url });
   if (!row) { return; }
   row.classList.remove("outbox-waiting", "outbox-refused", "outbox-sent", "outbox-closed");
-  row.querySelectorAll("[aria-invalid='true']").forEach(function (input) { input.setAttribute("aria-invalid", "false"); });
+  clearFields(row);
   var note = row.querySelector(":scope > .outbox-note");
   if (note) { note.remove(); }
 }
@@ -135,16 +206,19 @@ function unmark(key, url) {
 // only for what this page sent: the page drawn after it shows the change itself.
 var shown = {};
 var loadedAt = Date.now();
-function showAll() {
+function showAll(refused) {
   return items().then(function (list) {
     var present = {};
+    var urls = {};
     list.filter(function (item) { return item.url && (item.state !== "sent" || item.sentAt > loadedAt); }).forEach(function (item) {
       present[item.key] = true;
+      urls[item.url] = true;
       shown[item.key] = item.url;
-      mark(item);
+      mark(item, !!(refused && refused[item.key]));
     });
     Object.keys(shown).forEach(function (key) {
-      if (!present[key]) { unmark(key, shown[key]); delete shown[key]; }
+      if (!present[key] && !urls[shown[key]]) { unmark(key, shown[key]); }
+      if (!present[key]) { delete shown[key]; }
     });
   });
 }
@@ -167,14 +241,18 @@ document.addEventListener("submit", function (event) {
   queue(item, form);
 });
 
-// A double tap queues the same action once.
+// A double tap queues the same action once; the same form sent again replaces its refused action
+// (which the server never applied), so the corrected one is not held back behind it.
 function queue(item, form) {
   items().then(function (list) {
     var twin = list.filter(function (one) {
       return one.state === "waiting" && one.url === item.url && JSON.stringify(plain(one.fields)) === JSON.stringify(plain(item.fields));
     })[0];
     if (twin) { return null; }
-    return outbox.put(item).then(function () {
+    var replaced = list.filter(function (one) { return one.state === "refused" && one.url === item.url; });
+    return Promise.all(replaced.map(function (one) { return outbox.remove(one.key); })).then(function () {
+      return outbox.put(item);
+    }).then(function () {
       mark(item);
       shown[item.key] = item.url;
       if (item.kind === "contact_add" || item.kind === "evidence_hand_in") { form.reset(); }
@@ -213,5 +291,5 @@ function labelOf(element) {
   return [action, named ? named.textContent.trim() : ""].filter(Boolean).join(" · ");
 }
 
-window.addEventListener("outbox:changed", function () { showAll(); });
+window.addEventListener("outbox:changed", function (event) { showAll(event.detail && event.detail.refused); });
 showAll();
