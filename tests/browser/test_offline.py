@@ -87,6 +87,12 @@ def test_offline_notes_in_the_users_language_and_zone(
     expect(page.locator("#offline-note")).to_be_visible(timeout=15_000)
     page_guard.screenshot(f"offline-keeping-{locale}-390", page)
     expect(page.locator("#offline-note.offline-note-kept")).to_be_visible(timeout=15_000)
+    page_guard.screenshot(f"offline-kept-{locale}-390", page)
+    # The progress floats over the page: coming and going, it moves nothing under a finger.
+    heading = page.locator("main h1")
+    shown = heading.bounding_box()
+    page.evaluate("() => { document.getElementById('offline-note').hidden = true; }")
+    assert heading.bounding_box() == shown
     page_guard.context.set_offline(True)
     page.goto("/today")
     note = page.locator("#offline-note")
