@@ -380,6 +380,11 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
         Case("rep: my factories, page 1", rep_email, "/factories/", 50),
         Case("rep: my factories, a search", rep_email, f"/factories/?q={search}", 50),
         Case("rep: factory page", rep_email, f"/factories/{factory_id}", 80),
+        # The phone's offline pages: the sync centre, the page for what is not kept, and the
+        # visit form's list of factories that the working set keeps at sign-in.
+        Case("rep: sync centre", rep_email, "/sync", 50),
+        Case("rep: not available offline", rep_email, "/offline", 50),
+        Case("rep: the visit form's factories (JSON)", rep_email, "/visit/factories.json", None),
         submit("no photo", visit_form()),
         submit("one photo", visit_form(photo=True), runs=15),
         submit("a 30 s voice note", visit_form(voice=True), runs=15),
