@@ -154,6 +154,64 @@ def test_a_done_whose_first_answer_is_lost_is_applied_once(page, page_guard, liv
     assert count(live_db, AuditEntry) == audit_before + 1
 
 
+def move(page, target, day) -> None:
+    target.locator("summary").click()
+    target.get_by_label("New date").fill(day.isoformat())
+    target.get_by_role("button", name="Move", exact=True).click()
+
+
+def cancel(page, target, _day) -> None:
+    page.once("dialog", lambda dialog: dialog.accept())
+    target.locator("summary").click()
+    target.get_by_role("button", name="Cancel follow-up").press("Enter")
+
+
+@pytest.mark.parametrize(
+    ("act", "path", "kind", "applied"),
+    [
+        (
+            move,
+            "reschedule",
+            "follow_up_move",
+            lambda f, day: f.due_at.date() >= day - timedelta(1),
+        ),
+        (cancel, "cancel", "follow_up_cancel", lambda f, _day: f.status == "cancelled"),
+    ],
+    ids=["move", "cancel"],
+)
+def test_a_move_or_cancel_whose_first_answer_is_lost_is_applied_once(
+    page, page_guard, live_db, field_world, act, path, kind, applied
+):
+    page_guard.expect_console_error(OFFLINE_ERRORS)
+    sign_in(page, field_world["rep"])
+    first, day = field_world["follow_ups"][0], field_world["local_day"]
+    lost = lose_the_first_answer(page_guard, f"**/follow-ups/{first}/{path}")
+    audit_before = count(live_db, AuditEntry)
+    act(page, row(page, first), day)
+    wait_for(lambda: lost and applied(follow_up(live_db, first), day), page)
+    page.reload()  # any page load sends what waits: the same key again
+    wait_for(lambda: badge_count(page) == "0", page)
+    assert applied(follow_up(live_db, first), day)
+    assert [a.kind for a in fresh(live_db).scalars(select(ClientAction))] == [kind]
+    assert count(live_db, AuditEntry) == audit_before + 1
+
+
+def test_a_task_tick_whose_first_answer_is_lost_is_applied_once(
+    page, page_guard, live_db, field_world
+):
+    page_guard.expect_console_error(OFFLINE_ERRORS)
+    sign_in(page, field_world["rep"])
+    page.goto(f"/factories/{field_world['factory_id']}")
+    task = field_world["task"]
+    lost = lose_the_first_answer(page_guard, f"**/tasks/{task}/complete")
+    page.locator(f"#task-{task}").get_by_role("button", name="Mark done").click()
+    wait_for(lambda: lost and fresh(live_db).get(Task, task).status == "done", page)
+    page.reload()
+    wait_for(lambda: badge_count(page) == "0", page)
+    assert fresh(live_db).get(Task, task).status == "done"
+    assert [a.kind for a in fresh(live_db).scalars(select(ClientAction))] == ["task_tick"]
+
+
 def test_a_task_tick_and_a_new_contact_made_offline_apply_once(
     page, page_guard, live_db, field_world
 ):
