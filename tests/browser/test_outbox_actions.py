@@ -286,6 +286,10 @@ def test_the_sync_centre_lists_what_waits_and_what_was_sent(page, page_guard, li
     offline_on(page, page_guard, "/today")
     first, second, _ = field_world["follow_ups"]
     row(page, first).get_by_role("button", name="Done").click()
+    # The row says "saved on this phone" once the action is kept; leaving sooner may lose it.
+    expect(row(page, first).locator(".outbox-note")).to_have_text(
+        "Saved on this phone: waiting to send"
+    )
     page.goto("/sync")  # from the cache
     waiting = page.locator('[data-sync-group="waiting"]')
     expect(waiting).to_contain_text("Done · Yongkang Hengda Hardware")
@@ -309,6 +313,7 @@ def test_a_hand_in_made_offline_reaches_the_rep_once(page, page_guard, live_db, 
     task_row = page.locator(f"#task-{task_id}")
     task_row.get_by_text("Hand in evidence").click()
     task_row.get_by_label("Link").fill("https://v.example.com/hengda")
+    page.wait_for_load_state("networkidle")  # the portal's modules have come
     page_guard.context.set_offline(True)
     task_row.get_by_role("button", name="Hand in", exact=True).click()
     expect(task_row.locator(".outbox-note")).to_have_text("Saved on this phone: waiting to send")
@@ -319,6 +324,29 @@ def test_a_hand_in_made_offline_reaches_the_rep_once(page, page_guard, live_db, 
     wait_for(lambda: badge_count(page) == "0", page)
     assert fresh(live_db).get(Task, task_id).evidence_link == "https://v.example.com/hengda"
     assert count(live_db, ClientAction) == 1
+
+
+def test_a_module_lost_while_the_page_loads_leaves_a_working_form(
+    page, page_guard, live_db, field_world
+):
+    """The signal drops while the portal loads, before the service worker keeps its modules: the
+    page stays as drawn, with no uncaught error, and the hand-in still goes once it is back."""
+    page_guard.expect_console_error(OFFLINE_ERRORS)
+    page_guard.context.route(
+        "**/js/portal-photos.js", lambda route: route.abort("internetdisconnected")
+    )
+    warnings: list[str] = []
+    page.on("console", lambda message: message.type == "warning" and warnings.append(message.text))
+    sign_in(page, field_world["owner"])
+    task_id = field_world["task"]
+    task_row = page.locator(f"#task-{task_id}")
+    task_row.get_by_text("Hand in evidence").click()
+    task_row.get_by_label("Link").fill("https://v.example.com/hengda")
+    task_row.get_by_role("button", name="Hand in", exact=True).click()
+    expect(page.locator(f"#task-{task_id}")).to_contain_text("Handed in. Your rep will check it.")
+    assert fresh(live_db).get(Task, task_id).status == "submitted"
+    assert any("portal-photos.js" in text for text in warnings), warnings
+    page_guard.check(page)
 
 
 @pytest.fixture

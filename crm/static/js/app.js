@@ -65,7 +65,17 @@ function holdSubmits(form, loading) {
     if (tapped.submitter) { form.requestSubmit(tapped.submitter); } else { form.requestSubmit(); }
   }
   form.addEventListener("submit", hold);
-  loading.then(release, function (error) { release(); throw error; });
+  loading.then(release);
+}
+
+// A module the page could not fetch (the signal went while the page loaded, before the service
+// worker kept it) leaves the page as the server drew it: its forms post as plain forms, and the
+// failure is a warning, not an uncaught error.
+function load(path) {
+  return import(path).catch(function (error) {
+    console.warn("Not loaded: " + path + " (" + error.message + ")");
+    return null;
+  });
 }
 
 // --- each page's own modules ---------------------------------------------------------------------
@@ -78,7 +88,7 @@ function holdSubmits(form, loading) {
 var ACTION_FORMS = '[formaction^="/follow-ups/"], form[action^="/tasks/"], ' +
   'form[action^="/factories/"][action$="/contacts"], form[action^="/portal/tasks/"]';
 if (userId) {
-  import("./outbox.js");
+  load("./outbox.js");
 }
 if (userId && document.querySelector(ACTION_FORMS)) {
   var early = null;
@@ -88,37 +98,37 @@ if (userId && document.querySelector(ACTION_FORMS)) {
     early = early || event;
   };
   document.addEventListener("submit", holdEarly, true);
-  import("./actions.js").finally(function () {
+  load("./actions.js").finally(function () {
     document.removeEventListener("submit", holdEarly, true);
     if (early) { early.target.requestSubmit(early.submitter || undefined); }
   });
 }
 if (userId && document.getElementById("sync-centre")) {
-  import("./sync-centre.js");
+  load("./sync-centre.js");
 }
 var visitForm = document.getElementById("visit-form");
 if (visitForm && window.indexedDB) {
-  holdSubmits(visitForm, import("./visit-form.js"));
+  holdSubmits(visitForm, load("./visit-form.js"));
 }
 if (document.querySelector(".today-near-button[data-near-url], .today-route-button[data-route-url]")) {
-  import("./route.js");
+  load("./route.js");
 }
 if (document.getElementById("board-dialog")) {
-  import("./board.js");
+  load("./board.js");
 }
 if (document.querySelector("[data-import-progress]")) {
-  import("./imports.js");
+  load("./imports.js");
 }
 // Offline (offline.js): the cached page's note, the working set kept at sign-in, signing out.
 // The visit form's distance to the factory; the portal's photos shrunk before they are sent.
 if (body.hasAttribute("data-outbox")) {
-  import("./offline.js");
+  load("./offline.js");
 }
 if (visitForm) {
-  import("./check-in-distance.js");
+  load("./check-in-distance.js");
 }
 var shrinking = document.querySelectorAll("form[data-shrink-photos]");
 if (shrinking.length) {
-  var photoModule = import("./portal-photos.js");
+  var photoModule = load("./portal-photos.js");
   shrinking.forEach(function (form) { holdSubmits(form, photoModule); });
 }
