@@ -177,7 +177,7 @@ def test_a_contact_keeps_the_phone_as_typed_and_its_digits(world):
         now=NOW,
     )
     assert (contact.name, contact.role) == ("王丽", "老板")
-    assert (contact.phone, contact.phone_digits) == ("+86 138-1234-5678", "8613812345678")
+    assert (contact.phone, contact.phone_digits) == ("+86 138-1234-5678", "13812345678")
     assert contact.wechat_id == "wangli_88"
     assert contact in world["own"].contacts
     entry = audits("contact", contact.id)[-1]

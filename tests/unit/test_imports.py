@@ -174,7 +174,7 @@ def test_the_good_file_imports_and_importing_it_again_changes_nothing(world, db_
         28.9,
     )
     assert [(c.name, c.phone, c.phone_digits) for c in hengda.contacts] == [
-        ("王经理", "+86 138 0000 0000", "8613800000000")
+        ("王经理", "+86 138 0000 0000", "13800000000")
     ]
     run_audit = db_session.scalar(
         select(AuditEntry).where(

@@ -9,8 +9,9 @@ from pathlib import Path
 import crm
 
 SCRIPTS = Path(crm.__file__).resolve().parent / "static" / "js"
-# `import ... from "./x.js"` and `import("./x.js")`: the modules name each other relatively.
-IMPORT = re.compile(r"""\bimport\b[^"';]*?["']\./([\w-]+\.js)["']""")
+# `import ... from "./x.js"`, `import("./x.js")` and the entry's `load("./x.js")`: the modules
+# name each other relatively.
+IMPORT = re.compile(r"""\b(?:import|load)\b[^"';]*?["']\./([\w-]+\.js)["']""")
 
 
 def modules() -> set[str]:

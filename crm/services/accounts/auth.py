@@ -21,6 +21,7 @@ from crm.errors import Invalid, Locked, too_long, too_short
 from crm.extensions import db
 from crm.models import LoginAttempt, TwoFactor, User, UserSession
 from crm.models.user import EMAIL_MAX
+from crm.services.factories import phones
 from crm.services.install import audit
 
 PASSWORD_MIN = 10
@@ -41,11 +42,7 @@ def normalise_email(raw: str) -> str:
 
 def normalise_phone(raw: str) -> str:
     """A mainland mobile number's digits, without a +86 / 0086 country prefix."""
-    digits = re.sub(r"\D", "", raw or "")
-    for prefix in ("0086", "86"):
-        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
-            return digits[len(prefix) :]
-    return digits
+    return phones.national_digits(raw)
 
 
 def normalise_login(raw: str) -> str:

@@ -22,7 +22,7 @@ from crm.errors import too_long
 from crm.extensions import db
 from crm.models import Belt, Contact, Factory, ImportRun, User
 from crm.models.factory import ADDRESS_MAX, CATEGORY_MAX, CONTACT_NAME_MAX, FACTORY_NAME_MAX
-from crm.services.factories import credit_code, factory_fields
+from crm.services.factories import credit_code, factory_fields, phones
 from crm.services.imports.import_columns import FACTORY_FIELDS, FALSE_WORDS, NO, TRUE_WORDS, YES
 from crm.services.imports.import_rows import (
     Plan,
@@ -314,7 +314,7 @@ def _new_contact(factory_id: int, name: str, phone: str, now: datetime) -> dict:
         "name": name,
         "role": "",
         "phone": phone,
-        "phone_digits": "".join(ch for ch in phone if ch.isdigit()),
+        "phone_digits": phones.national_digits(phone),
         "wechat_id": "",
         "created_at": now,
     }
@@ -323,7 +323,7 @@ def _new_contact(factory_id: int, name: str, phone: str, now: datetime) -> dict:
 def _digits(contact: dict) -> dict:
     if "phone" not in contact:
         return {}
-    return {"phone_digits": "".join(ch for ch in contact["phone"] if ch.isdigit())}
+    return {"phone_digits": phones.national_digits(contact["phone"])}
 
 
 # --- the export that re-imports ------------------------------------------------------------
