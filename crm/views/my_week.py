@@ -4,6 +4,7 @@ the field blueprint, kept in a module of its own."""
 from __future__ import annotations
 
 from flask import render_template
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import clock, scope
@@ -22,4 +23,14 @@ def my_week():
         week=week,
         chart_width=weeks.CHART_WIDTH,
         chart_height=weeks.CHART_HEIGHT,
+        shown=shown,
     )
+
+
+def shown(value: float | None, share: bool) -> str:
+    """A figure as the page shows it: "3", "2.5" (a median), "67%", or "–" for none."""
+    if value is None:
+        return "–"
+    if share:
+        return _("%(share)s%%", share=round(value))
+    return str(int(value)) if value == int(value) else f"{value:.1f}"

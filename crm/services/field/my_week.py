@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, case, cast, func, literal, select
+from sqlalchemy import Date, Select, case, cast, func, literal, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from crm import clock
+from crm import cache, clock
 from crm.extensions import db
 from crm.models import Factory, FollowUp, StageChange, Task, User, Visit
+from crm.scope import unowned_prospect_condition
 from crm.services.pipeline.team_report import credited_rep, moved_up
 
 EARLIER_WEEKS = 8
@@ -134,7 +135,7 @@ def my_week(rep: User, now: datetime) -> MyWeek:
     counted: dict[str, dict[tuple[int, int], Tally]] = {code: {} for code in FIGURES}
     _visits(counted, people, bounds)
     _tasks(counted, people, bounds)
-    _stages(counted, people, bounds)
+    _stages(counted, people, bounds, cache.team_belts(rep.team_id))
     _follow_ups(counted, people, bounds, now)
     figures = []
     for code in FIGURES:
@@ -225,26 +226,39 @@ def _tasks(counted, people, bounds) -> None:
         counted["tasks"][(person, index)] = Tally(count)
 
 
-def _stages(counted, people, bounds) -> None:
+def _worked_on(people: list[int], team_belts: list[int]) -> Select:
+    """The factories whose moves up the team's reps can be credited with: those they own, and
+    the unowned ones of their belts (a prospect that a rep asked to sign). Read by owner and by
+    belt from their indexes, then each factory's changes from its own: the install's changes
+    are never scanned."""
+    return select(Factory.id).where(
+        Factory.owner_id.in_(people) | unowned_prospect_condition(team_belts)
+    )
+
+
+def _stages(counted, people, bounds, team_belts) -> None:
     """Factories moved up a stage (or signed into the first) in the week, credited as the team
     page credits them: to the rep who asked, or to the factory's rep."""
     requester = aliased(User)
     credited = credited_rep(requester).label("person")
     week = _week_of(StageChange.decided_at, bounds).label("week")
+    # Counted rather than filtered on: in the WHERE clause the decision's index would tempt
+    # SQLite to read every applied change of the install instead of these factories' own.
+    moves = func.sum(case((moved_up(), 1), else_=0))
     statement = (
-        select(credited, week, func.count())
+        select(credited, week, moves)
         .select_from(StageChange)
         .join(Factory, Factory.id == StageChange.factory_id)
         .outerjoin(requester, requester.id == StageChange.requested_by_id)
         .where(
-            moved_up(),
+            StageChange.factory_id.in_(_worked_on(people, team_belts)),
+            StageChange.requested_at < bounds[-1],
             _within(StageChange.decided_at, bounds),
-            Factory.owner_id.in_(people) | StageChange.requested_by_id.in_(people),
         )
         .group_by(credited, week)
     )
     for person, index, count in db.session.execute(statement):
-        counted["stages"][(person, index)] = Tally(count)
+        counted["stages"][(person, index)] = Tally(int(count or 0))
 
 
 def _follow_ups(counted, people, bounds, now) -> None:
