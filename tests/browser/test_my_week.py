@@ -43,6 +43,8 @@ def rep_with_weeks(live_db, request):
 def test_my_week_reads_on_a_phone(page, page_guard, rep_with_weeks, request):
     sign_in(page, rep_with_weeks)
     page.goto("/today")
+    page_guard.check(page)
+    page_guard.screenshot(f"my-week-from-today-{request.node.callspec.id}")
     page.locator('a[href="/my-week"]').click()
     page.wait_for_url("**/my-week")
     charts = page.locator("svg.my-week-chart")
