@@ -50,7 +50,9 @@ def remove_closure(factory_id: int):
     factory = _factory(factory_id)
     form = RemoveClosureForm()
     if not form.validate_on_submit():
-        message = " ".join(form.closure_id.errors) or _("The form expired; send it again.")
+        message = " ".join(map(str, form.closure_id.errors)) or _(
+            "The form expired; send it again."
+        )
         return _page(factory, closure_alert=message, status=422)
     closure = closures.get(factory, form.closure_id.data)
     if closure is None:

@@ -73,7 +73,7 @@ def add_calendar_day():
 def remove_calendar_day():
     form = RemoveDayForm()
     if not form.validate_on_submit():
-        message = " ".join(form.day.errors) or _("The form expired; send it again.")
+        message = " ".join(map(str, form.day.errors)) or _("The form expired; send it again.")
         return _page(_year(), alert=message, status=422)
     try:
         removed = holidays.remove_day(current_user, form.day.data)
@@ -91,7 +91,9 @@ def load_calendar_year():
     form = SeedYearForm()
     try:
         if not form.validate_on_submit():
-            raise Invalid(" ".join(form.year.errors) or _("The form expired; send it again."))
+            raise Invalid(
+                " ".join(map(str, form.year.errors)) or _("The form expired; send it again.")
+            )
         year = holidays.check_year(form.year.data, clock.today())
     except Invalid as error:
         return _page(_year(), alert=error.message, status=422)

@@ -78,7 +78,7 @@ def add_leave():
 def remove_leave():
     form = RemoveLeaveForm()
     if not form.validate_on_submit():
-        message = " ".join(form.leave_id.errors) or _("The form expired; send it again.")
+        message = " ".join(map(str, form.leave_id.errors)) or _("The form expired; send it again.")
         return _page(alert=message, status=422)
     leave = leaves.get(current_user, form.leave_id.data)
     if leave is None:
