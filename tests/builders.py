@@ -12,14 +12,14 @@ from werkzeug.security import generate_password_hash
 
 from crm.extensions import db
 from crm.models import (
-    FactoryClosure,
-    Leave,
     Belt,
     Contact,
     Factory,
+    FactoryClosure,
     FollowUp,
     ImportRow,
     ImportRun,
+    Leave,
     Setting,
     StageChange,
     Task,

@@ -30,7 +30,7 @@ class CalendarDayForm(PageForm):
         validators=[InputRequired(_l("Choose a day off or a make-up working day."))],
     )
     name = StringField(
-        _l("Name"),
+        _l("Name of the day"),
         validators=[NamedLength(max=HOLIDAY_NAME_MAX), CleanText(single_line=True)],
         description=_l("For example: Spring Festival."),
     )
