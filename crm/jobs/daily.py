@@ -8,9 +8,10 @@ one indexed query per batch (walking factory ids upwards), never a query per fac
   visit, or today if that is past (due dates land on the factory's working days:
   crm.services.field.followups.due_instant). The new follow-up is the factory's only open one,
   so it is also its `next_follow_up_at`.
-- Stale: the factories that became stale within the last week are notified to their rep,
-  once per stale spell (the key names the last visit). The flags on lists are derived
-  live (crm.services.factories.factory_list); nothing is stored here but the notification.
+- Stale: the factories that became stale within the last week are notified to their rep (to
+  the stand-in while the rep is on leave), once per stale spell (the key names the last
+  visit). The flags on lists are derived live (crm.services.factories.factory_list); nothing
+  is stored here but the notification.
 - Eligibility is worked out again (crm.services.growth.eligibility, in batches) for the active
   factories below the last stage that could be eligible: those marked eligible (time alone
   can take it away, as figures age past the freshness window) and those with no required
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from crm import clock
 from crm.jobs.notices import Notice, send_once
+from crm.jobs.reminders import stand_ins_on
 from crm.models import STAGES, Belt, Factory, FollowUp, Task, User, team_managers
 from crm.services.calendar import working_days
 from crm.services.factories import factory_list
@@ -158,11 +160,17 @@ def notify_stale(session: Session, now: datetime) -> Iterator[dict[str, int]]:
     )
     conditions = [became_stale, *_owned_by_active_rep()]
     for batch in in_chunks(session, conditions, BATCH, joinedload(Factory.owner)):
-        yield {"stale_notified": send_once(_stale_notice(factory, now) for factory in batch)}
+        # A rep on leave is not told: their stand-in is (crm.jobs.reminders.stand_ins_on).
+        away = stand_ins_on(session, {factory.owner_id for factory in batch}, clock.today(now))
+        notices = (
+            _stale_notice(factory, now, away.get(factory.owner_id, factory.owner))
+            for factory in batch
+        )
+        yield {"stale_notified": send_once(notices)}
     yield {"stale_notified": 0}
 
 
-def _stale_notice(factory: Factory, now: datetime) -> Notice:
+def _stale_notice(factory: Factory, now: datetime, recipient: User) -> Notice:
     since = factory.last_visit_at or factory.stage_entered_at or factory.created_at
     days = (now - since).days
     if factory.last_visit_at is None:
@@ -180,7 +188,7 @@ def _stale_notice(factory: Factory, now: datetime) -> Notice:
             )
 
     return Notice(
-        user=factory.owner,
+        user=recipient,
         kind="factory_stale",
         key=f"factory_stale:{factory.id}:{since:%Y%m%dT%H%M%S}",
         title=title,

@@ -240,3 +240,11 @@ def test_the_stand_in_sees_the_follow_ups_only_during_the_leave(world):
     assert seen_on(ten_local(date(2026, 2, 11))) == ["During"]
     assert seen_on(ten_local(date(2026, 2, 14))) == []  # the leave is over
     assert during.assignee_id == rep.id  # nothing was handed over
+
+
+def test_a_factory_gone_stale_while_its_rep_is_on_leave_is_told_to_the_stand_in(world):
+    rep, stand_in, factory = world["rep"], world["stand_in"], world["factory"]
+    factory.last_visit_at = NOW - timedelta(days=16)  # elementary: stale after 14 days
+    builders.leave(rep, stand_in, TODAY, TODAY + timedelta(days=2))
+    run(daily.notify_stale)
+    assert db.session.scalars(select(Notification.user_id)).all() == [stand_in.id]
