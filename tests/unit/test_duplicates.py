@@ -74,7 +74,7 @@ def reasons(found, factory):
 
 
 @pytest.mark.parametrize(
-    "name", ["永康宏翔门业", "永康宏翔门业厂", "永康 宏翔门业 有限责任公司", "永康宏翔门業"]
+    "name", ["永康宏翔门业", "永康宏翔门业厂", "永康 宏翔门业 有限责任公司", "永康宏翔门业制品厂"]
 )
 def test_a_similar_name_in_scope_is_found(world, name):
     found = duplicates.find(world["rep"], Candidate(name=name, belt_id=world["belt"].id), DAY)

@@ -29,9 +29,9 @@ from crm.services.factories import phones
 from crm.services.field.geo import distance_m
 
 NEARBY_M = 100.0
-# Two names whose cores score at least this (rapidfuzz's ratio, 0 to 100) are alike: "永康宏翔门业"
+# Two names whose cores score at least this (rapidfuzz's ratio, 0 to 100) are alike: "宏翔门业"
 # and "宏翔门业制品" are, "宏翔门业" and "宏达门业" are not.
-SIMILAR_NAME = 80.0
+SIMILAR_NAME = 85.0
 # A name's core held whole in another's counts from this many characters ("门业" is a trade).
 HELD_MIN = 4
 # A belt's factories compared by name at most (a belt holds a few thousand at the most).
