@@ -441,4 +441,4 @@ def _moved_message(change: StageChange) -> str:
 
 
 # The list's export (a manager's or admin's) lives in its own module, on this blueprint.
-from crm.views import factories_export  # noqa: E402,F401
+from crm.views import factories_export, prospects  # noqa: E402,F401

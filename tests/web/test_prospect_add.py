@@ -1,0 +1,176 @@
+"""A prospect added in the street (issue 27): the phone's form, the duplicates listed with links
+before saving, "Save anyway", a same code refused, the outbox's exactly once, and the links from
+Today and My factories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from crm.extensions import db
+from crm.models import Contact, Factory
+from crm.services.accounts import auth
+from tests import builders
+from tests.web.helpers import csrf_token
+
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+KEY = "key-prospect-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def world(db_session):
+    team, other_team = builders.team(), builders.team()
+    belt, other_belt = builders.belt(team), builders.belt(other_team)
+    rep = builders.user("rep", team_=team)
+    hongxiang = builders.factory(belt, owner=rep, name="永康宏翔门业有限公司", lat=28.9, lng=120.03)
+    builders.contact(hongxiang, name="孙丽", phone="131 7921 6444")
+    elsewhere = builders.factory(other_belt, name="远方五金厂")
+    db_session.commit()
+    return {
+        "belt": belt,
+        "rep": rep,
+        "hongxiang": hongxiang,
+        "elsewhere": elsewhere,
+        "manager": builders.user("manager", leads=[team]),
+    }
+
+
+def client_of(app, user):
+    auth.start_session(user, "test", "127.0.0.1")
+    db.session.commit()
+    return app.test_client(user=user)
+
+
+def post(client, fields: dict, *, key: str | None = None, as_json: bool = False):
+    token = csrf_token(client, "/factories/new")
+    if as_json:
+        headers = {"Idempotency-Key": key, "X-CSRFToken": token, "Accept": "application/json"}
+        return client.post("/factories/new", data=fields, headers=headers)
+    data = {"csrf_token": token, **fields}
+    if key:
+        data["client_key"] = key
+    return client.post("/factories/new", data=data)
+
+
+def count(name: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(Factory).where(Factory.name == name))
+
+
+def fields(world, **more) -> dict:
+    return {
+        "name": "金华新华文具",
+        "contact_name": "张三",
+        "contact_phone": "138 1234 5678",
+        "category": "文具",
+        "belt_id": str(world["belt"].id),
+        "lat": "29.1",
+        "lng": "119.6",
+        **more,
+    }
+
+
+def test_today_and_my_factories_link_to_the_form(app, world):
+    client = client_of(app, world["rep"])
+    for page in ("/today", "/factories/"):
+        assert 'href="/factories/new"' in client.get(page).get_data(as_text=True)
+    form = client.get("/factories/new")
+    assert form.status_code == 200
+    body = form.get_data(as_text=True)
+    assert 'action="/factories/new"' in body and "Save prospect" in body
+
+
+def test_a_prospect_without_duplicates_is_saved_and_owned_by_the_rep(app, world):
+    client = client_of(app, world["rep"])
+    answer = post(client, fields(world))
+    assert answer.status_code == 303
+    factory = db.session.scalar(select(Factory).where(Factory.name == "金华新华文具"))
+    assert answer.location.endswith(f"/factories/{factory.id}")
+    assert factory.owner_id == world["rep"].id and factory.status == "prospect"
+    assert (factory.lat, factory.lng, factory.category) == (29.1, 119.6, "文具")
+    assert factory.credit_code is None
+    contact = db.session.scalar(select(Contact).where(Contact.factory_id == factory.id))
+    assert (contact.name, contact.phone_digits) == ("张三", "13812345678")
+
+
+def test_duplicates_are_listed_with_links_then_saved_anyway(app, world):
+    client = client_of(app, world["rep"])
+    sent = fields(world, name="永康宏翔门业厂", contact_phone="+86 131-7921-6444")
+    first = post(client, sent)
+    assert first.status_code == 409
+    body = first.get_data(as_text=True)
+    assert f'href="/factories/{world["hongxiang"].id}"' in body
+    assert 'name="save_anyway" value="1"' in body
+    assert count("永康宏翔门业厂") == 0
+    second = post(client, {**sent, "save_anyway": "1"})
+    assert second.status_code == 303
+    assert count("永康宏翔门业厂") == 1
+
+
+def test_a_same_code_is_refused_even_saved_anyway_and_out_of_scope_has_no_name(app, world):
+    client = client_of(app, world["rep"])
+    code = world["elsewhere"].credit_code
+    answer = post(client, fields(world, credit_code=code, save_anyway="1"))
+    assert answer.status_code == 422
+    body = answer.get_data(as_text=True)
+    assert "exists outside your scope" in body
+    assert "远方五金厂" not in body and f'/factories/{world["elsewhere"].id}"' not in body
+    assert count("金华新华文具") == 0
+
+
+def test_the_duplicate_list_names_only_what_is_in_scope(app, world):
+    client = client_of(app, world["rep"])
+    found = client.get(
+        "/factories/new/duplicates",
+        query_string={"name": "远方五金", "contact_phone": "13179216444"},
+    )
+    assert found.status_code == 200
+    body = found.get_data(as_text=True)
+    assert f'href="/factories/{world["hongxiang"].id}"' in body
+    assert "exists outside your scope" in body and "远方" not in body
+
+
+def test_the_outbox_saves_a_prospect_exactly_once(app, world):
+    client = client_of(app, world["rep"])
+    first = post(client, fields(world), key=KEY, as_json=True)
+    assert first.status_code == 200 and first.json["kind"] == "prospect_add"
+    again = post(client, fields(world), key=KEY, as_json=True)
+    assert again.json["repeat"] is True and again.json["location"] == first.json["location"]
+    assert count("金华新华文具") == 1
+
+
+def test_the_outbox_hears_duplicates_by_field_and_the_key_stays_free(app, world):
+    client = client_of(app, world["rep"])
+    sent = fields(world, name="永康宏翔门业", contact_phone="13179216444")
+    refused = post(client, sent, key=KEY, as_json=True)
+    assert refused.status_code == 409
+    error = refused.json["error"]
+    assert "永康宏翔门业有限公司" in error["fields"]["name"]
+    assert "永康宏翔门业有限公司" in error["fields"]["contact_phone"]
+    saved = post(client, {**sent, "save_anyway": "1"}, key=KEY, as_json=True)
+    assert saved.status_code == 200
+    assert count("永康宏翔门业") == 1
+
+
+def test_a_refused_field_comes_back_by_its_name(app, world):
+    client = client_of(app, world["rep"])
+    refused = post(client, fields(world, name="", lat="91"), key=KEY, as_json=True)
+    assert refused.status_code == 422
+    assert set(refused.json["error"]["fields"]) >= {"name"}
+    nothing = post(client, fields(world, lat="95"), key=KEY, as_json=True)
+    assert nothing.status_code == 422 and "lat" in nothing.json["error"]["fields"]
+
+
+def test_a_manager_adds_an_unowned_prospect(app, world):
+    client = client_of(app, world["manager"])
+    assert post(client, fields(world)).status_code == 303
+    factory = db.session.scalar(select(Factory).where(Factory.name == "金华新华文具"))
+    assert factory.owner_id is None and factory.belt_id == world["belt"].id
