@@ -52,12 +52,12 @@ class ProspectForm(PageForm):
     lat = StringField(
         _l("Latitude"),
         validators=_line(COORDINATE_MAX),
-        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+        render_kw={"inputmode": "decimal", "autocomplete": "off", "data-outbox-auto": True},
     )
     lng = StringField(
         _l("Longitude"),
         validators=_line(COORDINATE_MAX),
-        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+        render_kw={"inputmode": "decimal", "autocomplete": "off", "data-outbox-auto": True},
     )
     credit_code = StringField(
         _l("Unified social credit code (optional)"),

@@ -133,8 +133,10 @@ function reopen(item) {
   if (!form) { return []; }
   var panel = form.closest("details");
   if (panel) { panel.open = true; }
+  // A field the page fills itself (data-outbox-auto: the phone's position, the nearest belt) is
+  // not the person typing anew.
   var typed = Array.prototype.some.call(form.elements, function (input) {
-    return input.type !== "hidden" && input.type !== "file" && input.value && input.name;
+    return input.type !== "hidden" && input.type !== "file" && input.value && input.name && !input.hasAttribute("data-outbox-auto");
   });
   if (!typed) { refill(form, item.fields); }
   var fields = (item.error && item.error.fields) || {};

@@ -41,8 +41,10 @@ function nearestBelt(here) {
   if (best) { belt.value = best.option.value; }
 }
 
+var lastHere = null;
 function useHere(position) {
   var here = position.coords;
+  lastHere = position;
   nearestBelt(here);
   if (typedPlace) { return; }
   var before = lat.value + "," + lng.value;
@@ -85,7 +87,10 @@ form.addEventListener("reset", function () {
   // Queued: the next prospect starts empty, at the phone's position again.
   typedPlace = false;
   chosenBelt = false;
-  window.setTimeout(function () { panel.innerHTML = ""; }, 0);
+  window.setTimeout(function () {
+    panel.innerHTML = "";
+    if (lastHere) { useHere(lastHere); }
+  }, 0);
 });
 // A refusal (duplicates found when the outbox sent it) brings the form back: list them again.
 new MutationObserver(function (changes) {
