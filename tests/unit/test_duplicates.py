@@ -122,8 +122,8 @@ def test_a_duplicate_outside_the_scope_shows_no_name(world):
     assert len(found) == 1
     assert found[0].outside_scope and found[0].factory is None
     assert found[0].reasons == ["credit_code", "phone", "name"]
-    assert "远方" not in prospects.describe(found[0])
-    assert prospects.describe(found[0]) == "A factory like this exists outside your scope."
+    assert "远方" not in duplicates.describe(found[0])
+    assert duplicates.describe(found[0]) == "A factory like this exists outside your scope."
 
 
 def test_the_factory_itself_is_no_duplicate_of_its_edit(world):

@@ -174,3 +174,45 @@ def test_a_manager_adds_an_unowned_prospect(app, world):
     assert post(client, fields(world)).status_code == 303
     factory = db.session.scalar(select(Factory).where(Factory.name == "金华新华文具"))
     assert factory.owner_id is None and factory.belt_id == world["belt"].id
+
+
+def test_the_api_warns_of_the_same_name_created_twice(client, world, db_session):
+    from crm.services.accounts import api_tokens
+
+    secret = api_tokens.create(world["rep"], "phone", None).secret
+    db_session.commit()
+    headers = {"Authorization": f"Bearer {secret}"}
+    body = {"name": "金华新华文具", "belt_id": world["belt"].id}
+    first = client.post("/api/v1/factories", json=body, headers=headers)
+    assert first.status_code == 201 and first.json["duplicates"] == []
+    second = client.post("/api/v1/factories", json=body, headers=headers)
+    assert second.status_code == 201
+    (warning,) = second.json["duplicates"]
+    assert warning["factory_id"] == first.json["id"] and warning["reasons"] == ["name"]
+    assert warning["name"] == "金华新华文具" and warning["outside_scope"] is False
+    hidden = client.post("/api/v1/factories", json={**body, "name": "远方五金"}, headers=headers)
+    (outside,) = hidden.json["duplicates"]
+    assert outside == {
+        "factory_id": None,
+        "name": None,
+        "outside_scope": True,
+        "reasons": ["name"],
+        "distance_m": None,
+        "message": "A factory like this exists outside your scope.",
+    }
+
+
+def test_the_factory_edit_warns_of_likely_duplicates(app, world):
+    twin = builders.factory(world["belt"], owner=world["rep"], name="别的厂")
+    db.session.commit()
+    client = client_of(app, world["rep"])
+    token = csrf_token(client, f"/factories/{twin.id}/edit")
+    answer = client.post(
+        f"/factories/{twin.id}/edit",
+        data={"csrf_token": token, "name": "永康宏翔门业厂", "lat": "28.9005", "lng": "120.03"},
+        follow_redirects=True,
+    )
+    assert answer.status_code == 200
+    body = answer.get_data(as_text=True)
+    assert "Saved the factory&#39;s details." in body or "Saved the factory's details." in body
+    assert "永康宏翔门业有限公司" in body and "may be in the CRM already" in body

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
+from flask_babel import gettext as _
 from rapidfuzz import fuzz
 from sqlalchemy import or_, select
 
@@ -157,6 +158,26 @@ def find(actor: User, candidate: Candidate, on: date) -> list[Duplicate]:
 def code_refused(duplicates: Iterable[Duplicate]) -> bool:
     """A same credit code is a refusal, not a warning (the code is unique)."""
     return any("credit_code" in d.reasons for d in duplicates)
+
+
+def describe(duplicate: Duplicate, reason: str | None = None) -> str:
+    """One duplicate in words: its name and why, or only that it exists outside the scope."""
+    if duplicate.outside_scope:
+        return _("A factory like this exists outside your scope.")
+    factory = duplicate.factory
+    assert factory is not None
+    reason = reason or duplicate.reasons[0]
+    if reason == "phone":
+        return _("%(name)s has a contact with this phone.", name=factory.name)
+    if reason == "nearby" and duplicate.distance_m is not None:
+        return _(
+            "%(name)s is %(metres)d m from here.",
+            name=factory.name,
+            metres=round(duplicate.distance_m),
+        )
+    if reason == "credit_code":
+        return _("%(name)s has this credit code already.", name=factory.name)
+    return _("%(name)s has a similar name.", name=factory.name)
 
 
 def _note(found: dict[int, Duplicate], factory_id: int, reason: str) -> Duplicate:

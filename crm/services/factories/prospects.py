@@ -111,28 +111,10 @@ def by_field(found: list[duplicates.Duplicate]) -> dict[str, str]:
     fields: dict[str, list[str]] = {}
     for duplicate in found:
         for reason in duplicate.reasons:
-            fields.setdefault(where.get(reason, "lat"), []).append(describe(duplicate, reason))
+            fields.setdefault(where.get(reason, "lat"), []).append(
+                duplicates.describe(duplicate, reason)
+            )
     return {name: " ".join(lines) for name, lines in fields.items()}
-
-
-def describe(duplicate: duplicates.Duplicate, reason: str | None = None) -> str:
-    """One duplicate in words: its name and why, or only that it exists outside the scope."""
-    if duplicate.outside_scope:
-        return _("A factory like this exists outside your scope.")
-    factory = duplicate.factory
-    assert factory is not None
-    reason = reason or duplicate.reasons[0]
-    if reason == "phone":
-        return _("%(name)s has a contact with this phone.", name=factory.name)
-    if reason == "nearby" and duplicate.distance_m is not None:
-        return _(
-            "%(name)s is %(metres)d m from here.",
-            name=factory.name,
-            metres=round(duplicate.distance_m),
-        )
-    if reason == "credit_code":
-        return _("%(name)s has this credit code already.", name=factory.name)
-    return _("%(name)s has a similar name.", name=factory.name)
 
 
 def reason_words() -> dict[str, str]:
@@ -142,4 +124,3 @@ def reason_words() -> dict[str, str]:
         "name": _("similar name"),
         "nearby": _("within 100 m"),
     }
-
