@@ -216,3 +216,50 @@ def test_the_factory_edit_warns_of_likely_duplicates(app, world):
     body = answer.get_data(as_text=True)
     assert "Saved the factory&#39;s details." in body or "Saved the factory's details." in body
     assert "永康宏翔门业有限公司" in body and "may be in the CRM already" in body
+
+
+def test_the_import_warns_per_line_of_likely_duplicates_and_imports_them(app, world):
+    import io
+
+    client = client_of(app, world["manager"])
+    belt = world["belt"]
+    code_new, code_phone = builders.credit_code(9101), builders.credit_code(9102)
+    rows = (
+        "credit_code,name,belt,contact_name,contact_phone\r\n"
+        f"{code_new},永康 宏翔门业 有限责任公司,{belt.code},王,\r\n"
+        f"{code_phone},别的工厂,{belt.code},李,+86 131-7921-6444\r\n"
+        f"{builders.credit_code(9103)},远方五金,{belt.code},,\r\n"
+    )
+    token = csrf_token(client, "/imports/")
+    uploaded = client.post(
+        "/imports/",
+        data={
+            "csrf_token": token,
+            "kind": "factories",
+            "file": (io.BytesIO(rows.encode()), "f.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    run_path = uploaded.headers["Location"]
+    run_id = int(run_path.rstrip("/").rsplit("/", 1)[-1])
+    checked = client.post(
+        f"/imports/{run_id}/check",
+        data={
+            "csrf_token": token,
+            "column_0": "credit_code",
+            "column_1": "name",
+            "column_2": "belt",
+            "column_3": "contact_name",
+            "column_4": "contact_phone",
+        },
+    )
+    assert checked.status_code == 303
+    page = client.get(f"/imports/{run_id}").get_data(as_text=True)
+    assert "Every row is good" in page
+    assert "Line 2, name: 永康宏翔门业有限公司 has a similar name." in page
+    assert "Line 3, contact_phone: 永康宏翔门业有限公司 has a contact with this phone." in page
+    assert "Line 4, name: A factory like this exists outside your scope." in page
+    assert "远方五金厂" not in page
+    done = client.post(f"/imports/{run_id}/confirm", data={"csrf_token": token})
+    assert done.status_code == 303
+    assert count("别的工厂") == 1 and count("远方五金") == 1

@@ -140,19 +140,7 @@ def find(actor: User, candidate: Candidate, on: date) -> list[Duplicate]:
     found.pop(candidate.exclude_id, None)  # type: ignore[arg-type]
     if not found:
         return []
-    visible = scope.get_factories(actor, found, on)
-    shown = [
-        Duplicate(visible[i], sorted(d.reasons, key=REASONS.index), d.distance_m)
-        for i, d in found.items()
-        if i in visible
-    ]
-    shown.sort(key=lambda d: (-len(d.reasons), REASONS.index(d.reasons[0]), d.factory.name))
-    hidden = [d for i, d in found.items() if i not in visible]
-    result = shown[:SHOWN]
-    if hidden:
-        reasons = sorted({r for d in hidden for r in d.reasons}, key=REASONS.index)
-        result.append(Duplicate(None, reasons))
-    return result
+    return _ordered(found, scope.get_factories(actor, found, on))
 
 
 def code_refused(duplicates: Iterable[Duplicate]) -> bool:
@@ -249,3 +237,106 @@ def _nearby(candidate: Candidate) -> list[tuple[int, float]]:
         if metres <= NEARBY_M:
             found.append((factory_id, metres))
     return found
+
+
+# --- many at once (the import) ----------------------------------------------------------------
+
+_USUAL = ("", "厂", "工厂", "公司", "有限公司", "有限责任公司", "股份有限公司")
+# A cell of the nearby grid, in degrees: wider than 100 m everywhere the belts are.
+_CELL = 0.002
+
+
+def find_many(actor: User, candidates: list[Candidate], on: date) -> list[list[Duplicate]]:
+    """The likely duplicates of each candidate, read in a few statements for a whole file: the
+    same phone, the same name's core (no fuzzy comparison: a file can hold 100,000 rows), or
+    within 100 m of a factory of the same belts."""
+    if not candidates:
+        return []
+    digits = {phones.national_digits(p) for c in candidates for p in c.phones} - {""}
+    by_phone: dict[str, set[int]] = {}
+    for part in _chunks(sorted(digits)):
+        statement = (
+            select(Contact.phone_digits, Contact.factory_id)
+            .join(Factory, Factory.id == Contact.factory_id)
+            .where(Contact.phone_digits.in_(part), _live())
+        )
+        for phone, factory_id in db.session.execute(statement):
+            by_phone.setdefault(phone, set()).add(factory_id)
+    belts = sorted({c.belt_id for c in candidates if c.belt_id is not None})
+    # Beyond the file's belts, a name as written or its core with a usual suffix.
+    names = sorted(
+        {c.name for c in candidates if c.name}
+        | {name_key(c.name) + suffix for c in candidates if name_key(c.name) for suffix in _USUAL}
+    )
+    by_key: dict[str, set[int]] = {}
+    grid: dict[tuple[int, int], list[tuple[int, float, float]]] = {}
+    rows = []
+    for part in _chunks(belts):
+        rows += db.session.execute(
+            select(Factory.id, Factory.name, Factory.lat, Factory.lng).where(
+                Factory.belt_id.in_(part), _live()
+            )
+        ).all()
+    for part in _chunks(names):
+        rows += db.session.execute(
+            select(Factory.id, Factory.name, Factory.lat, Factory.lng).where(
+                Factory.name.in_(part), _live()
+            )
+        ).all()
+    for factory_id, name, lat, lng in rows:
+        by_key.setdefault(name_key(name), set()).add(factory_id)
+        if lat is not None and lng is not None:
+            grid.setdefault(_cell(lat, lng), []).append((factory_id, lat, lng))
+    found: list[dict[int, Duplicate]] = []
+    for candidate in candidates:
+        one: dict[int, Duplicate] = {}
+        for phone in candidate.phones:
+            for factory_id in by_phone.get(phones.national_digits(phone), ()):
+                _note(one, factory_id, "phone")
+        for factory_id in by_key.get(name_key(candidate.name), ()) if candidate.name else ():
+            _note(one, factory_id, "name")
+        for factory_id, metres in _near_in_grid(grid, candidate):
+            _note(one, factory_id, "nearby").distance_m = metres
+        found.append(one)
+    ids = {i for one in found for i in one}
+    visible: dict[int, Factory] = {}
+    for part in _chunks(sorted(ids)):
+        visible.update(scope.get_factories(actor, part, on))
+    return [_ordered(one, visible) for one in found]
+
+
+def _ordered(found: dict[int, Duplicate], visible: dict[int, Factory]) -> list[Duplicate]:
+    shown = [
+        Duplicate(visible[i], sorted(d.reasons, key=REASONS.index), d.distance_m)
+        for i, d in found.items()
+        if i in visible
+    ]
+    shown.sort(key=lambda d: (-len(d.reasons), REASONS.index(d.reasons[0]), d.factory.name))
+    hidden = [d for i, d in found.items() if i not in visible]
+    result = shown[:SHOWN]
+    if hidden:
+        reasons = sorted({r for d in hidden for r in d.reasons}, key=REASONS.index)
+        result.append(Duplicate(None, reasons))
+    return result
+
+
+def _cell(lat: float, lng: float) -> tuple[int, int]:
+    return math.floor(lat / _CELL), math.floor(lng / _CELL)
+
+
+def _near_in_grid(grid: dict, candidate: Candidate) -> list[tuple[int, float]]:
+    if candidate.lat is None or candidate.lng is None:
+        return []
+    row, column = _cell(candidate.lat, candidate.lng)
+    near = []
+    for d_row in (-1, 0, 1):
+        for d_column in (-1, 0, 1):
+            for factory_id, lat, lng in grid.get((row + d_row, column + d_column), ()):
+                metres = distance_m(candidate.lat, candidate.lng, lat, lng)
+                if metres <= NEARBY_M:
+                    near.append((factory_id, metres))
+    return near
+
+
+def _chunks(items: list, size: int = 2_000) -> list[list]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
