@@ -8,16 +8,23 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import clock, scope
-from crm.errors import Conflict
+from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.forms.prospects import DuplicateQueryForm, ProspectForm
 from crm.models import Belt
 from crm.services.factories import duplicates, prospects
+from crm.services.field import field_map, geo
 from crm.values import id_or_none
 from crm.views.errors import save_form
 from crm.views.exactly_once import exactly_once
 from crm.views.factories import bp
+from crm.views.field import _tile_url, format_distance, format_scale
 from crm.views.templating import belt_name
+
+# The factories drawn around the pin, so that the rep sees what is there already.
+MAP_NEIGHBOURS = 8
+# ... within this distance: farther ones would zoom the map out past a useful pin.
+MAP_REACH_M = 1_000
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -90,9 +97,38 @@ def _form() -> ProspectForm:
 
 
 def _page(form: ProspectForm, *, found: list | None = None, status: int = 200):
+    _tile_url()  # the map arrives in a fragment, but the page's policy decides what it loads
     return render_template(
         "factories/new_prospect.html",
         form=form,
         found=found or [],
         reason_words=prospects.reason_words(),
     ), status
+
+
+@bp.route("/new/map")
+@scope.allow("staff")
+def prospect_map():
+    """The map around a position, for the rep to move the prospect's pin (a fragment)."""
+    try:
+        lat, lng = geo.parse_position(request.args.get("lat"), request.args.get("lng"))
+    except Invalid as error:
+        return render_template("factories/_prospect_map.html", error=error.message), 422
+    places = [
+        place
+        for place in geo.nearest(current_user, lat, lng, clock.today(), limit=MAP_NEIGHBOURS)
+        if place.distance_m <= MAP_REACH_M
+    ]
+    view = field_map.view(
+        (lat, lng), [(place.factory.lat, place.factory.lng) for place in places], _tile_url()
+    )
+    return render_template(
+        "factories/_prospect_map.html",
+        error=None,
+        map=view,
+        places=places,
+        lat=lat,
+        lng=lng,
+        format_scale=format_scale,
+        format_distance=format_distance,
+    )

@@ -117,3 +117,29 @@ def test_the_form_in_chinese_has_save_on_the_first_screen(page, page_guard, live
     assert box and box["y"] + box["height"] <= 844
     page_guard.check(page)
     page_guard.screenshot("prospect-new-zh-390", page)
+
+
+def test_a_tap_on_the_map_moves_the_pin_and_the_place(page, page_guard, live_db, street):
+    located(page_guard)
+    sign_in(page, street["rep"])
+    page.goto("/factories/new")
+    expect(page.locator("#lat")).to_have_value("28.900000")
+    page.get_by_text("Place by hand, credit code").click()
+    svg = page.locator("#np-map svg")
+    expect(svg).to_be_visible()
+    page.locator("#np-map .np-near").scroll_into_view_if_needed()
+    pin = page.locator("#np-map .field-map-here-dot")
+    box = pin.bounding_box()
+    assert box
+    # 40 px up and to the right of the pin: north and east of where the rep stands.
+    page.mouse.click(box["x"] + box["width"] / 2 + 40, box["y"] + box["height"] / 2 - 40)
+    expect(page.locator("#np-place")).to_have_text("Place: the point you chose.")
+    assert float(page.locator("#lat").input_value()) > 28.9
+    assert float(page.locator("#lng").input_value()) > 120.03
+    page_guard.check(page)
+    page_guard.screenshot("prospect-map-en-390", page)
+    page.get_by_label("Factory name").fill("金华新华文具")
+    page.get_by_role("button", name="Save prospect").click()
+    expect(page).to_have_url(re.compile(r"/factories/\d+$"))
+    factory = fresh(live_db).scalar(select(Factory).where(Factory.name == "金华新华文具"))
+    assert factory.lat > 28.9 and factory.lng > 120.03

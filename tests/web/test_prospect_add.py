@@ -263,3 +263,12 @@ def test_the_import_warns_per_line_of_likely_duplicates_and_imports_them(app, wo
     done = client.post(f"/imports/{run_id}/confirm", data={"csrf_token": token})
     assert done.status_code == 303
     assert count("别的工厂") == 1 and count("远方五金") == 1
+
+
+def test_the_map_around_the_place_draws_the_pin_and_the_factories_near(app, world):
+    client = client_of(app, world["rep"])
+    drawn = client.get("/factories/new/map", query_string={"lat": "28.9005", "lng": "120.03"})
+    assert drawn.status_code == 200
+    body = drawn.get_data(as_text=True)
+    assert 'class="field-map-here"' in body and "永康宏翔门业有限公司" in body
+    assert client.get("/factories/new/map", query_string={"lat": "x"}).status_code == 422

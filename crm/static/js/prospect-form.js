@@ -51,7 +51,10 @@ function useHere(position) {
   lat.value = here.latitude.toFixed(6);
   lng.value = here.longitude.toFixed(6);
   say("here", Math.round(here.accuracy).toLocaleString(document.documentElement.lang));
-  if (before !== lat.value + "," + lng.value) { check(); }
+  if (before !== lat.value + "," + lng.value) {
+    check();
+    if (!mapBox.querySelector(".np-map")) { drawMap(); }
+  }
 }
 
 // The likely duplicates of what the form holds, drawn by the server (links only to what the
@@ -81,6 +84,7 @@ form.addEventListener("change", function (event) {
     say(typedPlace ? "pinned" : "none");
   }
   if (name === "belt_id") { chosenBelt = true; }
+  if (name === "lat" || name === "lng") { drawMap(); }
   if (name !== "save_anyway") { check(); }
 });
 form.addEventListener("reset", function () {
@@ -101,6 +105,69 @@ new MutationObserver(function (changes) {
   });
   if (refused) { check(); }
 }).observe(form, { childList: true, subtree: true });
+
+// --- the map: the server draws it around the place (no map service); a tap moves the pin ---------
+var mapBox = document.getElementById("np-map");
+var more = form.querySelector(".np-more");
+var TILE = 256;
+
+function drawMap() {
+  if (!more.open || !lat.value || !lng.value) { return; }
+  var query = new URLSearchParams({ lat: lat.value, lng: lng.value });
+  fetch(mapBox.getAttribute("data-map-url") + "?" + query.toString(), { credentials: "same-origin" }).then(function (response) {
+    return response.ok ? response.text() : null;
+  }).then(function (html) {
+    if (html !== null) { mapBox.innerHTML = html; }
+  }).catch(function () {});  // offline: the place is typed by hand
+}
+
+// A tap on the drawing, as a position: Web Mercator backwards from the pin's known place.
+function positionAt(svg, box, event) {
+  var point = svg.createSVGPoint();
+  point.x = event.clientX;
+  point.y = event.clientY;
+  var at = point.matrixTransform(svg.getScreenCTM().inverse());
+  var zoom = Number(box.getAttribute("data-zoom"));
+  var size = TILE * Math.pow(2, zoom);
+  var pinLat = radians(Number(box.getAttribute("data-lat")));
+  var pinX = (Number(box.getAttribute("data-lng")) + 180) / 360 * size;
+  var pinY = (0.5 - Math.log((1 + Math.sin(pinLat)) / (1 - Math.sin(pinLat))) / (4 * Math.PI)) * size;
+  var worldX = pinX - Number(box.getAttribute("data-here-x")) + at.x;
+  var worldY = pinY - Number(box.getAttribute("data-here-y")) + at.y;
+  return {
+    x: at.x,
+    y: at.y,
+    lat: Math.atan(Math.sinh(Math.PI * (1 - 2 * worldY / size))) * 180 / Math.PI,
+    lng: worldX / size * 360 - 180
+  };
+}
+
+function movePin(box, to) {
+  var pin = box.querySelector(".field-map-here");
+  pin.querySelectorAll("circle").forEach(function (circle) {
+    circle.setAttribute("cx", to.x.toFixed(2));
+    circle.setAttribute("cy", to.y.toFixed(2));
+  });
+  var label = pin.querySelector("text");
+  label.setAttribute("x", to.x.toFixed(2));
+  label.setAttribute("y", (to.y - 18).toFixed(2));
+  label.textContent = box.getAttribute("data-pin-label");
+}
+
+mapBox.addEventListener("click", function (event) {
+  var box = mapBox.querySelector(".np-map");
+  var svg = box && box.querySelector("svg");
+  if (!svg) { return; }
+  event.preventDefault();  // a factory's point too: the pin goes there, the form stays
+  var to = positionAt(svg, box, event);
+  movePin(box, to);
+  lat.value = to.lat.toFixed(6);
+  lng.value = to.lng.toFixed(6);
+  typedPlace = true;
+  say("pinned");
+  check();
+});
+more.addEventListener("toggle", drawMap);
 
 if (navigator.geolocation) {
   navigator.geolocation.watchPosition(useHere, function () {
