@@ -127,7 +127,7 @@ def test_a_tap_on_the_map_moves_the_pin_and_the_place(page, page_guard, live_db,
     page.get_by_text("Place by hand, credit code").click()
     svg = page.locator("#np-map svg")
     expect(svg).to_be_visible()
-    page.locator("#np-map .np-near").scroll_into_view_if_needed()
+    page.locator("#credit_code").scroll_into_view_if_needed()  # the whole map above it
     pin = page.locator("#np-map .field-map-here-dot")
     box = pin.bounding_box()
     assert box
