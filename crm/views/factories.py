@@ -28,8 +28,8 @@ from crm.forms.factories import (
 )
 from crm.models import STAGES, STATUSES, Belt, Factory, StageChange
 from crm.services.calendar import closures
+from crm.services.factories import duplicates, factory_list, factory_page
 from crm.services.factories import edits as factories
-from crm.services.factories import factory_list, factory_page
 from crm.services.growth import eligibility, promotions, snapshots
 from crm.values import id_or_none, page_number
 from crm.views.errors import save_form
@@ -220,6 +220,10 @@ def edit(factory_id: int):
         _focus_first_error(form)
         return _edit_page(factory, form, status=422)
     flash(_("Saved the factory's details."), "success")
+    found = factories.duplicates_of(current_user, factory, clock.now())
+    if found:
+        lines = " ".join(duplicates.describe(duplicate) for duplicate in found)
+        flash(_("This factory may be in the CRM already: %(found)s", found=lines), "warning")
     return redirect(url_for("factories.show", factory_id=factory.id), code=303)
 
 
@@ -447,6 +451,6 @@ def _moved_message(change: StageChange) -> str:
     return _("Moved to %(stage)s.", stage=stage_label(change.to_stage))
 
 
-# The list's export (a manager's or admin's) and the factory's closures live in their own
-# modules, on this blueprint.
-from crm.views import factories_export, factory_closures  # noqa: E402,F401
+# The list's export (a manager's or admin's), the factory's closures and the page for a new
+# prospect live in their own modules, on this blueprint.
+from crm.views import factories_export, factory_closures, prospects  # noqa: E402,F401

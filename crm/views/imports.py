@@ -177,7 +177,7 @@ def _run_page(run: ImportRun, form=None, status: int = 200):
             "imports/run.html",
             run=run,
             progress=imports.progress_of(run),
-            problems=imports.report(run) if run.status == "refused" else [],
+            problems=imports.report(run) if run.status in ("refused", "checked") else [],
             left_out=imports.left_out(run),
             form=form or _mapping_form(run),
             confirm_form=ConfirmForm(),

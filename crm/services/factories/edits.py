@@ -28,7 +28,7 @@ from crm.models.factory import (
     FACTORY_NAME_MAX,
     WECHAT_MAX,
 )
-from crm.services.factories import credit_code, factory_fields
+from crm.services.factories import credit_code, duplicates, factory_fields
 from crm.services.factories.factory_fields import LATITUDE_RANGE, LONGITUDE_RANGE
 from crm.services.install import audit
 from crm.values import id_or_none
@@ -432,6 +432,20 @@ def create_factory(actor: User, values: Mapping[str, Any], now: datetime) -> Fac
     changes["owner_id"] = (None, factory.owner_id)
     audit.record(actor, "factory", factory.id, "create", changes)
     return factory
+
+
+def duplicates_of(actor: User, factory: Factory, now: datetime) -> list[duplicates.Duplicate]:
+    """The likely duplicates of a stored factory (crm.services.factories.duplicates), for the
+    warning after an edit or a creation by the API: the factory itself left out."""
+    candidate = duplicates.Candidate(
+        name=factory.name,
+        phones=tuple(contact.phone for contact in factory.contacts if contact.phone),
+        lat=factory.lat,
+        lng=factory.lng,
+        belt_id=factory.belt_id,
+        exclude_id=factory.id,
+    )
+    return duplicates.find(actor, candidate, clock.today(now))
 
 
 def _creatable_belt_id(actor: User, raw: Any) -> int | None:

@@ -22,7 +22,7 @@ from crm.errors import too_long
 from crm.extensions import db
 from crm.models import Belt, Contact, Factory, ImportRun, User
 from crm.models.factory import ADDRESS_MAX, CATEGORY_MAX, CONTACT_NAME_MAX, FACTORY_NAME_MAX
-from crm.services.factories import credit_code, factory_fields, phones
+from crm.services.factories import credit_code, duplicates, factory_fields, phones
 from crm.services.imports.import_columns import FACTORY_FIELDS, FALSE_WORDS, NO, TRUE_WORDS, YES
 from crm.services.imports.import_rows import (
     Plan,
@@ -71,6 +71,7 @@ def plan(actor: User, run: ImportRun, now: datetime, progress: Progress | None =
     )
     seen: dict[str, int] = {}
     needs_name = _("Enter the factory's name.")
+    new_rows: list[tuple[int, duplicates.Candidate]] = []
     for row in counted(rows, progress):
         errors: dict[str, str] = {}
         code = _code(row, seen, errors)
@@ -84,8 +85,44 @@ def plan(actor: User, run: ImportRun, now: datetime, progress: Progress | None =
             result.refuse(row.line, labels.get(name, name), message)
         if errors or result.problems:
             continue
+        if current is None:
+            new_rows.append((row.line, _candidate(values)))
         _place(result, code, values, current, contacts.get(current["id"]) if current else None)
+    if not result.problems:
+        _warn_of_duplicates(actor, result, new_rows, labels, now)
     return result
+
+
+def _candidate(values: dict) -> duplicates.Candidate:
+    phone = values.get("contact_phone") or ""
+    return duplicates.Candidate(
+        name=values.get("name") or "",
+        phones=(phone,) if phone else (),
+        lat=values.get("lat"),
+        lng=values.get("lng"),
+        belt_id=values.get("belt_id"),
+    )
+
+
+def _warn_of_duplicates(
+    actor: User,
+    result: Plan,
+    new_rows: list[tuple[int, duplicates.Candidate]],
+    labels: dict[str, str],
+    now: datetime,
+) -> None:
+    """A new factory that looks like one already kept is told by its line, not refused (the
+    same credit code is an update; one outside the scope is refused above)."""
+    found = duplicates.find_many(
+        actor, [candidate for _line, candidate in new_rows], clock.today(now)
+    )
+    lines = [line for line, _candidate in new_rows]
+    for line, likely in zip(lines, found, strict=True):
+        for duplicate in likely:
+            column = labels.get("name", "name")
+            if duplicate.reasons[0] == "phone":
+                column = labels.get("contact_phone", column)
+            result.warn(line, column, duplicates.describe(duplicate))
 
 
 def _code(row: Staged, seen: dict[str, int], errors: dict[str, str]) -> str:

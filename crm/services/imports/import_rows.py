@@ -27,6 +27,8 @@ class Plan:
     """What an import would do: its problems (nothing is written while there is one) and changes."""
 
     problems: list[dict] = field(default_factory=list)
+    # Told per line but imported all the same (likely duplicates of a new factory).
+    warnings: list[dict] = field(default_factory=list)
     creates: list[dict] = field(default_factory=list)
     updates: list[dict] = field(default_factory=list)
     unchanged: int = 0
@@ -34,6 +36,11 @@ class Plan:
 
     def refuse(self, line: int, column: str, message: str) -> None:
         self.problems.append({"line": line, "column": column, "message": str(message)})
+
+    def warn(self, line: int, column: str, message: str) -> None:
+        self.warnings.append(
+            {"line": line, "column": column, "message": str(message), "warning": True}
+        )
 
     @property
     def counts(self) -> dict[str, int]:

@@ -320,9 +320,9 @@ def _editable(run: ImportRun) -> None:
 def _report(run: ImportRun, result: Plan) -> None:
     """Each row's problems on its staged row, the file's own on the run, and the counts."""
     by_line: dict[int, list[dict]] = {}
-    for problem in result.problems:
+    for problem in [*result.problems, *result.warnings]:
         by_line.setdefault(problem["line"], []).append(
-            {"column": problem["column"], "message": problem["message"]}
+            {key: value for key, value in problem.items() if key != "line"}
         )
     staged = [
         {"b_line": line, "b_problems": problems} for line, problems in by_line.items() if line > 1

@@ -15,12 +15,13 @@ var ROUTES = [
   [/^\/tasks\/(\d+)\/reopen$/, "task_reopen", "task"],
   [/^\/tasks\/(\d+)\/video$/, "task_video", "task"],
   [/^\/factories\/(\d+)\/contacts$/, "contact_add", "contacts"],
+  [/^\/factories\/new$/, "prospect_add", "prospect"],
   [/^\/portal\/tasks\/(\d+)\/evidence$/, "evidence_hand_in", "task"]
 ];
 var CLOSES = { follow_up_done: true, follow_up_cancel: true };
 // The forms emptied when their action is queued (so the next one can be typed): a refusal opens
 // them again with what was sent and the server's message by each field.
-var REFILLS = { contact_add: true, evidence_hand_in: true };
+var REFILLS = { contact_add: true, evidence_hand_in: true, prospect_add: true };
 var words = document.getElementById("outbox-badge");
 
 function say(name, value) {
@@ -32,7 +33,8 @@ export function routeOf(url) {
   var path = new URL(url, window.location.href).pathname;
   for (var i = 0; i < ROUTES.length; i += 1) {
     var match = ROUTES[i][0].exec(path);
-    if (match) { return { path: path, kind: ROUTES[i][1], record: ROUTES[i][2] + "-" + match[1], id: match[1] }; }
+    // A new record (a prospect) has no id yet: each one is a record of its own (its key's).
+    if (match) { return { path: path, kind: ROUTES[i][1], record: ROUTES[i][2] + "-" + (match[1] || "new"), id: match[1] || "" }; }
   }
   return null;
 }
@@ -131,8 +133,10 @@ function reopen(item) {
   if (!form) { return []; }
   var panel = form.closest("details");
   if (panel) { panel.open = true; }
+  // A field the page fills itself (data-outbox-auto: the phone's position, the nearest belt) is
+  // not the person typing anew.
   var typed = Array.prototype.some.call(form.elements, function (input) {
-    return input.type !== "hidden" && input.type !== "file" && input.value && input.name;
+    return input.type !== "hidden" && input.type !== "file" && input.value && input.name && !input.hasAttribute("data-outbox-auto");
   });
   if (!typed) { refill(form, item.fields); }
   var fields = (item.error && item.error.fields) || {};
@@ -233,8 +237,9 @@ document.addEventListener("submit", function (event) {
   event.preventDefault();
   var panel = (submitter || form).closest("details[open]");
   if (panel) { panel.removeAttribute("open"); }  // the Move panel: the row says what happens now
+  var key = newKey();
   var item = {
-    key: newKey(), userId: userId, kind: route.kind, url: route.path, record: route.record,
+    key: key, userId: userId, kind: route.kind, url: route.path, record: route.id ? route.record : route.record + "-" + key,
     fields: fieldsOf(form, submitter, route), state: "waiting", createdAt: Date.now(),
     label: labelOf(submitter || form), photos: [], voiceNote: null
   };
@@ -255,7 +260,7 @@ function queue(item, form) {
     }).then(function () {
       mark(item);
       shown[item.key] = item.url;
-      if (item.kind === "contact_add" || item.kind === "evidence_hand_in") { form.reset(); }
+      if (REFILLS[item.kind]) { form.reset(); }
       return showCount().then(flush).then(function (result) {
         // Sent at once: the page the form would have led to, with the server's "saved" message.
         var answer = result && result.sent[item.key];

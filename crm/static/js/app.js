@@ -86,7 +86,8 @@ function load(path) {
 // sent before that module has come waits for it, as the visit form does, so that no action
 // leaves without its key.
 var ACTION_FORMS = '[formaction^="/follow-ups/"], form[action^="/tasks/"], ' +
-  'form[action^="/factories/"][action$="/contacts"], form[action^="/portal/tasks/"]';
+  'form[action^="/factories/"][action$="/contacts"], form[action^="/portal/tasks/"], ' +
+  'form[action="/factories/new"]';
 if (userId) {
   load("./outbox.js");
 }
@@ -112,6 +113,9 @@ if (visitForm && window.indexedDB) {
 }
 if (document.querySelector(".today-near-button[data-near-url], .today-route-button[data-route-url]")) {
   load("./route.js");
+}
+if (document.getElementById("prospect-form")) {
+  load("./prospect-form.js");
 }
 if (document.getElementById("board-dialog")) {
   load("./board.js");

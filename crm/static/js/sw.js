@@ -8,7 +8,7 @@
 var VERSION = "crm-v7-" + self.CRM_ASSETS_VERSION;  // v7: the working set kept at sign-in, /offline
 var PAGES = VERSION + "-pages";
 var FILES = VERSION + "-files";
-var SHELL = ["/today", "/factories/", "/visit", "/visit/factories.json", "/sync", "/offline"];
+var SHELL = ["/today", "/factories/", "/factories/new", "/visit", "/visit/factories.json", "/sync", "/offline"];
 var STATIC = self.CRM_PRECACHE.concat(["/favicon.ico"]);
 
 self.addEventListener("install", function (event) {

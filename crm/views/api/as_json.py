@@ -17,6 +17,7 @@ from sqlalchemy import Select
 from crm import clock
 from crm.extensions import db
 from crm.models import Factory, FollowUp, MetricSnapshot, StageChange, Task, User, Visit
+from crm.services.factories.duplicates import Duplicate, describe
 from crm.services.factories.factory_list import FactoryList
 
 PAGE_LIMIT_DEFAULT = 50
@@ -74,6 +75,19 @@ def page_json(page: Page, serialise) -> dict:
 
 
 # --- records -------------------------------------------------------------------------------
+
+
+def duplicate_json(duplicate: Duplicate) -> dict:
+    """A likely duplicate as a warning: outside the caller's scope, neither id nor name."""
+    factory = duplicate.factory
+    return {
+        "factory_id": factory.id if factory else None,
+        "name": factory.name if factory else None,
+        "outside_scope": factory is None,
+        "reasons": list(duplicate.reasons),
+        "distance_m": round(duplicate.distance_m, 1) if duplicate.distance_m is not None else None,
+        "message": describe(duplicate),
+    }
 
 
 def factory_json(factory: Factory) -> dict:

@@ -11,7 +11,7 @@ from crm.extensions import db
 from crm.services.factories import edits as factories
 from crm.services.factories import factory_list
 from crm.views.api import actor, answer, bp, read_body, read_query
-from crm.views.api.as_json import factory_json, factory_list_json
+from crm.views.api.as_json import duplicate_json, factory_json, factory_list_json
 from crm.views.api.shapes import parse_body
 from crm.views.api.spec import bodies
 
@@ -45,8 +45,10 @@ def list_factories():
 def create_factory():
     values = parse_body(bodies.FACTORY_CREATE, read_body())
     factory = factories.create_factory(actor(), values, clock.now())
+    found = factories.duplicates_of(actor(), factory, clock.now())
     db.session.commit()
-    return answer(factory_json(factory), 201, url_for("api.get_factory", factory_id=factory.id))
+    body = {**factory_json(factory), "duplicates": [duplicate_json(d) for d in found]}
+    return answer(body, 201, url_for("api.get_factory", factory_id=factory.id))
 
 
 @bp.route("/factories/<int:factory_id>")

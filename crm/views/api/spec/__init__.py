@@ -76,6 +76,7 @@ HOLDERS = {
     "VisitOutcome": ("Visit", "/visit"),
     **{f"{name}Page": (name, "/items/0") for name in ("Visit", "FollowUp", "Task", "StageChange")},
     "FactoryPage": ("FactoryRow", "/items/0"),
+    "CreatedFactory": ("Factory", ""),
     "Snapshot": ("Snapshot", ""),
 }
 

@@ -150,11 +150,14 @@ OPERATIONS: tuple[Operation, ...] = (
         "Create a prospect",
         F,
         ok=201,
-        ok_schema="Factory",
+        ok_schema="CreatedFactory",
         body=FACTORY_CREATE,
         errors=(400, 403, 404, 422),
         description="A rep who creates it owns it; managers' and admins' prospects are "
-        "unowned until claimed or assigned.",
+        "unowned until claimed or assigned. The answer lists its likely duplicates as a "
+        "warning (a similar name once company suffixes, spaces and full-width characters are "
+        "set aside, a position within 100 m): those in the caller's scope by id and name, "
+        "those outside it without either. A credit code that another factory holds is refused.",
         beyond_schema={
             "belt_id": "one of the caller's belts",
             "credit_code": "its check characters (GB 32100), and no other factory has it",

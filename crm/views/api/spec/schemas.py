@@ -68,6 +68,27 @@ FACTORY = _object(
         "updated_at": _TIME,
     }
 )
+# A likely duplicate named when a factory is created (crm.services.factories.duplicates): one
+# outside the caller's scope has no id and no name.
+DUPLICATE = _object(
+    {
+        "factory_id": _INT_N,
+        "name": _STR_N,
+        "outside_scope": _BOOL,
+        "reasons": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["credit_code", "phone", "name", "nearby"]},
+        },
+        "distance_m": _NUM_N,
+        "message": _STR,
+    }
+)
+CREATED_FACTORY = {
+    "allOf": [
+        ref("Factory"),
+        _object({"duplicates": {"type": "array", "items": ref("Duplicate")}}),
+    ]
+}
 FACTORY_ROW = {
     "allOf": [
         ref("Factory"),
@@ -194,6 +215,8 @@ def _keyset_page(item: str) -> dict:
 SCHEMAS: dict[str, dict] = {
     "Error": ERROR,
     "Factory": FACTORY,
+    "Duplicate": DUPLICATE,
+    "CreatedFactory": CREATED_FACTORY,
     "FactoryRow": FACTORY_ROW,
     "FactoryPage": _object(
         {
