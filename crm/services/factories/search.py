@@ -60,13 +60,15 @@ PHONE_DIGITS_MIN = 4
 INDEXED_LENGTH = 3
 PAIR_MARK = "~"
 COMBINATIONS_MAX = 16
+# Initials are a letter a character: more of their combinations are kept.
+INITIAL_COMBINATIONS_MAX = 64
 SPELLINGS_MAX = 24
 # What the box shows per group as one types; the results page shows more.
 BOX_LIMIT = 6
 PAGE_LIMIT = 50
 
 _PHONE = re.compile(r"[\d\s+\-().]+")
-_WORD_CHARACTER = re.compile(r"\w")
+_WORD_CHARACTER = re.compile(r"[^\W_]")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[^\W_\u3400-\u9fff\uf900-\ufaff]+")
 
@@ -107,7 +109,7 @@ def readings(text: str) -> list[tuple[str, ...]]:
     return found
 
 
-def spellings(sounds: list[tuple[str, ...]]) -> list[str]:
+def spellings(sounds: list[tuple[str, ...]], most: int = COMBINATIONS_MAX) -> list[str]:
     """The text's spellings from its sounds' readings: all while few, else the usual one and
     those that read one sound otherwise (bounded, never the full product)."""
     if not sounds:
@@ -115,7 +117,7 @@ def spellings(sounds: list[tuple[str, ...]]) -> list[str]:
     count = 1
     for options in sounds:
         count *= len(options)
-    if count <= COMBINATIONS_MAX:
+    if count <= most:
         return list(dict.fromkeys("".join(choice) for choice in itertools.product(*sounds)))
     usual = [options[0] for options in sounds]
     found = ["".join(usual)]
@@ -129,7 +131,7 @@ def _name_parts(text: str) -> tuple[list[str], list[str]]:
     """The name's own text, its spellings in full pinyin (the usual one also folded) and its
     initials; and the parts whose pairs are kept (all but the unusual full spellings)."""
     full = spellings(readings(text))
-    letters = spellings(_initial_sounds(text))
+    letters = spellings(_initial_sounds(text), INITIAL_COMBINATIONS_MAX)
     usual = full[:1]
     folded = [fold(spelling) for spelling in usual if fold(spelling) != spelling]
     return [normal(text), *full, *folded, *letters], [normal(text), *usual, *letters]
@@ -217,28 +219,37 @@ def _escaped(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _pattern(word: str) -> str:
-    """What a word is looked for as in a key: a pair with its mark, a pinyin word folded."""
+def _patterns(word: str) -> tuple[str, ...]:
+    """What a word is looked for as in a key, any one found: a pair with its mark; a word of
+    letters as typed or with -ng folded into -n (the key keeps the usual spelling folded)."""
     if len(word) == 2:
-        return word + PAIR_MARK
-    if word.isascii() and word.isalpha():
-        return fold(word)
-    return word
+        return (word + PAIR_MARK,)
+    if word.isascii() and word.isalpha() and fold(word) != word:
+        return (word, fold(word))
+    return (word,)
+
+
+def _like(key, pattern: str) -> ColumnElement[bool]:
+    return key.like(f"%{_escaped(pattern)}%", escape="\\")
 
 
 def key_condition(key, fts_table: str, rowid, query: Query) -> ColumnElement[bool]:
     """The rows whose key holds every word of the query (on an index on both databases)."""
-    patterns = [_pattern(word) for word in query.words]
-    found = and_(*(key.like(f"%{_escaped(p)}%", escape="\\") for p in patterns))
-    indexed = [p for p in patterns if len(p) >= INDEXED_LENGTH]
+    each = [_patterns(word) for word in query.words]
+    found = and_(*(or_(*(_like(key, p) for p in options)) for options in each))
+    indexed = [options for options in each if len(options[0]) >= INDEXED_LENGTH]
     if indexed and db.session.get_bind().dialect.name == "sqlite":
         found = rowid.in_(_trigram_matches(fts_table, indexed)) & found
     return found
 
 
-def _trigram_matches(fts_table: str, patterns: list[str]):
-    """The rowids whose keys hold every pattern's trigrams (SQLite's FTS5 table)."""
-    phrase = " AND ".join('"' + p.replace('"', '""') + '"' for p in patterns)
+def _trigram_matches(fts_table: str, each: list[tuple[str, ...]]):
+    """The rowids whose keys hold, for every word, one of its patterns' trigrams (SQLite's
+    FTS5 table)."""
+    phrase = " AND ".join(
+        "(" + " OR ".join('"' + p.replace('"', '""') + '"' for p in options) + ")"
+        for options in each
+    )
     fts = table(fts_table, column("rowid"))
     return select(fts.c.rowid).where(literal_column(fts_table).op("MATCH")(phrase))
 
