@@ -42,7 +42,8 @@ def index():
 @bp.route("/box")
 @scope.allow("staff")
 def box():
-    """The header box's results as one types (an htmx fragment; a page of its own without JS)."""
+    """The header box's results as one types (an htmx fragment; without JS the box's form goes
+    to the results page)."""
     results, typed, problem = _found(search.BOX_LIMIT)
     return render_template(
         "search/_box_results.html",

@@ -12,8 +12,10 @@ by the bulk writers (the import, the demo) through `factory_key` and `contact_ke
 Every reading of a character counts (pypinyin's heteronyms: 长 is chang and zhang, 重 chong
 and zhong, 行 xing and hang): while a name's readings combine into at most
 `COMBINATIONS_MAX` spellings all are kept; past that, the usual spelling and each spelling
-with one character read otherwise, so a key stays bounded whatever the name. Pinyin is kept
-a second time with -ng folded into -n, as southern speech says it ("mengye" finds 门业).
+with one character read otherwise; and every three characters in a row are spelled every
+way, so a query of up to three characters is found whatever readings it takes, and a key
+stays bounded whatever the name. The usual pinyin is kept a second time with -ng folded into
+-n, as southern speech says it ("mengye" finds 门业; a query is tried both ways).
 Each two characters that stand together in a part are kept again as a pair followed by
 `PAIR_MARK` ("永康~"): the trigram indexes cannot find two characters alone, but they find
 the pair with its mark.
@@ -38,7 +40,7 @@ from datetime import date
 from functools import lru_cache
 
 from flask_babel import gettext as _
-from pypinyin import Style, lazy_pinyin, pinyin
+from pypinyin import Style, pinyin
 from sqlalchemy import and_, bindparam, column, event, literal_column, or_, select, table, update
 from sqlalchemy.orm import attributes
 from sqlalchemy.sql.elements import ColumnElement
@@ -62,6 +64,9 @@ PAIR_MARK = "~"
 COMBINATIONS_MAX = 16
 # Initials are a letter a character: more of their combinations are kept.
 INITIAL_COMBINATIONS_MAX = 64
+# Each three characters in a row are also spelled every way (up to this many spellings).
+WINDOW = 3
+WINDOW_COMBINATIONS_MAX = 27
 SPELLINGS_MAX = 24
 # What the box shows per group as one types; the results page shows more.
 BOX_LIMIT = 6
@@ -87,26 +92,28 @@ def fold(word: str) -> str:
     return word.replace("ng", "n")
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=32768)
 def _readings_of(character: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(pinyin(character, style=Style.NORMAL, heteronym=True)[0]))
 
 
-def readings(text: str) -> list[tuple[str, ...]]:
-    """Each sound of a text, with its readings, the usual one first: a Chinese character is
-    one sound (its readings from pypinyin, the phrase's reading first: 银行 is yin hang), a
-    run of other letters or digits is one (itself)."""
-    found: list[tuple[str, ...]] = []
+def _sounds(text: str) -> list[tuple[tuple[str, ...], bool]]:
+    """Each sound of a text with its readings, the most common first, and whether it is a
+    Chinese character: a character is one sound (every reading pypinyin knows, 行 xing and
+    hang), a run of other letters or digits is one (itself). Each character's readings are
+    looked up once per process."""
+    found: list[tuple[tuple[str, ...], bool]] = []
     for run in _RUN.findall(normal(text)):
-        if not _HAN.match(run):
-            found.append((run,))
-            continue
-        usual = lazy_pinyin(run, style=Style.NORMAL)
-        if len(usual) != len(run):
-            usual = [lazy_pinyin(character, style=Style.NORMAL)[0] for character in run]
-        for character, first in zip(run, usual, strict=True):
-            found.append(tuple(dict.fromkeys((first, *_readings_of(character)))))
+        if _HAN.match(run):
+            found.extend((_readings_of(character), True) for character in run)
+        else:
+            found.append(((run,), False))
     return found
+
+
+def readings(text: str) -> list[tuple[str, ...]]:
+    """Each sound of a text with its readings (see `_sounds`)."""
+    return [options for options, _han in _sounds(text)]
 
 
 def spellings(sounds: list[tuple[str, ...]], most: int = COMBINATIONS_MAX) -> list[str]:
@@ -130,34 +137,40 @@ def spellings(sounds: list[tuple[str, ...]], most: int = COMBINATIONS_MAX) -> li
 def _name_parts(text: str) -> tuple[list[str], list[str]]:
     """The name's own text, its spellings in full pinyin (the usual one also folded) and its
     initials; and the parts whose pairs are kept (all but the unusual full spellings)."""
-    full = spellings(readings(text))
-    letters = spellings(_initial_sounds(text), INITIAL_COMBINATIONS_MAX)
+    sounds = _sounds(text)
+    full = _spelled_with_windows([options for options, _han in sounds], COMBINATIONS_MAX)
+    # A character's initials are its readings' first letters; a run of other text is whole.
+    initials = [
+        tuple(dict.fromkeys(option[0] for option in options)) if han else options
+        for options, han in sounds
+    ]
+    letters = _spelled_with_windows(initials, INITIAL_COMBINATIONS_MAX)
     usual = full[:1]
     folded = [fold(spelling) for spelling in usual if fold(spelling) != spelling]
     return [normal(text), *full, *folded, *letters], [normal(text), *usual, *letters]
 
 
-def _initial_sounds(text: str) -> list[tuple[str, ...]]:
-    """Each sound's initials: the first letter of each reading of a Chinese character, a run of
-    other letters or digits whole."""
-    found: list[tuple[str, ...]] = []
-    for run in _RUN.findall(normal(text)):
-        if not _HAN.match(run):
-            found.append((run,))
-            continue
-        for options in readings(run):
-            found.append(tuple(dict.fromkeys(option[0] for option in options if option)))
-    return found
+def _spelled_with_windows(sounds: list[tuple[str, ...]], most: int) -> list[str]:
+    """The whole text's spellings, then every spelling of each `WINDOW` sounds in a row that
+    read more than one way: a query of up to that many characters is found whichever of
+    their readings it uses, even where the whole name has too many to keep."""
+    found = spellings(sounds, most)
+    for start in range(max(0, len(sounds) - WINDOW + 1)):
+        window = sounds[start : start + WINDOW]
+        if any(len(options) > 1 for options in window):
+            found.extend(spellings(window, WINDOW_COMBINATIONS_MAX))
+    return list(dict.fromkeys(found))
 
 
 def _pairs(parts: list[str]) -> list[str]:
     """Each two characters standing together in a part, marked: the index finds a pair."""
-    seen: dict[str, None] = {}
-    for part in parts:
-        for word in part.split():
-            for start in range(len(word) - 1):
-                seen.setdefault(word[start : start + 2] + PAIR_MARK)
-    return list(seen)
+    pairs = dict.fromkeys(
+        word[start : start + 2]
+        for part in dict.fromkeys(parts)
+        for word in part.split()
+        for start in range(len(word) - 1)
+    )
+    return [pair + PAIR_MARK for pair in pairs]
 
 
 def _key(parts: list[str], paired: list[str]) -> str:
