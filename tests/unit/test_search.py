@@ -289,10 +289,12 @@ def test_every_query_reads_the_search_indexes(world, typed):
         ), factory_plan + contact_plan
 
 
-def test_a_reps_search_reads_no_table_whole(world):
-    query = search.read_query("永康")
+@pytest.mark.parametrize("typed", ["永康", "hongxiang"])
+def test_a_reps_search_reads_no_table_whole(world, typed):
+    query = search.read_query(typed)
     statement = select(Factory.id).where(
-        scope.factory_condition(world["rep"], TODAY), search.factory_condition(query)
+        scope.factory_condition(world["rep"], TODAY),
+        search.factory_condition(query, world["rep"]),
     )
     plan = plan_of(statement)
     assert "Seq Scan on factories" not in plan, plan
