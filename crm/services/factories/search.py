@@ -251,11 +251,14 @@ def key_condition(
 ) -> ColumnElement[bool]:
     """The rows whose key holds every word of the query (on an index on both databases).
 
-    Within a small scope (a rep's, read from its own indexes) SQLite reads the scope's rows
-    rather than the FTS table: a common pair (the city's 永康) names thousands of factories
-    there, and SQLite would gather them all before keeping the rep's hundred. PostgreSQL's
-    planner weighs the two itself."""
+    Within a small scope (a rep's, read from its own indexes) both databases read the
+    scope's rows and test their keys, rather than the trigram index: a common pair (the
+    city's 永康) names thousands of factories there, all gathered before the rep's hundred
+    are kept (PostgreSQL's estimate of a pair's trigrams is far too low to know). The key
+    is then written `search_key || ''`, which no index answers."""
     each = [_patterns(word) for word in query.words]
+    if small_scope:
+        key = key.concat("")
     found = and_(*(or_(*(_like(key, p) for p in options)) for options in each))
     indexed = [options for options in each if len(options[0]) >= INDEXED_LENGTH]
     if indexed and not small_scope and db.session.get_bind().dialect.name == "sqlite":
