@@ -1,4 +1,5 @@
-"""The `flask crm` command group: init, create-user, seed-demo, scheduler, run-job, backup."""
+"""The `flask crm` command group: init, calendar, create-user, seed-demo, scheduler, run-job,
+backup."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import time
 import click
 from flask.cli import with_appcontext
 
+from crm import clock
 from crm.demo import seed as demo
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.services.accounts import users
+from crm.services.calendar import holidays
 from crm.services.growth import catalogue
 from crm.transactions import writing
 
@@ -30,11 +33,45 @@ def crm_group() -> None:
 def init_command() -> None:
     """Install the default metrics, stages and checklists (safe to run again)."""
     added = catalogue.install_defaults()
+    seeded = holidays.seed_new_install(CLI_ACTOR, clock.today())
     db.session.commit()
     click.echo(
         f"defaults installed: {added['metrics']} metrics, {added['stages']} stages, "
         f"{added['templates']} task templates added"
     )
+    _echo_calendar(seeded)
+
+
+@crm_group.command("calendar")
+@click.option("--year", "years", type=int, multiple=True, help="A year (repeat for more).")
+@with_appcontext
+def calendar_command(years: tuple[int, ...]) -> None:
+    """Add China's public holidays and make-up working days of the current and next year
+    (or of each --year) from the chinesecalendar library; days already there are kept."""
+    today = clock.today()
+    wanted = years or (today.year, today.year + 1)
+    seeded = {}
+    for year in wanted:
+        try:
+            seeded[year] = holidays.seed_year(CLI_ACTOR, holidays.check_year(year, today))
+        except Invalid as error:
+            raise click.BadParameter(error.message, param_hint="--year") from None
+    db.session.commit()
+    _echo_calendar(seeded)
+
+
+def _echo_calendar(seeded: dict[int, int]) -> None:
+    for year, count in seeded.items():
+        if count:
+            click.echo(f"calendar {year}: {count} holidays and make-up working days added")
+        elif not holidays.library_has(year):
+            click.echo(
+                f"calendar {year}: chinesecalendar has no data for {year} yet; "
+                "enter its holidays on the admin's Calendar page",
+                err=True,
+            )
+        else:
+            click.echo(f"calendar {year}: nothing to add")
 
 
 @crm_group.command("create-user")
@@ -85,6 +122,7 @@ def create_user_command(role, login, name, password, factory_id, belts, locale) 
 def seed_demo_command(factories: int, if_empty: bool, seed: int) -> None:
     """Fill the database with the demo install and print its logins."""
     catalogue.install_defaults()
+    holidays.seed_new_install(CLI_ACTOR, clock.today())
     db.session.commit()
     present = demo.demo_present()
     if present:

@@ -144,6 +144,25 @@ def covered_rep_ids(user: User, on: date) -> Select:
     )
 
 
+def stood_in_for(user: User, on: date) -> list[tuple[int, date]]:
+    """The reps this rep stands in for on the day, each with their leave's last day: their
+    factories are in this rep's scope (`factory_condition`) and their due work on this rep's
+    Today (crm.services.field.followups.agenda) for the leave's days only."""
+    if user.role != "rep":
+        return []
+    kept, key = _request_cache(), ("stood-in-for", user.id, on)
+    if key not in kept:
+        kept[key] = [
+            (rep_id, last_day)
+            for rep_id, last_day in db.session.execute(
+                select(Leave.rep_id, Leave.ends_on).where(
+                    Leave.stand_in_id == user.id, Leave.starts_on <= on, Leave.ends_on >= on
+                )
+            )
+        ]
+    return kept[key]
+
+
 def factory_condition(user: User, on: date) -> ColumnElement[bool]:
     """The SQL condition that keeps the factories in a user's scope."""
     if user.role == "admin":

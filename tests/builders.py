@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from werkzeug.security import generate_password_hash
@@ -15,9 +15,11 @@ from crm.models import (
     Belt,
     Contact,
     Factory,
+    FactoryClosure,
     FollowUp,
     ImportRow,
     ImportRun,
+    Leave,
     Setting,
     StageChange,
     Task,
@@ -142,6 +144,22 @@ def follow_up(
     record = FollowUp(
         factory=factory_, assignee=assignee, due_at=due_at, reason=reason, origin="manual"
     )
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def closure(factory_: Factory, starts_on: date, ends_on: date, reason: str = "") -> FactoryClosure:
+    record = FactoryClosure(
+        factory_id=factory_.id, starts_on=starts_on, ends_on=ends_on, reason=reason
+    )
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def leave(rep: User, stand_in: User, starts_on: date, ends_on: date) -> Leave:
+    record = Leave(rep_id=rep.id, stand_in_id=stand_in.id, starts_on=starts_on, ends_on=ends_on)
     db.session.add(record)
     db.session.flush()
     return record

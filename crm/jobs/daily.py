@@ -5,12 +5,13 @@ one indexed query per batch (walking factory ids upwards), never a query per fac
 
 - Cadence (DESIGN.md "Cadence"): an active factory in a stage, or a prospect, that a rep
   owns and that has no open follow-up gets one, due its stage's cadence after its last
-  visit, or today if that is past (due dates skip holidays and closures:
+  visit, or today if that is past (due dates land on the factory's working days:
   crm.services.field.followups.due_instant). The new follow-up is the factory's only open one,
   so it is also its `next_follow_up_at`.
-- Stale: the factories that became stale within the last week are notified to their rep,
-  once per stale spell (the key names the last visit). The flags on lists are derived
-  live (crm.services.factories.factory_list); nothing is stored here but the notification.
+- Stale: the factories that became stale within the last week are notified to their rep (to
+  the stand-in while the rep is on leave), once per stale spell (the key names the last
+  visit). The flags on lists are derived live (crm.services.factories.factory_list); nothing
+  is stored here but the notification.
 - Eligibility is worked out again (crm.services.growth.eligibility, in batches) for the active
   factories below the last stage that could be eligible: those marked eligible (time alone
   can take it away, as figures age past the freshness window) and those with no required
@@ -37,7 +38,9 @@ from sqlalchemy.orm import Session, joinedload
 
 from crm import clock
 from crm.jobs.notices import Notice, send_once
+from crm.jobs.reminders import stand_ins_on
 from crm.models import STAGES, Belt, Factory, FollowUp, Task, User, team_managers
+from crm.services.calendar import working_days
 from crm.services.factories import factory_list
 from crm.services.field import followups
 from crm.services.growth import eligibility
@@ -101,19 +104,21 @@ def _owned_by_active_rep() -> list:
 def sweep_cadence(session: Session, now: datetime) -> Iterator[dict[str, int]]:
     cadences = factory_list.cadences()
     today = clock.today(now)
-    due_cache: dict[tuple[date, date | None], datetime] = {}
     conditions = [*_needs_follow_up(), *_owned_by_active_rep()]
     for batch in in_chunks(session, conditions, BATCH, joinedload(Factory.owner)):
         rows = []
+        # The batch's calendar in one read: the marked days and these factories' closures.
+        calendar = working_days.load(today, [factory.id for factory in batch])
+        due_cache: dict[tuple[date, int | None], datetime] = {}
         for factory in batch:
             days = cadences.get(factory.stage or factory_list.PROSPECT, cadences["prospect"])
             day = today
             if factory.last_visit_at is not None:
                 day = max(today, clock.today(factory.last_visit_at) + timedelta(days=days))
-            # The due instant depends on the day and the factory's closure alone.
-            cache_key = (day, factory.closed_until)
+            # The due instant depends on the day and the factory's closures alone.
+            cache_key = (day, factory.id if factory.id in calendar.closures else None)
             if cache_key not in due_cache:
-                due_cache[cache_key] = followups.due_instant(factory, day)
+                due_cache[cache_key] = followups.due_instant(factory, day, calendar)
             with force_locale(factory.owner.locale or "en"):
                 reason = _("Regular visit (every %(days)d days)", days=days)
             rows.append(
@@ -155,11 +160,17 @@ def notify_stale(session: Session, now: datetime) -> Iterator[dict[str, int]]:
     )
     conditions = [became_stale, *_owned_by_active_rep()]
     for batch in in_chunks(session, conditions, BATCH, joinedload(Factory.owner)):
-        yield {"stale_notified": send_once(_stale_notice(factory, now) for factory in batch)}
+        # A rep on leave is not told: their stand-in is (crm.jobs.reminders.stand_ins_on).
+        away = stand_ins_on(session, {factory.owner_id for factory in batch}, clock.today(now))
+        notices = (
+            _stale_notice(factory, now, away.get(factory.owner_id, factory.owner))
+            for factory in batch
+        )
+        yield {"stale_notified": send_once(notices)}
     yield {"stale_notified": 0}
 
 
-def _stale_notice(factory: Factory, now: datetime) -> Notice:
+def _stale_notice(factory: Factory, now: datetime, recipient: User) -> Notice:
     since = factory.last_visit_at or factory.stage_entered_at or factory.created_at
     days = (now - since).days
     if factory.last_visit_at is None:
@@ -177,7 +188,7 @@ def _stale_notice(factory: Factory, now: datetime) -> Notice:
             )
 
     return Notice(
-        user=factory.owner,
+        user=recipient,
         kind="factory_stale",
         key=f"factory_stale:{factory.id}:{since:%Y%m%dT%H%M%S}",
         title=title,

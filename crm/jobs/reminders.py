@@ -5,12 +5,13 @@ Each reminder goes out once: the follow-up records when it was sent (`due_soon_r
 names the follow-up and its due time. A follow-up overdue for longer than a day when the
 job first sees it (the scheduler was down, or it predates the scheduler) is marked without
 a reminder: the rep's Today list shows it as overdue, and nobody gets a flood of old news.
+A rep on leave gets none: their stand-in gets them, as their Today shows the work.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, select
@@ -18,7 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
 from crm import clock
 from crm.jobs.notices import Notice, send_once
-from crm.models import Factory, FollowUp
+from crm.models import Factory, FollowUp, Leave, User
 
 BATCH = 200
 DUE_SOON = timedelta(hours=1)
@@ -67,8 +68,9 @@ def _remind(
         ).all()
         if not batch:
             return
+        stand_ins = stand_ins_on(session, {item.assignee_id for item in batch}, clock.today(now))
         notices = [
-            _notice(kind, follow_up)
+            _notice(kind, follow_up, stand_ins.get(follow_up.assignee_id, follow_up.assignee))
             for follow_up in batch
             if kind != "follow_up_overdue" or follow_up.due_at > now - JUST_OVERDUE
         ]
@@ -79,7 +81,20 @@ def _remind(
         yield {kind: sent, f"{kind}_marked": len(batch)}
 
 
-def _notice(kind: str, follow_up: FollowUp) -> Notice:
+def stand_ins_on(session: Session, rep_ids: set[int], day: date) -> dict[int, User]:
+    """The stand-in of each of these reps who is on leave on the day: a rep on leave gets no
+    reminders, their stand-in (who sees their due work on Today) gets them instead."""
+    if not rep_ids:
+        return {}
+    rows = session.execute(
+        select(Leave.rep_id, User)
+        .join(User, User.id == Leave.stand_in_id)
+        .where(Leave.rep_id.in_(rep_ids), Leave.starts_on <= day, Leave.ends_on >= day)
+    )
+    return {rep_id: stand_in for rep_id, stand_in in rows}
+
+
+def _notice(kind: str, follow_up: FollowUp, recipient: User) -> Notice:
     factory = follow_up.factory
     due = clock.local(follow_up.due_at)
     key = f"{kind}:{follow_up.id}:{due:%Y%m%dT%H%M}"
@@ -102,7 +117,7 @@ def _notice(kind: str, follow_up: FollowUp) -> Notice:
             )
 
     return Notice(
-        user=follow_up.assignee,
+        user=recipient,
         kind=kind,
         key=key,
         title=title,

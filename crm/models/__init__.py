@@ -2,6 +2,7 @@
 
 from crm.models.api_token import ApiToken
 from crm.models.client_action import ClientAction
+from crm.models.closure import FactoryClosure
 from crm.models.factory import STATUSES, Contact, Factory
 from crm.models.followup import FollowUp
 from crm.models.history import AuditEntry, Delivery, Notification, StageChange
@@ -31,6 +32,7 @@ __all__ = [
     "Contact",
     "Delivery",
     "Factory",
+    "FactoryClosure",
     "FollowUp",
     "Holiday",
     "ImportRow",

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    Date,
     Float,
     ForeignKey,
     Index,
@@ -129,7 +128,6 @@ class Factory(db.Model):
     # Days spent paused since entering the stage: they do not count as time in stage.
     paused_days: Mapped[int] = mapped_column(Integer, default=0)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    closed_until: Mapped[date | None] = mapped_column(Date)
     # Kept for fast lists; the services that change visits and follow-ups keep them true.
     last_visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

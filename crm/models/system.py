@@ -49,13 +49,21 @@ class CacheVersion(db.Model):
     version: Mapped[int] = mapped_column(BigInteger)
 
 
+# A day off (a public holiday), or a make-up working day (调休: a Saturday or Sunday worked).
+HOLIDAY_KINDS = ("holiday", "workday")
+HOLIDAY_NAME_MAX = 100
+
+
 class Holiday(db.Model):
-    """A day of the install's holiday calendar: due dates skip it."""
+    """A day of the install's calendar: a day off that due dates skip, or a make-up working
+    day that counts as working though it falls on a weekend (crm.services.calendar)."""
 
     __tablename__ = "holidays"
+    __table_args__ = (CheckConstraint(_in("kind", HOLIDAY_KINDS), name="kind"),)
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), default="")
+    name: Mapped[str] = mapped_column(String(HOLIDAY_NAME_MAX), default="")
+    kind: Mapped[str] = mapped_column(String(10), default="holiday", server_default="holiday")
 
 
 class JobRun(db.Model):

@@ -15,6 +15,7 @@ from flask_wtf import FlaskForm
 from crm import clock, scope
 from crm.errors import Conflict
 from crm.extensions import db
+from crm.forms.calendar import ClosureForm
 from crm.forms.factories import (
     STAGE_FORMS,
     ClaimForm,
@@ -26,6 +27,7 @@ from crm.forms.factories import (
     StageChangeForm,
 )
 from crm.models import STAGES, STATUSES, Belt, Factory, StageChange
+from crm.services.calendar import closures
 from crm.services.factories import edits as factories
 from crm.services.factories import factory_list, factory_page
 from crm.services.growth import eligibility, promotions, snapshots
@@ -356,6 +358,8 @@ def _page(
     stage_forms: dict[str, StageChangeForm] | None = None,
     stage_alert: str | None = None,
     contact_form: ContactForm | None = None,
+    closure_form: ClosureForm | None = None,
+    closure_alert: str | None = None,
     status: int = 200,
 ):
     now, locale = clock.now(), current_locale()
@@ -383,6 +387,9 @@ def _page(
             contact_form=contact_form or ContactForm(formdata=None, prefix="contact"),
             can_claim=factories.can_claim(current_user, page.factory),
             today=clock.today(now),
+            closures=closures.current_and_coming(page.factory, clock.today(now)),
+            closure_form=closure_form or ClosureForm(formdata=None, prefix="closure"),
+            closure_alert=closure_alert,
         ),
         status,
     )
@@ -440,5 +447,6 @@ def _moved_message(change: StageChange) -> str:
     return _("Moved to %(stage)s.", stage=stage_label(change.to_stage))
 
 
-# The list's export (a manager's or admin's) lives in its own module, on this blueprint.
-from crm.views import factories_export  # noqa: E402,F401
+# The list's export (a manager's or admin's) and the factory's closures live in their own
+# modules, on this blueprint.
+from crm.views import factories_export, factory_closures  # noqa: E402,F401

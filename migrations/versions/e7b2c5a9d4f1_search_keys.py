@@ -9,7 +9,7 @@ there are written here, and every contact's phone digits read again by the one r
 (crm.services.factories.phones.national_digits: `+86 131 7921 6444` keeps 13179216444).
 
 Revision ID: e7b2c5a9d4f1
-Revises: a7c4e9f2b1d8
+Revises: e8c1f4a7b2d9
 Create Date: 2026-12-06 14:10:00.000000
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e7b2c5a9d4f1'
-down_revision = 'a7c4e9f2b1d8'
+down_revision = 'e8c1f4a7b2d9'
 branch_labels = None
 depends_on = None
 

@@ -53,9 +53,9 @@ def audit_actions(follow_up: FollowUp) -> list[str]:
 
 def test_a_picked_date_lands_at_ten_in_the_installs_zone(world):
     follow_up = followups.schedule(
-        world["rep"], world["factory"], date(2026, 11, 28), "Shoot the videos", NOW
+        world["rep"], world["factory"], date(2026, 11, 27), "Shoot the videos", NOW
     )
-    assert follow_up.due_at == shanghai_ten(date(2026, 11, 28))
+    assert follow_up.due_at == shanghai_ten(date(2026, 11, 27))
     assert follow_up.origin == "manual" and follow_up.status == "open"
     assert follow_up.assignee_id == world["rep"].id
     assert follow_up.created_by_id == world["rep"].id
@@ -65,8 +65,9 @@ def test_a_due_date_skips_the_holiday_calendar(world, db_session):
     for day in (date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)):
         db_session.add(Holiday(day=day, name="National Day"))
     db_session.flush()
+    # Past the three days off and the Sunday after them.
     assert followups.due_instant(world["factory"], date(2026, 10, 1)) == shanghai_ten(
-        date(2026, 10, 4)
+        date(2026, 10, 5)
     )
     assert followups.due_instant(world["factory"], date(2026, 9, 30)) == shanghai_ten(
         date(2026, 9, 30)
@@ -75,10 +76,11 @@ def test_a_due_date_skips_the_holiday_calendar(world, db_session):
 
 def test_a_due_date_skips_the_factorys_closure_and_the_holidays_after_it(world, db_session):
     factory = world["factory"]
-    factory.closed_until = date(2026, 12, 5)  # the last closed day
-    db_session.add(Holiday(day=date(2026, 12, 6), name="Company holiday"))
+    builders.closure(factory, date(2026, 12, 1), date(2026, 12, 3))  # Tuesday to Thursday
+    db_session.add(Holiday(day=date(2026, 12, 4), name="Company holiday"))  # Friday
     db_session.flush()
     follow_up = followups.schedule(world["rep"], factory, date(2026, 12, 1), "", NOW)
+    # Past the closure, the holiday and the weekend: Monday.
     assert follow_up.due_at == shanghai_ten(date(2026, 12, 7))
     # After the closure, a day is kept as it is.
     assert followups.due_instant(factory, date(2026, 12, 8)) == shanghai_ten(date(2026, 12, 8))
@@ -162,10 +164,10 @@ def test_next_follow_up_at_follows_every_change(world):
     assert factory.next_follow_up_at == shanghai_ten(date(2026, 12, 10))
     sooner = followups.schedule(rep, factory, date(2026, 11, 30), "Photos", NOW)
     assert factory.next_follow_up_at == shanghai_ten(date(2026, 11, 30))
-    followups.reschedule(rep, sooner, date(2026, 12, 20), NOW)
+    followups.reschedule(rep, sooner, date(2026, 12, 21), NOW)
     assert factory.next_follow_up_at == shanghai_ten(date(2026, 12, 10))
     followups.complete(rep, later, NOW)
-    assert factory.next_follow_up_at == shanghai_ten(date(2026, 12, 20))
+    assert factory.next_follow_up_at == shanghai_ten(date(2026, 12, 21))
     followups.cancel(rep, sooner, NOW)
     assert factory.next_follow_up_at is None
     assert followups.oldest_open(factory) is None

@@ -174,8 +174,9 @@ def test_the_sweep_gives_a_factory_without_an_open_follow_up_one_at_its_cadence(
 
     assert counts["follow_ups_created"] == 3
     (follow_up,) = open_follow_ups(visited)
-    # Junior high is visited every 14 days: 14 days after the last visit, at 10:00.
-    assert follow_up.due_at == ten_local(TODAY + timedelta(days=11))
+    # Junior high is visited every 14 days: 14 days after the last visit, at 10:00 (that
+    # day is a Sunday: the Monday after).
+    assert follow_up.due_at == ten_local(TODAY + timedelta(days=12))
     assert follow_up.origin == "cadence" and follow_up.assignee_id == world["rep"].id
     assert follow_up.reason == "Regular visit (every 14 days)"
     assert visited.next_follow_up_at == follow_up.due_at
@@ -196,10 +197,12 @@ def test_the_sweep_gives_a_factory_without_an_open_follow_up_one_at_its_cadence(
 def test_the_sweep_skips_holidays_and_the_factorys_closure(world):
     db.session.add(Holiday(day=TODAY + timedelta(days=4), name="Factory fair"))
     on_holiday = staged(world, last_visit_at=NOW - timedelta(days=3))  # 7 days: due in 4
-    closed = staged(world, closed_until=TODAY + timedelta(days=9))
+    closed = staged(world)  # never visited: due today, but closed until Thursday week
+    builders.closure(closed, TODAY - timedelta(days=1), TODAY + timedelta(days=8))
     run(daily.sweep_cadence)
     assert [f.due_at for f in open_follow_ups(on_holiday)] == [ten_local(TODAY + timedelta(5))]
-    assert [f.due_at for f in open_follow_ups(closed)] == [ten_local(TODAY + timedelta(10))]
+    # The Friday after the closure.
+    assert [f.due_at for f in open_follow_ups(closed)] == [ten_local(TODAY + timedelta(9))]
 
 
 def test_the_sweep_leaves_a_factory_whose_rep_left_to_be_reassigned(world):

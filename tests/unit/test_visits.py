@@ -182,9 +182,9 @@ def test_a_follow_up_of_another_factory_is_refused(world):
 
 
 def test_a_quick_pick_counts_from_the_check_in_day(world):
-    visits.log_visit(world["rep"], world["factory"], sent(next_in_days=3), NOW)
+    visits.log_visit(world["rep"], world["factory"], sent(next_in_days=2), NOW)
     follow_up = db.session.scalar(select(FollowUp).where(FollowUp.origin == "visit"))
-    assert clock.local(follow_up.due_at).date() == date(2026, 11, 28)
+    assert clock.local(follow_up.due_at).date() == date(2026, 11, 27)
     assert clock.local(follow_up.due_at).hour == 10
     assert world["factory"].next_follow_up_at == follow_up.due_at
 

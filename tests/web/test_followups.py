@@ -124,7 +124,8 @@ def test_a_quick_pick_schedules_at_ten_three_days_on_and_goes_back(client, world
     assert response.headers["Location"] == f"/factories/{factory.id}"
     made = db.session.scalars(select(FollowUp).where(FollowUp.reason == "Bring the video crew"))
     follow_up = made.one()
-    assert follow_up.due_at == shanghai_ten(date(2026, 11, 28))
+    # Three days on is a Saturday: the Monday after.
+    assert follow_up.due_at == shanghai_ten(date(2026, 11, 30))
     assert follow_up.origin == "manual" and follow_up.created_by_id == world["rep"].id
     assert "Follow-up set for" in flashes(client)
 

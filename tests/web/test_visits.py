@@ -182,7 +182,8 @@ def test_a_visit_is_created_once_and_a_repeat_answers_the_same_visit(app, world)
     db.session.expire_all()
     assert visit_count() == 1
     follow_up = db.session.scalar(select(FollowUp).where(FollowUp.origin == "visit"))
-    assert follow_up.due_at == datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+    # In 3 days is Saturday the 28th: the Monday after, at 10:00.
+    assert follow_up.due_at == datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
 
 def test_a_key_reused_with_other_content_is_409_naming_the_key(app, world):

@@ -2,7 +2,8 @@
 
 Every change keeps the factory's denormalised `next_follow_up_at` true (refresh_next),
 and is audited. A date that a person picks lands at 10:00 in the install's zone and
-skips the holiday calendar and the factory's closed-until date (DESIGN.md "Cadence").
+skips the days that are not working days for the factory (DESIGN.md "Cadence"):
+weekends unless made up, public holidays, the factory's closures.
 """
 
 from __future__ import annotations
@@ -13,23 +14,22 @@ from datetime import date, datetime, timedelta
 from typing import Generic, TypeVar
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from crm import scope
 from crm.clock import at_local_time, day_bounds, today
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
-from crm.models import Factory, FollowUp, Holiday, User, Visit
+from crm.models import Factory, FollowUp, User, Visit
 from crm.models.followup import ORIGINS, REASON_MAX
+from crm.services.calendar import working_days
 from crm.services.install import audit
 from crm.services.install.audit import Actor
 
 AGENDA_DAYS = 7
 # The hour a picked date lands at, in the install's zone.
 DUE_HOUR = 10
-# How far a due date may be pushed past holidays before the calendar is taken as broken.
-HOLIDAY_HORIZON_DAYS = 366
 # What an agenda holds: the follow-ups themselves, or only the columns that Today shows.
 T = TypeVar("T", "FollowUp", "AgendaRow")
 TRACKED = ("status", "due_at", "reason", "origin", "assignee_id", "completed_by_visit_id")
@@ -86,13 +86,16 @@ def agenda_rows(user: User, now: datetime, days: int = AGENDA_DAYS) -> Agenda[Ag
 def _agenda_statement(user: User, now: datetime, days: int) -> Select:
     _start_of_today, start_of_tomorrow = day_bounds(today(now))
     horizon = start_of_tomorrow + timedelta(days=days)
+    # A stand-in's Today holds the absent reps' follow-ups due by the end of their leave.
+    assigned = [FollowUp.assignee_id == user.id]
+    for rep_id, last_day in scope.stood_in_for(user, today(now)):
+        _start, after_leave = day_bounds(last_day)
+        assigned.append(
+            (FollowUp.assignee_id == rep_id) & (FollowUp.due_at < min(after_leave, horizon))
+        )
     return (
         scope.follow_ups(user, today(now))
-        .where(
-            FollowUp.assignee_id == user.id,
-            FollowUp.status == "open",
-            FollowUp.due_at < horizon,
-        )
+        .where(or_(*assigned), FollowUp.status == "open", FollowUp.due_at < horizon)
         .order_by(FollowUp.due_at, FollowUp.id)
     )
 
@@ -145,23 +148,18 @@ def in_days(check_in_day: date, days: int) -> date:
 
 
 def due_day(factory: Factory, day: date) -> date:
-    """The first day from `day` on that is no holiday and not within the factory's closure.
-
-    `closed_until` is the last day the factory is closed: it opens again the day after.
-    """
-    if factory.closed_until is not None and day <= factory.closed_until:
-        day = factory.closed_until + timedelta(days=1)
-    horizon = day + timedelta(days=HOLIDAY_HORIZON_DAYS)
-    holidays = set(
-        db.session.scalars(select(Holiday.day).where(Holiday.day >= day, Holiday.day < horizon))
-    )
-    while day in holidays:
-        day += timedelta(days=1)
-    return day
+    """The first working day for the factory from `day` on: past weekends (unless made up),
+    public holidays and the factory's closures (crm.services.calendar.working_days)."""
+    return working_days.first_working_day(day, factory.id)
 
 
-def due_instant(factory: Factory, day: date) -> datetime:
-    """10:00 install-local on the first open day from `day` (past holidays and closures)."""
+def due_instant(
+    factory: Factory, day: date, calendar: working_days.Calendar | None = None
+) -> datetime:
+    """10:00 install-local on the factory's first working day from `day`; a batch passes the
+    calendar it loaded for its factories (crm.jobs.daily)."""
+    if calendar is not None:
+        return at_local_time(calendar.first_working_day(day, factory.id), DUE_HOUR)
     return at_local_time(due_day(factory, day), DUE_HOUR)
 
 

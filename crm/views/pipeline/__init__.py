@@ -146,4 +146,4 @@ def _column(status: str | None, stage: str | None) -> str:
 
 
 # The other pipeline pages live in their own modules, on this blueprint.
-from crm.views.pipeline import board, reassign, reports, stuck, team  # noqa: E402,F401
+from crm.views.pipeline import board, leaves, reassign, reports, stuck, team  # noqa: E402,F401
