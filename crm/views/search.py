@@ -36,7 +36,10 @@ def index():
     page = render_template(
         "search/index.html", results=results, typed=typed, problem=problem, marked=search.marked
     )
-    return page, 422 if problem else 200
+    # As one types, a query still too short is a message under the field, not a failure
+    # (htmx would log every keystroke's refusal); the page sent whole answers 422.
+    typing = request.headers.get("HX-Request") == "true"
+    return page, 422 if problem and not typing else 200
 
 
 @bp.route("/box")
