@@ -328,6 +328,10 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
             key=lambda row: abs(row[1] - EXPORT_ROWS),
         )
     search = name[:2]
+    # The header's search box, org-wide: the full pinyin of three characters of a name.
+    from crm.services.factories import search as factory_search
+
+    spoken = factory_search.spellings(factory_search.readings(name[2:5]))[0]
     manager, admin, portal = BENCH_MANAGER, "admin@example.com", "factory@example.com"
 
     def visit_form(photo: bool = False, voice: bool = False) -> Callable[[], dict]:
@@ -414,6 +418,7 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
         Case("factory: portal", portal, "/portal/", 50),
         Case("rep: API factory list", rep_email, "/api/v1/factories", None),
         Case("admin: API factory list, org-wide", admin, "/api/v1/factories?stage=junior", None),
+        Case(f"admin: search box, org-wide ({spoken})", admin, f"/search/box?q={spoken}", 50),
         Case(
             f"manager: API batch of {len(belt_factories):,} figures (snapshots:batch)",
             manager,

@@ -132,6 +132,9 @@ def _register_blueprints(app: Flask) -> None:
     from crm.views import imports
 
     app.register_blueprint(imports.bp)
+    from crm.views import search
+
+    app.register_blueprint(search.bp)
     from crm.views import tokens
 
     app.register_blueprint(tokens.bp)

@@ -38,7 +38,7 @@ PRECACHE = ("css/*.css", "img/*.svg", "vendor/htmx/*.js", "js/*.js")
 NOT_PRECACHED = frozenset({"js/sw.js"})
 # The blueprints whose templates carry hx- attributes (tests/web/test_assets.py keeps this
 # true): htmx (16 KB compressed) is loaded there only, not on the rep's or the portal's pages.
-HTMX_BLUEPRINTS = frozenset({"pipeline", "admin"})
+HTMX_BLUEPRINTS = frozenset({"pipeline", "admin", "search"})
 
 compress = Compress()
 

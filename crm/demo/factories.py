@@ -12,6 +12,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from crm.models import STAGES, Belt, Metric, TaskTemplate
+from crm.services.factories import search
 from crm.services.factories.credit_code import ALPHABET, check_digit, organisation_check
 
 K = TypeVar("K")
@@ -298,12 +299,14 @@ def _fill_identity(
     )
     town = "" if place == plan.belt.city_zh else place
     street = f"{rng.choice(streets)}{rng.randint(1, 999)}号"
+    address = f"{plan.belt.province_zh}{plan.belt.city_zh}{town}{street}"
     plan.row.update(
         name=name,
+        search_key=search.factory_key(name, address),
         credit_code=_credit_code(rng, region, used_codes),
         belt_id=plan.belt.id,
         category=product,
-        address=f"{plan.belt.province_zh}{plan.belt.city_zh}{town}{street}",
+        address=address,
         lat=round(lat, 6),
         lng=round(lng, 6),
         shop_url="" if plan.status == "prospect" else f"https://shop.example.com/f{index + 1:06d}",
@@ -321,11 +324,13 @@ def _fill_identity(
 def _contact(rng: random.Random, role: str) -> dict:
     phone = mobile_number(rng)
     wechat = f"wxid_{rng.getrandbits(40):010x}" if rng.random() < 0.7 else ""
+    name = person_name(rng)
     return {
-        "name": person_name(rng),
+        "name": name,
         "role": role,
         "phone": phone,
         "phone_digits": phone,
+        "search_key": search.contact_key(name, phone),
         "wechat_id": wechat,
     }
 

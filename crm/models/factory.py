@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -34,6 +35,10 @@ UNOWNED_PROSPECT = "owner_id IS NULL AND status = 'prospect'"
 # index on PostgreSQL, its FTS5 table (and the tables FTS5 keeps beside it) on SQLite.
 NAME_TRIGRAM_INDEX = "ix_factories_name_trgm"
 SEARCH_TABLE = "factory_search"
+# The search keys' trigram indexes on PostgreSQL, and the contacts' FTS5 table on SQLite
+# (crm.services.factories.search).
+KEY_TRIGRAM_INDEXES = ("ix_factories_search_key_trgm", "ix_contacts_search_key_trgm")
+CONTACT_SEARCH_TABLE = "contact_search"
 
 
 def in_models(_object, name: str | None, type_: str, reflected: bool, _compare_to) -> bool:
@@ -41,8 +46,8 @@ def in_models(_object, name: str | None, type_: str, reflected: bool, _compare_t
     if not reflected or name is None:
         return True
     if type_ == "index":
-        return name != NAME_TRIGRAM_INDEX
-    return not (type_ == "table" and name.startswith(SEARCH_TABLE))
+        return name != NAME_TRIGRAM_INDEX and name not in KEY_TRIGRAM_INDEXES
+    return not (type_ == "table" and name.startswith((SEARCH_TABLE, CONTACT_SEARCH_TABLE)))
 
 
 CONTACT_NAME_MAX = 100
@@ -130,6 +135,9 @@ class Factory(db.Model):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("factories.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The name, its pinyin and initials, the address: what the search finds a factory by,
+    # written by crm.services.factories.search on every write.
+    search_key: Mapped[str] = mapped_column(Text, default="")
 
     belt = relationship("Belt")
     owner = relationship("User", foreign_keys=[owner_id])
@@ -159,6 +167,8 @@ class Contact(db.Model):
     # The phone's digits alone, for search and for tel: links.
     phone_digits: Mapped[str] = mapped_column(String(CONTACT_PHONE_MAX), default="", index=True)
     wechat_id: Mapped[str] = mapped_column(String(WECHAT_MAX), default="")
+    # The name, its pinyin and initials, the phone's digits (crm.services.factories.search).
+    search_key: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     factory = relationship("Factory", back_populates="contacts")

@@ -110,6 +110,7 @@ BLUEPRINT_PERMISSIONS = {
     "admin_security": {"admin"},
     "two_factor": {"signed_in"},
     "sync": {"signed_in"},
+    "search": {"staff"},
 }
 
 

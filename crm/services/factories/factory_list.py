@@ -423,7 +423,7 @@ def _conditions(
     conditions = [_owner_condition(actor, filters.owner)]
     search = filters.search.strip()[:SEARCH_MAX]
     if search:
-        conditions.append(factory_search.condition(search))
+        conditions.append(factory_search.condition(search, actor))
     if filters.updated_since is not None:
         conditions.append(Factory.updated_at >= filters.updated_since)
     if filters.stage in STAGES:

@@ -22,7 +22,7 @@ from crm.errors import too_long
 from crm.extensions import db
 from crm.models import Belt, Contact, Factory, ImportRun, User
 from crm.models.factory import ADDRESS_MAX, CATEGORY_MAX, CONTACT_NAME_MAX, FACTORY_NAME_MAX
-from crm.services.factories import credit_code, duplicates, factory_fields, phones
+from crm.services.factories import credit_code, duplicates, factory_fields, phones, search
 from crm.services.imports.import_columns import FACTORY_FIELDS, FALSE_WORDS, NO, TRUE_WORDS, YES
 from crm.services.imports.import_rows import (
     Plan,
@@ -322,12 +322,15 @@ def write(actor: User, result: Plan, now: datetime) -> None:
                     _new_contact(item["id"], contact["name"], contact["phone"], now)
                 )
             else:
-                changed_contacts.append({"id": had["id"], **contact, **_digits(contact)})
+                changed_contacts.append({"id": had["id"], **contact, **_digits(contact, had)})
             for name, value in contact.items():
                 changes[f"contact_{name}"] = (had[name] if had else None, value)
         history.append((item["id"], "update", changes))
     for part in chunks(factory_updates):
         db.session.execute(update(Factory), part)
+    search.refresh_factories(
+        [row["id"] for row in factory_updates if "name" in row or "address" in row]
+    )
     for part in chunks(changed_contacts):
         db.session.execute(update(Contact), part)
     for part in chunks(new_contacts):
@@ -342,6 +345,7 @@ def _new_factory(item: dict, now: datetime) -> dict:
     row.setdefault("shop_url", "")
     row.setdefault("is_key_account", False)
     row.update(status="prospect", stage=None, paused_days=0, created_at=now, updated_at=now)
+    row["search_key"] = search.factory_key(row.get("name", ""), row["address"])
     return row
 
 
@@ -352,15 +356,19 @@ def _new_contact(factory_id: int, name: str, phone: str, now: datetime) -> dict:
         "role": "",
         "phone": phone,
         "phone_digits": phones.national_digits(phone),
+        "search_key": search.contact_key(name, phone),
         "wechat_id": "",
         "created_at": now,
     }
 
 
-def _digits(contact: dict) -> dict:
-    if "phone" not in contact:
-        return {}
-    return {"phone_digits": phones.national_digits(contact["phone"])}
+def _digits(contact: dict, had: dict) -> dict:
+    """The changed contact's phone digits and search key, from its name and phone after."""
+    after = {**had, **contact}
+    kept = {"search_key": search.contact_key(after["name"], after["phone"])}
+    if "phone" in contact:
+        kept["phone_digits"] = phones.national_digits(contact["phone"])
+    return kept
 
 
 # --- the export that re-imports ------------------------------------------------------------
