@@ -48,9 +48,7 @@ def test_without_a_start_the_route_begins_at_the_first_stop_given():
     places = belt(7, 6)
     planned = route_plan.plan(None, places, 8 * 60)
     assert planned[0] == places[0]
-    best = min(
-        length(None, [places[0], *order]) for order in itertools.permutations(places[1:])
-    )
+    best = min(length(None, [places[0], *order]) for order in itertools.permutations(places[1:]))
     assert length(None, planned) <= best * 1.10
 
 

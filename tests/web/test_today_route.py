@@ -230,7 +230,10 @@ def test_bad_choices_are_refused_and_the_kept_plan_is_unchanged(client, day, wha
     sign_in(client, day["rep"].email)
     plan(client, day, "A", "B")
     before = kept(day)
-    data = {"csrf_token": csrf_token(client, "/today/route"), "factory": [str(day["factory"]["C"].id)]}
+    data = {
+        "csrf_token": csrf_token(client, "/today/route"),
+        "factory": [str(day["factory"]["C"].id)],
+    }
     if what == "colleague's":
         data["factory"].append(str(day["factory"]["Colleague's"].id))
     elif what == "missing":
@@ -279,9 +282,7 @@ def test_each_stop_has_navigation_links_with_gcj02_positions(client, day):
     page = text_of(client.get("/today/route"))
     lat, lng = geo.gcj02(28.90, 120.04)
     assert lat != pytest.approx(28.90, abs=1e-4)  # the shift is real in China
-    assert (
-        f'href="https://uri.amap.com/marker?position={lng:.6f},{lat:.6f}&name=A&' in page
-    )
+    assert f'href="https://uri.amap.com/marker?position={lng:.6f},{lat:.6f}&name=A&' in page
     assert f'href="https://api.map.baidu.com/marker?location={lat:.6f},{lng:.6f}&title=A&' in page
     assert "coord_type=gcj02" in page
     assert 'href="geo:28.900000,120.040000?q=28.900000,120.040000(A)"' in page
@@ -309,9 +310,7 @@ def test_stale_factories_within_5_km_are_offered_on_request(client, day):
     assert "Your position is needed" in without and "Stale near" not in without
 
 
-def test_points_that_would_overlap_are_one_group_with_a_count_under_the_rep_s_position(
-    client, day
-):
+def test_points_that_would_overlap_are_one_group_with_a_count_under_the_rep_s_position(client, day):
     belt = day["factory"]["A"].belt
     names = [f"Cluster {n}" for n in range(4)]
     for n, name in enumerate(names):
@@ -322,7 +321,7 @@ def test_points_that_would_overlap_are_one_group_with_a_count_under_the_rep_s_po
     sign_in(client, day["rep"].email)
     plan(client, day, "A", *names)
     page = text_of(client.get("/today/route"))
-    svg = page[page.index("<svg class=\"field-map-svg\"") :]
+    svg = page[page.index('<svg class="field-map-svg"') :]
     svg = svg[: svg.index("</svg>")]
     group = re.search(
         r'<a class="field-map-point field-map-cluster"[^>]*aria-label="4 places here: numbers '
@@ -338,7 +337,7 @@ def test_the_route_map_draws_the_tour_and_the_numbered_points_in_list_order(clie
     sign_in(client, day["rep"].email)
     plan(client, day, "A", "B", "C", "No location")
     page = text_of(client.get("/today/route"))
-    svg = page[page.index("<svg class=\"field-map-svg\"") :]
+    svg = page[page.index('<svg class="field-map-svg"') :]
     svg = svg[: svg.index("</svg>")]
     assert 'role="group" aria-labelledby="route-map-title"' in svg and 'role="img"' in svg
     assert "Map of the route through the 3 factories listed below, north up." in svg
