@@ -28,9 +28,9 @@ def test_the_rep_ticks_plans_moves_and_navigates(
     page,
     page_guard,
     live_db,
-    route_day,
+    route_day,  # noqa: F811
     viewport,
-    locale,  # noqa: F811
+    locale,
 ):
     page_guard.context.grant_permissions(["geolocation"])
     page_guard.context.set_geolocation(HERE)
