@@ -76,10 +76,10 @@ def length(d: list[list[float]], route: Sequence[int]) -> float:
 
 
 def _nearest_neighbour(d: list[list[float]], n: int) -> list[int]:
-    left = set(range(1, n + 1))
+    left = list(range(1, n + 1))
     route, here = [], 0
     while left:
-        here = min(left, key=lambda node: (d[here][node], node))
+        here = min(left, key=d[here].__getitem__)  # the first of equals: the lower node
         left.remove(here)
         route.append(here)
     return route
