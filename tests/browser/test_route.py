@@ -93,6 +93,11 @@ def test_the_kept_plan_opens_offline(page, page_guard, live_db, route_day):  # n
     expect(page.locator("#route-plan .route-stops .route-stop")).to_have_count(3)
     assert stop_names(page) == ["Close Casting", "Middle Mould Works", "Far Fasteners"]
     expect(page.locator("#offline-note")).to_have_text(re.compile(r"\d\d:\d\d"))
+    # Changing it needs the network: the page says so and stays.
+    page.locator("#route-plan .route-stop").first.locator("button[value=down]").click()
+    expect(page.locator("#route-offline")).to_contain_text("Changing it needs the network.")
+    assert stop_names(page) == ["Close Casting", "Middle Mould Works", "Far Fasteners"]
+    expect(page).to_have_url(re.compile(r"/today/route$"))
 
 
 def test_points_that_would_overlap_are_grouped_under_the_rep(page, page_guard, live_db):

@@ -101,3 +101,23 @@ if (routeForms.length && navigator.geolocation) {
     });
   }, function () {}, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
 }
+
+// Moving a stop or planning again needs the server: with no network the page (kept for
+// offline use) says so instead of leaving for the browser's error page.
+var offlineMessage = document.querySelector("template[data-route-offline]");
+document.querySelectorAll("form.route-move, [data-route-form]").forEach(function (form) {
+  form.addEventListener("submit", function (event) {
+    if (navigator.onLine !== false || !offlineMessage) {
+      return;
+    }
+    event.preventDefault();
+    var shown = document.getElementById("route-offline");
+    if (!shown) {
+      shown = offlineMessage.content.firstElementChild.cloneNode(true);
+      shown.id = "route-offline";
+      var heading = document.querySelector("main h1");
+      heading.parentNode.insertBefore(shown, heading.nextSibling);
+    }
+    shown.scrollIntoView({ block: "nearest" });
+  });
+});
