@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
@@ -424,3 +424,18 @@ def test_configured_tiles_are_drawn_and_only_their_host_is_let_in(client, day):
     assert 'class="field-map-grid"' not in page
     # Another page draws no map, and its policy does not let the tile host in.
     assert "tiles.example.org" not in client.get("/account/").headers["Content-Security-Policy"]
+
+
+def test_a_factory_closing_soon_comes_first_and_one_already_closed_is_flagged(client, day):
+    # 10:00 in Shanghai. B, farthest east, closes at 10:30: reached last it would be closed.
+    day["factory"]["B"].closes_at = time(10, 30)
+    day["factory"]["C"].opens_at, day["factory"]["C"].closes_at = time(8, 0), time(9, 0)
+    db.session.commit()
+    sign_in(client, day["rep"].email)
+    plan(client, day, "A", "B", "C")
+    assert kept(day)[0] == day["factory"]["B"].id
+    page = text_of(client.get("/today/route"))
+    late = re.findall(r'id="stop-(\d+)".*?(Closed by the time you arrive|</li>)', page, re.S)
+    flagged = [int(stop) for stop, word in late if word.startswith("Closed")]
+    assert flagged == [day["factory"]["C"].id]  # closed at 09:00: no order reaches it in time
+    assert "open 08:00–09:00" in page and "open …–10:30" in page
