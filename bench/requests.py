@@ -398,6 +398,8 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
 
     return [
         Case("rep: today", rep_email, "/today", 50),
+        # Nine weeks of the rep's figures beside the 49 other reps' of the bench team.
+        Case("rep: my week", rep_email, "/my-week", 50),
         Case("rep: my factories, page 1", rep_email, "/factories/", 50),
         Case("rep: my factories, a search", rep_email, f"/factories/?q={search}", 50),
         Case("rep: factory page", rep_email, f"/factories/{factory_id}", 80),

@@ -190,3 +190,7 @@ def format_scale(metres: int) -> str:
     if metres < 1000:
         return _("%(distance)s m", distance=format_decimal(metres, "#,##0"))
     return _("%(distance)s km", distance=format_decimal(metres // 1000, "#,##0"))
+
+
+# My week's page is a route of this blueprint, in a module of its own.
+from crm.views import my_week as _my_week  # noqa: E402, F401

@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from crm import clock, scope
 from crm.clock import day_bounds
@@ -192,17 +193,34 @@ def _tasks(rows, ids, in_scope, since, until) -> None:
         rows[owner_id].tasks = count
 
 
-def _promotions(rows, ids, in_scope, since, until) -> None:
-    """Applied moves up (a stage up, or a prospect signed), credited to the rep who asked, or
-    to the factory's rep when a manager moved it directly."""
-    requester = aliased(User)
+def moved_up() -> ColumnElement[bool]:
+    """An applied move up: a prospect signed into a stage, or an active factory a stage up."""
     rank = case({stage: index for index, stage in enumerate(STAGES)}, value=StageChange.to_stage)
     from_rank = case(
         {stage: index for index, stage in enumerate(STAGES)}, value=StageChange.from_stage
     )
-    credited = case(
-        (requester.role == "rep", StageChange.requested_by_id), else_=Factory.owner_id
-    ).label("rep_id")
+    return (
+        StageChange.decision.in_(APPLIED)
+        & (StageChange.to_status == "active")
+        & (
+            (StageChange.from_status == "prospect")
+            | ((StageChange.from_status == "active") & (rank > from_rank))
+        )
+    )
+
+
+def credited_rep(requester) -> ColumnElement[int]:
+    """Who a move up is credited to: the rep who asked, or the factory's rep when a manager or
+    admin moved it directly (`requester` is the User aliased to the change's requester, and
+    the statement joins Factory)."""
+    return case((requester.role == "rep", StageChange.requested_by_id), else_=Factory.owner_id)
+
+
+def _promotions(rows, ids, in_scope, since, until) -> None:
+    """Applied moves up (a stage up, or a prospect signed), credited to the rep who asked, or
+    to the factory's rep when a manager moved it directly."""
+    requester = aliased(User)
+    credited = credited_rep(requester).label("rep_id")
     signing = (StageChange.from_status == "prospect").label("signing")
     statement = (
         select(credited, signing, func.count())
@@ -210,13 +228,10 @@ def _promotions(rows, ids, in_scope, since, until) -> None:
         .join(Factory, Factory.id == StageChange.factory_id)
         .outerjoin(requester, requester.id == StageChange.requested_by_id)
         .where(
-            StageChange.decision.in_(APPLIED),
+            moved_up(),
             StageChange.decided_at >= since,
             StageChange.decided_at < until,
             StageChange.factory_id.in_(in_scope),
-            StageChange.to_status == "active",
-            (StageChange.from_status == "prospect")
-            | ((StageChange.from_status == "active") & (rank > from_rank)),
         )
         .group_by(credited, signing)
     )
