@@ -44,6 +44,8 @@ SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 EXPORT_ROWS = 10_000
 # Figures in the batch's request: as many as one request takes.
 BATCH_ITEMS = 1_000
+# The day's route: this many stops of the bench belt, planned from its first factory's place.
+ROUTE_STOPS = 200
 # The small data set whose statement counts are set beside the big one's (--small).
 SMALL_FACTORIES = 2_000
 
@@ -327,6 +329,18 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
             ),
             key=lambda row: abs(row[1] - EXPORT_ROWS),
         )
+        # The day's route through 200 located factories of the bench belt (the manager's scope).
+        route_stops = list(
+            db.session.execute(
+                select(Factory.id, Factory.lat, Factory.lng)
+                .where(
+                    Factory.belt_id.in_(bench_belts.where(Team.name == BENCH_TEAM)),
+                    Factory.lat.is_not(None),
+                )
+                .order_by(Factory.id)
+                .limit(ROUTE_STOPS)
+            )
+        )
     search = name[:2]
     # The header's search box, org-wide: the full pinyin of three characters of a name.
     from crm.services.factories import search as factory_search
@@ -367,6 +381,13 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
             ]
         }
 
+    def route_plan() -> dict:
+        return {
+            "factory": [str(row.id) for row in route_stops],
+            "lat": str(route_stops[0].lat),
+            "lng": str(route_stops[0].lng),
+        }
+
     def submit(what: str, data: Callable[[], dict], runs: int = 30) -> Case:
         return Case(
             f"rep: visit submit (API, {what})",
@@ -394,6 +415,16 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
         submit("no photo", visit_form()),
         submit("one photo", visit_form(photo=True), runs=15),
         submit("a 30 s voice note", visit_form(voice=True), runs=15),
+        Case(
+            f"manager: plan the day's route, {len(route_stops)} stops",
+            manager,
+            "/today/route",
+            50,
+            method="POST",
+            data=route_plan,
+            expect=(303,),
+        ),
+        Case(f"manager: the day's route, {len(route_stops)} stops", manager, "/today/route", 50),
         Case("manager: board, 5,000-factory belt", manager, "/pipeline/board", 150),
         Case("admin: board, org-wide", admin, "/pipeline/board", 400),
         Case("manager: stuck factories", manager, "/pipeline/stuck", None),

@@ -17,10 +17,11 @@ from wtforms import (
     SelectField,
     StringField,
     TextAreaField,
+    TimeField,
     URLField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, Optional
 
 from crm.forms import CleanText, NamedLength, PageForm, QueryForm
 from crm.models.factory import (
@@ -236,6 +237,17 @@ class FactoryForm(PageForm):
         _l("Longitude"),
         validators=[NamedLength(max=32), CleanText(single_line=True)],
         render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    # Local wall-clock times; the day's route reaches the factory within them.
+    opens_at = TimeField(
+        _l("Opens at (optional)"),
+        validators=[Optional()],
+        render_kw={"autocomplete": "off"},
+    )
+    closes_at = TimeField(
+        _l("Closes at (optional)"),
+        validators=[Optional()],
+        render_kw={"autocomplete": "off"},
     )
 
 

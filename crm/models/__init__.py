@@ -8,6 +8,7 @@ from crm.models.followup import FollowUp
 from crm.models.history import AuditEntry, Delivery, Notification, StageChange
 from crm.models.imports import ImportRow, ImportRun
 from crm.models.password_reset import PasswordReset
+from crm.models.route_plan import RoutePlan
 from crm.models.stage import PROSPECT, STAGES, Metric, StageDefinition, TaskTemplate
 from crm.models.system import CacheVersion, Holiday, JobRun, SchedulerLease, Setting
 from crm.models.task import MetricSnapshot, Task
@@ -47,6 +48,7 @@ __all__ = [
     "NotificationChannel",
     "PasswordReset",
     "RecoveryCode",
+    "RoutePlan",
     "SchedulerLease",
     "Setting",
     "StageChange",

@@ -3,15 +3,16 @@ day's route through the factories due a visit, each on a map that needs no map s
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask.globals import request_ctx
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from crm import clock, scope
+from crm import clock, scope, values
 from crm.errors import Invalid
-from crm.services.field import field_map, followups, geo
+from crm.extensions import db
+from crm.services.field import day_route, field_map, followups, geo
 from crm.services.install import settings
 
 bp = Blueprint("field", __name__)
@@ -90,37 +91,82 @@ def near():
 @bp.route("/today/route")
 @scope.allow("staff")
 def route():
-    """Today's and overdue follow-ups' factories as a tour from the phone: a fragment for Today.
-
-    Without a position (the phone kept it) the route starts at the first factory due that has
-    a location; a position that is given but bad is refused, as Near me refuses it.
-    """
+    """The day's route: the stops the rep ticked, in a short order from where they stood, with
+    navigation links; and the due (and, asked, stale nearby) factories to choose from."""
     lat_arg, lng_arg = request.args.get("lat"), request.args.get("lng")
-    start = None
+    position, error = None, None
     if lat_arg is not None or lng_arg is not None:
         try:
-            start = geo.parse_position(lat_arg, lng_arg)
-        except Invalid as error:
-            return render_template("field/_route.html", error=error.message, stops=[]), 422
+            position = geo.parse_position(lat_arg, lng_arg)
+        except Invalid as refused:
+            error = refused.message
+    return _route_page(position, bool(request.args.get("nearby")), error)
+
+
+def _route_page(position, nearby: bool, error: str | None, chosen=None, status: int = 200):
     now = clock.now()
-    agenda = followups.agenda(current_user, now)
-    factories = list(
-        {item.factory.id: item.factory for item in agenda.overdue + agenda.today}.values()
-    )
-    stops = geo.tour(start, factories)
-    located = [stop for stop in stops if stop.total_m is not None]
-    view = field_map.view(
-        start, [(stop.factory.lat, stop.factory.lng) for stop in located], _tile_url()
-    )
+    plan = day_route.current(current_user, now)
+    route = day_route.day_route(current_user, now, plan) if plan else None
+    view = None
+    if route and route.stops:
+        view = field_map.view(
+            route.start,
+            [(stop.leg.place.lat, stop.leg.place.lng) for stop in route.stops],
+            _tile_url(),
+        )
+    if chosen is None:
+        chosen = route.chosen_ids if route else None
+    choice = day_route.choice(current_user, now, position, nearby)
     return render_template(
-        "field/_route.html",
-        error=None,
-        stops=stops,
-        located=located,
-        unlocated=stops[len(located) :],
-        from_here=start is not None,
+        "field/route.html",
+        route=route,
         map=view,
-    )
+        choice=choice,
+        kept=day_route.kept_apart(route, choice) if route else [],
+        chosen=chosen,
+        nearby=nearby,
+        position=position,
+        error=error,
+    ), (422 if error and status == 200 else status)
+
+
+@bp.route("/today/route", methods=["POST"])
+@scope.allow("staff")
+def plan_route():
+    """Keep the ticked stops as today's route, ordered from the phone's position (if sent)."""
+    try:
+        ids = [values.read_id(raw) for raw in request.form.getlist("factory")]
+    except ValueError as refused:
+        return _route_page(None, False, str(refused), chosen=set(), status=422)
+    start = None
+    if request.form.get("lat") or request.form.get("lng"):
+        try:
+            start = geo.parse_position(request.form.get("lat"), request.form.get("lng"))
+        except Invalid as refused:
+            return _route_page(None, False, refused.message, chosen=set(ids), status=422)
+    try:
+        day_route.choose(current_user, clock.now(), ids, start)
+    except Invalid as refused:
+        db.session.rollback()
+        return _route_page(start, False, refused.message, chosen=set(ids), status=422)
+    db.session.commit()
+    return redirect(url_for("field.route") + "#route-plan", code=303)
+
+
+@bp.route("/today/route/move", methods=["POST"])
+@scope.allow("staff")
+def move_stop():
+    """Move one stop of today's route a place up or down."""
+    step = {"up": -1, "down": 1}.get(request.form.get("direction", ""))
+    try:
+        factory_id = values.read_id(request.form.get("factory"))
+    except ValueError as refused:
+        return _route_page(None, False, str(refused), status=422)
+    if step is None:
+        return _route_page(None, False, _("Choose up or down."), status=422)
+    day_route.move_stop(current_user, clock.now(), factory_id, step)
+    db.session.commit()
+    return redirect(url_for("field.route") + f"#stop-{factory_id}", code=303)
 
 
 def check_in_url(factory_id: int) -> str:

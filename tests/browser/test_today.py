@@ -1,4 +1,4 @@
-"""A rep's Today on a phone and a desk: overdue first, Done, Move, "Near me" and "Plan my route"
+"""A rep's Today on a phone and a desk: overdue first, Done, Move, "Near me" and the day's route
 with their maps (an inline SVG, and the admin's tiles from a server on this machine)."""
 
 from __future__ import annotations
@@ -273,57 +273,6 @@ def assert_map_fits(page, panel) -> None:
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1280"])
-def test_plan_my_route_orders_the_due_factories_nearest_next_on_a_map(
-    page, page_guard, route_day, viewport
-):
-    page_guard.context.grant_permissions(["geolocation"])
-    page_guard.context.set_geolocation(HERE)
-    sign_in(page, route_day["rep"])
-    page.get_by_role("button", name="Plan my route").click()
-    panel = page.locator("#route")
-    stops = panel.locator(".today-route-list .today-route-row")
-    expect(stops).to_have_count(3)
-    expect(stops).to_contain_text(["Close Casting", "Middle Mould Works", "Far Fasteners"])
-    expect(stops.first).to_contain_text("480 m")  # 0.005° east at 29.87° N: 483 m
-    expect(stops.first.get_by_role("link", name="Check in")).to_have_attribute(
-        "href", f"/visit?factory={route_day['close']}"
-    )
-    unplaced = panel.locator(".today-route-unlocated .today-route-row")
-    expect(unplaced).to_have_count(1)
-    expect(unplaced).to_contain_text("Unplaced Plastics")
-    expect(unplaced).to_contain_text("No location")
-    figure = panel.get_by_role("group", name=re.compile("Map of the route through the 3 factories"))
-    expect(figure).to_be_visible()
-    assert map_numbers(panel) == ["3", "2", "1"]  # drawn last to first: 1 on top
-    xs = [panel.locator(f"svg #route-map-{n} circle").bounding_box()["x"] for n in (1, 2, 3)]
-    assert xs == sorted(xs)  # all east of the phone, in tour order
-    expect(panel.locator("svg .field-map-route")).to_have_count(1)
-    expect(panel.locator("svg .field-map-here")).to_have_count(1)
-    assert_map_fits(page, panel)
-    page_guard.check(page)
-    panel.scroll_into_view_if_needed()
-    page_guard.screenshot(f"today-route-{viewport['width']}", page)
-    # A point on the map is the factory's link.
-    panel.get_by_role("link", name="1 Close Casting", exact=True).click()
-    expect(page).to_have_url(re.compile(r"/factories/\d+$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Close Casting")
-
-
-def test_plan_my_route_without_permission_starts_at_the_first_factory_due(
-    page, page_guard, route_day
-):
-    sign_in(page, route_day["rep"])
-    page.get_by_role("button", name="Plan my route").click()
-    panel = page.locator("#route")
-    expect(panel).to_contain_text("Your position was not shared")
-    stops = panel.locator(".today-route-list .today-route-row")
-    expect(stops).to_contain_text(["Far Fasteners", "Middle Mould Works", "Close Casting"])
-    expect(stops.first).to_contain_text("Start")
-    expect(panel.locator("svg .field-map-here")).to_have_count(0)
-    page_guard.check(page)
-
-
-@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1280"])
 def test_near_me_shows_a_map_numbered_as_the_list(page, page_guard, route_day, viewport):
     page_guard.context.grant_permissions(["geolocation"])
     page_guard.context.set_geolocation(HERE)
@@ -382,9 +331,10 @@ def test_configured_tiles_load_beneath_the_points_from_that_host_only(
     page_guard.context.grant_permissions(["geolocation"])
     page_guard.context.set_geolocation(HERE)
     sign_in(page, route_day["rep"])
-    page.get_by_role("button", name="Plan my route").click()
-    panel = page.locator("#route")
-    expect(panel.locator(".today-route-list .today-route-row")).to_have_count(3)
+    page.get_by_role("link", name="Plan my route").click()
+    page.get_by_role("button", name="Plan the route").click()
+    panel = page.locator("#route-plan")
+    expect(panel.locator(".route-stops .route-stop")).to_have_count(3)
     tiles = panel.locator("svg image.field-map-tile")
     expect(tiles.first).to_be_attached()
     count = tiles.count()

@@ -1,20 +1,23 @@
-"""The day's route (/today/route) and the maps of Today's fragments: the tour's order, legs and
-totals, the unlocated last, no position, bad positions refused with 422, scope, the SVG's
-numbered points and the admin's tiles (and the CSP that lets exactly their host in)."""
+"""The day's route the rep chooses (/today/route) and the maps of Today's fragments: the stops
+to tick, the plan kept for the day in a short order, moved up and down, the unlocated apart,
+navigation links with GCJ-02 positions, stale factories nearby, overlapping points grouped,
+bad input refused with nothing changed, scope, and the admin's tiles (and the CSP)."""
 
 from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
 
 from crm.extensions import db
+from crm.models import RoutePlan
+from crm.services.field import geo
 from crm.services.install import settings
 from tests import builders
-from tests.web.helpers import sign_in
+from tests.web.helpers import csrf_token, sign_in
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday 25 Nov 2026, 10:00 in Shanghai
 START = "?lat=28.90&lng=120.03"
@@ -61,33 +64,281 @@ def text_of(response) -> str:
 
 
 def route_names(page: str) -> list[str]:
+    """The names of the planned stops, in the list's order (the choices are not links)."""
     return re.findall(r'<a class="row-link" href="/factories/\d+">([^<]+)</a>', page)
 
 
-def test_the_route_is_a_nearest_next_tour_with_legs_totals_and_the_unlocated_last(client, day):
+def choices(page: str) -> dict[str, bool]:
+    """The stops offered to tick: name and whether it is ticked."""
+    return {
+        name: bool(checked)
+        for checked, name in re.findall(
+            r'<input type="checkbox" name="factory" value="\d+"( checked)?>\s*'
+            r'<span class="route-choice-text"><span class="route-choice-name">([^<]+)</span>',
+            page,
+        )
+    }
+
+
+def plan(client, day, *names, position=START, **extra):
+    ids = [str(day["factory"][name].id) for name in names]
+    data = {"factory": ids, "csrf_token": csrf_token(client, "/today/route"), **extra}
+    if position:
+        lat, lng = position.lstrip("?").split("&")
+        data["lat"], data["lng"] = lat.split("=")[1], lng.split("=")[1]
+    return client.post("/today/route", data=data)
+
+
+def move(client, day, name, direction):
+    data = {
+        "factory": str(day["factory"][name].id) if name in day["factory"] else name,
+        "direction": direction,
+        "csrf_token": csrf_token(client, "/today/route"),
+    }
+    return client.post("/today/route/move", data=data)
+
+
+def kept(day) -> list[int] | None:
+    db.session.expire_all()
+    found = db.session.scalar(db.select(RoutePlan).where(RoutePlan.user_id == day["rep"].id))
+    return list(found.factory_ids) if found else None
+
+
+def ids(day, *names) -> list[int]:
+    return [day["factory"][name].id for name in names]
+
+
+def test_the_due_and_overdue_factories_are_offered_ticked_and_planning_is_on_the_first_screen(
+    client, day
+):
     sign_in(client, day["rep"].email)
-    response = client.get("/today/route" + START)
+    response = client.get("/today/route")
     page = text_of(response)
-    assert response.status_code == 200
-    assert "<html" not in page  # a fragment for Today
-    # Due order is A (overdue), B, C, No location; the tour from the start is A, C, B.
-    assert route_names(page) == ["A", "C", "B", "No location"]
+    assert response.status_code == 200 and "<html" in page
+    assert choices(page) == {"A": True, "B": True, "No location": True, "C": True}
     assert "Next week" not in page and "Colleague's" not in page
-    # 0.01° of longitude at 28.9° N is 973 m: legs 970 m, 1.9 km, 3.9 km; running totals.
-    legs = re.findall(r'<span class="today-route-leg">([^<]+)</span>', page)
-    totals = re.findall(r'<span class="today-route-total">([^<]+)</span>', page)
-    assert legs == ["970 m", "1.9 km", "3.9 km"]
-    assert totals == ["970 m in all", "2.9 km in all", "6.8 km in all"]
-    assert "In all: 6.8 km." in page
+    # The main action comes before the list of stops to tick.
+    assert page.index("Plan the route") < page.index('name="factory"')
+    assert route_names(page) == [] and kept(day) is None
+    assert "Plan my route" in text_of(client.get("/today"))
+
+
+def test_the_ticked_stops_are_kept_for_the_day_in_a_short_order_from_where_the_rep_stands(
+    client, day
+):
+    sign_in(client, day["rep"].email)
+    response = plan(client, day, "A", "B", "No location", "C")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/today/route#route-plan")
+    assert kept(day) == ids(day, "A", "C", "B", "No location")
+    page = text_of(client.get("/today/route"))
+    # Planned: A, C, B along the parallel; the factory with no location listed apart.
+    assert route_names(page) == ["A", "C", "B", "No location"]
+    assert re.findall(r'<span class="route-leg">([^<]+)</span>', page) == [
+        "970 m",
+        "1.9 km",
+        "3.9 km",
+    ]
+    assert "4 stops · 6.8 km" in page
     assert "No location on record" in page and "has no location yet" in page
+    unlocated = page[page.index("No location on record") :]
+    assert route_names(unlocated) == ["No location"]
     for name in ("A", "C", "B", "No location"):
         assert f'href="/visit?factory={day["factory"][name].id}"' in page  # Check in
+    # The choices stay, ticked as planned, to change the stops.
+    assert "Change the stops" in page and all(choices(page).values())
+
+
+def test_the_plan_is_the_rep_s_for_today_only(client, day):
+    sign_in(client, day["rep"].email)
+    plan(client, day, "A", "B")
+    assert route_names(text_of(client.get("/today/route"))) == ["A", "B"]
+    # A second plan the same day replaces the first.
+    plan(client, day, "C", "A")
+    assert kept(day) == ids(day, "A", "C")
+    assert db.session.scalar(db.select(db.func.count()).select_from(RoutePlan)) == 1
+    with time_machine.travel(NOW + timedelta(days=1), tick=False):
+        page = text_of(client.get("/today/route"))
+        assert route_names(page) == [] and "Plan the route" in page
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/today")})
+    sign_in(client, day["colleague"].email)
+    assert route_names(text_of(client.get("/today/route"))) == []
+
+
+def test_without_a_position_the_route_starts_at_the_first_stop_ticked(client, day):
+    sign_in(client, day["rep"].email)
+    assert plan(client, day, "A", "B", "C", position=None).status_code == 303
+    page = text_of(client.get("/today/route"))
+    assert "Your position was not shared" in page
+    assert route_names(page) == ["A", "C", "B"]
+    assert re.findall(r'<span class="route-leg">([^<]+)</span>', page) == ["1.9 km", "3.9 km"]
+    assert 'class="field-map-here"' not in page
+
+
+def test_no_stop_is_refused_and_one_or_two_stops_are_a_route(client, day):
+    sign_in(client, day["rep"].email)
+    response = plan(client, day)
+    assert response.status_code == 422
+    assert "Tick at least one stop for today." in text_of(response) and kept(day) is None
+    plan(client, day, "B")
+    page = text_of(client.get("/today/route"))
+    assert route_names(page) == ["B"] and "1 stop · 6.8 km" in page
+    plan(client, day, "B", "A")
+    assert kept(day) == ids(day, "A", "B")
+    plan(client, day, "No location")
+    page = text_of(client.get("/today/route"))
+    assert route_names(page) == ["No location"] and "field-map-svg" not in page
+
+
+def test_a_stop_moves_up_and_down_and_the_order_is_kept(client, day):
+    sign_in(client, day["rep"].email)
+    plan(client, day, "A", "B", "C")
+    response = move(client, day, "B", "up")
+    assert response.status_code == 303 and response.headers["Location"].endswith(
+        f"#stop-{day['factory']['B'].id}"
+    )
+    assert kept(day) == ids(day, "A", "B", "C")
+    page = text_of(client.get("/today/route"))
+    assert route_names(page) == ["A", "B", "C"]
+    # The legs follow the rep's order: 0.01°, then 0.06° east, then 0.04° back west.
+    assert re.findall(r'<span class="route-leg">([^<]+)</span>', page) == [
+        "970 m",
+        "5.8 km",
+        "3.9 km",
+    ]
+    move(client, day, "A", "down")
+    assert kept(day) == ids(day, "B", "A", "C")
+    move(client, day, "B", "up")  # the first stays first
+    move(client, day, "C", "down")  # the last stays last
+    assert kept(day) == ids(day, "B", "A", "C")
+    assert re.search(r'value="up" aria-label="Move B up" disabled', page) is None
+    page = text_of(client.get("/today/route"))
+    assert 'aria-label="Move B up" disabled' in page and 'aria-label="Move C down" disabled' in page
+
+
+@pytest.mark.parametrize(
+    ("what", "expected"),
+    [
+        ("colleague's", 404),
+        ("missing", 404),
+        ("not a number", 422),
+        ("bad position", 422),
+        ("too many", 422),
+    ],
+)
+def test_bad_choices_are_refused_and_the_kept_plan_is_unchanged(client, day, what, expected):
+    sign_in(client, day["rep"].email)
+    plan(client, day, "A", "B")
+    before = kept(day)
+    data = {
+        "csrf_token": csrf_token(client, "/today/route"),
+        "factory": [str(day["factory"]["C"].id)],
+    }
+    if what == "colleague's":
+        data["factory"].append(str(day["factory"]["Colleague's"].id))
+    elif what == "missing":
+        data["factory"].append("999999")
+    elif what == "not a number":
+        data["factory"].append("12abc")
+    elif what == "bad position":
+        data.update(lat="95", lng="120")
+    elif what == "too many":
+        data["factory"] = [str(n) for n in range(1, 202)]
+    response = client.post("/today/route", data=data)
+    assert response.status_code == expected
+    assert kept(day) == before
+    if expected == 422:
+        assert 'role="alert"' in text_of(response)
+
+
+@pytest.mark.parametrize(
+    ("factory", "direction", "expected"),
+    [
+        ("C", "up", 404),  # not on the route
+        ("Colleague's", "up", 404),
+        ("abc", "up", 422),
+        ("A", "sideways", 422),
+        ("A", "", 422),
+    ],
+)
+def test_bad_moves_are_refused_and_the_kept_plan_is_unchanged(
+    client, day, factory, direction, expected
+):
+    sign_in(client, day["rep"].email)
+    plan(client, day, "A", "B")
+    before = kept(day)
+    assert move(client, day, factory, direction).status_code == expected
+    assert kept(day) == before
+
+
+def test_moving_with_no_plan_today_is_not_found(client, day):
+    sign_in(client, day["rep"].email)
+    assert move(client, day, "A", "up").status_code == 404 and kept(day) is None
+
+
+def test_each_stop_has_navigation_links_with_gcj02_positions(client, day):
+    sign_in(client, day["rep"].email)
+    plan(client, day, "A")
+    page = text_of(client.get("/today/route"))
+    lat, lng = geo.gcj02(28.90, 120.04)
+    assert lat != pytest.approx(28.90, abs=1e-4)  # the shift is real in China
+    assert f'href="https://uri.amap.com/marker?position={lng:.6f},{lat:.6f}&name=A&' in page
+    assert f'href="https://api.map.baidu.com/marker?location={lat:.6f},{lng:.6f}&title=A&' in page
+    assert "coord_type=gcj02" in page
+    assert 'href="geo:28.900000,120.040000?q=28.900000,120.040000(A)"' in page
+    # Plain links the person taps: nothing on the page loads from those hosts.
+    assert "<iframe" not in page and 'src="https://' not in page
+
+
+def test_stale_factories_within_5_km_are_offered_on_request(client, day):
+    rep, belt = day["rep"], day["factory"]["A"].belt
+    long_ago = NOW - timedelta(days=400)
+    near = builders.factory(belt, owner=rep, name="Stale near", lat=28.91, lng=120.03)
+    far = builders.factory(belt, owner=rep, name="Stale far", lat=28.99, lng=120.03)
+    fresh = builders.factory(belt, owner=rep, name="Visited", lat=28.905, lng=120.03)
+    near.last_visit_at = far.last_visit_at = long_ago
+    fresh.last_visit_at = NOW - timedelta(days=1)
+    db.session.commit()
+    sign_in(client, rep.email)
+    assert "Stale near" not in text_of(client.get("/today/route" + START))
+    page = text_of(client.get("/today/route" + START + "&nearby=1"))
+    offered = choices(page)
+    assert offered["Stale near"] is False and "Stale far" not in offered
+    assert "Visited" not in offered and "Not visited for a long time, within 5 km" in page
+    assert "1.1 km" in page
+    without = text_of(client.get("/today/route?nearby=1"))
+    assert "Your position is needed" in without and "Stale near" not in without
+
+
+def test_points_that_would_overlap_are_one_group_with_a_count_under_the_rep_s_position(client, day):
+    belt = day["factory"]["A"].belt
+    names = [f"Cluster {n}" for n in range(4)]
+    for n, name in enumerate(names):
+        day["factory"][name] = builders.factory(
+            belt, owner=day["rep"], name=name, lat=28.95 + n * 0.0001, lng=120.20
+        )
+    db.session.commit()
+    sign_in(client, day["rep"].email)
+    plan(client, day, "A", *names)
+    page = text_of(client.get("/today/route"))
+    svg = page[page.index('<svg class="field-map-svg"') :]
+    svg = svg[: svg.index("</svg>")]
+    group = re.search(
+        r'<a class="field-map-point field-map-cluster"[^>]*aria-label="4 places here: numbers '
+        r'([\d, ]+)">\s*<circle[^>]*/>\s*<text[^>]*>4</text>',
+        svg,
+    )
+    assert group and group.group(1) == "2, 3, 4, 5"
+    assert len(re.findall(r'<a class="field-map-point', svg)) == 2  # A alone, and the group
+    assert svg.index('class="field-map-here"') > svg.rindex('class="field-map-point')
 
 
 def test_the_route_map_draws_the_tour_and_the_numbered_points_in_list_order(client, day):
     sign_in(client, day["rep"].email)
-    page = text_of(client.get("/today/route" + START))
-    svg = page[page.index("<svg") : page.index("</svg>")]
+    plan(client, day, "A", "B", "C", "No location")
+    page = text_of(client.get("/today/route"))
+    svg = page[page.index('<svg class="field-map-svg"') :]
+    svg = svg[: svg.index("</svg>")]
     assert 'role="group" aria-labelledby="route-map-title"' in svg and 'role="img"' in svg
     assert "Map of the route through the 3 factories listed below, north up." in svg
     assert 'class="field-map-here"' in svg and 'class="field-map-route"' in svg
@@ -100,33 +351,12 @@ def test_the_route_map_draws_the_tour_and_the_numbered_points_in_list_order(clie
     name_of = {factory.id: name for name, factory in day["factory"].items()}
     by_number = {int(n): (name_of[int(fid)], float(x), float(y)) for n, fid, x, y in points}
     assert [by_number[n][0] for n in (1, 2, 3)] == ["A", "C", "B"]
-    assert "A</" not in svg  # the names are written once, in the list the points name
-    # One parallel, east of the start: the same height, farther east in tour order.
     xs = [by_number[n][1] for n in (1, 2, 3)]
     assert xs == sorted(xs) and len({by_number[n][2] for n in (1, 2, 3)}) == 1
     polyline = re.search(r'<polyline class="field-map-route" points="([^"]+)"', svg).group(1)
     assert len(polyline.split()) == 4  # the start and three stops
     assert "<image" not in svg and 'class="field-map-grid"' in svg  # no tiles configured
-    assert re.search(r'<text class="field-map-scale-label"[^>]*>(\d+ m|\d+ km)</text>', svg)
-    assert " style=" not in page and "<script" not in page
-
-
-def test_without_a_position_the_route_starts_at_the_first_factory_due_with_a_location(client, day):
-    sign_in(client, day["rep"].email)
-    response = client.get("/today/route")
-    page = text_of(response)
-    assert response.status_code == 200
-    assert "Your position was not shared" in page
-    # A is due first; from A: C (0.02°) then B (0.04°).
-    assert route_names(page) == ["A", "C", "B", "No location"]
-    assert re.findall(r'<span class="today-route-leg">([^<]+)</span>', page) == [
-        "1.9 km",
-        "3.9 km",
-    ]
-    assert (
-        '<span class="today-route-start">Start</span>' in page
-        and 'class="field-map-here"' not in page
-    )
+    assert " style=" not in page and "<script>" not in page
 
 
 @pytest.mark.parametrize(
@@ -137,8 +367,7 @@ def test_a_bad_position_is_refused_with_a_message(client, day, query):
     response = client.get("/today/route" + query)
     page = text_of(response)
     assert response.status_code == 422
-    assert "Tap Plan my route again." in page and 'role="alert"' in page
-    assert "<svg" not in page
+    assert "must be a number" in page and 'role="alert"' in page
 
 
 def test_nothing_due_is_said_and_a_manager_sees_only_their_own(client, day):
@@ -146,12 +375,7 @@ def test_nothing_due_is_said_and_a_manager_sees_only_their_own(client, day):
     db.session.commit()
     sign_in(client, manager.email)
     page = text_of(client.get("/today/route" + START))
-    assert "Nothing is due today or overdue" in page and route_names(page) == []
-
-
-def test_the_colleague_gets_their_own_route(client, day):
-    sign_in(client, day["colleague"].email)
-    assert route_names(text_of(client.get("/today/route" + START))) == ["Colleague's"]
+    assert "Nothing is due today or overdue" in page and choices(page) == {}
 
 
 def test_a_factory_user_has_no_route(client, day):
@@ -191,7 +415,8 @@ def test_configured_tiles_are_drawn_and_only_their_host_is_let_in(client, day):
         "img-src 'self' data: blob: https://tiles.example.org;"
         in (today.headers["Content-Security-Policy"])
     )
-    page = text_of(client.get("/today/route" + START))
+    plan(client, day, "A", "B")
+    page = text_of(client.get("/today/route"))
     zoom = re.search(r'href="https://tiles\.example\.org/(\d+)/\d+/\d+\.png"', page)
     assert zoom, "no tiles drawn"
     tiles = re.findall(r'<image class="field-map-tile" href="([^"]+)"', page)
@@ -199,3 +424,18 @@ def test_configured_tiles_are_drawn_and_only_their_host_is_let_in(client, day):
     assert 'class="field-map-grid"' not in page
     # Another page draws no map, and its policy does not let the tile host in.
     assert "tiles.example.org" not in client.get("/account/").headers["Content-Security-Policy"]
+
+
+def test_a_factory_closing_soon_comes_first_and_one_already_closed_is_flagged(client, day):
+    # 10:00 in Shanghai. B, farthest east, closes at 10:30: reached last it would be closed.
+    day["factory"]["B"].closes_at = time(10, 30)
+    day["factory"]["C"].opens_at, day["factory"]["C"].closes_at = time(8, 0), time(9, 0)
+    db.session.commit()
+    sign_in(client, day["rep"].email)
+    plan(client, day, "A", "B", "C")
+    assert kept(day)[0] == day["factory"]["B"].id
+    page = text_of(client.get("/today/route"))
+    late = re.findall(r'id="stop-(\d+)".*?(Closed by the time you arrive|</li>)', page, re.S)
+    flagged = [int(stop) for stop, word in late if word.startswith("Closed")]
+    assert flagged == [day["factory"]["C"].id]  # closed at 09:00: no order reaches it in time
+    assert "open 08:00–09:00" in page and "open …–10:30" in page

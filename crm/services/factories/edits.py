@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from flask_babel import gettext as _
@@ -36,7 +36,7 @@ from crm.values import id_or_none
 CONTACT_PERSONAL = ("name", "phone", "phone_digits", "wechat_id")
 
 # What any member of staff in scope may edit, and what only managers and admins change.
-DETAILS = ("name", "category", "address", "shop_url", "lat", "lng")
+DETAILS = ("name", "category", "address", "shop_url", "lat", "lng", "opens_at", "closes_at")
 MANAGED = ("belt_id", "credit_code", "is_key_account")
 # An admin's alone: the reason for recording a code that fails its check characters.
 OVERRIDE = "credit_code_override_reason"
@@ -182,6 +182,7 @@ def update_factory(
     errors: dict[str, str] = {}
     clean = _details(values, errors)
     clean.update(_coordinates(values, factory, errors))
+    clean.update(_hours(values, factory, errors))
     if may_manage(actor):
         clean.update(_managed(actor, factory, values, now, errors))
     factory_fields.refuse(errors)
@@ -245,6 +246,25 @@ def _coordinates(
         errors[missing] = _("Enter both latitude and longitude, or leave both empty.")
         return {}
     return {"lat": lat, "lng": lng}
+
+
+def _hours(
+    values: Mapping[str, Any], factory: Factory, errors: dict[str, str]
+) -> dict[str, time | None]:
+    """Opening hours: times of day (or none), the opening before the closing when both are set."""
+    clean: dict[str, time | None] = {}
+    for name in ("opens_at", "closes_at"):
+        if name in values:
+            value = values[name]
+            if value is not None and not isinstance(value, time):
+                errors[name] = _("Enter a time of day, such as 08:30.")
+            else:
+                clean[name] = value
+    opens = clean.get("opens_at", factory.opens_at)
+    closes = clean.get("closes_at", factory.closes_at)
+    if opens and closes and opens >= closes and "closes_at" not in errors:
+        errors["closes_at"] = _("The closing time must come after the opening time.")
+    return clean
 
 
 def _managed(

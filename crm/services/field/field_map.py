@@ -30,6 +30,8 @@ EARTH_CIRCUMFERENCE_M = 2 * math.pi * 6_378_137  # the sphere Web Mercator is dr
 MAX_LATITUDE = 85.05112878  # Web Mercator's square world stops here
 # A host (name, IPv4 or [IPv6]) with an optional port: nothing else may reach the CSP header.
 HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
+# Two numbered markers (radius 13) closer than this would overlap: they are drawn as one group.
+CLUSTER_DISTANCE = 26
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,68 @@ class Tile:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """Points that would overlap, drawn as one marker with their count at their middle."""
+
+    x: float
+    y: float
+    members: tuple[int, ...]  # indices into the view's points, in the order given
+
+    @property
+    def first(self) -> int:
+        return self.members[0]
+
+    @property
+    def numbers(self) -> str:
+        """The members' numbers as the list shows them (1-based): "3, 4, 7"."""
+        return ", ".join(str(index + 1) for index in self.members)
+
+
+def clusters(points: Sequence[Point], distance: float = CLUSTER_DISTANCE) -> list[Cluster]:
+    """The points grouped where their markers would overlap: each point joins a group whose
+    first point lies within `distance` (one in its own grid cell first, then the cells around),
+    else starts its own. The grid of cells `distance` wide keeps it linear in the number of
+    points (a belt has thousands)."""
+    cells: dict[tuple[int, int], list[int]] = {}
+    anchors: list[tuple[float, float]] = []
+    members: list[list[int]] = []
+    limit = distance * distance
+    for index, point in enumerate(points):
+        x, y = point.x, point.y
+        cx, cy = int(x // distance), int(y // distance)
+        joined = None
+        for dx, dy in _AROUND:
+            for group in cells.get((cx + dx, cy + dy), ()):
+                ax, ay = anchors[group]
+                if (ax - x) * (ax - x) + (ay - y) * (ay - y) < limit:
+                    joined = group
+                    break
+            if joined is not None:
+                break
+        if joined is None:
+            joined = len(anchors)
+            anchors.append((x, y))
+            members.append([])
+            cells.setdefault((cx, cy), []).append(joined)
+        members[joined].append(index)
+    found = []
+    for group in members:
+        count = len(group)
+        found.append(
+            Cluster(
+                round(sum(points[i].x for i in group) / count, 2),
+                round(sum(points[i].y for i in group) / count, 2),
+                tuple(group),
+            )
+        )
+    return found
+
+
+# A point's own cell first: most points join a group there.
+_AROUND = ((0, 0), (-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1))
+
+
+@dataclass(frozen=True)
 class MapView:
     width: int
     height: int
@@ -65,6 +129,7 @@ class MapView:
     tiles: list[Tile] = field(default_factory=list)
     grid_x: list[float] = field(default_factory=list)
     grid_y: list[float] = field(default_factory=list)
+    groups: list[Cluster] = field(default_factory=list)  # the points, overlapping ones as one
 
     @property
     def path(self) -> str:
@@ -97,7 +162,18 @@ def fit_zoom(
     max_zoom: int = MAX_ZOOM,
 ) -> int:
     """The closest whole zoom at which every position fits in the view with its padding."""
-    unit = [mercator(lat, lng) for lat, lng in positions]
+    return _fit_unit_zoom(
+        [mercator(lat, lng) for lat, lng in positions], width, height, padding, max_zoom
+    )
+
+
+def _fit_unit_zoom(
+    unit: Sequence[tuple[float, float]],
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    padding: int = PADDING,
+    max_zoom: int = MAX_ZOOM,
+) -> int:
     span_x = max(x for x, _y in unit) - min(x for x, _y in unit)
     span_y = max(y for _x, y in unit) - min(y for _x, y in unit)
     for zoom in range(max_zoom, MIN_ZOOM - 1, -1):
@@ -185,27 +261,28 @@ def view(
     shown = ([here] if here else []) + list(positions)
     if not shown:
         return None
-    zoom = fit_zoom(shown, width, height)
-    pixels = [world_pixels(lat, lng, zoom) for lat, lng in shown]
+    unit = [mercator(lat, lng) for lat, lng in shown]
+    zoom = _fit_unit_zoom(unit, width, height)
+    size = TILE_SIZE * 2**zoom
+    pixels = [(x * size, y * size) for x, y in unit]
     middle_x = (min(x for x, _y in pixels) + max(x for x, _y in pixels)) / 2
     middle_y = (min(y for _x, y in pixels) + max(y for _x, y in pixels)) / 2
     left, top = middle_x - width / 2, middle_y - height / 2
 
-    def place(x: float, y: float) -> Point:
-        return Point(round(x - left, 2), round(y - top, 2))
-
-    placed = [place(x, y) for x, y in pixels]
+    placed = [Point(round(x - left, 2), round(y - top, 2)) for x, y in pixels]
+    points = placed[1:] if here else placed
     centre_lat = _latitude_at(middle_y, zoom)
     return MapView(
         width=width,
         height=height,
         zoom=zoom,
         here=placed[0] if here else None,
-        points=placed[1:] if here else placed,
+        points=points,
         scale=scale_bar(centre_lat, zoom, width, height),
         tiles=tiles(tile_url, left, top, zoom, width, height) if tile_url else [],
         grid_x=[] if tile_url else _grid(left, width),
         grid_y=[] if tile_url else _grid(top, height),
+        groups=clusters(points),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import quote
 
 from flask_babel import gettext as _
 from sqlalchemy import literal
@@ -113,3 +114,75 @@ def tour(start: tuple[float, float] | None, factories: list[Factory]) -> list[St
         stops.append(Stop(factory, legs[index], total))
         lat, lng = factory.lat, factory.lng
     return stops + unlocated
+
+
+# GCJ-02, the "Mars" datum that Chinese map apps (Amap, Baidu's gcj02 input) expect: the stored
+# WGS-84 position shifted by the published formula (Krasovsky 1940 ellipsoid). Outside mainland
+# China's rough box the apps use WGS-84, so the position is left as it is.
+_KRASOVSKY_A = 6_378_245.0
+_KRASOVSKY_EE = 0.00669342162296594323
+
+
+def in_china(lat: float, lng: float) -> bool:
+    return 72.004 <= lng <= 137.8347 and 0.8293 <= lat <= 55.8271
+
+
+def _shift_lat(x: float, y: float) -> float:
+    value = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
+    value += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    value += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+    value += (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0
+    return value
+
+
+def _shift_lng(x: float, y: float) -> float:
+    value = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
+    value += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    value += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+    value += (
+        (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
+    )
+    return value
+
+
+def gcj02(lat: float, lng: float) -> tuple[float, float]:
+    """A WGS-84 position as GCJ-02 (latitude, longitude); unchanged outside mainland China."""
+    if not in_china(lat, lng):
+        return lat, lng
+    d_lat = _shift_lat(lng - 105.0, lat - 35.0)
+    d_lng = _shift_lng(lng - 105.0, lat - 35.0)
+    rad_lat = math.radians(lat)
+    magic = 1 - _KRASOVSKY_EE * math.sin(rad_lat) ** 2
+    sqrt_magic = math.sqrt(magic)
+    d_lat = (d_lat * 180.0) / (
+        (_KRASOVSKY_A * (1 - _KRASOVSKY_EE)) / (magic * sqrt_magic) * math.pi
+    )
+    d_lng = (d_lng * 180.0) / (_KRASOVSKY_A / sqrt_magic * math.cos(rad_lat) * math.pi)
+    return lat + d_lat, lng + d_lng
+
+
+@dataclass(frozen=True)
+class Navigation:
+    """Links that hand a place over to a navigation app: plain links the person taps."""
+
+    amap: str
+    baidu: str
+    device: str
+
+
+def navigation(name: str, lat: float, lng: float) -> Navigation:
+    """Amap's and Baidu Maps' public marker URIs (GCJ-02, as those apps expect) and a geo: URI
+    for the phone's own map app (RFC 5870 positions are WGS-84, so the stored one)."""
+    g_lat, g_lng = gcj02(lat, lng)
+    title = quote(name, safe="")
+    amap = (
+        f"https://uri.amap.com/marker?position={g_lng:.6f},{g_lat:.6f}"
+        f"&name={title}&coordinate=gaode&callnative=1&src=factory-growth-crm"
+    )
+    baidu = (
+        f"https://api.map.baidu.com/marker?location={g_lat:.6f},{g_lng:.6f}"
+        f"&title={title}&content={title}&coord_type=gcj02&output=html&src=webapp.factory-growth-crm"
+    )
+    label = quote(name.replace("(", " ").replace(")", " "), safe="")
+    device = f"geo:{lat:.6f},{lng:.6f}?q={lat:.6f},{lng:.6f}({label})"
+    return Navigation(amap=amap, baidu=baidu, device=device)

@@ -111,7 +111,7 @@ var visitForm = document.getElementById("visit-form");
 if (visitForm && window.indexedDB) {
   holdSubmits(visitForm, load("./visit-form.js"));
 }
-if (document.querySelector(".today-near-button[data-near-url], .today-route-button[data-route-url]")) {
+if (document.querySelector(".today-near-button[data-near-url], [data-route-form], [data-route-nearby]")) {
   load("./route.js");
 }
 if (document.getElementById("prospect-form")) {

@@ -1,7 +1,6 @@
-// Today's "Near me" and "Plan my route": ask the phone where it is, then show the user's
-// factories nearest to it, or the day's route from it (the server works out the distances,
-// draws the map as SVG and sends the fragment as HTML). Near me needs the position; the route
-// without it starts at the first factory due, and the server says so.
+// Today's "Near me" and the route page: ask the phone where it is, then show the user's
+// factories nearest to it (the server works out the distances, draws the map as SVG and sends
+// the fragment as HTML), or put the position in the route page's forms.
 
 function located(button, panel, url, needsPosition) {
   if (!button || !panel) {
@@ -84,7 +83,41 @@ function located(button, panel, url, needsPosition) {
 
 var near = document.querySelector(".today-near-button[data-near-url]");
 located(near, document.getElementById("near"), near && near.getAttribute("data-near-url"), true);
-var route = document.querySelector(".today-route-button[data-route-url]");
-located(
-  route, document.getElementById("route"), route && route.getAttribute("data-route-url"), false
-);
+
+// The route page: the phone's position goes into the forms (the plan starts there; the stale
+// factories are looked for around it). Without it the plan starts at its first stop.
+var routeForms = document.querySelectorAll("[data-route-form], [data-route-nearby]");
+if (routeForms.length && navigator.geolocation) {
+  navigator.geolocation.getCurrentPosition(function (position) {
+    routeForms.forEach(function (form) {
+      var lat = form.querySelector("[data-route-lat]");
+      var lng = form.querySelector("[data-route-lng]");
+      if (lat && lng) {
+        lat.value = String(position.coords.latitude);
+        lng.value = String(position.coords.longitude);
+        lat.disabled = false;
+        lng.disabled = false;
+      }
+    });
+  }, function () {}, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+}
+
+// Moving a stop or planning again needs the server: with no network the page (kept for
+// offline use) says so instead of leaving for the browser's error page.
+var offlineMessage = document.querySelector("template[data-route-offline]");
+document.querySelectorAll("form.route-move, [data-route-form]").forEach(function (form) {
+  form.addEventListener("submit", function (event) {
+    if (navigator.onLine !== false || !offlineMessage) {
+      return;
+    }
+    event.preventDefault();
+    var shown = document.getElementById("route-offline");
+    if (!shown) {
+      shown = offlineMessage.content.firstElementChild.cloneNode(true);
+      shown.id = "route-offline";
+      var heading = document.querySelector("main h1");
+      heading.parentNode.insertBefore(shown, heading.nextSibling);
+    }
+    shown.scrollIntoView({ block: "nearest" });
+  });
+});

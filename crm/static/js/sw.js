@@ -5,10 +5,10 @@
 
 // The hashed URLs of the app's files and their version come from the server, before this
 // script (crm.assets.service_worker_prelude): a new set of files makes new caches.
-var VERSION = "crm-v7-" + self.CRM_ASSETS_VERSION;  // v7: the working set kept at sign-in, /offline
+var VERSION = "crm-v8-" + self.CRM_ASSETS_VERSION;  // v8: the day's route kept
 var PAGES = VERSION + "-pages";
 var FILES = VERSION + "-files";
-var SHELL = ["/today", "/factories/", "/factories/new", "/visit", "/visit/factories.json", "/sync", "/offline"];
+var SHELL = ["/today", "/today/route", "/factories/", "/factories/new", "/visit", "/visit/factories.json", "/sync", "/offline"];
 var STATIC = self.CRM_PRECACHE.concat(["/favicon.ico"]);
 
 self.addEventListener("install", function (event) {
@@ -40,6 +40,8 @@ self.addEventListener("activate", function (event) {
 function shellKey(url) {
   // The visit form is one shell whatever factory it opens on; the script reads the query.
   if (url.pathname === "/visit") { return "/visit"; }
+  // The day's route is one page whatever position it was asked from: the plan is the same.
+  if (url.pathname === "/today/route") { return "/today/route"; }
   return url.pathname + url.search;
 }
 
