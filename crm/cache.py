@@ -228,8 +228,13 @@ def led_belts(user_id: int) -> list[int]:
 
 def covered_reps(stand_in_id: int, on: date) -> list[int]:
     """The reps whose leave this rep covers on the day."""
+    return [rep for rep, _last in covered_leaves(stand_in_id, on)]
+
+
+def covered_leaves(stand_in_id: int, on: date) -> list[tuple[int, date]]:
+    """The reps whose leave this rep covers on the day, each with their leave's last day."""
     return [
-        rep
+        (rep, last)
         for rep, stand_in, first, last in _reach(on).leaves
         if stand_in == stand_in_id and first <= on <= last
     ]

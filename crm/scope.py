@@ -150,17 +150,7 @@ def stood_in_for(user: User, on: date) -> list[tuple[int, date]]:
     Today (crm.services.field.followups.agenda) for the leave's days only."""
     if user.role != "rep":
         return []
-    kept, key = _request_cache(), ("stood-in-for", user.id, on)
-    if key not in kept:
-        kept[key] = [
-            (rep_id, last_day)
-            for rep_id, last_day in db.session.execute(
-                select(Leave.rep_id, Leave.ends_on).where(
-                    Leave.stand_in_id == user.id, Leave.starts_on <= on, Leave.ends_on >= on
-                )
-            )
-        ]
-    return kept[key]
+    return cache.covered_leaves(user.id, on)
 
 
 def factory_condition(user: User, on: date) -> ColumnElement[bool]:

@@ -87,9 +87,10 @@ def test_rep_searches_filters_opens_a_factory_adds_a_contact_and_claims_a_prospe
     page.get_by_label("Search by name or credit code").fill("hengda")
     page.get_by_role("button", name="Search").click()
     expect(page).to_have_url(re.compile(r"[?&]q=hengda"))
-    expect(rows(page)).to_have_count(1)
-    expect(rows(page).first).to_contain_text("Hengda Cup Works")
-    expect(rows(page).first).to_contain_text("Overdue")
+    # The name in letters, and 永康市恒达五金制品有限公司 by its pinyin.
+    expect(rows(page)).to_have_count(2)
+    expect(rows(page).filter(has_text="Hengda Cup Works")).to_contain_text("Overdue")
+    expect(rows(page).filter(has_text="永康市恒达五金制品有限公司")).to_have_count(1)
 
     page.goto("/factories/")
     page.get_by_text("Filters", exact=True).click()

@@ -55,10 +55,10 @@ def test_after_signing_out_and_in_the_working_set_is_kept_for_offline_use(
     expect(page).to_have_url(re.compile("/login$"))
     sign_in(page, email)
     expect(page).to_have_url(re.compile("/today$"))
-    # Today, the day's route, My factories, the form, its list, the sync centre, the offline
-    # page, two factories.
+    # Today, the day's route, My factories, the new prospect's form, the visit form, its list,
+    # the sync centre, the offline page, two factories.
     expect(page.locator("#offline-note")).to_have_text(
-        re.compile(r"Ready for offline use: 9 pages saved on this phone\."), timeout=15_000
+        re.compile(r"Ready for offline use: 10 pages saved on this phone\."), timeout=15_000
     )
     page_guard.check(page)
 

@@ -472,10 +472,11 @@ def test_stuck_lists_with_their_counts_and_a_one_click_visit(client, world, db_s
     assert response.status_code == 303
     assert response.headers["Location"] == "/pipeline/stuck?kind=stale"
     db_session.refresh(world["elem_stale"])
-    # 28 November at 10:00 in Shanghai, for the factory's rep.
-    assert world["elem_stale"].next_follow_up_at == datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+    # In 3 days is Saturday 28 November, no working day: Monday 30 November at 10:00 in
+    # Shanghai, for the factory's rep.
+    assert world["elem_stale"].next_follow_up_at == datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
     after = text_of(client.get("/pipeline/stuck?kind=stale"))
-    assert f"Visit planned for Elem Stale on 2026-11-28, for {world['rep1'].name}." in after
+    assert f"Visit planned for Elem Stale on 2026-11-30, for {world['rep1'].name}." in after
 
 
 def test_a_visit_for_a_factory_without_a_rep_is_the_manager_s_own(client, world):
