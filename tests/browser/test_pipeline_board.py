@@ -169,8 +169,16 @@ def test_a_move_tapped_before_the_board_script_arrives_still_opens_the_dialog(
     # No service worker here: it would answer from its cache, which no route sees.
     page_guard.context.route("**/sw.js", lambda route: route.abort())
     held = []
-    page_guard.context.route("**/js/board.js", lambda route: held.append(route))
+
+    def hold_on_the_board(route):
+        # Only the board's own request: the page signing in led to may fetch board.js too.
+        if page.url.endswith("/pipeline/board"):
+            held.append(route)
+        else:
+            route.continue_()
+
     sign_in(page, board_world["manager"])
+    page_guard.context.route("**/js/board.js", hold_on_the_board)
     page.goto("/pipeline/board")
     card(page, ELIGIBLE).get_by_role("link", name=f"Move {ELIGIBLE}").click()
     expect(page.locator("#board-dialog-body").get_by_text("Move it to:")).to_be_attached()
