@@ -51,9 +51,7 @@ def audit():
 @scope.allow("admin")
 def audit_export():
     _form, filters = _filters()
-    export_format = request.args.get("format", "csv")
-    if export_format not in export.FORMATS:
-        export_format = "csv"
+    export_format = export.chosen_format(request.args)
     return export.response(
         export_format, "audit-log", audit_log.EXPORT_HEADER, audit_log.export_rows(filters)
     )

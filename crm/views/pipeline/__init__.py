@@ -138,7 +138,7 @@ def export_requests():
         for change in changes
     )
     name = f"pipeline-promotions-{today(moment):%Y-%m-%d}"
-    return export.response(request.args.get("format", "csv"), name, header, rows)
+    return export.response(export.chosen_format(request.args), name, header, rows)
 
 
 def _column(status: str | None, stage: str | None) -> str:

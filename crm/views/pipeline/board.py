@@ -290,7 +290,7 @@ def export_board():
         ]
         for card in cards
     )
-    return export.response(request.args.get("format", "csv"), export_name("board"), header, rows)
+    return export.response(export.chosen_format(request.args), export_name("board"), header, rows)
 
 
 def _local(instant):

@@ -143,7 +143,7 @@ def export_report():
         raise Invalid(_("Choose one of the reports."), fields={"report": which})
     header, rows = _REPORT_TABLES[which](belt_id, moment)
     name = f"pipeline-report-{which}-{clock.today(moment):%Y-%m-%d}"
-    return export.response(request.args.get("format", "csv"), name, header, rows)
+    return export.response(export.chosen_format(request.args), name, header, rows)
 
 
 def _stages_table(belt_id, moment):

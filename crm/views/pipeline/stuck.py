@@ -99,7 +99,7 @@ def export_stuck():
         for row in rows
     )
     name = f"pipeline-stuck-{filters.kind}-{clock.today():%Y-%m-%d}"
-    return export.response(request.args.get("format", "csv"), name, header, cells)
+    return export.response(export.chosen_format(request.args), name, header, cells)
 
 
 @bp.route("/factories/<int:factory_id>/schedule", methods=["POST"])
