@@ -38,7 +38,8 @@ def world(db_session):
 
     def make(belt, owner, **fields):
         fields.setdefault("last_visit_at", RECENT)
-        fixed = {name: fields.pop(name) for name in ("stage_entered_at", "credit_code") if name in fields}
+        kept = ("stage_entered_at", "credit_code")
+        fixed = {name: fields.pop(name) for name in kept if name in fields}
         made = builders.factory(belt, owner=owner, **fields)
         for name, value in fixed.items():
             setattr(made, name, value)
@@ -82,7 +83,8 @@ def listed(client, href: str) -> set[int]:
         page = client.get(url)
         assert page.status_code == 200, url
         text = page.get_data(as_text=True)
-        ids |= {int(found) for found in re.findall(r'class="fl-name" href="/factories/(\d+)"', text)}
+        found = re.findall(r'class="fl-name" href="/factories/(\d+)"', text)
+        ids |= {int(factory_id) for factory_id in found}
         after = re.search(r'rel="next" href="([^"]+)"', text)
         url = html.unescape(after.group(1)) if after else ""
     return ids

@@ -93,4 +93,3 @@ def rows(actor: User, filters: factory_list.Filters, now: datetime) -> Iterator[
         last = (batch[-1][0].name, batch[-1][0].id)
         if len(batch) < BATCH:
             return
-

@@ -37,9 +37,9 @@ def counts_by_belt(user: User, on: date) -> tuple[list[BeltRow], dict[str, int]]
         for column in columns
     ]
     rows = db.session.execute(
-        scope.factories(user, on).with_only_columns(Factory.belt_id, *sums).group_by(
-            Factory.belt_id
-        )
+        scope.factories(user, on)
+        .with_only_columns(Factory.belt_id, *sums)
+        .group_by(Factory.belt_id)
     ).all()
     per_belt: dict[int, dict[str, int]] = {}
     totals = dict.fromkeys(columns, 0)

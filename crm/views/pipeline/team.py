@@ -10,12 +10,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import clock, export, scope
-from crm.forms.pipeline import PeriodForm
 from crm.errors import Invalid
+from crm.forms.pipeline import PeriodForm
 from crm.services.field import my_week as weeks
 from crm.services.pipeline import rep_portfolio, team_report
-from crm.views.my_week import shown
 from crm.values import whole_or
+from crm.views.my_week import shown
 from crm.views.pipeline import bp
 from crm.views.templating import column_label
 
