@@ -113,6 +113,8 @@ def export_requests():
     changes = pipeline.pending_requests(current_user, today(moment))
     checks = eligibility.evaluate_many([change.factory for change in changes], moment)
     header = [
+        _("Request id"),
+        _("Factory id"),
         _("Factory"),
         _("Belt"),
         _("From"),
@@ -125,6 +127,8 @@ def export_requests():
     ]
     rows = (
         [
+            change.id,
+            change.factory_id,
             change.factory.name,
             belt_name(change.factory.belt),
             column_label(_column(change.from_status, change.from_stage)),

@@ -251,10 +251,13 @@ def export_board():
     _form, filters = board_filters()
     header = [
         _("Column"),
+        _("Id"),
         _("Factory"),
         _("Credit code"),
+        _("Belt id"),
         _("Belt"),
         _("Category"),
+        _("Rep id"),
         _("Rep"),
         _("Days in stage"),
         _("Required items done"),
@@ -272,10 +275,13 @@ def export_board():
     rows = (
         [
             column_label(card.column),
+            card.id,
             card.name,
             card.row.credit_code,
+            card.row.belt_id,
             card.belt_name(locale),
             card.row.category,
+            card.row.owner_id,
             card.owner_name or "",
             card.days,
             card.required_done,

@@ -76,8 +76,11 @@ def export_stuck():
     rows = stuck_service.stuck_rows(current_user, filters, clock.now())
     header = [
         _("List"),
+        _("Id"),
         _("Factory"),
+        _("Belt id"),
         _("Belt"),
+        _("Rep id"),
         _("Rep"),
         _("Column"),
         _("Waiting since"),
@@ -88,8 +91,11 @@ def export_stuck():
     cells = (
         [
             label,
+            row.factory.id,
             row.factory.name,
+            row.factory.belt_id,
             belt_name(row.factory.belt),
+            row.factory.owner_id,
             row.factory.owner.name if row.factory.owner else "",
             column_label(board_service.column_of(row.factory)),
             clock.local(row.since).strftime("%Y-%m-%d") if row.since else "",

@@ -86,13 +86,14 @@ def team():
 def export_team():
     _form, report = team_request()
     header = [
+        _("Rep id"),
         _("Rep"),
         _("Visits"),
         _("Off-site check-ins"),
         _("Off-site share (%)"),
         _("Tasks completed"),
         _("Promotions achieved"),
-        _("Overdue follow-ups"),
+        _("Factories with an overdue follow-up"),
         _("Stale factories"),
         _("Factories owned"),
         *(column_label(column) for column in team_report.OWNED_COLUMNS),
@@ -100,6 +101,7 @@ def export_team():
     ]
     rows = (
         [
+            row.rep.id,
             row.rep.name,
             row.visits,
             row.offsite,
