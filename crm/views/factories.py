@@ -46,7 +46,7 @@ from crm.views.templating import (
 
 bp = Blueprint("factories", __name__, url_prefix="/factories")
 # The list's filters that a manager's count opens it with (crm.services.factories.drill).
-DRILLED = ("belt", "column", "stuck", "category", "key")
+DRILLED = ("belt", "column", "stuck", "category", "key", "target")
 
 
 @bp.context_processor
@@ -339,7 +339,7 @@ def stuck_drill(filters) -> str:
 
 def drilled_filters() -> dict[str, str]:
     """The filters a count opens the list with (crm.services.factories.drill), from the URL."""
-    return {name: request.args.get(name, "")[:100].strip() for name in DRILLED}
+    return {name: request.args.get(name, "")[:300].strip() for name in DRILLED}
 
 
 def drilled_chips(filters: factory_list.Filters) -> list[tuple[str, str]]:
@@ -356,6 +356,9 @@ def drilled_chips(filters: factory_list.Filters) -> list[tuple[str, str]]:
         chips.append((_("Category"), filters.category))
     if filters.key:
         chips.append((_("Key account"), _("Yes") if filters.key == "yes" else _("No")))
+    if filters.target:
+        stage, _colon, title = filters.target.partition(":")
+        chips.append((_("Target not met"), f"{column_label(stage)}: {title}"))
     return chips
 
 

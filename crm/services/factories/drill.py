@@ -4,8 +4,8 @@ share, so that a number and the list it opens can never disagree.
 The overview's and the team page's counts per column, the board's columns and filters and the
 stuck lists each count with a condition from here (or from the module that owns the rule, named
 here), and the factory list narrows with the very same one when opened from that count
-(`Filters.belt`, `column`, `stuck`, `category`, `key` and the `offsite` flag). A count links
-with `query()`: the list's own URL filters, so the link can be shared.
+(`Filters.belt`, `column`, `stuck`, `category`, `key`, `target` and the `offsite` flag). A
+count links with `query()`: the list's own URL filters, so the link can be shared.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import false
 from sqlalchemy.sql.elements import ColumnElement
 
-from crm.models import Factory
-from crm.services.pipeline import board, stuck
+from crm.models import STAGES, Factory
+from crm.services.pipeline import board, reports, stuck
 from crm.values import id_or_none
 
 COLUMNS = ("prospect", *board.COLUMNS[1:], "churned")
@@ -39,6 +39,18 @@ def stuck_condition(kind: str, now: datetime, thresholds: dict[str, datetime]):
     return stuck.list_condition(kind, now, thresholds)
 
 
+def target_condition(target: str, now: datetime) -> ColumnElement[bool]:
+    """A report's "not met" of one stage's target ("<stage>:<English title>")."""
+    stage, _colon, title = target.partition(":")
+    if stage not in STAGES or not title:
+        return false()
+    return reports.target_condition(stage, title, now)
+
+
+def target_key(stage: str, title_en: str) -> str:
+    return f"{stage}:{title_en}"
+
+
 def conditions(filters, now: datetime, thresholds: dict[str, datetime]) -> list:
     """The drill-down filters of the factory list (crm.services.factories.factory_list.Filters)
     as conditions; a value that names nothing matches nothing, never everything."""
@@ -51,6 +63,8 @@ def conditions(filters, now: datetime, thresholds: dict[str, datetime]) -> list:
         found.append(column_condition(filters.column))
     if filters.stuck:
         found.append(stuck_condition(filters.stuck, now, thresholds))
+    if filters.target:
+        found.append(target_condition(filters.target, now))
     if filters.category:
         found.append(Factory.category == filters.category[: board.CATEGORY_MAX])
     if filters.key == "yes":

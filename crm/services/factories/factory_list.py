@@ -75,12 +75,14 @@ class Filters:
     flag: str = ""
     owner: str = ""  # "", "mine", "unowned", or a rep's id as text (managers and admins)
     # What the manager's counts open (crm.services.factories.drill): a belt's id, a pipeline
-    # column (prospect, a stage, paused, churned), a stuck list, a board's category and key.
+    # column (prospect, a stage, paused, churned), a stuck list, a board's category and key,
+    # a report's target not met.
     belt: str = ""
     column: str = ""
     stuck: str = ""
     category: str = ""
     key: str = ""
+    target: str = ""  # a report's "not met": "<stage>:<the target's English title>"
     page: int = 1
     # A cursor: the page after the row of this id, or before it (in name-then-id order).
     after: int | None = None
@@ -98,7 +100,7 @@ class Filters:
     @property
     def drilled(self) -> tuple[str, ...]:
         """The filters a count opened the list with (not on the form: shown as chips)."""
-        return (self.belt, self.column, self.stuck, self.category, self.key)
+        return (self.belt, self.column, self.stuck, self.category, self.key, self.target)
 
     def query(self, **changes) -> dict[str, str | int]:
         """The URL query of these filters (empty ones left out), with some fields changed."""
@@ -114,6 +116,7 @@ class Filters:
             "stuck": values.stuck,
             "category": values.category,
             "key": values.key,
+            "target": values.target,
         }
         query: dict[str, str | int] = {name: value for name, value in fields.items() if value}
         if values.after:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import aliased
 
 from crm import clock, scope
 from crm.clock import day_bounds
@@ -31,15 +32,54 @@ WEEKS = 12
 QUARTERS = 4
 
 
-def _scoped(actor: User, belt_id: int | None, now: datetime) -> Select:
+GRANULARITIES = ("day", "week", "month")
+# At most this many bars in a chart: a longer period is asked for by a coarser granularity.
+MAX_BUCKETS = 62
+
+
+@dataclass(frozen=True)
+class Narrow:
+    """What a report is narrowed to: one belt, one rep's factories (their owner), or both."""
+
+    belt_id: int | None = None
+    rep_id: int | None = None
+
+
+def _narrow(value: Narrow | int | None) -> Narrow:
+    return value if isinstance(value, Narrow) else Narrow(belt_id=value)
+
+
+def _scoped(actor: User, belt_id: Narrow | int | None, now: datetime) -> Select:
+    """The factories in the actor's scope, narrowed to a belt (an id) or by a Narrow."""
+    narrow = _narrow(belt_id)
     statement = scope.factories(actor, clock.today(now))
-    if belt_id is not None:
-        statement = statement.where(Factory.belt_id == belt_id)
+    if narrow.belt_id is not None:
+        statement = statement.where(Factory.belt_id == narrow.belt_id)
+    if narrow.rep_id is not None:
+        statement = statement.where(Factory.owner_id == narrow.rep_id)
     return statement
 
 
-def _ids(actor: User, belt_id: int | None, now: datetime) -> Select:
+def _ids(actor: User, belt_id: Narrow | int | None, now: datetime) -> Select:
     return _scoped(actor, belt_id, now).with_only_columns(Factory.id)
+
+
+def buckets(start: date, end: date, granularity: str) -> list[date]:
+    """The first day of each day, week (its Monday) or month from `start` to `end`."""
+    if granularity == "month":
+        first, last = start.replace(day=1), end.replace(day=1)
+        count = (last.year - first.year) * 12 + last.month - first.month + 1
+        return [_shift_month(first, index) for index in range(count)]
+    step = 7 if granularity == "week" else 1
+    first = start - timedelta(days=start.weekday()) if granularity == "week" else start
+    return [first + timedelta(days=day) for day in range(0, (end - first).days + 1, step)]
+
+
+def bucket_after(first: date, granularity: str) -> date:
+    """The first day of the bucket after the one starting on `first`."""
+    if granularity == "month":
+        return _shift_month(first, 1)
+    return first + timedelta(days=7 if granularity == "week" else 1)
 
 
 def _shift_month(month: date, by: int) -> date:
@@ -52,8 +92,9 @@ def _shift_month(month: date, by: int) -> date:
 
 @dataclass
 class StageTrend:
-    months: list[date]  # each month's first day, oldest first
-    counts: list[dict[str, int]]  # per month: column -> factories at its end (or now)
+    months: list[date]  # each period's first day (a month's, by default), oldest first
+    counts: list[dict[str, int]]  # per period: column -> factories at its end (or now)
+    granularity: str = "month"
 
     @property
     def highest(self) -> int:
@@ -61,7 +102,12 @@ class StageTrend:
 
 
 def stages_over_time(
-    actor: User, belt_id: int | None, now: datetime, months: int = MONTHS
+    actor: User,
+    belt_id: Narrow | int | None,
+    now: datetime,
+    months: int = MONTHS,
+    *,
+    period: tuple[date, date, str] | None = None,
 ) -> StageTrend:
     """How many factories sat in each column at the end of each of the last months.
 
@@ -71,9 +117,14 @@ def stages_over_time(
     column at a month-end is its column now with every later change undone; the chain of
     changes holds (each starts from where the one before ended), so the sums suffice.
     """
-    this_month = clock.today(now).replace(day=1)
-    firsts = [_shift_month(this_month, -back) for back in range(months - 1, -1, -1)]
-    ends = [min(day_bounds(_shift_month(first, 1))[0], now) for first in firsts]
+    granularity, until = "month", now
+    if period is None:
+        this_month = clock.today(now).replace(day=1)
+        firsts = [_shift_month(this_month, -back) for back in range(months - 1, -1, -1)]
+    else:
+        start, end, granularity = period
+        firsts, until = buckets(start, end, granularity), min(day_bounds(end)[1], now)
+    ends = [min(day_bounds(bucket_after(first, granularity))[0], until) for first in firsts]
 
     def after(column) -> ColumnElement[int]:
         """How many of the month-ends the instant falls after (0: none, `months`: all)."""
@@ -121,7 +172,7 @@ def stages_over_time(
         for index in range(born, later):
             _add(counts[index], to_status, to_stage, -count)
             _add(counts[index], from_status, from_stage, count)
-    return StageTrend(firsts, counts)
+    return StageTrend(firsts, counts, granularity)
 
 
 def _add(counts: dict[str, int], status: str | None, stage: str | None, number: int) -> None:
@@ -170,7 +221,7 @@ def quarter_of(day: date) -> str:
 
 
 def conversion(
-    actor: User, belt_id: int | None, now: datetime, quarters: int = QUARTERS
+    actor: User, belt_id: Narrow | int | None, now: datetime, quarters: int = QUARTERS
 ) -> Conversion:
     """Of the factories that entered each stage in each of the last quarters, how many moved on
     to a later stage, and the median days they spent in it (for those that left it)."""
@@ -260,8 +311,9 @@ def _later(stage: str | None, than: str) -> bool:
 
 @dataclass
 class VisitWeeks:
-    weeks: list[date]  # each week's Monday, oldest first
+    weeks: list[date]  # each week's Monday (each period's first day), oldest first
     rows: list[tuple[User, list[int]]]  # per rep: visits in each week
+    granularity: str = "week"
 
     @property
     def highest(self) -> int:
@@ -269,17 +321,30 @@ class VisitWeeks:
 
 
 def visits_per_week(
-    actor: User, belt_id: int | None, now: datetime, weeks: int = WEEKS
+    actor: User,
+    belt_id: Narrow | int | None,
+    now: datetime,
+    weeks: int = WEEKS,
+    *,
+    period: tuple[date, date, str] | None = None,
 ) -> VisitWeeks:
-    """Visits to factories in scope per rep and week (Monday to Sunday, install time)."""
-    today = clock.today(now)
-    monday = today - timedelta(days=today.weekday())
-    mondays = [monday - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
-    bounds = [day_bounds(day)[0] for day in mondays] + [day_bounds(monday + timedelta(days=7))[0]]
-    bucket = case(
-        *((Visit.checked_in_at < bound, index) for index, bound in enumerate(bounds[1:-1])),
-        else_=weeks - 1,
-    ).label("week")
+    """Visits to factories in scope per rep and week (Monday to Sunday, install time), or per
+    day, week or month of a period (from its first day to its last)."""
+    granularity = "week"
+    if period is None:
+        today = clock.today(now)
+        monday = today - timedelta(days=today.weekday())
+        mondays = [monday - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
+        bounds = [day_bounds(day)[0] for day in mondays]
+        bounds.append(day_bounds(monday + timedelta(days=7))[0])
+    else:
+        start, end, granularity = period
+        mondays = buckets(start, end, granularity)
+        bounds = [day_bounds(start)[0], *(day_bounds(day)[0] for day in mondays[1:])]
+        bounds.append(day_bounds(end)[1])
+    weeks = len(mondays)
+    whens = [(Visit.checked_in_at < bound, index) for index, bound in enumerate(bounds[1:-1])]
+    bucket = (case(*whens, else_=weeks - 1) if whens else literal(0)).label("week")
     rows = db.session.execute(
         select(Visit.rep_id, bucket, func.count())
         .where(
@@ -294,7 +359,7 @@ def visits_per_week(
         counts.setdefault(rep_id, [0] * weeks)[int(week)] += count
     reps = db.session.scalars(select(User).where(User.id.in_(list(counts)))).all()
     ordered = sorted(reps, key=lambda rep: (-sum(counts[rep.id]), rep.name))
-    return VisitWeeks(mondays, [(rep, counts[rep.id]) for rep in ordered])
+    return VisitWeeks(mondays, [(rep, counts[rep.id]) for rep in ordered], granularity)
 
 
 # --- target attainment per stage ------------------------------------------------------------
@@ -325,7 +390,7 @@ class Attainment:
         return self.title_zh if locale.startswith("zh") else self.title_en
 
 
-def target_attainment(actor: User, belt_id: int | None, now: datetime) -> list[Attainment]:
+def target_attainment(actor: User, belt_id: Narrow | int | None, now: datetime) -> list[Attainment]:
     """Per stage and measured target: the share of active factories in the stage meeting it,
     judged as eligibility judges it (the latest figure, fresh enough)."""
     in_scope = _ids(actor, belt_id, now)
@@ -385,8 +450,83 @@ def target_attainment(actor: User, belt_id: int | None, now: datetime) -> list[A
         state = eligibility.judge(task, snapshot, now, fresh_days).state  # type: ignore[arg-type]
         if state == eligibility.MET:
             item.met += 1
-        elif state == eligibility.NOT_MET:
-            item.not_met += 1
-        else:
+        elif state != eligibility.NOT_MET:  # not met: counted in SQL (_count_not_met)
             item.no_data += 1
+    _count_not_met(actor, belt_id, now, found)
     return sorted(found.values(), key=lambda item: (STAGES.index(item.stage), item.title_en))
+
+
+def _count_not_met(
+    actor: User,
+    belt_id: Narrow | int | None,
+    now: datetime,
+    found: dict[tuple[str, str], Attainment],
+) -> None:
+    """Each target's "not met": the factories that target_condition selects, in one statement,
+    so that the count and the factory list it opens are the same factories."""
+    if not found:
+        return
+    keys = list(found)
+    sums = [
+        func.coalesce(func.sum(case((target_condition(stage, title, now), 1), else_=0)), 0)
+        for stage, title in keys
+    ]
+    counted = db.session.execute(_scoped(actor, belt_id, now).with_only_columns(*sums)).one()
+    for key, count in zip(keys, counted, strict=True):
+        found[key].not_met = int(count or 0)
+
+
+def freshest_month(now: datetime, fresh_days: int) -> date:
+    """The oldest month whose figure is still fresh now (eligibility.judge's window)."""
+    oldest = now - timedelta(days=fresh_days)
+    month = oldest.date().replace(day=1)
+    return month if eligibility.month_end(month) >= oldest else _shift_month(month, 1)
+
+
+def target_condition(stage: str, title_en: str, now: datetime) -> ColumnElement[bool]:
+    """An active factory in `stage` whose measured target of that title is not met: its
+    newest figure of the metric is fresh and misses the target (as eligibility judges it;
+    a waived target is neither met nor not met)."""
+    fresh_from = freshest_month(now, int(settings.get("freshness_days")))
+    later = aliased(MetricSnapshot)
+    newest = (
+        select(func.max(later.month))
+        .where(
+            later.factory_id == MetricSnapshot.factory_id,
+            later.metric_code == MetricSnapshot.metric_code,
+        )
+        .correlate(MetricSnapshot)
+        .scalar_subquery()
+    )
+    target = func.coalesce(Task.target_value, 0)
+    at_most = func.coalesce(Task.comparison, "") == "at_most"
+    missed = or_(
+        and_(at_most, MetricSnapshot.value > target),
+        and_(~at_most, MetricSnapshot.value < target),
+    )
+    figure = (
+        select(MetricSnapshot.id)
+        .where(
+            MetricSnapshot.factory_id == Task.factory_id,
+            MetricSnapshot.metric_code == Task.metric_code,
+            MetricSnapshot.month == newest,
+            MetricSnapshot.month >= fresh_from,
+            missed,
+        )
+        .correlate(Task)
+        .exists()
+    )
+    task = (
+        select(Task.id)
+        .where(
+            Task.factory_id == Factory.id,
+            Task.kind == "measured",
+            Task.stage == stage,
+            Task.title_en == title_en,
+            Task.status != "waived",
+            figure,
+        )
+        .correlate(Factory)
+        .exists()
+    )
+    return and_(Factory.status == "active", Factory.stage == stage, task)
