@@ -28,7 +28,7 @@ from crm.forms.factories import (
 )
 from crm.models import STAGES, STATUSES, Belt, Factory, StageChange
 from crm.services.calendar import closures
-from crm.services.factories import drill, duplicates, factory_list, factory_page
+from crm.services.factories import duplicates, factory_list, factory_page
 from crm.services.factories import edits as factories
 from crm.services.growth import eligibility, promotions, snapshots
 from crm.values import id_or_none, page_number
@@ -37,7 +37,6 @@ from crm.views.exactly_once import exactly_once
 from crm.views.security import local_path
 from crm.views.templating import (
     belt_name,
-    column_label,
     current_locale,
     stage_label,
     status_label,
@@ -45,8 +44,6 @@ from crm.views.templating import (
 )
 
 bp = Blueprint("factories", __name__, url_prefix="/factories")
-# The list's filters that a manager's count opens it with (crm.services.factories.drill).
-DRILLED = ("belt", "column", "stuck", "category", "key", "target")
 
 
 @bp.context_processor
@@ -306,7 +303,7 @@ def _list_page(*, alert: str | None = None, status: int = 200):
         status=form.status.data or "",
         flag=form.flag.data or "",
         owner=form.owner.data or "",
-        **drilled_filters(),
+        **factory_drill.drilled_filters(),
         page=page_number(request.args.get("page")),
         after=id_or_none(request.args.get("after")),
         before=id_or_none(request.args.get("before")),
@@ -318,58 +315,11 @@ def _list_page(*, alert: str | None = None, status: int = 200):
         form=form,
         listing=listing,
         filters=listing.filters,
-        chips=drilled_chips(listing.filters),
+        chips=factory_drill.drilled_chips(listing.filters),
         alert=alert,
         count_cap=format_decimal(factory_list.COUNT_CAP),
     )
     return body, status
-
-
-@bp.app_template_global()
-def board_drill(filters, column: str) -> str:
-    """The factory list of one board column under the board's filters (its count's link)."""
-    return url_for("factories.index", **drill.board_query(filters, column))
-
-
-@bp.app_template_global()
-def stuck_drill(filters) -> str:
-    """The factory list of the stuck list shown, under the stuck page's filters."""
-    return url_for("factories.index", **drill.stuck_query(filters))
-
-
-def drilled_filters() -> dict[str, str]:
-    """The filters a count opens the list with (crm.services.factories.drill), from the URL."""
-    return {name: request.args.get(name, "")[:300].strip() for name in DRILLED}
-
-
-def drilled_chips(filters: factory_list.Filters) -> list[tuple[str, str]]:
-    """What the drill-down filters narrow to, in words: (the field's name, its value)."""
-    chips = []
-    if filters.belt:
-        belt = db.session.get(Belt, id_or_none(filters.belt) or 0)
-        chips.append((_("Belt"), belt_name(belt) if belt else filters.belt))
-    if filters.column:
-        chips.append((_("Column"), column_label(filters.column)))
-    if filters.stuck:
-        chips.append((_("Stuck"), stuck_label(filters.stuck)))
-    if filters.category:
-        chips.append((_("Category"), filters.category))
-    if filters.key:
-        chips.append((_("Key account"), _("Yes") if filters.key == "yes" else _("No")))
-    if filters.target:
-        stage, _colon, title = filters.target.partition(":")
-        chips.append((_("Target not met"), f"{column_label(stage)}: {title}"))
-    return chips
-
-
-def stuck_label(kind: str) -> str:
-    labels = {
-        "stale": _("Stale"),
-        "overdue": _("Overdue follow-up"),
-        "long": _("Long in stage"),
-        "eligible": _("Eligible, not requested"),
-    }
-    return labels.get(kind, kind)
 
 
 def _owner_choices() -> list[tuple[str, str]]:
@@ -506,4 +456,9 @@ def _moved_message(change: StageChange) -> str:
 
 # The list's export (a manager's or admin's), the factory's closures and the page for a new
 # prospect live in their own modules, on this blueprint.
-from crm.views import factories_export, factory_closures, prospects  # noqa: E402,F401
+from crm.views import (  # noqa: E402,F401
+    factories_export,
+    factory_closures,
+    factory_drill,
+    prospects,
+)

@@ -10,7 +10,8 @@ from flask_login import current_user
 from crm import clock, export, scope
 from crm.services.factories import factory_export, factory_list
 from crm.services.imports import import_factories
-from crm.views.factories import bp, drilled_filters
+from crm.views.factories import bp
+from crm.views.factory_drill import drilled_filters
 from crm.views.templating import belt_name, current_locale, stage_label, status_label
 
 

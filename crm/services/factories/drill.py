@@ -16,7 +16,7 @@ from sqlalchemy import false
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm.models import STAGES, Factory
-from crm.services.pipeline import board, reports, stuck
+from crm.services.pipeline import board, report_targets, stuck
 from crm.values import id_or_none
 
 COLUMNS = ("prospect", *board.COLUMNS[1:], "churned")
@@ -44,7 +44,7 @@ def target_condition(target: str, now: datetime) -> ColumnElement[bool]:
     stage, _colon, title = target.partition(":")
     if stage not in STAGES or not title:
         return false()
-    return reports.target_condition(stage, title, now)
+    return report_targets.target_condition(stage, title, now)
 
 
 def target_key(stage: str, title_en: str) -> str:
