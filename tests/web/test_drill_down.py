@@ -216,4 +216,5 @@ def test_a_bad_date_on_the_team_page_is_refused_by_its_field(client, world):
     sign_in(client, world["manager"].email)
     page = client.get("/pipeline/team?start=2026-13-40")
     assert page.status_code == 422
+    assert "From: Not a valid date value." in html.unescape(page.get_data(as_text=True))
     assert client.get(f"/pipeline/team/{world['ann'].id}?end=nope").status_code == 422

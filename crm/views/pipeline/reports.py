@@ -176,7 +176,9 @@ def report_request(moment: datetime) -> ReportRequest:
         if rep_id not in allowed:
             errors["rep"] = _("Choose one of your reps.")
     if errors:
-        raise Invalid(next(iter(errors.values())), fields=errors)
+        labels = {"from": _("From"), "to": _("To"), "granularity": _("By"), "rep": _("Rep")}
+        words = "; ".join(f"{labels[name]}: {message}" for name, message in errors.items())
+        raise Invalid(words, fields=errors)
     chosen = any(request.args.get(name) for name in ("from", "to", "granularity"))
     narrow = reports.Narrow(belt_id=report_belt(), rep_id=rep_id)
     return ReportRequest(start, end, granularity, narrow, chosen)

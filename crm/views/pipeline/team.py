@@ -28,7 +28,8 @@ def team_request(with_report: bool = True) -> tuple[PeriodForm, team_report.Team
     form = PeriodForm(request.args)
     if not form.validate():
         fields = {name: "; ".join(map(str, errors)) for name, errors in form.errors.items()}
-        raise Invalid(next(iter(fields.values())), fields=fields)
+        words = "; ".join(f"{form[name].label.text}: {text}" for name, text in fields.items())
+        raise Invalid(words, fields=fields)
     start, end = team_report.period(
         form.start.data,
         form.end.data,
