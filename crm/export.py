@@ -22,10 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Response, stream_with_context
-from flask_babel import gettext as _
 from openpyxl import Workbook
-
-from crm.errors import Invalid
 
 FORMATS = ("csv", "xlsx")
 # Characters that make a spreadsheet treat a cell as a formula or a command (OWASP's list).
@@ -84,17 +81,6 @@ def xlsx_file(header: Sequence[str], rows: Iterable[Sequence[Any]], title: str =
     workbook.save(spooled)
     spooled.seek(0)
     return spooled
-
-
-def chosen_format(args) -> str:
-    """The format a download asks for in its query (`format`): xlsx unless it says csv.
-
-    Anything else is refused by the field (a 400 naming `format`), never guessed."""
-    value = args.get("format", "") or "xlsx"
-    if value not in FORMATS:
-        message = _("Choose CSV or Excel.")
-        raise Invalid(message, fields={"format": message})
-    return value
 
 
 def _disposition(filename: str) -> str:

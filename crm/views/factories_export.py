@@ -10,6 +10,7 @@ from flask_login import current_user
 from crm import clock, export, scope
 from crm.services.factories import factory_export, factory_list
 from crm.services.imports import import_factories
+from crm.views import downloads
 from crm.views.factories import bp
 from crm.views.factory_drill import drilled_filters
 from crm.views.templating import belt_name, current_locale, stage_label, status_label
@@ -37,7 +38,7 @@ def export_list():
 def export_list_view():
     """The factory list as it is filtered on the page (every row, not one page): xlsx, or CSV
     with `?format=csv`; the list's columns with their ids, a factory without a credit code too."""
-    file_format = export.chosen_format(request.args)
+    file_format = downloads.chosen_format(request.args)
     filters = factory_list.Filters(
         search=request.args.get("q", "").strip()[: factory_list.SEARCH_MAX],
         stage=request.args.get("stage", ""),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import false
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm.models import STAGES, Factory
@@ -22,20 +21,26 @@ from crm.values import id_or_none
 COLUMNS = ("prospect", *board.COLUMNS[1:], "churned")
 
 
+def nothing() -> ColumnElement[bool]:
+    """A condition no factory meets, kept as a condition: a constant false would fold the whole
+    WHERE away, and with it the rep's part that a partial index is told to answer."""
+    return Factory.id.is_(None)
+
+
 def column_condition(column: str) -> ColumnElement[bool]:
     """A pipeline column: prospects, an active stage, paused or churned (the board's rule)."""
-    return board.column_condition(column) if column in COLUMNS else false()
+    return board.column_condition(column) if column in COLUMNS else nothing()
 
 
 def belt_condition(belt: str) -> ColumnElement[bool]:
     belt_id = id_or_none(belt)
-    return Factory.belt_id == belt_id if belt_id is not None else false()
+    return Factory.belt_id == belt_id if belt_id is not None else nothing()
 
 
 def stuck_condition(kind: str, now: datetime, thresholds: dict[str, datetime]):
     """One of the stuck lists (stuck.KINDS), as the stuck page counts it."""
     if kind not in stuck.KINDS:
-        return false()
+        return nothing()
     return stuck.list_condition(kind, now, thresholds)
 
 
@@ -43,7 +48,7 @@ def target_condition(target: str, now: datetime) -> ColumnElement[bool]:
     """A report's "not met" of one stage's target ("<stage>:<English title>")."""
     stage, _colon, title = target.partition(":")
     if stage not in STAGES or not title:
-        return false()
+        return nothing()
     return report_targets.target_condition(stage, title, now)
 
 
@@ -72,7 +77,7 @@ def conditions(filters, now: datetime, thresholds: dict[str, datetime]) -> list:
     elif filters.key == "no":
         found.append(Factory.is_key_account.is_(False))
     elif filters.key:
-        found.append(false())
+        found.append(nothing())
     return found
 
 

@@ -1,5 +1,5 @@
 """One rep's portfolio as their manager sees it beside the rep's week: every factory the rep owns
-in the manager's scope, with the rep's visits to it over the period, the share of them made on
+in the manager's scope (churned ones aside, as on the team page), with the rep's visits to it over the period, the share of them made on
 site, and whether its follow-up is overdue (the factory list's own overdue flag).
 
 Two statements whatever the number of factories: the factories with their flag, and the visits
@@ -85,7 +85,7 @@ def portfolio(actor: User, rep: User, start: date, end: date, now: datetime) -> 
             Factory.stage,
             overdue_condition(now).label("overdue"),
         )
-        .where(Factory.owner_id == rep.id, Factory.id.in_(in_scope))
+        .where(Factory.owner_id == rep.id, Factory.id.in_(in_scope), Factory.status != "churned")
         .order_by(Factory.name, Factory.id)
     )
     holdings = {
@@ -103,6 +103,7 @@ def portfolio(actor: User, rep: User, start: date, end: date, now: datetime) -> 
         .where(
             Factory.owner_id == rep.id,
             Factory.id.in_(in_scope),
+            Factory.status != "churned",
             Visit.rep_id == rep.id,
             Visit.checked_in_at >= since,
             Visit.checked_in_at < until,

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from crm import export, scope
 from crm.forms.admin import AuditFilterForm, set_choices
 from crm.services.install import audit_log
+from crm.views import downloads
 from crm.views.admin import bp
 
 
@@ -51,7 +52,7 @@ def audit():
 @scope.allow("admin")
 def audit_export():
     _form, filters = _filters()
-    export_format = export.chosen_format(request.args)
+    export_format = downloads.chosen_format(request.args)
     return export.response(
         export_format, "audit-log", audit_log.EXPORT_HEADER, audit_log.export_rows(filters)
     )

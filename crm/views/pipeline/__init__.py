@@ -17,6 +17,7 @@ from crm.forms.pipeline import BulkApproveForm, DecideForm
 from crm.services.growth import eligibility, promotions
 from crm.services.pipeline import overview as pipeline
 from crm.values import ids_of
+from crm.views import downloads
 from crm.views.errors import save_form
 from crm.views.templating import belt_name, column_label
 
@@ -142,7 +143,7 @@ def export_requests():
         for change in changes
     )
     name = f"pipeline-promotions-{today(moment):%Y-%m-%d}"
-    return export.response(export.chosen_format(request.args), name, header, rows)
+    return export.response(downloads.chosen_format(request.args), name, header, rows)
 
 
 def _column(status: str | None, stage: str | None) -> str:

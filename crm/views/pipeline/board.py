@@ -18,6 +18,7 @@ from crm.models import STAGES, Factory, StageChange
 from crm.services.pipeline import board as board_service
 from crm.services.pipeline import board_moves
 from crm.values import PAGE_MAX, id_or_none, page_number, whole_or
+from crm.views import downloads
 from crm.views.errors import save_form
 from crm.views.pipeline import bp
 from crm.views.templating import (
@@ -296,7 +297,9 @@ def export_board():
         ]
         for card in cards
     )
-    return export.response(export.chosen_format(request.args), export_name("board"), header, rows)
+    return export.response(
+        downloads.chosen_format(request.args), export_name("board"), header, rows
+    )
 
 
 def _local(instant):

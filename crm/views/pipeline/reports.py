@@ -18,6 +18,7 @@ from crm.models import STAGES
 from crm.services.pipeline import board as board_service
 from crm.services.pipeline import reports
 from crm.values import id_or_none, read_date
+from crm.views import downloads
 from crm.views.pipeline import bp
 from crm.views.templating import belt_name, column_label, current_locale
 
@@ -230,7 +231,7 @@ def granularity_choices() -> list[tuple[str, str]]:
 def export_report():
     """One report's numbers as a table: `report` is one of REPORTS."""
     moment = clock.now()
-    file_format = export.chosen_format(request.args)
+    file_format = downloads.chosen_format(request.args)
     asked = report_request(moment)
     which = request.args.get("report", "")
     if which not in REPORTS:

@@ -19,6 +19,7 @@ from crm.services.field import followups
 from crm.services.pipeline import board as board_service
 from crm.services.pipeline import stuck as stuck_service
 from crm.values import id_or_none, page_number
+from crm.views import downloads
 from crm.views.pipeline import bp
 from crm.views.security import local_path
 from crm.views.templating import belt_name, column_label
@@ -105,7 +106,7 @@ def export_stuck():
         for row in rows
     )
     name = f"pipeline-stuck-{filters.kind}-{clock.today():%Y-%m-%d}"
-    return export.response(export.chosen_format(request.args), name, header, cells)
+    return export.response(downloads.chosen_format(request.args), name, header, cells)
 
 
 @bp.route("/factories/<int:factory_id>/schedule", methods=["POST"])

@@ -15,6 +15,7 @@ from crm.forms.pipeline import PeriodForm
 from crm.services.field import my_week as weeks
 from crm.services.pipeline import rep_portfolio, team_report
 from crm.values import whole_or
+from crm.views import downloads
 from crm.views.my_week import shown
 from crm.views.pipeline import bp
 from crm.views.templating import column_label
@@ -118,7 +119,7 @@ def export_team():
         for row in report.rows
     )
     name = f"pipeline-team-{report.start:%Y-%m-%d}-{report.end:%Y-%m-%d}"
-    return export.response(export.chosen_format(request.args), name, header, rows)
+    return export.response(downloads.chosen_format(request.args), name, header, rows)
 
 
 @bp.route("/team/<int:rep_id>")
