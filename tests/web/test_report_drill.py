@@ -74,7 +74,7 @@ def not_met_links(text: str) -> dict[str, tuple[int, str]]:
     found = {}
     for item in re.findall(r'<li class="report-target">(.*?)</li>', text, re.S):
         title = re.search(r"</span>\s*([^<]+)</p>", item).group(1).strip()
-        link = re.search(r'class="report-drill" href="([^"]+)">[^<]*?(\d+)</a>', item)
+        link = re.search(r'class="report-drill[^"]*" href="([^"]+)">[^<]*?(\d+)</a>', item)
         if link:
             found[html.unescape(title)] = (int(link.group(2)), link.group(1))
     return found
