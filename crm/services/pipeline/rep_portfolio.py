@@ -1,6 +1,7 @@
 """One rep's portfolio as their manager sees it beside the rep's week: every factory the rep owns
-in the manager's scope (churned ones aside, as on the team page), with the rep's visits to it over the period, the share of them made on
-site, and whether its follow-up is overdue (the factory list's own overdue flag).
+in the manager's scope (churned ones aside, as on the team page), with the rep's visits to it
+over the period, the share of them made on site, and whether its follow-up is overdue (the
+factory list's own overdue flag).
 
 Two statements whatever the number of factories: the factories with their flag, and the visits
 counted per factory.
