@@ -55,6 +55,7 @@ class AgendaRow:
     factory_name: str
     stage: str | None
     status: str
+    assignee_id: int | None = None
 
 
 def agenda(user: User, now: datetime, days: int = AGENDA_DAYS) -> Agenda[FollowUp]:
@@ -77,10 +78,20 @@ def agenda_rows(user: User, now: datetime, days: int = AGENDA_DAYS) -> Agenda[Ag
             Factory.name,
             Factory.stage,
             Factory.status,
+            FollowUp.assignee_id,
         )
         .join_from(FollowUp, Factory, FollowUp.factory_id == Factory.id)
     )
     return _grouped((AgendaRow(*row) for row in db.session.execute(statement)), now)
+
+
+def absent_reps(user: User, now: datetime) -> dict[int, str]:
+    """The names of the reps whose work this rep covers today (their leave), by id: Today names
+    them on their rows. No statement for a rep who stands in for no one."""
+    covered = [rep_id for rep_id, _last_day in scope.stood_in_for(user, today(now))]
+    if not covered:
+        return {}
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(covered))).all())
 
 
 def _agenda_statement(user: User, now: datetime, days: int) -> Select:
