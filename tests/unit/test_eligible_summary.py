@@ -109,9 +109,7 @@ def test_the_summary_comes_by_e_mail_only_to_a_manager_who_chose_it(world):
     world["second"].email_kinds = ["digest"]
     eligible(world["belt"], world["rep"], START - timedelta(hours=1), count=4)
     run()
-    mailed = {
-        delivery.notification.user_id for delivery in db.session.scalars(select(Delivery))
-    }
+    mailed = {delivery.notification.user_id for delivery in db.session.scalars(select(Delivery))}
     assert world["manager"].id in mailed and world["second"].id not in mailed
 
 

@@ -176,7 +176,7 @@ def promote_eligible(factory_id: int):
     to_stage = next_stage(factory.stage)
     try:
         if not form.validate_on_submit():
-            raise Invalid(_("The form has expired. Reload the page and try again."))
+            raise Invalid(_("The form expired; send it again."))
         if to_stage is None or factory.status != "active":
             raise Invalid(_("Only an active factory below the last stage can be promoted."))
         promotions.change_directly(current_user, factory, "active", to_stage, "", False, moment)
