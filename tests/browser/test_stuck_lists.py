@@ -51,7 +51,12 @@ def desk(live_db, request):
 
     def made(name, stage, days, **fields):
         factory = builders.factory(
-            belt, owner=wang, stage=stage, name=name, last_visit_at=now - timedelta(days=2), **fields
+            belt,
+            owner=wang,
+            stage=stage,
+            name=name,
+            last_visit_at=now - timedelta(days=2),
+            **fields,
         )
         factory.stage_entered_at = now - timedelta(days=days)
         return factory
@@ -137,7 +142,9 @@ def test_a_manager_acts_on_the_stuck_lists(page, page_guard, desk, viewport):
 def test_a_manager_s_inbox_is_grouped_by_kind(page, page_guard, desk, viewport):
     sign_in(page, desk["manager"].email)
     page.goto("/inbox/")
-    expect(page.get_by_role("heading", name=WORDS[desk["locale"]]["inbox"], level=1)).to_be_visible()
+    expect(
+        page.get_by_role("heading", name=WORDS[desk["locale"]]["inbox"], level=1)
+    ).to_be_visible()
     groups = page.locator(".inbox-group")
     expect(groups).to_have_count(3)
     expect(groups.nth(0)).to_contain_text("12 factories became ready for their next stage")
