@@ -113,10 +113,17 @@ class ReassignForm(PageForm):
         _l("New rep"), coerce=record_id, validate_choice=False, validators=[InputRequired()]
     )
     next = HiddenField()
+    confirmed = HiddenField()  # "yes" once the manager has confirmed (the stuck list asks)
 
     def __init__(self, *args, rep_choices: list[tuple[int, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.to_rep.choices = [SelectChoice(value, label) for value, label in rep_choices]
+
+
+class PromoteForm(PageForm):
+    """An eligible factory one stage up at once (the stuck list's Promote)."""
+
+    next = HiddenField()
 
 
 # --- reassignment and bulk edits --------------------------------------------------------------

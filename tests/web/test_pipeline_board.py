@@ -498,7 +498,12 @@ def test_one_click_reassign_from_the_stuck_list(client, world, db_session):
     token = csrf_token(client, "/account/")
     response = client.post(
         f"/pipeline/factories/{world['elem_stale'].id}/reassign",
-        data={"csrf_token": token, "to_rep": world["rep2"].id, "next": "https://evil.example/"},
+        data={
+            "csrf_token": token,
+            "to_rep": world["rep2"].id,
+            "next": "https://evil.example/",
+            "confirmed": "yes",
+        },
     )
     assert response.status_code == 303
     assert response.headers["Location"] == "/pipeline/stuck"  # never back to another site
@@ -508,7 +513,7 @@ def test_one_click_reassign_from_the_stuck_list(client, world, db_session):
     token = csrf_token(client, "/account/")
     client.post(
         f"/pipeline/factories/{world['elem_stale'].id}/reassign",
-        data={"csrf_token": token, "to_rep": world["rep3"].id},
+        data={"csrf_token": token, "to_rep": world["rep3"].id, "confirmed": "yes"},
     )
     db_session.refresh(world["elem_stale"])
     assert world["elem_stale"].owner_id == world["rep2"].id
