@@ -90,6 +90,12 @@ def cards_shown(page: str) -> list[int]:
     ]
 
 
+def reopen_a_task(factory) -> None:
+    """The factory no longer qualifies: one of its done tasks is open again."""
+    task = db.session.scalars(select(Task).where(Task.factory_id == factory.id)).first()
+    task.status = "open"
+
+
 def post(client, path: str, **form):
     token = csrf_token(client, "/account/")
     return client.post(path, data={"csrf_token": token, **form})
@@ -127,8 +133,7 @@ def test_each_card_has_its_own_field_ids(client, world):
 
 
 def test_an_ineligible_request_is_approved_as_an_override_from_its_card(client, world, db_session):
-    task = db.session.scalars(select(Task).where(Task.factory_id == world["pans_factory"].id)).first()
-    task.status = "open"  # the factory no longer qualifies: the request still waits
+    reopen_a_task(world["pans_factory"])  # the factory no longer qualifies: the request still waits
     db_session.commit()
     sign_in(client, world["manager"].email)
     url = f"/pipeline/requests/{world['pans'].id}/decide"
@@ -285,8 +290,7 @@ def test_nothing_is_ticked_for_bulk_approval_by_default(client, world):
 
 
 def test_the_confirmation_names_the_factories_and_leaves_out_the_others(client, world, db_session):
-    task = db.session.scalars(select(Task).where(Task.factory_id == world["pans_factory"].id)).first()
-    task.status = "open"
+    reopen_a_task(world["pans_factory"])
     db_session.commit()
     sign_in(client, world["manager"].email)
     ids = [world["cups"].id, world["pans"].id, world["hidden"].id]
@@ -301,8 +305,7 @@ def test_the_confirmation_names_the_factories_and_leaves_out_the_others(client, 
 
 
 def test_a_confirmation_with_nothing_to_approve_is_a_422(client, world, db_session):
-    task = db.session.scalars(select(Task).where(Task.factory_id == world["pans_factory"].id)).first()
-    task.status = "open"
+    reopen_a_task(world["pans_factory"])
     db_session.commit()
     sign_in(client, world["manager"].email)
     response = post(client, "/pipeline/requests/approve", change_ids=[world["pans"].id])
