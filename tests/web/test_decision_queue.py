@@ -127,6 +127,8 @@ def test_each_card_has_its_own_field_ids(client, world):
     ids = re.findall(r' id="([^"]+)"', page)
     assert len(ids) == len(set(ids))
     assert f'id="note-{world["cups"].id}"' in page
+    labels = re.findall(r' for="([^"]+)"', page)
+    assert len(labels) == len(set(labels)) and f"note-{world['cups'].id}" in labels
 
 
 # --- the override from the card ----------------------------------------------------------------

@@ -67,7 +67,7 @@ def _card_form(change_id: int, *, posted: bool) -> DecideForm:
     # Only the card that was sent reads the posted fields; ids made unique per card.
     form = DecideForm() if posted else DecideForm(formdata=None)
     for field in form:
-        field.id = f"{field.name}-{change_id}"
+        field.id = field.label.field_id = f"{field.name}-{change_id}"
     return form
 
 
