@@ -56,11 +56,7 @@ class QueueFilterForm(QueryForm):
     belt = SelectField(_l("Belt"), validate_choice=False)
     rep = SelectField(_l("Rep"), validate_choice=False)
     stage = SelectField(_l("Now in"), validate_choice=False)
-    since = DateField(
-        _l("Waiting since"),
-        validators=[Optional()],
-        description=_l("Asked on or before this day"),
-    )
+    since = DateField(_l("Asked on or before"), validators=[Optional()])
     order = SelectField(
         _l("Order"),
         choices=[

@@ -15,7 +15,7 @@ from crm.clock import now
 from crm.models import Factory, StageChange, Task
 from crm.services.growth import promotions, stages
 from tests import builders
-from tests.browser.guard import ARTIFACTS, DESKTOP
+from tests.browser.guard import ARTIFACTS, DESKTOP, PHONE
 from tests.browser.test_homes import sign_in
 
 NAMES = [
@@ -72,6 +72,7 @@ def test_a_note_without_a_choice_stays_on_its_card(page, page_guard, live_db, qu
     expect(fourth.get_by_text("Choose approve or refuse.")).to_be_visible()
     expect(fourth.get_by_label("Note")).to_have_value("照片不是实拍，请重拍")
     assert page.evaluate("() => window.scrollY") > 0
+    page.screenshot(path=str(ARTIFACTS / "decision-queue-card-error-1280.png"))
     # Every other card is as it was: no note, no choice, no error.
     for change_id in queue["changes"]:
         if change_id == queue["changes"][3]:
@@ -138,6 +139,7 @@ def test_bulk_approval_counts_the_ticked_and_confirms_them_by_name(
     expect(page.get_by_role("link", name=NAMES[2])).to_be_visible()
     expect(page.get_by_role("link", name=NAMES[0])).to_have_count(0)
     page_guard.check(page)
+    page_guard.screenshot("decision-queue-confirm-1280", page)
     live_db.rollback()
     decided = select(StageChange.id).where(StageChange.decision != "pending")
     assert live_db.scalars(decided).all() == []  # nothing changed before the confirmation
@@ -151,13 +153,14 @@ def test_bulk_approval_counts_the_ticked_and_confirms_them_by_name(
     assert decided == queue["changes"][1:3]
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP], ids=["1280"])
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1280"])
 @pytest.mark.parametrize("language", ["en", "zh-CN"])
-def test_the_queue_at_a_desk(page, page_guard, live_db, queue, language):
+def test_the_queue_on_a_phone_and_at_a_desk(page, page_guard, live_db, queue, language, viewport):
     sign_in(page, queue["manager"])
     page.set_extra_http_headers({"Accept-Language": language})
     page.goto("/pipeline/requests")
     expect(card(page, queue["changes"][0])).to_be_visible()
     page_guard.check(page)
-    page_guard.screenshot(f"decision-queue-1280-{language}", page)
-    page.screenshot(path=str(ARTIFACTS / f"decision-queue-1280-{language}-fold.png"))
+    name = f"decision-queue-{viewport['width']}-{language}"
+    page_guard.screenshot(name, page)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-fold.png"))
