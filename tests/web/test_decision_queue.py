@@ -200,14 +200,20 @@ def test_filters_narrow_the_queue_and_stay_in_the_url(client, world):
     )
 
 
-def test_the_order_by_name(client, world):
+def test_the_order_waiting_longest_by_name_or_by_stage(client, world, db_session):
+    zhuji = builders.factory(world["belt"], owner=world["rep"], stage="junior", name="Zhuji Socks")
+    paused = promotions.request_change(
+        world["rep"], zhuji, "paused", None, "Holiday", NOW - timedelta(days=10)
+    )
+    db_session.commit()
     sign_in(client, world["manager"].email)
+    cups, pans = world["cups"].id, world["pans"].id
+    assert cards_shown(text_of(client.get("/pipeline/requests"))) == [paused.id, pans, cups]
     named = text_of(client.get("/pipeline/requests?order=name"))
-    assert cards_shown(named) == [world["pans"].id, world["cups"].id]
-    oldest = text_of(client.get("/pipeline/requests"))
-    assert cards_shown(oldest) == [world["pans"].id, world["cups"].id]
+    assert cards_shown(named) == [pans, cups, paused.id]
     staged = text_of(client.get("/pipeline/requests?order=stage"))
-    assert sorted(cards_shown(staged)) == sorted([world["pans"].id, world["cups"].id])
+    assert cards_shown(staged) == [pans, cups, paused.id]  # elementary before junior high
+    assert 'href="/pipeline/requests/export?order=stage"' in staged
 
 
 def test_filters_never_reach_beyond_the_managers_scope(client, world):
@@ -227,7 +233,8 @@ def test_a_filter_that_means_nothing_is_ignored(client, world, query):
     sign_in(client, world["manager"].email)
     response = client.get(f"/pipeline/requests?{query}")
     assert response.status_code == 200
-    assert len(cards_shown(text_of(response))) == 2
+    page = text_of(response)
+    assert len(cards_shown(page)) == 2 and "2 requests wait." in page
 
 
 def test_a_bad_day_is_refused_by_its_field(client, world):
