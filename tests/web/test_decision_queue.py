@@ -321,3 +321,12 @@ def test_a_confirmation_with_nothing_to_approve_is_a_422(client, world, db_sessi
     assert response.status_code == 422
     assert "None of the ticked requests can be approved together now." in text_of(response)
     assert "Yes, approve" not in text_of(response)
+
+
+def test_a_pause_request_offers_no_override(client, world, db_session):
+    factory = builders.factory(world["belt"], owner=world["rep"], stage="junior")
+    paused = promotions.request_change(world["rep"], factory, "paused", None, "Holiday", NOW)
+    db_session.commit()
+    sign_in(client, world["manager"].email)
+    card = card_of(text_of(client.get("/pipeline/requests")), paused)
+    assert "Override: approve although" not in card
