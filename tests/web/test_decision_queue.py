@@ -330,3 +330,4 @@ def test_a_pause_request_offers_no_override(client, world, db_session):
     sign_in(client, world["manager"].email)
     card = card_of(text_of(client.get("/pipeline/requests")), paused)
     assert "Override: approve although" not in card
+    assert f'id="decision-{paused.id}-0"' in card  # approving a pause needs no more
