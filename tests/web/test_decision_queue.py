@@ -18,6 +18,7 @@ from crm.models import MetricSnapshot, StageChange, Task
 from crm.services.growth import promotions, stages
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
+from tests.web.test_factory_page import counted_statements
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -331,3 +332,18 @@ def test_a_pause_request_offers_no_override(client, world, db_session):
     card = card_of(text_of(client.get("/pipeline/requests")), paused)
     assert "Override: approve although" not in card
     assert f'id="decision-{paused.id}-0"' in card  # approving a pause needs no more
+
+
+def test_the_queue_asks_the_database_as_often_for_25_cards_as_for_3(client, world, db_session):
+    sign_in(client, world["manager"].email)
+    client.get("/pipeline/requests")  # the caches of the first request are warm now
+    with counted_statements() as few:
+        client.get("/pipeline/requests")
+    for n in range(22):
+        factory = eligible_factory(world["belt"], world["rep"], f"Factory {n:02d}")
+        promotions.request_change(world["rep"], factory, "active", "junior", "", NOW)
+    db_session.commit()
+    with counted_statements() as many:
+        page = text_of(client.get("/pipeline/requests"))
+    assert len(cards_shown(page)) == 24
+    assert len(many) == len(few)
