@@ -345,5 +345,5 @@ def test_the_queue_asks_the_database_as_often_for_25_cards_as_for_3(client, worl
     db_session.commit()
     with counted_statements() as many:
         page = text_of(client.get("/pipeline/requests"))
-    assert len(cards_shown(page)) == 24
+    assert len(cards_shown(page)) == 24 and "24 requests wait." in page
     assert len(many) == len(few)
