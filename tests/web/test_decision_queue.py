@@ -172,6 +172,7 @@ def test_the_queue_comes_in_pages_of_25_oldest_first(client, world, db_session):
     first = text_of(client.get("/pipeline/requests"))
     assert len(cards_shown(first)) == 25 and "32 requests wait." in first
     assert "Holiday 29" in first  # waited longest: first
+    assert "waiting 21 days" in first and "waiting 0 days" not in first
     assert 'href="/pipeline/requests?page=2"' in first
     second = text_of(client.get("/pipeline/requests?page=2"))
     assert cards_shown(second)[-1] == world["cups"].id  # the newest is last

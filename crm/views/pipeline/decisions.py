@@ -34,6 +34,7 @@ class Card:
     check: eligibility.Eligibility
     form: DecideForm
     approvable: bool  # may go in the bulk approval
+    waiting_days: int  # since the request, in the install's days
     failed: bool = False  # the card whose decision was just refused
 
 
@@ -89,7 +90,8 @@ def _queue_page(
         form = failed[1] if mine else _card_form(change.id, posted=False)
         check = checks[change.factory_id]
         approvable = change.decision == "pending" and pipeline.bulk_approvable(change, check)
-        cards.append(Card(change, check, form, approvable, failed=mine))
+        waiting = (today(moment) - today(change.requested_at)).days
+        cards.append(Card(change, check, form, approvable, waiting, failed=mine))
     return render_template(
         "pipeline/requests.html",
         cards=cards,
