@@ -37,13 +37,48 @@ class DecideForm(PageForm):
     note = TextAreaField(
         _l("Note"),
         validators=[NamedLength(max=REASON_MAX)],
-        description=_l("Required when you refuse: the rep sees it."),
+        description=_l("Required when you refuse or override: the rep sees it."),
         render_kw={"rows": 2},
     )
+    override = BooleanField(_l("Override: approve although the factory does not qualify now"))
 
 
 class BulkApproveForm(PageForm):
-    """Approve the ticked eligible requests at once; the ids come as `change_ids`."""
+    """Approve the ticked eligible requests at once; the ids come as `change_ids`, and nothing
+    changes until `confirm` comes back from the page that names them."""
+
+    confirm = HiddenField()
+
+
+class QueueFilterForm(QueryForm):
+    """The decision queue's filters and order, read from the URL query (a GET form)."""
+
+    belt = SelectField(_l("Belt"), validate_choice=False)
+    rep = SelectField(_l("Rep"), validate_choice=False)
+    stage = SelectField(_l("Now in"), validate_choice=False)
+    since = DateField(_l("Asked on or before"), validators=[Optional()])
+    order = SelectField(
+        _l("Order"),
+        choices=[
+            SelectChoice("", _l("Waiting longest first")),
+            SelectChoice("name", _l("By name")),
+            SelectChoice("stage", _l("By stage")),
+        ],
+        validate_choice=False,
+    )
+
+    def __init__(
+        self,
+        formdata,
+        *,
+        belt_choices: list[tuple[str, str]],
+        rep_choices: list[tuple[str, str]],
+        stage_choices: list[tuple[str, str]],
+    ) -> None:
+        super().__init__(formdata)
+        _choices(self.belt, _l("Every belt"), belt_choices)
+        _choices(self.rep, _l("Anyone's"), rep_choices)
+        _choices(self.stage, _l("Any stage"), stage_choices)
 
 
 # --- the board ------------------------------------------------------------------------------

@@ -126,6 +126,9 @@ if (document.getElementById("board-dialog")) {
 if (document.querySelector("[data-import-progress]")) {
   load("./imports.js");
 }
+if (document.querySelector("[data-bulk-approve]")) {
+  load("./requests.js");
+}
 // Offline (offline.js): the cached page's note, the working set kept at sign-in, signing out.
 // The visit form's distance to the factory; the portal's photos shrunk before they are sent.
 if (body.hasAttribute("data-outbox")) {
