@@ -55,7 +55,7 @@ class BoardFilterForm(QueryForm):
     """The board's filters, read from the URL query (a GET form: no CSRF token)."""
 
     q = SearchField(
-        _l("Name"),
+        _l("Factory name"),
         validators=[NamedLength(max=SEARCH_MAX)],
         render_kw={"autocomplete": "off", "enterkeyhint": "search"},
     )

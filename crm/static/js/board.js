@@ -37,6 +37,16 @@ function moved() {
   statusTimer = window.setTimeout(function () { status.textContent = ""; }, 6000);
 }
 
+// "Show more" asks for the cards after those its column holds now: a move made in place may have
+// taken one out or put one in since the page was drawn.
+document.body.addEventListener("htmx:configRequest", function (event) {
+  var link = event.detail.elt;
+  if (!link.classList || !link.classList.contains("board-more")) { return; }
+  var url = new URL(event.detail.path, window.location.href);
+  url.searchParams.set("start", String(link.closest(".board-cards").querySelectorAll(".board-card").length));
+  event.detail.path = url.pathname + url.search;
+});
+
 document.body.addEventListener("htmx:afterSwap", function (event) {
   if (event.detail.target !== body) { return; }
   if (body.querySelector("[data-board-moved]")) { moved(); } else { openDialog(); }
