@@ -202,3 +202,9 @@ def test_the_name_filter_finds_factories_by_part_of_their_name(world):
     found = board.build(world["manager"], BoardFilters(q="junio"), NOW)
     assert [card.name for column in found.columns for card in column.cards] == ["Junior"]
     assert found.filters.active == 1
+
+
+def test_a_card_outside_the_boards_filters_is_not_drawn(world):
+    junior = world["junior"]
+    assert board.card(world["manager"], junior.id, NOW, BoardFilters(q="junio")).name == "Junior"
+    assert board.card(world["manager"], junior.id, NOW, BoardFilters(q="elementary")) is None

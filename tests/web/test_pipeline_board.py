@@ -701,3 +701,18 @@ def test_the_board_opens_on_the_longest_waiting_first(client, world, db_session)
         by_name.index('data-column="senior"') : by_name.index('data-column="university"')
     ]
     assert card_names(senior) == ["Senior Eligible", "Senior New", "Senior Old"]
+
+
+def test_a_card_moved_out_of_the_boards_filters_only_leaves_its_column(client, world):
+    factory = world["senior_eligible"]
+    sign_in(client, world["manager_a"].email)
+    response = client.post(
+        f"/pipeline/board/{factory.id}/move?flag=eligible",
+        data={"csrf_token": csrf_token(client, "/account/"), "to": "paused"},
+        headers={"HX-Request": "true"},
+    )
+    page = text_of(response)
+    assert f'<li id="board-card-{factory.id}" hx-swap-oob="delete">' in page
+    assert "afterbegin" not in page and "Senior Eligible" in page  # in the message only
+    counts = dict(re.findall(r'id="board-count-(\w+)" hx-swap-oob="true"[^>]*>(\d+)<', page))
+    assert counts == {code: "0" for code in counts}

@@ -21,7 +21,6 @@ from sqlalchemy import Row, Select, case, func, select, union_all
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from crm import clock, scope
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import STAGES, Belt, Factory, StageChange, User
@@ -213,10 +212,14 @@ def build(actor: User, filters: BoardFilters, now: datetime) -> Board:
     return Board([Column(code, totals[code], by_column[code]) for code in COLUMNS], filters)
 
 
-def card(actor: User, factory_id: int, now: datetime) -> Card | None:
-    """One factory's card as the board draws it (after a move), or None out of scope."""
+def card(
+    actor: User, factory_id: int, now: datetime, filters: BoardFilters | None = None
+) -> Card | None:
+    """One factory's card as the board draws it (after a move), or None when it is out of
+    scope or, moved, no longer matches the board's filters."""
     thresholds = stale_thresholds(now)
-    chosen = scope.factories(actor, clock.today(now)).where(Factory.id == factory_id)
+    chosen = filtered(actor, filters or BoardFilters(), now, thresholds)
+    chosen = chosen.where(Factory.id == factory_id)
     statement = _card_select(chosen.with_only_columns(Factory.id), CARD_COLUMNS, now, thresholds)
     row = db.session.execute(statement).first()
     if row is None:

@@ -219,10 +219,11 @@ def _moved_in_place(
     """The board's answer to a move made in its dialog: the card in its new place, the counts
     and the message, swapped into the page as it stands (its scroll and opened columns kept)."""
     moment = clock.now()
-    card = board_service.card(current_user, factory.id, moment)
+    card = board_service.card(current_user, factory.id, moment, filters)
     return render_template(
         "pipeline/_moved.html",
         card=card,
+        factory=factory,
         column_before=column_before,
         counts=board_service.counts(current_user, filters, moment),
         message=_moved_message(change, factory),
