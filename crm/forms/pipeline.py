@@ -13,6 +13,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
+    SearchField,
     SelectField,
     TextAreaField,
 )
@@ -20,6 +21,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from crm.forms import DateField, NamedLength, NamedRange, PageForm, QueryForm, record_id
+from crm.services.factories.search import SEARCH_MAX
 from crm.services.growth.promotions import REASON_MAX
 
 
@@ -87,6 +89,11 @@ class QueueFilterForm(QueryForm):
 class BoardFilterForm(QueryForm):
     """The board's filters, read from the URL query (a GET form: no CSRF token)."""
 
+    q = SearchField(
+        _l("Factory name"),
+        validators=[NamedLength(max=SEARCH_MAX)],
+        render_kw={"autocomplete": "off", "enterkeyhint": "search"},
+    )
     belt = SelectField(_l("Belt"), validate_choice=False)
     rep = SelectField(_l("Rep"), validate_choice=False)
     category = SelectField(_l("Category"), validate_choice=False)
@@ -95,8 +102,8 @@ class BoardFilterForm(QueryForm):
     order = SelectField(
         _l("Order"),
         choices=[
-            SelectChoice("", _l("By name")),
-            SelectChoice("waiting", _l("Longest in stage first")),
+            SelectChoice("", _l("Waiting longest")),
+            SelectChoice("name", _l("By name")),
         ],
         validate_choice=False,
     )

@@ -267,14 +267,16 @@ def complete(
     return _finish(actor, follow_up, before, "complete")
 
 
-def cancel(actor: Actor, follow_up: FollowUp, now: datetime) -> FollowUp:
-    """Drop an open follow-up that is no longer needed."""
+def cancel(actor: Actor, follow_up: FollowUp, now: datetime, because: str = "") -> FollowUp:
+    """Drop an open follow-up that is no longer needed; `because` (a factory paused or churned,
+    and the move's reason) is kept in its history."""
     _require(actor)
     _require_open(follow_up)
     before = _snapshot(follow_up)
     follow_up.status = "cancelled"
     follow_up.completed_at = now
-    return _finish(actor, follow_up, before, "cancel")
+    extra = {"cancel_reason": (None, because)} if because else None
+    return _finish(actor, follow_up, before, "cancel", extra)
 
 
 # --- helpers of these changes -----------------------------------------------------------------
@@ -284,9 +286,12 @@ def _snapshot(follow_up: FollowUp) -> dict:
     return {name: getattr(follow_up, name) for name in TRACKED}
 
 
-def _finish(actor: Actor, follow_up: FollowUp, before: dict, action: str) -> FollowUp:
+def _finish(
+    actor: Actor, follow_up: FollowUp, before: dict, action: str, extra: dict | None = None
+) -> FollowUp:
     db.session.flush()
-    audit.record(actor, "follow_up", follow_up.id, action, audit.diff(before, _snapshot(follow_up)))
+    changes = audit.diff(before, _snapshot(follow_up)) | (extra or {})
+    audit.record(actor, "follow_up", follow_up.id, action, changes)
     refresh_next(follow_up.factory)
     return follow_up
 

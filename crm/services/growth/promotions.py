@@ -21,7 +21,7 @@ from crm.extensions import db
 from crm.models import STAGES, Factory, StageChange, User
 from crm.models.stage import next_stage
 from crm.services.factories import credit_code
-from crm.services.growth import eligibility, stages
+from crm.services.growth import eligibility, stages, status
 from crm.services.install import audit
 from crm.services.notices import notifications
 
@@ -189,7 +189,7 @@ def decide(
         change.is_override = True
         change.reason = change.reason or note  # an override's record states its reason
     if approve:
-        _apply(actor, factory, move, now)
+        _apply(actor, factory, move, change.reason or note, now)
     audit.record(
         actor,
         "stage_change",
@@ -221,7 +221,7 @@ def change_directly(
     change = _new_change(factory, move, actor, reason, now)
     change.decision, change.decided_by_id, change.decided_at = "direct", actor.id, now
     change.is_override = needed
-    _apply(actor, factory, move, now)
+    _apply(actor, factory, move, reason, now)
     audit.record(
         actor,
         "stage_change",
@@ -249,15 +249,9 @@ def _new_change(factory: Factory, move: Move, actor: User, reason: str, now: dat
     return change
 
 
-def _apply(actor: User, factory: Factory, move: Move, now: datetime) -> None:
+def _apply(actor: User, factory: Factory, move: Move, reason: str, now: datetime) -> None:
     before = {"status": factory.status, "stage": factory.stage}
-    if factory.status == "paused" and factory.paused_at is not None:
-        # Paused days do not count as time in stage.
-        factory.paused_days += max(0, (now - factory.paused_at).days)
-        factory.paused_at = None
-    factory.status = move.to_status
-    if move.kind == "pause":
-        factory.paused_at = now
+    status.change_status(actor, factory, move.to_status, reason, now)
     if move.to_stage != before["stage"]:
         stages.enter_stage(factory, move.to_stage, now)
     eligibility.refresh(factory, now)
