@@ -167,6 +167,16 @@ class AuditFilterForm(QueryForm):
         validators=[Optional(), NamedLength(max=100)],
         description=_l("A user's id, login or name, or a job's name."),
     )
+    user = SelectField(
+        _l("User"),
+        validate_choice=False,
+        description=_l("What this user did, and what was done to their account."),
+    )
+    factory = StringField(
+        _l("Factory"),
+        validators=[Optional(), NamedLength(max=100)],
+        description=_l("A factory's id or part of its name: it and its tasks, visits, figures."),
+    )
     record_type = SelectField(_l("Kind of record"), validate_choice=False)
     record_id = IdField(_l("Record id"), validators=[Optional()])
     action = SelectField(_l("Action"), validate_choice=False)
