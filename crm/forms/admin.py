@@ -92,11 +92,13 @@ class UserForm(PageForm):
         validate_choice=False,
         description=_l("A manager may lead several teams."),
     )
-    factory_id = IdField(
-        _l("Factory id (factory user)"),
-        validators=[Optional()],
-        description=_l("The number in the factory page's address, e.g. 42 in /factories/42."),
+    factory_search = StringField(
+        _l("Factory (factory user)"),
+        validators=[Optional(), NamedLength(max=100)],
+        description=_l("Type part of its name, its pinyin or its credit code, then save."),
     )
+    # The factory chosen: kept from the search that found it, or picked from its matches.
+    factory_id = IdField(_l("Factory"), validators=[Optional()])
 
 
 class DeactivateForm(PageForm):
