@@ -21,11 +21,11 @@ from crm.forms.admin import (
     set_choices,
 )
 from crm.models import Factory, User
-from crm.services.factories.reassign import Reassignment
 from crm.services.accounts import auth as auth_service
 from crm.services.accounts import lifecycle as accounts
 from crm.services.accounts import password_resets, teams
 from crm.services.accounts import users as user_service
+from crm.services.factories.reassign import Reassignment
 from crm.services.portal import invitations
 from crm.values import id_or_none, page_number
 from crm.views.admin import bp
