@@ -154,3 +154,18 @@ def test_a_factory_users_factory_stays_unless_the_admin_searches_another(
     assert moved.status_code == 303
     db_session.expire_all()
     assert db_session.get(User, owner.id).factory.name == "Pine Hardware"
+
+
+def test_a_search_that_finds_many_factories_lists_the_first_and_asks_for_more(
+    admin_client, world, db_session
+):
+    belt = world["lotus"].belt
+    for n in range(11):
+        builders.factory(belt, name=f"Lotus Works {n:02d}")
+    db_session.commit()
+    data = {"role": "factory", "name": "Owner He", "email": "he@example.test"}
+    page = post(admin_client, "/admin/users/new", {**data, "factory_search": "Lotus"}).get_data(
+        as_text=True
+    )
+    assert page.count('type="radio" name="factory_id"') == 10
+    assert "More factories match: type more of the name to narrow the list." in page

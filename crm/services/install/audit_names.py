@@ -67,6 +67,8 @@ def names_of(entries: Iterable[AuditEntry]) -> Names:
         "factories": set(),
     }
     for entry in entries:
+        if entry.actor_id is not None:
+            wanted["users"].add(entry.actor_id)
         if entry.factory_id is not None:
             wanted["factories"].add(entry.factory_id)
         if entry.record_type == "user" and entry.record_id is not None:

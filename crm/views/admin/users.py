@@ -80,7 +80,11 @@ def new_user():
         return redirect(url_for("admin.user", user_id=user.id), code=303)
     status = 422 if request.method == "POST" else 200
     return render_template(
-        "admin/user_form.html", form=form, user=None, factory_matches=found
+        "admin/user_form.html",
+        form=form,
+        user=None,
+        factory_matches=found,
+        factory_choices_max=user_service.FACTORY_CHOICES_MAX,
     ), status
 
 
@@ -224,7 +228,7 @@ def _pick_factory(form: UserForm) -> list[Factory]:
     text = (form.factory_search.data or "").strip()
     if form.role.data != "factory" or not text:
         return []
-    found = user_service.factory_choices(text)
+    found = user_service.factory_choices(text, user_service.FACTORY_CHOICES_MAX + 1)
     if form.factory_id.data in {factory.id for factory in found}:
         return found
     if len(found) == 1:
@@ -314,6 +318,7 @@ def _user_page(
         reset_link=reset_link,
         confirm=confirm,
         factory_matches=factory_matches,
+        factory_choices_max=user_service.FACTORY_CHOICES_MAX,
         sessions=len(auth_service.live_sessions(user)),
         invitations=invitations.open_made_by(user, clock.now()),
     ), status
