@@ -256,12 +256,13 @@ def _deactivated_message(user: User, moved: Reassignment | None) -> str:
     message = _("%(name)s is deactivated and signed out everywhere.", name=user.name)
     if moved is None:
         return message
-    parts = [
-        ngettext("%(num)d factory", "%(num)d factories", moved.count),
-        ngettext("%(num)d open follow-up", "%(num)d open follow-ups", moved.follow_ups),
-        ngettext("%(num)d open task", "%(num)d open tasks", moved.tasks),
-    ]
-    return " ".join([message, _("Handed over: %(moved)s.", moved=", ".join(parts))])
+    handed = _(
+        "Handed over: %(factories)s, %(follow_ups)s, %(tasks)s.",
+        factories=ngettext("%(num)d factory", "%(num)d factories", moved.count),
+        follow_ups=ngettext("%(num)d open follow-up", "%(num)d open follow-ups", moved.follow_ups),
+        tasks=ngettext("%(num)d open task", "%(num)d open tasks", moved.tasks),
+    )
+    return f"{message} {handed}"
 
 
 def _values(form: UserForm) -> accounts.UserValues:
