@@ -7,14 +7,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from crm.extensions import db
 from crm.models import AuditEntry, Task
 from crm.services.accounts import auth
-from crm.services.factories import reassign
+from crm.services.factories import edits, reassign
 from crm.services.growth import promotions, snapshots, stages, tasks
-from crm.services.install import audit, audit_log
+from crm.services.install import audit, audit_log, audit_names
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
@@ -97,8 +97,6 @@ def test_the_log_shows_names_not_ids_and_words_not_codes(app, world):
 
 def test_the_log_reads_names_in_one_query_per_kind(app, world):
     entries, _cursor = audit_log.page(audit_log.AuditFilters(), size=200)
-    from sqlalchemy import event
-
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args):
@@ -106,8 +104,6 @@ def test_the_log_reads_names_in_one_query_per_kind(app, world):
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        from crm.services.install import audit_names
-
         names = audit_names.names_of(entries)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
@@ -180,3 +176,17 @@ def test_a_bulk_figure_import_names_the_factory(world):
         select(AuditEntry).where(AuditEntry.record_type == "metric_snapshot")
     ).all()
     assert entries and all(entry.factory_id == world["factory"].id for entry in entries)
+
+
+def test_the_history_tab_marks_a_contacts_personal_fields(app, world):
+
+    edits.add_contact(
+        world["taker"], world["factory"], name="Wang Li", phone="13800001234", now=NOW
+    )
+    db.session.commit()
+    client = app.test_client(user=world["taker"])
+    page = entries_part(
+        client.get(f"/factories/{world['factory'].id}/history").get_data(as_text=True)
+    )
+    contact = page.split("Contact #", 1)[1].split("</li>", 1)[0]
+    assert "Wang Li" in contact and 'badge badge-muted">personal' in contact
