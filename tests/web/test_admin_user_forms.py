@@ -67,7 +67,6 @@ def test_the_form_groups_each_roles_own_fields_and_a_script_shows_only_the_chose
     page = admin_client.get("/admin/users/new").get_data(as_text=True)
     for role in ("rep", "manager", "factory"):
         assert f'data-role-fields="{role}"' in page
-    assert "js/user-form.js" in page
     assert "Factory id" not in page and 'name="factory_search"' in page
     rep_page = admin_client.get(f"/admin/users/{world['rep'].id}").get_data(as_text=True)
     assert 'data-role-fields="rep"' in rep_page

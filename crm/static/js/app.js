@@ -123,6 +123,9 @@ if (document.getElementById("board-dialog")) {
 if (document.querySelector("[data-import-progress]")) {
   load("./imports.js");
 }
+if (document.querySelector("[data-role-fields]") && document.getElementById("role")) {
+  load("./user-form.js");
+}
 // Offline (offline.js): the cached page's note, the working set kept at sign-in, signing out.
 // The visit form's distance to the factory; the portal's photos shrunk before they are sent.
 if (body.hasAttribute("data-outbox")) {

@@ -1,4 +1,4 @@
-// The admin's new-user form (admin/_user_fields.html): only the fields of the role chosen show.
+// The admin's new-user form (admin/_user_fields.html, loaded by app.js): only the fields of the role chosen show.
 // Without this script every role's fields show, each saying whose it is; the server reads only
 // the chosen role's.
 
