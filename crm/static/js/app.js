@@ -114,6 +114,9 @@ if (visitForm && window.indexedDB) {
 if (document.querySelector(".today-near-button[data-near-url], [data-route-form], [data-route-nearby]")) {
   load("./route.js");
 }
+if (document.querySelector("[data-role-fields]") && document.getElementById("role")) {
+  load("./user-form.js");
+}
 if (document.getElementById("prospect-form")) {
   load("./prospect-form.js");
 }
@@ -122,9 +125,6 @@ if (document.getElementById("board-dialog")) {
 }
 if (document.querySelector("[data-import-progress]")) {
   load("./imports.js");
-}
-if (document.querySelector("[data-role-fields]") && document.getElementById("role")) {
-  load("./user-form.js");
 }
 // Offline (offline.js): the cached page's note, the working set kept at sign-in, signing out.
 // The visit form's distance to the factory; the portal's photos shrunk before they are sent.
