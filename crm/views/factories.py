@@ -453,4 +453,9 @@ def _moved_message(change: StageChange) -> str:
 
 # The list's export (a manager's or admin's), the factory's closures and the page for a new
 # prospect live in their own modules, on this blueprint.
-from crm.views import factories_export, factory_closures, prospects  # noqa: E402,F401
+from crm.views import (  # noqa: E402,F401
+    factories_export,
+    factory_closures,
+    factory_history,
+    prospects,
+)

@@ -117,6 +117,9 @@ if (visitForm && window.indexedDB) {
 if (document.querySelector(".today-near-button[data-near-url], [data-route-form], [data-route-nearby]")) {
   load("./route.js");
 }
+if (document.querySelector("[data-role-fields]") && document.getElementById("role")) {
+  load("./user-form.js");
+}
 if (document.getElementById("prospect-form")) {
   load("./prospect-form.js");
 }
