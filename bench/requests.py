@@ -425,6 +425,14 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
             expect=(303,),
         ),
         Case(f"manager: the day's route, {len(route_stops)} stops", manager, "/today/route", 50),
+        # The map of the 5,000-factory belt around a point in it: the nearest of the belt's
+        # factories, read by the position's index and drawn grouped where they would overlap.
+        Case(
+            "manager: the map near a point, 5,000-factory belt",
+            manager,
+            f"/today/near?lat={route_stops[0].lat}&lng={route_stops[0].lng}",
+            50,
+        ),
         Case("manager: board, 5,000-factory belt", manager, "/pipeline/board", 150),
         Case("admin: board, org-wide", admin, "/pipeline/board", 400),
         Case("manager: stuck factories", manager, "/pipeline/stuck", None),

@@ -35,7 +35,6 @@ from crm.models import (
     FollowUp,
     ImportRun,
     Invitation,
-    Leave,
     MetricSnapshot,
     StageChange,
     Task,
@@ -134,13 +133,6 @@ def led_belt_ids(user: User) -> Select:
         select(Belt.id)
         .join(team_managers, team_managers.c.team_id == Belt.team_id)
         .where(team_managers.c.user_id == user.id)
-    )
-
-
-def covered_rep_ids(user: User, on: date) -> Select:
-    """The reps that this rep stands in for on the given day (their leave covers it)."""
-    return select(Leave.rep_id).where(
-        Leave.stand_in_id == user.id, Leave.starts_on <= on, Leave.ends_on >= on
     )
 
 

@@ -92,11 +92,13 @@ class UserForm(PageForm):
         validate_choice=False,
         description=_l("A manager may lead several teams."),
     )
-    factory_id = IdField(
-        _l("Factory id (factory user)"),
-        validators=[Optional()],
-        description=_l("The number in the factory page's address, e.g. 42 in /factories/42."),
+    factory_search = StringField(
+        _l("Factory (factory user)"),
+        validators=[Optional(), NamedLength(max=100)],
+        description=_l("Type part of its name, its pinyin or its credit code, then save."),
     )
+    # The factory chosen: kept from the search that found it, or picked from its matches.
+    factory_id = IdField(_l("Factory"), validators=[Optional()])
 
 
 class DeactivateForm(PageForm):
@@ -166,6 +168,16 @@ class AuditFilterForm(QueryForm):
         _l("Actor"),
         validators=[Optional(), NamedLength(max=100)],
         description=_l("A user's id, login or name, or a job's name."),
+    )
+    user = SelectField(
+        _l("User"),
+        validate_choice=False,
+        description=_l("What this user did, and what was done to their account."),
+    )
+    factory = StringField(
+        _l("Factory"),
+        validators=[Optional(), NamedLength(max=100)],
+        description=_l("A factory's id or part of its name: it and its tasks, visits, figures."),
     )
     record_type = SelectField(_l("Kind of record"), validate_choice=False)
     record_id = IdField(_l("Record id"), validators=[Optional()])

@@ -13,6 +13,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
+    SearchField,
     SelectField,
     TextAreaField,
 )
@@ -20,6 +21,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from crm.forms import DateField, NamedLength, NamedRange, PageForm, QueryForm, record_id
+from crm.services.factories.search import SEARCH_MAX
 from crm.services.growth.promotions import REASON_MAX
 
 
@@ -37,13 +39,48 @@ class DecideForm(PageForm):
     note = TextAreaField(
         _l("Note"),
         validators=[NamedLength(max=REASON_MAX)],
-        description=_l("Required when you refuse: the rep sees it."),
+        description=_l("Required when you refuse or override: the rep sees it."),
         render_kw={"rows": 2},
     )
+    override = BooleanField(_l("Override: approve although the factory does not qualify now"))
 
 
 class BulkApproveForm(PageForm):
-    """Approve the ticked eligible requests at once; the ids come as `change_ids`."""
+    """Approve the ticked eligible requests at once; the ids come as `change_ids`, and nothing
+    changes until `confirm` comes back from the page that names them."""
+
+    confirm = HiddenField()
+
+
+class QueueFilterForm(QueryForm):
+    """The decision queue's filters and order, read from the URL query (a GET form)."""
+
+    belt = SelectField(_l("Belt"), validate_choice=False)
+    rep = SelectField(_l("Rep"), validate_choice=False)
+    stage = SelectField(_l("Now in"), validate_choice=False)
+    since = DateField(_l("Asked on or before"), validators=[Optional()])
+    order = SelectField(
+        _l("Order"),
+        choices=[
+            SelectChoice("", _l("Waiting longest first")),
+            SelectChoice("name", _l("By name")),
+            SelectChoice("stage", _l("By stage")),
+        ],
+        validate_choice=False,
+    )
+
+    def __init__(
+        self,
+        formdata,
+        *,
+        belt_choices: list[tuple[str, str]],
+        rep_choices: list[tuple[str, str]],
+        stage_choices: list[tuple[str, str]],
+    ) -> None:
+        super().__init__(formdata)
+        _choices(self.belt, _l("Every belt"), belt_choices)
+        _choices(self.rep, _l("Anyone's"), rep_choices)
+        _choices(self.stage, _l("Any stage"), stage_choices)
 
 
 # --- the board ------------------------------------------------------------------------------
@@ -52,6 +89,11 @@ class BulkApproveForm(PageForm):
 class BoardFilterForm(QueryForm):
     """The board's filters, read from the URL query (a GET form: no CSRF token)."""
 
+    q = SearchField(
+        _l("Factory name"),
+        validators=[NamedLength(max=SEARCH_MAX)],
+        render_kw={"autocomplete": "off", "enterkeyhint": "search"},
+    )
     belt = SelectField(_l("Belt"), validate_choice=False)
     rep = SelectField(_l("Rep"), validate_choice=False)
     category = SelectField(_l("Category"), validate_choice=False)
@@ -60,8 +102,8 @@ class BoardFilterForm(QueryForm):
     order = SelectField(
         _l("Order"),
         choices=[
-            SelectChoice("", _l("By name")),
-            SelectChoice("waiting", _l("Longest in stage first")),
+            SelectChoice("", _l("Waiting longest")),
+            SelectChoice("name", _l("By name")),
         ],
         validate_choice=False,
     )
@@ -113,10 +155,17 @@ class ReassignForm(PageForm):
         _l("New rep"), coerce=record_id, validate_choice=False, validators=[InputRequired()]
     )
     next = HiddenField()
+    confirmed = HiddenField()  # "yes" once the manager has confirmed (the stuck list asks)
 
     def __init__(self, *args, rep_choices: list[tuple[int, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.to_rep.choices = [SelectChoice(value, label) for value, label in rep_choices]
+
+
+class PromoteForm(PageForm):
+    """An eligible factory one stage up at once (the stuck list's Promote)."""
+
+    next = HiddenField()
 
 
 # --- reassignment and bulk edits --------------------------------------------------------------

@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from crm import clock
-from crm.jobs import daily, digest, reminders
+from crm.jobs import daily, digest, eligible_summary, reminders
 
 Counts = dict[str, int]
 JobFunction = Callable[[Session, datetime], Iterator[Counts]]
@@ -140,6 +140,12 @@ JOBS: dict[str, Job] = {
     for job in (
         Job("reminders", _l("Follow-up reminders"), EveryMinutes(15), reminders.run),
         Job("daily", _l("Cadence, stale and eligibility sweep"), DailyAt(5), daily.run),
+        Job(
+            eligible_summary.NAME,
+            _l("Daily summary of newly eligible factories for managers"),
+            DailyAt(eligible_summary.HOUR),
+            eligible_summary.run,
+        ),
         Job("digest", _l("Weekly digest for managers"), WeeklyAt(7), digest.run),
     )
 }

@@ -17,17 +17,17 @@ one indexed query per batch (walking factory ids upwards), never a query per fac
   can take it away, as figures age past the freshness window) and those with no required
   item of their stage still to do but measured ones (which only the judgement settles).
   A factory with a required task open cannot be eligible, so judging it would be waste:
-  at 100,000 factories that filter is what keeps the sweep within seconds. Each eligible
-  factory is notified to the managers over it once per eligible spell (the key names
-  eligible_since). Each team's group robot (crm.services.notices.webhooks) gets one message a day
-  naming the factories that became eligible.
+  at 100,000 factories that filter is what keeps the sweep within seconds. The managers over
+  the factories that became eligible hear of them in one summary a day
+  (crm.jobs.eligible_summary), never a notice per factory. Each team's group robot
+  (crm.services.notices.webhooks) gets one message a day naming the factories that became
+  eligible.
 - Upload files that no row names, a day to a week old, are deleted
   (crm.services.install.stored_files: what a failed commit leaves behind).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, joinedload
 from crm import clock
 from crm.jobs.notices import Notice, send_once
 from crm.jobs.reminders import stand_ins_on
-from crm.models import STAGES, Belt, Factory, FollowUp, Task, User, team_managers
+from crm.models import STAGES, Belt, Factory, FollowUp, Task, User
 from crm.services.calendar import working_days
 from crm.services.factories import factory_list
 from crm.services.field import followups
@@ -200,7 +200,6 @@ def _stale_notice(factory: Factory, now: datetime, recipient: User) -> Notice:
 
 
 def refresh_eligibility(session: Session, now: datetime) -> Iterator[dict[str, int]]:
-    managers = _managers_by_belt(session)
     open_required = exists().where(
         Task.factory_id == Factory.id,
         Task.stage == Factory.stage,
@@ -215,50 +214,19 @@ def refresh_eligibility(session: Session, now: datetime) -> Iterator[dict[str, i
     ]
     for batch in in_chunks(session, candidates, ELIGIBILITY_BATCH):
         results = eligibility.evaluate_many(batch, now)
-        notices, lost = [], 0
+        found, lost = 0, 0
         for factory in batch:
             # The rule of crm.services.growth.eligibility.refresh, for a batch at once.
             if results[factory.id].eligible:
                 if factory.eligible_since is None:
                     factory.eligible_since = now
-                notices.extend(_eligible_notices(factory, managers.get(factory.belt_id, [])))
+                    found += 1
             elif factory.eligible_since is not None:
                 factory.eligible_since = None
                 lost += 1
         session.flush()
-        yield {"eligible_notified": send_once(notices), "eligibility_lost": lost}
-    yield {"eligible_notified": 0, "eligibility_lost": 0}
-
-
-def _managers_by_belt(session: Session) -> dict[int, list[User]]:
-    rows = session.execute(
-        select(Belt.id, User)
-        .join(team_managers, team_managers.c.team_id == Belt.team_id)
-        .join(User, User.id == team_managers.c.user_id)
-        .where(User.active.is_(True))
-    ).all()
-    found: dict[int, list[User]] = defaultdict(list)
-    for belt_id, user in rows:
-        found[belt_id].append(user)
-    return found
-
-
-def _eligible_notices(factory: Factory, managers: list[User]) -> list[Notice]:
-    since = factory.eligible_since
-
-    def title() -> str:
-        return _("%(factory)s is ready for its next stage", factory=factory.name)
-
-    return [
-        Notice(
-            user=manager,
-            kind="factory_eligible",
-            key=f"factory_eligible:{factory.id}:{since:%Y%m%dT%H%M%S}:{manager.id}",
-            title=title,
-            factory=factory,
-        )
-        for manager in managers
-    ]
+        yield {"eligible_found": found, "eligibility_lost": lost}
+    yield {"eligible_found": 0, "eligibility_lost": 0}
 
 
 # --- team group chats -------------------------------------------------------------------------

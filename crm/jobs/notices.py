@@ -25,6 +25,7 @@ class Notice:
     title: Callable[[], str]
     factory: Factory | None = None
     body: Callable[[], str] | None = None
+    link: str = ""  # where opening it leads, when not its factory's page
 
 
 def send_once(notices: Iterable[Notice]) -> int:
@@ -43,7 +44,12 @@ def send_once(notices: Iterable[Notice]) -> int:
         if key in taken:
             continue
         for item in notifications.notify(
-            [notice.user], notice.kind, notice.title, notice.factory, body=notice.body
+            [notice.user],
+            notice.kind,
+            notice.title,
+            notice.factory,
+            link=notice.link,
+            body=notice.body,
         ):
             item.dedupe_key = key
             made.append(item)

@@ -121,6 +121,7 @@ class AuditEntry(db.Model):
         CheckConstraint("actor_id IS NOT NULL OR actor_job IS NOT NULL", name="has_actor"),
         Index("ix_audit_entries_record", "record_type", "record_id"),
         Index("ix_audit_entries_at", "at"),
+        Index("ix_audit_entries_factory", "factory_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -129,6 +130,9 @@ class AuditEntry(db.Model):
     actor_job: Mapped[str | None] = mapped_column(String(60))
     record_type: Mapped[str] = mapped_column(String(40))
     record_id: Mapped[int | None] = mapped_column(Integer)
+    # The factory the record belongs to (the factory itself, its stage change, task, visit,
+    # figure, follow-up, contact): its history. No foreign key: history outlives the record.
+    factory_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(40))
     # {"field": [before, after]} for the changed fields only.
     changes: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -460,5 +460,6 @@ from crm.views import (  # noqa: E402,F401
     factories_export,
     factory_closures,
     factory_drill,
+    factory_history,
     prospects,
 )

@@ -1,6 +1,6 @@
 """The factory list opened from a manager's count: the drill-down filters read from the URL and
 shown in words, and the links of the board's and the stuck page's counts
-(crm.services.factories.drill holds the conditions)."""
+(crm.services.pipeline.drill holds the conditions)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from flask_babel import gettext as _
 
 from crm.extensions import db
 from crm.models import Belt
-from crm.services.factories import drill, factory_list
+from crm.services.factories import factory_list
+from crm.services.pipeline import drill
 from crm.values import id_or_none
 from crm.views.factories import bp
 from crm.views.templating import belt_name, column_label
 
-# The list's filters that a manager's count opens it with (crm.services.factories.drill).
+# The list's filters that a manager's count opens it with (crm.services.pipeline.drill).
 DRILLED = ("belt", "column", "stuck", "category", "key", "target")
 
 
@@ -31,7 +32,7 @@ def stuck_drill(filters) -> str:
 
 
 def drilled_filters() -> dict[str, str]:
-    """The filters a count opens the list with (crm.services.factories.drill), from the URL."""
+    """The filters a count opens the list with (crm.services.pipeline.drill), from the URL."""
     return {name: request.args.get(name, "")[:300].strip() for name in DRILLED}
 
 

@@ -41,7 +41,8 @@ def today():
     now = clock.now()
     agenda = followups.agenda_rows(current_user, now)
     _tile_url()  # the map arrives in a fragment, but the page's policy decides what it loads
-    return render_template("field/today.html", agenda=agenda, today=clock.today(now))
+    absent = followups.absent_reps(current_user, now)
+    return render_template("field/today.html", agenda=agenda, today=clock.today(now), absent=absent)
 
 
 # The service worker's background copies of pages for offline use (sw.js) carry this header.

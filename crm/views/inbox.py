@@ -1,4 +1,5 @@
-"""The inbox: the bell's unread count on every page, the list, marking read."""
+"""The inbox: the bell's unread count on every page, the notifications grouped by kind (or one
+kind a page at a time), marking read."""
 
 from __future__ import annotations
 
@@ -53,13 +54,23 @@ def kind_label(kind: str) -> str:
 def _page(status: int = 200, read_form: ReadForm | None = None):
     show = request.args.get("show", "all")
     show = show if show in SHOWS else "all"
-    number = page_number(request.args.get("page"))
-    listing = inbox.page_of(current_user, number, unread_only=show == "unread")
+    kind = inbox.read_kind(request.args.get("kind"))
+    unread_only = show == "unread"
+    if kind is None:
+        # Every kind: each with its counts and latest few, a link to the rest.
+        listing = inbox.InboxPage([], 1, False, inbox.unread_count(current_user))
+        groups = inbox.groups(current_user, unread_only=unread_only)
+    else:
+        number = page_number(request.args.get("page"))
+        listing = inbox.page_of(current_user, number, unread_only=unread_only, kind=kind)
+        groups = []
     g.inbox_unread = listing.unread
     return (
         render_template(
             "inbox/index.html",
             listing=listing,
+            groups=groups,
+            kind=kind,
             show=show,
             read_form=read_form or ReadForm(),
             read_all_form=ReadAllForm(),
@@ -95,7 +106,9 @@ def read_all():
     form = ReadAllForm()
     if not form.validate_on_submit():
         return _page(status=422)
-    count = inbox.mark_all_read(current_user, clock.now())
+    count = inbox.mark_all_read(
+        current_user, clock.now(), inbox.read_kind(request.args.get("kind"))
+    )
     db.session.commit()
     if count:
         flash(_("Marked %(count)d notifications read.", count=count), "success")
@@ -109,6 +122,8 @@ def _back() -> str:
     arguments = {}
     if show in SHOWS and show != "all":
         arguments["show"] = show
+    if kind := inbox.read_kind(request.args.get("kind")):
+        arguments["kind"] = kind
     if number and number > 1:
         arguments["page"] = number
     return url_for("inbox.index", **arguments)

@@ -78,9 +78,13 @@ def test_admin_creates_a_user_hands_over_a_leaving_rep_and_reads_the_audit_log(
     shot(page_guard, page, f"admin-user-handover-refused-{width}")
     page.get_by_label("Hand everything over to").select_option(str(world["taker"]))
     page.get_by_role("button", name="Deactivate Leaving Rep").click()
+    confirm = page.locator("#deactivate-confirm")
+    expect(confirm).to_contain_text("1 factory to Taking Rep")
+    shot(page_guard, page, f"admin-user-deactivate-confirm-{width}")
+    page.get_by_role("button", name="Yes, deactivate Leaving Rep").click()
     expect(
         page.get_by_text("Leaving Rep is deactivated and signed out everywhere.")
-    ).to_be_visible()
+    ).to_contain_text("Handed over: 1 factory, 0 open follow-ups")
     live_db.rollback()  # a new transaction sees what the server committed
     assert (
         live_db.scalar(select(Factory.owner_id).where(Factory.id == world["factory"]))
@@ -91,9 +95,11 @@ def test_admin_creates_a_user_hands_over_a_leaving_rep_and_reads_the_audit_log(
     page.get_by_role("link", name="Audit log").first.click()
     page.get_by_label("Action").select_option("reassign")
     page.get_by_role("button", name="Filter").click()
-    entry = page.locator(".ac-entry", has_text="factory #")
+    entry = page.locator(".ac-entry", has_text="Hengda Hardware")
     expect(entry).to_have_count(1)
-    expect(entry).to_contain_text("owner_id")
+    expect(entry).to_contain_text("Owner")
+    expect(entry).to_contain_text("Leaving Rep")
+    expect(entry).to_contain_text("Taking Rep")
     shot(page_guard, page, f"admin-audit-{width}")
 
     page.get_by_role("link", name="Teams").first.click()

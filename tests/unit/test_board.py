@@ -38,7 +38,7 @@ def world(db_session):
     return {**factories, "rep": rep, "manager": builders.user("manager", leads=[team])}
 
 
-def test_columns_count_factories_and_leave_churned_out(world):
+def test_columns_count_factories_churned_in_their_own_column(world):
     counts = board.counts(world["manager"], BoardFilters(), NOW)
     assert counts == {
         "prospect": 2,
@@ -47,6 +47,7 @@ def test_columns_count_factories_and_leave_churned_out(world):
         "senior": 0,
         "university": 0,
         "paused": 1,
+        "churned": 1,
     }
 
 
@@ -73,8 +74,9 @@ def test_the_board_shows_the_first_ten_cards_of_each_column_and_counts_them_all(
     for n in range(25):
         builders.factory(belt, owner=world["rep"], stage="senior", name=f"S{n:02d}")
     db.session.flush()
+    by_name = BoardFilters(order="name")
     columns = {
-        column.code: column for column in board.build(world["manager"], BoardFilters(), NOW).columns
+        column.code: column for column in board.build(world["manager"], by_name, NOW).columns
     }
     senior = columns["senior"]
     assert senior.count == 25 and len(senior.cards) == board.BOARD_CARDS == 10
@@ -82,7 +84,7 @@ def test_the_board_shows_the_first_ten_cards_of_each_column_and_counts_them_all(
     assert senior.has_more and senior.shown == 10 and senior.next_page == 1
     assert [card.name for card in columns["prospect"].cards] == ["No code", "Prospect"]
     assert not columns["prospect"].has_more
-    more = board.column_cards(world["manager"], BoardFilters(), "senior", senior.shown, NOW)
+    more = board.column_cards(world["manager"], by_name, "senior", senior.shown, NOW)
     assert [card.name for card in more.cards] == [f"S{n:02d}" for n in range(10, 25)]
     assert not more.has_more
 
@@ -156,5 +158,53 @@ def test_paused_factories_come_in_name_order_whatever_their_stage(world):
     for name, stage in (("Pb", "junior"), ("Pa", "university"), ("Pc", "elementary")):
         builders.factory(belt, owner=world["rep"], status="paused", stage=stage, name=name)
     db.session.flush()
-    columns = {c.code: c for c in board.build(world["manager"], BoardFilters(), NOW).columns}
+    by_name = BoardFilters(order="name")
+    columns = {c.code: c for c in board.build(world["manager"], by_name, NOW).columns}
     assert [card.name for card in columns["paused"].cards] == ["P", "Pa", "Pb", "Pc"]
+
+
+def test_the_board_orders_each_column_by_the_longest_in_stage_first_by_default(world):
+    belt = world["elementary"].belt
+    for name, days in (("Newest", 2), ("Oldest", 90), ("Middle", 30)):
+        builders.factory(belt, owner=world["rep"], stage="senior", name=name).stage_entered_at = (
+            NOW - timedelta(days=days)
+        )
+    db.session.flush()
+    columns = {c.code: c for c in board.build(world["manager"], BoardFilters(), NOW).columns}
+    assert [card.name for card in columns["senior"].cards] == ["Oldest", "Middle", "Newest"]
+    assert [card.days for card in columns["senior"].cards] == [90, 30, 2]
+    page = board.column_cards(world["manager"], BoardFilters(), "senior", 0, NOW)
+    assert [card.name for card in page.cards] == ["Oldest", "Middle", "Newest"]
+
+
+def test_churned_factories_have_their_own_column_with_their_cards(world):
+    built = board.build(world["manager"], BoardFilters(), NOW)
+    churned = next(column for column in built.columns if column.code == "churned")
+    assert board.FOLDED == ("churned",)
+    assert churned.count == 1 and [card.name for card in churned.cards] == ["C"]
+
+
+def test_a_card_shows_where_its_pending_request_asks_to_go(world):
+    board_moves.move(world["rep"], world["junior"], "paused", "Holiday", False, NOW)
+    board_moves.move(world["rep"], world["paused"], "senior", "Back", False, NOW)
+    cards = {
+        card.name: card
+        for column in board.build(world["manager"], BoardFilters(), NOW).columns
+        for card in column.cards
+    }
+    assert cards["Junior"].pending == "paused"
+    assert cards["P"].pending == "senior"
+    assert cards["Elementary"].pending is None
+    assert board.card(world["manager"], world["junior"].id, NOW).pending == "paused"
+
+
+def test_the_name_filter_finds_factories_by_part_of_their_name(world):
+    found = board.build(world["manager"], BoardFilters(q="junio"), NOW)
+    assert [card.name for column in found.columns for card in column.cards] == ["Junior"]
+    assert found.filters.active == 1
+
+
+def test_a_card_outside_the_boards_filters_is_not_drawn(world):
+    junior = world["junior"]
+    assert board.card(world["manager"], junior.id, NOW, BoardFilters(q="junio")).name == "Junior"
+    assert board.card(world["manager"], junior.id, NOW, BoardFilters(q="elementary")) is None

@@ -260,7 +260,10 @@ def test_todays_rows_are_the_agendas_follow_ups_with_the_columns_it_shows(world)
     records, rows = followups.agenda(rep, NOW), followups.agenda_rows(rep, NOW)
     for group in ("overdue", "today", "upcoming"):
         expected = [
-            (f.id, f.due_at, f.reason, factory.id, factory.name, factory.stage, factory.status)
+            (
+                *(f.id, f.due_at, f.reason, factory.id, factory.name),
+                *(factory.stage, factory.status, f.assignee_id),
+            )
             for f in getattr(records, group)
         ]
         assert [astuple(row) for row in getattr(rows, group)] == expected

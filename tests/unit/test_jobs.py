@@ -242,24 +242,21 @@ def test_a_visit_ends_the_stale_spell_and_a_new_one_is_notified_again(world):
 # --- eligibility -------------------------------------------------------------------------------
 
 
-def test_an_eligible_factory_is_notified_to_its_managers_once(world):
+def test_the_sweep_marks_eligible_factories_without_a_notice_for_each(world):
     ready = staged(world, name="Ready Co")
     builders.task(ready, "Shop opened", status="done")
     builders.task(ready, "Photos", status="waived")
     not_ready = staged(world)
     builders.task(not_ready, "Shop opened", status="open")
-    second = builders.user("manager", leads=[world["team"]])
+    builders.user("manager", leads=[world["team"]])
 
     counts = run(daily.refresh_eligibility)
 
     assert ready.eligible_since == NOW and not_ready.eligible_since is None
-    assert counts["eligible_notified"] == 2
-    assert {n.user_id for n in notifications("factory_eligible")} == {
-        world["manager"].id,
-        second.id,
-    }
-    assert notifications("factory_eligible")[0].title == "Ready Co is ready for its next stage"
-    assert run(daily.refresh_eligibility)["eligible_notified"] == 0
+    assert counts["eligible_found"] == 1
+    # The managers hear of it in the morning's one summary (crm.jobs.eligible_summary).
+    assert notifications("factory_eligible") == []
+    assert run(daily.refresh_eligibility)["eligible_found"] == 0
 
 
 def test_a_factory_whose_figures_went_stale_loses_its_eligibility(world):

@@ -283,3 +283,27 @@ def test_a_direct_move_waits_for_the_pending_request_to_be_decided(world):
     with pytest.raises(Conflict):
         promotions.change_directly(world["manager"], factory, "active", "junior", "", False, NOW)
     assert factory.stage == "elementary"
+
+
+def test_a_request_that_stopped_qualifying_is_approved_only_as_an_override(world):
+    factory, manager = world["factory"], world["manager"]
+    finish_stage(factory)
+    change = promotions.request_change(world["rep"], factory, "active", "junior", "", NOW)
+    tasks_of(factory, "elementary")[0].status = "open"  # no longer eligible
+    db.session.flush()
+    with pytest.raises(Invalid) as refused:
+        promotions.decide(manager, change, True, "", NOW)
+    assert set(refused.value.fields) == {"override"}
+    with pytest.raises(Invalid) as no_reason:
+        promotions.decide(manager, change, True, "", NOW, override=True)
+    assert set(no_reason.value.fields) == {"note"}
+    promotions.decide(manager, change, True, "Seen on site", NOW, override=True)
+    assert factory.stage == "junior"
+    assert change.decision == "approved" and change.is_override
+    assert change.reason == "Seen on site"  # an override's record states its reason
+    logged = db.session.scalars(
+        select(AuditEntry.action).where(
+            AuditEntry.record_type == "stage_change", AuditEntry.record_id == change.id
+        )
+    ).all()
+    assert "override" in logged

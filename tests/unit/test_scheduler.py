@@ -67,6 +67,7 @@ def test_a_tick_runs_each_due_period_once_and_the_next_quarter_runs_reminders_al
     assert {run.run_key for run in runner.tick(NOW)} == {
         "reminders:2026-11-25T10:00",
         "daily:2026-11-25",
+        "eligible_summary:2026-11-25",
         "digest:2026-W48",
     }
     assert runner.tick(NOW + timedelta(minutes=14)) == []
@@ -82,7 +83,11 @@ def test_a_run_missed_while_down_is_caught_up_once_at_the_next_tick(world, runne
     runner.tick(NOW - timedelta(days=2))
     # Down for two days: the next tick runs the latest period of each job, not every one missed.
     keys = [run.run_key for run in runner.tick(NOW + timedelta(minutes=20))]
-    assert keys == ["reminders:2026-11-25T10:15", "daily:2026-11-25"]
+    assert keys == [
+        "reminders:2026-11-25T10:15",
+        "daily:2026-11-25",
+        "eligible_summary:2026-11-25",
+    ]
 
 
 @time_machine.travel(NOW, tick=False)

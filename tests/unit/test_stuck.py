@@ -40,7 +40,10 @@ def world(db_session):
         # Elementary's limit is 60 days in stage; paused days do not count.
         "long_70": make("Long 70", entered=70),
         "long_but_paused": make("Paused days", entered=70, paused_days=15),
-        "long_junior": make("Junior 130", stage="junior", entered=130),
+        # Junior's expected time is 120 days: 5 days past, where Long 70 is 10 days past.
+        "long_junior": make("Junior 125", stage="junior", entered=125),
+        # University has no expected time until the admin sets one: never long in stage.
+        "university": make("University 500", stage="university", entered=500),
         "eligible": make("Eligible", eligible_since=days_ago(5)),
         "eligible_asked": make("Eligible asked", eligible_since=days_ago(8)),
         "paused_stale": make("Paused stale", status="paused", last_visit_at=days_ago(90)),
@@ -80,9 +83,28 @@ def test_overdue_lists_the_most_overdue_first(world):
 
 
 def test_long_in_stage_leaves_paused_days_out_and_uses_each_stage_s_limit(world):
-    assert names(world["manager"], "long") == ["Junior 130", "Long 70"]
     rows = stuck.stuck(world["manager"], StuckFilters(kind="long"), NOW).rows
-    assert [(row.days, row.limit) for row in rows] == [(130, 120), (70, 60)]
+    assert [(row.factory.name, row.days, row.limit, row.past) for row in rows] == [
+        ("Long 70", 70, 60, 10),
+        ("Junior 125", 125, 120, 5),
+    ]
+
+
+def test_long_in_stage_comes_farthest_past_the_stage_s_expected_time_first(world):
+    # In stage longest is Junior 125, but Long 70 is further past its stage's expected time.
+    assert names(world["manager"], "long") == ["Long 70", "Junior 125"]
+
+
+def test_university_is_never_long_in_stage_unless_the_admin_sets_its_time(world):
+    assert "University 500" not in names(world["manager"], "long")
+    db.session.add(
+        Setting(
+            key="long_in_stage_days",
+            value={"elementary": 60, "junior": 120, "senior": 180, "university": 365},
+        )
+    )
+    db.session.flush()
+    assert names(world["manager"], "long") == ["University 500", "Long 70", "Junior 125"]
 
 
 def test_the_limits_come_from_the_admin_s_settings(world):
@@ -93,7 +115,13 @@ def test_the_limits_come_from_the_admin_s_settings(world):
         )
     )
     db.session.flush()
-    assert names(world["manager"], "long") == ["Junior 130"]
+    assert names(world["manager"], "long") == ["University 500", "Junior 125"]
+
+
+def test_a_stage_left_empty_is_never_long_in_stage(world):
+    db.session.add(Setting(key="long_in_stage_days", value={"junior": 120}))
+    db.session.flush()
+    assert names(world["manager"], "long") == ["Junior 125"]
 
 
 def test_eligible_not_requested_leaves_out_those_with_a_request_waiting(world):

@@ -79,7 +79,7 @@ def test_a_change_is_stored_audited_and_used_at_once(admin, db_session):
         ("checkin_radius_m", "12a", "Enter a whole number."),
         ("checkin_radius_m", "-5", "Enter a whole number."),
         ("checkin_radius_m", "9", "Enter a number from 20 to 5000."),
-        ("long_junior", "", "Enter a whole number."),
+        ("long_junior", "4 months", "Enter a whole number."),
         ("retention_days", "30", "Enter a number from 365 to 36500."),
         ("rate_limit_api", "lots", "Write a number"),
         ("photo_required_purposes", ["video_shoot", "karaoke"], "Choose among the visit"),
@@ -188,3 +188,12 @@ def test_a_bad_tile_address_is_refused_by_its_field_and_nothing_changes(
     assert settings.get("checkin_radius_m") == 300  # the good values were not stored either
     assert audits(db_session) == before
     assert "tiles.example.org" not in client.get("/today").headers["Content-Security-Policy"]
+
+
+def test_a_stage_s_expected_time_left_empty_is_never_long_in_stage(admin, db_session):
+    client, _ = admin
+    data = {**GOOD, "long_university": " ", "csrf_token": csrf_token(client, "/admin/settings")}
+    response = client.post("/admin/settings", data=data)
+    assert response.status_code == 303
+    assert "university" not in settings.get("long_in_stage_days")
+    assert settings.get("long_in_stage_days")["junior"] == int(GOOD["long_junior"])

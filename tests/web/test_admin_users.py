@@ -17,6 +17,7 @@ from tests.unit.test_scheduler import smtp  # noqa: F401  (the real local SMTP s
 from tests.web.helpers import csrf_token, sign_in
 
 NEW_PASSWORD = "a-fresh-password-77"
+CONFIRMED = {"confirmed": "1"}  # the deactivation's second step, once the admin has read it
 
 
 def signed_in(app, user):
@@ -190,7 +191,7 @@ def test_deactivation_ends_a_signed_in_session_on_its_next_request(
     rep_client = app.test_client()
     assert sign_in(rep_client, world["rep"].email).status_code == 303
     assert rep_client.get("/today").status_code == 200
-    response = post(admin_client, f"/admin/users/{world['rep'].id}/deactivate", {})
+    response = post(admin_client, f"/admin/users/{world['rep'].id}/deactivate", CONFIRMED)
     assert response.status_code == 303
     after = rep_client.get("/today")
     assert after.status_code == 302 and after.headers["Location"].startswith("/login")
@@ -200,7 +201,7 @@ def test_deactivation_ends_a_signed_in_session_on_its_next_request(
 def test_a_deactivated_user_cannot_sign_in_and_is_told_as_for_an_unknown_login(
     app, admin_client, world
 ):
-    post(admin_client, f"/admin/users/{world['rep'].id}/deactivate", {})
+    post(admin_client, f"/admin/users/{world['rep'].id}/deactivate", CONFIRMED)
     refused = sign_in(app.test_client(), world["rep"].email)
     unknown = sign_in(app.test_client(), "nobody@example.test")
     assert refused.status_code == unknown.status_code == 422
@@ -214,7 +215,7 @@ def test_a_deactivated_users_api_token_gets_401(app, admin_client, world, db_ses
     db_session.commit()
     bearer = {"Authorization": f"Bearer {made.secret}"}
     assert app.test_client().get("/api/v1/session", headers=bearer).status_code == 200
-    post(admin_client, f"/admin/users/{world['rep'].id}/deactivate", {})
+    post(admin_client, f"/admin/users/{world['rep'].id}/deactivate", CONFIRMED)
     answer = app.test_client().get("/api/v1/session", headers=bearer)
     assert answer.status_code == 401 and answer.json["error"]["code"] == "invalid_token"
 
@@ -354,7 +355,7 @@ def test_a_reactivated_users_old_api_tokens_stay_revoked(app, admin_client, worl
     made = api_tokens.create(world["rep"], "integration", None)
     db_session.commit()
     bearer = {"Authorization": f"Bearer {made.secret}"}
-    post(admin_client, f"/admin/users/{world['rep'].id}/deactivate", {})
+    post(admin_client, f"/admin/users/{world['rep'].id}/deactivate", CONFIRMED)
     assert post(admin_client, f"/admin/users/{world['rep'].id}/reactivate", {}).status_code == 303
     answer = app.test_client().get("/api/v1/session", headers=bearer)
     assert answer.status_code == 401 and answer.json["error"]["code"] == "invalid_token"
@@ -429,7 +430,7 @@ def test_deactivating_a_factory_owner_revokes_their_invitation_links_for_good(
     app, admin_client, world, db_session
 ):
     owner, invitation, path = owner_with_a_link(world, db_session)
-    assert post(admin_client, f"/admin/users/{owner.id}/deactivate", {}).status_code == 303
+    assert post(admin_client, f"/admin/users/{owner.id}/deactivate", CONFIRMED).status_code == 303
     assert app.test_client().get(path).status_code == 404
     assert join(app, path).status_code == 404
     assert post(admin_client, f"/admin/users/{owner.id}/reactivate", {}).status_code == 303

@@ -230,7 +230,9 @@ def test_the_manager_enters_leave_and_the_stand_in_sees_the_reps_work_that_day(a
     sign_in(client, stand_in.email)
     assert "Bring the price list" not in text_of(client.get("/today"))  # not yet
     with time_machine.travel(NOW + timedelta(days=1), tick=False):
-        assert "Bring the price list" in text_of(client.get("/today"))
+        today = text_of(client.get("/today"))
+        assert "Bring the price list" in today
+        assert f"For {rep.name}, on leave" in today  # whose work it is
         assert client.get(f"/factories/{factory.id}").status_code == 200
     with time_machine.travel(NOW + timedelta(days=4), tick=False):
         assert "Bring the price list" not in text_of(client.get("/today"))

@@ -146,16 +146,20 @@ def test_mark_all_read_reads_only_the_users_own(client, world):
     assert theirs.read_at is None
 
 
-def test_the_unread_tab_and_the_pages(client, world):
+def test_the_unread_tab_and_the_pages_of_one_kind(client, world):
     for n in range(inbox.PAGE_SIZE + 1):
         note(world["rep"], f"Item {n:02d}", minutes_ago=n, read=n % 2 == 1)
     sign_in(client, world["rep"].email)
-    first = text_of(client.get("/inbox/"))
-    assert "Item 00" in first and "Item 30" not in first and 'href="/inbox/?page=2"' in first
-    second = text_of(client.get("/inbox/?page=2"))
+    grouped = text_of(client.get("/inbox/"))
+    assert "Item 02" in grouped and "Item 03" not in grouped
+    assert 'href="/inbox/?kind=follow_up_overdue">See all 31: Overdue</a>' in grouped
+    first = text_of(client.get("/inbox/?kind=follow_up_overdue"))
+    assert "Item 00" in first and "Item 29" in first and "Item 30<" not in first
+    assert 'href="/inbox/?kind=follow_up_overdue&page=2"' in first
+    second = text_of(client.get("/inbox/?kind=follow_up_overdue&page=2"))
     assert "Item 30" in second and "Newer" in second
-    unread = text_of(client.get("/inbox/?show=unread"))
-    assert "Item 02" in unread and "Item 01" not in unread
+    unread = text_of(client.get("/inbox/?show=unread&kind=follow_up_overdue"))
+    assert "Item 02" in unread and "Item 01<" not in unread
 
 
 def test_an_empty_inbox_says_what_arrives_there(client, world):
@@ -201,3 +205,79 @@ def test_an_email_choice_outside_the_list_is_refused(client, world):
 def test_a_factory_user_has_no_email_reminders_to_choose(client, world):
     sign_in(client, world["factory_user"].email)
     assert "E-mail notifications" not in text_of(client.get("/account/"))
+
+
+# --- grouped by kind -----------------------------------------------------------------------------
+
+
+def noted(user: User, kind: str, title: str, minutes_ago: int, read: bool = False) -> None:
+    db.session.add(
+        Notification(
+            user_id=user.id,
+            kind=kind,
+            title=title,
+            created_at=NOW - timedelta(minutes=minutes_ago),
+            read_at=NOW if read else None,
+        )
+    )
+
+
+@pytest.fixture
+def manager_inbox(world):
+    manager = builders.user("manager")
+    for n in range(40):
+        noted(manager, "factory_stale", f"Old notice {n:02d}", 600 + n, read=n >= 5)
+    noted(manager, "digest", "Weekly digest: 2026-11-16 to 2026-11-22", 300, read=True)
+    noted(manager, "stage_change_requested", "Hengda Hardware: promotion requested", 30)
+    noted(manager, "stage_change_requested", "Ocean Textiles: promotion requested", 20)
+    noted(manager, "factory_eligible", "3 factories became ready for their next stage", 90)
+    db.session.commit()
+    return manager
+
+
+def group_titles(page: str) -> list[str]:
+    return re.findall(r'<h2 class="inbox-group-title" id="inbox-group-\w+">([^<]+)</h2>', page)
+
+
+def test_a_manager_s_inbox_groups_by_kind(client, manager_inbox):
+    sign_in(client, manager_inbox.email)
+    page = text_of(client.get("/inbox/"))
+    # Kinds with something unread first, the newest first among them; then the read ones.
+    assert group_titles(page) == [
+        "Decision needed",
+        "Ready for next stage",
+        "Not visited",
+        "Weekly digest",
+    ]
+    stale = page[page.index('id="inbox-group-factory_stale"') :]
+    stale = stale[: stale.index("</section>")]
+    assert "5 unread" in stale and "40 in all" in stale
+    assert stale.count('class="inbox-item') == 3  # the latest three, the rest one click away
+    assert "Old notice 00" in stale and "Old notice 03" not in stale
+    assert 'href="/inbox/?kind=factory_stale">See all 40: Not visited</a>' in stale
+    requested = page[page.index('id="inbox-group-stage_change_requested"') :]
+    assert "See all" not in requested[: requested.index("</section>")]
+
+
+def test_one_kind_a_page_at_a_time_and_marking_only_it_read(client, manager_inbox):
+    sign_in(client, manager_inbox.email)
+    page = text_of(client.get("/inbox/?kind=factory_stale"))
+    assert "Old notice 29" in page and "Ocean Textiles" not in page
+    assert "Mark all of these read" in page
+    response = client.post(
+        "/inbox/read-all?kind=factory_stale",
+        data={"csrf_token": csrf_token(client, "/inbox/")},
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/inbox/?kind=factory_stale"
+    assert "Marked 5 notifications read." in text_of(client.get(response.headers["Location"]))
+    # The other kinds stay unread.
+    assert inbox.unread_count(manager_inbox) == 3
+
+
+@pytest.mark.parametrize("kind", ["nonsense", "", "factory_stale'--", "%00"])
+def test_an_unknown_kind_shows_every_kind(client, manager_inbox, kind):
+    sign_in(client, manager_inbox.email)
+    response = client.get("/inbox/", query_string={"kind": kind})
+    assert response.status_code == 200
+    assert len(group_titles(text_of(response))) == 4

@@ -103,7 +103,7 @@ def test_the_board_export_holds_the_board_s_cards(client, world, query, file_for
     # lists its columns' counts open, together.
     text = client.get(f"/pipeline/board{query}").get_data(as_text=True)
     counted: set[int] = set()
-    for link in re.findall(r'class="board-count" href="([^"]+)"', text):
+    for link in re.findall(r'class="board-count"[^>]*href="([^"]+)"', text):
         counted |= listed(client, link)
     assert sorted(ids_in(rows, "Id")) == sorted(counted)
     drawn = re.findall(r'class="board-card-name" href="/factories/(\d+)"', text)
@@ -176,13 +176,21 @@ def test_the_audit_export_holds_the_log_s_entries(app, world, query, file_format
 
 
 @pytest.mark.parametrize("file_format", FORMATS)
-def test_the_promotions_queue_export_holds_the_queue(client, world, file_format):
-    for factory in world["made"][:3]:
-        promotions.request_change(world["ann"], factory, "paused", None, "holiday", NOW)
+@pytest.mark.parametrize(
+    ("query", "expected"), [("", (0, 3, 7)), ("?belt=NORTH", (0, 3)), ("?rep=BO", (3, 7))]
+)
+def test_the_promotions_queue_export_holds_the_queue(client, world, query, expected, file_format):
+    made = world["made"]
+    for index in (0, 3, 7):
+        promotions.request_change(world["ann"], made[index], "paused", None, "holiday", NOW)
     db.session.commit()
     sign_in(client, world["manager"].email)
-    rows = exported(client, "/pipeline/requests/export", file_format)
-    assert sorted(ids_in(rows, "Factory id")) == sorted(f.id for f in world["made"][:3])
+    query = query.replace("NORTH", str(world["north"].id)).replace("BO", str(world["bo"].id))
+    rows = exported(client, f"/pipeline/requests/export{query}", file_format)
+    assert sorted(ids_in(rows, "Factory id")) == sorted(made[index].id for index in expected)
+    text = client.get(f"/pipeline/requests{query}").get_data(as_text=True)
+    shown = {int(found) for found in re.findall(r'href="/factories/(\d+)"', text)}
+    assert shown == {made[index].id for index in expected}
 
 
 def test_a_bad_format_is_refused_by_its_field(client, world):

@@ -116,11 +116,17 @@ def test_the_manager_sees_the_columns_of_their_belts_with_counts(client, world):
         "senior": 1,
         "university": 1,
         "paused": 1,
+        "churned": 1,
     }
     names = card_names(page)
-    assert "Churned One" not in names  # churned factories leave the board
     assert not {"Team B First", "Team B Second"} & set(names)
-    assert "9 factories" in page
+    assert "10 factories" in page
+    # Churned factories sit in their own column, folded until it is opened.
+    churned = re.search(
+        r'<details class="board-column board-column-churned[^"]*">(.*?)</details>', page, re.S
+    )
+    assert card_names(churned.group(1)) == ["Churned One"]
+    assert "Churned One" not in page.replace(churned.group(0), "")
 
 
 def test_another_team_s_manager_sees_only_theirs_and_an_admin_sees_all(app, world):
@@ -130,7 +136,7 @@ def test_another_team_s_manager_sees_only_theirs_and_an_admin_sees_all(app, worl
     assert sorted(card_names(page)) == ["Team B First", "Team B Second"]
     admin = app.test_client()
     sign_in(admin, world["admin"].email)
-    assert sum(column_counts(board(admin)).values()) == 11
+    assert sum(column_counts(board(admin)).values()) == 12
 
 
 @pytest.mark.parametrize(
@@ -154,6 +160,7 @@ def test_filters_by_belt_and_rep_are_kept_in_the_urls_of_the_page(client, world)
     sign_in(client, world["manager_a"].email)
     page = board(client, belt=world["belt_a"].id, rep=world["rep1"].id)
     assert sorted(card_names(page)) == [
+        "Churned One",
         "Elem Stale",
         "Junior Overdue",
         "Paused One",
@@ -174,6 +181,7 @@ def test_a_rep_sees_their_own_factories_and_unowned_prospects_only(client, world
     sign_in(client, world["rep1"].email)
     names = sorted(card_names(board(client)))
     assert names == [
+        "Churned One",
         "Elem Stale",
         "Junior Overdue",
         "Paused One",
@@ -212,7 +220,7 @@ def test_a_long_column_shows_ten_cards_and_more_loads_the_rest(client, world):
     assert column_counts(page)["senior"] == 34  # every card counted, ten drawn
     senior = page[page.index('data-column="senior"') : page.index('data-column="university"')]
     assert len(card_names(senior)) == 10
-    assert "Show more (10 of 34)" in senior
+    assert "Show 24 more" in senior
     # htmx asks for the cards after those shown; without script the link opens the column.
     more_link = re.search(
         r'<a class="button button-subtle board-more" href="([^"]+)" hx-get="([^"]+)"', senior
@@ -223,7 +231,7 @@ def test_a_long_column_shows_ten_cards_and_more_loads_the_rest(client, world):
     fragment = text_of(more)
     assert more.status_code == 200 and "<html" not in fragment
     assert len(card_names(fragment)) == 24
-    assert "Show more" not in fragment
+    assert "board-more" not in fragment
     whole = text_of(client.get("/pipeline/board/more?column=senior&page=2"))
     assert "<html" in whole and "Page 2 of 2" in whole and len(card_names(whole)) == 4
     first = text_of(client.get(html.unescape(more_link.group(1))))
@@ -321,7 +329,7 @@ def test_the_board_costs_the_same_statements_for_50_and_500_factories(client, wo
     assert total >= 500
     with counted_statements() as large:
         page = client.get("/pipeline/board").get_data(as_text=True)
-    assert "Show more" in page
+    assert "board-more" in page
     assert len(large) == len(small), (len(small), len(large))
     assert len(large) <= 22, "\n".join(s[:120] for s in large)
 
@@ -385,7 +393,7 @@ def test_a_demotion_needs_a_reason_even_from_a_manager(client, world, db_session
     assert factory.stage == "junior"
 
 
-def test_an_eligible_promotion_by_htmx_moves_and_redirects(client, world, db_session):
+def test_a_move_in_the_dialog_answers_with_the_card_in_its_new_place(client, world, db_session):
     factory = world["elem_key"]
     sign_in(client, world["manager_a"].email)
     token = csrf_token(client, "/account/")
@@ -394,10 +402,51 @@ def test_an_eligible_promotion_by_htmx_moves_and_redirects(client, world, db_ses
         data={"csrf_token": token, "to": "paused"},
         headers={"HX-Request": "true"},
     )
-    assert response.status_code == 204
-    assert response.headers["HX-Redirect"] == "/pipeline/board"
+    # No redirect: the answer is swapped into the board as it stands, its scroll kept.
+    assert response.status_code == 200 and "HX-Redirect" not in response.headers
+    page = text_of(response)
+    assert "<html" not in page and "data-board-moved" in page
+    assert f'<li id="board-card-{factory.id}" hx-swap-oob="delete">' in page
+    inserted = re.search(r'<ol hx-swap-oob="afterbegin:#board-cards-paused">(.*?)</ol>', page, re.S)
+    assert card_names(inserted.group(1)) == ["Elem Key"]
+    assert "board-card-moved" in inserted.group(1)
+    counts = dict(re.findall(r'id="board-count-(\w+)" hx-swap-oob="true"[^>]*>(\d+)<', page))
+    assert counts["elementary"] == "1" and counts["paused"] == "2"
+    assert "Elem Key is Paused now." in page and 'id="board-status"' in page
+    assert "10 factories" in page
     db_session.refresh(factory)
     assert factory.status == "paused" and factory.stage == "elementary"
+
+
+def test_a_rep_s_request_redraws_its_card_in_place_with_the_request(client, world):
+    factory = world["junior_overdue"]
+    sign_in(client, world["rep1"].email)
+    token = csrf_token(client, "/account/")
+    response = client.post(
+        f"/pipeline/board/{factory.id}/move",
+        data={"csrf_token": token, "to": "paused", "reason": "Closed for the holiday"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    page = text_of(response)
+    card = re.search(
+        rf'<li class="board-card[^"]*" id="board-card-{factory.id}" hx-swap-oob="true">', page
+    )
+    assert card is not None and "afterbegin" not in page
+    assert "Request waiting: to Paused" in page
+    # The board drawn again shows the request on the card too.
+    board_page = board(client)
+    drawn = board_page[board_page.index(f'id="board-card-{factory.id}"') :]
+    assert "Request waiting: to Paused" in drawn[: drawn.index("</li>")]
+
+
+def test_without_script_a_move_still_redirects_to_the_board(client, world, db_session):
+    factory = world["elem_key"]
+    sign_in(client, world["manager_a"].email)
+    response = post_move(client, factory, "paused", query=f"?belt={world['belt_a'].id}")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/pipeline/board?belt={world['belt_a'].id}"
+    assert "Elem Key is Paused now." in text_of(client.get(response.headers["Location"]))
 
 
 def test_a_rep_only_requests_and_cannot_override(client, world, db_session):
@@ -498,7 +547,12 @@ def test_one_click_reassign_from_the_stuck_list(client, world, db_session):
     token = csrf_token(client, "/account/")
     response = client.post(
         f"/pipeline/factories/{world['elem_stale'].id}/reassign",
-        data={"csrf_token": token, "to_rep": world["rep2"].id, "next": "https://evil.example/"},
+        data={
+            "csrf_token": token,
+            "to_rep": world["rep2"].id,
+            "next": "https://evil.example/",
+            "confirmed": "yes",
+        },
     )
     assert response.status_code == 303
     assert response.headers["Location"] == "/pipeline/stuck"  # never back to another site
@@ -508,7 +562,7 @@ def test_one_click_reassign_from_the_stuck_list(client, world, db_session):
     token = csrf_token(client, "/account/")
     client.post(
         f"/pipeline/factories/{world['elem_stale'].id}/reassign",
-        data={"csrf_token": token, "to_rep": world["rep3"].id},
+        data={"csrf_token": token, "to_rep": world["rep3"].id, "confirmed": "yes"},
     )
     db_session.refresh(world["elem_stale"])
     assert world["elem_stale"].owner_id == world["rep2"].id
@@ -615,3 +669,55 @@ def test_bulk_edit_of_every_factory_listed_takes_the_lists_filters_not_the_ticks
     flags = dict(db_session.execute(select(Factory.id, Factory.is_key_account)).all())
     assert all(flags[factory_id] for factory_id in listed)
     assert not flags[world["b1"].id]
+
+
+# --- the name filter and the order ---------------------------------------------------------------
+
+
+def test_the_name_filter_narrows_the_board_and_is_kept_in_its_links(client, world):
+    sign_in(client, world["manager_a"].email)
+    page = board(client, q="junior")
+    assert sorted(card_names(page)) == ["Junior Offsite", "Junior Overdue"]
+    assert 'name="q" type="search" value="junior"' in page
+    move_link = re.search(r'class="board-move-button" href="([^"]+)"', page).group(1)
+    assert "q=junior" in move_link
+    assert "1 filter on" in page
+
+
+def test_a_name_with_nothing_to_look_for_says_so_by_the_field(client, world):
+    sign_in(client, world["manager_a"].email)
+    page = board(client, q="!!")
+    assert card_names(page) == []
+    assert 'id="q-error"' in page and "Type part of a name" in page
+
+
+def test_the_board_opens_on_the_longest_waiting_first(client, world, db_session):
+    for name, days in (("Senior New", 3), ("Senior Old", 200)):
+        fresh = builders.factory(world["belt_a"], owner=world["rep2"], stage="senior", name=name)
+        fresh.stage_entered_at = NOW - timedelta(days=days)
+    db_session.commit()
+    sign_in(client, world["manager_a"].email)
+    page = board(client)
+    senior = page[page.index('data-column="senior"') : page.index('data-column="university"')]
+    assert card_names(senior)[0] == "Senior Old" and card_names(senior)[-1] == "Senior New"
+    assert '<option value="" selected>Waiting longest</option>' in page
+    by_name = board(client, order="name")
+    senior = by_name[
+        by_name.index('data-column="senior"') : by_name.index('data-column="university"')
+    ]
+    assert card_names(senior) == ["Senior Eligible", "Senior New", "Senior Old"]
+
+
+def test_a_card_moved_out_of_the_boards_filters_only_leaves_its_column(client, world):
+    factory = world["senior_eligible"]
+    sign_in(client, world["manager_a"].email)
+    response = client.post(
+        f"/pipeline/board/{factory.id}/move?flag=eligible",
+        data={"csrf_token": csrf_token(client, "/account/"), "to": "paused"},
+        headers={"HX-Request": "true"},
+    )
+    page = text_of(response)
+    assert f'<li id="board-card-{factory.id}" hx-swap-oob="delete">' in page
+    assert "afterbegin" not in page and "Senior Eligible" in page  # in the message only
+    counts = dict(re.findall(r'id="board-count-(\w+)" hx-swap-oob="true"[^>]*>(\d+)<', page))
+    assert counts == {code: "0" for code in counts}

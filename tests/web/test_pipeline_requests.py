@@ -105,14 +105,20 @@ def test_bulk_approval_approves_the_ticked_eligible_requests_only(client, world,
     db_session.commit()
     sign_in(client, world["manager"].email)
     page = client.get("/pipeline/requests").get_data(as_text=True)
-    assert "1 request is for an eligible factory" in page
-    assert f'name="change_ids" value="{world["change"].id}"' in page
+    assert "1 request on this page is for an eligible factory" in page
+    assert f'name="change_ids" value="{world["change"].id}" form="bulk-approve">' in page
     assert f'name="change_ids" value="{waiting.id}"' not in page
     token = csrf_token(client, "/account/")
-    response = client.post(
-        "/pipeline/requests/approve",
-        data={"csrf_token": token, "change_ids": [world["change"].id, waiting.id]},
-    )
+    ticked = {"csrf_token": token, "change_ids": [world["change"].id, waiting.id]}
+    # The first post names what will move, and changes nothing yet.
+    confirm = client.post("/pipeline/requests/approve", data=ticked)
+    assert confirm.status_code == 200
+    text = confirm.get_data(as_text=True)
+    assert "1 factory moves up one stage:" in text and "Yongkang Cups Co." in text
+    assert "Yes, approve 1 request" in text
+    db_session.refresh(world["factory"])
+    assert world["factory"].stage == "elementary"
+    response = client.post("/pipeline/requests/approve", data={**ticked, "confirm": "yes"})
     assert response.status_code == 303
     db_session.refresh(world["factory"])
     db_session.refresh(waiting)

@@ -262,7 +262,7 @@ def _placement(values: UserValues, errors: dict[str, str]) -> dict:
             db.session.get(Factory, values.factory_id) if values.factory_id else None
         )
         if placement["factory"] is None:
-            errors["factory_id"] = _("A factory user needs the id of an existing factory.")
+            errors["factory_id"] = _("Choose the factory: type part of its name, then save.")
     return placement
 
 
@@ -331,6 +331,42 @@ def deactivate(
     db.session.flush()
     audit.record(actor, "user", user.id, "deactivate", {"active": (True, False)})
     return moved
+
+
+@dataclass
+class Handover:
+    """What a deactivation hands over, as counts, and how many factories each taker gets."""
+
+    factories: int = 0
+    follow_ups: int = 0
+    tasks: int = 0
+    takers: list[tuple[str, int]] = field(default_factory=list)
+
+
+def preview_deactivation(
+    actor: User,
+    user: User,
+    now: datetime,
+    *,
+    to_rep: User | None = None,
+    per_belt: dict[int, User] | None = None,
+) -> Handover:
+    """What `deactivate` would move, for the admin to confirm: the same rules and refusals
+    (Invalid), run in a savepoint that is rolled back, so nothing changes."""
+    savepoint = db.session.begin_nested()
+    try:
+        moved = deactivate(actor, user, now, to_rep=to_rep, per_belt=per_belt)
+        handover = Handover()
+        if moved is not None:
+            per_taker: dict[str, int] = {}
+            for factory in moved.factories:
+                per_taker[factory.owner.name] = per_taker.get(factory.owner.name, 0) + 1
+            handover = Handover(
+                moved.count, moved.follow_ups, moved.tasks, sorted(per_taker.items())
+            )
+    finally:
+        savepoint.rollback()
+    return handover
 
 
 def reactivate(actor: User, user: User) -> User:

@@ -10,7 +10,12 @@ from crm.extensions import db
 from crm.models import ROLES, Belt, Factory, JobRun, StageDefinition, Team, User
 from crm.models.user import NAME_MAX
 from crm.services.accounts import auth as auth_service
+from crm.services.factories import search
 from crm.services.install import audit
+from crm.values import id_or_none
+
+# How many factories the admin's factory picker lists for one search.
+FACTORY_CHOICES_MAX = 10
 
 
 def create_user(
@@ -108,6 +113,18 @@ def factory_has_owner(factory: Factory) -> bool:
         )
         > 0
     )
+
+
+def factory_choices(text: str, limit: int = FACTORY_CHOICES_MAX) -> list[Factory]:
+    """The factories an admin's search finds for a factory user's account: by name (its pinyin
+    or initials too), its credit code typed whole, or its id; by name."""
+    text = text.strip()
+    found = search.condition(text)
+    number = id_or_none(text)
+    if number is not None:
+        found = found | (Factory.id == number)
+    statement = select(Factory).where(found).order_by(Factory.name, Factory.id).limit(limit)
+    return list(db.session.scalars(statement))
 
 
 def overview() -> dict:

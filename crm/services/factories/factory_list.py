@@ -74,7 +74,7 @@ class Filters:
     status: str = ""
     flag: str = ""
     owner: str = ""  # "", "mine", "unowned", or a rep's id as text (managers and admins)
-    # What the manager's counts open (crm.services.factories.drill): a belt's id, a pipeline
+    # What the manager's counts open (crm.services.pipeline.drill): a belt's id, a pipeline
     # column (prospect, a stage, paused, churned), a stuck list, a board's category and key,
     # a report's target not met.
     belt: str = ""
@@ -458,7 +458,7 @@ def _conditions(
     elif filters.flag == "eligible":
         conditions.append(eligible_condition())
     if filters.drilled or filters.flag == "offsite":
-        from crm.services.factories import drill  # its conditions are the counting pages'
+        from crm.services.pipeline import drill  # its conditions are the counting pages'
 
         conditions.extend(drill.conditions(filters, now, thresholds))
     return conditions

@@ -136,6 +136,7 @@ class FactoryPage:
     can_enter_figures: bool
     overdue: bool = False
     stage_items: list[Item] = field(default_factory=list)
+    planned: FollowUp | None = None  # a visit a manager planned for the rep (stuck list)
 
     @property
     def required_total(self) -> int:
@@ -173,6 +174,7 @@ def build(actor: User, factory: Factory, now: datetime, locale: str) -> FactoryP
         days_in_stage=days_in_stage(factory, now),
         next_follow_up=follow_up,
         overdue=follow_up is not None and follow_up.due_at < now,
+        planned=followups.planned([factory.id]).get(factory.id),
         visits=_with_media(visits[:LATEST_VISITS]),
         timeline=_timeline(factory, visits),
         pending=pending,

@@ -55,6 +55,7 @@ class AgendaRow:
     factory_name: str
     stage: str | None
     status: str
+    assignee_id: int | None = None
 
 
 def agenda(user: User, now: datetime, days: int = AGENDA_DAYS) -> Agenda[FollowUp]:
@@ -77,10 +78,20 @@ def agenda_rows(user: User, now: datetime, days: int = AGENDA_DAYS) -> Agenda[Ag
             Factory.name,
             Factory.stage,
             Factory.status,
+            FollowUp.assignee_id,
         )
         .join_from(FollowUp, Factory, FollowUp.factory_id == Factory.id)
     )
     return _grouped((AgendaRow(*row) for row in db.session.execute(statement)), now)
+
+
+def absent_reps(user: User, now: datetime) -> dict[int, str]:
+    """The names of the reps whose work this rep covers today (their leave), by id: Today names
+    them on their rows. No statement for a rep who stands in for no one."""
+    covered = [rep_id for rep_id, _last_day in scope.stood_in_for(user, today(now))]
+    if not covered:
+        return {}
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(covered))).all())
 
 
 def _agenda_statement(user: User, now: datetime, days: int) -> Select:
@@ -126,6 +137,26 @@ def oldest_open(factory: Factory) -> FollowUp | None:
 def next_open(factory: Factory) -> FollowUp | None:
     """The factory's next follow-up, as its page shows it."""
     return oldest_open(factory)
+
+
+def planned(factory_ids: Iterable[int]) -> dict[int, FollowUp]:
+    """Each factory's earliest open follow-up that someone planned for another person (a
+    manager's "Plan a visit" for the rep), by factory id; one query for a page of factories."""
+    ids = list(factory_ids)
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        select(FollowUp)
+        .where(
+            FollowUp.factory_id.in_(ids),
+            FollowUp.status == "open",
+            FollowUp.created_by_id.is_not(None),
+            FollowUp.created_by_id != FollowUp.assignee_id,
+        )
+        .options(joinedload(FollowUp.assignee))
+        .order_by(FollowUp.due_at.desc(), FollowUp.id.desc())
+    )
+    return {row.factory_id: row for row in rows}
 
 
 def refresh_next(factory: Factory) -> None:
@@ -236,14 +267,16 @@ def complete(
     return _finish(actor, follow_up, before, "complete")
 
 
-def cancel(actor: Actor, follow_up: FollowUp, now: datetime) -> FollowUp:
-    """Drop an open follow-up that is no longer needed."""
+def cancel(actor: Actor, follow_up: FollowUp, now: datetime, because: str = "") -> FollowUp:
+    """Drop an open follow-up that is no longer needed; `because` (a factory paused or churned,
+    and the move's reason) is kept in its history."""
     _require(actor)
     _require_open(follow_up)
     before = _snapshot(follow_up)
     follow_up.status = "cancelled"
     follow_up.completed_at = now
-    return _finish(actor, follow_up, before, "cancel")
+    extra = {"cancel_reason": (None, because)} if because else None
+    return _finish(actor, follow_up, before, "cancel", extra)
 
 
 # --- helpers of these changes -----------------------------------------------------------------
@@ -253,9 +286,12 @@ def _snapshot(follow_up: FollowUp) -> dict:
     return {name: getattr(follow_up, name) for name in TRACKED}
 
 
-def _finish(actor: Actor, follow_up: FollowUp, before: dict, action: str) -> FollowUp:
+def _finish(
+    actor: Actor, follow_up: FollowUp, before: dict, action: str, extra: dict | None = None
+) -> FollowUp:
     db.session.flush()
-    audit.record(actor, "follow_up", follow_up.id, action, audit.diff(before, _snapshot(follow_up)))
+    changes = audit.diff(before, _snapshot(follow_up)) | (extra or {})
+    audit.record(actor, "follow_up", follow_up.id, action, changes)
     refresh_next(follow_up.factory)
     return follow_up
 

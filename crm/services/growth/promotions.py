@@ -21,7 +21,7 @@ from crm.extensions import db
 from crm.models import STAGES, Factory, StageChange, User
 from crm.models.stage import next_stage
 from crm.services.factories import credit_code
-from crm.services.growth import eligibility, stages
+from crm.services.growth import eligibility, stages, status
 from crm.services.install import audit
 from crm.services.notices import notifications
 
@@ -149,10 +149,28 @@ def request_change(
     return change
 
 
+def _check_override(needed: bool, override: bool, reason: str, reason_field: str) -> None:
+    """The one override rule: a move that needs one is made only with the flag and a reason."""
+    if needed and not override:
+        raise _refuse(_("This move is an override: tick override and give the reason."), "override")
+    if override and not reason:
+        raise _refuse(_("An override needs a reason."), reason_field)
+
+
 def decide(
-    actor: User, change: StageChange, approve: bool, note: str, now: datetime
+    actor: User,
+    change: StageChange,
+    approve: bool,
+    note: str,
+    now: datetime,
+    *,
+    override: bool = False,
 ) -> StageChange:
-    """Approve (the factory moves) or refuse (with a reason) a pending request."""
+    """Approve (the factory moves) or refuse (with a reason) a pending request.
+
+    A request whose factory no longer qualifies is approved only as an override (the flag and
+    the note as its reason), so the request is decided rather than left in the way.
+    """
     scope.require(actor, "decide_stage_change")
     if change.decision != "pending":
         raise Conflict(_("This request was decided already."))
@@ -160,16 +178,24 @@ def decide(
     factory = change.factory
     if not approve and not note:
         raise _refuse(_("Say why the request is refused."), "note")
+    needed = False
     if approve:
         move = plan(factory, change.to_status, change.to_stage)
-        if _needs_override(factory, move, now):
-            raise _refuse(_("The factory is no longer eligible; promote it with an override."))
+        needed = _needs_override(factory, move, now)
+        _check_override(needed, override, note, "note")
     change.decision = "approved" if approve else "refused"
     change.decided_by_id, change.decided_at, change.decision_note = actor.id, now, note
+    if needed:
+        change.is_override = True
+        change.reason = change.reason or note  # an override's record states its reason
     if approve:
-        _apply(actor, factory, move, now)
+        _apply(actor, factory, move, change.reason or note, now)
     audit.record(
-        actor, "stage_change", change.id, "decide", {"decision": ("pending", change.decision)}
+        actor,
+        "stage_change",
+        change.id,
+        "override" if needed else "decide",
+        {"decision": ("pending", change.decision)},
     )
     _tell_the_outcome(change, factory)
     return change
@@ -191,14 +217,11 @@ def change_directly(
     if pending_request(factory) is not None:
         raise Conflict(_("A request for this factory waits for a decision: decide it first."))
     needed = _needs_override(factory, move, now)
-    if needed and not override:
-        raise _refuse(_("This move is an override: tick override and give the reason."), "override")
-    if override and not reason:
-        raise _refuse(_("An override needs a reason."), "reason")
+    _check_override(needed, override, reason, "reason")
     change = _new_change(factory, move, actor, reason, now)
     change.decision, change.decided_by_id, change.decided_at = "direct", actor.id, now
     change.is_override = needed
-    _apply(actor, factory, move, now)
+    _apply(actor, factory, move, reason, now)
     audit.record(
         actor,
         "stage_change",
@@ -226,15 +249,9 @@ def _new_change(factory: Factory, move: Move, actor: User, reason: str, now: dat
     return change
 
 
-def _apply(actor: User, factory: Factory, move: Move, now: datetime) -> None:
+def _apply(actor: User, factory: Factory, move: Move, reason: str, now: datetime) -> None:
     before = {"status": factory.status, "stage": factory.stage}
-    if factory.status == "paused" and factory.paused_at is not None:
-        # Paused days do not count as time in stage.
-        factory.paused_days += max(0, (now - factory.paused_at).days)
-        factory.paused_at = None
-    factory.status = move.to_status
-    if move.kind == "pause":
-        factory.paused_at = now
+    status.change_status(actor, factory, move.to_status, reason, now)
     if move.to_stage != before["stage"]:
         stages.enter_stage(factory, move.to_stage, now)
     eligibility.refresh(factory, now)

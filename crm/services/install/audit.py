@@ -1,16 +1,64 @@
-"""The audit log: who changed what, the changed fields only, personal fields marked."""
+"""The audit log: who changed what, the changed fields only, personal fields marked, and the
+factory each change belongs to (its history)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from crm.extensions import db
-from crm.models import AuditEntry, User
+from crm.models import (
+    AuditEntry,
+    Contact,
+    FollowUp,
+    Invitation,
+    MetricSnapshot,
+    StageChange,
+    Task,
+    User,
+    Visit,
+)
 
 Actor = User | str  # a user, or the name of the job acting as the system
+
+# The kinds of record that belong to a factory (besides "factory" itself): an entry about one
+# carries its factory, so that the factory's history finds it.
+FACTORY_RECORDS = {
+    "stage_change": StageChange,
+    "task": Task,
+    "visit": Visit,
+    "follow_up": FollowUp,
+    "contact": Contact,
+    "metric_snapshot": MetricSnapshot,
+    "invitation": Invitation,
+}
+
+
+def factory_of(record_type: str, record_id: int | None) -> int | None:
+    """The factory a record belongs to; the record is most often in the session already."""
+    if record_id is None:
+        return None
+    if record_type == "factory":
+        return record_id
+    model = FACTORY_RECORDS.get(record_type)
+    if model is None:
+        return None
+    with db.session.no_autoflush:
+        found = db.session.get(model, record_id)
+    return found.factory_id if found is not None else None
+
+
+def _factories_of(record_type: str, record_ids: list[int]) -> dict[int, int]:
+    """factory_of for many records of one kind: one query."""
+    if record_type == "factory":
+        return {record_id: record_id for record_id in record_ids}
+    model = FACTORY_RECORDS.get(record_type)
+    if model is None or not record_ids:
+        return {}
+    rows = db.session.execute(select(model.id, model.factory_id).where(model.id.in_(record_ids)))
+    return {key: value for key, value in rows}
 
 
 def record(
@@ -20,12 +68,15 @@ def record(
     action: str,
     changes: dict[str, tuple[Any, Any]] | None = None,
     personal: tuple[str, ...] = (),
+    factory_id: int | None = None,
 ) -> AuditEntry:
+    """`factory_id`: the factory the record belongs to, found from the record when not given."""
     entry = AuditEntry(
         actor_id=actor.id if isinstance(actor, User) else None,
         actor_job=actor if isinstance(actor, str) else None,
         record_type=record_type,
         record_id=record_id,
+        factory_id=factory_id if factory_id is not None else factory_of(record_type, record_id),
         action=action,
         changes={
             name: [plain_value(before), plain_value(after)]
@@ -67,7 +118,11 @@ def record_many(
     ]
     # The table's own insert: the ORM's bulk path costs more per row than the write itself.
     for start in range(0, len(rows), BULK_ROWS):
-        db.session.execute(insert(AuditEntry.__table__), rows[start : start + BULK_ROWS])
+        part = rows[start : start + BULK_ROWS]
+        factories = _factories_of(record_type, [row["record_id"] for row in part])
+        for row in part:
+            row["factory_id"] = factories.get(row["record_id"])
+        db.session.execute(insert(AuditEntry.__table__), part)
 
 
 def _plain(value: Any) -> Any:

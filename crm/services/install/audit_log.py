@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from crm import clock
 from crm.extensions import db
-from crm.models import AuditEntry, User
+from crm.models import AuditEntry, Factory, User
 from crm.services.accounts import auth as auth_service
 from crm.values import id_or_none, is_ascii_digits
 
@@ -29,6 +29,8 @@ class AuditFilters:
     action: str = ""
     since: date | None = None  # local days, both included
     until: date | None = None
+    factory: str = ""  # a factory's id or part of its name: its record and the records it holds
+    user_id: int | None = None  # entries made by this user or about them
 
 
 Cursor = tuple[datetime, int]
@@ -51,6 +53,20 @@ def filtered(filters: AuditFilters) -> Select:
         statement = statement.where(
             or_(AuditEntry.actor_job == actor, AuditEntry.actor_id.in_(users))
         )
+    factory = filters.factory.strip()
+    if is_ascii_digits(factory) and len(factory) < 10:
+        statement = statement.where(AuditEntry.factory_id == int(factory))
+    elif factory:
+        pattern = factory.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        named = select(Factory.id).where(func.lower(Factory.name).like(f"%{pattern}%", escape="\\"))
+        statement = statement.where(AuditEntry.factory_id.in_(named))
+    if filters.user_id is not None:
+        statement = statement.where(
+            or_(
+                AuditEntry.actor_id == filters.user_id,
+                and_(AuditEntry.record_type == "user", AuditEntry.record_id == filters.user_id),
+            )
+        )
     if filters.record_type:
         statement = statement.where(AuditEntry.record_type == filters.record_type)
     if filters.record_id is not None:
@@ -64,7 +80,7 @@ def filtered(filters: AuditFilters) -> Select:
     return statement
 
 
-def _newest_first(statement: Select, after: Cursor | None) -> Select:
+def newest_first(statement: Select, after: Cursor | None) -> Select:
     """Newest first, ties broken by id: entries with equal times never swap or repeat."""
     if after is not None:
         at, entry_id = after
@@ -80,7 +96,7 @@ def page(
     """One page of entries after the cursor, and the cursor of the next page (None at the end)."""
     rows = list(
         db.session.scalars(
-            _newest_first(filtered(filters), after)
+            newest_first(filtered(filters), after)
             .options(joinedload(AuditEntry.actor))
             .limit(size + 1)
         )
@@ -114,6 +130,12 @@ def choices() -> tuple[list[str], list[str]]:
     )
     actions = db.session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action))
     return list(kinds), list(actions)
+
+
+def user_choices() -> list[tuple[int, str]]:
+    """Every user by name, for the filter by user."""
+    rows = db.session.execute(select(User.id, User.name).order_by(User.name, User.id))
+    return [(key, value) for key, value in rows]
 
 
 EXPORT_HEADER = (

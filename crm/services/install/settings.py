@@ -14,7 +14,8 @@ DEFAULTS: dict[str, Any] = {
     "checkin_accuracy_m": 100,
     "position_max_age_s": 120,
     "freshness_days": 45,
-    "long_in_stage_days": {"elementary": 60, "junior": 120, "senior": 180, "university": 365},
+    # Each stage's expected time in days; a stage left out (University) is never long in stage.
+    "long_in_stage_days": {"elementary": 60, "junior": 120, "senior": 180},
     "photo_required_purposes": ["video_shoot"],
     "second_factor_required": False,
     "retention_days": 3650,

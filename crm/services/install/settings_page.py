@@ -108,9 +108,11 @@ def save(actor: User, posted: dict) -> int:
     values: dict[str, object] = {}
     for key, bound in NUMBERS.items():
         values[key] = _whole(posted.get(key), bound, errors, key)
+    # A stage's expected time left empty: that stage is never listed as long in stage.
     long_days = {
         stage: _whole(posted.get(field), LONG_IN_STAGE, errors, field)
         for field, stage in LONG_FIELDS.items()
+        if str(posted.get(field) or "").strip()
     }
     purposes = list(posted.get("photo_required_purposes") or [])
     unknown = [purpose for purpose in purposes if purpose not in PURPOSES]

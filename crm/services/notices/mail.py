@@ -49,7 +49,9 @@ EMAIL_KINDS = {
     "follow_up_due_soon": _l("A follow-up is due within the hour"),
     "follow_up_overdue": _l("A follow-up has become overdue"),
     "factory_stale": _l("A factory of mine has not been visited for too long"),
-    "factory_eligible": _l("A factory I manage is ready for its next stage"),
+    "factory_eligible": _l(
+        "Each morning, the factories I manage that became ready for their next stage"
+    ),
     "digest": _l("The weekly digest of my teams"),
 }
 DEFAULT_EMAIL_KINDS = ("follow_up_overdue", "factory_eligible", "digest")

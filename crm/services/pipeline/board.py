@@ -1,4 +1,4 @@
-"""The pipeline board: one column per status and stage, cards by the page, and its filters.
+"""The pipeline board: one column per status and stage, cards by the page, in its order.
 
 The flags are the factory list's (crm.services.factories.factory_list: stale, overdue, eligible, in
 SQL) plus *off-site*: an off-site check-in within the last OFFSITE_DAYS. A board costs the
@@ -6,67 +6,58 @@ same number of statements whatever the number of factories: one count per column
 one page of cards per column (with belt and owner joined), the cadences, and the checklist
 judged for every card on the board in one batch.
 
-Moving a card is crm.services.pipeline.board_moves.
+Moving a card is crm.services.pipeline.board_moves; the filters are
+crm.services.pipeline.board_filters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import Row, Select, and_, exists, func, select, true, union_all
+from sqlalchemy import Row, Select, case, func, select, union_all
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from crm import clock, scope
 from crm.errors import Invalid
 from crm.extensions import db
-from crm.models import STAGES, Belt, Factory, User, Visit, team_managers
+from crm.models import STAGES, Belt, Factory, StageChange, User
 from crm.services.factories.factory_list import (
-    eligible_condition,
     overdue_condition,
     stale_condition,
     stale_thresholds,
 )
 from crm.services.factories.factory_page import days_in_stage
 from crm.services.growth import eligibility
-from crm.values import id_or_none
 
-COLUMNS = ("prospect", *STAGES, "paused")
+# The filters live in their own module; these names are the board's too (the views use them).
+from crm.services.pipeline.board_filters import (  # noqa: F401
+    CATEGORY_MAX,
+    FLAGS,
+    OFFSITE_DAYS,
+    ORDERS,
+    BoardFilters,
+    belt_choices,
+    category_choices,
+    column_condition,
+    filtered,
+    flag_condition,
+    offsite_condition,
+    owner_condition,
+    rep_choices,
+)
+
+COLUMNS = ("prospect", *STAGES, "paused", "churned")
+# Columns the board draws folded until opened: a churned factory is seldom what a manager seeks.
+FOLDED = ("churned",)
 # A manager reads a board for its counts and the cards that need them (DESIGN.md "Who uses
 # it"): each column shows its first BOARD_CARDS, and "more" (or the column's own page, without
 # script) the rest CARDS_PER_PAGE at a time, so a board of 5,000 factories draws 60 cards.
 BOARD_CARDS = 10
 CARDS_PER_PAGE = 30
-FLAGS = ("stale", "overdue", "eligible", "offsite")
-ORDERS = ("waiting",)
-OFFSITE_DAYS = 90
-CATEGORY_MAX = 100
 EXPORT_CHUNK = 500
-
-
-@dataclass(frozen=True)
-class BoardFilters:
-    """What the board is narrowed to; every field is kept in the page's URL query."""
-
-    belt: str = ""  # a belt's id as text
-    rep: str = ""  # a rep's id as text, "unowned", or (for a rep) "mine"
-    category: str = ""
-    key: str = ""  # "yes": key accounts only, "no": the others
-    flag: str = ""  # one of FLAGS
-    order: str = ""  # "": by name; "waiting": the longest in stage first
-
-    @property
-    def active(self) -> int:
-        """How many filters narrow the board (the order aside)."""
-        return sum(1 for name, value in vars(self).items() if value and name != "order")
-
-    def query(self, **changes) -> dict[str, str]:
-        """The URL query of these filters (empty ones left out), with some fields changed."""
-        values = replace(self, **changes)
-        return {name: value for name, value in vars(values).items() if value}
 
 
 @dataclass
@@ -116,6 +107,11 @@ class Card:
     @property
     def column(self) -> str:
         return column_of(self.row)
+
+    @property
+    def pending(self) -> str | None:
+        """The column a pending request would move it to, if one waits for a decision."""
+        return self.row.pending
 
 
 @dataclass
@@ -170,71 +166,10 @@ def column_of(factory) -> str:
     return factory.stage if factory.status == "active" else factory.status
 
 
-def column_condition(column: str) -> ColumnElement[bool]:
-    if column in STAGES:
-        return and_(Factory.status == "active", Factory.stage == column)
-    if column == "prospect":
-        # A prospect has no stage (a check constraint); saying so lets a belt's prospects come
-        # in name order from the (belt, status, stage, name) index.
-        return and_(Factory.status == column, Factory.stage.is_(None))
-    if column in ("paused", "churned"):
-        return Factory.status == column
-    raise ValueError(f"unknown board column {column!r}")
-
-
-def offsite_condition(now: datetime) -> ColumnElement[bool]:
-    """An off-site check-in at the factory within the last OFFSITE_DAYS."""
-    return exists().where(
-        Visit.factory_id == Factory.id,
-        Visit.off_site.is_(True),
-        Visit.checked_in_at >= now - timedelta(days=OFFSITE_DAYS),
-    )
-
-
-def flag_condition(flag: str, now: datetime, thresholds: dict[str, datetime]):
-    if flag == "stale":
-        return stale_condition(thresholds)
-    if flag == "overdue":
-        return overdue_condition(now)
-    if flag == "eligible":
-        return eligible_condition()
-    if flag == "offsite":
-        return offsite_condition(now)
-    return true()
-
-
-def owner_condition(actor: User, rep: str) -> ColumnElement[bool]:
-    if rep == "unowned":
-        return Factory.owner_id.is_(None)
-    if rep == "mine":
-        return Factory.owner_id == actor.id
-    if (rep_id := id_or_none(rep)) is not None:
-        return Factory.owner_id == rep_id
-    return true()
-
-
-def filtered(
-    actor: User, filters: BoardFilters, now: datetime, thresholds: dict[str, datetime]
-) -> Select:
-    """The factories of the board: in the actor's scope, on a column, matching the filters."""
-    statement = scope.factories(actor, clock.today(now)).where(Factory.status != "churned")
-    if (belt_id := id_or_none(filters.belt)) is not None:
-        statement = statement.where(Factory.belt_id == belt_id)
-    if filters.category:
-        statement = statement.where(Factory.category == filters.category[:CATEGORY_MAX])
-    if filters.key == "yes":
-        statement = statement.where(Factory.is_key_account.is_(True))
-    elif filters.key == "no":
-        statement = statement.where(Factory.is_key_account.is_(False))
-    if filters.flag in FLAGS:
-        statement = statement.where(flag_condition(filters.flag, now, thresholds))
-    return statement.where(owner_condition(actor, filters.rep))
-
-
 def _order(statement: Select, order: str, column: str) -> Select:
-    """A column's order: by name (the default, which an index serves at any scale), or the
-    longest in its stage first (a prospect: the earliest created)."""
-    if order == "waiting":
+    """A column's order: the longest in its stage first (the default; a prospect: the earliest
+    created), or by name (which an index serves at any scale)."""
+    if order != "name":
         return statement.order_by(
             func.coalesce(Factory.stage_entered_at, Factory.created_at), Factory.id
         )
@@ -275,6 +210,23 @@ def build(actor: User, filters: BoardFilters, now: datetime) -> Board:
     for card in _cards(actor, filters, pages, now, thresholds):
         by_column[card.column].append(card)
     return Board([Column(code, totals[code], by_column[code]) for code in COLUMNS], filters)
+
+
+def card(
+    actor: User, factory_id: int, now: datetime, filters: BoardFilters | None = None
+) -> Card | None:
+    """One factory's card as the board draws it (after a move), or None when it is out of
+    scope or, moved, no longer matches the board's filters."""
+    thresholds = stale_thresholds(now)
+    chosen = filtered(actor, filters or BoardFilters(), now, thresholds)
+    chosen = chosen.where(Factory.id == factory_id)
+    statement = _card_select(chosen.with_only_columns(Factory.id), CARD_COLUMNS, now, thresholds)
+    row = db.session.execute(statement).first()
+    if row is None:
+        return None
+    cards = [_card(row, now)]
+    _judge(cards, now)
+    return cards[0]
 
 
 def column_cards(
@@ -327,6 +279,19 @@ def _cards(
 
 
 _Owner = aliased(User)
+
+
+def _pending() -> ColumnElement:
+    """The board column that the factory's pending request (at most one) would move it to."""
+    resting = StageChange.to_status.in_(("paused", "churned"))
+    return (
+        select(case((resting, StageChange.to_status), else_=StageChange.to_stage))
+        .where(StageChange.factory_id == Factory.id, StageChange.decision == "pending")
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 # What a card shows, as plain columns: a page of rows costs a fraction of Factory objects with
 # their belt and owner loaded.
 CARD_COLUMNS = (
@@ -343,6 +308,7 @@ CARD_COLUMNS = (
     Belt.name_en.label("belt_en"),
     Belt.name_zh.label("belt_zh"),
     _Owner.name.label("owner_name"),
+    _pending().label("pending"),
 )
 # What the export adds.
 EXPORT_COLUMNS = (
@@ -413,40 +379,3 @@ def _judge(cards: list[Card], now: datetime) -> None:
     judged = eligibility.progress([card.row for card in cards], now)
     for card in cards:
         card.required_done, card.required_total = judged[card.id]
-
-
-# --- the filters' choices ------------------------------------------------------------------
-
-
-def belt_choices(actor: User) -> list[Belt]:
-    """The belts a person may narrow the board to: those of their scope."""
-    statement = scope.belts(actor).order_by(Belt.code)
-    return list(db.session.scalars(statement))
-
-
-def rep_choices(actor: User) -> list[Row]:
-    """The reps a manager (their teams') or an admin (all) may narrow the board to, as rows of
-    their id, name and team."""
-    statement = (
-        select(User.id, User.name, User.team_id)
-        .where(User.role == "rep", User.active.is_(True))
-        .order_by(User.name)
-    )
-    if actor.role == "manager":
-        led = select(team_managers.c.team_id).where(team_managers.c.user_id == actor.id)
-        statement = statement.where(User.team_id.in_(led))
-    elif actor.role != "admin":
-        return []
-    return list(db.session.execute(statement))
-
-
-def category_choices(actor: User, now: datetime) -> list[str]:
-    statement = (
-        scope.factories(actor, clock.today(now))
-        .with_only_columns(Factory.category)
-        .where(Factory.category != "")
-        .distinct()
-        .order_by(Factory.category)
-        .limit(200)
-    )
-    return list(db.session.scalars(statement))

@@ -17,8 +17,8 @@ from crm.models import STAGES, Factory, StageChange, User
 from crm.services.growth import eligibility, promotions
 from crm.services.pipeline.board import COLUMNS, column_of
 
-# Where a card can be sent: the columns, and churned (from the card's menu only).
-TARGETS = (*COLUMNS, "churned")
+# Where a card can be sent: any of the board's columns (churned among them).
+TARGETS = COLUMNS
 
 
 @dataclass

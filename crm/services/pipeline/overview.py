@@ -11,8 +11,8 @@ from sqlalchemy.orm import joinedload
 from crm import clock, scope
 from crm.extensions import db
 from crm.models import STAGES, Belt, Factory, StageChange, User
-from crm.services.factories import drill
 from crm.services.growth import eligibility, promotions
+from crm.services.pipeline import drill
 
 
 @dataclass
@@ -72,21 +72,6 @@ def factory_count(user: User, on: date) -> int:
     return (
         db.session.scalar(select(func.count()).select_from(scope.factories(user, on).subquery()))
         or 0
-    )
-
-
-def pending_requests(user: User, on: date) -> list[StageChange]:
-    """Stage changes waiting for a decision on factories in the user's scope, oldest first."""
-    return list(
-        db.session.scalars(
-            scope.stage_changes(user, on)
-            .where(StageChange.decision == "pending")
-            .options(
-                joinedload(StageChange.factory).joinedload(Factory.belt),
-                joinedload(StageChange.requested_by),
-            )
-            .order_by(StageChange.requested_at)
-        )
     )
 
 

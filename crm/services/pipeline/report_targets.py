@@ -1,7 +1,7 @@
 """The reports' targets: per stage and measured target, how many active factories meet it, miss
 it, have no fresh figure or had it waived, judged as eligibility judges it. "Not met" is counted
 with target_condition, the very condition the factory list narrows with when the count is opened
-(crm.services.factories.drill), so the two cannot disagree.
+(crm.services.pipeline.drill), so the two cannot disagree.
 """
 
 from __future__ import annotations

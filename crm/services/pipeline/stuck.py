@@ -3,9 +3,11 @@ sorted by how long the factory has waited (longest first), in the actor's scope.
 
 Every list is one filtered, ordered SELECT (and a count), the conditions in SQL: stale and
 overdue are the factory list's (crm.services.factories.factory_list); *long in stage* is the time in
-stage without the paused days over the admin's limit for the stage (settings
-`long_in_stage_days`), for active factories; *eligible, not requested* is `eligible_since`
-set with no request pending.
+stage without the paused days over the stage's own expected time (the admin's setting
+`long_in_stage_days`; a stage without one, University by default, is never long), for active
+factories, the farthest past its expected time first; *eligible, not requested* is
+`eligible_since` set with no request pending. Each row carries the visit a manager planned for
+it, if any (crm.services.field.followups.planned).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from crm import clock, scope
 from crm.extensions import db
-from crm.models import STAGES, Factory, StageChange, User
+from crm.models import STAGES, Factory, FollowUp, StageChange, User
 from crm.models.types import UTCDateTime
 from crm.services.factories.factory_list import (
     eligible_condition,
@@ -30,6 +32,7 @@ from crm.services.factories.factory_list import (
     stale_thresholds,
 )
 from crm.services.factories.factory_page import days_in_stage
+from crm.services.field import followups
 from crm.services.install import settings
 from crm.values import id_or_none
 
@@ -91,7 +94,13 @@ class StuckRow:
     factory: Factory
     since: datetime | None  # since when it has waited
     days: int  # how long: no visit, overdue, in stage, or eligible for
-    limit: int | None = None  # long in stage: the stage's limit in days
+    limit: int | None = None  # long in stage: the stage's expected time in days
+    planned: FollowUp | None = None  # the visit a manager planned for the factory's rep
+
+    @property
+    def past(self) -> int:
+        """Long in stage: the days beyond the stage's expected time."""
+        return max(self.days - (self.limit or 0), 0)
 
 
 @dataclass
@@ -107,8 +116,18 @@ class StuckList:
 
 
 def long_limits() -> dict[str, int]:
+    """Each stage's expected time in days; a stage left empty is never long in stage."""
     limits = settings.get("long_in_stage_days") or {}
-    return {stage: int(limits[stage]) for stage in STAGES if stage in limits}
+    return {stage: int(limits[stage]) for stage in STAGES if limits.get(stage) not in (None, "")}
+
+
+def overshoot(now: datetime, limits: dict[str, int]):
+    """How many days past its stage's expected time a factory is (for the order)."""
+    if not limits:
+        return literal(0)
+    return time_in_stage(now) - case(
+        *((Factory.stage == stage, limit) for stage, limit in limits.items()), else_=0
+    )
 
 
 def time_in_stage(now: datetime):
@@ -206,10 +225,14 @@ def stuck_rows(
         .order_by(since.asc(), Factory.id)
     )
     if filters.kind == "long":
-        statement = statement.order_by(None).order_by(time_in_stage(now).desc(), Factory.id)
+        statement = statement.order_by(None).order_by(overshoot(now, limits).desc(), Factory.id)
     if size is not None:
         statement = statement.offset((page - 1) * size).limit(size)
-    return [_row(factory, filters.kind, now, limits) for factory in db.session.scalars(statement)]
+    rows = [_row(factory, filters.kind, now, limits) for factory in db.session.scalars(statement)]
+    planned = followups.planned([row.factory.id for row in rows])
+    for row in rows:
+        row.planned = planned.get(row.factory.id)
+    return rows
 
 
 def _row(factory: Factory, kind: str, now: datetime, limits: dict[str, int]) -> StuckRow:

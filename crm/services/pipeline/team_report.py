@@ -20,12 +20,12 @@ from crm import clock, scope
 from crm.clock import day_bounds
 from crm.extensions import db
 from crm.models import STAGES, Factory, StageChange, Task, User, Visit
-from crm.services.factories import drill
 from crm.services.factories.factory_list import (
     overdue_condition,
     stale_condition,
     stale_thresholds,
 )
+from crm.services.pipeline import drill
 
 OWNED_COLUMNS = ("prospect", *STAGES, "paused")
 SORTS = (

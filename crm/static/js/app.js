@@ -71,11 +71,14 @@ function holdSubmits(form, loading) {
 // A module the page could not fetch (the signal went while the page loaded, before the service
 // worker kept it) leaves the page as the server drew it: its forms post as plain forms, and the
 // failure is a warning, not an uncaught error.
+var pageModules = [];
 function load(path) {
-  return import(path).catch(function (error) {
+  var module = import(path).catch(function (error) {
     console.warn("Not loaded: " + path + " (" + error.message + ")");
     return null;
   });
+  pageModules.push(module);
+  return module;
 }
 
 // --- each page's own modules ---------------------------------------------------------------------
@@ -114,6 +117,9 @@ if (visitForm && window.indexedDB) {
 if (document.querySelector(".today-near-button[data-near-url], [data-route-form], [data-route-nearby]")) {
   load("./route.js");
 }
+if (document.querySelector("[data-role-fields]") && document.getElementById("role")) {
+  load("./user-form.js");
+}
 if (document.getElementById("prospect-form")) {
   load("./prospect-form.js");
 }
@@ -122,6 +128,9 @@ if (document.getElementById("board-dialog")) {
 }
 if (document.querySelector("[data-import-progress]")) {
   load("./imports.js");
+}
+if (document.querySelector("[data-bulk-approve]")) {
+  load("./requests.js");
 }
 // Offline (offline.js): the cached page's note, the working set kept at sign-in, signing out.
 // The visit form's distance to the factory; the portal's photos shrunk before they are sent.
@@ -136,3 +145,9 @@ if (shrinking.length) {
   var photoModule = load("./portal-photos.js");
   shrinking.forEach(function (form) { holdSubmits(form, photoModule); });
 }
+
+// Once every module the page asked for has come (or failed), the page says so: a tap from then on
+// goes through the modules' own handlers, not the early hold (the browser tests wait for this).
+Promise.all(pageModules).then(function () {
+  document.documentElement.setAttribute("data-modules", "ready");
+});

@@ -1,5 +1,6 @@
 // The pipeline board (pipeline/board.html). Dropping a card on another column opens the move
-// dialog and puts the card back: nothing moves until the dialog is confirmed. Each card's
+// dialog and puts the card back: nothing moves until the dialog is confirmed, and then the card
+// moves in the page as it stands. Each card's
 // "Move…" button opens the same dialog, which asks where to, without dragging. SortableJS
 // (loaded by the board page) gives drag by mouse and by touch; on touch a short press starts
 // it, so a finger can scroll.
@@ -21,8 +22,34 @@ function load(url) {
   }
 }
 
+// A confirmed move answers with the card in its new place, the counts and a message, swapped
+// in by id (pipeline/_moved.html): the page stays where it was, and the dialog closes.
+var statusTimer = null;
+function moved() {
+  var card = document.querySelector(".board-card-moved");
+  dialog.close();
+  if (card) {
+    card.querySelector(".board-move-button").focus({ preventScroll: true });
+    window.setTimeout(function () { card.classList.remove("board-card-moved"); }, 4000);
+  }
+  var status = document.getElementById("board-status");
+  window.clearTimeout(statusTimer);
+  statusTimer = window.setTimeout(function () { status.textContent = ""; }, 6000);
+}
+
+// "Show more" asks for the cards after those its column holds now: a move made in place may have
+// taken one out or put one in since the page was drawn.
+document.body.addEventListener("htmx:configRequest", function (event) {
+  var link = event.detail.elt;
+  if (!link.classList || !link.classList.contains("board-more")) { return; }
+  var url = new URL(event.detail.path, window.location.href);
+  url.searchParams.set("start", String(link.closest(".board-cards").querySelectorAll(".board-card").length));
+  event.detail.path = url.pathname + url.search;
+});
+
 document.body.addEventListener("htmx:afterSwap", function (event) {
-  if (event.detail.target === body) { openDialog(); }
+  if (event.detail.target !== body) { return; }
+  if (body.querySelector("[data-board-moved]")) { moved(); } else { openDialog(); }
 });
 body.addEventListener("click", function (event) {
   if (event.target.closest("[data-dialog-close]")) { dialog.close(); }

@@ -8,15 +8,21 @@ from flask_babel import gettext as _
 from crm import export, scope
 from crm.forms.admin import AuditFilterForm, set_choices
 from crm.services.install import audit_log
+from crm.values import id_or_none
 from crm.views import downloads
 from crm.views.admin import bp
+from crm.views.audit_words import AuditWords
 
 
 def _filters() -> tuple[AuditFilterForm, audit_log.AuditFilters]:
     form = AuditFilterForm(request.args)
     kinds, actions = audit_log.choices()
-    set_choices(form.record_type, [(kind, kind) for kind in kinds], _("Every kind"))
-    set_choices(form.action, [(action, action) for action in actions], _("Every action"))
+    words = AuditWords.for_entries([])
+    set_choices(form.user, audit_log.user_choices(), _("Everyone"))
+    set_choices(form.record_type, [(kind, words.kind(kind)) for kind in kinds], _("Every kind"))
+    set_choices(
+        form.action, [(action, words.action(action)) for action in actions], _("Every action")
+    )
     form.validate()  # a malformed value (a date, an id) is dropped and marked by its field
     filters = audit_log.AuditFilters(
         actor=(form.actor.data or "").strip()[:100],
@@ -25,6 +31,8 @@ def _filters() -> tuple[AuditFilterForm, audit_log.AuditFilters]:
         action=form.action.data or "",
         since=form.since.data if not form.since.errors else None,
         until=form.until.data if not form.until.errors else None,
+        factory=(form.factory.data or "").strip()[:100],
+        user_id=id_or_none(form.user.data),
     )
     return form, filters
 
@@ -42,6 +50,7 @@ def audit():
         "admin/audit.html",
         form=form,
         entries=entries,
+        words=AuditWords.for_entries(entries),
         next_after=audit_log.cursor_text(next_cursor) if next_cursor else None,
         first_page=after is None,
         query=query,

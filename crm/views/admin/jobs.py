@@ -35,6 +35,8 @@ def count_label(name: str) -> str:
         "follow_ups_created": _("Follow-ups created"),
         "stale_notified": _("Stale factories notified"),
         "eligible_notified": _("Eligibility notices"),
+        "eligible_found": _("Newly eligible factories"),
+        "eligible_summaries": _("Eligibility summaries"),
         "eligibility_lost": _("No longer eligible"),
         "digests": _("Digests"),
         "team_webhooks": _("Team group messages queued"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from crm import clock, scope
@@ -19,10 +20,12 @@ from crm.forms.admin import (
     ids,
     set_choices,
 )
-from crm.models import User
+from crm.models import Factory, User
 from crm.services.accounts import auth as auth_service
 from crm.services.accounts import lifecycle as accounts
 from crm.services.accounts import password_resets, teams
+from crm.services.accounts import users as user_service
+from crm.services.factories.reassign import Reassignment
 from crm.services.portal import invitations
 from crm.values import id_or_none, page_number
 from crm.views.admin import bp
@@ -62,8 +65,12 @@ def users():
 @scope.allow("admin")
 def new_user():
     form = _user_form()
-    user = form.validate_on_submit() and save_form(
-        form, lambda: accounts.create(current_user, _values(form))
+    valid = form.validate_on_submit()  # first: validating clears the fields' errors
+    found = _pick_factory(form) if request.method == "POST" else []
+    user = (
+        valid
+        and not form.factory_search.errors
+        and save_form(form, lambda: accounts.create(current_user, _values(form)))
     )
     if user:
         flash(
@@ -72,7 +79,13 @@ def new_user():
         )
         return redirect(url_for("admin.user", user_id=user.id), code=303)
     status = 422 if request.method == "POST" else 200
-    return render_template("admin/user_form.html", form=form, user=None), status
+    return render_template(
+        "admin/user_form.html",
+        form=form,
+        user=None,
+        factory_matches=found,
+        factory_choices_max=user_service.FACTORY_CHOICES_MAX,
+    ), status
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -82,13 +95,18 @@ def user(user_id: int):
     if request.method == "GET":
         return _user_page(user)
     form = _user_form(user)
-    saved = form.validate_on_submit() and save_form(
-        form, lambda: accounts.update_user(current_user, user, _values(form))
+    form.role.data = user.role  # a user's role is not edited here
+    valid = form.validate_on_submit()  # first: validating clears the fields' errors
+    found = _pick_factory(form)
+    saved = (
+        valid
+        and not form.factory_search.errors
+        and save_form(form, lambda: accounts.update_user(current_user, user, _values(form)))
     )
     if saved:
         flash(_("Saved: %(name)s.", name=user.name), "success")
         return redirect(url_for("admin.user", user_id=user.id), code=303)
-    return _user_page(user, form=form, status=422)
+    return _user_page(user, form=form, factory_matches=found, status=422)
 
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
@@ -104,13 +122,18 @@ def deactivate_user(user_id: int):
             chosen = request.form.get(f"belt_{belt.id}", "")
             if chosen:
                 per_belt[belt.id] = reps.get(chosen) or _any_user(chosen)
+        to_rep = reps.get(form.to_rep.data or "") or _any_user(form.to_rep.data)
+        per_belt = {key: value for key, value in per_belt.items() if value is not None}
+        confirmed = request.form.get("confirmed") == "1"
         try:
-            accounts.deactivate(
-                current_user,
-                user,
-                clock.now(),
-                to_rep=reps.get(form.to_rep.data or "") or _any_user(form.to_rep.data),
-                per_belt={key: value for key, value in per_belt.items() if value is not None},
+            if not confirmed:  # first the admin reads what moves, then confirms
+                handover = accounts.preview_deactivation(
+                    current_user, user, clock.now(), to_rep=to_rep, per_belt=per_belt
+                )
+                confirm = {"handover": handover, "fields": _taker_fields()}
+                return _user_page(user, deactivate=form, confirm=confirm)
+            moved = accounts.deactivate(
+                current_user, user, clock.now(), to_rep=to_rep, per_belt=per_belt
             )
         except Invalid as error:
             db.session.rollback()
@@ -123,9 +146,7 @@ def deactivate_user(user_id: int):
                 form.form_errors.append(error.message)
         else:
             db.session.commit()
-            flash(
-                _("%(name)s is deactivated and signed out everywhere.", name=user.name), "success"
-            )
+            flash(_deactivated_message(user, moved), "success")
             return redirect(url_for("admin.user", user_id=user.id), code=303)
     return _user_page(user, deactivate=form, belt_errors=belt_errors, status=422)
 
@@ -193,10 +214,55 @@ def _any_user(value: str | None) -> User | None:
 
 def _user_form(user: User | None = None) -> UserForm:
     form = UserForm(obj=user)
+    if user is None:  # no role is chosen for the admin: the form asks
+        set_choices(form.role, ROLE_LABELS.items(), _("Choose a role"))
     choices = [(team.id, team.name) for team in teams.all_teams()]
     set_choices(form.team_id, choices, _("No team"))
     set_choices(form.team_ids, choices)
     return form
+
+
+def _pick_factory(form: UserForm) -> list[Factory]:
+    """The factory a factory user's form names: searched by the text typed, kept when the search
+    finds one or the admin picked one of its matches; the matches when it finds several."""
+    text = (form.factory_search.data or "").strip()
+    if form.role.data != "factory" or not text:
+        return []
+    found = user_service.factory_choices(text, user_service.FACTORY_CHOICES_MAX + 1)
+    if form.factory_id.data in {factory.id for factory in found}:
+        return found
+    if len(found) == 1:
+        form.factory_id.data = found[0].id
+        return found
+    form.factory_id.data = None
+    form.factory_search.errors = [
+        _("Several factories match: choose one below.")
+        if found
+        else _("No factory matches this: try part of its name, its pinyin or its credit code.")
+    ]
+    return found
+
+
+def _taker_fields() -> dict[str, str]:
+    """The takers chosen, carried to the confirmation's form as they were sent."""
+    return {
+        name: value
+        for name, value in request.form.items()
+        if name == "to_rep" or name.startswith("belt_")
+    }
+
+
+def _deactivated_message(user: User, moved: Reassignment | None) -> str:
+    message = _("%(name)s is deactivated and signed out everywhere.", name=user.name)
+    if moved is None:
+        return message
+    handed = _(
+        "Handed over: %(factories)s, %(follow_ups)s, %(tasks)s.",
+        factories=ngettext("%(num)d factory", "%(num)d factories", moved.count),
+        follow_ups=ngettext("%(num)d open follow-up", "%(num)d open follow-ups", moved.follow_ups),
+        tasks=ngettext("%(num)d open task", "%(num)d open tasks", moved.tasks),
+    )
+    return f"{message} {handed}"
 
 
 def _values(form: UserForm) -> accounts.UserValues:
@@ -224,7 +290,15 @@ def _deactivate_form(user: User) -> DeactivateForm:
 
 
 def _user_page(
-    user: User, *, form=None, deactivate=None, belt_errors=None, reset_link=None, status=200
+    user: User,
+    *,
+    form=None,
+    deactivate=None,
+    belt_errors=None,
+    reset_link=None,
+    confirm=None,
+    factory_matches=(),
+    status=200,
 ):
     if form is None:
         form = _user_form(user)
@@ -243,6 +317,9 @@ def _user_page(
         work_belts=accounts.belts_of_work(user) if any(work.values()) else [],
         belt_errors=belt_errors or {},
         reset_link=reset_link,
+        confirm=confirm,
+        factory_matches=factory_matches,
+        factory_choices_max=user_service.FACTORY_CHOICES_MAX,
         sessions=len(auth_service.live_sessions(user)),
         invitations=invitations.open_made_by(user, clock.now()),
     ), status

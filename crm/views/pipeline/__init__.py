@@ -1,24 +1,21 @@
-"""Managers over their belts: the pipeline overview, and the queue of stage-change decisions.
+"""Managers over their belts: the pipeline overview, and the export of the decision queue.
 
-The board, the stuck factories, the team page, the reports and reassignment live in their
-own modules (crm/views/pipeline/*.py), registered on this blueprint.
+The decision queue itself, the board, the stuck factories, the team page, the reports and
+reassignment live in their own modules (crm/views/pipeline/*.py), registered on this blueprint.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 
 from crm import clock, export, scope
 from crm.clock import now, today
-from crm.forms.pipeline import BulkApproveForm, DecideForm
-from crm.services.growth import eligibility, promotions
+from crm.services.growth import eligibility
 from crm.services.pipeline import overview as pipeline
-from crm.values import ids_of
+from crm.services.pipeline import queue
 from crm.views import downloads
-from crm.views.errors import save_form
 from crm.views.templating import belt_name, column_label
 
 bp = Blueprint("pipeline", __name__, url_prefix="/pipeline")
@@ -38,80 +35,13 @@ def index():
     )
 
 
-def _requests_page(forms: dict | None = None, status: int = 200):
-    moment = now()
-    changes = pipeline.pending_requests(current_user, today(moment))
-    checks = eligibility.evaluate_many([change.factory for change in changes], moment)
-    forms = forms or {}
-    entries = [
-        (change, checks[change.factory_id], forms.get(change.id, DecideForm()))
-        for change in changes
-    ]
-    eligible = [
-        change for change, check, _form in entries if pipeline.bulk_approvable(change, check)
-    ]
-    return render_template(
-        "pipeline/requests.html",
-        entries=entries,
-        eligible=eligible,
-        bulk_form=BulkApproveForm(),
-    ), status
-
-
-@bp.route("/requests")
-@scope.allow("manage")
-def requests():
-    return _requests_page()
-
-
-@bp.route("/requests/<int:change_id>/decide", methods=["POST"])
-@scope.allow("manage")
-def decide(change_id: int):
-    moment = now()
-    change = scope.get_stage_change(current_user, change_id, today(moment))
-    form = DecideForm()
-    approve = form.decision.data == "approve"
-    decided = form.validate_on_submit() and save_form(
-        form, lambda: promotions.decide(current_user, change, approve, form.note.data, moment)
-    )
-    if not decided:
-        return _requests_page({change.id: form}, 422)
-    if decided.decision == "approved":
-        flash(_("Approved: %(name)s moves up.", name=change.factory.name), "success")
-    else:
-        flash(_("Refused: %(name)s stays.", name=change.factory.name), "info")
-    return redirect(url_for("pipeline.requests"), code=303)
-
-
-@bp.route("/requests/approve", methods=["POST"])
-@scope.allow("manage")
-def approve_eligible():
-    """Approve every ticked request whose factory is eligible; the others wait, and are named."""
-    form = BulkApproveForm()
-    ids = ids_of(request.form.getlist("change_ids"))
-    if not form.validate_on_submit() or not ids:
-        flash(_("Tick the eligible requests to approve first."), "warning")
-        return _requests_page(status=422)
-    result = save_form(form, lambda: pipeline.approve_eligible(current_user, ids, now()))
-    if result is None:
-        return _requests_page(status=422)
-    approved, skipped = result
-    if approved:
-        flash(
-            ngettext("Approved %(num)d request.", "Approved %(num)d requests.", len(approved)),
-            "success",
-        )
-    if skipped:
-        names = ", ".join(change.factory.name for change in skipped)
-        flash(_("Not approved, no longer eligible or decided: %(names)s.", names=names), "warning")
-    return redirect(url_for("pipeline.requests"), code=303)
-
-
 @bp.route("/requests/export")
 @scope.allow("manage")
 def export_requests():
+    """The queue under its filters (every page of it), as the queue shows them."""
     moment = now()
-    changes = pipeline.pending_requests(current_user, today(moment))
+    _form, filters = decisions.queue_filters()
+    changes = queue.every(current_user, filters, today(moment))
     checks = eligibility.evaluate_many([change.factory for change in changes], moment)
     header = [
         _("Request id"),
@@ -151,4 +81,12 @@ def _column(status: str | None, stage: str | None) -> str:
 
 
 # The other pipeline pages live in their own modules, on this blueprint.
-from crm.views.pipeline import board, leaves, reassign, reports, stuck, team  # noqa: E402,F401
+from crm.views.pipeline import (  # noqa: E402,F401
+    board,
+    decisions,
+    leaves,
+    reassign,
+    reports,
+    stuck,
+    team,
+)

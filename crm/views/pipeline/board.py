@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import clock, export, scope
-from crm.errors import Conflict
+from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.forms.pipeline import BoardFilterForm, MoveForm
 from crm.models import STAGES, Factory, StageChange
+from crm.services.factories import search as factory_search
+from crm.services.factories.search import SEARCH_MAX
 from crm.services.pipeline import board as board_service
 from crm.services.pipeline import board_moves
 from crm.values import PAGE_MAX, id_or_none, page_number, whole_or
@@ -51,6 +53,7 @@ class CardKit:
         self.locale = current_locale()
         self.words = words_once("board_card", _card_words)
         self._catalogue = get_translations()
+        self._columns: dict[str, str] = {}
 
     def days(self, column: str, days: int) -> str:
         if column == "prospect":
@@ -74,6 +77,12 @@ class CardKit:
     def move_label(self, name: str) -> str:
         return self.words["move_named"] % {"name": name}
 
+    def pending(self, column: str) -> str:
+        """A pending request's badge: where it asks the factory to go."""
+        if column not in self._columns:
+            self._columns[column] = column_label(column)
+        return self.words["pending"] % {"column": self._columns[column]}
+
 
 def _card_words() -> dict[str, str]:
     # Translated with their placeholders left in: each card's values go in by the kit.
@@ -87,6 +96,7 @@ def _card_words() -> dict[str, str]:
         "move": _("Move…"),
         "move_named": _("Move %(name)s"),
         "progress": _("%(done)d of %(total)d required done"),
+        "pending": _("Request waiting: to %(column)s"),
     }
 
 
@@ -114,6 +124,12 @@ def board_filters() -> tuple[BoardFilterForm, board_service.BoardFilters]:
         ],
     )
     rep = form.rep.data or ""
+    name = " ".join((form.q.data or "").split())[:SEARCH_MAX]
+    if name:
+        try:
+            factory_search.read_query(name)
+        except Invalid as error:
+            form.q.errors = [error.message]
     filters = board_service.BoardFilters(
         belt=(form.belt.data or "") if id_or_none(form.belt.data) else "",
         rep=rep if id_or_none(rep) or rep in ("unowned", "mine") else "",
@@ -121,6 +137,7 @@ def board_filters() -> tuple[BoardFilterForm, board_service.BoardFilters]:
         key=form.key.data if form.key.data in ("yes", "no") else "",
         flag=form.flag.data if form.flag.data in board_service.FLAGS else "",
         order=form.order.data if form.order.data in board_service.ORDERS else "",
+        q=name,
     )
     return form, filters
 
@@ -143,6 +160,7 @@ def board():
         form=form,
         filters=filters,
         kit=CardKit(filters),
+        folded=board_service.FOLDED,
     )
 
 
@@ -171,6 +189,7 @@ def move(factory_id: int):
     if request.method == "GET":
         return _move_page(factory, target, MoveForm(formdata=None, to=target), filters)
     form = MoveForm()
+    column_before = board_service.column_of(factory)
     try:
         moved = form.validate_on_submit() and save_form(
             form,
@@ -189,11 +208,29 @@ def move(factory_id: int):
         return _move_page(factory, target, form, filters, status=422 if is_htmx() else 409)
     if not moved:
         return _move_page(factory, target, form, filters, status=422)
-    flash(_moved_message(moved, factory), "success")
-    back = url_for("pipeline.board", **filters.query())
     if is_htmx():
-        return Response(status=204, headers={"HX-Redirect": back})
-    return redirect(back, code=303)
+        return _moved_in_place(moved, factory, column_before, filters)
+    flash(_moved_message(moved, factory), "success")
+    return redirect(url_for("pipeline.board", **filters.query()), code=303)
+
+
+def _moved_in_place(
+    change: StageChange, factory: Factory, column_before: str, filters: board_service.BoardFilters
+):
+    """The board's answer to a move made in its dialog: the card in its new place, the counts
+    and the message, swapped into the page as it stands (its scroll and opened columns kept)."""
+    moment = clock.now()
+    card = board_service.card(current_user, factory.id, moment, filters)
+    return render_template(
+        "pipeline/_moved.html",
+        card=card,
+        factory=factory,
+        column_before=column_before,
+        counts=board_service.counts(current_user, filters, moment),
+        message=_moved_message(change, factory),
+        filters=filters,
+        kit=CardKit(filters),
+    )
 
 
 def _move_page(

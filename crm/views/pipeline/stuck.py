@@ -1,5 +1,5 @@
-"""Stuck factories: the four lists, their export, and the one-click actions on a row (plan a
-visit for the factory's rep, reassign the factory)."""
+"""Stuck factories: the four lists, their export, and the actions on a row (plan a visit for
+the factory's rep, reassign the factory once the manager confirms, promote an eligible one)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,18 @@ from flask_login import current_user
 from crm import clock, export, scope
 from crm.errors import DomainError, Invalid
 from crm.extensions import db
-from crm.forms.pipeline import ReassignForm, ScheduleForm
+from crm.forms.pipeline import PromoteForm, ReassignForm, ScheduleForm
 from crm.models.stage import next_stage
 from crm.services.factories import reassign
 from crm.services.field import followups
+from crm.services.growth import promotions
 from crm.services.pipeline import board as board_service
 from crm.services.pipeline import stuck as stuck_service
 from crm.values import id_or_none, page_number
 from crm.views import downloads
 from crm.views.pipeline import bp
 from crm.views.security import local_path
-from crm.views.templating import belt_name, column_label
+from crm.views.templating import belt_name, column_label, stage_label
 
 
 def kind_labels() -> list[tuple[str, str]]:
@@ -38,7 +39,10 @@ def _intro(kind: str) -> str:
     return {
         "stale": _("No visit for twice the stage's cadence; the longest without a visit first."),
         "overdue": _("A follow-up is past due; the most overdue first."),
-        "long": _("In the same stage for longer than its limit (paused days left out)."),
+        "long": _(
+            "In the same stage for longer than the stage's expected time (paused days left "
+            "out); the farthest past it first."
+        ),
         "eligible": _("Every required item is met, but nobody has asked for the promotion."),
     }[kind]
 
@@ -153,6 +157,11 @@ def reassign_factory(factory_id: int):
         if not form.validate_on_submit():
             raise Invalid(_("Choose a rep of your teams."))
         rep = reassign.rep_in_scope(current_user, form.to_rep.data)
+        if form.confirmed.data != "yes":
+            # Nothing changes before the manager has seen who gets the factory and said so.
+            return render_template(
+                "pipeline/stuck_reassign.html", factory=factory, rep=rep, form=form, back=back
+            )
         reassign.reassign(current_user, [factory], rep, moment)
     except DomainError as error:
         db.session.rollback()
@@ -160,4 +169,31 @@ def reassign_factory(factory_id: int):
         return redirect(back, code=303)
     db.session.commit()
     flash(_("%(name)s is %(rep)s's now.", name=factory.name, rep=rep.name), "success")
+    return redirect(back, code=303)
+
+
+@bp.route("/factories/<int:factory_id>/promote", methods=["POST"])
+@scope.allow("manage")
+def promote_eligible(factory_id: int):
+    """The manager promotes an eligible factory one stage up at once, from the stuck list."""
+    moment = clock.now()
+    factory = scope.get_factory(current_user, factory_id, clock.today(moment))
+    form = PromoteForm()
+    back = local_path(form.next.data, under="/pipeline/") or url_for("pipeline.stuck")
+    to_stage = next_stage(factory.stage)
+    try:
+        if not form.validate_on_submit():
+            raise Invalid(_("The form expired; send it again."))
+        if to_stage is None or factory.status != "active":
+            raise Invalid(_("Only an active factory below the last stage can be promoted."))
+        promotions.change_directly(current_user, factory, "active", to_stage, "", False, moment)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(back, code=303)
+    db.session.commit()
+    flash(
+        _("%(name)s is in %(stage)s now.", name=factory.name, stage=stage_label(to_stage)),
+        "success",
+    )
     return redirect(back, code=303)
