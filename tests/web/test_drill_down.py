@@ -92,7 +92,10 @@ def listed(client, href: str) -> set[int]:
 
 def links_to_list(text: str) -> list[tuple[int, str]]:
     """Each (number, link) on a page where a number links to the factory list."""
-    found = re.findall(r'<a [^>]*href="(/factories/\?[^"]*)"[^>]*>\s*([^<]*?)\s*</a>', text)
+    found = re.findall(
+        r'<a [^>]*href="(/factories/\?[^"]*)"[^>]*>\s*(?:<span[^>]*>)?([^<]*?)\s*(?:</span>)?</a>',
+        text,
+    )
     result = []
     for href, label in found:
         number = re.search(r"(\d+)\s*$", label)

@@ -103,7 +103,7 @@ def test_the_board_export_holds_the_board_s_cards(client, world, query, file_for
     # lists its columns' counts open, together.
     text = client.get(f"/pipeline/board{query}").get_data(as_text=True)
     counted: set[int] = set()
-    for link in re.findall(r'class="board-count"[^>]*href="([^"]+)"', text):
+    for link in re.findall(r'class="board-count-link[^"]*" href="([^"]+)"', text):
         counted |= listed(client, link)
     assert sorted(ids_in(rows, "Id")) == sorted(counted)
     drawn = re.findall(r'class="board-card-name" href="/factories/(\d+)"', text)

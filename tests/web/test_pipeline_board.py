@@ -87,7 +87,7 @@ def text_of(response) -> str:
 def column_counts(page: str) -> dict[str, int]:
     found = re.findall(
         r'<h2 class="board-column-title" id="board-title-(\w+)">[^<]*</h2>\s*'
-        r'<(?:span|a) class="board-count"[^>]*>(\d+)</(?:span|a)>',
+        r'(?:<a class="board-count-link"[^>]*>)?<span class="board-count"[^>]*>(\d+)</span>',
         page,
     )
     return {code: int(count) for code, count in found}
