@@ -293,6 +293,7 @@ def _list_page(*, alert: str | None = None, status: int = 200):
             ("overdue", _("Overdue follow-up")),
             ("stale", _("Stale: not visited for too long")),
             ("eligible", _("Ready to promote")),
+            ("offsite", _("Off-site check-ins")),
         ],
         owner_choices=_owner_choices(),
     )
@@ -302,6 +303,7 @@ def _list_page(*, alert: str | None = None, status: int = 200):
         status=form.status.data or "",
         flag=form.flag.data or "",
         owner=form.owner.data or "",
+        **factory_drill.drilled_filters(),
         page=page_number(request.args.get("page")),
         after=id_or_none(request.args.get("after")),
         before=id_or_none(request.args.get("before")),
@@ -313,6 +315,7 @@ def _list_page(*, alert: str | None = None, status: int = 200):
         form=form,
         listing=listing,
         filters=listing.filters,
+        chips=factory_drill.drilled_chips(listing.filters),
         alert=alert,
         count_cap=format_decimal(factory_list.COUNT_CAP),
     )
@@ -456,6 +459,7 @@ def _moved_message(change: StageChange) -> str:
 from crm.views import (  # noqa: E402,F401
     factories_export,
     factory_closures,
+    factory_drill,
     factory_history,
     prospects,
 )

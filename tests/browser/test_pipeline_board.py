@@ -83,7 +83,7 @@ def test_board_shows_columns_and_a_card_moves_by_its_menu(
     sign_in(page, board_world["manager"])
     page.goto("/pipeline/board")
     expect(page.get_by_role("heading", name="Pipeline board", level=1)).to_be_visible()
-    expect(page.locator("#board-title-elementary + .board-count")).to_have_text("2")
+    expect(page.locator("#board-count-elementary")).to_have_text("2")
     expect(card(page, ELIGIBLE).get_by_text("Ready to promote")).to_be_visible()
     expect(card(page, ELIGIBLE).get_by_text("4 of 4 required done")).to_be_visible()
     page_guard.check(page)

@@ -149,6 +149,7 @@ def build_world(db_session) -> World:
         "token": token,
         "invitation_id": revocable.id,  # factory A's invitation: its users' and the admin's
         "user_id": rep_owner.id,  # the admin's user page (deactivating A's rep needs a taker)
+        "rep_id": rep_owner.id,  # A's rep's week on the team page: their manager's and the admin's
         "belt_id": belt_a.id,
         "session_id": device.id,
         "token_id": api_tokens.create(rep_owner, "matrix", None).token.id,

@@ -223,7 +223,7 @@ def test_filters_never_reach_beyond_the_managers_scope(client, world):
     page = text_of(client.get(f"/pipeline/requests?belt={world['other_belt'].id}"))
     assert cards_shown(page) == [] and "Elsewhere Co." not in page
     assert "Elsewhere Co." not in text_of(client.get("/pipeline/requests"))
-    export = client.get(f"/pipeline/requests/export?belt={world['other_belt'].id}")
+    export = client.get(f"/pipeline/requests/export?format=csv&belt={world['other_belt'].id}")
     assert "Elsewhere Co." not in export.get_data(as_text=True)
 
 
@@ -250,9 +250,9 @@ def test_a_bad_day_is_refused_by_its_field(client, world):
 
 def test_the_export_keeps_the_queues_filters(client, world):
     sign_in(client, world["manager"].email)
-    everything = client.get("/pipeline/requests/export").get_data(as_text=True)
+    everything = client.get("/pipeline/requests/export?format=csv").get_data(as_text=True)
     assert "Yongkang Cups Co." in everything and "Anji Pans Ltd." in everything
-    one_belt = client.get(f"/pipeline/requests/export?belt={world['belt'].id}")
+    one_belt = client.get(f"/pipeline/requests/export?format=csv&belt={world['belt'].id}")
     text = one_belt.get_data(as_text=True)
     assert "Yongkang Cups Co." in text and "Anji Pans Ltd." not in text
 

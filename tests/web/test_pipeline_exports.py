@@ -77,28 +77,29 @@ def card_names(page: str) -> list[str]:
 def test_board_export_rows_match_the_board_in_its_order(client, world):
     sign_in(client, world["manager"].email)
     page = client.get("/pipeline/board").get_data(as_text=True)
-    rows = read_csv(client.get("/pipeline/board/export"))
+    rows = read_csv(client.get("/pipeline/board/export?format=csv"))
     header, body = rows[0], rows[1:]
-    assert header[:3] == ["Column", "Factory", "Credit code"]
-    assert [row[1].removeprefix("'") for row in body] == card_names(page)
-    chinese = next(row for row in body if row[1] == CHINESE)
-    assert chinese[0] == "Junior high" and chinese[4] == "五金"
+    assert header[:4] == ["Column", "Id", "Factory", "Credit code"]
+    assert [row[2].removeprefix("'") for row in body] == card_names(page)
+    chinese = next(row for row in body if row[2] == CHINESE)
+    assert chinese[0] == "Junior high" and chinese[header.index("Category")] == "五金"
+    assert chinese[1] == str(world["chinese"].id)
     assert chinese[header.index("Off-site check-ins")] == "yes"
-    assert next(row for row in body if row[1] == "'=HYPERLINK(1)")  # neutralised
+    assert next(row for row in body if row[2] == "'=HYPERLINK(1)")  # neutralised
 
 
 def test_board_export_keeps_the_filters_and_the_scope(client, world):
     sign_in(client, world["manager"].email)
-    rows = read_csv(client.get("/pipeline/board/export?flag=stale"))
-    assert [row[1] for row in rows[1:]] == ["Stale Works"]
-    everything = read_csv(client.get("/pipeline/board/export"))
-    assert "Team B Factory" not in {row[1] for row in everything}
+    rows = read_csv(client.get("/pipeline/board/export?format=csv&flag=stale"))
+    assert [row[2] for row in rows[1:]] == ["Stale Works"]
+    everything = read_csv(client.get("/pipeline/board/export?format=csv"))
+    assert "Team B Factory" not in {row[2] for row in everything}
 
 
 def test_the_manager_of_other_belts_exports_only_theirs(app, world):
     other = app.test_client()
     sign_in(other, world["manager_b"].email)
-    names = {row[1] for row in read_csv(other.get("/pipeline/board/export"))[1:]}
+    names = {row[2] for row in read_csv(other.get("/pipeline/board/export?format=csv"))[1:]}
     assert names == {"Team B Factory", "Team B Stale"}
 
 
@@ -112,18 +113,18 @@ def test_stuck_export_matches_the_stuck_list(client, world):
     sign_in(client, world["manager"].email)
     page = html.unescape(client.get("/pipeline/stuck?kind=stale").get_data(as_text=True))
     shown = re.findall(r'class="stuck-name" href="[^"]+">([^<]+)</a>', page)
-    rows = read_csv(client.get("/pipeline/stuck/export?kind=stale"))
-    assert [row[1] for row in rows[1:]] == shown == ["Stale Works"]
-    assert rows[1][0] == "Stale" and rows[1][6] == "90"
+    rows = read_csv(client.get("/pipeline/stuck/export?format=csv&kind=stale"))
+    assert [row[2] for row in rows[1:]] == shown == ["Stale Works"]
+    assert rows[1][0] == "Stale" and rows[1][rows[0].index("Days")] == "90"
 
 
 def test_team_export_matches_the_team_page(client, world):
     sign_in(client, world["manager"].email)
     query = "?start=2026-11-01&end=2026-11-25"
     page = client.get("/pipeline/team" + query).get_data(as_text=True)
-    rows = read_csv(client.get("/pipeline/team/export" + query))
+    rows = read_csv(client.get("/pipeline/team/export?format=csv&" + query[1:]))
     header, body = rows[0], rows[1:]
-    assert [row[0] for row in body] == [world["rep"].name]
+    assert [row[1] for row in body] == [world["rep"].name]
     assert world["rep"].name in page
     row = dict(zip(header, body[0], strict=True))
     assert row["Visits"] == "2" and row["Off-site check-ins"] == "1"
@@ -137,20 +138,20 @@ def test_requests_export_lists_the_queue_with_its_eligibility(client, world):
     promotions.request_change(world["rep"], factory, "paused", None, "工厂放假", NOW)
     db.session.commit()
     sign_in(client, world["manager"].email)
-    rows = read_csv(client.get("/pipeline/requests/export"))
-    assert rows[1][0] == CHINESE and rows[1][3] == "Paused" and rows[1][6] == "工厂放假"
+    rows = read_csv(client.get("/pipeline/requests/export?format=csv"))
+    assert rows[1][2] == CHINESE and rows[1][5] == "Paused" and rows[1][8] == "工厂放假"
 
 
 @pytest.mark.parametrize("report", ["stages", "conversion", "belts", "visits", "targets"])
 def test_every_report_exports_as_csv(client, world, report):
     sign_in(client, world["manager"].email)
-    rows = read_csv(client.get(f"/pipeline/reports/export?report={report}"))
+    rows = read_csv(client.get(f"/pipeline/reports/export?format=csv&report={report}"))
     assert rows[0]
 
 
 def test_the_stages_report_export_counts_the_factories_of_scope(client, world):
     sign_in(client, world["manager"].email)
-    rows = read_csv(client.get("/pipeline/reports/export?report=stages"))
+    rows = read_csv(client.get("/pipeline/reports/export?format=csv&report=stages"))
     header, last = rows[0], rows[-1]
     assert last[0] == "2026-11"
     counts = dict(zip(header[1:], map(int, last[1:]), strict=True))

@@ -74,6 +74,15 @@ class Filters:
     status: str = ""
     flag: str = ""
     owner: str = ""  # "", "mine", "unowned", or a rep's id as text (managers and admins)
+    # What the manager's counts open (crm.services.pipeline.drill): a belt's id, a pipeline
+    # column (prospect, a stage, paused, churned), a stuck list, a board's category and key,
+    # a report's target not met.
+    belt: str = ""
+    column: str = ""
+    stuck: str = ""
+    category: str = ""
+    key: str = ""
+    target: str = ""  # a report's "not met": "<stage>:<the target's English title>"
     page: int = 1
     # A cursor: the page after the row of this id, or before it (in name-then-id order).
     after: int | None = None
@@ -85,7 +94,13 @@ class Filters:
     @property
     def active(self) -> int:
         """How many filters narrow the list (the search aside): shown on the folded form."""
-        return sum(1 for value in (self.stage, self.status, self.flag, self.owner) if value)
+        narrowing = (self.stage, self.status, self.flag, self.owner, *self.drilled)
+        return sum(1 for value in narrowing if value)
+
+    @property
+    def drilled(self) -> tuple[str, ...]:
+        """The filters a count opened the list with (not on the form: shown as chips)."""
+        return (self.belt, self.column, self.stuck, self.category, self.key, self.target)
 
     def query(self, **changes) -> dict[str, str | int]:
         """The URL query of these filters (empty ones left out), with some fields changed."""
@@ -96,6 +111,12 @@ class Filters:
             "status": values.status,
             "flag": values.flag,
             "owner": values.owner,
+            "belt": values.belt,
+            "column": values.column,
+            "stuck": values.stuck,
+            "category": values.category,
+            "key": values.key,
+            "target": values.target,
         }
         query: dict[str, str | int] = {name: value for name, value in fields.items() if value}
         if values.after:
@@ -436,7 +457,16 @@ def _conditions(
         conditions.append(overdue_condition(now))
     elif filters.flag == "eligible":
         conditions.append(eligible_condition())
+    if filters.drilled or filters.flag == "offsite":
+        from crm.services.pipeline import drill  # its conditions are the counting pages'
+
+        conditions.extend(drill.conditions(filters, now, thresholds))
     return conditions
+
+
+def conditions(actor: User, filters: Filters, now: datetime) -> list[ColumnElement[bool]]:
+    """The list's filters as conditions (the scope apart): what a count shares with its list."""
+    return _conditions(actor, filters, now, stale_thresholds(now))
 
 
 def may_narrow_to_owner(actor: User, owner: str) -> bool:

@@ -317,6 +317,8 @@ EXPORT_COLUMNS = (
     Factory.category,
     Factory.last_visit_at,
     Factory.next_follow_up_at,
+    Factory.belt_id,
+    Factory.owner_id,
 )
 
 

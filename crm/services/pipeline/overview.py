@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from crm import clock, scope
 from crm.extensions import db
-from crm.models import STAGES, Belt, StageChange, User
+from crm.models import STAGES, Belt, Factory, StageChange, User
 from crm.services.growth import eligibility, promotions
+from crm.services.pipeline import drill
 
 
 @dataclass
@@ -25,25 +26,27 @@ def stage_columns() -> tuple[str, ...]:
     return ("prospect", *STAGES, "paused", "churned")
 
 
-def _column(status: str, stage: str | None) -> str:
-    # Paused and churned factories keep a stage, but the pipeline shows them apart.
-    return stage if status == "active" else status
-
-
 def counts_by_belt(user: User, on: date) -> tuple[list[BeltRow], dict[str, int]]:
-    """Factory counts per belt and column, limited to the user's scope, and the totals."""
-    in_scope = scope.factories(user, on).subquery()
+    """Factory counts per belt and column, limited to the user's scope, and the totals.
+
+    Each column is counted with the condition that the factory list narrows with when the
+    count is opened (drill.column_condition), so a count and its list cannot disagree."""
+    columns = stage_columns()
+    sums = [
+        func.coalesce(func.sum(case((drill.column_condition(column), 1), else_=0)), 0)
+        for column in columns
+    ]
     rows = db.session.execute(
-        select(in_scope.c.belt_id, in_scope.c.status, in_scope.c.stage, func.count()).group_by(
-            in_scope.c.belt_id, in_scope.c.status, in_scope.c.stage
-        )
+        scope.factories(user, on)
+        .with_only_columns(Factory.belt_id, *sums)
+        .group_by(Factory.belt_id)
     ).all()
     per_belt: dict[int, dict[str, int]] = {}
-    totals = dict.fromkeys(stage_columns(), 0)
-    for belt_id, status, stage, count in rows:
-        column = _column(status, stage)
-        per_belt.setdefault(belt_id, dict.fromkeys(stage_columns(), 0))[column] += count
-        totals[column] += count
+    totals = dict.fromkeys(columns, 0)
+    for belt_id, *counts in rows:
+        per_belt[belt_id] = dict(zip(columns, (int(count) for count in counts), strict=True))
+        for column, count in per_belt[belt_id].items():
+            totals[column] += count
     belts = db.session.scalars(
         select(Belt).where(Belt.id.in_(list(per_belt))).order_by(Belt.code)
     ).all()

@@ -13,16 +13,13 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from types import SimpleNamespace
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, select
 
 from crm import clock, scope
 from crm.clock import day_bounds
 from crm.extensions import db
-from crm.models import STAGES, Belt, Factory, MetricSnapshot, StageChange, Task, User, Visit
-from crm.services.growth import eligibility
-from crm.services.install import settings
+from crm.models import STAGES, Belt, Factory, StageChange, User, Visit
 
 APPLIED = ("approved", "direct")
 TREND_COLUMNS = ("prospect", *STAGES, "paused")
@@ -31,15 +28,54 @@ WEEKS = 12
 QUARTERS = 4
 
 
-def _scoped(actor: User, belt_id: int | None, now: datetime) -> Select:
+GRANULARITIES = ("day", "week", "month")
+# At most this many bars in a chart: a longer period is asked for by a coarser granularity.
+MAX_BUCKETS = 62
+
+
+@dataclass(frozen=True)
+class Narrow:
+    """What a report is narrowed to: one belt, one rep's factories (their owner), or both."""
+
+    belt_id: int | None = None
+    rep_id: int | None = None
+
+
+def _narrow(value: Narrow | int | None) -> Narrow:
+    return value if isinstance(value, Narrow) else Narrow(belt_id=value)
+
+
+def _scoped(actor: User, belt_id: Narrow | int | None, now: datetime) -> Select:
+    """The factories in the actor's scope, narrowed to a belt (an id) or by a Narrow."""
+    narrow = _narrow(belt_id)
     statement = scope.factories(actor, clock.today(now))
-    if belt_id is not None:
-        statement = statement.where(Factory.belt_id == belt_id)
+    if narrow.belt_id is not None:
+        statement = statement.where(Factory.belt_id == narrow.belt_id)
+    if narrow.rep_id is not None:
+        statement = statement.where(Factory.owner_id == narrow.rep_id)
     return statement
 
 
-def _ids(actor: User, belt_id: int | None, now: datetime) -> Select:
+def _ids(actor: User, belt_id: Narrow | int | None, now: datetime) -> Select:
     return _scoped(actor, belt_id, now).with_only_columns(Factory.id)
+
+
+def buckets(start: date, end: date, granularity: str) -> list[date]:
+    """The first day of each day, week (its Monday) or month from `start` to `end`."""
+    if granularity == "month":
+        first, last = start.replace(day=1), end.replace(day=1)
+        count = (last.year - first.year) * 12 + last.month - first.month + 1
+        return [_shift_month(first, index) for index in range(count)]
+    step = 7 if granularity == "week" else 1
+    first = start - timedelta(days=start.weekday()) if granularity == "week" else start
+    return [first + timedelta(days=day) for day in range(0, (end - first).days + 1, step)]
+
+
+def bucket_after(first: date, granularity: str) -> date:
+    """The first day of the bucket after the one starting on `first`."""
+    if granularity == "month":
+        return _shift_month(first, 1)
+    return first + timedelta(days=7 if granularity == "week" else 1)
 
 
 def _shift_month(month: date, by: int) -> date:
@@ -52,8 +88,9 @@ def _shift_month(month: date, by: int) -> date:
 
 @dataclass
 class StageTrend:
-    months: list[date]  # each month's first day, oldest first
-    counts: list[dict[str, int]]  # per month: column -> factories at its end (or now)
+    months: list[date]  # each period's first day (a month's, by default), oldest first
+    counts: list[dict[str, int]]  # per period: column -> factories at its end (or now)
+    granularity: str = "month"
 
     @property
     def highest(self) -> int:
@@ -61,7 +98,12 @@ class StageTrend:
 
 
 def stages_over_time(
-    actor: User, belt_id: int | None, now: datetime, months: int = MONTHS
+    actor: User,
+    belt_id: Narrow | int | None,
+    now: datetime,
+    months: int = MONTHS,
+    *,
+    period: tuple[date, date, str] | None = None,
 ) -> StageTrend:
     """How many factories sat in each column at the end of each of the last months.
 
@@ -71,9 +113,14 @@ def stages_over_time(
     column at a month-end is its column now with every later change undone; the chain of
     changes holds (each starts from where the one before ended), so the sums suffice.
     """
-    this_month = clock.today(now).replace(day=1)
-    firsts = [_shift_month(this_month, -back) for back in range(months - 1, -1, -1)]
-    ends = [min(day_bounds(_shift_month(first, 1))[0], now) for first in firsts]
+    granularity, until = "month", now
+    if period is None:
+        this_month = clock.today(now).replace(day=1)
+        firsts = [_shift_month(this_month, -back) for back in range(months - 1, -1, -1)]
+    else:
+        start, end, granularity = period
+        firsts, until = buckets(start, end, granularity), min(day_bounds(end)[1], now)
+    ends = [min(day_bounds(bucket_after(first, granularity))[0], until) for first in firsts]
 
     def after(column) -> ColumnElement[int]:
         """How many of the month-ends the instant falls after (0: none, `months`: all)."""
@@ -121,7 +168,7 @@ def stages_over_time(
         for index in range(born, later):
             _add(counts[index], to_status, to_stage, -count)
             _add(counts[index], from_status, from_stage, count)
-    return StageTrend(firsts, counts)
+    return StageTrend(firsts, counts, granularity)
 
 
 def _add(counts: dict[str, int], status: str | None, stage: str | None, number: int) -> None:
@@ -170,7 +217,7 @@ def quarter_of(day: date) -> str:
 
 
 def conversion(
-    actor: User, belt_id: int | None, now: datetime, quarters: int = QUARTERS
+    actor: User, belt_id: Narrow | int | None, now: datetime, quarters: int = QUARTERS
 ) -> Conversion:
     """Of the factories that entered each stage in each of the last quarters, how many moved on
     to a later stage, and the median days they spent in it (for those that left it)."""
@@ -260,8 +307,9 @@ def _later(stage: str | None, than: str) -> bool:
 
 @dataclass
 class VisitWeeks:
-    weeks: list[date]  # each week's Monday, oldest first
+    weeks: list[date]  # each week's Monday (each period's first day), oldest first
     rows: list[tuple[User, list[int]]]  # per rep: visits in each week
+    granularity: str = "week"
 
     @property
     def highest(self) -> int:
@@ -269,17 +317,30 @@ class VisitWeeks:
 
 
 def visits_per_week(
-    actor: User, belt_id: int | None, now: datetime, weeks: int = WEEKS
+    actor: User,
+    belt_id: Narrow | int | None,
+    now: datetime,
+    weeks: int = WEEKS,
+    *,
+    period: tuple[date, date, str] | None = None,
 ) -> VisitWeeks:
-    """Visits to factories in scope per rep and week (Monday to Sunday, install time)."""
-    today = clock.today(now)
-    monday = today - timedelta(days=today.weekday())
-    mondays = [monday - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
-    bounds = [day_bounds(day)[0] for day in mondays] + [day_bounds(monday + timedelta(days=7))[0]]
-    bucket = case(
-        *((Visit.checked_in_at < bound, index) for index, bound in enumerate(bounds[1:-1])),
-        else_=weeks - 1,
-    ).label("week")
+    """Visits to factories in scope per rep and week (Monday to Sunday, install time), or per
+    day, week or month of a period (from its first day to its last)."""
+    granularity = "week"
+    if period is None:
+        today = clock.today(now)
+        monday = today - timedelta(days=today.weekday())
+        mondays = [monday - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
+        bounds = [day_bounds(day)[0] for day in mondays]
+        bounds.append(day_bounds(monday + timedelta(days=7))[0])
+    else:
+        start, end, granularity = period
+        mondays = buckets(start, end, granularity)
+        bounds = [day_bounds(start)[0], *(day_bounds(day)[0] for day in mondays[1:])]
+        bounds.append(day_bounds(end)[1])
+    weeks = len(mondays)
+    whens = [(Visit.checked_in_at < bound, index) for index, bound in enumerate(bounds[1:-1])]
+    bucket = (case(*whens, else_=weeks - 1) if whens else literal(0)).label("week")
     rows = db.session.execute(
         select(Visit.rep_id, bucket, func.count())
         .where(
@@ -294,99 +355,16 @@ def visits_per_week(
         counts.setdefault(rep_id, [0] * weeks)[int(week)] += count
     reps = db.session.scalars(select(User).where(User.id.in_(list(counts)))).all()
     ordered = sorted(reps, key=lambda rep: (-sum(counts[rep.id]), rep.name))
-    return VisitWeeks(mondays, [(rep, counts[rep.id]) for rep in ordered])
+    return VisitWeeks(mondays, [(rep, counts[rep.id]) for rep in ordered], granularity)
 
 
-# --- target attainment per stage ------------------------------------------------------------
+# The targets report lives in its own module (report_targets), answered from here too.
+_TARGETS = ("Attainment", "target_attainment", "target_condition")
 
 
-@dataclass
-class Attainment:
-    """One measured target of a stage, over the active factories in that stage."""
+def __getattr__(name: str):
+    if name in _TARGETS:
+        from crm.services.pipeline import report_targets
 
-    stage: str
-    title_en: str
-    title_zh: str
-    met: int = 0
-    not_met: int = 0
-    no_data: int = 0  # no figure, or figures too old
-    waived: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.met + self.not_met + self.no_data + self.waived
-
-    @property
-    def rate(self) -> int | None:
-        judged = self.met + self.not_met + self.no_data
-        return round(100 * self.met / judged) if judged else None
-
-    def title_for(self, locale: str) -> str:
-        return self.title_zh if locale.startswith("zh") else self.title_en
-
-
-def target_attainment(actor: User, belt_id: int | None, now: datetime) -> list[Attainment]:
-    """Per stage and measured target: the share of active factories in the stage meeting it,
-    judged as eligibility judges it (the latest figure, fresh enough)."""
-    in_scope = _ids(actor, belt_id, now)
-    newest = (
-        select(
-            MetricSnapshot.factory_id,
-            MetricSnapshot.metric_code,
-            func.max(MetricSnapshot.month).label("month"),
-        )
-        .where(MetricSnapshot.factory_id.in_(in_scope))
-        .group_by(MetricSnapshot.factory_id, MetricSnapshot.metric_code)
-        .subquery()
-    )
-    statement = (
-        select(
-            Task.stage,
-            Task.title_en,
-            Task.title_zh,
-            Task.status,
-            Task.comparison,
-            Task.target_value,
-            MetricSnapshot.value,
-            MetricSnapshot.month,
-        )
-        .join(Factory, Factory.id == Task.factory_id)
-        .outerjoin(
-            newest,
-            and_(newest.c.factory_id == Task.factory_id, newest.c.metric_code == Task.metric_code),
-        )
-        .outerjoin(
-            MetricSnapshot,
-            and_(
-                MetricSnapshot.factory_id == Task.factory_id,
-                MetricSnapshot.metric_code == Task.metric_code,
-                MetricSnapshot.month == newest.c.month,
-            ),
-        )
-        .where(
-            Task.kind == "measured",
-            Task.stage == Factory.stage,
-            Factory.status == "active",
-            Task.factory_id.in_(in_scope),
-        )
-        .execution_options(yield_per=2000)
-    )
-    fresh_days = int(settings.get("freshness_days"))
-    found: dict[tuple[str, str], Attainment] = {}
-    for stage, title_en, title_zh, status, comparison, target, value, month in db.session.execute(
-        statement
-    ):
-        item = found.setdefault((stage, title_en), Attainment(stage, title_en, title_zh))
-        if status == "waived":
-            item.waived += 1
-            continue
-        task = SimpleNamespace(comparison=comparison, target_value=target)
-        snapshot = None if month is None else SimpleNamespace(month=month, value=value)
-        state = eligibility.judge(task, snapshot, now, fresh_days).state  # type: ignore[arg-type]
-        if state == eligibility.MET:
-            item.met += 1
-        elif state == eligibility.NOT_MET:
-            item.not_met += 1
-        else:
-            item.no_data += 1
-    return sorted(found.values(), key=lambda item: (STAGES.index(item.stage), item.title_en))
+        return getattr(report_targets, name)
+    raise AttributeError(name)

@@ -172,6 +172,11 @@ def _condition(kind: str, now: datetime, thresholds, limits) -> ColumnElement[bo
     return not_requested_condition()
 
 
+def list_condition(kind: str, now: datetime, thresholds) -> ColumnElement[bool]:
+    """One list's condition, as counted here: the factory list narrows with it (drill)."""
+    return _condition(kind, now, thresholds, long_limits())
+
+
 def _base(actor: User, filters: StuckFilters, now: datetime) -> Select:
     statement = scope.factories(actor, clock.today(now))
     if (belt_id := id_or_none(filters.belt)) is not None:

@@ -19,8 +19,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from crm import clock, scope
 from crm.clock import day_bounds
 from crm.extensions import db
-from crm.models import STAGES, Factory, FollowUp, StageChange, Task, User, Visit
-from crm.services.factories.factory_list import FOLLOWED, stale_condition, stale_thresholds
+from crm.models import STAGES, Factory, StageChange, Task, User, Visit
+from crm.services.factories.factory_list import (
+    overdue_condition,
+    stale_condition,
+    stale_thresholds,
+)
+from crm.services.pipeline import drill
 
 OWNED_COLUMNS = ("prospect", *STAGES, "paused")
 SORTS = (
@@ -166,15 +171,19 @@ def _visits(rows, ids, in_scope, since, until) -> None:
 
 
 def _owned(rows, ids, in_scope) -> None:
+    """Each rep's factories per column, counted with the factory list's own column condition
+    (drill.column_condition): the count opens as that list (owner and column)."""
+    sums = [
+        func.coalesce(func.sum(case((drill.column_condition(column), 1), else_=0)), 0)
+        for column in OWNED_COLUMNS
+    ]
     statement = (
-        select(Factory.owner_id, Factory.status, Factory.stage, func.count())
+        select(Factory.owner_id, *sums)
         .where(Factory.owner_id.in_(ids), Factory.id.in_(in_scope))
-        .group_by(Factory.owner_id, Factory.status, Factory.stage)
+        .group_by(Factory.owner_id)
     )
-    for owner_id, status, stage, count in db.session.execute(statement):
-        column = stage if status == "active" else status
-        if column in rows[owner_id].owned:
-            rows[owner_id].owned[column] += count
+    for owner_id, *counts in db.session.execute(statement):
+        rows[owner_id].owned = dict(zip(OWNED_COLUMNS, map(int, counts), strict=True))
 
 
 def _tasks(rows, ids, in_scope, since, until) -> None:
@@ -245,20 +254,15 @@ def _promotions(rows, ids, in_scope, since, until) -> None:
 
 
 def _overdue(rows, ids, in_scope, now) -> None:
+    """Each rep's factories with a follow-up past due: the factory list's overdue flag, so the
+    count opens as that list (owner and flag)."""
     statement = (
-        select(FollowUp.assignee_id, func.count())
-        .join(Factory, Factory.id == FollowUp.factory_id)
-        .where(
-            FollowUp.assignee_id.in_(ids),
-            FollowUp.factory_id.in_(in_scope),
-            FollowUp.status == "open",
-            FollowUp.due_at < now,
-            Factory.status.in_(FOLLOWED),
-        )
-        .group_by(FollowUp.assignee_id)
+        select(Factory.owner_id, func.count())
+        .where(Factory.owner_id.in_(ids), Factory.id.in_(in_scope), overdue_condition(now))
+        .group_by(Factory.owner_id)
     )
-    for assignee_id, count in db.session.execute(statement):
-        rows[assignee_id].overdue = count
+    for owner_id, count in db.session.execute(statement):
+        rows[owner_id].overdue = count
 
 
 def _stale(rows, ids, in_scope, now) -> None:

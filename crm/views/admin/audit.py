@@ -9,6 +9,7 @@ from crm import export, scope
 from crm.forms.admin import AuditFilterForm, set_choices
 from crm.services.install import audit_log
 from crm.values import id_or_none
+from crm.views import downloads
 from crm.views.admin import bp
 from crm.views.audit_words import AuditWords
 
@@ -60,9 +61,7 @@ def audit():
 @scope.allow("admin")
 def audit_export():
     _form, filters = _filters()
-    export_format = request.args.get("format", "csv")
-    if export_format not in export.FORMATS:
-        export_format = "csv"
+    export_format = downloads.chosen_format(request.args)
     return export.response(
         export_format, "audit-log", audit_log.EXPORT_HEADER, audit_log.export_rows(filters)
     )

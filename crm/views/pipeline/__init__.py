@@ -15,6 +15,7 @@ from crm.clock import now, today
 from crm.services.growth import eligibility
 from crm.services.pipeline import overview as pipeline
 from crm.services.pipeline import queue
+from crm.views import downloads
 from crm.views.templating import belt_name, column_label
 
 bp = Blueprint("pipeline", __name__, url_prefix="/pipeline")
@@ -43,6 +44,8 @@ def export_requests():
     changes = queue.every(current_user, filters, today(moment))
     checks = eligibility.evaluate_many([change.factory for change in changes], moment)
     header = [
+        _("Request id"),
+        _("Factory id"),
         _("Factory"),
         _("Belt"),
         _("From"),
@@ -55,6 +58,8 @@ def export_requests():
     ]
     rows = (
         [
+            change.id,
+            change.factory_id,
             change.factory.name,
             belt_name(change.factory.belt),
             column_label(_column(change.from_status, change.from_stage)),
@@ -68,7 +73,7 @@ def export_requests():
         for change in changes
     )
     name = f"pipeline-promotions-{today(moment):%Y-%m-%d}"
-    return export.response(request.args.get("format", "csv"), name, header, rows)
+    return export.response(downloads.chosen_format(request.args), name, header, rows)
 
 
 def _column(status: str | None, stage: str | None) -> str:

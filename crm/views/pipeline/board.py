@@ -20,6 +20,7 @@ from crm.services.factories.search import SEARCH_MAX
 from crm.services.pipeline import board as board_service
 from crm.services.pipeline import board_moves
 from crm.values import PAGE_MAX, id_or_none, page_number, whole_or
+from crm.views import downloads
 from crm.views.errors import save_form
 from crm.views.pipeline import bp
 from crm.views.templating import (
@@ -288,10 +289,13 @@ def export_board():
     _form, filters = board_filters()
     header = [
         _("Column"),
+        _("Id"),
         _("Factory"),
         _("Credit code"),
+        _("Belt id"),
         _("Belt"),
         _("Category"),
+        _("Rep id"),
         _("Rep"),
         _("Days in stage"),
         _("Required items done"),
@@ -309,10 +313,13 @@ def export_board():
     rows = (
         [
             column_label(card.column),
+            card.id,
             card.name,
             card.row.credit_code,
+            card.row.belt_id,
             card.belt_name(locale),
             card.row.category,
+            card.row.owner_id,
             card.owner_name or "",
             card.days,
             card.required_done,
@@ -327,7 +334,9 @@ def export_board():
         ]
         for card in cards
     )
-    return export.response(request.args.get("format", "csv"), export_name("board"), header, rows)
+    return export.response(
+        downloads.chosen_format(request.args), export_name("board"), header, rows
+    )
 
 
 def _local(instant):

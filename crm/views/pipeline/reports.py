@@ -5,6 +5,7 @@ classes), each with its numbers beside it and an export."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from flask import render_template, request
 from flask_babel import format_date
@@ -16,11 +17,14 @@ from crm.errors import Invalid
 from crm.models import STAGES
 from crm.services.pipeline import board as board_service
 from crm.services.pipeline import reports
-from crm.values import id_or_none
+from crm.values import id_or_none, read_date
+from crm.views import downloads
 from crm.views.pipeline import bp
 from crm.views.templating import belt_name, column_label, current_locale
 
 REPORTS = ("stages", "conversion", "belts", "visits", "targets")
+# The earliest day a report's period may start on.
+EARLIEST = date(2000, 1, 1)
 
 # The stacked bars of factories per stage: the drawing's size in SVG units.
 TREND_WIDTH, TREND_HEIGHT, TREND_LEFT, TREND_BOTTOM, TREND_TOP = 640, 240, 44, 38, 8
@@ -59,10 +63,11 @@ def trend_chart(trend: reports.StageTrend) -> dict:
             y -= height
             if counts[column]:
                 segments.append(Segment(column, counts[column], round(y, 2), round(height, 2)))
+        new_year = index == 0 or trend.months[index - 1].year != month.year
         bars.append(
             Bar(
-                format_date(month, "MMM"),
-                str(month.year) if index == 0 or month.month == 1 else "",
+                format_date(month, "MMM" if trend.granularity == "month" else "d MMM"),
+                str(month.year) if new_year else "",
                 round(TREND_LEFT + index * slot + slot * 0.18, 2),
                 round(slot * 0.64, 2),
                 sum(counts.values()),
@@ -110,26 +115,115 @@ def report_belt() -> int | None:
     return belt_id if belt_id in allowed else None
 
 
+@dataclass(frozen=True)
+class ReportRequest:
+    """The period (from, to, granularity) and the belt or rep a reports page is asked for."""
+
+    start: date
+    end: date
+    granularity: str
+    narrow: reports.Narrow
+    chosen: bool  # the period was chosen in the query (not the default)
+
+    @property
+    def period(self) -> tuple[date, date, str]:
+        return self.start, self.end, self.granularity
+
+    def query(self, **changes) -> dict[str, str]:
+        """The page's URL query (the default period left out), with some fields changed."""
+        query = {
+            "belt": str(self.narrow.belt_id or ""),
+            "rep": str(self.narrow.rep_id or ""),
+        }
+        if self.chosen:
+            query.update(
+                {
+                    "from": self.start.isoformat(),
+                    "to": self.end.isoformat(),
+                    "granularity": self.granularity,
+                }
+            )
+        query.update(changes)
+        return {name: value for name, value in query.items() if value}
+
+
+def report_request(moment: datetime) -> ReportRequest:
+    """The reports' period and narrowing from the URL; a bad value is refused by its field."""
+    today = clock.today(moment)
+    errors: dict[str, str] = {}
+    granularity = request.args.get("granularity", "") or "month"
+    if granularity not in reports.GRANULARITIES:
+        errors["granularity"] = _("Choose days, weeks or months.")
+        granularity = "month"
+    dates: dict[str, date | None] = {}
+    for name in ("from", "to"):
+        raw = request.args.get(name, "")
+        try:
+            dates[name] = read_date(raw, EARLIEST, today) if raw else None
+        except ValueError as error:
+            errors[name] = str(error)
+    end = dates.get("to") or today
+    start = dates.get("from") or _default_start(end, granularity)
+    if not errors and start > end:
+        errors["from"] = _("The start comes after the end.")
+    if not errors and len(reports.buckets(start, end, granularity)) > reports.MAX_BUCKETS:
+        errors["granularity"] = _(
+            "Too many bars for one chart: choose weeks or months, or a shorter period."
+        )
+    rep_id = None
+    if raw_rep := request.args.get("rep", ""):
+        rep_id = id_or_none(raw_rep)
+        allowed = {rep.id for rep in board_service.rep_choices(current_user)}
+        if rep_id not in allowed:
+            errors["rep"] = _("Choose one of your reps.")
+    if errors:
+        labels = {"from": _("From"), "to": _("To"), "granularity": _("By"), "rep": _("Rep")}
+        words = "; ".join(f"{labels[name]}: {message}" for name, message in errors.items())
+        raise Invalid(words, fields=errors)
+    chosen = any(request.args.get(name) for name in ("from", "to", "granularity"))
+    narrow = reports.Narrow(belt_id=report_belt(), rep_id=rep_id)
+    return ReportRequest(start, end, granularity, narrow, chosen)
+
+
+def _default_start(end: date, granularity: str) -> date:
+    """Twelve months (the current one included), twelve weeks, or thirty days up to `end`."""
+    if granularity == "month":
+        index = end.year * 12 + end.month - 1 - (reports.MONTHS - 1)
+        return date(index // 12, index % 12 + 1, 1)
+    if granularity == "week":
+        return end - timedelta(days=end.weekday()) - timedelta(weeks=reports.WEEKS - 1)
+    return end - timedelta(days=29)
+
+
 @bp.route("/reports")
 @scope.allow("manage")
 def reports_page():
     moment = clock.now()
-    belt_id = report_belt()
-    trend = reports.stages_over_time(current_user, belt_id, moment)
-    visits = reports.visits_per_week(current_user, belt_id, moment)
+    asked = report_request(moment)
+    narrow = asked.narrow
+    trend = reports.stages_over_time(current_user, narrow, moment, period=asked.period)
+    visits = reports.visits_per_week(current_user, narrow, moment, period=asked.period)
     return render_template(
         "pipeline/reports.html",
-        belt_id=belt_id,
+        asked=asked,
+        belt_id=narrow.belt_id,
+        rep_id=narrow.rep_id,
         belts=board_service.belt_choices(current_user),
+        reps=board_service.rep_choices(current_user),
         trend=trend,
         chart=trend_chart(trend),
-        conversion=reports.conversion(current_user, belt_id, moment),
+        conversion=reports.conversion(current_user, narrow, moment),
         visits=visits,
         visits_top=_nice(visits.highest),
-        targets=reports.target_attainment(current_user, belt_id, moment),
+        targets=reports.target_attainment(current_user, narrow, moment),
         trend_columns=reports.TREND_COLUMNS,
         converting=[stage for stage in STAGES if stage != STAGES[-1]],
+        granularities=granularity_choices(),
     )
+
+
+def granularity_choices() -> list[tuple[str, str]]:
+    return [("day", _("Days")), ("week", _("Weeks")), ("month", _("Months"))]
 
 
 @bp.route("/reports/export")
@@ -137,27 +231,33 @@ def reports_page():
 def export_report():
     """One report's numbers as a table: `report` is one of REPORTS."""
     moment = clock.now()
-    belt_id = report_belt()
+    file_format = downloads.chosen_format(request.args)
+    asked = report_request(moment)
     which = request.args.get("report", "")
     if which not in REPORTS:
         raise Invalid(_("Choose one of the reports."), fields={"report": which})
-    header, rows = _REPORT_TABLES[which](belt_id, moment)
-    name = f"pipeline-report-{which}-{clock.today(moment):%Y-%m-%d}"
-    return export.response(request.args.get("format", "csv"), name, header, rows)
+    header, rows = _REPORT_TABLES[which](asked, moment)
+    name = f"pipeline-report-{which}-{asked.start:%Y-%m-%d}-{asked.end:%Y-%m-%d}"
+    return export.response(file_format, name, header, rows)
 
 
-def _stages_table(belt_id, moment):
-    trend = reports.stages_over_time(current_user, belt_id, moment)
-    header = [_("Month"), *(column_label(column) for column in reports.TREND_COLUMNS)]
+def _stages_table(asked, moment):
+    trend = reports.stages_over_time(current_user, asked.narrow, moment, period=asked.period)
+    monthly = trend.granularity == "month"
+    first = _("Month") if monthly else _("Period from")
+    header = [first, *(column_label(column) for column in reports.TREND_COLUMNS)]
     rows = [
-        [month.strftime("%Y-%m"), *(counts[column] for column in reports.TREND_COLUMNS)]
+        [
+            month.strftime("%Y-%m") if monthly else month.isoformat(),
+            *(counts[column] for column in reports.TREND_COLUMNS),
+        ]
         for month, counts in zip(trend.months, trend.counts, strict=True)
     ]
     return header, rows
 
 
-def _conversion_table(belt_id, moment):
-    result = reports.conversion(current_user, belt_id, moment)
+def _conversion_table(asked, moment):
+    result = reports.conversion(current_user, asked.narrow, moment)
     header = [
         _("Stage"),
         _("Quarter of entry"),
@@ -182,9 +282,10 @@ def _conversion_table(belt_id, moment):
     return header, rows
 
 
-def _belts_table(belt_id, moment):
-    result = reports.conversion(current_user, belt_id, moment)
+def _belts_table(asked, moment):
+    result = reports.conversion(current_user, asked.narrow, moment)
     header = [
+        _("Belt id"),
         _("Belt"),
         _("Stage"),
         _("Entered"),
@@ -194,6 +295,7 @@ def _belts_table(belt_id, moment):
     ]
     rows = [
         [
+            belt.id,
             belt_name(belt),
             column_label(stage),
             cohort.entered,
@@ -208,15 +310,15 @@ def _belts_table(belt_id, moment):
     return header, rows
 
 
-def _visits_table(belt_id, moment):
-    result = reports.visits_per_week(current_user, belt_id, moment)
-    header = [_("Rep"), *(f"{monday:%Y-%m-%d}" for monday in result.weeks), _("Total")]
-    rows = [[rep.name, *counts, sum(counts)] for rep, counts in result.rows]
+def _visits_table(asked, moment):
+    result = reports.visits_per_week(current_user, asked.narrow, moment, period=asked.period)
+    header = [_("Rep id"), _("Rep"), *(f"{first:%Y-%m-%d}" for first in result.weeks), _("Total")]
+    rows = [[rep.id, rep.name, *counts, sum(counts)] for rep, counts in result.rows]
     return header, rows
 
 
-def _targets_table(belt_id, moment):
-    items = reports.target_attainment(current_user, belt_id, moment)
+def _targets_table(asked, moment):
+    items = reports.target_attainment(current_user, asked.narrow, moment)
     header = [
         _("Stage"),
         _("Target"),

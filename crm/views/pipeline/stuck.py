@@ -20,6 +20,7 @@ from crm.services.growth import promotions
 from crm.services.pipeline import board as board_service
 from crm.services.pipeline import stuck as stuck_service
 from crm.values import id_or_none, page_number
+from crm.views import downloads
 from crm.views.pipeline import bp
 from crm.views.security import local_path
 from crm.views.templating import belt_name, column_label, stage_label
@@ -80,8 +81,11 @@ def export_stuck():
     rows = stuck_service.stuck_rows(current_user, filters, clock.now())
     header = [
         _("List"),
+        _("Id"),
         _("Factory"),
+        _("Belt id"),
         _("Belt"),
+        _("Rep id"),
         _("Rep"),
         _("Column"),
         _("Waiting since"),
@@ -92,8 +96,11 @@ def export_stuck():
     cells = (
         [
             label,
+            row.factory.id,
             row.factory.name,
+            row.factory.belt_id,
             belt_name(row.factory.belt),
+            row.factory.owner_id,
             row.factory.owner.name if row.factory.owner else "",
             column_label(board_service.column_of(row.factory)),
             clock.local(row.since).strftime("%Y-%m-%d") if row.since else "",
@@ -103,7 +110,7 @@ def export_stuck():
         for row in rows
     )
     name = f"pipeline-stuck-{filters.kind}-{clock.today():%Y-%m-%d}"
-    return export.response(request.args.get("format", "csv"), name, header, cells)
+    return export.response(downloads.chosen_format(request.args), name, header, cells)
 
 
 @bp.route("/factories/<int:factory_id>/schedule", methods=["POST"])

@@ -10,25 +10,37 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import clock, export, scope
+from crm.errors import Invalid
 from crm.forms.pipeline import PeriodForm
-from crm.services.pipeline import team_report
+from crm.services.field import my_week as weeks
+from crm.services.pipeline import rep_portfolio, team_report
 from crm.values import whole_or
+from crm.views import downloads
+from crm.views.my_week import shown
 from crm.views.pipeline import bp
 from crm.views.templating import column_label
 
 
-def team_request() -> tuple[PeriodForm, team_report.TeamReport]:
+def team_request(with_report: bool = True) -> tuple[PeriodForm, team_report.TeamReport]:
+    """The period (and sort) asked for; a date that is not one is refused by its field (422).
+
+    Without `with_report`, the report holds the period only (no rows are counted)."""
     moment = clock.now()
     form = PeriodForm(request.args)
-    form.validate()
+    if not form.validate():
+        fields = {name: "; ".join(map(str, errors)) for name, errors in form.errors.items()}
+        words = "; ".join(f"{form[name].label.text}: {text}" for name, text in fields.items())
+        raise Invalid(words, fields=fields)
     start, end = team_report.period(
-        form.start.data if not form.start.errors else None,
-        form.end.data if not form.end.errors else None,
+        form.start.data,
+        form.end.data,
         moment,
         days=whole_or(request.args.get("days"), 30, 1, 3660),
     )
     sort = request.args.get("sort", "visits")
     descending = request.args.get("order", "desc") != "asc"
+    if not with_report:
+        return form, team_report.TeamReport([], start, end, sort, descending)
     report = team_report.team_report(current_user, start, end, moment, sort, descending)
     return form, report
 
@@ -76,13 +88,14 @@ def team():
 def export_team():
     _form, report = team_request()
     header = [
+        _("Rep id"),
         _("Rep"),
         _("Visits"),
         _("Off-site check-ins"),
         _("Off-site share (%)"),
         _("Tasks completed"),
         _("Promotions achieved"),
-        _("Overdue follow-ups"),
+        _("Factories with an overdue follow-up"),
         _("Stale factories"),
         _("Factories owned"),
         *(column_label(column) for column in team_report.OWNED_COLUMNS),
@@ -90,6 +103,7 @@ def export_team():
     ]
     rows = (
         [
+            row.rep.id,
             row.rep.name,
             row.visits,
             row.offsite,
@@ -105,4 +119,25 @@ def export_team():
         for row in report.rows
     )
     name = f"pipeline-team-{report.start:%Y-%m-%d}-{report.end:%Y-%m-%d}"
-    return export.response(request.args.get("format", "csv"), name, header, rows)
+    return export.response(downloads.chosen_format(request.args), name, header, rows)
+
+
+@bp.route("/team/<int:rep_id>")
+@scope.allow("manage")
+def rep_week(rep_id: int):
+    """One rep's week as the rep sees it (My week), with their portfolio over the team page's
+    period: visits per owned factory, the share on site, overdue follow-ups."""
+    rep = rep_portfolio.rep_in_scope(current_user, rep_id)
+    form, report = team_request(with_report=False)
+    moment = clock.now()
+    return render_template(
+        "pipeline/rep_week.html",
+        rep=rep,
+        rep_view=True,
+        week=weeks.my_week(rep, moment),
+        chart_width=weeks.CHART_WIDTH,
+        chart_height=weeks.CHART_HEIGHT,
+        shown=shown,
+        form=form,
+        portfolio=rep_portfolio.portfolio(current_user, rep, report.start, report.end, moment),
+    )
