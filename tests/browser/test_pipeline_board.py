@@ -178,6 +178,10 @@ def test_a_move_tapped_before_the_board_script_arrives_still_opens_the_dialog(
             route.continue_()
 
     sign_in(page, board_world["manager"])
+    # The page signing in led to has loaded its modules before the board is held: under load
+    # its navigation could still be under way when the board was asked for (two held).
+    expect(page).to_have_url(re.compile(r"/pipeline/?$"))
+    page.wait_for_selector("html[data-modules=ready]", state="attached")
     page_guard.context.route("**/js/board.js", hold_on_the_board)
     page.goto("/pipeline/board")
     card(page, ELIGIBLE).get_by_role("link", name=f"Move {ELIGIBLE}").click()
