@@ -11,7 +11,7 @@ from crm.extensions import db
 from crm.models import Belt
 from crm.services.factories import factory_list
 from crm.services.pipeline import drill
-from crm.values import id_or_none
+from crm.values import id_or_none, text_problem
 from crm.views.factories import bp
 from crm.views.templating import belt_name, column_label
 
@@ -33,7 +33,14 @@ def stuck_drill(filters) -> str:
 
 def drilled_filters() -> dict[str, str]:
     """The filters a count opens the list with (crm.services.pipeline.drill), from the URL."""
-    return {name: request.args.get(name, "")[:300].strip() for name in DRILLED}
+    return {name: _drilled(request.args.get(name, "")) for name in DRILLED}
+
+
+def _drilled(raw: str) -> str:
+    """A drill-down filter as sent. One that is not text (a NUL, a lone surrogate) never
+    reaches the database: it becomes U+FFFD, an unknown value, which matches nothing."""
+    value = raw[:300].strip()
+    return "\ufffd" if text_problem(value, False) else value
 
 
 def drilled_chips(filters: factory_list.Filters) -> list[tuple[str, str]]:

@@ -265,8 +265,10 @@ def test_a_refused_move_stays_with_its_reason_until_it_is_dropped(
     target.locator("summary").click()
     target.get_by_label("New date").fill("2020-01-01")
     target.get_by_role("button", name="Move", exact=True).click()
-    page_guard.context.set_offline(False)
     note = target.get_by_role("status")
+    # Kept on the phone before the signal returns: the return is what sends it.
+    expect(note).to_contain_text("Saved on this phone: waiting to send")
+    page_guard.context.set_offline(False)
     expect(note).to_contain_text("Not saved: Pick today or a later date")
     page_guard.check(page)
     page_guard.screenshot("outbox-row-refused-390", page)
