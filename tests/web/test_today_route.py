@@ -11,11 +11,13 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
+from flask_babel import force_locale
 
 from crm.extensions import db
 from crm.models import RoutePlan
 from crm.services.field import geo
 from crm.services.install import settings
+from crm.views.field import format_distance
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 
@@ -439,3 +441,16 @@ def test_a_factory_closing_soon_comes_first_and_one_already_closed_is_flagged(cl
     flagged = [int(stop) for stop, word in late if word.startswith("Closed")]
     assert flagged == [day["factory"]["C"].id]  # closed at 09:00: no order reaches it in time
     assert "open 08:00–09:00" in page and "open …–10:30" in page
+
+
+@pytest.mark.parametrize(
+    ("language", "written"),
+    [
+        ("en", ["10 m", "80 m", "2.4 km", "35 km", "1,234 km"]),
+        ("zh_Hans", ["10 米", "80 米", "2.4 公里", "35 公里", "1,234 公里"]),
+        ("de", ["10 m", "80 m", "2,4 km", "35 km", "1.234 km"]),  # symbols the other way
+    ],
+)
+def test_a_distance_is_written_as_the_locale_writes_numbers(app, language, written):
+    with app.test_request_context(), force_locale(language):
+        assert [format_distance(m) for m in (3, 84, 2_449, 35_200, 1_234_000)] == written
