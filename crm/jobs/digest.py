@@ -19,13 +19,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from crm import clock, scope
-from crm.jobs.notices import Notice, send_once
+from crm.jobs.notices import Notice, active_managers, send_once
 from crm.models import Belt, Factory, FollowUp, StageChange, StageDefinition, Team, User, Visit
 from crm.services.factories import factory_list
 from crm.services.notices import webhooks
 from crm.services.notices.one_line import one_line
 
-BATCH = 20
 LISTED = 5  # names listed under a count
 
 
@@ -53,17 +52,7 @@ def run(session: Session, now: datetime) -> Iterator[dict[str, int]]:
     first, last = week_before(now)
     year, week, _weekday = (last + timedelta(days=1)).isocalendar()
     names = {s.code: (s.name_en, s.name_zh) for s in session.scalars(select(StageDefinition))}
-    last_id = 0
-    while True:
-        managers = session.scalars(
-            select(User)
-            .where(User.id > last_id, User.role == "manager", User.active.is_(True))
-            .order_by(User.id)
-            .limit(BATCH)
-        ).all()
-        if not managers:
-            break
-        last_id = managers[-1].id
+    for managers in active_managers(session):
         notices = [
             _notice(manager, summarise(session, manager, now, first, last), names, year, week)
             for manager in managers

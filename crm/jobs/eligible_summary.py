@@ -21,12 +21,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm import clock, scope
-from crm.jobs.notices import Notice, send_once
+from crm.jobs.notices import Notice, active_managers, send_once
 from crm.models import Factory, JobRun, User
 
 NAME = "eligible_summary"
 HOUR = 6  # after the daily sweep of 05:00 has set eligible_since
-BATCH = 20  # managers per batch
 LISTED = 10  # factories named in one summary
 LONGEST = timedelta(days=7)  # the most a summary looks back after missed days
 LINK = "/pipeline/stuck?kind=eligible"
@@ -60,17 +59,7 @@ def window(session: Session, now: datetime) -> tuple[datetime, datetime]:
 def run(session: Session, now: datetime) -> Iterator[dict[str, int]]:
     start, end = window(session, now)
     day = clock.today(end).isoformat()
-    last_id = 0
-    while True:
-        managers = session.scalars(
-            select(User)
-            .where(User.id > last_id, User.role == "manager", User.active.is_(True))
-            .order_by(User.id)
-            .limit(BATCH)
-        ).all()
-        if not managers:
-            break
-        last_id = managers[-1].id
+    for managers in active_managers(session):
         notices = [
             notice
             for manager in managers

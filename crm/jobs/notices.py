@@ -7,10 +7,11 @@ its e-mail is queued as a delivery row in that transaction too (crm.services.not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from crm.extensions import db
 from crm.models import Factory, Notification, User
@@ -26,6 +27,26 @@ class Notice:
     factory: Factory | None = None
     body: Callable[[], str] | None = None
     link: str = ""  # where opening it leads, when not its factory's page
+
+
+# Managers read per batch by the jobs that write to each of them (the digest, the summary).
+MANAGER_BATCH = 20
+
+
+def active_managers(session: Session) -> Iterator[list[User]]:
+    """The active managers, a batch at a time in id order: a job yields its counts after each."""
+    last_id = 0
+    while True:
+        managers = session.scalars(
+            select(User)
+            .where(User.id > last_id, User.role == "manager", User.active.is_(True))
+            .order_by(User.id)
+            .limit(MANAGER_BATCH)
+        ).all()
+        if not managers:
+            return
+        last_id = managers[-1].id
+        yield list(managers)
 
 
 def send_once(notices: Iterable[Notice]) -> int:
