@@ -198,6 +198,8 @@ def test_the_team_page_links_each_rep_to_their_week(client, world):
     # The rep's own week (the same figures as My week) and their portfolio.
     assert 'id="figure-visits"' in body
     assert 'id="portfolio"' in body
+    # Spoken about the rep, not to the manager reading it.
+    assert "Visits they logged." in body and "you logged" not in body
     made = world["made"]
     owned = [made[i] for i in (0, 1, 2, 6, 10)]
     for factory in owned:
