@@ -233,6 +233,15 @@ def change_directly(
     return change
 
 
+def promote_one_stage(actor: User, factory: Factory, now: datetime) -> StageChange:
+    """A manager's promotion of an eligible factory one stage up, at once (no override: a
+    factory that no longer qualifies is refused as an override would be)."""
+    to_stage = next_stage(factory.stage)
+    if to_stage is None or factory.status != "active":
+        raise Invalid(_("Only an active factory below the last stage can be promoted."))
+    return change_directly(actor, factory, "active", to_stage, "", False, now)
+
+
 def _new_change(factory: Factory, move: Move, actor: User, reason: str, now: datetime):
     change = StageChange(
         factory_id=factory.id,

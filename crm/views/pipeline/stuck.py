@@ -113,14 +113,27 @@ def export_stuck():
     return export.response(downloads.chosen_format(request.args), name, header, cells)
 
 
+def _acting_on(factory_id: int, form_class, **form_arguments):
+    """A stuck list's row action: the moment, the factory in scope, its form and where to go
+    back to (the list the button was on)."""
+    moment = clock.now()
+    factory = scope.get_factory(current_user, factory_id, clock.today(moment))
+    form = form_class(**form_arguments)
+    back = local_path(form.next.data, under="/pipeline/") or url_for("pipeline.stuck")
+    return moment, factory, form, back
+
+
+def _refused(error: DomainError, back: str):
+    db.session.rollback()
+    flash(error.message, "danger")
+    return redirect(back, code=303)
+
+
 @bp.route("/factories/<int:factory_id>/schedule", methods=["POST"])
 @scope.allow("manage")
 def schedule_visit(factory_id: int):
     """A follow-up for the factory's rep in some days, from a button of the stuck list."""
-    moment = clock.now()
-    factory = scope.get_factory(current_user, factory_id, clock.today(moment))
-    form = ScheduleForm()
-    back = local_path(form.next.data, under="/pipeline/") or url_for("pipeline.stuck")
+    moment, factory, form, back = _acting_on(factory_id, ScheduleForm)
     if not form.validate_on_submit():
         flash(_("Pick when the visit should be."), "danger")
         return redirect(back, code=303)
@@ -130,9 +143,7 @@ def schedule_visit(factory_id: int):
             current_user, factory, day, _("Planned from the stuck list"), moment
         )
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return redirect(back, code=303)
+        return _refused(error, back)
     db.session.commit()
     flash(
         _(
@@ -149,10 +160,7 @@ def schedule_visit(factory_id: int):
 @bp.route("/factories/<int:factory_id>/reassign", methods=["POST"])
 @scope.allow("manage")
 def reassign_factory(factory_id: int):
-    moment = clock.now()
-    factory = scope.get_factory(current_user, factory_id, clock.today(moment))
-    form = ReassignForm(rep_choices=[])
-    back = local_path(form.next.data, under="/pipeline/") or url_for("pipeline.stuck")
+    moment, factory, form, back = _acting_on(factory_id, ReassignForm, rep_choices=[])
     try:
         if not form.validate_on_submit():
             raise Invalid(_("Choose a rep of your teams."))
@@ -164,9 +172,7 @@ def reassign_factory(factory_id: int):
             )
         reassign.reassign(current_user, [factory], rep, moment)
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return redirect(back, code=303)
+        return _refused(error, back)
     db.session.commit()
     flash(_("%(name)s is %(rep)s's now.", name=factory.name, rep=rep.name), "success")
     return redirect(back, code=303)
@@ -176,24 +182,16 @@ def reassign_factory(factory_id: int):
 @scope.allow("manage")
 def promote_eligible(factory_id: int):
     """The manager promotes an eligible factory one stage up at once, from the stuck list."""
-    moment = clock.now()
-    factory = scope.get_factory(current_user, factory_id, clock.today(moment))
-    form = PromoteForm()
-    back = local_path(form.next.data, under="/pipeline/") or url_for("pipeline.stuck")
-    to_stage = next_stage(factory.stage)
+    moment, factory, form, back = _acting_on(factory_id, PromoteForm)
     try:
         if not form.validate_on_submit():
             raise Invalid(_("The form expired; send it again."))
-        if to_stage is None or factory.status != "active":
-            raise Invalid(_("Only an active factory below the last stage can be promoted."))
-        promotions.change_directly(current_user, factory, "active", to_stage, "", False, moment)
+        change = promotions.promote_one_stage(current_user, factory, moment)
     except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return redirect(back, code=303)
+        return _refused(error, back)
     db.session.commit()
     flash(
-        _("%(name)s is in %(stage)s now.", name=factory.name, stage=stage_label(to_stage)),
+        _("%(name)s is in %(stage)s now.", name=factory.name, stage=stage_label(change.to_stage)),
         "success",
     )
     return redirect(back, code=303)
