@@ -15,6 +15,7 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.services.field import day_route, field_map, followups, geo
 from crm.services.install import settings
+from crm.views import route_rows
 from crm.views.templating import words_once
 
 bp = Blueprint("field", __name__)
@@ -126,6 +127,8 @@ def _route_page(position, nearby: bool, error: str | None, chosen=None, status: 
         map=view,
         choice=choice,
         kept=day_route.kept_apart(route, choice) if route else [],
+        stop_rows=route_rows.stop_rows(route, format_distance) if route else [],
+        choice_row=route_rows.ChoiceRows(chosen, format_distance),
         chosen=chosen,
         nearby=nearby,
         position=position,

@@ -16,7 +16,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from crm import cache, clock
 from crm.services.growth import eligibility, snapshots
@@ -156,6 +156,26 @@ def stage_label(code: str | None) -> str:
 
 def status_label(status: str) -> str:
     return words_once("status", _status_labels).get(status, status)
+
+
+def stage_badge(factory) -> Markup:
+    """A factory's stage and status badges: colour and text together, never colour alone. Made
+    once per language and stage (a route or a list draws hundreds), here rather than in a macro,
+    whose call costs a page of 400 rows more than the rest of its row."""
+    status, stage = factory.status, factory.stage
+    badges = words_once("badges", dict)
+    key = (status, stage)
+    found = badges.get(key)
+    if found is None:
+        if status == "prospect":
+            found = f'<span class="badge badge-prospect">{escape(status_label(status))}</span>'
+        else:
+            found = f'<span class="badge badge-{escape(stage)}">{escape(stage_label(stage))}</span>'
+            if status != "active":
+                muted = escape(status_label(status))
+                found += f' <span class="badge badge-muted">{muted}</span>'
+        found = badges[key] = Markup(found)
+    return found
 
 
 def _status_labels() -> dict[str, str]:
@@ -327,6 +347,7 @@ def register(app: Flask) -> None:
         "nav_links": nav_links,
         "current_locale": current_locale,
         "stage_label": stage_label,
+        "stage_badge": stage_badge,
         "explain": explain,
         "status_label": status_label,
         "column_label": column_label,

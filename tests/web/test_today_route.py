@@ -454,3 +454,23 @@ def test_a_factory_closing_soon_comes_first_and_one_already_closed_is_flagged(cl
 def test_a_distance_is_written_as_the_locale_writes_numbers(app, language, written):
     with app.test_request_context(), force_locale(language):
         assert [format_distance(m) for m in (3, 84, 2_449, 35_200, 1_234_000)] == written
+
+
+def test_a_name_that_looks_like_markup_is_text_in_every_row_and_every_label(client, day):
+    """Each stop and each choice is filled from a row rendered once (crm.views.route_rows):
+    every value is escaped there, in the row, the navigation group and the move buttons."""
+    hostile = '<b onclick="x">A&B</b>'
+    day["factory"]["A"].name = hostile
+    day["factory"]["C"].status = "paused"
+    db.session.commit()
+    sign_in(client, day["rep"].email)
+    plan(client, day, "A", "C")
+    raw = client.get("/today/route").get_data(as_text=True)
+    assert "<b onclick" not in raw
+    escaped = "&lt;b onclick=&#34;x&#34;&gt;A&amp;B&lt;/b&gt;"
+    # The stop's link, its navigation group, its two buttons and its choice row.
+    assert raw.count(escaped) == 5
+    assert f'aria-label="Move {escaped} up" disabled' in raw
+    # A paused factory keeps its stage badge and shows its status beside it.
+    assert '<span class="badge badge-muted">Paused</span>' in raw
+    assert 'aria-label="Move C down" disabled' in raw
