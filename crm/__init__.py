@@ -24,6 +24,7 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"],
         app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {},
         busy_seconds=app.config.get("CRM_SQLITE_BUSY_SECONDS", transactions.BUSY_SECONDS),
+        page_cost=app.config.get("CRM_PG_RANDOM_PAGE_COST"),
     )
     if not app.config.get("CRM_STORAGE_ROOT"):
         app.config["CRM_STORAGE_ROOT"] = os.path.join(app.instance_path, "storage")
@@ -51,7 +52,12 @@ def create_app(config: Config | str | None = None, **overrides) -> Flask:
     return app
 
 
-def engine_options(url: str, given: dict, busy_seconds: float = transactions.BUSY_SECONDS) -> dict:
+def engine_options(
+    url: str,
+    given: dict,
+    busy_seconds: float = transactions.BUSY_SECONDS,
+    page_cost: str | None = None,
+) -> dict:
     """The engine's options; on PostgreSQL, what lets the app outlive a database restart.
 
     On SQLite, how long a writer waits for the write lock (crm.transactions) before the
@@ -60,8 +66,9 @@ def engine_options(url: str, given: dict, busy_seconds: float = transactions.BUS
     A pooled connection that the server dropped (a restart, a failover) is tested at checkout
     and replaced (pool_pre_ping), so the app recovers by itself once the database answers
     again; a server out of reach fails a connection within seconds instead of hanging a
-    worker. While it is out of reach, requests answer 503 (crm.views.errors). What the
-    caller gave wins.
+    worker. While it is out of reach, requests answer 503 (crm.views.errors). Each connection
+    sets the cost of a page read out of order (CRM_PG_RANDOM_PAGE_COST, config.py) unless it is
+    "server". What the caller gave wins.
     """
     if url.startswith("sqlite"):
         connect_args = {"timeout": busy_seconds, **given.get("connect_args", {})}
@@ -69,6 +76,9 @@ def engine_options(url: str, given: dict, busy_seconds: float = transactions.BUS
     if not url.startswith("postgresql"):
         return dict(given)
     connect_args = {"connect_timeout": 5, **given.get("connect_args", {})}
+    if page_cost and page_cost != "server":
+        setting = f"-c random_page_cost={float(page_cost)}"
+        connect_args["options"] = " ".join(filter(None, [connect_args.get("options"), setting]))
     return {"pool_pre_ping": True, **given, "connect_args": connect_args}
 
 

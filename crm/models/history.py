@@ -42,6 +42,9 @@ class StageChange(db.Model):
         CheckConstraint(f"from_stage IS NULL OR {_in('from_stage', STAGES)}", name="from_stage"),
         CheckConstraint("NOT is_override OR reason != ''", name="override_has_reason"),
         Index("ix_stage_changes_factory_requested", "factory_id", "requested_at"),
+        # A factory's changes decided in a period: what a rep's week, the team page and the
+        # reports read for the factories of a team, each factory's own from this index.
+        Index("ix_stage_changes_factory_decided", "factory_id", "decided_at"),
         Index("ix_stage_changes_decision", "decision"),
     )
 

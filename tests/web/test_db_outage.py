@@ -181,8 +181,30 @@ def test_postgresql_engines_ping_pooled_connections_and_sqlite_waits_for_its_wri
     )
     assert given["pool_size"] == 20 and given["connect_args"]["connect_timeout"] == 2
     # SQLite: no ping, only how long a writer waits for the lock (crm.transactions).
-    sqlite = engine_options("sqlite:///x.sqlite3", {}, busy_seconds=7.5)
+    sqlite = engine_options("sqlite:///x.sqlite3", {}, busy_seconds=7.5, page_cost="1.1")
     assert sqlite == {"connect_args": {"timeout": 7.5}}
+
+
+def test_postgresql_connections_price_an_out_of_order_read_as_on_ssd_unless_told_not_to():
+    """The server's default random_page_cost (4) made the planner read every stage change of
+    the install for one team's week; each connection sets 1.1 (CRM_PG_RANDOM_PAGE_COST)."""
+    url = "postgresql+psycopg://db/crm"
+    assert engine_options(url, {}, page_cost="1.1")["connect_args"]["options"] == (
+        "-c random_page_cost=1.1"
+    )
+    given = {"connect_args": {"options": "-c work_mem=8MB"}}
+    both = engine_options(url, given, page_cost="2")["connect_args"]["options"]
+    assert both == "-c work_mem=8MB -c random_page_cost=2.0"
+    assert "options" not in engine_options(url, {}, page_cost="server")["connect_args"]
+    assert "options" not in engine_options(url, {})["connect_args"]
+    with pytest.raises(ValueError):
+        engine_options(url, {}, page_cost="cheap")
+
+
+@pytest.mark.postgres_only
+def test_the_app_s_postgresql_connections_carry_the_page_cost(app):
+    with app.app_context():
+        assert db.session.scalar(text("SHOW random_page_cost")) == "1.1"
 
 
 def test_a_connection_dropped_after_the_answer_leaves_the_answer_alone(outage_app, monkeypatch):
