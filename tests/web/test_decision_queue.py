@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import MetricSnapshot, StageChange, Task
+from crm.services.accounts import api_tokens
 from crm.services.growth import promotions, stages
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
@@ -156,6 +157,33 @@ def test_an_ineligible_request_is_approved_as_an_override_from_its_card(client, 
     assert world["pans_factory"].stage == "junior"
     assert change.decision == "approved" and change.is_override
     assert change.decision_note == "Shop checked on site"
+
+
+def test_the_api_approves_an_ineligible_request_as_an_override_naming_the_field(
+    client, world, db_session
+):
+    """The same rule as the card's (promotions.decide): no dead end for an integrator either."""
+    reopen_a_task(world["pans_factory"])
+    token = api_tokens.create(world["manager"], "desk", None).secret
+    db_session.commit()
+    path = f"/api/v1/stage-changes/{world['pans'].id}/decision"
+    headers = {"Authorization": f"Bearer {token}"}
+    refused = client.post(path, headers=headers, json={"approve": True})
+    assert refused.status_code == 422
+    assert "override" in refused.get_json()["error"]["fields"]
+    no_reason = client.post(path, headers=headers, json={"approve": True, "override": True})
+    assert no_reason.status_code == 422 and "note" in no_reason.get_json()["error"]["fields"]
+    db_session.refresh(world["pans"])
+    assert world["pans"].decision == "pending"
+    wrong_type = client.post(path, headers=headers, json={"approve": True, "override": "yes"})
+    assert wrong_type.status_code == 422 and "override" in wrong_type.get_json()["error"]["fields"]
+    approved = client.post(
+        path, headers=headers, json={"approve": True, "override": True, "note": "Seen on site"}
+    )
+    assert approved.status_code == 200 and approved.get_json()["decision"] == "approved"
+    db_session.refresh(world["pans"])
+    db_session.refresh(world["pans_factory"])
+    assert world["pans"].is_override and world["pans_factory"].stage == "junior"
 
 
 # --- pages, filters and order ------------------------------------------------------------------

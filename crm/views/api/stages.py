@@ -103,6 +103,13 @@ def request_stage_change(factory_id: int):
 def decide_stage_change(change_id: int):
     change = scope.get_stage_change(actor(), change_id, clock.today())
     values = parse_body(bodies.STAGE_DECISION, read_body())
-    promotions.decide(actor(), change, values["approve"], values.get("note", ""), clock.now())
+    promotions.decide(
+        actor(),
+        change,
+        values["approve"],
+        values.get("note", ""),
+        clock.now(),
+        override=bool(values.get("override")),
+    )
     db.session.commit()
     return answer(stage_change_json(change))

@@ -257,9 +257,14 @@ STAGE_DECISION = Body(
         ),
         "note": Field(
             "string",
-            "Required when refusing.",
+            "Required when refusing, and as the reason of an override.",
             max_length=STAGE_REASON_MAX,
             example="The response rate is below target.",
+        ),
+        "override": Field(
+            "boolean",
+            "true approves a request whose factory no longer qualifies, as an override with "
+            "the note as its reason; approving one without it answers 422 naming override.",
         ),
     },
     when=(When("approve", "note", (False,), _l("Say why the request is refused.")),),
