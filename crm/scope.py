@@ -50,6 +50,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "public": frozenset({"anonymous", "admin", "manager", "rep", "factory"}),
     "signed_in": frozenset({"admin", "manager", "rep", "factory"}),
     "staff": frozenset({"admin", "manager", "rep"}),
+    # A rep's own field record, which no one else rewrites (a visit's correction).
+    "rep": frozenset({"rep"}),
     "manage": frozenset({"admin", "manager"}),
     "admin": frozenset({"admin"}),
     "factory": frozenset({"factory"}),

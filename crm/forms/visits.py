@@ -157,3 +157,27 @@ class VisitForm(PageForm):
             photos=uploads,
             voice_note=voice_note,
         )
+
+
+class VisitCorrectionForm(PageForm):
+    """A rep's correction of their visit: its purpose, texts and the contact met (the view gives
+    the contact's choices, the factory's own)."""
+
+    purpose = SelectField(
+        _l("Purpose"),
+        choices=[SelectChoice(code, code) for code in ("", *PURPOSES)],
+        validators=[InputRequired(_l("Choose what the visit was for."))],
+    )
+    summary = TextAreaField(
+        _l("Summary for the factory"),
+        validators=[NamedLength(max=SUMMARY_MAX), CleanText()],
+        description=_l("The factory sees this."),
+        render_kw={"rows": 4},
+    )
+    notes = TextAreaField(
+        _l("Internal notes"),
+        validators=[NamedLength(max=NOTES_MAX), CleanText()],
+        description=_l("Only staff see these."),
+        render_kw={"rows": 4},
+    )
+    contact_id = SelectField(_l("Contact met"), coerce=str, validate_choice=True)

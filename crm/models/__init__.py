@@ -15,7 +15,14 @@ from crm.models.task import MetricSnapshot, Task
 from crm.models.team import Belt, Leave, Team, team_managers
 from crm.models.two_factor import RecoveryCode, TwoFactor
 from crm.models.user import ROLES, Invitation, LoginAttempt, User, UserSession
-from crm.models.visit import PURPOSES, Visit, VisitPhoto, VisitVoiceNote, visit_tasks
+from crm.models.visit import (
+    PURPOSES,
+    Visit,
+    VisitCorrection,
+    VisitPhoto,
+    VisitVoiceNote,
+    visit_tasks,
+)
 from crm.models.webhooks import NotificationChannel, WebhookDelivery
 from crm.models.work import WorkRequest
 
@@ -60,6 +67,7 @@ __all__ = [
     "User",
     "UserSession",
     "Visit",
+    "VisitCorrection",
     "VisitPhoto",
     "VisitVoiceNote",
     "WebhookDelivery",

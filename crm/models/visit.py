@@ -78,6 +78,8 @@ class Visit(db.Model):
     # SHA-256 of the first accepted submission, photo hashes included.
     fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When its rep last corrected its text, purpose or contact (crm.services.field.corrections).
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     factory = relationship("Factory")
     rep = relationship("User")
@@ -90,6 +92,23 @@ class Visit(db.Model):
         "VisitVoiceNote", back_populates="visit", cascade="all, delete-orphan", uselist=False
     )
     tasks = relationship("Task", secondary=visit_tasks)
+
+
+class VisitCorrection(db.Model):
+    """A visit as it was before one correction by its rep: the text, purpose and contact it had
+    then (its place, time and photos never change). Staff see these; the factory never does."""
+
+    __tablename__ = "visit_corrections"
+    __table_args__ = (CheckConstraint(_in("purpose", PURPOSES), name="purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    purpose: Mapped[str] = mapped_column(String(20))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
 
 
 class VisitPhoto(db.Model):

@@ -92,6 +92,7 @@ def _actions() -> dict[str, str]:
         "seed_demo": _("demo data loaded"),
         "import_factories": _("factories imported"),
         "import_snapshots": _("figures imported"),
+        "correct": _("corrected by its rep"),
     }
 
 
@@ -143,6 +144,10 @@ def _fields() -> dict[str, str]:
         "shoot_on": _("Shooting day"),
         "completed_by_visit_id": _("Completed by visit"),
         "revoked_at": _("Revoked"),
+        "purpose": _("Purpose"),
+        "summary": _("Summary for the factory"),
+        "notes": _("Internal notes"),
+        "contact_id": _("Contact met"),
     }
 
 
@@ -157,6 +162,9 @@ def _values() -> dict[str, str]:
         "cancelled": _("Cancelled"),
         "submitted": _("Handed in"),
         "waived": _("Waived"),
+        # A visit's corrected text: the log names the change, the visit keeps the text.
+        "earlier": _("as it was"),
+        "corrected": _("corrected"),
     }
 
 
@@ -219,6 +227,10 @@ class AuditWords:
             return status_label(str(value))
         if name == "role":
             return role_name(str(value))
+        if name == "purpose":
+            from crm.views.factories import factory_page_words
+
+            return factory_page_words().get(f"purpose_{value}", str(value))
         if isinstance(value, str):
             return words_once("audit_values", _values).get(value, value)
         return str(value)

@@ -178,6 +178,13 @@ def stage_badge(factory) -> Markup:
     return found
 
 
+def may_correct_visit(visit) -> bool:
+    """Whether the signed-in user may correct this visit now: its rep, within the day."""
+    from crm.services.field import corrections
+
+    return corrections.may_correct(current_user, visit, clock.now())
+
+
 def _status_labels() -> dict[str, str]:
     return {
         "prospect": _("Prospect"),
@@ -348,6 +355,7 @@ def register(app: Flask) -> None:
         "current_locale": current_locale,
         "stage_label": stage_label,
         "stage_badge": stage_badge,
+        "may_correct_visit": may_correct_visit,
         "explain": explain,
         "status_label": status_label,
         "column_label": column_label,

@@ -126,3 +126,7 @@ def _page(form: VisitForm, status: int = 200):
         ),
         status,
     )
+
+
+# The correction pages register on this blueprint.
+from crm.views import visit_corrections as _visit_corrections  # noqa: E402, F401

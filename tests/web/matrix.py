@@ -47,6 +47,13 @@ ANSWERS: dict[str, dict[str, str]] = {
     "public": dict.fromkeys(("anonymous", "factory", "rep", "manager", "admin"), OK),
     "signed_in": {"anonymous": LOGIN, "factory": OK, "rep": OK, "manager": OK, "admin": OK},
     "staff": {"anonymous": LOGIN, "factory": NOT_FOUND, "rep": OK, "manager": OK, "admin": OK},
+    "rep": {
+        "anonymous": LOGIN,
+        "factory": NOT_FOUND,
+        "rep": OK,
+        "manager": FORBIDDEN,
+        "admin": FORBIDDEN,
+    },
     "manage": {
         "anonymous": LOGIN,
         "factory": NOT_FOUND,

@@ -100,7 +100,7 @@ BLUEPRINT_PERMISSIONS = {
     "tasks": {"staff"},
     "followups": {"staff"},
     "inbox": {"signed_in"},
-    "visits": {"staff"},
+    "visits": {"staff", "rep"},
     "api": {"public", "signed_in", "staff", "manage", "factory"},
     "tokens": {"signed_in"},
     "pipeline": {"staff", "manage"},

@@ -29,10 +29,11 @@ from crm.models import (
     Task,
     User,
     Visit,
+    VisitCorrection,
     VisitPhoto,
     VisitVoiceNote,
 )
-from crm.services.field import followups
+from crm.services.field import corrections, followups
 from crm.services.growth import eligibility, promotions, snapshots
 from crm.services.growth.eligibility import Eligibility, Item, Judgement
 
@@ -93,8 +94,12 @@ class VisitRow:
     distance_m: float | None
     summary: str
     rep_name: str
+    rep_id: int | None = None
+    received_at: datetime | None = None
+    edited_at: datetime | None = None  # corrected by its rep (crm.services.field.corrections)
     photo_ids: tuple[int, ...] = ()
     voice_note_ms: int | None = None
+    earlier: tuple[VisitCorrection, ...] = ()  # its versions before each correction, newest first
 
 
 # What a VisitRow reads, in its fields' order.
@@ -106,6 +111,9 @@ _VISIT_COLUMNS = (
     Visit.distance_m,
     Visit.summary,
     User.name,
+    Visit.rep_id,
+    Visit.received_at,
+    Visit.edited_at,
 )
 
 
@@ -262,8 +270,14 @@ def _with_media(visits: list[VisitRow]) -> list[VisitRow]:
             )
         ).all()
     )
+    edited = corrections.earlier_versions([visit.id for visit in visits if visit.edited_at])
     return [
-        replace(visit, photo_ids=tuple(photos.get(visit.id, ())), voice_note_ms=voice.get(visit.id))
+        replace(
+            visit,
+            photo_ids=tuple(photos.get(visit.id, ())),
+            voice_note_ms=voice.get(visit.id),
+            earlier=tuple(edited.get(visit.id, ())),
+        )
         for visit in visits
     ]
 
