@@ -52,19 +52,9 @@ def _instant(form, field) -> None:
         raise ValidationError(str(error)) from None
 
 
-class VisitForm(PageForm):
-    """A visit as the phone sends it; the CSRF token travels in a header from the outbox."""
+class VisitAccount(PageForm):
+    """A visit's account as its rep writes it, when logging it and when correcting it."""
 
-    factory_id = IdField(
-        _l("Factory"), validators=[InputRequired(_l("Choose the factory you visited."))]
-    )
-    client_key = HiddenField(
-        validators=[
-            InputRequired(_l("The visit's key is missing; reload the form.")),
-            Length(min=8, max=CLIENT_KEY_MAX),
-            Regexp(CLIENT_KEY_PATTERN, message=_l("The visit's key has characters it may not.")),
-        ]
-    )
     purpose = SelectField(
         _l("Purpose"),
         choices=[SelectChoice(code, code) for code in ("", *PURPOSES)],
@@ -81,6 +71,21 @@ class VisitForm(PageForm):
         validators=[NamedLength(max=NOTES_MAX), CleanText()],
         description=_l("Only staff see these."),
         render_kw={"rows": 3},
+    )
+
+
+class VisitForm(VisitAccount):
+    """A visit as the phone sends it; the CSRF token travels in a header from the outbox."""
+
+    factory_id = IdField(
+        _l("Factory"), validators=[InputRequired(_l("Choose the factory you visited."))]
+    )
+    client_key = HiddenField(
+        validators=[
+            InputRequired(_l("The visit's key is missing; reload the form.")),
+            Length(min=8, max=CLIENT_KEY_MAX),
+            Regexp(CLIENT_KEY_PATTERN, message=_l("The visit's key has characters it may not.")),
+        ]
     )
     task_ids = SelectMultipleField(
         _l("Tasks done on this visit"), coerce=record_id, validate_choice=False
@@ -159,25 +164,8 @@ class VisitForm(PageForm):
         )
 
 
-class VisitCorrectionForm(PageForm):
+class VisitCorrectionForm(VisitAccount):
     """A rep's correction of their visit: its purpose, texts and the contact met (the view gives
     the contact's choices, the factory's own)."""
 
-    purpose = SelectField(
-        _l("Purpose"),
-        choices=[SelectChoice(code, code) for code in ("", *PURPOSES)],
-        validators=[InputRequired(_l("Choose what the visit was for."))],
-    )
-    summary = TextAreaField(
-        _l("Summary for the factory"),
-        validators=[NamedLength(max=SUMMARY_MAX), CleanText()],
-        description=_l("The factory sees this."),
-        render_kw={"rows": 4},
-    )
-    notes = TextAreaField(
-        _l("Internal notes"),
-        validators=[NamedLength(max=NOTES_MAX), CleanText()],
-        description=_l("Only staff see these."),
-        render_kw={"rows": 4},
-    )
     contact_id = SelectField(_l("Contact met"), coerce=str, validate_choice=True)
