@@ -109,6 +109,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "waive_required_task": frozenset({"manager", "admin"}),
     "request_stage_change": frozenset({"rep", "manager", "admin"}),
     "decide_stage_change": frozenset({"manager", "admin"}),
+    "review_visit": frozenset({"manager", "admin"}),
     "reassign": frozenset({"manager", "admin"}),
     "import": frozenset({"manager", "admin"}),
     "export": frozenset({"manager", "admin"}),

@@ -21,6 +21,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from crm.forms import DateField, NamedLength, NamedRange, PageForm, QueryForm, record_id
+from crm.models.visit import REVIEW_NOTE_MAX
 from crm.services.factories.search import SEARCH_MAX
 from crm.services.growth.promotions import REASON_MAX
 
@@ -215,3 +216,33 @@ class PeriodForm(QueryForm):
 
     start = DateField(_l("From"), validators=[Optional()])
     end = DateField(_l("To"), validators=[Optional()])
+
+
+# --- flagged visits ----------------------------------------------------------------------------
+
+
+class ReviewVisitForm(PageForm):
+    """A flagged visit accepted with a note, or disputed (the rep answers)."""
+
+    outcome = RadioField(
+        _l("Outcome"),
+        choices=[
+            SelectChoice("accept", _l("Accept the visit")),
+            SelectChoice("dispute", _l("Dispute the visit")),
+        ],
+        validators=[DataRequired(_l("Choose accept or dispute."))],
+    )
+    note = TextAreaField(
+        _l("Note"),
+        validators=[NamedLength(max=REVIEW_NOTE_MAX)],
+        description=_l("Required: the rep sees it."),
+        render_kw={"rows": 2},
+    )
+
+
+class CloseReviewForm(PageForm):
+    """A disputed visit closed, with a note if the manager has one."""
+
+    note = TextAreaField(
+        _l("Closing note"), validators=[NamedLength(max=REVIEW_NOTE_MAX)], render_kw={"rows": 2}
+    )

@@ -26,7 +26,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
 from crm.forms import CleanText, DateField, IdField, NamedLength, PageForm, record_id
-from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, PURPOSES, SUMMARY_MAX
+from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, PURPOSES, REVIEW_NOTE_MAX, SUMMARY_MAX
 from crm.services.field import voice_notes
 from crm.services.field.photos import Upload
 from crm.services.field.visits import Submission
@@ -169,3 +169,14 @@ class VisitCorrectionForm(VisitAccount):
     the contact's choices, the factory's own)."""
 
     contact_id = SelectField(_l("Contact met"), coerce=str, validate_choice=True)
+
+
+class DisputeAnswerForm(PageForm):
+    """The rep's answer to a disputed visit."""
+
+    answer = TextAreaField(
+        _l("Your answer"),
+        validators=[NamedLength(max=REVIEW_NOTE_MAX), CleanText()],
+        description=_l("Your manager reads it and closes the dispute."),
+        render_kw={"rows": 4},
+    )

@@ -20,6 +20,7 @@ from crm.models.visit import (
     Visit,
     VisitCorrection,
     VisitPhoto,
+    VisitReview,
     VisitVoiceNote,
     visit_tasks,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "Visit",
     "VisitCorrection",
     "VisitPhoto",
+    "VisitReview",
     "VisitVoiceNote",
     "WebhookDelivery",
     "WorkRequest",

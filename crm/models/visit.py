@@ -111,6 +111,33 @@ class VisitCorrection(db.Model):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
 
 
+REVIEW_STATES = ("accepted", "disputed", "answered", "closed")
+REVIEW_NOTE_MAX = 1_000
+
+
+class VisitReview(db.Model):
+    """A manager's review of a flagged visit (crm.services.pipeline.flagged): accepted with a
+    note, or disputed, answered by the rep and closed by the manager."""
+
+    __tablename__ = "visit_reviews"
+    __table_args__ = (CheckConstraint(_in("state", REVIEW_STATES), name="state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), unique=True)
+    state: Mapped[str] = mapped_column(String(10))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="")
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closing_note: Mapped[str] = mapped_column(Text, default="")
+
+    visit = relationship("Visit")
+    reviewer = relationship("User", foreign_keys=[reviewer_id])
+
+
 class VisitPhoto(db.Model):
     __tablename__ = "visit_photos"
 

@@ -93,6 +93,10 @@ def _actions() -> dict[str, str]:
         "import_factories": _("factories imported"),
         "import_snapshots": _("figures imported"),
         "correct": _("corrected by its rep"),
+        "accept_flag": _("flag accepted"),
+        "dispute_flag": _("disputed"),
+        "answer_dispute": _("dispute answered"),
+        "close_dispute": _("dispute closed"),
     }
 
 

@@ -48,6 +48,8 @@ def kind_label(kind: str) -> str:
         "stage_change_direct": _("Stage changed"),
         "stage_change_refused": _("Refused"),
         "evidence": _("Evidence"),
+        "visit_disputed": _("Visit disputed"),
+        "visit_answered": _("Dispute answered"),
     }.get(kind, _("Notice"))
 
 

@@ -185,6 +185,20 @@ def may_correct_visit(visit) -> bool:
     return corrections.may_correct(current_user, visit, clock.now())
 
 
+def review_state_label(state: str) -> str:
+    """Where a flagged visit's review stands, in words (crm.services.pipeline.flagged)."""
+    return words_once("review_states", _review_states).get(state, state)
+
+
+def _review_states() -> dict[str, str]:
+    return {
+        "accepted": _("Accepted"),
+        "disputed": _("Disputed"),
+        "answered": _("Answered"),
+        "closed": _("Closed"),
+    }
+
+
 def _status_labels() -> dict[str, str]:
     return {
         "prospect": _("Prospect"),
@@ -356,6 +370,7 @@ def register(app: Flask) -> None:
         "stage_label": stage_label,
         "stage_badge": stage_badge,
         "may_correct_visit": may_correct_visit,
+        "review_state_label": review_state_label,
         "explain": explain,
         "status_label": status_label,
         "column_label": column_label,

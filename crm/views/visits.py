@@ -128,5 +128,6 @@ def _page(form: VisitForm, status: int = 200):
     )
 
 
-# The correction pages register on this blueprint.
+# The pages of a rep's own visit register on this blueprint: its correction, a dispute's answer.
+from crm.views import visit_answers as _visit_answers  # noqa: E402, F401
 from crm.views import visit_corrections as _visit_corrections  # noqa: E402, F401

@@ -31,11 +31,13 @@ from crm.models import (
     Visit,
     VisitCorrection,
     VisitPhoto,
+    VisitReview,
     VisitVoiceNote,
 )
 from crm.services.field import corrections, followups
 from crm.services.growth import eligibility, promotions, snapshots
 from crm.services.growth.eligibility import Eligibility, Item, Judgement
+from crm.services.pipeline import flagged
 
 TREND_MONTHS = 6
 TIMELINE_LIMIT = 20
@@ -100,6 +102,7 @@ class VisitRow:
     photo_ids: tuple[int, ...] = ()
     voice_note_ms: int | None = None
     earlier: tuple[VisitCorrection, ...] = ()  # its versions before each correction, newest first
+    review: VisitReview | None = None  # a flagged visit's review (crm.services.pipeline.flagged)
 
 
 # What a VisitRow reads, in its fields' order.
@@ -271,12 +274,14 @@ def _with_media(visits: list[VisitRow]) -> list[VisitRow]:
         ).all()
     )
     edited = corrections.earlier_versions([visit.id for visit in visits if visit.edited_at])
+    reviews = flagged.reviews_of([visit.id for visit in visits if visit.off_site])
     return [
         replace(
             visit,
             photo_ids=tuple(photos.get(visit.id, ())),
             voice_note_ms=voice.get(visit.id),
             earlier=tuple(edited.get(visit.id, ())),
+            review=reviews.get(visit.id),
         )
         for visit in visits
     ]

@@ -25,6 +25,8 @@ GROUP_SIZE = 3  # the latest items shown under each kind
 # The kinds of notification, the ones that ask the reader to act first.
 KINDS = (
     "stage_change_requested",
+    "visit_disputed",
+    "visit_answered",
     "factory_eligible",
     "evidence",
     "follow_up_overdue",

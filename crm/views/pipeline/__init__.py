@@ -84,6 +84,7 @@ def _column(status: str | None, stage: str | None) -> str:
 from crm.views.pipeline import (  # noqa: E402,F401
     board,
     decisions,
+    flagged,
     leaves,
     reassign,
     reports,
