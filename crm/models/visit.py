@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import false
 
 from crm.extensions import db
 from crm.models.types import UTCDateTime, utcnow
@@ -80,6 +81,9 @@ class Visit(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When its rep last corrected its text, purpose or contact (crm.services.field.corrections).
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # One of its photos repeats an earlier one (crm.services.field.photo_flags): kept here so
+    # that the review's queue reads flagged visits from the visit alone.
+    photos_doubtful: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     factory = relationship("Factory")
     rep = relationship("User")
@@ -140,6 +144,14 @@ class VisitReview(db.Model):
 
 class VisitPhoto(db.Model):
     __tablename__ = "visit_photos"
+    __table_args__ = (
+        # An earlier photo of the same bytes, and one whose perceptual hash shares a quarter.
+        Index("ix_visit_photos_sha256", "sha256"),
+        Index("ix_visit_photos_phash_0", "phash_0"),
+        Index("ix_visit_photos_phash_1", "phash_1"),
+        Index("ix_visit_photos_phash_2", "phash_2"),
+        Index("ix_visit_photos_phash_3", "phash_3"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
@@ -151,8 +163,25 @@ class VisitPhoto(db.Model):
     height: Mapped[int] = mapped_column(Integer)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The perceptual hash (64 bits, hex) and its four 16-bit quarters, each indexed: two photos
+    # within 3 bits of each other share a quarter (crm.services.field.photo_flags).
+    phash: Mapped[str | None] = mapped_column(String(16))
+    phash_0: Mapped[int | None] = mapped_column(Integer)
+    phash_1: Mapped[int | None] = mapped_column(Integer)
+    phash_2: Mapped[int | None] = mapped_column(Integer)
+    phash_3: Mapped[int | None] = mapped_column(Integer)
+    # What makes the photo doubtful: the same bytes as an earlier photo of the install, or nearly
+    # the same picture as a photo of another visit.
+    same_as_id: Mapped[int | None] = mapped_column(
+        ForeignKey("visit_photos.id", ondelete="SET NULL")
+    )
+    near_id: Mapped[int | None] = mapped_column(ForeignKey("visit_photos.id", ondelete="SET NULL"))
 
     visit = relationship("Visit", back_populates="photos")
+
+    @property
+    def flagged(self) -> bool:
+        return self.same_as_id is not None or self.near_id is not None
 
 
 class VisitVoiceNote(db.Model):

@@ -103,6 +103,7 @@ class VisitRow:
     voice_note_ms: int | None = None
     earlier: tuple[VisitCorrection, ...] = ()  # its versions before each correction, newest first
     review: VisitReview | None = None  # a flagged visit's review (crm.services.pipeline.flagged)
+    doubtful: dict[int, str] = field(default_factory=dict)  # photo id -> "same" or "near"
 
 
 # What a VisitRow reads, in its fields' order.
@@ -260,12 +261,15 @@ def _with_media(visits: list[VisitRow]) -> list[VisitRow]:
     if not ids:
         return []
     photos: dict[int, list[int]] = {}
-    for visit_id, photo_id in db.session.execute(
-        select(VisitPhoto.visit_id, VisitPhoto.id)
+    doubtful: dict[int, str] = {}
+    for visit_id, photo_id, same_as, near in db.session.execute(
+        select(VisitPhoto.visit_id, VisitPhoto.id, VisitPhoto.same_as_id, VisitPhoto.near_id)
         .where(VisitPhoto.visit_id.in_(ids))
         .order_by(VisitPhoto.id)
     ):
         photos.setdefault(visit_id, []).append(photo_id)
+        if same_as is not None or near is not None:
+            doubtful[photo_id] = "same" if same_as is not None else "near"
     voice = dict(
         db.session.execute(
             select(VisitVoiceNote.visit_id, VisitVoiceNote.duration_ms).where(
@@ -274,7 +278,7 @@ def _with_media(visits: list[VisitRow]) -> list[VisitRow]:
         ).all()
     )
     edited = corrections.earlier_versions([visit.id for visit in visits if visit.edited_at])
-    reviews = flagged.reviews_of([visit.id for visit in visits if visit.off_site])
+    reviews = flagged.reviews_of(ids)
     return [
         replace(
             visit,
@@ -282,6 +286,7 @@ def _with_media(visits: list[VisitRow]) -> list[VisitRow]:
             voice_note_ms=voice.get(visit.id),
             earlier=tuple(edited.get(visit.id, ())),
             review=reviews.get(visit.id),
+            doubtful={i: doubtful[i] for i in photos.get(visit.id, ()) if i in doubtful},
         )
         for visit in visits
     ]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import imagehash
 from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -50,6 +51,7 @@ class StoredPhoto:
     sha256: str
     width: int
     height: int
+    phash: str = ""  # the perceptual hash, 16 hex digits (crm.services.field.photo_flags)
 
 
 def read_uploads(files: list, field: str = "photos") -> list[Upload]:
@@ -199,6 +201,9 @@ def store(upload: Upload, prepared: Image.Image | None = None) -> StoredPhoto:
         sha256=upload.sha256,
         width=image.width,
         height=image.height,
+        # From the thumbnail: the hash reads a 32 px picture, and the thumbnail is that picture
+        # reduced already (hashing the whole photo cost a visit submit several times more).
+        phash=str(imagehash.phash(thumb)),
     )
 
 

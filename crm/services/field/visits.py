@@ -23,7 +23,7 @@ from crm import clock, scope
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import Contact, Factory, FollowUp, Task, User, Visit, VisitPhoto, VisitVoiceNote
-from crm.services.field import followups, geo, photos, voice_notes
+from crm.services.field import followups, geo, photo_flags, photos, voice_notes
 from crm.services.growth import tasks
 from crm.services.install import audit, settings
 
@@ -248,11 +248,18 @@ def _store_photos(
 ) -> list[str]:
     stored_names: list[str] = []
     try:
+        made = []
         for upload, image in zip(uploads, images, strict=True):
             stored = photos.store(upload, image)
             stored_names.append(stored.stored_name)
-            visit.photos.append(VisitPhoto(**vars(stored), created_at=visit.received_at))
+            fields = vars(stored).copy()
+            phash = fields.pop("phash")
+            record = VisitPhoto(**fields, created_at=visit.received_at)
+            photo_flags.keep_hash(record, phash)
+            visit.photos.append(record)
+            made.append(record)
         db.session.flush()
+        photo_flags.flag(visit, made)
     except Exception:
         photos.remove(stored_names)
         raise

@@ -30,8 +30,9 @@ STATES = ("to_review", "waiting", "to_close", "done")
 
 
 def flagged_condition() -> ColumnElement[bool]:
-    """A visit that needs a manager's look: checked in off site."""
-    return Visit.off_site.is_(True)
+    """A visit that needs a manager's look: checked in off site, or with a photo that repeats an
+    earlier one (crm.services.field.photo_flags)."""
+    return Visit.off_site.is_(True) | Visit.photos_doubtful.is_(True)
 
 
 def _standing():

@@ -1,0 +1,91 @@
+"""Photos that do not prove a visit (issue 22, "Photos that prove a visit"): a visit's photo is
+flagged when its bytes repeat an earlier photo of the install (the same SHA-256 of the upload;
+one sent twice in the same visit is a double tap, not a reuse),
+or when its picture nearly repeats a photo of another visit (perceptual hashes within
+NEAR_BITS bits), as a photo kept from an earlier visit and sent again would.
+
+The near match is looked for, never by reading every photo: among the photos sharing a quarter
+of the hash (indexed; any two within 3 bits share one), and among the latest photos of the same
+rep and of the same factory, where a reused photo most likely comes from.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+
+from crm.extensions import db
+from crm.models import Visit, VisitPhoto
+
+# Bits two perceptual hashes may differ by and still be "nearly the same" picture: a re-saved,
+# slightly cropped copy differs by a few; another photo of the same gate by far more.
+NEAR_BITS = 10
+# The latest photos of the same rep and of the same factory compared with a new one.
+RECENT = 2_000
+
+
+def quarters(phash: str) -> tuple[int, int, int, int]:
+    """The four 16-bit quarters of a 64-bit hash written in hex."""
+    return tuple(int(phash[index : index + 4], 16) for index in range(0, 16, 4))  # type: ignore[return-value]
+
+
+def distance(first: str, second: str) -> int:
+    return (int(first, 16) ^ int(second, 16)).bit_count()
+
+
+def keep_hash(photo: VisitPhoto, phash: str) -> None:
+    if not phash:
+        return
+    photo.phash = phash
+    photo.phash_0, photo.phash_1, photo.phash_2, photo.phash_3 = quarters(phash)
+
+
+def flag(visit: Visit, photos: list[VisitPhoto]) -> None:
+    """Mark each new photo of the visit that repeats an earlier one (flushed already)."""
+    for photo in photos:
+        photo.same_as_id = db.session.scalar(
+            select(VisitPhoto.id)
+            .where(
+                VisitPhoto.sha256 == photo.sha256,
+                VisitPhoto.visit_id != visit.id,
+                VisitPhoto.id < photo.id,
+            )
+            .order_by(VisitPhoto.id)
+            .limit(1)
+        )
+        if photo.phash:
+            photo.near_id = _nearest(visit, photo)
+        if photo.flagged:
+            visit.photos_doubtful = True
+
+
+def _nearest(visit: Visit, photo: VisitPhoto) -> int | None:
+    other_visit = VisitPhoto.visit_id != visit.id
+    sharing = (
+        select(VisitPhoto.id, VisitPhoto.phash)
+        .where(
+            other_visit,
+            or_(
+                VisitPhoto.phash_0 == photo.phash_0,
+                VisitPhoto.phash_1 == photo.phash_1,
+                VisitPhoto.phash_2 == photo.phash_2,
+                VisitPhoto.phash_3 == photo.phash_3,
+            ),
+        )
+        .limit(RECENT)
+    )
+    candidates = dict(db.session.execute(sharing).all())
+    for column, value in ((Visit.rep_id, visit.rep_id), (Visit.factory_id, visit.factory_id)):
+        recent = (
+            select(VisitPhoto.id, VisitPhoto.phash)
+            .join(Visit, Visit.id == VisitPhoto.visit_id)
+            .where(column == value, other_visit, VisitPhoto.phash.is_not(None))
+            .order_by(VisitPhoto.id.desc())
+            .limit(RECENT)
+        )
+        candidates.update(db.session.execute(recent).all())
+    near = [
+        (distance(photo.phash, phash), photo_id)
+        for photo_id, phash in candidates.items()
+        if phash and distance(photo.phash, phash) <= NEAR_BITS
+    ]
+    return min(near)[1] if near else None
