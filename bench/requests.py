@@ -440,6 +440,10 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
         # manager, 400 ms for the admin's whole install.
         Case("manager: promotions queue", manager, "/pipeline/requests", 150),
         Case("admin: promotions queue, org-wide", admin, "/pipeline/requests", 400),
+        # The review of flagged visits (the "Trust in the record" issue): the belt's off-site
+        # visits and repeated photos, read by the partial index of flagged visits.
+        Case("manager: flagged visits", manager, "/pipeline/flagged", 150),
+        Case("admin: flagged visits, org-wide", admin, "/pipeline/flagged", 400),
         Case("manager: team", manager, "/pipeline/team", 150),
         Case("admin: team, org-wide", admin, "/pipeline/team", 400, runs=10),
         Case("manager: reports", manager, "/pipeline/reports", 150, runs=10),

@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.sql import false
+from sqlalchemy.sql import column, false, or_, true
 
 from crm.extensions import db
 from crm.models.types import UTCDateTime, utcnow
@@ -36,6 +36,9 @@ PURPOSES = (
 CLIENT_KEY_MAX = 64
 NOTES_MAX = 10_000
 SUMMARY_MAX = 2_000
+
+# A visit that needs a manager's look: off site, or a photo repeating an earlier one.
+FLAGGED = or_(column("off_site").is_(true()), column("photos_doubtful").is_(true()))
 
 visit_tasks = Table(
     "visit_tasks",
@@ -56,6 +59,15 @@ class Visit(db.Model):
         CheckConstraint("accuracy_m IS NULL OR accuracy_m >= 0", name="accuracy"),
         Index("ix_visits_factory_checked_in", "factory_id", "checked_in_at"),
         Index("ix_visits_rep_checked_in", "rep_id", "checked_in_at"),
+        # The flagged visits (crm.services.pipeline.flagged.flagged_condition, the same words, so
+        # that both planners match it): the review's queue reads these few, never every visit.
+        Index(
+            "ix_visits_flagged",
+            "factory_id",
+            "checked_in_at",
+            postgresql_where=FLAGGED,
+            sqlite_where=FLAGGED,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

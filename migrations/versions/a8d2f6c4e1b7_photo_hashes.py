@@ -23,6 +23,17 @@ def upgrade():
         batch_op.add_column(
             sa.Column('photos_doubtful', sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+    flagged = sa.or_(
+        sa.column('off_site').is_(sa.true()), sa.column('photos_doubtful').is_(sa.true())
+    )
+    op.create_index(
+        'ix_visits_flagged',
+        'visits',
+        ['factory_id', 'checked_in_at'],
+        unique=False,
+        postgresql_where=flagged,
+        sqlite_where=flagged,
+    )
     with op.batch_alter_table('visit_photos', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phash', sa.String(length=16), nullable=True))
         for quarter in QUARTERS:
@@ -58,5 +69,6 @@ def downgrade():
         for quarter in reversed(QUARTERS):
             batch_op.drop_column(quarter)
         batch_op.drop_column('phash')
+    op.drop_index('ix_visits_flagged', table_name='visits')
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.drop_column('photos_doubtful')

@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from flask import url_for
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from crm import scope
@@ -31,8 +31,9 @@ STATES = ("to_review", "waiting", "to_close", "done")
 
 def flagged_condition() -> ColumnElement[bool]:
     """A visit that needs a manager's look: checked in off site, or with a photo that repeats an
-    earlier one (crm.services.field.photo_flags)."""
-    return Visit.off_site.is_(True) | Visit.photos_doubtful.is_(True)
+    earlier one (crm.services.field.photo_flags). Written as the partial index
+    `ix_visits_flagged` is (crm.models.visit.FLAGGED), so that the planners read it."""
+    return or_(Visit.off_site.is_(true()), Visit.photos_doubtful.is_(true()))
 
 
 def _standing():
