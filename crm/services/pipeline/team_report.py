@@ -3,8 +3,9 @@ tasks completed, promotions achieved), what is falling behind (overdue follow-up
 factories), the factories they own by stage, and signings last (DESIGN.md "Who uses it":
 compare reps by depth of work, not by signings alone).
 
-One grouped statement per figure, whatever the number of reps or factories; every figure
-counts records in the actor's scope only.
+One grouped statement per kind of record (visits, factories, tasks, stage changes), whatever
+the number of reps or factories; every figure counts records in the actor's scope only. The
+figures and the order cover every rep; a page draws PAGE_SIZE of them.
 """
 
 from __future__ import annotations

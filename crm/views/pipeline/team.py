@@ -1,5 +1,5 @@
-"""The team page: per rep over a period, depth of work first and signings last; sortable and
-exported as the page shows it."""
+"""The team page: per rep over a period, depth of work first and signings last; sorted over
+every rep, drawn a page of reps at a time under a totals row of them all, and exported whole."""
 
 from __future__ import annotations
 
