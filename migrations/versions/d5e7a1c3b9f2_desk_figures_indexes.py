@@ -2,7 +2,7 @@
 from indexes alone, the period's decisions by time, the board's default order walked in order
 
 Revision ID: d5e7a1c3b9f2
-Revises: e3b8d4a1c6f2
+Revises: f4c9e5b2a7d3
 Create Date: 2026-12-06 21:00:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'd5e7a1c3b9f2'
-down_revision = 'e3b8d4a1c6f2'
+down_revision = 'f4c9e5b2a7d3'
 branch_labels = None
 depends_on = None
 
