@@ -46,6 +46,8 @@ class StageChange(db.Model):
         # reports read for the factories of a team, each factory's own from this index.
         Index("ix_stage_changes_factory_decided", "factory_id", "decided_at"),
         Index("ix_stage_changes_decision", "decision"),
+        # The decisions of a period (the team page's promotions and signings).
+        Index("ix_stage_changes_decided_at", "decided_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -41,6 +41,8 @@ class Task(db.Model):
         CheckConstraint("status != 'waived' OR waive_reason IS NOT NULL", name="waived_has_reason"),
         Index("ix_tasks_factory_status", "factory_id", "status"),
         Index("ix_tasks_owner_status_due", "owner_id", "status", "due_on"),
+        # Each rep's tasks completed in a period (the team page), from the index alone.
+        Index("ix_tasks_owner_status_completed", "owner_id", "status", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

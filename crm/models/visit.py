@@ -58,7 +58,15 @@ class Visit(db.Model):
         CheckConstraint("lng IS NULL OR lng BETWEEN -180 AND 180", name="lng"),
         CheckConstraint("accuracy_m IS NULL OR accuracy_m >= 0", name="accuracy"),
         Index("ix_visits_factory_checked_in", "factory_id", "checked_in_at"),
-        Index("ix_visits_rep_checked_in", "rep_id", "checked_in_at"),
+        # A rep's visits by time; with the off-site flag and the factory, the team page counts
+        # every rep's visits of a period (and a manager's scope of them) from the index alone.
+        Index(
+            "ix_visits_rep_checked_in_site_factory",
+            "rep_id",
+            "checked_in_at",
+            "off_site",
+            "factory_id",
+        ),
         # The flagged visits (crm.services.pipeline.flagged.flagged_condition, the same words, so
         # that both planners match it): the review's queue reads these few, never every visit.
         Index(

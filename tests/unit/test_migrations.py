@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SAWarning
 
 from crm import create_app
 from crm.extensions import db
@@ -35,7 +38,14 @@ def scratch_url(database_url):
 
 
 def _differences(engine) -> list:
-    with engine.connect() as connection:
+    with engine.connect() as connection, warnings.catch_warnings():
+        # SQLite's reflection cannot read an index on an expression (ix_factories_waiting) and
+        # says so; Alembic then leaves such indexes out of the comparison on SQLite alone
+        # (PostgreSQL's are compared).
+        warnings.filterwarnings(
+            "ignore", "Skipped unsupported reflection of expression-based index", SAWarning
+        )
+        warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression")
         context = MigrationContext.configure(
             connection, opts={"compare_type": True, "include_object": in_models}
         )

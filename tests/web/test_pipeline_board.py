@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from crm.extensions import db
 from crm.models import Factory, StageChange, Task
 from crm.services.growth import stages
+from crm.services.pipeline import team_report
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 
@@ -642,6 +643,42 @@ def test_the_team_page_sorts_by_any_column(client, world):
     assert rows[:2] == sorted([world["rep1"].name, world["rep2"].name])
     assert 'aria-sort="ascending"' in by_name
     assert world["rep3"].name not in by_name  # another team's rep
+
+
+def test_the_team_page_draws_a_page_of_reps_and_totals_and_exports_them_all(
+    client, world, monkeypatch
+):
+    """An admin's install holds about a thousand reps: a page draws PAGE_SIZE of them in the
+    order asked for and the next page the rest, while the totals row counts every rep and the
+    export holds every rep, whichever page it is asked from."""
+    builders.visit(world["elem_key"], world["rep2"], checked_in_at=NOW - timedelta(days=2))
+    db.session.commit()
+    sign_in(client, world["manager_a"].email)
+
+    def drawn(page: str) -> list[str]:
+        return re.findall(r'<th scope="row"><a [^>]*>([^<]+?)</a>', page)
+
+    def totals(page: str) -> str:
+        return re.search(r"<tfoot>.*?</tfoot>", page, re.S).group(0)
+
+    whole = text_of(client.get("/pipeline/team?sort=visits&order=desc"))
+    assert drawn(whole) == [world["rep2"].name, world["rep1"].name]
+    assert 'rel="next"' not in whole
+    monkeypatch.setattr(team_report, "PAGE_SIZE", 1)
+    first = text_of(client.get("/pipeline/team?sort=visits&order=desc"))
+    assert drawn(first) == [world["rep2"].name]
+    assert "Page 1 of 2" in first
+    following = html.unescape(re.search(r'rel="next" href="([^"]+)"', first).group(1))
+    assert "sort=visits" in following and "page=2" in following
+    second = text_of(client.get(following))
+    assert drawn(second) == [world["rep1"].name]
+    assert totals(first) == totals(second) == totals(whole)
+    # A new order starts again from the first page.
+    by_name = html.unescape(re.search(r'href="([^"]*sort=name[^"]*)"', second).group(1))
+    assert "page=" not in by_name
+    export = client.get("/pipeline/team/export?format=csv&sort=visits&order=desc&page=2")
+    exported = export.get_data(as_text=True)
+    assert world["rep1"].name in exported and world["rep2"].name in exported
 
 
 def test_bulk_edit_of_every_factory_listed_takes_the_lists_filters_not_the_ticks(

@@ -326,9 +326,10 @@ def _page(
 def _rep_parts(actor: User, now: datetime, conditions: list[ColumnElement[bool]]) -> list[Select]:
     """The ids of the two parts of a rep's scope (scope.rep_parts) that meet the conditions.
 
-    SQLite reads the team's unowned prospects through ix_factories_owner_status (every unowned
-    prospect of every belt, each row then read for its belt) rather than through the partial
-    index made for them, unless told: 40 times slower on the bench's 100,000 factories.
+    SQLite reads the team's unowned prospects through ix_factories_owner_status_stage_dates
+    (every unowned prospect of every belt, each row then read for its belt) rather than through
+    the partial index made for them, unless told: 40 times slower on the bench's 100,000
+    factories.
     PostgreSQL's planner picks the partial index from its statistics.
     """
     owned, unowned = scope.rep_parts(actor, clock.today(now))

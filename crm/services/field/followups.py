@@ -141,7 +141,13 @@ def next_open(factory: Factory) -> FollowUp | None:
 
 def planned(factory_ids: Iterable[int]) -> dict[int, FollowUp]:
     """Each factory's earliest open follow-up that someone planned for another person (a
-    manager's "Plan a visit" for the rep), by factory id; one query for a page of factories."""
+    manager's "Plan a visit" for the rep), by factory id; one query for a page of factories.
+
+    The earliest is picked here, not by an ORDER BY: asked for them in due order, SQLite reads
+    every open follow-up of the install through (status, due_at) to skip a sort, rather than
+    the page's factories' own through (factory, status, due_at): 190 ms instead of 1 on the
+    bench's 100,000 factories.
+    """
     ids = list(factory_ids)
     if not ids:
         return {}
@@ -154,9 +160,13 @@ def planned(factory_ids: Iterable[int]) -> dict[int, FollowUp]:
             FollowUp.created_by_id != FollowUp.assignee_id,
         )
         .options(joinedload(FollowUp.assignee))
-        .order_by(FollowUp.due_at.desc(), FollowUp.id.desc())
     )
-    return {row.factory_id: row for row in rows}
+    earliest: dict[int, FollowUp] = {}
+    for row in rows:
+        kept = earliest.get(row.factory_id)
+        if kept is None or (row.due_at, row.id) < (kept.due_at, kept.id):
+            earliest[row.factory_id] = row
+    return earliest
 
 
 def refresh_next(factory: Factory) -> None:

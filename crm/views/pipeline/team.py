@@ -1,5 +1,5 @@
-"""The team page: per rep over a period, depth of work first and signings last; sortable and
-exported as the page shows it."""
+"""The team page: per rep over a period, depth of work first and signings last; sorted over
+every rep, drawn a page of reps at a time under a totals row of them all, and exported whole."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from crm.errors import Invalid
 from crm.forms.pipeline import PeriodForm
 from crm.services.field import my_week as weeks
 from crm.services.pipeline import rep_portfolio, team_report
-from crm.values import whole_or
+from crm.values import page_number, whole_or
 from crm.views import downloads
 from crm.views.my_week import shown
 from crm.views.pipeline import bp
@@ -41,18 +41,24 @@ def team_request(with_report: bool = True) -> tuple[PeriodForm, team_report.Team
     descending = request.args.get("order", "desc") != "asc"
     if not with_report:
         return form, team_report.TeamReport([], start, end, sort, descending)
-    report = team_report.team_report(current_user, start, end, moment, sort, descending)
+    page = page_number(request.args.get("page"))
+    report = team_report.team_report(current_user, start, end, moment, sort, descending, page)
     return form, report
 
 
-def team_query(report: team_report.TeamReport, **changes) -> dict[str, str]:
-    query = {
+def team_query(report: team_report.TeamReport, **changes) -> dict[str, str | int]:
+    """The page's URL query with these changes; the first page goes without a number (a new
+    sort or period starts there)."""
+    query: dict[str, str | int] = {
         "start": report.start.isoformat(),
         "end": report.end.isoformat(),
         "sort": report.sort,
         "order": "desc" if report.descending else "asc",
+        "page": report.page,
     }
     query.update(changes)
+    if query["page"] == 1:
+        del query["page"]
     return query
 
 
@@ -78,6 +84,7 @@ def team():
         form=form,
         report=report,
         columns=team_report.OWNED_COLUMNS,
+        labels={column: column_label(column) for column in team_report.OWNED_COLUMNS},
         query=lambda **changes: team_query(report, **changes),
         quick=quick_periods(clock.today()),
     )
