@@ -1,7 +1,9 @@
 """The reports' targets: per stage and measured target, how many active factories meet it, miss
-it, have no fresh figure or had it waived, judged as eligibility judges it. "Not met" is counted
-with target_condition, the very condition the factory list narrows with when the count is opened
-(crm.services.pipeline.drill), so the two cannot disagree.
+it, have no fresh figure or had it waived, judged as eligibility judges it, in one grouped
+statement. "Not met" counts the factories whose newest figure is fresh and misses (`_missed`,
+`freshest_month`), the very rules of target_condition, which the factory list narrows with when
+the count is opened (crm.services.pipeline.drill); tests/unit/test_report_counts.py holds the
+two to the same factories.
 """
 
 from __future__ import annotations

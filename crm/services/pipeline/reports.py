@@ -4,8 +4,9 @@ visits per week by rep, and how many factories meet each measured target of thei
 
 The history comes from the applied stage changes (approved or direct); a factory whose
 current stage was entered without a recorded change counts from `stage_entered_at`. Each
-report is a fixed number of statements (twelve month-ends are twelve); grouping that SQL
-cannot do portably (quarters, medians) is done on the few rows a report reads.
+report is a fixed number of grouped statements, whatever the factories and the periods: the
+rows read back are counts, never one per factory, change or visit. Conversion and targets
+are in modules of their own (report_conversion, report_targets).
 """
 
 from __future__ import annotations
@@ -116,11 +117,13 @@ def stages_over_time(
 ) -> StageTrend:
     """How many factories sat in each column at the end of each of the last months.
 
-    Two grouped statements, whatever the months and the factories: each factory's column
-    now, and the applied changes since the first month-end, counted by the month-ends they
-    fall after and the month-ends their factory existed at. Walking back from now, a factory's
-    column at a month-end is its column now with every later change undone; the chain of
-    changes holds (each starts from where the one before ended), so the sums suffice.
+    Three grouped statements, whatever the months and the factories: each factory's column
+    now (those made before the first month-end counted plainly, the rest by the month-ends
+    they were made before), and the applied changes since the first month-end, counted by
+    the month-ends they fall after and the month-ends their factory existed at. Walking back
+    from now, a factory's column at a month-end is its column now with every later change
+    undone; the chain of changes holds (each starts from where the one before ended), so the
+    sums suffice.
     """
     granularity, until = "month", now
     if period is None:
@@ -136,8 +139,17 @@ def stages_over_time(
         return sum((case((column > end, 1), else_=0) for end in ends), start=literal(0))
 
     created = after(Factory.created_at).label("created")
+    # Most factories were made before the first period's end and count in every period: a
+    # plain count by column; only the few made later are told apart by when.
     current = db.session.execute(
         _scoped(actor, belt_id, now)
+        .where(Factory.created_at <= ends[0])
+        .with_only_columns(literal(0), Factory.status, Factory.stage, func.count())
+        .group_by(Factory.status, Factory.stage)
+    ).all()
+    current += db.session.execute(
+        _scoped(actor, belt_id, now)
+        .where(Factory.created_at > ends[0])
         .with_only_columns(created, Factory.status, Factory.stage, func.count())
         .group_by(created, Factory.status, Factory.stage)
     ).all()
