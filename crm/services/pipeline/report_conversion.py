@@ -33,7 +33,14 @@ from crm.clock import day_bounds
 from crm.extensions import db
 from crm.models import STAGES, Belt, Factory, StageChange, User
 from crm.models.types import UTCDateTime
-from crm.services.pipeline.reports import APPLIED, Narrow, _in_scope, _scoped, _shift_month
+from crm.services.pipeline.reports import (
+    APPLIED,
+    Narrow,
+    _in_scope,
+    _scoped,
+    _shift_month,
+    changes_by_factory,
+)
 
 QUARTERS = 4
 
@@ -166,7 +173,7 @@ def _entries(actor: User, belt_id: Narrow | int | None, now: datetime, since: da
         "partition_by": StageChange.factory_id,
         "order_by": (StageChange.decided_at, StageChange.id),
     }
-    moves = (
+    moves = changes_by_factory(
         select(
             Factory.belt_id,
             StageChange.to_stage,
@@ -185,9 +192,10 @@ def _entries(actor: User, belt_id: Narrow | int | None, now: datetime, since: da
                 StageChange.from_status == "prospect",
                 StageChange.from_stage.is_distinct_from(StageChange.to_stage),
             ),
-        )
-        .subquery()
-    )
+        ),
+        actor,
+        belt_id,
+    ).subquery()
     later = _rank(moves.c.next_stage) > _rank(moves.c.to_stage)
     moved_on = and_(moves.c.next_status == "active", later)
     recorded = select(

@@ -76,7 +76,7 @@ def target_attainment(actor: User, belt_id: Narrow | int | None, now: datetime) 
             rows(Task.status == "waived"),
             rows(met),
             rows(missed),
-            func.count(func.distinct(case((missed, Task.factory_id)))),
+            func.count(case((missed, Task.factory_id)).distinct()),
         )
         .join(Factory, Factory.id == Task.factory_id)
         .outerjoin(
