@@ -85,6 +85,8 @@ def target_attainment(actor: User, belt_id: Narrow | int | None, now: datetime) 
                 MetricSnapshot.factory_id == Task.factory_id,
                 MetricSnapshot.metric_code == Task.metric_code,
                 MetricSnapshot.month == newest,
+                # A stale newest figure counts as none: only fresh figures need joining.
+                MetricSnapshot.month >= fresh_from,
             ),
         )
         .where(
