@@ -1,14 +1,15 @@
 """The reports' targets: per stage and measured target, how many active factories meet it, miss
-it, have no fresh figure or had it waived, judged as eligibility judges it. "Not met" is counted
-with target_condition, the very condition the factory list narrows with when the count is opened
-(crm.services.pipeline.drill), so the two cannot disagree.
+it, have no fresh figure or had it waived, judged as eligibility judges it, in one grouped
+statement. "Not met" counts the factories whose newest figure is fresh and misses (`_missed`,
+`freshest_month`), the very rules of target_condition, which the factory list narrows with when
+the count is opened (crm.services.pipeline.drill); tests/unit/test_report_counts.py holds the
+two to the same factories.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from types import SimpleNamespace
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import aliased
@@ -17,7 +18,7 @@ from crm.extensions import db
 from crm.models import STAGES, Factory, MetricSnapshot, Task, User
 from crm.services.growth import eligibility
 from crm.services.install import settings
-from crm.services.pipeline.reports import Narrow, _ids, _scoped, _shift_month
+from crm.services.pipeline.reports import Narrow, _in_scope, _shift_month
 
 # --- target attainment per stage ------------------------------------------------------------
 
@@ -49,88 +50,83 @@ class Attainment:
 
 def target_attainment(actor: User, belt_id: Narrow | int | None, now: datetime) -> list[Attainment]:
     """Per stage and measured target: the share of active factories in the stage meeting it,
-    judged as eligibility judges it (the latest figure, fresh enough)."""
-    in_scope = _ids(actor, belt_id, now)
+    judged as eligibility judges it (the latest figure, fresh enough), counted in one grouped
+    statement. "Not met" counts factories, as target_condition selects them for the list."""
+    fresh_from = freshest_month(now, int(settings.get("freshness_days")))
     newest = (
-        select(
-            MetricSnapshot.factory_id,
-            MetricSnapshot.metric_code,
-            func.max(MetricSnapshot.month).label("month"),
-        )
-        .where(MetricSnapshot.factory_id.in_(in_scope))
-        .group_by(MetricSnapshot.factory_id, MetricSnapshot.metric_code)
-        .subquery()
+        select(func.max(_LATER.month))
+        .where(_LATER.factory_id == Task.factory_id, _LATER.metric_code == Task.metric_code)
+        .correlate(Task)
+        .scalar_subquery()
     )
+    judged = Task.status != "waived"
+    fresh = and_(judged, MetricSnapshot.month >= fresh_from)
+    missed = and_(fresh, _missed())
+    met = and_(fresh, ~_missed())
+
+    def rows(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.sum(case((condition, 1), else_=0))
+
     statement = (
         select(
             Task.stage,
             Task.title_en,
-            Task.title_zh,
-            Task.status,
-            Task.comparison,
-            Task.target_value,
-            MetricSnapshot.value,
-            MetricSnapshot.month,
+            func.min(Task.title_zh),
+            func.count(),
+            rows(Task.status == "waived"),
+            rows(met),
+            rows(missed),
+            func.count(case((missed, Task.factory_id)).distinct()),
         )
         .join(Factory, Factory.id == Task.factory_id)
-        .outerjoin(
-            newest,
-            and_(newest.c.factory_id == Task.factory_id, newest.c.metric_code == Task.metric_code),
-        )
         .outerjoin(
             MetricSnapshot,
             and_(
                 MetricSnapshot.factory_id == Task.factory_id,
                 MetricSnapshot.metric_code == Task.metric_code,
-                MetricSnapshot.month == newest.c.month,
+                MetricSnapshot.month == newest,
+                # A stale newest figure counts as none: only fresh figures need joining.
+                MetricSnapshot.month >= fresh_from,
             ),
         )
         .where(
             Task.kind == "measured",
             Task.stage == Factory.stage,
             Factory.status == "active",
-            Task.factory_id.in_(in_scope),
+            _in_scope(Task.factory_id, actor, belt_id, now),
         )
-        .execution_options(yield_per=2000)
+        .group_by(Task.stage, Task.title_en)
     )
-    fresh_days = int(settings.get("freshness_days"))
-    found: dict[tuple[str, str], Attainment] = {}
-    for stage, title_en, title_zh, status, comparison, target, value, month in db.session.execute(
-        statement
-    ):
-        item = found.setdefault((stage, title_en), Attainment(stage, title_en, title_zh))
-        if status == "waived":
-            item.waived += 1
-            continue
-        task = SimpleNamespace(comparison=comparison, target_value=target)
-        snapshot = None if month is None else SimpleNamespace(month=month, value=value)
-        state = eligibility.judge(task, snapshot, now, fresh_days).state  # type: ignore[arg-type]
-        if state == eligibility.MET:
-            item.met += 1
-        elif state != eligibility.NOT_MET:  # not met: counted in SQL (_count_not_met)
-            item.no_data += 1
-    _count_not_met(actor, belt_id, now, found)
-    return sorted(found.values(), key=lambda item: (STAGES.index(item.stage), item.title_en))
+    found = []
+    for (
+        stage,
+        title_en,
+        title_zh,
+        total,
+        waived,
+        met_rows,
+        missed_rows,
+        not_met,
+    ) in db.session.execute(statement):
+        met_rows, missed_rows, waived = int(met_rows or 0), int(missed_rows or 0), int(waived or 0)
+        no_data = total - waived - met_rows - missed_rows  # no figure, or too old
+        found.append(Attainment(stage, title_en, title_zh, met_rows, not_met, no_data, waived))
+    return sorted(found, key=lambda item: (STAGES.index(item.stage), item.title_en))
 
 
-def _count_not_met(
-    actor: User,
-    belt_id: Narrow | int | None,
-    now: datetime,
-    found: dict[tuple[str, str], Attainment],
-) -> None:
-    """Each target's "not met": the factories that target_condition selects, in one statement,
-    so that the count and the factory list it opens are the same factories."""
-    if not found:
-        return
-    keys = list(found)
-    sums = [
-        func.coalesce(func.sum(case((target_condition(stage, title, now), 1), else_=0)), 0)
-        for stage, title in keys
-    ]
-    counted = db.session.execute(_scoped(actor, belt_id, now).with_only_columns(*sums)).one()
-    for key, count in zip(keys, counted, strict=True):
-        found[key].not_met = int(count or 0)
+# Another snapshot of the same factory and metric: the newest month is the greatest of these.
+_LATER = aliased(MetricSnapshot)
+
+
+def _missed() -> ColumnElement[bool]:
+    """The snapshot's figure misses the task's target (eligibility.judge: "at most" is met at or
+    under the target, anything else at or over it; no target is a target of 0)."""
+    target = func.coalesce(Task.target_value, 0)
+    at_most = func.coalesce(Task.comparison, "") == "at_most"
+    return or_(
+        and_(at_most, MetricSnapshot.value > target),
+        and_(~at_most, MetricSnapshot.value < target),
+    )
 
 
 def freshest_month(now: datetime, fresh_days: int) -> date:
@@ -155,12 +151,6 @@ def target_condition(stage: str, title_en: str, now: datetime) -> ColumnElement[
         .correlate(MetricSnapshot)
         .scalar_subquery()
     )
-    target = func.coalesce(Task.target_value, 0)
-    at_most = func.coalesce(Task.comparison, "") == "at_most"
-    missed = or_(
-        and_(at_most, MetricSnapshot.value > target),
-        and_(~at_most, MetricSnapshot.value < target),
-    )
     figure = (
         select(MetricSnapshot.id)
         .where(
@@ -168,7 +158,7 @@ def target_condition(stage: str, title_en: str, now: datetime) -> ColumnElement[
             MetricSnapshot.metric_code == Task.metric_code,
             MetricSnapshot.month == newest,
             MetricSnapshot.month >= fresh_from,
-            missed,
+            _missed(),
         )
         .correlate(Task)
         .exists()

@@ -4,28 +4,27 @@ visits per week by rep, and how many factories meet each measured target of thei
 
 The history comes from the applied stage changes (approved or direct); a factory whose
 current stage was entered without a recorded change counts from `stage_entered_at`. Each
-report is a fixed number of statements (twelve month-ends are twelve); grouping that SQL
-cannot do portably (quarters, medians) is done on the few rows a report reads.
+report is a fixed number of grouped statements, whatever the factories and the periods: the
+rows read back are counts, never one per factory, change or visit. Conversion and targets
+are in modules of their own (report_conversion, report_targets).
 """
 
 from __future__ import annotations
 
-import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, select, true
 
 from crm import clock, scope
 from crm.clock import day_bounds
 from crm.extensions import db
-from crm.models import STAGES, Belt, Factory, StageChange, User, Visit
+from crm.models import STAGES, Factory, StageChange, User, Visit
 
 APPLIED = ("approved", "direct")
 TREND_COLUMNS = ("prospect", *STAGES, "paused")
 MONTHS = 12
 WEEKS = 12
-QUARTERS = 4
 
 
 GRANULARITIES = ("day", "week", "month")
@@ -58,6 +57,29 @@ def _scoped(actor: User, belt_id: Narrow | int | None, now: datetime) -> Select:
 
 def _ids(actor: User, belt_id: Narrow | int | None, now: datetime) -> Select:
     return _scoped(actor, belt_id, now).with_only_columns(Factory.id)
+
+
+def _in_scope(
+    factory_id: ColumnElement[int], actor: User, belt_id: Narrow | int | None, now: datetime
+) -> ColumnElement[bool]:
+    """A factory id (a visit's, a change's, a task's) among the factories in scope. The whole
+    install, not narrowed (an admin's), needs no condition: a subquery that every factory
+    passes would only make the planners read all the factories as well."""
+    if scope.sees_whole_install(actor) and _narrow(belt_id) == Narrow():
+        return true()
+    return factory_id.in_(_ids(actor, belt_id, now))
+
+
+def changes_by_factory(statement: Select, actor: User, belt_id: Narrow | int | None) -> Select:
+    """A statement over the stage changes of a part of the install, told to read them factory by
+    factory from ix_stage_changes_factory_decided. SQLite without planner statistics (an
+    install never runs ANALYZE) would rather read every applied change by its decision; the
+    whole install is read in full either way."""
+    if scope.sees_whole_install(actor) and _narrow(belt_id) == Narrow():
+        return statement
+    return statement.with_hint(
+        StageChange, "INDEXED BY ix_stage_changes_factory_decided", dialect_name="sqlite"
+    )
 
 
 def buckets(start: date, end: date, granularity: str) -> list[date]:
@@ -107,11 +129,13 @@ def stages_over_time(
 ) -> StageTrend:
     """How many factories sat in each column at the end of each of the last months.
 
-    Two grouped statements, whatever the months and the factories: each factory's column
-    now, and the applied changes since the first month-end, counted by the month-ends they
-    fall after and the month-ends their factory existed at. Walking back from now, a factory's
-    column at a month-end is its column now with every later change undone; the chain of
-    changes holds (each starts from where the one before ended), so the sums suffice.
+    Three grouped statements, whatever the months and the factories: each factory's column
+    now (those made before the first month-end counted plainly, the rest by the month-ends
+    they were made before), and the applied changes since the first month-end, counted by
+    the month-ends they fall after and the month-ends their factory existed at. Walking back
+    from now, a factory's column at a month-end is its column now with every later change
+    undone; the chain of changes holds (each starts from where the one before ended), so the
+    sums suffice.
     """
     granularity, until = "month", now
     if period is None:
@@ -127,35 +151,48 @@ def stages_over_time(
         return sum((case((column > end, 1), else_=0) for end in ends), start=literal(0))
 
     created = after(Factory.created_at).label("created")
+    # Most factories were made before the first period's end and count in every period: a
+    # plain count by column; only the few made later are told apart by when.
     current = db.session.execute(
         _scoped(actor, belt_id, now)
+        .where(Factory.created_at <= ends[0])
+        .with_only_columns(literal(0), Factory.status, Factory.stage, func.count())
+        .group_by(Factory.status, Factory.stage)
+    ).all()
+    current += db.session.execute(
+        _scoped(actor, belt_id, now)
+        .where(Factory.created_at > ends[0])
         .with_only_columns(created, Factory.status, Factory.stage, func.count())
         .group_by(created, Factory.status, Factory.stage)
     ).all()
     decided = after(StageChange.decided_at).label("decided")
     changes = db.session.execute(
-        select(
-            created,
-            decided,
-            StageChange.from_status,
-            StageChange.from_stage,
-            StageChange.to_status,
-            StageChange.to_stage,
-            func.count(),
-        )
-        .join(Factory, Factory.id == StageChange.factory_id)
-        .where(
-            StageChange.decision.in_(APPLIED),
-            StageChange.decided_at > ends[0],
-            StageChange.factory_id.in_(_ids(actor, belt_id, now)),
-        )
-        .group_by(
-            created,
-            decided,
-            StageChange.from_status,
-            StageChange.from_stage,
-            StageChange.to_status,
-            StageChange.to_stage,
+        changes_by_factory(
+            select(
+                created,
+                decided,
+                StageChange.from_status,
+                StageChange.from_stage,
+                StageChange.to_status,
+                StageChange.to_stage,
+                func.count(),
+            )
+            .join(Factory, Factory.id == StageChange.factory_id)
+            .where(
+                StageChange.decision.in_(APPLIED),
+                StageChange.decided_at > ends[0],
+                _in_scope(StageChange.factory_id, actor, belt_id, now),
+            )
+            .group_by(
+                created,
+                decided,
+                StageChange.from_status,
+                StageChange.from_stage,
+                StageChange.to_status,
+                StageChange.to_stage,
+            ),
+            actor,
+            belt_id,
         )
     ).all()
     counts = [dict.fromkeys(TREND_COLUMNS, 0) for _ in ends]
@@ -175,131 +212,6 @@ def _add(counts: dict[str, int], status: str | None, stage: str | None, number: 
     column = stage if status == "active" else status
     if column in counts:
         counts[column] += number
-
-
-# --- conversion and time in stage -------------------------------------------------------------
-
-
-@dataclass
-class Cohort:
-    """The factories that entered a stage in a period, and what became of them."""
-
-    entered: int = 0
-    moved_on: int = 0
-    days: list[float] = field(default_factory=list)  # time in stage of those that left
-
-    @property
-    def rate(self) -> int | None:
-        return round(100 * self.moved_on / self.entered) if self.entered else None
-
-    @property
-    def median_days(self) -> int | None:
-        return round(statistics.median(self.days)) if self.days else None
-
-
-@dataclass
-class Conversion:
-    quarters: list[str]  # "2026 Q3", oldest first
-    stages: tuple[str, ...]
-    by_quarter: dict[tuple[str, str], Cohort]  # (stage, quarter)
-    belts: list[Belt]
-    by_belt: dict[tuple[int, str], Cohort]  # (belt id, stage), every quarter together
-
-    def cohort(self, stage: str, quarter: str) -> Cohort:
-        return self.by_quarter.get((stage, quarter), Cohort())
-
-    def belt_cohort(self, belt_id: int, stage: str) -> Cohort:
-        return self.by_belt.get((belt_id, stage), Cohort())
-
-
-def quarter_of(day: date) -> str:
-    return f"{day.year} Q{(day.month - 1) // 3 + 1}"
-
-
-def conversion(
-    actor: User, belt_id: Narrow | int | None, now: datetime, quarters: int = QUARTERS
-) -> Conversion:
-    """Of the factories that entered each stage in each of the last quarters, how many moved on
-    to a later stage, and the median days they spent in it (for those that left it)."""
-    today = clock.today(now)
-    this_quarter = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
-    firsts = [_shift_month(this_quarter, -3 * back) for back in range(quarters - 1, -1, -1)]
-    since = day_bounds(firsts[0])[0]
-    changes = db.session.execute(
-        select(
-            StageChange.factory_id,
-            Factory.belt_id,
-            StageChange.decided_at,
-            StageChange.from_status,
-            StageChange.from_stage,
-            StageChange.to_status,
-            StageChange.to_stage,
-        )
-        .join(Factory, Factory.id == StageChange.factory_id)
-        .where(
-            StageChange.decision.in_(APPLIED),
-            StageChange.decided_at >= since,
-            StageChange.factory_id.in_(_ids(actor, belt_id, now)),
-        )
-        .order_by(StageChange.factory_id, StageChange.decided_at, StageChange.id)
-    ).all()
-    unrecorded = db.session.execute(
-        _scoped(actor, belt_id, now)
-        .where(Factory.stage_entered_at >= since, Factory.stage.is_not(None))
-        .with_only_columns(Factory.id, Factory.belt_id, Factory.stage, Factory.stage_entered_at)
-    ).all()
-    entries = _entries(changes, unrecorded)
-    labels = [quarter_of(first) for first in firsts]
-    by_quarter: dict[tuple[str, str], Cohort] = {}
-    by_belt: dict[tuple[int, str], Cohort] = {}
-    for belt, stage, entered_at, left_at, moved_on in entries:
-        quarter = quarter_of(clock.local(entered_at).date())
-        if quarter not in labels:
-            continue
-        for cohort in (
-            by_quarter.setdefault((stage, quarter), Cohort()),
-            by_belt.setdefault((belt, stage), Cohort()),
-        ):
-            cohort.entered += 1
-            cohort.moved_on += int(moved_on)
-            if left_at is not None:
-                cohort.days.append((left_at - entered_at).total_seconds() / 86400)
-    belt_ids = sorted({belt for belt, _stage in by_belt})
-    belts = list(db.session.scalars(select(Belt).where(Belt.id.in_(belt_ids)).order_by(Belt.code)))
-    return Conversion(labels, STAGES, by_quarter, belts, by_belt)
-
-
-def _entries(changes, unrecorded) -> list[tuple[int, str, datetime, datetime | None, bool]]:
-    """(belt, stage, entered at, left at, moved on to a later stage) for every stage entry."""
-    result = []
-    open_entry: dict[int, tuple[int, str, datetime]] = {}
-    entered_stages: dict[int, set[str]] = {}
-    for factory_id, belt, at, from_status, from_stage, to_status, to_stage in changes:
-        current = open_entry.get(factory_id)
-        leaves = current is not None and (to_status == "churned" or to_stage != current[1])
-        if leaves:
-            moved_on = to_status == "active" and _later(to_stage, current[1])
-            result.append((current[0], current[1], current[2], at, moved_on))
-            del open_entry[factory_id]
-        enters = (
-            to_status == "active"
-            and to_stage in STAGES
-            and (from_status == "prospect" or from_stage != to_stage)
-        )
-        if enters:
-            open_entry[factory_id] = (belt, to_stage, at)
-            entered_stages.setdefault(factory_id, set()).add(to_stage)
-    result.extend(
-        (belt, stage, entered_at, None, False) for belt, stage, entered_at in open_entry.values()
-    )
-    for factory_id, belt, stage, entered_at in unrecorded:
-        if stage not in entered_stages.get(factory_id, set()):
-            result.append((belt, stage, entered_at, None, False))
-    return result
-
-
-def _later(stage: str | None, than: str) -> bool:
-    return stage in STAGES and STAGES.index(stage) > STAGES.index(than)
 
 
 # --- visits per week by rep ---------------------------------------------------------------
@@ -346,7 +258,7 @@ def visits_per_week(
         .where(
             Visit.checked_in_at >= bounds[0],
             Visit.checked_in_at < bounds[-1],
-            Visit.factory_id.in_(_ids(actor, belt_id, now)),
+            _in_scope(Visit.factory_id, actor, belt_id, now),
         )
         .group_by(Visit.rep_id, bucket)
     ).all()
@@ -358,13 +270,22 @@ def visits_per_week(
     return VisitWeeks(mondays, [(rep, counts[rep.id]) for rep in ordered], granularity)
 
 
-# The targets report lives in its own module (report_targets), answered from here too.
-_TARGETS = ("Attainment", "target_attainment", "target_condition")
+# The targets and conversion reports live in modules of their own, answered from here too.
+_MOVED = {
+    "Attainment": "report_targets",
+    "target_attainment": "report_targets",
+    "target_condition": "report_targets",
+    "Cohort": "report_conversion",
+    "Conversion": "report_conversion",
+    "conversion": "report_conversion",
+    "quarter_of": "report_conversion",
+    "QUARTERS": "report_conversion",
+}
 
 
 def __getattr__(name: str):
-    if name in _TARGETS:
-        from crm.services.pipeline import report_targets
+    if name in _MOVED:
+        from importlib import import_module
 
-        return getattr(report_targets, name)
+        return getattr(import_module(f"crm.services.pipeline.{_MOVED[name]}"), name)
     raise AttributeError(name)

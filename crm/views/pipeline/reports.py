@@ -11,6 +11,7 @@ from flask import render_template, request
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from crm import clock, export, scope
 from crm.errors import Invalid
@@ -103,6 +104,21 @@ def _nice(value: int) -> int:
             if step * scale >= value:
                 return step * scale
         scale *= 10
+
+
+def week_bars(counts: list[int], top: int) -> Markup:
+    """One rep's bars of visits, a rect per period (the last one marked as now), on a scale
+    whose top is `top`. Numbers only, joined here: a template loop over hundreds of reps'
+    bars was the slowest part of the page."""
+    rects = []
+    for index, count in enumerate(counts):
+        height = 30 * count / top if top else 0
+        now = " report-week-now" if index == len(counts) - 1 else ""
+        rects.append(
+            f'<rect class="report-week{now}" x="{index * 12 + 1}" y="{31 - height}"'
+            f' width="9" height="{height + 1}"/>'
+        )
+    return Markup("".join(rects))
 
 
 def report_belt() -> int | None:
@@ -215,6 +231,7 @@ def reports_page():
         conversion=reports.conversion(current_user, narrow, moment),
         visits=visits,
         visits_top=_nice(visits.highest),
+        week_bars=week_bars,
         targets=reports.target_attainment(current_user, narrow, moment),
         trend_columns=reports.TREND_COLUMNS,
         converting=[stage for stage in STAGES if stage != STAGES[-1]],
