@@ -189,3 +189,19 @@ def test_what_cannot_be_reviewed_is_refused_and_changes_nothing(client, world):
     switch(client, world["rep"])
     # No dispute waits for the rep on an accepted visit.
     assert client.get(f"/visits/{world['far'].id}/answer").status_code == 409
+
+
+def test_the_team_page_counts_each_rep_s_flagged_accepted_and_disputed_visits(client, world):
+    sign_in(client, world["manager"].email)
+    post(client, f"/pipeline/flagged/{world['far'].id}/review", outcome="accept", note="Fine")
+    post(client, f"/pipeline/flagged/{world['nowhere'].id}/review", outcome="dispute", note="Why?")
+    page = text_of(client.get("/pipeline/team?start=2026-11-01&end=2026-11-24"))
+    row = page[page.index(f'href="/pipeline/team/{world["rep"].id}"') :]
+    row = row[: row.index("</tr>")]
+    assert '<span class="team-warn">2</span>' in row and "1 accepted · 1 disputed" in row
+    exported = client.get("/pipeline/team/export?format=csv&start=2026-11-01&end=2026-11-24")
+    lines = exported.get_data(as_text=True).splitlines()
+    header = lines[0].split(",")
+    mine = next(line.split(",") for line in lines if world["rep"].name in line)
+    flagged_at = header.index("Flagged visits")
+    assert mine[flagged_at : flagged_at + 3] == ["2", "1", "1"]

@@ -20,13 +20,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from crm import clock, scope
 from crm.clock import day_bounds
 from crm.extensions import db
-from crm.models import STAGES, Factory, StageChange, Task, User, Visit
+from crm.models import STAGES, Factory, StageChange, Task, User, Visit, VisitReview
 from crm.services.factories.factory_list import (
     overdue_condition,
     stale_condition,
     stale_thresholds,
 )
-from crm.services.pipeline import drill
+from crm.services.pipeline import drill, flagged
 
 OWNED_COLUMNS = ("prospect", *STAGES, "paused")
 SORTS = (
@@ -38,6 +38,7 @@ SORTS = (
     "overdue",
     "stale",
     "owned",
+    "flagged",
     "signings",
 )
 MAX_DAYS = 366
@@ -46,7 +47,18 @@ MAX_DAYS = 366
 # its share (and the export holds them all).
 PAGE_SIZE = 50
 APPLIED = ("approved", "direct")
-COUNTED = ("visits", "offsite", "tasks", "promotions", "signings", "overdue", "stale")
+COUNTED = (
+    "visits",
+    "offsite",
+    "tasks",
+    "promotions",
+    "signings",
+    "overdue",
+    "stale",
+    "flagged",
+    "accepted",
+    "disputed",
+)
 
 
 @dataclass
@@ -59,6 +71,11 @@ class RepRow:
     signings: int = 0
     overdue: int = 0
     stale: int = 0
+    # Visits of the period flagged for review (crm.services.pipeline.flagged), and of those,
+    # how many a manager accepted and how many were disputed (answered or closed since).
+    flagged: int = 0
+    accepted: int = 0
+    disputed: int = 0
     owned: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OWNED_COLUMNS, 0))
 
     @property
@@ -102,15 +119,7 @@ class TeamReport:
     def totals(self) -> RepRow:
         total = RepRow(rep=None)
         for row in self.rows:
-            for name in (
-                "visits",
-                "offsite",
-                "tasks",
-                "promotions",
-                "signings",
-                "overdue",
-                "stale",
-            ):
+            for name in COUNTED:
                 setattr(total, name, getattr(total, name) + getattr(row, name))
             for column in OWNED_COLUMNS:
                 total.owned[column] += row.owned[column]
@@ -164,6 +173,7 @@ def team_report(
         _owned(rows, ids, factories, now)
         _tasks(rows, ids, scope.of_factories_in_scope(Task.factory_id, actor, on), since, until)
         _promotions(rows, ids, factories, since, until)
+        _flags(rows, ids, scope.of_factories_in_scope(Visit.factory_id, actor, on), since, until)
     sort = sort if sort in SORTS else "visits"
     ordered = sorted(rows.values(), key=lambda row: row.rep.name.lower())
     ordered.sort(key=lambda row: row.sort_key(sort), reverse=descending)
@@ -286,3 +296,27 @@ def _promotions(rows, ids, in_scope, since, until) -> None:
             rows[rep_id].signings += count
         else:
             rows[rep_id].promotions += count
+
+
+def _flags(rows, ids, in_scope, since, until) -> None:
+    """Each rep's flagged visits of the period and how their review stands, read among the
+    flagged visits alone (their partial index)."""
+    accepted = func.sum(case((VisitReview.state == "accepted", 1), else_=0))
+    disputed = func.sum(
+        case((VisitReview.state.in_(("disputed", "answered", "closed")), 1), else_=0)
+    )
+    statement = (
+        select(Visit.rep_id, func.count(), accepted, disputed)
+        .outerjoin(VisitReview, VisitReview.visit_id == Visit.id)
+        .where(
+            flagged.flagged_condition(),
+            Visit.rep_id.in_(ids),
+            in_scope,
+            Visit.checked_in_at >= since,
+            Visit.checked_in_at < until,
+        )
+        .group_by(Visit.rep_id)
+    )
+    for rep_id, count, yes, no in db.session.execute(statement):
+        row = rows[rep_id]
+        row.flagged, row.accepted, row.disputed = count, int(yes or 0), int(no or 0)

@@ -106,6 +106,9 @@ def export_team():
         _("Stale factories"),
         _("Factories owned"),
         *(column_label(column) for column in team_report.OWNED_COLUMNS),
+        _("Flagged visits"),
+        _("Flagged, accepted"),
+        _("Flagged, disputed"),
         _("Signings"),
     ]
     rows = (
@@ -121,6 +124,9 @@ def export_team():
             row.stale,
             row.owned_total,
             *(row.owned[column] for column in team_report.OWNED_COLUMNS),
+            row.flagged,
+            row.accepted,
+            row.disputed,
             row.signings,
         ]
         for row in report.rows
