@@ -208,6 +208,8 @@ def _visit(ctx: DemoContext, plan: FactoryPlan, checked_in: datetime, index: int
         client_key=client_key,
         fingerprint=hashlib.sha256(f"{client_key}:{checked_in.isoformat()}".encode()).hexdigest(),
         created_at=received,
+        # The demo's visits carry no photos, so none repeats an earlier one.
+        photos_doubtful=False,
     )
     row.update(_position(ctx, plan, checked_in))
     return row

@@ -67,12 +67,13 @@ class Visit(db.Model):
             "off_site",
             "factory_id",
         ),
-        # The flagged visits (crm.services.pipeline.flagged.flagged_condition, the same words, so
-        # that both planners match it): the review's queue reads these few, never every visit.
+        # The flagged visits (crm.services.trust.flagged.flagged_condition, the same words, so
+        # that both planners match it): the review's queue reads these few, never every visit, in
+        # its order of time (a belt's 25 oldest are among the first few hundred of the install).
         Index(
             "ix_visits_flagged",
-            "factory_id",
             "checked_in_at",
+            "factory_id",
             postgresql_where=FLAGGED,
             sqlite_where=FLAGGED,
         ),
@@ -99,9 +100,9 @@ class Visit(db.Model):
     # SHA-256 of the first accepted submission, photo hashes included.
     fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # When its rep last corrected its text, purpose or contact (crm.services.field.corrections).
+    # When its rep last corrected its text, purpose or contact (crm.services.trust.corrections).
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # One of its photos repeats an earlier one (crm.services.field.photo_flags): kept here so
+    # One of its photos repeats an earlier one (crm.services.trust.photo_flags): kept here so
     # that the review's queue reads flagged visits from the visit alone.
     photos_doubtful: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
@@ -140,7 +141,7 @@ REVIEW_NOTE_MAX = 1_000
 
 
 class VisitReview(db.Model):
-    """A manager's review of a flagged visit (crm.services.pipeline.flagged): accepted with a
+    """A manager's review of a flagged visit (crm.services.trust.flagged): accepted with a
     note, or disputed, answered by the rep and closed by the manager."""
 
     __tablename__ = "visit_reviews"
@@ -184,7 +185,7 @@ class VisitPhoto(db.Model):
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The perceptual hash (64 bits, hex) and its four 16-bit quarters, each indexed: two photos
-    # within 3 bits of each other share a quarter (crm.services.field.photo_flags).
+    # within 3 bits of each other share a quarter (crm.services.trust.photo_flags).
     phash: Mapped[str | None] = mapped_column(String(16))
     phash_0: Mapped[int | None] = mapped_column(Integer)
     phash_1: Mapped[int | None] = mapped_column(Integer)

@@ -180,13 +180,13 @@ def stage_badge(factory) -> Markup:
 
 def may_correct_visit(visit) -> bool:
     """Whether the signed-in user may correct this visit now: its rep, within the day."""
-    from crm.services.field import corrections
+    from crm.services.trust import corrections
 
     return corrections.may_correct(current_user, visit, clock.now())
 
 
 def review_state_label(state: str) -> str:
-    """Where a flagged visit's review stands, in words (crm.services.pipeline.flagged)."""
+    """Where a flagged visit's review stands, in words (crm.services.trust.flagged)."""
     return words_once("review_states", _review_states).get(state, state)
 
 

@@ -1,4 +1,4 @@
-"""A rep answers a dispute about their visit (crm.services.pipeline.flagged): a page of the
+"""A rep answers a dispute about their visit (crm.services.trust.flagged): a page of the
 visits blueprint, kept in a module of its own."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from crm import clock, scope
 from crm.errors import Conflict, NotAllowed
 from crm.forms.visits import DisputeAnswerForm
 from crm.models import Visit
-from crm.services.pipeline import flagged
+from crm.services.trust import flagged
 from crm.views.errors import save_form
 from crm.views.visits import bp
 

@@ -1,4 +1,4 @@
-"""A rep corrects their visit (crm.services.field.corrections): a page of the visits
+"""A rep corrects their visit (crm.services.trust.corrections): a page of the visits
 blueprint, kept in a module of its own."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.forms.visits import VisitCorrectionForm
 from crm.models import Contact, Visit
-from crm.services.field import corrections
+from crm.services.trust import corrections
 from crm.views.errors import save_form
 from crm.views.visits import bp
 

@@ -29,7 +29,7 @@ def upgrade():
     op.create_index(
         'ix_visits_flagged',
         'visits',
-        ['factory_id', 'checked_in_at'],
+        ['checked_in_at', 'factory_id'],
         unique=False,
         postgresql_where=flagged,
         sqlite_where=flagged,

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import Visit
-from crm.services.field import photo_flags, visits
-from crm.services.pipeline import flagged
+from crm.services.field import visits
+from crm.services.trust import flagged, photo_flags
 from tests import builders
 from tests.unit.test_visits import NOW, sent, upload, world  # noqa: F401  (the fixture)
 

@@ -34,10 +34,10 @@ from crm.models import (
     VisitReview,
     VisitVoiceNote,
 )
-from crm.services.field import corrections, followups
+from crm.services.field import followups
 from crm.services.growth import eligibility, promotions, snapshots
 from crm.services.growth.eligibility import Eligibility, Item, Judgement
-from crm.services.pipeline import flagged
+from crm.services.trust import corrections, flagged
 
 TREND_MONTHS = 6
 TIMELINE_LIMIT = 20
@@ -98,11 +98,11 @@ class VisitRow:
     rep_name: str
     rep_id: int | None = None
     received_at: datetime | None = None
-    edited_at: datetime | None = None  # corrected by its rep (crm.services.field.corrections)
+    edited_at: datetime | None = None  # corrected by its rep (crm.services.trust.corrections)
     photo_ids: tuple[int, ...] = ()
     voice_note_ms: int | None = None
     earlier: tuple[VisitCorrection, ...] = ()  # its versions before each correction, newest first
-    review: VisitReview | None = None  # a flagged visit's review (crm.services.pipeline.flagged)
+    review: VisitReview | None = None  # a flagged visit's review (crm.services.trust.flagged)
     doubtful: dict[int, str] = field(default_factory=dict)  # photo id -> "same" or "near"
 
 

@@ -51,7 +51,7 @@ class StoredPhoto:
     sha256: str
     width: int
     height: int
-    phash: str = ""  # the perceptual hash, 16 hex digits (crm.services.field.photo_flags)
+    phash: str = ""  # the perceptual hash, 16 hex digits (crm.services.trust.photo_flags)
 
 
 def read_uploads(files: list, field: str = "photos") -> list[Upload]:

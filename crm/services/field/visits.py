@@ -23,9 +23,10 @@ from crm import clock, scope
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import Contact, Factory, FollowUp, Task, User, Visit, VisitPhoto, VisitVoiceNote
-from crm.services.field import followups, geo, photo_flags, photos, voice_notes
+from crm.services.field import followups, geo, photos, voice_notes
 from crm.services.growth import tasks
 from crm.services.install import audit, settings
+from crm.services.trust import photo_flags
 
 # A check-in's phone time is accepted this far before and after the server receives it.
 CHECK_IN_PAST = timedelta(days=30)

@@ -26,7 +26,8 @@ from crm.services.factories.factory_list import (
     stale_condition,
     stale_thresholds,
 )
-from crm.services.pipeline import drill, flagged
+from crm.services.pipeline import drill
+from crm.services.trust import flagged
 
 OWNED_COLUMNS = ("prospect", *STAGES, "paused")
 SORTS = (
@@ -71,7 +72,7 @@ class RepRow:
     signings: int = 0
     overdue: int = 0
     stale: int = 0
-    # Visits of the period flagged for review (crm.services.pipeline.flagged), and of those,
+    # Visits of the period flagged for review (crm.services.trust.flagged), and of those,
     # how many a manager accepted and how many were disputed (answered or closed since).
     flagged: int = 0
     accepted: int = 0

@@ -1,4 +1,4 @@
-"""Flagged visits (crm.services.pipeline.flagged): the manager's queue, a review from each card
+"""Flagged visits (crm.services.trust.flagged): the manager's queue, a review from each card
 (accept with a note, or dispute), and the close of an answered dispute. Each card has its own
 form, its fields named apart, so one card's error never reaches another."""
 
@@ -14,7 +14,7 @@ from crm import scope
 from crm.clock import now, today
 from crm.forms.pipeline import CloseReviewForm, ReviewVisitForm
 from crm.models import Visit, VisitReview
-from crm.services.pipeline import flagged
+from crm.services.trust import flagged
 from crm.values import page_number
 from crm.views.errors import save_form
 from crm.views.pipeline import bp

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, case, func, or_, select, true
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import selectinload
 
 from crm import scope
 from crm.errors import Conflict, Invalid, NotAllowed
@@ -31,7 +31,7 @@ STATES = ("to_review", "waiting", "to_close", "done")
 
 def flagged_condition() -> ColumnElement[bool]:
     """A visit that needs a manager's look: checked in off site, or with a photo that repeats an
-    earlier one (crm.services.field.photo_flags). Written as the partial index
+    earlier one (crm.services.trust.photo_flags). Written as the partial index
     `ix_visits_flagged` is (crm.models.visit.FLAGGED), so that the planners read it."""
     return or_(Visit.off_site.is_(true()), Visit.photos_doubtful.is_(true()))
 
@@ -80,9 +80,7 @@ def page(actor: User, filters: FlaggedFilters, on: date) -> FlaggedPage:
     """One page of the flagged visits in the actor's scope standing where the filter says: the
     longest waiting first, the done ones newest first."""
     standing = _standing()
-    counts = dict.fromkeys(STATES, 0)
-    grouped = _flagged(actor, on).with_only_columns(standing, func.count()).group_by(standing)
-    counts.update({state: count for state, count in db.session.execute(grouped)})
+    counts = _counts(actor, on)
     pages = max(1, -(-counts[filters.state] // PAGE_SIZE))
     filters = replace(filters, page=min(max(filters.page, 1), pages))
     order = (
@@ -93,9 +91,11 @@ def page(actor: User, filters: FlaggedFilters, on: date) -> FlaggedPage:
     statement = (
         _flagged(actor, on)
         .where(standing == filters.state)
+        # The page's 25 visits' factories and reps read after the order and limit (joined,
+        # every flagged visit of the belt would carry them through the sort).
         .options(
-            joinedload(Visit.factory).joinedload(Factory.belt),
-            joinedload(Visit.rep),
+            selectinload(Visit.factory).selectinload(Factory.belt),
+            selectinload(Visit.rep),
         )
         .order_by(*order)
         .limit(PAGE_SIZE)
@@ -103,6 +103,27 @@ def page(actor: User, filters: FlaggedFilters, on: date) -> FlaggedPage:
     )
     visits = list(db.session.scalars(statement).unique())
     return FlaggedPage(visits, reviews_of([visit.id for visit in visits]), counts, filters)
+
+
+def _counts(actor: User, on: date) -> dict[str, int]:
+    """How many flagged visits in scope stand in each state: every flagged one counted from the
+    partial index alone, the reviewed ones (few) by state; the rest wait for a review."""
+    flagged_visits = (
+        scope.visits(actor, on).where(flagged_condition()).with_only_columns(func.count())
+    )
+    total = db.session.scalar(flagged_visits) or 0
+    standing = _standing()
+    reviewed = (
+        scope.visits(actor, on)
+        .join(VisitReview, VisitReview.visit_id == Visit.id)
+        .where(flagged_condition())
+        .with_only_columns(standing, func.count())
+        .group_by(standing)
+    )
+    counts = dict.fromkeys(STATES, 0)
+    counts.update({state: count for state, count in db.session.execute(reviewed)})
+    counts["to_review"] = total - sum(counts.values())
+    return counts
 
 
 def reviews_of(visit_ids: list[int]) -> dict[int, VisitReview]:
