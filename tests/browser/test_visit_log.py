@@ -65,7 +65,10 @@ def outage(route) -> None:
 
 
 def service_worker_ready(page) -> None:
-    wait_for(lambda: page.evaluate("() => !!navigator.serviceWorker.controller"), page)
+    """The worker has taken the page. Installing it fetches every kept file and page first,
+    which on a 2-core machine running two test workers has taken more than 10 s (seen in CI on
+    the prospect's offline test): a wait for readiness, not a time limit."""
+    wait_for(lambda: page.evaluate("() => !!navigator.serviceWorker.controller"), page, seconds=30)
 
 
 def test_a_rep_logs_a_visit_with_a_photo_in_three_taps(page, page_guard, live_db, rep_world, photo):
