@@ -72,20 +72,22 @@ class ChoiceRows:
         self.chosen = chosen
         self.format_distance = format_distance
         self.no_location = Markup("<span>{}</span>").format(_("No location"))
-        self.badges: dict[tuple, Markup] = {}
 
     def __call__(self, factory, metres: float | None, ticked: bool) -> Markup:
         chosen = self.chosen
         checked = ticked if chosen is None else factory.id in chosen
-        key = (factory.status, factory.stage)
-        badge = self.badges.get(key) or self.badges.setdefault(key, stage_badge(factory))
         if factory.lat is None:
             note = self.no_location
         elif metres is not None:
             note = Markup("<span>{}</span>").format(self.format_distance(metres))
         else:
             note = ""
-        values = {"id": factory.id, "name": factory.name, "badge": badge, "note": note}
+        values = {
+            "id": factory.id,
+            "name": factory.name,
+            "badge": stage_badge(factory),
+            "note": note,
+        }
         return self.row({**values, "checked": _CHECKED if checked else ""})
 
 
@@ -106,7 +108,6 @@ def stop_rows(route: DayRoute, format_distance) -> list[Markup]:
     move_up = _("Move %(name)s up", name="{name}")
     move_down = _("Move %(name)s down", name="{name}")
     last = len(route.stops)
-    badges: dict[tuple, Markup] = {}
     rows = []
     for number, stop in enumerate(route.stops, start=1):
         factory, leg = stop.factory, stop.leg
@@ -124,8 +125,6 @@ def stop_rows(route: DayRoute, format_distance) -> list[Markup]:
             hours = Markup("<span>{}</span>").format(text)
         minute = leg.arrive_minute
         arrival = f"{(minute // 60) % 24:02d}:{minute % 60:02d}"
-        key = (factory.status, factory.stage)
-        badge = badges.get(key) or badges.setdefault(key, stage_badge(factory))
         rows.append(
             row(
                 {
@@ -133,7 +132,7 @@ def stop_rows(route: DayRoute, format_distance) -> list[Markup]:
                     "number": number,
                     "url": factory_url(factory.id),
                     "name": name,
-                    "badge": badge,
+                    "badge": stage_badge(factory),
                     "leg": leg_html,
                     "about": about.replace("{time}", arrival),
                     "hours": hours,

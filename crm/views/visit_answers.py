@@ -8,7 +8,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import clock, scope
-from crm.errors import Conflict, NotAllowed
 from crm.forms.visits import DisputeAnswerForm
 from crm.models import Visit
 from crm.services.trust import flagged
@@ -41,11 +40,7 @@ def save_answer(visit_id: int):
 def _disputed(visit_id: int) -> Visit:
     """The visit in scope (404 otherwise), its rep signed in, its dispute waiting for them."""
     visit = scope.get_visit(current_user, visit_id, clock.today())
-    if current_user.id != visit.rep_id:
-        raise NotAllowed(_("Only the rep who logged a visit answers for it."))
-    found = flagged.review_of(visit)
-    if found is None or found.state != "disputed":
-        raise Conflict(_("This visit has no dispute waiting for your answer."))
+    flagged.waiting_dispute(current_user, visit)
     return visit
 
 

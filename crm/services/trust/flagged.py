@@ -186,13 +186,20 @@ def review(actor: User, visit: Visit, accept: bool, note: str, now: datetime) ->
     return made
 
 
-def answer(rep: User, visit: Visit, text: str, now: datetime) -> VisitReview:
-    """The visit's rep answers a dispute; the reviewer is told, and closes it."""
+def waiting_dispute(rep: User, visit: Visit) -> VisitReview:
+    """The visit's dispute that waits for this rep's answer: refused for anyone but the visit's
+    rep, and when no dispute waits (the answer page and the answer itself both ask)."""
     if rep.id != visit.rep_id:
         raise NotAllowed(_("Only the rep who logged a visit answers for it."))
     found = review_of(visit)
     if found is None or found.state != "disputed":
         raise Conflict(_("This visit has no dispute waiting for your answer."))
+    return found
+
+
+def answer(rep: User, visit: Visit, text: str, now: datetime) -> VisitReview:
+    """The visit's rep answers a dispute; the reviewer is told, and closes it."""
+    found = waiting_dispute(rep, visit)
     found.answer = _note(text, "answer", _("Write your answer for your manager."))
     found.state, found.answered_at = "answered", now
     audit.record(rep, "visit", visit.id, "answer_dispute")
