@@ -99,9 +99,9 @@ class TestingConfig(Config):
         # The PostgreSQL pass of CI keeps rate limits in Redis, as production does.
         self.RATELIMIT_STORAGE_URI = _env("CRM_TEST_REDIS_URL", "memory://")
         # Counts of this app alone. Redis outlives a test run, whose fresh database hands out
-        # the same ids again (a per-user limit counts by id); and the one Limiter of
-        # crm.extensions takes the prefix of the app made last, so every app made in a test
-        # must have a prefix no other run shares.
+        # the same ids again (a per-user limit counts by id). Flask-Limiter sets the one
+        # Limiter's prefix from the first app a process makes and keeps it: tests/conftest.py
+        # also gives every app of a run (production's too) a prefix of that run's own.
         self.RATELIMIT_KEY_PREFIX = f"{self.RATELIMIT_KEY_PREFIX}-test-{secrets.token_hex(6)}"
         # Tests other than the rate limit's own run with limits raised.
         self.CRM_LOGIN_RATE_LIMIT = "10000 per minute"

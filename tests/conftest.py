@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,9 @@ from crm.services.growth import catalogue
 from tests.live import empty_database, serve
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# Rate limits of this run apart from every other run's in a Redis that outlives it: the one
+# Limiter keeps the key prefix of the first app a process makes, whichever settings it has.
+os.environ["CRM_RATELIMIT_PREFIX"] = f"crm-run-{secrets.token_hex(6)}"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 

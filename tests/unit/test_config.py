@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from sqlalchemy import text
 
 from config import DEVELOPMENT_SECRET, config_for
 from crm import create_app
-from crm.extensions import db
+from crm.extensions import db, limiter
 
 
 def test_production_refuses_the_development_secret(monkeypatch):
@@ -65,9 +67,18 @@ def test_sqlite_enforces_foreign_keys_and_uses_wal(tmp_path):
 
 
 def test_every_testing_config_counts_its_rate_limits_apart():
-    """Redis outlives a test run, and the one Limiter takes the prefix of the app made last:
-    a prefix shared by two runs (the plain "crm") let one run's spent per-user limit answer
-    429 in the next run, whose fresh database hands out the same user ids."""
+    """Redis outlives a test run: a prefix shared by two runs (the plain "crm") let one run's
+    spent per-user limit answer 429 in the next run, whose database hands out the same ids."""
     first, second = config_for("testing"), config_for("testing")
     assert first.RATELIMIT_KEY_PREFIX != second.RATELIMIT_KEY_PREFIX
-    assert first.RATELIMIT_KEY_PREFIX.startswith("crm-test-")
+    assert first.RATELIMIT_KEY_PREFIX.startswith(os.environ["CRM_RATELIMIT_PREFIX"] + "-test-")
+
+
+def test_the_limiter_counts_this_run_apart_whichever_app_a_process_made_first(app):
+    """Flask-Limiter keeps the prefix of the first app a process makes. In CI a worker that
+    first made a production app kept the plain "crm" for every later test, and a per-user
+    reset limit spent by the previous run within the hour answered 429 at once."""
+    run = os.environ["CRM_RATELIMIT_PREFIX"]
+    assert run.startswith("crm-run-")
+    assert run == config_for("development").RATELIMIT_KEY_PREFIX
+    assert limiter._key_prefix.startswith(run)
