@@ -283,6 +283,31 @@ def test_conversion_equals_a_walk_through_each_factory_s_changes(histories):
     assert cohorts(result)[("senior", "2026 Q3")] == (1, 0, None)
 
 
+def test_conversion_over_a_chosen_period_counts_the_stages_entered_in_it_alone(histories):
+    """The period's first and last days bound the entries, not whole quarters or now: before,
+    the reports' conversion was always the last four quarters, whatever period was chosen."""
+    manager = histories["manager"]
+    period = (date(2026, 2, 5), date(2026, 4, 15), "month")
+    result = reports.conversion(manager, None, NOW, period=period)
+    assert result.quarters == ["2026 Q1", "2026 Q2"]
+    by_quarter = {
+        key: (c.entered, c.moved_on, c.median_days) for key, c in result.by_quarter.items()
+    }
+    # Up's elementary (38 days, moved on) and Lost's (31, churned); Paused's began on 1 Feb.
+    assert by_quarter[("elementary", "2026 Q1")] == (2, 1, 34)
+    # Up's junior stay from March left in August, after the period: it counts as moved on.
+    assert by_quarter[("junior", "2026 Q1")] == (1, 1, 134)
+    # Down's junior from April; its elementary again from May is after the period.
+    assert by_quarter[("junior", "2026 Q2")] == (1, 0, 30)
+    assert set(by_quarter) == {
+        ("elementary", "2026 Q1"),
+        ("junior", "2026 Q1"),
+        ("junior", "2026 Q2"),
+    }
+    north = db.session.scalar(select(Factory.belt_id).where(Factory.name == "Up"))
+    assert result.belt_cohort(north, "junior").entered == 2
+
+
 def test_conversion_of_fewer_quarters_and_of_one_belt(histories):
     manager = histories["manager"]
     # From July: Up's junior stay began before and is not counted, though it ended in August.

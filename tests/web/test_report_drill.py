@@ -148,3 +148,19 @@ def test_a_rep_of_another_team_is_refused(client, world):
     response = client.get(f"/pipeline/reports?rep={world['stranger'].id}")
     assert response.status_code == 422
     assert "Rep: Choose one of your reps" in html.unescape(response.get_data(as_text=True))
+
+
+def test_conversion_follows_the_chosen_period(client, world):
+    """The conversion and the belts' table count the quarters of the chosen period (before,
+    always the last four, whatever the period)."""
+    sign_in(client, world["manager"].email)
+    for query, quarters in (
+        ("from=2026-10-01&to=2026-11-25", {"2026 Q4"}),
+        ("from=2026-02-01&to=2026-05-31&granularity=month", {"2026 Q1", "2026 Q2"}),
+    ):
+        rows = read_csv(
+            client.get(f"/pipeline/reports/export?report=conversion&format=csv&{query}")
+        )
+        assert {row[1] for row in rows[1:]} == quarters, query
+    page = client.get("/pipeline/reports?from=2026-02-01&to=2026-05-31").get_data(as_text=True)
+    assert "2026 Q2" in page and "2026 Q4" not in page

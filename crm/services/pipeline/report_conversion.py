@@ -77,21 +77,39 @@ def quarter_of(day: date) -> str:
     return f"{day.year} Q{(day.month - 1) // 3 + 1}"
 
 
+def _quarter_start(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
 # What the statement's rows are: a cohort's counts, or one of the (one or two) middle stays
 # of a cohort whose median they give; by quarter of entry or by belt.
 _COUNT_QUARTER, _COUNT_BELT, _MIDDLE_QUARTER, _MIDDLE_BELT = range(4)
 
 
 def conversion(
-    actor: User, belt_id: Narrow | int | None, now: datetime, quarters: int = QUARTERS
+    actor: User,
+    belt_id: Narrow | int | None,
+    now: datetime,
+    quarters: int = QUARTERS,
+    *,
+    period: tuple[date, date, str] | None = None,
 ) -> Conversion:
-    """Of the factories that entered each stage in each of the last quarters, how many moved on
-    to a later stage, and the median days they spent in it (for those that left it)."""
-    today = clock.today(now)
-    this_quarter = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
-    firsts = [_shift_month(this_quarter, -3 * back) for back in range(quarters - 1, -1, -1)]
-    starts = [day_bounds(first)[0] for first in firsts]
-    entries = _entries(actor, belt_id, now, starts[0])
+    """Of the factories that entered each stage in each of the last quarters (or in each quarter
+    of a period, from its first day to its last), how many moved on to a later stage by now,
+    and the median days they spent in it (for those that left it)."""
+    if period is None:
+        this_quarter = _quarter_start(clock.today(now))
+        firsts = [_shift_month(this_quarter, -3 * back) for back in range(quarters - 1, -1, -1)]
+        since, until = day_bounds(firsts[0])[0], now
+    else:
+        start, end, _granularity = period
+        first, last = _quarter_start(start), _quarter_start(end)
+        count = ((last.year - first.year) * 12 + last.month - first.month) // 3 + 1
+        firsts = [_shift_month(first, 3 * index) for index in range(count)]
+        since, until = day_bounds(start)[0], min(day_bounds(end)[1], now)
+    quarters = len(firsts)
+    starts = [since, *(day_bounds(first)[0] for first in firsts[1:])]
+    entries = _entries(actor, belt_id, now, since, until)
     whens = [(entries.c.entered_at < start, index) for index, start in enumerate(starts[1:])]
     quarter = case(*whens, else_=quarters - 1) if whens else literal(0)
     keys = {_COUNT_QUARTER: quarter, _COUNT_BELT: entries.c.belt_id}
@@ -164,10 +182,13 @@ def _rank(stage: ColumnElement) -> ColumnElement[int]:
     return case(*((stage == name, index) for index, name in enumerate(STAGES)), else_=-1)
 
 
-def _entries(actor: User, belt_id: Narrow | int | None, now: datetime, since: datetime):
-    """Every stage entered since `since` in scope: (belt, stage, entered at, left at or none,
-    1 if it moved on to a later stage). A change that enters a stage or leaves one (a move,
-    a churn) is followed by the factory's next such change, which is where the stay ends."""
+def _entries(
+    actor: User, belt_id: Narrow | int | None, now: datetime, since: datetime, until: datetime
+):
+    """Every stage entered from `since` until before `until` in scope: (belt, stage, entered
+    at, left at or none, 1 if it moved on to a later stage by now). A change that enters a
+    stage or leaves one (a move, a churn) is followed by the factory's next such change, which
+    is where the stay ends (whenever that was)."""
     applied = and_(StageChange.decision.in_(APPLIED), StageChange.decided_at >= since)
     order = {
         "partition_by": StageChange.factory_id,
@@ -204,7 +225,7 @@ def _entries(actor: User, belt_id: Narrow | int | None, now: datetime, since: da
         moves.c.decided_at.label("entered_at"),
         moves.c.left_at,
         case((moved_on, 1), else_=0).label("moved_on"),
-    ).where(moves.c.enters == 1)
+    ).where(moves.c.enters == 1, moves.c.decided_at < until)
     entered_by_change = (
         exists()
         .where(
@@ -217,7 +238,12 @@ def _entries(actor: User, belt_id: Narrow | int | None, now: datetime, since: da
     )
     unrecorded = (
         _scoped(actor, belt_id, now)
-        .where(Factory.stage_entered_at >= since, Factory.stage.is_not(None), ~entered_by_change)
+        .where(
+            Factory.stage_entered_at >= since,
+            Factory.stage_entered_at < until,
+            Factory.stage.is_not(None),
+            ~entered_by_change,
+        )
         .with_only_columns(
             Factory.belt_id,
             Factory.stage,

@@ -228,7 +228,7 @@ def reports_page():
         reps=board_service.rep_choices(current_user),
         trend=trend,
         chart=trend_chart(trend),
-        conversion=reports.conversion(current_user, narrow, moment),
+        conversion=reports.conversion(current_user, narrow, moment, period=asked.period),
         visits=visits,
         visits_top=_nice(visits.highest),
         week_bars=week_bars,
@@ -274,7 +274,7 @@ def _stages_table(asked, moment):
 
 
 def _conversion_table(asked, moment):
-    result = reports.conversion(current_user, asked.narrow, moment)
+    result = reports.conversion(current_user, asked.narrow, moment, period=asked.period)
     header = [
         _("Stage"),
         _("Quarter of entry"),
@@ -300,7 +300,7 @@ def _conversion_table(asked, moment):
 
 
 def _belts_table(asked, moment):
-    result = reports.conversion(current_user, asked.narrow, moment)
+    result = reports.conversion(current_user, asked.narrow, moment, period=asked.period)
     header = [
         _("Belt id"),
         _("Belt"),
