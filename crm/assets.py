@@ -28,13 +28,16 @@ from werkzeug.security import safe_join
 
 HASH_LENGTH = 10
 HASHED = re.compile(rf"[0-9a-f]{{{HASH_LENGTH}}}")
-MODULES = "js/"
+# The page modules and what they import share one hash (of them all), so that an import by a
+# relative path ("./outbox.js", "../vendor/exifr/mini.esm.js") lands under the same hash, as
+# the service worker keeps it.
+MODULES = ("js/", "vendor/exifr/")
 YEAR = "public, max-age=31536000, immutable"
 # The plain name of a file may change at any deploy: a browser asks again after ten minutes.
 SHORT = "public, max-age=600"
 # What the service worker keeps for the phone offline: the stylesheet, htmx and every module
 # (a module missing offline leaves its page without its script). The worker itself is not.
-PRECACHE = ("css/*.css", "img/*.svg", "vendor/htmx/*.js", "js/*.js")
+PRECACHE = ("css/*.css", "img/*.svg", "vendor/htmx/*.js", "vendor/exifr/*.js", "js/*.js")
 NOT_PRECACHED = frozenset({"js/sw.js"})
 # The blueprints whose templates carry hx- attributes (tests/web/test_assets.py keeps this
 # true): htmx (16 KB compressed) is loaded there only, not on the rep's or the portal's pages.

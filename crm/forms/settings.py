@@ -38,6 +38,14 @@ class SettingsForm(PageForm):
     photo_required_purposes = SelectMultipleField(
         _l("Visits that need a photo"), validate_choice=False
     )
+    photo_on_the_spot_purposes = SelectMultipleField(
+        _l("Visits that need a photo taken on the spot"),
+        validate_choice=False,
+        description=_l(
+            "Taken with the camera at most 10 minutes before the check-in: a photo from the "
+            "album or from an earlier day is not enough."
+        ),
+    )
     retention_days = _number(
         _l("Keep the audit log for (days)"),
         _l("Entries older than this may be expired by the retention service."),

@@ -52,6 +52,14 @@ def _instant(form, field) -> None:
         raise ValidationError(str(error)) from None
 
 
+def _instants(form, field) -> None:
+    for value in field.data or []:
+        try:
+            parse_instant(value)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
 class VisitAccount(PageForm):
     """A visit's account as its rep writes it, when logging it and when correcting it."""
 
@@ -103,6 +111,9 @@ class VisitForm(VisitAccount):
         validators=[NamedLength(max=300), CleanText(single_line=True)],
     )
     photos = MultipleFileField(_l("Photos"))
+    # Each photo's capture time as the phone read it from the photo (EXIF), in the photos'
+    # order; empty for a photo that had none.
+    photo_taken_at = SelectMultipleField(coerce=str, validate_choice=False, validators=[_instants])
     voice_note = FileField(_l("Voice note"))
     # Filled by the page script from the phone: its clock and its position.
     checked_in_at = HiddenField(validators=[Optional(), _instant])
@@ -160,6 +171,7 @@ class VisitForm(VisitAccount):
             accuracy_m=self.accuracy_m.data,
             position_at=parse_instant(self.position_at.data),
             photos=uploads,
+            photo_taken_at=[parse_instant(value) for value in self.photo_taken_at.data or []],
             voice_note=voice_note,
         )
 

@@ -197,12 +197,16 @@ class VisitPhoto(db.Model):
         ForeignKey("visit_photos.id", ondelete="SET NULL")
     )
     near_id: Mapped[int | None] = mapped_column(ForeignKey("visit_photos.id", ondelete="SET NULL"))
+    # What the capture time says (crm.services.trust.photo_flags.TIME_FLAGS): "early" (taken
+    # long before the check-in), "future", "unknown" (none read); none for a photo judged
+    # fine, or sent before capture times were judged.
+    time_flag: Mapped[str | None] = mapped_column(String(12))
 
     visit = relationship("Visit", back_populates="photos")
 
     @property
     def flagged(self) -> bool:
-        return self.same_as_id is not None or self.near_id is not None
+        return self.same_as_id is not None or self.near_id is not None or bool(self.time_flag)
 
 
 class VisitVoiceNote(db.Model):

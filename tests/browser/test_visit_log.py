@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import timedelta
+from datetime import timedelta, timezone
 from urllib.parse import urlsplit
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from crm.clock import now
 from crm.models import Factory, FollowUp, Visit
+from crm.services.field import photos
 from tests import builders
 from tests.browser.guard import small_tap_targets
 from tests.browser.test_homes import sign_in
@@ -35,10 +37,21 @@ def rep_world(live_db):
     return {"rep": rep.email, "factory_id": factory.id}
 
 
+# When the camera took the photo: two minutes ago, on a clock in Shanghai that writes its offset.
+TAKEN = now().replace(microsecond=0) - timedelta(minutes=2)
+
+
 @pytest.fixture
 def photo(tmp_path):
+    """A camera's photo, with its capture time in its EXIF."""
+    exif = Image.Exif()
+    shanghai = TAKEN.astimezone(timezone(timedelta(hours=8)))
+    exif[photos.EXIF_IFD] = {
+        photos.DATE_TIME_ORIGINAL: shanghai.strftime("%Y:%m:%d %H:%M:%S"),
+        photos.OFFSET_TIME_ORIGINAL: "+08:00",
+    }
     path = tmp_path / "IMG_2041.jpg"
-    path.write_bytes(builders.image_bytes(3000, 2000))
+    path.write_bytes(builders.image_bytes(3000, 2000, exif=exif))
     return path
 
 
@@ -110,6 +123,9 @@ def test_a_rep_logs_a_visit_with_a_photo_in_three_taps(page, page_guard, live_db
     (visit,) = visits(live_db)
     assert visit.off_site is False and visit.distance_m < 20
     assert len(visit.photos) == 1 and max(visit.photos[0].width, visit.photos[0].height) == 1600
+    # The phone read the capture time before shrinking the photo (which drops its EXIF).
+    assert visit.photos[0].taken_at == TAKEN and visit.photos[0].time_flag is None
+    assert not visit.photos_doubtful
     assert [task.title_en for task in visit.tasks] == ["Shop opened"]
     follow_ups = live_db.scalars(select(FollowUp).order_by(FollowUp.id)).all()
     assert follow_ups[0].status == "done" and follow_ups[0].completed_by_visit_id == visit.id
@@ -178,6 +194,8 @@ def test_the_visit_form_first_opened_offline_runs_from_the_cached_modules(
     expect(page.locator("#outbox-count")).to_be_hidden()
     (visit,) = visits(live_db)
     assert visit.summary == "Opened in the workshop, no signal" and len(visit.photos) == 1
+    # The capture time read offline (exifr among the kept modules) travelled with the visit.
+    assert visit.photos[0].taken_at == TAKEN
 
 
 def test_a_save_tapped_before_the_form_script_arrives_goes_through_the_outbox(

@@ -1,6 +1,8 @@
 """Photos that do not prove a visit (issue 22, point 1): the same bytes as an earlier photo of
-the install, or a re-saved, slightly cropped copy of another visit's photo, flag the photo and
-put its visit in the manager's review; a photo of its own does not."""
+the install, a re-saved, slightly cropped copy of another visit's photo, a capture time long
+before the check-in or in the future, or none, flag the photo and put its visit in the manager's
+review; a photo of its own taken on the spot does not. A purpose may need a photo taken on the
+spot."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ from datetime import timedelta
 
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import Visit
-from crm.services.field import visits
+from crm.services.field import photos, visits
+from crm.services.install import settings
 from crm.services.trust import flagged, photo_flags
 from tests import builders
 from tests.unit.test_visits import NOW, sent, upload, world  # noqa: F401  (the fixture)
@@ -41,9 +45,15 @@ def jpeg(image: Image.Image, quality: int = 85) -> bytes:
     return buffer.getvalue()
 
 
-def log(world, key: str, *photos: bytes, minutes: int = 1) -> Visit:  # noqa: F811
-    submission = sent(key, photos=[upload(data) for data in photos])
-    submission.checked_in_at = NOW - timedelta(minutes=minutes)
+def log(world, key: str, *photos: bytes, minutes: int = 1, taken=None) -> Visit:  # noqa: F811
+    """A visit with these photos, each taken at the check-in unless `taken` gives the times."""
+    checked_in_at = NOW - timedelta(minutes=minutes)
+    submission = sent(
+        key,
+        photos=[upload(data) for data in photos],
+        photo_taken_at=[checked_in_at] * len(photos) if taken is None else taken,
+    )
+    submission.checked_in_at = checked_in_at
     return visits.log_visit(world["rep"], world["factory"], submission, NOW).visit
 
 
@@ -103,3 +113,75 @@ def test_a_doubtful_photo_puts_its_visit_in_the_review(world):  # noqa: F811
 def test_the_distance_counts_the_bits_that_differ(first, second, bits):
     assert photo_flags.distance(first * 4, second * 4) == bits * 4
     assert photo_flags.quarters("0001000200030004") == (1, 2, 3, 4)
+
+
+# --- capture times ----------------------------------------------------------------------------
+
+
+def exif_jpeg(image: Image.Image, taken: str, offset: str | None = None) -> bytes:
+    """A camera's original: its capture time (and the clock's offset) in its EXIF."""
+    exif = Image.Exif()
+    details = {photos.DATE_TIME_ORIGINAL: taken}
+    if offset:
+        details[photos.OFFSET_TIME_ORIGINAL] = offset
+    exif[photos.EXIF_IFD] = details
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85, exif=exif)
+    return buffer.getvalue()
+
+
+def test_a_capture_time_long_before_the_check_in_in_the_future_or_none_flags_the_photo(world):  # noqa: F811
+    checked_in_at = NOW - timedelta(minutes=1)
+    for seed, (key, taken, expected) in enumerate(
+        (
+            ("key-on-the-spot", checked_in_at - timedelta(minutes=9), None),
+            ("key-an-hour-before", checked_in_at - timedelta(hours=1), "early"),
+            ("key-future", NOW + timedelta(minutes=6), "future"),
+            ("key-none", None, "unknown"),
+        )
+    ):
+        visit = log(world, key, jpeg(picture(100 + seed)), taken=[taken])
+        (photo,) = visit.photos
+        assert photo.time_flag == expected, key
+        assert photo.taken_at == (taken.replace(microsecond=0) if taken else None), key
+        assert visit.photos_doubtful is (expected is not None), key
+        assert (visit.id in flagged.photo_kinds([visit.id])) is (expected is not None), key
+
+
+def test_an_original_s_own_exif_gives_its_capture_time(world):  # noqa: F811
+    # 09:58 on the install's clock (Shanghai) is 01:58 UTC, a minute before the check-in.
+    local = log(world, "key-exif", exif_jpeg(picture(11), "2026:11:25 09:58:00"), taken=[])
+    assert local.photos[0].taken_at == NOW - timedelta(minutes=2)
+    assert local.photos[0].time_flag is None and not local.photos_doubtful
+    # An offset written beside the time is the clock's own; an hour early here.
+    zoned = log(
+        world, "key-exif-zoned", exif_jpeg(picture(12), "2026:11:25 09:00:00", "+09:00"), taken=[]
+    )
+    assert zoned.photos[0].taken_at == NOW - timedelta(hours=2)
+    assert zoned.photos[0].time_flag == "early"
+
+
+def test_a_purpose_that_needs_a_photo_on_the_spot_refuses_a_visit_without_one(world):  # noqa: F811
+    settings.put(world["manager"], "photo_on_the_spot_purposes", ["follow_up"])
+    album = [NOW - timedelta(days=3)]
+    with pytest.raises(Invalid) as refused:
+        log(world, "key-album", jpeg(picture(21)), taken=album)
+    assert "taken on the spot" in refused.value.fields["photos"]
+    with pytest.raises(Invalid):
+        log(world, "key-no-photo")
+    assert db.session.scalar(select(func.count()).select_from(Visit)) == 0
+    # One photo taken there is enough beside an album one.
+    visit = log(
+        world,
+        "key-spot",
+        jpeg(picture(22)),
+        jpeg(picture(23)),
+        taken=[*album, NOW - timedelta(minutes=1)],
+    )
+    assert [photo.time_flag for photo in visit.photos] == ["early", None]
+
+
+def test_more_capture_times_than_photos_are_refused_by_their_field(world):  # noqa: F811
+    with pytest.raises(Invalid) as refused:
+        log(world, "key-extra", jpeg(picture(31)), taken=[NOW, NOW])
+    assert set(refused.value.fields) == {"photo_taken_at"}

@@ -120,10 +120,13 @@ def test_a_refused_note_stores_nothing(world):
 
 
 def test_a_visit_without_a_note_keeps_the_fingerprint_it_had_before_notes(world):
-    # A visit queued on a phone before voice notes existed must not turn into a conflict.
+    # A visit queued on a phone before voice notes (or capture times) existed must not turn
+    # into a conflict.
     plain = sent("voice-0003", None)
     content = {
-        name: value for name, value in dataclasses.asdict(plain).items() if name != "voice_note"
+        name: value
+        for name, value in dataclasses.asdict(plain).items()
+        if name not in ("voice_note", "photo_taken_at")
     }
     content.update(photos=[], task_ids=[], factory_id=7)
     text = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)

@@ -24,6 +24,7 @@ GOOD = {
     "long_senior": "180",
     "long_university": "400",
     "photo_required_purposes": ["video_shoot", "training"],
+    "photo_on_the_spot_purposes": ["video_shoot"],
     "retention_days": "3650",
     "rate_limit_api": "600 per minute",
     "stay_signed_in": "y",
@@ -62,14 +63,15 @@ def test_a_change_is_stored_audited_and_used_at_once(admin, db_session):
     assert response.status_code == 303
     assert settings.get("checkin_radius_m") == 500
     assert settings.get("photo_required_purposes") == ["training", "video_shoot"]
+    assert settings.get("photo_on_the_spot_purposes") == ["video_shoot"]
     assert settings.get("long_in_stage_days")["university"] == 400
     assert settings.get("rate_limit_api") == "600 per minute"
-    # Radius, the purposes, long-in-stage days and the rate limit: four changes, four entries.
-    assert audits(db_session) == before + 4
+    # Radius, both purposes, long-in-stage days and the rate limit: five changes, five entries.
+    assert audits(db_session) == before + 5
     again = client.post(
         "/admin/settings", data={**GOOD, "csrf_token": csrf_token(client, "/admin/settings")}
     )
-    assert again.status_code == 303 and audits(db_session) == before + 4
+    assert again.status_code == 303 and audits(db_session) == before + 5
     assert "Nothing changed." in client.get("/admin/settings").get_data(as_text=True)
 
 
@@ -83,6 +85,7 @@ def test_a_change_is_stored_audited_and_used_at_once(admin, db_session):
         ("retention_days", "30", "Enter a number from 365 to 36500."),
         ("rate_limit_api", "lots", "Write a number"),
         ("photo_required_purposes", ["video_shoot", "karaoke"], "Choose among the visit"),
+        ("photo_on_the_spot_purposes", ["karaoke"], "Choose among the visit"),
     ],
 )
 def test_a_bad_value_is_refused_by_its_field_and_nothing_changes(
@@ -108,7 +111,7 @@ def test_the_admin_turns_off_staying_signed_in_for_the_whole_install(admin, db_s
     before = audits(db_session)
     assert client.post("/admin/settings", data=data).status_code == 303
     assert settings.get("stay_signed_in") is False
-    assert audits(db_session) == before + 5  # the four of GOOD, and this one
+    assert audits(db_session) == before + 6  # the five of GOOD, and this one
     page = client.get("/admin/settings").get_data(as_text=True)
     assert re.search(r'<input [^>]*id="stay_signed_in"', page)
     assert not re.search(r'<input [^>]*checked id="stay_signed_in"', page)
@@ -137,7 +140,7 @@ def test_a_tile_address_is_stored_shown_and_let_into_todays_policy(admin, db_ses
     }
     assert client.post("/admin/settings", data=data).status_code == 303
     assert settings.get("map_tile_url") == TILES  # trimmed
-    assert audits(db_session) == before + 5  # the four of GOOD and the tile address
+    assert audits(db_session) == before + 6  # the five of GOOD and the tile address
     page = client.get("/admin/settings").get_data(as_text=True)
     assert 'name="map_tile_url"' in page and f'value="{TILES}"' in page
     assert "https://tiles.example.org" in client.get("/today").headers["Content-Security-Policy"]

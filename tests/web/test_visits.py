@@ -293,6 +293,9 @@ def test_a_visit_whose_commit_fails_is_taken_when_sent_again_and_its_leftovers_s
         ({"next": "date", "next_on": "2026-11-20"}, "next_on"),
         ({"next": "date"}, "next_on"),
         ({"client_key": "short"}, "client_key"),
+        ({"photo_taken_at": "yesterday"}, "photo_taken_at"),
+        ({"photo_taken_at": "2026-11-25T09:58:00"}, "photo_taken_at"),  # no offset
+        ({"photo_taken_at": NOW.isoformat()}, "photo_taken_at"),  # and no photo
     ],
 )
 def test_bad_input_is_refused_by_the_field(app, world, change, field):

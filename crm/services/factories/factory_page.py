@@ -37,7 +37,7 @@ from crm.models import (
 from crm.services.field import followups
 from crm.services.growth import eligibility, promotions, snapshots
 from crm.services.growth.eligibility import Eligibility, Item, Judgement
-from crm.services.trust import corrections, flagged
+from crm.services.trust import corrections, flagged, photo_flags
 
 TREND_MONTHS = 6
 TIMELINE_LIMIT = 20
@@ -103,7 +103,7 @@ class VisitRow:
     voice_note_ms: int | None = None
     earlier: tuple[VisitCorrection, ...] = ()  # its versions before each correction, newest first
     review: VisitReview | None = None  # a flagged visit's review (crm.services.trust.flagged)
-    doubtful: dict[int, str] = field(default_factory=dict)  # photo id -> "same" or "near"
+    doubtful: dict[int, str] = field(default_factory=dict)  # photo id -> photo_flags.KINDS
 
 
 # What a VisitRow reads, in its fields' order.
@@ -262,14 +262,20 @@ def _with_media(visits: list[VisitRow]) -> list[VisitRow]:
         return []
     photos: dict[int, list[int]] = {}
     doubtful: dict[int, str] = {}
-    for visit_id, photo_id, same_as, near in db.session.execute(
-        select(VisitPhoto.visit_id, VisitPhoto.id, VisitPhoto.same_as_id, VisitPhoto.near_id)
+    for visit_id, photo_id, same_as, near, time_flag in db.session.execute(
+        select(
+            VisitPhoto.visit_id,
+            VisitPhoto.id,
+            VisitPhoto.same_as_id,
+            VisitPhoto.near_id,
+            VisitPhoto.time_flag,
+        )
         .where(VisitPhoto.visit_id.in_(ids))
         .order_by(VisitPhoto.id)
     ):
         photos.setdefault(visit_id, []).append(photo_id)
-        if same_as is not None or near is not None:
-            doubtful[photo_id] = "same" if same_as is not None else "near"
+        if flag := photo_flags.kind(same_as, near, time_flag):
+            doubtful[photo_id] = flag
     voice = dict(
         db.session.execute(
             select(VisitVoiceNote.visit_id, VisitVoiceNote.duration_ms).where(

@@ -15,6 +15,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from crm import clock
 from crm.errors import Invalid
 
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
@@ -52,6 +53,37 @@ class StoredPhoto:
     width: int
     height: int
     phash: str = ""  # the perceptual hash, 16 hex digits (crm.services.trust.photo_flags)
+
+
+# EXIF's sub-directory of a photo's own details, and in it when it was taken (wall clock) and the
+# UTC offset of that clock (newer cameras and phones write it).
+EXIF_IFD, DATE_TIME_ORIGINAL, OFFSET_TIME_ORIGINAL = 0x8769, 0x9003, 0x9011
+
+
+def capture_time(data: bytes) -> datetime | None:
+    """When the photo was taken, by its EXIF (an original from a camera or an API client; the
+    phone shrinks its photos and sends the time it read from them instead): none when the file
+    holds no readable capture time. A clock without an offset is the install's."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            details = image.getexif().get_ifd(EXIF_IFD)
+    except Exception:  # a photo whose details cannot be read has no capture time
+        return None
+    written = details.get(DATE_TIME_ORIGINAL)
+    if not isinstance(written, str):
+        return None
+    try:
+        taken = datetime.strptime(written.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    offset = details.get(OFFSET_TIME_ORIGINAL)
+    try:
+        if isinstance(offset, str) and offset.strip("\x00 "):
+            zoned = datetime.fromisoformat(taken.isoformat() + offset.strip("\x00 "))
+            return zoned.astimezone(UTC)
+    except ValueError:
+        pass
+    return taken.replace(tzinfo=clock.zone()).astimezone(UTC)
 
 
 def read_uploads(files: list, field: str = "photos") -> list[Upload]:

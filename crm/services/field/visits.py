@@ -53,6 +53,8 @@ class Submission:
     accuracy_m: float | None = None
     position_at: datetime | None = None
     photos: list[photos.Upload] = field(default_factory=list)
+    # Each photo's capture time as the phone read it from the photo's EXIF (none: not read).
+    photo_taken_at: list[datetime | None] = field(default_factory=list)
     voice_note: voice_notes.Upload | None = None
 
     def fingerprint(self, factory_id: int) -> str:
@@ -61,6 +63,9 @@ class Submission:
         content["photos"] = [upload.sha256 for upload in self.photos]
         # Only a visit with a note names it, so a note-less visit keeps its earlier fingerprint.
         content.pop("voice_note")
+        # Only a visit sent with capture times names them (one sent before keeps its fingerprint).
+        if not self.photo_taken_at:
+            content.pop("photo_taken_at")
         if self.voice_note is not None:
             content["voice_note"] = self.voice_note.sha256
         content["task_ids"] = sorted(set(self.task_ids))
@@ -94,6 +99,7 @@ def log_visit(actor: User, factory: Factory, sent: Submission, now: datetime) ->
     contact = _contact(factory, sent.contact_id)
     next_day = _next_day(sent, clock.local(checked_in_at).date(), now)
     _require_photo(sent)
+    taken = _capture_times(sent, checked_in_at, now)
     images = [photos.prepare(upload) for upload in sent.photos]
     heard = voice_notes.measure(sent.voice_note) if sent.voice_note is not None else None
     visit = Visit(
@@ -120,7 +126,7 @@ def log_visit(actor: User, factory: Factory, sent: Submission, now: datetime) ->
         if earlier is None:
             raise
         return _repeat(earlier, fingerprint)
-    stored = _store_photos(visit, sent.photos, images)
+    stored = _store_photos(visit, sent.photos, images, taken)
     note = None
     try:
         note = _store_voice_note(visit, sent.voice_note, heard)
@@ -224,6 +230,33 @@ def _require_photo(sent: Submission) -> None:
         raise Invalid(message, fields={"photos": message})
 
 
+def _capture_times(
+    sent: Submission, checked_in_at: datetime, now: datetime
+) -> list[tuple[datetime | None, str | None]]:
+    """Each photo's capture time (the phone's reading, else the upload's own EXIF) and what it
+    says against the photo. A purpose that needs a photo taken on the spot refuses a visit
+    without one, by its photos."""
+    if len(sent.photo_taken_at) > len(sent.photos):
+        message = _("Send one capture time per photo, in the photos' order.")
+        raise Invalid(message, fields={"photo_taken_at": message})
+    found = []
+    for index, upload in enumerate(sent.photos):
+        read = sent.photo_taken_at[index] if index < len(sent.photo_taken_at) else None
+        taken_at = read or photos.capture_time(upload.data)
+        found.append((taken_at, photo_flags.time_flag(taken_at, checked_in_at, now)))
+    if sent.purpose in settings.get("photo_on_the_spot_purposes") and not any(
+        taken_at is not None and flag is None for taken_at, flag in found
+    ):
+        minutes = int(photo_flags.EARLY.total_seconds() // 60)
+        message = _(
+            "A visit for this purpose needs a photo taken on the spot: take one with the camera "
+            "at the factory, at most %(minutes)d minutes before the check-in.",
+            minutes=minutes,
+        )
+        raise Invalid(message, fields={"photos": message})
+    return found
+
+
 def _place(visit: Visit, factory: Factory, sent: Submission) -> None:
     """Distance to the factory and the off-site flag; an unplaced factory takes a precise fix."""
     visit.off_site = True  # a check-in with no position cannot show that it was on site
@@ -245,17 +278,22 @@ def _place(visit: Visit, factory: Factory, sent: Submission) -> None:
 
 
 def _store_photos(
-    visit: Visit, uploads: list[photos.Upload], images: list[Image.Image]
+    visit: Visit,
+    uploads: list[photos.Upload],
+    images: list[Image.Image],
+    taken: list[tuple[datetime | None, str | None]],
 ) -> list[str]:
     stored_names: list[str] = []
     try:
         made = []
-        for upload, image in zip(uploads, images, strict=True):
+        for upload, image, (taken_at, flag) in zip(uploads, images, taken, strict=True):
             stored = photos.store(upload, image)
             stored_names.append(stored.stored_name)
             fields = vars(stored).copy()
             phash = fields.pop("phash")
-            record = VisitPhoto(**fields, created_at=visit.received_at)
+            record = VisitPhoto(
+                **fields, created_at=visit.received_at, taken_at=taken_at, time_flag=flag
+            )
             photo_flags.keep_hash(record, phash)
             visit.photos.append(record)
             made.append(record)

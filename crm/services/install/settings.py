@@ -17,6 +17,9 @@ DEFAULTS: dict[str, Any] = {
     # Each stage's expected time in days; a stage left out (University) is never long in stage.
     "long_in_stage_days": {"elementary": 60, "junior": 120, "senior": 180},
     "photo_required_purposes": ["video_shoot"],
+    # Purposes whose visit needs a photo taken on the spot (crm.services.trust.photo_flags):
+    # none by default, as the phone's reading of a capture time is new.
+    "photo_on_the_spot_purposes": [],
     "second_factor_required": False,
     "retention_days": 3650,
     "map_tile_url": "",

@@ -38,6 +38,8 @@ TILE_URL_MAX = 300
 TILE_PLACEHOLDERS = ("{z}", "{x}", "{y}")
 # Plain http is for a tile server on this machine (tests, a local mirror), never the network.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# The settings that are a choice of visit purposes: a photo at all, a photo taken on the spot.
+PURPOSE_LISTS = ("photo_required_purposes", "photo_on_the_spot_purposes")
 
 
 def current() -> dict:
@@ -45,7 +47,8 @@ def current() -> dict:
     values = {key: settings.get(key) for key in NUMBERS}
     long_days = settings.get("long_in_stage_days") or {}
     values.update({field: long_days.get(stage, "") for field, stage in LONG_FIELDS.items()})
-    values["photo_required_purposes"] = list(settings.get("photo_required_purposes"))
+    for key in PURPOSE_LISTS:
+        values[key] = list(settings.get(key))
     values["rate_limit_api"] = settings.get("rate_limit_api")
     values["map_tile_url"] = settings.get("map_tile_url")
     values["stay_signed_in"] = bool(settings.get("stay_signed_in"))
@@ -114,10 +117,10 @@ def save(actor: User, posted: dict) -> int:
         for field, stage in LONG_FIELDS.items()
         if str(posted.get(field) or "").strip()
     }
-    purposes = list(posted.get("photo_required_purposes") or [])
-    unknown = [purpose for purpose in purposes if purpose not in PURPOSES]
-    if unknown:
-        errors["photo_required_purposes"] = _("Choose among the visit purposes listed.")
+    purposes = {key: list(posted.get(key) or []) for key in PURPOSE_LISTS}
+    for key, chosen in purposes.items():
+        if any(purpose not in PURPOSES for purpose in chosen):
+            errors[key] = _("Choose among the visit purposes listed.")
     rate = RATE.match(str(posted.get("rate_limit_api") or ""))
     if not rate or int(rate.group(1)) < 1:
         errors["rate_limit_api"] = _('Write a number, "per" and second, minute, hour or day.')
@@ -128,7 +131,8 @@ def save(actor: User, posted: dict) -> int:
     if errors:
         raise Invalid(_("Correct the fields marked."), fields=errors)
     values["long_in_stage_days"] = long_days
-    values["photo_required_purposes"] = [p for p in PURPOSES if p in purposes]
+    for key, chosen in purposes.items():
+        values[key] = [purpose for purpose in PURPOSES if purpose in chosen]
     values["rate_limit_api"] = f"{int(rate.group(1))} per {rate.group(2)}"
     values["stay_signed_in"] = bool(posted.get("stay_signed_in"))
     changed = 0

@@ -2,13 +2,14 @@
 flagged visit with a note, or disputes it; a dispute tells the rep, who answers; the manager then
 closes it. The outcome stays on the visit, for staff only.
 
-A visit is flagged by `flagged_condition`, the one place that says what needs a look (today: a
-check-in off site); the queue, the team page's counts and the visit's own badge all read it.
+A visit is flagged by `flagged_condition`, the one place that says what needs a look (a check-in
+off site, or a photo flagged by crm.services.trust.photo_flags); the queue, the team page's
+counts and the visit's own badge all read it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from flask import url_for
@@ -19,10 +20,11 @@ from sqlalchemy.orm import selectinload
 from crm import scope
 from crm.errors import Conflict, Invalid, NotAllowed
 from crm.extensions import db
-from crm.models import Factory, User, Visit, VisitReview
+from crm.models import Factory, User, Visit, VisitPhoto, VisitReview
 from crm.models.visit import REVIEW_NOTE_MAX
 from crm.services.install import audit
 from crm.services.notices import notifications
+from crm.services.trust import photo_flags
 
 PAGE_SIZE = 25
 # What a page of the queue shows, by where each review stands.
@@ -58,6 +60,8 @@ class FlaggedPage:
     reviews: dict[int, VisitReview]
     counts: dict[str, int]  # per state, over the actor's whole scope
     filters: FlaggedFilters
+    # Per visit of the page, what its photos are flagged for (photo_flags.KINDS, each once).
+    photo_flags: dict[int, list[str]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -102,7 +106,30 @@ def page(actor: User, filters: FlaggedFilters, on: date) -> FlaggedPage:
         .offset((filters.page - 1) * PAGE_SIZE)
     )
     visits = list(db.session.scalars(statement).unique())
-    return FlaggedPage(visits, reviews_of([visit.id for visit in visits]), counts, filters)
+    ids = [visit.id for visit in visits]
+    return FlaggedPage(visits, reviews_of(ids), counts, filters, photo_kinds(ids))
+
+
+def photo_kinds(visit_ids: list[int]) -> dict[int, list[str]]:
+    """What the visits' photos are flagged for, each kind once a visit, in KINDS' order."""
+    found: dict[int, set[str]] = {}
+    if visit_ids:
+        for visit_id, same_as, near, time_flag in db.session.execute(
+            select(
+                VisitPhoto.visit_id, VisitPhoto.same_as_id, VisitPhoto.near_id, VisitPhoto.time_flag
+            ).where(VisitPhoto.visit_id.in_(visit_ids))
+        ):
+            for kind in (
+                "same" if same_as is not None else None,
+                "near" if near is not None else None,
+                time_flag,
+            ):
+                if kind:
+                    found.setdefault(visit_id, set()).add(kind)
+    return {
+        visit_id: [kind for kind in photo_flags.KINDS if kind in kinds]
+        for visit_id, kinds in found.items()
+    }
 
 
 def _counts(actor: User, on: date) -> dict[str, int]:

@@ -4,12 +4,18 @@ one sent twice in the same visit is a double tap, not a reuse),
 or when its picture nearly repeats a photo of another visit (perceptual hashes within
 NEAR_BITS bits), as a photo kept from an earlier visit and sent again would.
 
+A photo is flagged by its capture time too (read from its EXIF on the phone before it is
+shrunk, or on the server from an original): taken more than EARLY before its visit's check-in,
+or more than FUTURE after the server received it, or with no capture time at all.
+
 The near match is looked for, never by reading every photo: among the photos sharing a quarter
 of the hash (indexed; any two within 3 bits share one), and among the latest photos of the same
 rep and of the same factory, where a reused photo most likely comes from.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
@@ -21,6 +27,38 @@ from crm.models import Visit, VisitPhoto
 NEAR_BITS = 10
 # The latest photos of the same rep and of the same factory compared with a new one.
 RECENT = 2_000
+
+
+# A photo taken this long before its check-in is not of this visit; one "taken" this long after
+# the server received it comes from a clock that is wrong.
+EARLY = timedelta(minutes=10)
+FUTURE = timedelta(minutes=5)
+# What a capture time may say against its photo (VisitPhoto.time_flag), and every flag a photo
+# may carry, in the order one is shown when a photo has several.
+TIME_FLAGS = ("early", "future", "unknown")
+KINDS = ("same", "near", *TIME_FLAGS)
+
+
+def time_flag(
+    taken_at: datetime | None, checked_in_at: datetime, received_at: datetime
+) -> str | None:
+    """What the capture time says against the photo; none when it was taken on the spot."""
+    if taken_at is None:
+        return "unknown"
+    if taken_at < checked_in_at - EARLY:
+        return "early"
+    if taken_at > received_at + FUTURE:
+        return "future"
+    return None
+
+
+def kind(same_as_id: int | None, near_id: int | None, flag: str | None) -> str | None:
+    """The one flag a photo shows (KINDS' order), or none."""
+    if same_as_id is not None:
+        return "same"
+    if near_id is not None:
+        return "near"
+    return flag or None
 
 
 def quarters(phash: str) -> tuple[int, int, int, int]:

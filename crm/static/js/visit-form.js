@@ -127,6 +127,8 @@ form.addEventListener("submit", function (event) {
   data.delete("csrf_token");
   var fields = [];
   data.forEach(function (value, name) { fields.push([name, value]); });
+  // Each photo's capture time, in the photos' order, travels with the visit's fields.
+  photos.times().forEach(function (time) { fields.push(["photo_taken_at", time]); });
   var key = field("client_key").value;
   var item = {
     key: key, userId: userId, fields: fields, photos: photos.list(),

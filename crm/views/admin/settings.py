@@ -1,6 +1,6 @@
 """The admin's settings: check-in rules, freshness of figures, long-in-stage days, visits that
-need a photo, the map tile address, audit retention and the API's rate limit (DESIGN.md
-"Settings")."""
+need a photo (or one taken on the spot), the map tile address, audit retention and the API's
+rate limit (DESIGN.md "Settings")."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from crm.views.errors import save_form
 
 def _form(data: dict | None = None) -> SettingsForm:
     form = SettingsForm(formdata=None, data=data) if data is not None else SettingsForm()
-    form.photo_required_purposes.choices = [(code, code) for code in PURPOSES]
+    for name in settings_page.PURPOSE_LISTS:
+        form[name].choices = [(code, code) for code in PURPOSES]
     return form
 
 

@@ -218,6 +218,13 @@ def _form_schema(body: Body) -> dict:
         **schema["properties"],
         "photos": {"type": "array", "items": {"type": "string", "contentMediaType": "image/jpeg"}},
         "voice_note": {"type": "string", "contentMediaType": "audio/webm"},
+        "photo_taken_at": {
+            "type": "array",
+            "items": {"type": "string", "anyOf": [{"format": "date-time"}, {"maxLength": 0}]},
+            "description": "Each photo's capture time with its offset, read from the photo "
+            "before it was shrunk, in the photos' order (empty for a photo with none; a photo "
+            "sent without one is read for its own EXIF capture time).",
+        },
     }
     return schema
 
