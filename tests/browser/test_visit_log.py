@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from crm.clock import now
 from crm.models import Factory, FollowUp, Visit
 from crm.services.field import photos
+from crm.services.install import settings
 from tests import builders
 from tests.browser.guard import small_tap_targets
 from tests.browser.test_homes import sign_in
@@ -388,3 +389,30 @@ def test_a_rep_records_a_voice_note_that_staff_can_play_on_the_factory_page(
     page.reload()
     page_guard.check(page)
     page_guard.screenshot("factory-voice-note-1280", page)
+
+
+def test_a_purpose_needing_a_photo_on_the_spot_refuses_an_album_photo_and_says_why(
+    page, page_guard, live_db, rep_world, tmp_path
+):
+    """The album's photo (no capture time) is refused by the photos field; the visit waits in
+    the outbox for the rep to take one there."""
+    page_guard.expect_console_error(r"status of 422")
+    admin = builders.user("admin")
+    settings.put(admin, "photo_on_the_spot_purposes", ["follow_up"])
+    live_db.commit()
+    album = tmp_path / "screenshot.jpg"
+    album.write_bytes(builders.image_bytes(1200, 900))
+    at_the_factory(page_guard)
+    sign_in(page, rep_world["rep"])
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+    expect(page.get_by_text("Location taken: within 12 m.")).to_be_visible()
+    page.get_by_label("Photos", exact=True).set_input_files(str(album))
+    expect(page.locator("img.visit-thumb")).to_have_count(1)
+    page.get_by_label("Summary for the factory").fill("Photo from the album")
+    page.get_by_role("button", name="Save visit").click()
+    # Said at the top, and under the photos, where it is fixed.
+    expect(page.locator("#visit-sent-error")).to_contain_text("needs a photo taken on the spot")
+    photos_field = page.locator(".field", has=page.get_by_label("Photos", exact=True))
+    expect(photos_field.locator(".js-error")).to_contain_text("needs a photo taken on the spot")
+    page_guard.screenshot("visit-form-on-the-spot-refused-390", page)
+    assert visits(live_db) == []
