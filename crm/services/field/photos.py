@@ -6,6 +6,7 @@ import hashlib
 import io
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,21 +211,29 @@ def prepare(upload: Upload) -> Image.Image:
     return image
 
 
-def store(upload: Upload, prepared: Image.Image | None = None) -> StoredPhoto:
+def store(
+    upload: Upload,
+    prepared: Image.Image | None = None,
+    stamp: Callable[[Image.Image], None] | None = None,
+) -> StoredPhoto:
     """Re-encode as JPEG (long side at most 1600 px, EXIF turned into pixels, metadata dropped).
 
-    `prepared` is what prepare() made of this upload, when the caller has it already.
+    `prepared` is what prepare() made of this upload, when the caller has it already; `stamp`
+    draws on the stored photo (a visit's watermark), after the thumbnail and its perceptual
+    hash are taken from the picture as it came.
     """
     image = prepared if prepared is not None else prepare(upload)
     name = new_name()
+    # Averaging whole blocks of pixels (reduce) is five times faster than copying the photo
+    # and resampling it, and as good at this size.
+    thumb = image.reduce(max(1, math.ceil(max(image.size) / THUMB_SIDE)))
+    if stamp is not None:
+        stamp(image)
     buffer = io.BytesIO()
     # No exif= argument: nothing is carried. No optimize=True either: its second pass more than
     # doubled the encoding time of a phone's 1600 px photo for a file a few percent smaller.
     image.save(buffer, "JPEG", quality=85)
     path_of(name).write_bytes(buffer.getvalue())
-    # Averaging whole blocks of pixels (reduce) is five times faster than copying the photo
-    # and resampling it, and as good at this size.
-    thumb = image.reduce(max(1, math.ceil(max(image.size) / THUMB_SIDE)))
     thumb.save(path_of(name, thumbnail=True), "JPEG", quality=80)
     return StoredPhoto(
         stored_name=name,

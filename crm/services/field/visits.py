@@ -26,7 +26,7 @@ from crm.models import Contact, Factory, FollowUp, Task, User, Visit, VisitPhoto
 from crm.services.field import followups, geo, photos, voice_notes
 from crm.services.growth import tasks
 from crm.services.install import audit, settings
-from crm.services.trust import photo_flags
+from crm.services.trust import photo_flags, watermark
 
 # A check-in's phone time is accepted this far before and after the server receives it.
 CHECK_IN_PAST = timedelta(days=30)
@@ -126,7 +126,7 @@ def log_visit(actor: User, factory: Factory, sent: Submission, now: datetime) ->
         if earlier is None:
             raise
         return _repeat(earlier, fingerprint)
-    stored = _store_photos(visit, sent.photos, images, taken)
+    stored = _store_photos(visit, sent.photos, images, taken, factory, actor)
     note = None
     try:
         note = _store_voice_note(visit, sent.voice_note, heard)
@@ -282,12 +282,21 @@ def _store_photos(
     uploads: list[photos.Upload],
     images: list[Image.Image],
     taken: list[tuple[datetime | None, str | None]],
+    factory: Factory,
+    rep: User,
 ) -> list[str]:
     stored_names: list[str] = []
+    text = (
+        watermark.lines(visit.checked_in_at, factory.name, visit.distance_m, rep.name, rep.locale)
+        if uploads
+        else []
+    )
     try:
         made = []
         for upload, image, (taken_at, flag) in zip(uploads, images, taken, strict=True):
-            stored = photos.store(upload, image)
+            stored = photos.store(
+                upload, image, stamp=lambda picture: watermark.stamp(picture, text)
+            )
             stored_names.append(stored.stored_name)
             fields = vars(stored).copy()
             phash = fields.pop("phash")
