@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from babel.dates import format_date
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from PIL import Image, ImageDraw, ImageFont
 
@@ -40,9 +40,10 @@ def lines(
     rep_name: str,
     locale: str | None,
 ) -> list[str]:
-    """The stamp's lines in the rep's language (English when they chose none)."""
+    """The stamp's lines in the rep's language: the one they chose, else the one their phone
+    asked for with this visit (English outside a request)."""
     local = clock.local(checked_in_at)
-    language = locale or "en"
+    language = locale or str(get_locale() or "en")
     with force_locale(language):
         day = format_date(local.date(), "medium", locale=language)
         if distance_m is None:
