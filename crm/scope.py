@@ -32,6 +32,7 @@ from crm.extensions import db
 from crm.models import (
     Belt,
     Factory,
+    FactoryMerge,
     FollowUp,
     ImportRun,
     Invitation,
@@ -315,8 +316,23 @@ def _one(statement: Select):
 
 
 def get_factory(user: User, factory_id: int, on: date) -> Factory:
+    """The factory in the user's scope, or 404. A factory merged into another is that other one
+    (crm.services.factories.merge): its links and the outbox's visits addressed to it reach the
+    kept factory, for those who see it; a page shown under the old id redirects."""
     # One row by its key: the condition tested on that row is cheaper than the scope's sets.
-    return _one(select(Factory).where(Factory.id == factory_id, factory_condition(user, on)))
+    statement = select(Factory).where(Factory.id == factory_id, factory_condition(user, on))
+    found = db.session.scalar(statement)
+    if found is None:
+        kept = db.session.scalar(
+            select(FactoryMerge.kept_id).where(FactoryMerge.merged_id == factory_id)
+        )
+        if kept is not None:
+            found = db.session.scalar(
+                select(Factory).where(Factory.id == kept, factory_condition(user, on))
+            )
+    if found is None:
+        raise NotFound(_("This record does not exist, or is not yours to see."))
+    return found
 
 
 def get_factories(user: User, factory_ids: Iterable[int], on: date) -> dict[int, Factory]:

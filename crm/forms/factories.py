@@ -23,7 +23,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
-from crm.forms import CleanText, NamedLength, PageForm, QueryForm
+from crm.forms import CleanText, IdField, NamedLength, PageForm, QueryForm
 from crm.models.factory import (
     ADDRESS_MAX,
     CATEGORY_MAX,
@@ -277,3 +277,13 @@ class ManagedFactoryForm(FactoryForm):
     def __init__(self, *args, belt_choices: list[tuple[int, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.belt_id.choices = [SelectChoice(value, label) for value, label in belt_choices]
+
+
+class MergeForm(PageForm):
+    """Merge another factory into this one (crm.services.factories.merge)."""
+
+    other_id = IdField(
+        _l("The duplicate's number"),
+        validators=[InputRequired(_l("Choose the duplicate to merge into this factory."))],
+        description=_l("The number after /factories/ in its address."),
+    )

@@ -3,7 +3,7 @@
 from crm.models.api_token import ApiToken
 from crm.models.client_action import ClientAction
 from crm.models.closure import FactoryClosure
-from crm.models.factory import STATUSES, Contact, Factory
+from crm.models.factory import STATUSES, Contact, Factory, FactoryMerge
 from crm.models.followup import FollowUp
 from crm.models.history import AuditEntry, Delivery, Notification, StageChange
 from crm.models.imports import ImportRow, ImportRun
@@ -42,6 +42,7 @@ __all__ = [
     "Delivery",
     "Factory",
     "FactoryClosure",
+    "FactoryMerge",
     "FollowUp",
     "Holiday",
     "ImportRow",

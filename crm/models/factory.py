@@ -203,3 +203,19 @@ class Contact(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     factory = relationship("Factory", back_populates="contacts")
+
+
+class FactoryMerge(db.Model):
+    """A factory merged into another (crm.services.factories.merge): its row is gone, its
+    records moved to the kept one; its old id still finds the kept factory (a link, an outbox
+    visit addressed to it)."""
+
+    __tablename__ = "factory_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The merged factory's id (no key: the row is deleted), once.
+    merged_id: Mapped[int] = mapped_column(Integer, unique=True)
+    merged_name: Mapped[str] = mapped_column(String(FACTORY_NAME_MAX))
+    kept_id: Mapped[int] = mapped_column(ForeignKey("factories.id", ondelete="CASCADE"), index=True)
+    merged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

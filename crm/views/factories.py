@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import format_date as babel_format_date
 from flask_babel import format_decimal, format_timedelta
 from flask_babel import gettext as _
@@ -281,7 +281,13 @@ def change_stage(factory_id: int):
 
 
 def _factory(factory_id: int) -> Factory:
-    return scope.get_factory(current_user, factory_id, clock.today())
+    """The factory of the URL in the user's scope; a page of a factory merged into another
+    redirects to the kept one's (a form sent to the old address acts on the kept one)."""
+    factory = scope.get_factory(current_user, factory_id, clock.today())
+    if factory.id != factory_id and request.method == "GET":
+        moved = {**(request.view_args or {}), "factory_id": factory.id}
+        abort(redirect(url_for(request.endpoint, **request.args, **moved), code=301))
+    return factory
 
 
 def _list_page(*, alert: str | None = None, status: int = 200):
@@ -461,5 +467,6 @@ from crm.views import (  # noqa: E402,F401
     factory_closures,
     factory_drill,
     factory_history,
+    factory_merge,
     prospects,
 )

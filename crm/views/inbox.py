@@ -50,6 +50,7 @@ def kind_label(kind: str) -> str:
         "evidence": _("Evidence"),
         "visit_disputed": _("Visit disputed"),
         "visit_answered": _("Dispute answered"),
+        "factory_merged": _("Factories merged"),
     }.get(kind, _("Notice"))
 
 

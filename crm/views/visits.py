@@ -105,7 +105,7 @@ def log(form: VisitForm) -> visits.Outcome:
     uploads = photos.read_uploads(request.files.getlist(form.photos.name))
     voice_note = voice_notes.read_upload(request.files.get(form.voice_note.name))
     sent = form.submission(uploads, voice_note)
-    return visits.log_visit(current_user, factory, sent, clock.now())
+    return visits.log_visit(current_user, factory, sent, clock.now(), form.factory_id.data)
 
 
 def _page(form: VisitForm, status: int = 200):

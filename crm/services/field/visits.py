@@ -86,10 +86,20 @@ def existing(actor: User, client_key: str) -> Visit | None:
     )
 
 
-def log_visit(actor: User, factory: Factory, sent: Submission, now: datetime) -> Outcome:
-    """Record a visit exactly once; a repeat of the same submission answers the same visit."""
+def log_visit(
+    actor: User,
+    factory: Factory,
+    sent: Submission,
+    now: datetime,
+    addressed_id: int | None = None,
+) -> Outcome:
+    """Record a visit exactly once; a repeat of the same submission answers the same visit.
+
+    `addressed_id`: the factory the phone named, when it was merged into `factory` since: the
+    fingerprint is of what was sent, so that a repeat after the merge is still the same visit.
+    """
     scope.require(actor, "log_visit")
-    fingerprint = sent.fingerprint(factory.id)
+    fingerprint = sent.fingerprint(addressed_id or factory.id)
     earlier = existing(actor, sent.client_key)
     if earlier is not None:
         return _repeat(earlier, fingerprint)

@@ -36,6 +36,7 @@ KINDS = (
     "stage_change_approved",
     "stage_change_direct",
     "stage_change_refused",
+    "factory_merged",
 )
 
 

@@ -1,0 +1,109 @@
+"""Merge a duplicate into a factory (issue 22, "One factory, one row"): the page lists the
+factory's likely duplicates (crm.services.factories.duplicates), shows what a chosen one brings
+and what wins, and merges on confirmation (crm.services.factories.merge)."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from crm import clock, scope
+from crm.extensions import db
+from crm.forms.factories import MergeForm
+from crm.models import Contact, Factory, FollowUp, Task, Visit
+from crm.services.factories import duplicates, merge
+from crm.values import id_or_none
+from crm.views.errors import save_form
+from crm.views.factories import _factory, bp
+
+# What the confirmation counts of each factory, by the words it shows.
+COUNTED = (Visit, Task, Contact, FollowUp)
+
+
+@bp.route("/<int:factory_id>/merge", methods=["GET", "POST"])
+@scope.allow("manage")
+def merge_page(factory_id: int):
+    kept = _factory(factory_id)
+    form = MergeForm()
+    if request.method == "POST":
+        other = _chosen(form.other_id.data) if form.validate_on_submit() else None
+        if other is not None and other.id == kept.id:
+            form.other_id.errors = [
+                _("A factory cannot be merged with itself; choose another one.")
+            ]
+            other = None
+        done = None
+        if other is not None and request.form.get("look"):
+            # Named by its number: shown first, merged on the next screen's confirmation.
+            return redirect(
+                url_for("factories.merge_page", factory_id=kept.id, other=other.id), code=303
+            )
+        if other is not None:
+            done = save_form(form, lambda: merge.merge(current_user, kept, other, clock.now()))
+        elif not form.errors:
+            form.other_id.errors = [_("Choose one of the factories you may merge.")]
+        if done is not None:
+            flash(
+                ngettext(
+                    "%(other)s was merged into this factory: %(num)d visit moved.",
+                    "%(other)s was merged into this factory: %(num)d visits moved.",
+                    done.moved.get("visits", 0),
+                    other=other.name,
+                ),
+                "success",
+            )
+            return redirect(url_for("factories.show", factory_id=kept.id), code=303)
+        return _page(kept, form, other, 422)
+    other = _chosen(id_or_none(request.args.get("other", "")))
+    if other is not None:
+        form.other_id.data = other.id
+    return _page(kept, form, other)
+
+
+def _chosen(factory_id: int | None) -> Factory | None:
+    """The chosen duplicate, if it is one the person may merge (in scope)."""
+    if factory_id is None:
+        return None
+    found = scope.get_factories(current_user, [factory_id], clock.today())
+    return found.get(factory_id)
+
+
+def _page(kept: Factory, form: MergeForm, other: Factory | None, status: int = 200):
+    phones = tuple(
+        db.session.scalars(select(Contact.phone).where(Contact.factory_id == kept.id).limit(20))
+    )
+    candidate = duplicates.Candidate(
+        name=kept.name,
+        phones=phones,
+        credit_code=kept.credit_code or "",
+        lat=kept.lat,
+        lng=kept.lng,
+        belt_id=kept.belt_id,
+        exclude_id=kept.id,
+    )
+    likely = [d for d in duplicates.find(current_user, candidate, clock.today()) if d.factory]
+    counts = {kept.id: _counts(kept.id), **({other.id: _counts(other.id)} if other else {})}
+    return (
+        render_template(
+            "factories/merge.html",
+            factory=kept,
+            form=form,
+            other=other if other is not None and other.id != kept.id else None,
+            likely=likely,
+            counts=counts,
+            describe=duplicates.describe,
+        ),
+        status,
+    )
+
+
+def _counts(factory_id: int) -> dict[str, int]:
+    return {
+        model.__tablename__: db.session.scalar(
+            select(func.count()).select_from(model).where(model.factory_id == factory_id)
+        )
+        for model in COUNTED
+    }
