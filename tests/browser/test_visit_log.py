@@ -38,15 +38,19 @@ def rep_world(live_db):
     return {"rep": rep.email, "factory_id": factory.id}
 
 
-# When the camera took the photo: two minutes ago, on a clock in Shanghai that writes its offset.
-TAKEN = now().replace(microsecond=0) - timedelta(minutes=2)
+@pytest.fixture
+def taken():
+    """When the camera took the photo: two minutes before the test (not before the test run,
+    whose later tests would see a photo taken long before their check-in)."""
+    return now().replace(microsecond=0) - timedelta(minutes=2)
 
 
 @pytest.fixture
-def photo(tmp_path):
-    """A camera's photo, with its capture time in its EXIF."""
+def photo(tmp_path, taken):
+    """A camera's photo, with its capture time in its EXIF, on a clock in Shanghai that writes
+    its offset."""
     exif = Image.Exif()
-    shanghai = TAKEN.astimezone(timezone(timedelta(hours=8)))
+    shanghai = taken.astimezone(timezone(timedelta(hours=8)))
     exif[photos.EXIF_IFD] = {
         photos.DATE_TIME_ORIGINAL: shanghai.strftime("%Y:%m:%d %H:%M:%S"),
         photos.OFFSET_TIME_ORIGINAL: "+08:00",
@@ -98,7 +102,9 @@ def service_worker_ready(page) -> None:
         wait_for(controlled, page, seconds=20)
 
 
-def test_a_rep_logs_a_visit_with_a_photo_in_three_taps(page, page_guard, live_db, rep_world, photo):
+def test_a_rep_logs_a_visit_with_a_photo_in_three_taps(
+    page, page_guard, live_db, rep_world, photo, taken
+):
     at_the_factory(page_guard)
     sign_in(page, rep_world["rep"])
     expect(page).to_have_url(re.compile("/today$"))
@@ -125,7 +131,7 @@ def test_a_rep_logs_a_visit_with_a_photo_in_three_taps(page, page_guard, live_db
     assert visit.off_site is False and visit.distance_m < 20
     assert len(visit.photos) == 1 and max(visit.photos[0].width, visit.photos[0].height) == 1600
     # The phone read the capture time before shrinking the photo (which drops its EXIF).
-    assert visit.photos[0].taken_at == TAKEN and visit.photos[0].time_flag is None
+    assert visit.photos[0].taken_at == taken and visit.photos[0].time_flag is None
     assert not visit.photos_doubtful
     assert [task.title_en for task in visit.tasks] == ["Shop opened"]
     follow_ups = live_db.scalars(select(FollowUp).order_by(FollowUp.id)).all()
@@ -167,7 +173,7 @@ def test_a_visit_saved_offline_sends_itself_once_when_the_network_returns(
 
 
 def test_the_visit_form_first_opened_offline_runs_from_the_cached_modules(
-    page, page_guard, live_db, rep_world, photo
+    page, page_guard, live_db, rep_world, photo, taken
 ):
     # The worker keeps every module when it installs: the form's own (imported by app.js only
     # where the form is) work offline although this phone never opened the form online.
@@ -196,7 +202,7 @@ def test_the_visit_form_first_opened_offline_runs_from_the_cached_modules(
     (visit,) = visits(live_db)
     assert visit.summary == "Opened in the workshop, no signal" and len(visit.photos) == 1
     # The capture time read offline (exifr among the kept modules) travelled with the visit.
-    assert visit.photos[0].taken_at == TAKEN
+    assert visit.photos[0].taken_at == taken
 
 
 def test_a_save_tapped_before_the_form_script_arrives_goes_through_the_outbox(
