@@ -329,6 +329,9 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
             ),
             key=lambda row: abs(row[1] - EXPORT_ROWS),
         )
+        bench_belt = db.session.scalar(
+            bench_belts.where(Team.name == BENCH_TEAM).order_by(Belt.id).limit(1)
+        )
         # The day's route through 200 located factories of the bench belt (the manager's scope).
         route_stops = list(
             db.session.execute(
@@ -436,6 +439,16 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
         Case("manager: board, 5,000-factory belt", manager, "/pipeline/board", 150),
         Case("admin: board, org-wide", admin, "/pipeline/board", 400),
         Case("manager: stuck factories", manager, "/pipeline/stuck", None),
+        # One factory, one row (the "Trust in the record" issue): a factory's merge page with its
+        # likely duplicates, and the whole 5,000-factory belt's likely duplicate pairs.
+        Case("manager: merge page of a factory", manager, f"/factories/{factory_id}/merge", None),
+        Case(
+            "manager: likely duplicates, 5,000-factory belt",
+            manager,
+            f"/factories/duplicates?belt={bench_belt}",
+            None,
+            runs=5,
+        ),
         # The manager's desk (the "Manager's desk" issue): 150 ms for a 5,000-factory belt's
         # manager, 400 ms for the admin's whole install.
         Case("manager: promotions queue", manager, "/pipeline/requests", 150),

@@ -1,6 +1,7 @@
 """Merge a duplicate into a factory (issue 22, "One factory, one row"): the page lists the
 factory's likely duplicates (crm.services.factories.duplicates), shows what a chosen one brings
-and what wins, and merges on confirmation (crm.services.factories.merge)."""
+and what wins, and merges on confirmation (crm.services.factories.merge); a belt's likely
+duplicate pairs are listed on a page of their own (crm.services.factories.duplicate_pairs)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.forms.factories import MergeForm
 from crm.models import Contact, Factory, FollowUp, Task, Visit
-from crm.services.factories import duplicates, merge
+from crm.services.factories import duplicate_pairs, duplicates, merge, prospects
+from crm.services.pipeline import board as board_service
 from crm.values import id_or_none
 from crm.views.errors import save_form
 from crm.views.factories import _factory, bp
@@ -107,3 +109,21 @@ def _counts(factory_id: int) -> dict[str, int]:
         )
         for model in COUNTED
     }
+
+
+@bp.route("/duplicates")
+@scope.allow("manage")
+def duplicates_page():
+    """The likely duplicate pairs of one belt of the person's (the first one unless asked)."""
+    belts = board_service.belt_choices(current_user)
+    asked = id_or_none(request.args.get("belt", ""))
+    belt = next((b for b in belts if b.id == asked), belts[0] if belts else None)
+    found = duplicate_pairs.pairs(current_user, belt.id, clock.today()) if belt else []
+    return render_template(
+        "factories/duplicates.html",
+        belts=belts,
+        belt=belt,
+        pairs=found,
+        most=duplicate_pairs.MOST,
+        reason_words=prospects.reason_words(),
+    )

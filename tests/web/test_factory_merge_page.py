@@ -5,6 +5,7 @@ one; refusals by the field."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -111,3 +112,27 @@ def test_a_merge_that_cannot_be_is_refused_by_the_field(app, world, other, messa
 def test_a_rep_cannot_merge(app, world):
     client = signed_in(app, world["rep"])
     assert client.get(f"/factories/{world['kept'].id}/merge").status_code == 403
+
+
+def test_a_belt_s_likely_duplicates_are_listed_in_pairs_to_merge(app, world):
+    belt = world["kept"].belt
+    rep = world["rep"]
+    one = builders.factory(belt, owner=rep, name="东阳市同和木业", lat=29.2, lng=120.2)
+    two = builders.factory(belt, owner=rep, name="金华市利民五金", lat=29.1, lng=120.1)
+    builders.contact(one, "周", "139 1234 5678")
+    builders.contact(two, "吴", "13912345678")
+    builders.factory(belt, owner=rep, name="Alone Ltd", lat=28.0, lng=119.0)
+    db.session.commit()
+    client = signed_in(app, world["manager"])
+    page = client.get(f"/factories/duplicates?belt={belt.id}").get_data(as_text=True)
+    merges = re.findall(r"/factories/(\d+)/merge\?other=(\d+)", page)
+    pairs = {frozenset(map(int, pair)) for pair in merges}
+    assert pairs == {
+        frozenset({world["kept"].id, world["twin"].id}),  # the core of the name (and the place)
+        frozenset({one.id, two.id}),  # a contact's phone, however written
+    }
+    assert "similar name" in page and "same phone" in page
+    # Another team's manager lists only their own belts; a rep cannot open the page.
+    other = signed_in(app, world["stranger"]).get(f"/factories/duplicates?belt={belt.id}")
+    assert other.status_code == 200 and "永康市宏翔门业有限公司" not in other.get_data(as_text=True)
+    assert signed_in(app, rep).get("/factories/duplicates").status_code == 403
