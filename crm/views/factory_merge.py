@@ -46,7 +46,7 @@ def merge_page(factory_id: int):
         if other is not None:
             done = save_form(form, lambda: merge.merge(current_user, kept, other, clock.now()))
         elif not form.errors:
-            form.other_id.errors = [_("Choose one of the factories you may merge.")]
+            form.other_id.errors = [_already_merged(form.other_id.data)]
         if done is not None:
             flash(
                 ngettext(
@@ -63,6 +63,16 @@ def merge_page(factory_id: int):
     if other is not None:
         form.other_id.data = other.id
     return _page(kept, form, other)
+
+
+def _already_merged(factory_id: int | None) -> str:
+    """Why the named factory cannot be merged: it was merged already (into one the person
+    sees), or it is none of theirs."""
+    kept_id = merge.resolve(factory_id) if factory_id is not None else None
+    kept = _chosen(kept_id)
+    if kept is not None:
+        return _("That factory was merged into %(name)s already.", name=kept.name)
+    return _("Choose one of the factories you may merge.")
 
 
 def _chosen(factory_id: int | None) -> Factory | None:

@@ -70,6 +70,15 @@ def test_a_manager_finds_the_duplicate_confirms_and_merges(app, world):
     moved = client.get(f"/factories/{twin_id}")
     assert moved.status_code == 301 and moved.headers["Location"].endswith(f"/factories/{kept.id}")
     assert signed_in(app, world["stranger"]).get(f"/factories/{twin_id}").status_code == 404
+    # Merging it again says where it went, and changes nothing.
+    far = world["far"]
+    token = csrf_token(client, f"/factories/{kept.id}/merge")
+    again = client.post(
+        f"/factories/{kept.id}/merge", data={"other_id": twin_id, "csrf_token": token}
+    )
+    assert again.status_code == 422
+    assert "merged into 永康市宏翔门业有限公司 already" in again.get_data(as_text=True)
+    assert db.session.get(Factory, far.id) is not None
 
 
 def test_a_visit_the_outbox_addressed_to_the_merged_factory_lands_on_the_kept_one(app, world):
