@@ -317,7 +317,7 @@ def _one(statement: Select):
 
 def get_factory(user: User, factory_id: int, on: date) -> Factory:
     """The factory in the user's scope, or 404. A factory merged into another is that other one
-    (crm.services.factories.merge): its links and the outbox's visits addressed to it reach the
+    (crm.services.trust.merge): its links and the outbox's visits addressed to it reach the
     kept factory, for those who see it; a page shown under the old id redirects."""
     # One row by its key: the condition tested on that row is cheaper than the scope's sets.
     statement = select(Factory).where(Factory.id == factory_id, factory_condition(user, on))

@@ -280,7 +280,7 @@ class ManagedFactoryForm(FactoryForm):
 
 
 class MergeForm(PageForm):
-    """Merge another factory into this one (crm.services.factories.merge)."""
+    """Merge another factory into this one (crm.services.trust.merge)."""
 
     other_id = IdField(
         _l("The duplicate's number"),

@@ -206,7 +206,7 @@ class Contact(db.Model):
 
 
 class FactoryMerge(db.Model):
-    """A factory merged into another (crm.services.factories.merge): its row is gone, its
+    """A factory merged into another (crm.services.trust.merge): its row is gone, its
     records moved to the kept one; its old id still finds the kept factory (a link, an outbox
     visit addressed to it)."""
 

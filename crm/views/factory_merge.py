@@ -1,7 +1,7 @@
 """Merge a duplicate into a factory (issue 22, "One factory, one row"): the page lists the
 factory's likely duplicates (crm.services.factories.duplicates), shows what a chosen one brings
-and what wins, and merges on confirmation (crm.services.factories.merge); a belt's likely
-duplicate pairs are listed on a page of their own (crm.services.factories.duplicate_pairs)."""
+and what wins, and merges on confirmation (crm.services.trust.merge); a belt's likely
+duplicate pairs are listed on a page of their own (crm.services.trust.duplicate_pairs)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.forms.factories import MergeForm
 from crm.models import Contact, Factory, FollowUp, Task, Visit
-from crm.services.factories import duplicate_pairs, duplicates, merge, prospects
+from crm.services.factories import duplicates, prospects
 from crm.services.pipeline import board as board_service
+from crm.services.trust import duplicate_pairs, merge
 from crm.values import id_or_none
 from crm.views.errors import save_form
 from crm.views.factories import _factory, bp

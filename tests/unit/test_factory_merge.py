@@ -29,7 +29,7 @@ from crm.models import (
     Visit,
     visit_tasks,
 )
-from crm.services.factories import merge
+from crm.services.trust import merge
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
