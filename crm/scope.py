@@ -323,9 +323,7 @@ def get_factory(user: User, factory_id: int, on: date) -> Factory:
     statement = select(Factory).where(Factory.id == factory_id, factory_condition(user, on))
     found = db.session.scalar(statement)
     if found is None:
-        kept = db.session.scalar(
-            select(FactoryMerge.kept_id).where(FactoryMerge.merged_id == factory_id)
-        )
+        kept = merged_into(factory_id)
         if kept is not None:
             found = db.session.scalar(
                 select(Factory).where(Factory.id == kept, factory_condition(user, on))
@@ -333,6 +331,13 @@ def get_factory(user: User, factory_id: int, on: date) -> Factory:
     if found is None:
         raise NotFound(_("This record does not exist, or is not yours to see."))
     return found
+
+
+def merged_into(factory_id: int) -> int | None:
+    """The factory an old id was merged into (crm.services.trust.merge), or none."""
+    return db.session.scalar(
+        select(FactoryMerge.kept_id).where(FactoryMerge.merged_id == factory_id)
+    )
 
 
 def get_factories(user: User, factory_ids: Iterable[int], on: date) -> dict[int, Factory]:

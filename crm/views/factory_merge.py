@@ -9,21 +9,16 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from crm import clock, scope
-from crm.extensions import db
 from crm.forms.factories import MergeForm
-from crm.models import Contact, Factory, FollowUp, Task, Visit
-from crm.services.factories import duplicates, prospects
+from crm.models import Factory
+from crm.services.factories import duplicates, edits, prospects
 from crm.services.pipeline import board as board_service
 from crm.services.trust import duplicate_pairs, merge
 from crm.values import id_or_none
 from crm.views.errors import save_form
 from crm.views.factories import _factory, bp
-
-# What the confirmation counts of each factory, by the words it shows.
-COUNTED = (Visit, Task, Contact, FollowUp)
 
 
 @bp.route("/<int:factory_id>/merge", methods=["GET", "POST"])
@@ -85,20 +80,8 @@ def _chosen(factory_id: int | None) -> Factory | None:
 
 
 def _page(kept: Factory, form: MergeForm, other: Factory | None, status: int = 200):
-    phones = tuple(
-        db.session.scalars(select(Contact.phone).where(Contact.factory_id == kept.id).limit(20))
-    )
-    candidate = duplicates.Candidate(
-        name=kept.name,
-        phones=phones,
-        credit_code=kept.credit_code or "",
-        lat=kept.lat,
-        lng=kept.lng,
-        belt_id=kept.belt_id,
-        exclude_id=kept.id,
-    )
-    likely = [d for d in duplicates.find(current_user, candidate, clock.today()) if d.factory]
-    counts = {kept.id: _counts(kept.id), **({other.id: _counts(other.id)} if other else {})}
+    likely = [d for d in edits.duplicates_of(current_user, kept, clock.now()) if d.factory]
+    counts = merge.record_counts([kept.id, *([other.id] if other else [])])
     return (
         render_template(
             "factories/merge.html",
@@ -111,15 +94,6 @@ def _page(kept: Factory, form: MergeForm, other: Factory | None, status: int = 2
         ),
         status,
     )
-
-
-def _counts(factory_id: int) -> dict[str, int]:
-    return {
-        model.__tablename__: db.session.scalar(
-            select(func.count()).select_from(model).where(model.factory_id == factory_id)
-        )
-        for model in COUNTED
-    }
 
 
 @bp.route("/duplicates")

@@ -254,7 +254,7 @@ def find_many(actor: User, candidates: list[Candidate], on: date) -> list[list[D
         return []
     digits = {phones.national_digits(p) for c in candidates for p in c.phones} - {""}
     by_phone: dict[str, set[int]] = {}
-    for part in _chunks(sorted(digits)):
+    for part in chunks(sorted(digits)):
         statement = (
             select(Contact.phone_digits, Contact.factory_id)
             .join(Factory, Factory.id == Contact.factory_id)
@@ -271,13 +271,13 @@ def find_many(actor: User, candidates: list[Candidate], on: date) -> list[list[D
     by_key: dict[str, set[int]] = {}
     grid: dict[tuple[int, int], list[tuple[int, float, float]]] = {}
     rows = []
-    for part in _chunks(belts):
+    for part in chunks(belts):
         rows += db.session.execute(
             select(Factory.id, Factory.name, Factory.lat, Factory.lng).where(
                 Factory.belt_id.in_(part), _live()
             )
         ).all()
-    for part in _chunks(names):
+    for part in chunks(names):
         rows += db.session.execute(
             select(Factory.id, Factory.name, Factory.lat, Factory.lng).where(
                 Factory.name.in_(part), _live()
@@ -300,7 +300,7 @@ def find_many(actor: User, candidates: list[Candidate], on: date) -> list[list[D
         found.append(one)
     ids = {i for one in found for i in one}
     visible: dict[int, Factory] = {}
-    for part in _chunks(sorted(ids)):
+    for part in chunks(sorted(ids)):
         visible.update(scope.get_factories(actor, part, on))
     return [_ordered(one, visible) for one in found]
 
@@ -338,5 +338,5 @@ def _near_in_grid(grid: dict, candidate: Candidate) -> list[tuple[int, float]]:
     return near
 
 
-def _chunks(items: list, size: int = 2_000) -> list[list]:
+def chunks(items: list, size: int = 2_000) -> list[list]:
     return [items[start : start + size] for start in range(0, len(items), size)]

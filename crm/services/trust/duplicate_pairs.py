@@ -16,7 +16,13 @@ from sqlalchemy import select
 from crm import scope
 from crm.extensions import db
 from crm.models import Contact, Factory, User
-from crm.services.factories.duplicates import REASONS, Candidate, find_many, similar_names
+from crm.services.factories.duplicates import (
+    REASONS,
+    Candidate,
+    chunks,
+    find_many,
+    similar_names,
+)
 
 # The pairs a page shows at most; a belt with more has a data problem a list cannot fix.
 MOST = 200
@@ -42,8 +48,7 @@ def pairs(actor: User, belt_id: int, on: date) -> list[Pair]:
         return []
     phones: dict[int, list[str]] = {}
     ids = [factory.id for factory in factories]
-    for start in range(0, len(ids), 900):
-        part = ids[start : start + 900]
+    for part in chunks(ids):
         for factory_id, phone in db.session.execute(
             select(Contact.factory_id, Contact.phone).where(Contact.factory_id.in_(part))
         ):

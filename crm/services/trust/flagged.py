@@ -119,16 +119,11 @@ def photo_kinds(visit_ids: list[int]) -> dict[int, list[str]]:
                 VisitPhoto.visit_id, VisitPhoto.same_as_id, VisitPhoto.near_id, VisitPhoto.time_flag
             ).where(VisitPhoto.visit_id.in_(visit_ids))
         ):
-            for kind in (
-                "same" if same_as is not None else None,
-                "near" if near is not None else None,
-                time_flag,
-            ):
-                if kind:
-                    found.setdefault(visit_id, set()).add(kind)
+            found.setdefault(visit_id, set()).update(photo_flags.kinds(same_as, near, time_flag))
     return {
         visit_id: [kind for kind in photo_flags.KINDS if kind in kinds]
         for visit_id, kinds in found.items()
+        if kinds
     }
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from crm import clock, scope
 from crm.errors import Invalid, NotAllowed
@@ -81,17 +81,18 @@ def check(actor: User, kept: Factory | None, other: Factory | None) -> None:
     if kept.id == other.id:
         message = _("A factory cannot be merged with itself; choose another one.")
         raise Invalid(message, fields={"other_id": message})
-    if not may_merge(actor, kept) or not may_merge(actor, other):
+    if not may_merge(actor, [kept, other]):
         raise NotAllowed(_("Only an admin, or a manager who leads both factories' belts, merges."))
 
 
-def may_merge(actor: User, factory: Factory) -> bool:
+def may_merge(actor: User, factories: list[Factory]) -> bool:
+    """An admin merges any factories; a manager those of the belts they lead (their scope)."""
     if actor.role == "admin":
         return True
-    if actor.role != "manager" or factory.belt_id is None:
+    if actor.role != "manager" or any(factory.belt_id is None for factory in factories):
         return False
-    condition = scope.factory_condition(actor, clock.today())
-    return bool(db.session.scalar(select(Factory.id).where(Factory.id == factory.id, condition)))
+    ids = [factory.id for factory in factories]
+    return len(scope.get_factories(actor, ids, clock.today())) == len(set(ids))
 
 
 def merge(actor: User, kept: Factory, other: Factory, now: datetime) -> Merged:
@@ -152,11 +153,26 @@ def merge(actor: User, kept: Factory, other: Factory, now: datetime) -> Merged:
     return Merged(kept, other_id, moved)
 
 
+def record_counts(factory_ids: list[int]) -> dict[int, dict[str, int]]:
+    """What each factory holds of what the confirmation names: visits, tasks, contacts and
+    follow-ups, by table, one grouped read per table."""
+    counts = {factory_id: dict.fromkeys(COUNTED_NAMES, 0) for factory_id in factory_ids}
+    for model in (Visit, Task, Contact, FollowUp):
+        for factory_id, number in db.session.execute(
+            select(model.factory_id, func.count())
+            .where(model.factory_id.in_(factory_ids))
+            .group_by(model.factory_id)
+        ):
+            counts[factory_id][model.__tablename__] = number
+    return counts
+
+
+COUNTED_NAMES = ("visits", "tasks", "contacts", "follow_ups")
+
+
 def resolve(factory_id: int) -> int | None:
     """The factory an old id now is: the kept one of a merge, or none if it never merged."""
-    return db.session.scalar(
-        select(FactoryMerge.kept_id).where(FactoryMerge.merged_id == factory_id)
-    )
+    return scope.merged_into(factory_id)
 
 
 def _stage_changes(actor: User, other_id: int, kept: Factory, now: datetime) -> int:

@@ -52,13 +52,16 @@ def time_flag(
     return None
 
 
+def kinds(same_as_id: int | None, near_id: int | None, flag: str | None) -> list[str]:
+    """Every flag a photo carries, in KINDS' order."""
+    found = ["same"] if same_as_id is not None else []
+    found += ["near"] if near_id is not None else []
+    return found + ([flag] if flag else [])
+
+
 def kind(same_as_id: int | None, near_id: int | None, flag: str | None) -> str | None:
-    """The one flag a photo shows (KINDS' order), or none."""
-    if same_as_id is not None:
-        return "same"
-    if near_id is not None:
-        return "near"
-    return flag or None
+    """The one flag a photo shows (the first of KINDS'), or none."""
+    return next(iter(kinds(same_as_id, near_id, flag)), None)
 
 
 def quarters(phash: str) -> tuple[int, int, int, int]:
