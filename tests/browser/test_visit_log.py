@@ -249,8 +249,10 @@ def test_a_photo_picked_before_the_form_script_arrives_is_kept(
     page.goto(f"/visit?factory={rep_world['factory_id']}")
     page.get_by_label("Photos", exact=True).set_input_files(photo)
     page.wait_for_timeout(300)
-    assert len(held) == 1
-    held[0].continue_()
+    # Held while the photo was picked (a loaded clean clone once saw the module asked for twice).
+    assert held and {route.request.url for route in held} == {held[0].request.url}
+    for route in held:
+        route.continue_()
     expect(page.locator("img.visit-thumb")).to_have_count(1)
     page.get_by_role("button", name="Save visit").click()
     expect(page).to_have_url(re.compile(rf"/factories/{rep_world['factory_id']}"))
