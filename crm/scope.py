@@ -155,6 +155,19 @@ def sees_whole_install(user: User) -> bool:
     return user.role == "admin"
 
 
+def shared_scope_key(user: User) -> str | None:
+    """A name for the factories in a user's scope that every user of the very same scope shares:
+    "all" for the whole install, the belts a manager leads; None for a scope of one's own (a
+    rep's, a factory's) or an empty one. Results kept per scope are named by it
+    (crm.services.reports.kept_reports), so that only that scope is shown them."""
+    if sees_whole_install(user):
+        return "all"
+    if user.role == "manager":
+        belts = sorted(set(_led_belts(user)))
+        return "belts:" + ",".join(map(str, belts)) if belts else None
+    return None
+
+
 def factory_condition(user: User, on: date) -> ColumnElement[bool]:
     """The SQL condition that keeps the factories in a user's scope."""
     if sees_whole_install(user):

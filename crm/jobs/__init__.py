@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from crm import clock
 from crm.jobs import daily, digest, eligible_summary, reminders
+from crm.services.reports import kept_reports
 
 Counts = dict[str, int]
 JobFunction = Callable[[Session, datetime], Iterator[Counts]]
@@ -147,5 +148,11 @@ JOBS: dict[str, Job] = {
             eligible_summary.run,
         ),
         Job("digest", _l("Weekly digest for managers"), WeeklyAt(7), digest.run),
+        Job(
+            "reports",
+            _l("Reports looked at kept fresh"),
+            EveryMinutes(kept_reports.REFRESH_EVERY),
+            kept_reports.refresh_due,
+        ),
     )
 }

@@ -10,7 +10,7 @@ from crm.models.imports import ImportRow, ImportRun
 from crm.models.password_reset import PasswordReset
 from crm.models.route_plan import RoutePlan
 from crm.models.stage import PROSPECT, STAGES, Metric, StageDefinition, TaskTemplate
-from crm.models.system import CacheVersion, Holiday, JobRun, SchedulerLease, Setting
+from crm.models.system import CacheVersion, Holiday, JobRun, KeptReport, SchedulerLease, Setting
 from crm.models.task import MetricSnapshot, Task
 from crm.models.team import Belt, Leave, Team, team_managers
 from crm.models.two_factor import RecoveryCode, TwoFactor
@@ -49,6 +49,7 @@ __all__ = [
     "ImportRun",
     "Invitation",
     "JobRun",
+    "KeptReport",
     "Leave",
     "LoginAttempt",
     "Metric",

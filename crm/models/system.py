@@ -93,3 +93,19 @@ class SchedulerLease(db.Model):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     holder: Mapped[str] = mapped_column(String(120))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class KeptReport(db.Model):
+    """The reports of one scope, period and narrowing as last read from the live rows, with when
+    (crm.services.reports.kept_reports): shown from here while young enough, read again after.
+    `key` names the scope (the whole install, or a manager's belts), the narrowing and the
+    period, so that only a user of that very scope is shown it; `asked_by_id` is whom the
+    background refresh reads it again as."""
+
+    __tablename__ = "kept_reports"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    viewed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    asked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -16,7 +16,8 @@ from crm.extensions import db
 from crm.models import STAGES, Factory, MetricSnapshot, StageChange, Task
 from crm.services.growth import eligibility
 from crm.services.install import settings
-from crm.services.pipeline import drill, reports
+from crm.services.pipeline import drill
+from crm.services.reports import reports
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday, 10:00 in Shanghai

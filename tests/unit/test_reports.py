@@ -10,7 +10,7 @@ import pytest
 from crm.extensions import db
 from crm.models import MetricSnapshot, StageChange
 from crm.services.growth import stages
-from crm.services.pipeline import reports
+from crm.services.reports import reports
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # Wednesday, 10:00 in Shanghai

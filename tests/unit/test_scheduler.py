@@ -62,17 +62,21 @@ def count(model, *where) -> int:
 
 
 @time_machine.travel(NOW, tick=False)
-def test_a_tick_runs_each_due_period_once_and_the_next_quarter_runs_reminders_alone(world, runners):
+def test_a_tick_runs_each_due_period_once_and_the_next_quarter_runs_the_quarterly_ones_alone(
+    world, runners
+):
     runner = runners("a")
     assert {run.run_key for run in runner.tick(NOW)} == {
         "reminders:2026-11-25T10:00",
         "daily:2026-11-25",
         "eligible_summary:2026-11-25",
         "digest:2026-W48",
+        "reports:2026-11-25T10:00",
     }
     assert runner.tick(NOW + timedelta(minutes=14)) == []
     assert [run.run_key for run in runner.tick(NOW + timedelta(minutes=15))] == [
-        "reminders:2026-11-25T10:15"
+        "reminders:2026-11-25T10:15",
+        "reports:2026-11-25T10:15",
     ]
     assert all(outcome == "ok" for _, _, outcome in runs())
 
@@ -87,6 +91,7 @@ def test_a_run_missed_while_down_is_caught_up_once_at_the_next_tick(world, runne
         "reminders:2026-11-25T10:15",
         "daily:2026-11-25",
         "eligible_summary:2026-11-25",
+        "reports:2026-11-25T10:15",
     ]
 
 
@@ -161,7 +166,8 @@ def test_a_second_runner_stands_by_while_the_first_leads(world, runners):
     db.session.commit()
     assert standby.tick(NOW + timedelta(minutes=15)) == []
     assert [run.run_key for run in leader.tick(NOW + timedelta(minutes=15))] == [
-        "reminders:2026-11-25T10:15"
+        "reminders:2026-11-25T10:15",
+        "reports:2026-11-25T10:15",
     ]
     health = scheduler.health(NOW)
     assert health.alive and health.holder == "leader"

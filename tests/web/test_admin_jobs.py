@@ -79,7 +79,7 @@ def test_the_page_says_when_no_scheduler_process_runs(client, admin):
     sign_in(client, admin.email)
     page = text_of(client.get("/admin/jobs"))
     assert "Never started" in page and "flask crm scheduler" in page
-    assert page.count("Not run yet.") == 4
+    assert page.count("Not run yet.") == 5
 
 
 def test_run_now_queues_work_that_the_page_follows(client, admin):

@@ -15,7 +15,8 @@ from datetime import datetime
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm.models import STAGES, Factory
-from crm.services.pipeline import board, report_targets, stuck
+from crm.services.pipeline import board, stuck
+from crm.services.reports import report_targets
 from crm.values import id_or_none
 
 COLUMNS = ("prospect", *board.COLUMNS[1:], "churned")

@@ -17,7 +17,8 @@ from crm import clock, export, scope
 from crm.errors import Invalid
 from crm.models import STAGES
 from crm.services.pipeline import board as board_service
-from crm.services.pipeline import reports
+from crm.services.reports import kept_reports, reports
+from crm.transactions import bookkeep
 from crm.values import id_or_none, read_date
 from crm.views import downloads
 from crm.views.pipeline import bp
@@ -140,6 +141,7 @@ class ReportRequest:
     granularity: str
     narrow: reports.Narrow
     chosen: bool  # the period was chosen in the query (not the default)
+    refresh: bool = False  # read the numbers again now rather than show the kept ones
 
     @property
     def period(self) -> tuple[date, date, str]:
@@ -192,13 +194,22 @@ def report_request(moment: datetime) -> ReportRequest:
         allowed = {rep.id for rep in board_service.rep_choices(current_user)}
         if rep_id not in allowed:
             errors["rep"] = _("Choose one of your reps.")
+    refresh = request.args.get("refresh", "")
+    if refresh not in ("", "1"):
+        errors["refresh"] = _("Leave it out, or 1 to read the numbers again.")
     if errors:
-        labels = {"from": _("From"), "to": _("To"), "granularity": _("By"), "rep": _("Rep")}
+        labels = {
+            "from": _("From"),
+            "to": _("To"),
+            "granularity": _("By"),
+            "rep": _("Rep"),
+            "refresh": _("Refresh"),
+        }
         words = "; ".join(f"{labels[name]}: {message}" for name, message in errors.items())
         raise Invalid(words, fields=errors)
     chosen = any(request.args.get(name) for name in ("from", "to", "granularity"))
     narrow = reports.Narrow(belt_id=report_belt(), rep_id=rep_id)
-    return ReportRequest(start, end, granularity, narrow, chosen)
+    return ReportRequest(start, end, granularity, narrow, chosen, refresh == "1")
 
 
 def _default_start(end: date, granularity: str) -> date:
@@ -217,26 +228,37 @@ def reports_page():
     moment = clock.now()
     asked = report_request(moment)
     narrow = asked.narrow
-    trend = reports.stages_over_time(current_user, narrow, moment, period=asked.period)
-    visits = reports.visits_per_week(current_user, narrow, moment, period=asked.period)
-    return render_template(
+    found = kept_reports.reports_for(
+        current_user, narrow, moment, asked.period, refresh=asked.refresh
+    )
+    page = render_template(
         "pipeline/reports.html",
         asked=asked,
         belt_id=narrow.belt_id,
         rep_id=narrow.rep_id,
         belts=board_service.belt_choices(current_user),
         reps=board_service.rep_choices(current_user),
-        trend=trend,
-        chart=trend_chart(trend),
-        conversion=reports.conversion(current_user, narrow, moment, period=asked.period),
-        visits=visits,
-        visits_top=_nice(visits.highest),
+        found=found,
+        trend=found.trend,
+        chart=trend_chart(found.trend),
+        conversion=found.conversion,
+        visits=found.visits,
+        visits_top=_nice(found.visits.highest),
         week_bars=week_bars,
-        targets=reports.target_attainment(current_user, narrow, moment),
+        targets=found.targets,
         trend_columns=reports.TREND_COLUMNS,
         converting=[stage for stage in STAGES if stage != STAGES[-1]],
         granularities=granularity_choices(),
     )
+    _keep(found)
+    return page
+
+
+def _keep(found: kept_reports.Reports) -> None:
+    """Write what the reading asks to keep, once the answer is made (bookkeeping: a busy
+    database skips it, never an error for the page)."""
+    if found.keep is not None:
+        bookkeep(found.keep)
 
 
 def granularity_choices() -> list[tuple[str, str]]:
@@ -253,13 +275,15 @@ def export_report():
     which = request.args.get("report", "")
     if which not in REPORTS:
         raise Invalid(_("Choose one of the reports."), fields={"report": which})
-    header, rows = _REPORT_TABLES[which](asked, moment)
+    found = kept_reports.reports_for(current_user, asked.narrow, moment, asked.period)
+    header, rows = _REPORT_TABLES[which](found)
+    _keep(found)
     name = f"pipeline-report-{which}-{asked.start:%Y-%m-%d}-{asked.end:%Y-%m-%d}"
     return export.response(file_format, name, header, rows)
 
 
-def _stages_table(asked, moment):
-    trend = reports.stages_over_time(current_user, asked.narrow, moment, period=asked.period)
+def _stages_table(found: kept_reports.Reports):
+    trend = found.trend
     monthly = trend.granularity == "month"
     first = _("Month") if monthly else _("Period from")
     header = [first, *(column_label(column) for column in reports.TREND_COLUMNS)]
@@ -273,8 +297,8 @@ def _stages_table(asked, moment):
     return header, rows
 
 
-def _conversion_table(asked, moment):
-    result = reports.conversion(current_user, asked.narrow, moment, period=asked.period)
+def _conversion_table(found: kept_reports.Reports):
+    result = found.conversion
     header = [
         _("Stage"),
         _("Quarter of entry"),
@@ -299,8 +323,8 @@ def _conversion_table(asked, moment):
     return header, rows
 
 
-def _belts_table(asked, moment):
-    result = reports.conversion(current_user, asked.narrow, moment, period=asked.period)
+def _belts_table(found: kept_reports.Reports):
+    result = found.conversion
     header = [
         _("Belt id"),
         _("Belt"),
@@ -327,15 +351,15 @@ def _belts_table(asked, moment):
     return header, rows
 
 
-def _visits_table(asked, moment):
-    result = reports.visits_per_week(current_user, asked.narrow, moment, period=asked.period)
+def _visits_table(found: kept_reports.Reports):
+    result = found.visits
     header = [_("Rep id"), _("Rep"), *(f"{first:%Y-%m-%d}" for first in result.weeks), _("Total")]
     rows = [[rep.id, rep.name, *counts, sum(counts)] for rep, counts in result.rows]
     return header, rows
 
 
-def _targets_table(asked, moment):
-    items = reports.target_attainment(current_user, asked.narrow, moment)
+def _targets_table(found: kept_reports.Reports):
+    items = found.targets
     header = [
         _("Stage"),
         _("Target"),

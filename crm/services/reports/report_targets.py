@@ -18,7 +18,7 @@ from crm.extensions import db
 from crm.models import STAGES, Factory, MetricSnapshot, Task, User
 from crm.services.growth import eligibility
 from crm.services.install import settings
-from crm.services.pipeline.reports import Narrow, _in_scope, _shift_month
+from crm.services.reports.reports import Narrow, _in_scope, _shift_month
 
 # --- target attainment per stage ------------------------------------------------------------
 

@@ -287,5 +287,5 @@ def __getattr__(name: str):
     if name in _MOVED:
         from importlib import import_module
 
-        return getattr(import_module(f"crm.services.pipeline.{_MOVED[name]}"), name)
+        return getattr(import_module(f"crm.services.reports.{_MOVED[name]}"), name)
     raise AttributeError(name)

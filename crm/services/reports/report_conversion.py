@@ -33,7 +33,7 @@ from crm.clock import day_bounds
 from crm.extensions import db
 from crm.models import STAGES, Belt, Factory, StageChange, User
 from crm.models.types import UTCDateTime
-from crm.services.pipeline.reports import (
+from crm.services.reports.reports import (
     APPLIED,
     Narrow,
     _in_scope,
