@@ -68,18 +68,15 @@ def agenda(user: User, now: datetime, days: int = AGENDA_DAYS) -> Agenda[FollowU
 
 def agenda_rows(user: User, now: datetime, days: int = AGENDA_DAYS) -> Agenda[AgendaRow]:
     """The follow-ups of `agenda`, only the columns that Today shows (a page that only reads)."""
-    statement = (
-        _agenda_statement(user, now, days)
-        .with_only_columns(
-            FollowUp.id,
-            FollowUp.due_at,
-            FollowUp.reason,
-            Factory.id,
-            Factory.name,
-            Factory.stage,
-            Factory.status,
-            FollowUp.assignee_id,
-        )
+    statement = _agenda_statement(user, now, days).with_only_columns(
+        FollowUp.id,
+        FollowUp.due_at,
+        FollowUp.reason,
+        Factory.id,
+        Factory.name,
+        Factory.stage,
+        Factory.status,
+        FollowUp.assignee_id,
     )
     return _grouped((AgendaRow(*row) for row in db.session.execute(statement)), now)
 
