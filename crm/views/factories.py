@@ -315,7 +315,10 @@ def _list_page(*, alert: str | None = None, status: int = 200):
         before=id_or_none(request.args.get("before")),
     )
     # The user itself, not the proxy: the list asks it about every row (can_claim).
-    listing = factory_list.list_factories(current_user._get_current_object(), filters, clock.now())
+    # A search is not counted apart: its count would read every key in scope again.
+    listing = factory_list.list_factories(
+        current_user._get_current_object(), filters, clock.now(), count=not filters.search.strip()
+    )
     body = render_template(
         "factories/index.html",
         form=form,

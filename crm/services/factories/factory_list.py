@@ -177,14 +177,20 @@ class Row:
 @dataclass
 class FactoryList:
     rows: list[Row]
-    total: int | None  # rows that match the filters, or None: more than COUNT_CAP
+    total: int | None  # rows that match the filters, or None: more than COUNT_CAP (or uncounted)
     filters: Filters  # as applied: the page number clamped, a stale cursor dropped
     more: bool = False  # rows follow this page's last one
+    counted: bool = True  # False: the matches were not counted (`list_factories(count=False)`)
 
     @property
     def many(self) -> bool:
         """More matches than are counted: the list says "more than COUNT_CAP"."""
-        return self.total is None
+        return self.total is None and self.counted
+
+    @property
+    def uncounted(self) -> bool:
+        """Matches past this page that were not counted: the list says "of many"."""
+        return self.total is None and not self.counted
 
     @property
     def pages(self) -> int | None:
@@ -221,14 +227,36 @@ class FactoryList:
 
 
 def list_factories(
-    actor: User, filters: Filters, now: datetime, *, records: bool = False
+    actor: User, filters: Filters, now: datetime, *, records: bool = False, count: bool = True
 ) -> FactoryList:
     """One page of the factories in the actor's scope that match the filters, by name (by
     update time with `updated_since`): each row's factory a FactoryRow, or with `records` the
-    Factory itself (every field of it)."""
+    Factory itself (every field of it).
+
+    Without `count`, the matches are not counted apart: a page followed by no more rows gives
+    the total all the same; otherwise the list is "of many" (`FactoryList.uncounted`). For a
+    search, whose count reads every key in scope as the page does, that halves the work."""
     thresholds = stale_thresholds(now)
     conditions = _conditions(actor, filters, now, thresholds)
-    total = _capped_count(actor, now, conditions)
+    listing = _list(actor, filters, now, records, thresholds, conditions, count)
+    if not count:
+        # The last page (no more rows after it) tells the total; a page past the end does not.
+        ends_here = not listing.more and (listing.rows or listing.filters.page == 1)
+        listing.total = listing.last if ends_here else None
+        listing.counted = bool(ends_here)
+    return listing
+
+
+def _list(
+    actor: User,
+    filters: Filters,
+    now: datetime,
+    records: bool,
+    thresholds: dict[str, datetime],
+    conditions: list[ColumnElement[bool]],
+    count: bool,
+) -> FactoryList:
+    total = _capped_count(actor, now, conditions) if count else None
     key = _cursor_key(actor, filters, now)
     by_name = (Factory.name, Factory.id)
 
