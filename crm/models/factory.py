@@ -185,6 +185,18 @@ Index(
 )
 
 
+# A manager's board, each column's first cards in the same order, read from the belt's own rows
+# in that order (a 5,000-factory belt's columns were each sorted whole: 9 ms a board on SQLite).
+Index(
+    "ix_factories_belt_column_waiting",
+    Factory.belt_id,
+    Factory.status,
+    Factory.stage,
+    func.coalesce(Factory.stage_entered_at, Factory.created_at),
+    Factory.id,
+)
+
+
 class Contact(db.Model):
     __tablename__ = "contacts"
 
