@@ -239,3 +239,29 @@ def test_the_job_counts_again_what_was_looked_at_and_forgets_the_rest(app, clien
         pass
     db.session.commit()
     assert kept() == []
+
+
+def test_a_reading_the_job_cannot_make_again_is_dropped_and_the_others_go_on(
+    app, client, world, clock, monkeypatch
+):
+    sign_in(client, world["admin"].email)
+    client.get("/pipeline/reports")
+    manager_client = app.test_client()
+    sign_in(manager_client, world["manager"].email)
+    manager_client.get("/pipeline/reports")
+    real = kept_reports.read_live
+
+    def failing_for_the_admin(actor, *rest):
+        if actor.role == "admin":
+            raise RuntimeError("a poisoned reading")
+        return real(actor, *rest)
+
+    monkeypatch.setattr(kept_reports, "read_live", failing_for_the_admin)
+    later = NOW + timedelta(minutes=11)
+    counts = {}
+    for batch in kept_reports.refresh_due(db.session, later):
+        for name, number in batch.items():
+            counts[name] = counts.get(name, 0) + number
+    db.session.commit()
+    assert counts == {"dropped": 1, "refreshed": 1, "forgotten": 0}
+    assert kept("|all|") == [] and kept("|belts:")[0].computed_at == later

@@ -257,7 +257,8 @@ def _parsed(key: str) -> tuple[Narrow, tuple[date, date, str]] | None:
 def refresh_due(session, now: datetime):
     """The job: read again the kept reports looked at within LOOKED_AT_WITHIN that are older
     than REFRESH_OLDER and whose period has not ended, as the user who asked for them; a kept
-    result whose user is gone, inactive or of another scope now is dropped."""
+    result whose user is gone, inactive or of another scope now is dropped, and so is one that
+    cannot be read again (logged): one reading must not stop the others."""
     from crm import clock
 
     today = clock.today(now)
@@ -268,23 +269,34 @@ def refresh_due(session, now: datetime):
         )
     ).all()
     for key, asked_by in due:
-        parsed = _parsed(key)
-        actor = session.get(User, asked_by) if asked_by else None
-        if parsed is None or actor is None or not actor.active:
+        try:
+            with session.begin_nested():
+                outcome = _refresh_one(session, key, asked_by, now, today)
+        except Exception:  # whatever it was, the next reading goes on
+            log.exception("a kept report could not be read again: %s", key)
+            outcome = "dropped"
+        if outcome == "dropped":
             session.execute(delete(KeptReport).where(KeptReport.key == key))
-            yield {"dropped": 1}
-            continue
-        narrow, period = parsed
-        if key_for(actor, narrow, period) != key:
-            session.execute(delete(KeptReport).where(KeptReport.key == key))
-            yield {"dropped": 1}
-            continue
-        if period[1] < today:
-            continue  # a past period: read again when someone looks
-        payload = encode(*read_live(actor, narrow, now, period))
-        session.execute(_keep_statement(key, payload, now, actor.id, looked_at=False))
-        yield {"refreshed": 1}
+        if outcome:
+            yield {outcome: 1}
     stale = session.execute(
         delete(KeptReport).where(KeptReport.viewed_at < now - LOOKED_AT_WITHIN)
     ).rowcount
     yield {"forgotten": stale or 0}
+
+
+def _refresh_one(session, key: str, asked_by: int | None, now: datetime, today: date) -> str:
+    """Read one kept report again: "refreshed", "dropped" (no longer its user's), or "" (a
+    period that has ended, read again when someone looks)."""
+    parsed = _parsed(key)
+    actor = session.get(User, asked_by) if asked_by else None
+    if parsed is None or actor is None or not actor.active:
+        return "dropped"
+    narrow, period = parsed
+    if key_for(actor, narrow, period) != key:
+        return "dropped"
+    if period[1] < today:
+        return ""
+    payload = encode(*read_live(actor, narrow, now, period))
+    session.execute(_keep_statement(key, payload, now, actor.id, looked_at=False))
+    return "refreshed"
