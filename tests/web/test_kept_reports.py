@@ -204,6 +204,16 @@ def test_a_kept_reading_of_another_shape_is_read_again(client, world):
     assert visit_totals(client)[world["ann"].name] == 2
 
 
+def run_job(now: datetime) -> dict[str, int]:
+    """The reports job once, committed as the runner commits; its counts summed."""
+    counts: dict[str, int] = {}
+    for batch in kept_reports.refresh_due(db.session, now):
+        for name, number in batch.items():
+            counts[name] = counts.get(name, 0) + number
+    db.session.commit()
+    return counts
+
+
 def kept(key_part: str = "") -> list[KeptReport]:
     return [row for row in db.session.scalars(select(KeptReport)) if key_part in row.key]
 
@@ -222,11 +232,7 @@ def test_the_job_counts_again_what_was_looked_at_and_forgets_the_rest(app, clien
     db.session.commit()
 
     later = NOW + timedelta(minutes=11)
-    counts = {}
-    for batch in kept_reports.refresh_due(db.session, later):
-        for name, number in batch.items():
-            counts[name] = counts.get(name, 0) + number
-    db.session.commit()
+    counts = run_job(later)
     assert counts == {"refreshed": 1, "dropped": 1, "forgotten": 0}
     (whole,) = kept("|all|belt:|rep:|2025-12-01")
     assert whole.computed_at == later
@@ -234,10 +240,7 @@ def test_the_job_counts_again_what_was_looked_at_and_forgets_the_rest(app, clien
     assert sum(ann_row[1]) == 2
     assert len(kept("|all|")) == 2  # the ended period stays as it was, until forgotten
 
-    a_day_on = NOW + timedelta(days=1, minutes=5)
-    for _batch in kept_reports.refresh_due(db.session, a_day_on):
-        pass
-    db.session.commit()
+    assert run_job(NOW + timedelta(days=1, minutes=5))["forgotten"] == 2
     assert kept() == []
 
 
@@ -258,10 +261,6 @@ def test_a_reading_the_job_cannot_make_again_is_dropped_and_the_others_go_on(
 
     monkeypatch.setattr(kept_reports, "read_live", failing_for_the_admin)
     later = NOW + timedelta(minutes=11)
-    counts = {}
-    for batch in kept_reports.refresh_due(db.session, later):
-        for name, number in batch.items():
-            counts[name] = counts.get(name, 0) + number
-    db.session.commit()
+    counts = run_job(later)
     assert counts == {"dropped": 1, "refreshed": 1, "forgotten": 0}
     assert kept("|all|") == [] and kept("|belts:")[0].computed_at == later
