@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from crm.extensions import db
 from crm.models import KeptReport, MetricSnapshot, StageChange
@@ -234,7 +234,7 @@ def test_the_job_counts_again_what_was_looked_at_and_forgets_the_rest(app, clien
     later = NOW + timedelta(minutes=11)
     counts = run_job(later)
     assert counts == {"refreshed": 1, "dropped": 1, "forgotten": 0}
-    (whole,) = kept("|all|belt:|rep:|2025-12-01")
+    (whole,) = kept("|all|belt:|rep:|default||month")
     assert whole.computed_at == later
     ann_row = next(row for row in kept_reports.decode(whole.payload, later).visits.rows)
     assert sum(ann_row[1]) == 2
@@ -264,3 +264,35 @@ def test_a_reading_the_job_cannot_make_again_is_dropped_and_the_others_go_on(
     counts = run_job(later)
     assert counts == {"dropped": 1, "refreshed": 1, "forgotten": 0}
     assert kept("|all|") == [] and kept("|belts:")[0].computed_at == later
+
+
+def test_the_default_periods_reading_rolls_on_to_the_next_day(app, client, world, clock):
+    """The reports as they open (no period chosen) are kept under the default period, not its
+    dates: after midnight the job counts them again for the new day, so the first look of the
+    morning waits for nothing; a reading of the day before is never shown as today's."""
+    sign_in(client, world["admin"].email)
+    client.get("/pipeline/reports")
+    chosen_as_default = "/pipeline/reports?from=2025-12-01&to=2026-11-25&granularity=month"
+    assert "Counted at" in text_of(client.get(chosen_as_default))  # the same period: shared
+    (rolling,) = kept()
+    assert "|default||month" in rolling.key
+
+    # 23:55 on the last day of November: kept; a visit; 00:05 on 1 December: not the day
+    # before's reading.
+    clock.move_to(datetime(2026, 11, 30, 15, 55, tzinfo=UTC))
+    client.get("/pipeline/reports")
+    add_visit(world)
+    clock.move_to(datetime(2026, 11, 30, 16, 5, tzinfo=UTC))
+    assert "Counted just now" in text_of(client.get("/pipeline/reports"))
+    assert kept()[0].key == rolling.key  # one reading, rolled on
+
+    # The job, just after midnight, counts the day before's reading for the new day.
+    db.session.execute(
+        update(KeptReport).values(computed_at=datetime(2026, 11, 30, 15, 58, tzinfo=UTC))
+    )
+    db.session.commit()
+    midnight_run = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # 00:00 on 1 December
+    assert run_job(midnight_run) == {"refreshed": 1, "forgotten": 0}
+    reading = kept_reports.decode(kept()[0].payload, midnight_run)
+    assert reading.trend.months[0] == date(2026, 1, 1)  # twelve months up to December
+    assert reading.trend.months[-1] == date(2026, 12, 1)

@@ -21,10 +21,11 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Executable, delete, select, update
+from sqlalchemy import Executable, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crm import scope
+from crm import clock, scope
+from crm.clock import day_bounds
 from crm.extensions import db
 from crm.models import Belt, KeptReport, User
 from crm.services.reports import reports
@@ -58,15 +59,25 @@ class Reports:
     keep: Executable | None = None
 
 
-def key_for(actor: User, narrow: Narrow, period: tuple[date, date, str]) -> str | None:
-    """The kept result's name, or None for a scope that is not shared (read live)."""
+DEFAULT = "default"  # the key's period part for the default period, whatever the day
+
+
+def key_for(
+    actor: User, narrow: Narrow, period: tuple[date, date, str], today: date | None = None
+) -> str | None:
+    """The kept result's name, or None for a scope that is not shared (read live). The default
+    period of its granularity on `today` is named as such, not by its dates: the same reading
+    rolls on from one day to the next (the job reads it again after midnight)."""
     shared = scope.shared_scope_key(actor)
     if shared is None:
         return None
     start, end, granularity = period
+    named = f"{start.isoformat()}|{end.isoformat()}"
+    if today is not None and period == reports.default_period(today, granularity):
+        named = f"{DEFAULT}|"
     return (
         f"v{FORMAT}|{shared}|belt:{narrow.belt_id or ''}|rep:{narrow.rep_id or ''}"
-        f"|{start.isoformat()}|{end.isoformat()}|{granularity}"
+        f"|{named}|{granularity}"
     )
 
 
@@ -80,12 +91,15 @@ def reports_for(
 ) -> Reports:
     """The reports, from the kept reading when it is young enough (and not refreshed), else
     read live now, with the statement that keeps them (`Reports.keep`)."""
-    key = key_for(actor, narrow, period)
+    today = clock.today(now)
+    key = key_for(actor, narrow, period, today)
     row = db.session.get(KeptReport, key) if key else None
     if row is not None:
         age = now - row.computed_at
         wanted_fresh = refresh and age >= REFRESH_AFTER
-        if timedelta(0) <= age < MAX_AGE and not wanted_fresh:
+        # The default period's reading of another day counted other days.
+        rolled = f"|{DEFAULT}|" in row.key and clock.today(row.computed_at) != today
+        if timedelta(0) <= age < MAX_AGE and not wanted_fresh and not rolled:
             found = decode(row.payload, row.computed_at)
             if found is not None:
                 if now - row.viewed_at >= VIEWED_EVERY:
@@ -238,8 +252,9 @@ def _by_id(model, ids: list[int]) -> dict:
 # --- the background job -----------------------------------------------------------------------
 
 
-def _parsed(key: str) -> tuple[Narrow, tuple[date, date, str]] | None:
-    """The narrowing and period a key names (key_for's inverse), None for another format."""
+def _parsed(key: str, today: date) -> tuple[Narrow, tuple[date, date, str]] | None:
+    """The narrowing and period a key names on `today` (key_for's inverse), None for another
+    format."""
     parts = key.split("|")
     if len(parts) != 7 or parts[0] != f"v{FORMAT}":
         return None
@@ -249,6 +264,10 @@ def _parsed(key: str) -> tuple[Narrow, tuple[date, date, str]] | None:
             belt_id=int(belt.removeprefix("belt:") or 0) or None,
             rep_id=int(rep.removeprefix("rep:") or 0) or None,
         )
+        if start == DEFAULT:
+            if granularity not in reports.GRANULARITIES:
+                return None
+            return narrow, reports.default_period(today, granularity)
         return narrow, (date.fromisoformat(start), date.fromisoformat(end), granularity)
     except ValueError:
         return None
@@ -259,13 +278,15 @@ def refresh_due(session, now: datetime):
     than REFRESH_OLDER and whose period has not ended, as the user who asked for them; a kept
     result whose user is gone, inactive or of another scope now is dropped, and so is one that
     cannot be read again (logged): one reading must not stop the others."""
-    from crm import clock
-
     today = clock.today(now)
     due = session.execute(
         select(KeptReport.key, KeptReport.asked_by_id).where(
             KeptReport.viewed_at >= now - LOOKED_AT_WITHIN,
-            KeptReport.computed_at < now - REFRESH_OLDER,
+            # Old enough, or counted before today began (a default period's rolls on).
+            or_(
+                KeptReport.computed_at < now - REFRESH_OLDER,
+                KeptReport.computed_at < day_bounds(today)[0],
+            ),
         )
     ).all()
     for key, asked_by in due:
@@ -288,12 +309,12 @@ def refresh_due(session, now: datetime):
 def _refresh_one(session, key: str, asked_by: int | None, now: datetime, today: date) -> str:
     """Read one kept report again: "refreshed", "dropped" (no longer its user's), or "" (a
     period that has ended, read again when someone looks)."""
-    parsed = _parsed(key)
+    parsed = _parsed(key, today)
     actor = session.get(User, asked_by) if asked_by else None
     if parsed is None or actor is None or not actor.active:
         return "dropped"
     narrow, period = parsed
-    if key_for(actor, narrow, period) != key:
+    if key_for(actor, narrow, period, today) != key:
         return "dropped"
     if period[1] < today:
         return ""

@@ -93,6 +93,22 @@ def buckets(start: date, end: date, granularity: str) -> list[date]:
     return [first + timedelta(days=day) for day in range(0, (end - first).days + 1, step)]
 
 
+def default_start(end: date, granularity: str) -> date:
+    """The first day of the default period ending on `end`: twelve months (the current one
+    included), twelve weeks, or thirty days."""
+    if granularity == "month":
+        index = end.year * 12 + end.month - 1 - (MONTHS - 1)
+        return date(index // 12, index % 12 + 1, 1)
+    if granularity == "week":
+        return end - timedelta(days=end.weekday()) - timedelta(weeks=WEEKS - 1)
+    return end - timedelta(days=29)
+
+
+def default_period(today: date, granularity: str) -> tuple[date, date, str]:
+    """The period the reports show when none is chosen: up to today, by its granularity."""
+    return default_start(today, granularity), today, granularity
+
+
 def bucket_after(first: date, granularity: str) -> date:
     """The first day of the bucket after the one starting on `first`."""
     if granularity == "month":

@@ -5,7 +5,7 @@ classes), each with its numbers beside it and an export."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask import render_template, request
 from flask_babel import format_date
@@ -181,7 +181,7 @@ def report_request(moment: datetime) -> ReportRequest:
         except ValueError as error:
             errors[name] = str(error)
     end = dates.get("to") or today
-    start = dates.get("from") or _default_start(end, granularity)
+    start = dates.get("from") or reports.default_start(end, granularity)
     if not errors and start > end:
         errors["from"] = _("The start comes after the end.")
     if not errors and len(reports.buckets(start, end, granularity)) > reports.MAX_BUCKETS:
@@ -210,16 +210,6 @@ def report_request(moment: datetime) -> ReportRequest:
     chosen = any(request.args.get(name) for name in ("from", "to", "granularity"))
     narrow = reports.Narrow(belt_id=report_belt(), rep_id=rep_id)
     return ReportRequest(start, end, granularity, narrow, chosen, refresh == "1")
-
-
-def _default_start(end: date, granularity: str) -> date:
-    """Twelve months (the current one included), twelve weeks, or thirty days up to `end`."""
-    if granularity == "month":
-        index = end.year * 12 + end.month - 1 - (reports.MONTHS - 1)
-        return date(index // 12, index % 12 + 1, 1)
-    if granularity == "week":
-        return end - timedelta(days=end.weekday()) - timedelta(weeks=reports.WEEKS - 1)
-    return end - timedelta(days=29)
 
 
 @bp.route("/reports")
