@@ -95,8 +95,12 @@ def add_headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     if current_app.config.get("HSTS"):
         response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-    if current_user and getattr(current_user, "is_authenticated", False):
-        # Pages with a user's data are not kept by shared caches or the back button.
+    # Pages with a user's data are not kept by shared caches or the back button. The user this
+    # request loaded, if any, is asked only whether it is anonymous: no column of theirs is read,
+    # since after a commit they would be read again, and a database gone since then would turn
+    # the answer the view made into a 500.
+    user = g.get("_login_user")
+    if user is not None and not user.is_anonymous:
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -213,3 +213,24 @@ def test_stored_files_live_outside_the_static_folder_and_static_does_not_serve_t
         response = client.get(f"/static/{name}")
         assert response.status_code == 404, name
         assert_security_headers(response)
+
+
+def test_the_headers_of_a_signed_in_answer_read_nothing_of_its_user(app, db_session):
+    """The fault test saw a 500: a visit committed (its user's columns expired), the database
+    went away, and the security headers read the user's `active` again. They only ask whether
+    the request's user is anonymous now."""
+    from flask import Response, g
+    from sqlalchemy.orm.exc import DetachedInstanceError
+
+    from crm.views import security
+
+    user = builders.user("rep", team_=builders.team())
+    db_session.commit()
+    db_session.expire(user)
+    db_session.expunge(user)  # any column read now raises, as a database gone away would
+    with app.test_request_context("/today"):
+        g._login_user = user
+        with pytest.raises(DetachedInstanceError):
+            _ = user.active
+        answer = security.add_headers(Response("a page"))
+    assert answer.headers["Cache-Control"] == "no-store"
