@@ -16,6 +16,10 @@ graceful_timeout = 20
 # Photos come up in one request of up to MAX_CONTENT_LENGTH; slow phones on 4G need time.
 keepalive = 5
 accesslog = "-"
+# The path without its query string, and no referrer: a query may hold a position ("Near me"), a
+# search for a person's name or a reset token, and the log is kept outside the app's retention
+# (crm.services.privacy.processing). gunicorn's default logs the whole request line.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s "%(a)s"'
 forwarded_allow_ips = os.environ.get("CRM_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Above the app's own limits (crm.views.security.REQUEST_TARGET_MAX, HEADER_FIELD_MAX), so
 # that a request too long for them is answered by the app, as JSON on /api/ (gunicorn would

@@ -111,11 +111,12 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from crm.views import account, admin, auth, factories, field, health, pipeline, portal
+    from crm.views import account, admin, auth, factories, field, health, pipeline, portal, privacy
 
     for blueprint in (
         health.bp,
         auth.bp,
+        privacy.bp,
         account.bp,
         field.bp,
         factories.bp,

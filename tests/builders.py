@@ -31,8 +31,11 @@ from crm.models import (
 )
 from crm.services.factories.credit_code import check_digit, organisation_check
 from crm.services.field import photos, voice_notes
+from crm.services.privacy import consent
 
 PASSWORD = "test-pass-2026!"
+# When the builders' staff consented to location at check-in: before any test's clock.
+CONSENTED_AT = datetime(2020, 1, 1, tzinfo=UTC)
 _sequence = itertools.count(1)
 
 
@@ -93,7 +96,10 @@ def user(
     email: str | None = None,
     active: bool = True,
     locale: str | None = None,
+    location_consent: bool = True,
 ) -> User:
+    """A user; staff consent to location at check-in (crm.services.privacy.consent) unless
+    `location_consent=False`, as most tests check in with a position."""
     n = next(_sequence)
     record = User(
         role=role,
@@ -106,6 +112,9 @@ def user(
         active=active,
         locale=locale,
     )
+    if location_consent and role in consent.ASKED_ROLES:
+        record.location_consent_version = consent.NOTICE_VERSION
+        record.location_consent_at = CONSENTED_AT
     if leads:
         record.led_teams = list(leads)
     db.session.add(record)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo
+from wtforms.validators import DataRequired, EqualTo, InputRequired
 
 from crm.forms import NamedLength, PageForm
 from crm.models.user import EMAIL_MAX, NAME_MAX
@@ -71,6 +71,16 @@ class LanguageForm(PageForm):
 
 class EndSessionsForm(PageForm):
     """Signs out every other device; no fields but the CSRF token."""
+
+
+class LocationConsentForm(PageForm):
+    """Give or withdraw consent to precise location at check-in (the account page)."""
+
+    choice = SelectField(
+        choices=[SelectChoice("give", "give"), SelectChoice("withdraw", "withdraw")],
+        validators=[InputRequired(_l("Choose to allow location or to withdraw consent."))],
+        validate_choice=True,
+    )
 
 
 class InvitationForm(PageForm):

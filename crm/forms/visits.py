@@ -130,6 +130,9 @@ class VisitForm(VisitAccount):
         validators=[Optional(), NumberRange(0, ACCURACY_MAX_M, _l("An accuracy in metres."))]
     )
     position_at = HiddenField(validators=[Optional(), _instant])
+    # A consent to precise location given on the phone, travelling until the server has it.
+    location_consent = IdField(validators=[Optional()])
+    location_consent_at = HiddenField(validators=[Optional(), _instant])
 
     def validate(self, extra_validators=None) -> bool:
         """Fields that go together: a position's two halves, a date when "on a date" is picked.
@@ -145,6 +148,14 @@ class VisitForm(VisitAccount):
         ):
             message = _l("Send the latitude and the longitude together.")
             missing = self.lng if self.lng.data is None else self.lat
+            missing.errors = [*missing.errors, message]
+            valid = False
+        consent, consent_at = self.location_consent, self.location_consent_at
+        if (consent.data is None) != (not consent_at.data) and not (
+            consent.errors or consent_at.errors
+        ):
+            message = _l("Send the consent's version and time together.")
+            missing = consent if consent.data is None else consent_at
             missing.errors = [*missing.errors, message]
             valid = False
         return valid
@@ -173,6 +184,8 @@ class VisitForm(VisitAccount):
             photos=uploads,
             photo_taken_at=[parse_instant(value) for value in self.photo_taken_at.data or []],
             voice_note=voice_note,
+            location_consent=self.location_consent.data,
+            location_consent_at=parse_instant(self.location_consent_at.data),
         )
 
 

@@ -59,6 +59,11 @@ class User(UserMixin, db.Model):
     # The notification kinds this user also gets by e-mail; None: the defaults of
     # crm.services.notices.mail.
     email_kinds: Mapped[list | None] = mapped_column(JSON)
+    # Separate consent to precise location at check-in (crm.services.privacy.consent): the
+    # version of the notice agreed to and when (the phone's time), or when it was withdrawn.
+    location_consent_version: Mapped[int | None] = mapped_column(Integer)
+    location_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    location_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     team = relationship("Team", foreign_keys=[team_id], back_populates="reps")
     factory = relationship("Factory", foreign_keys=[factory_id])

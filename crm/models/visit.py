@@ -93,6 +93,9 @@ class Visit(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     distance_m: Mapped[float | None] = mapped_column(Float)
     off_site: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Checked in without a position because its rep had not consented to share one (or had
+    # withdrawn): not off-site, just unplaced (crm.services.privacy.consent).
+    position_withheld: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     notes: Mapped[str] = mapped_column(Text, default="")  # internal, never shown to the factory
     summary: Mapped[str] = mapped_column(Text, default="")  # shared with the factory
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))

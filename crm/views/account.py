@@ -8,11 +8,17 @@ from flask_login import current_user
 
 from crm import clock, scope
 from crm.extensions import db
-from crm.forms.auth import ChangePasswordForm, EndSessionsForm, LanguageForm
+from crm.forms.auth import (
+    ChangePasswordForm,
+    EndSessionsForm,
+    LanguageForm,
+    LocationConsentForm,
+)
 from crm.forms.inbox import EmailKindsForm
 from crm.services.accounts import auth as auth_service
 from crm.services.accounts import credentials
 from crm.services.notices import mail
+from crm.services.privacy import consent
 from crm.views.errors import save_form
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -27,10 +33,12 @@ def _email_form(posted: bool = False) -> EmailKindsForm:
     return EmailKindsForm(formdata=None, choices=choices, data=stored)
 
 
-def _page(language_form=None, password_form=None, status=200, email_form=None):
+def _page(language_form=None, password_form=None, status=200, email_form=None, location_form=None):
     return (
         render_template(
             "account/index.html",
+            location_form=location_form or LocationConsentForm(formdata=None),
+            location=consent.state(current_user),
             language_form=language_form or LanguageForm(locale=current_user.locale or ""),
             password_form=password_form or ChangePasswordForm(),
             email_form=email_form or _email_form(),
@@ -71,6 +79,25 @@ def email():
         return _page(email_form=form, status=422)
     flash(_("E-mail choices saved."), "success")
     return redirect(url_for("account.index") + "#email", code=303)
+
+
+@bp.route("/location", methods=["POST"])
+@scope.allow("staff")
+def location():
+    """Give or withdraw consent to precise location at check-in (crm.services.privacy.consent)."""
+    form = LocationConsentForm()
+    if not form.validate_on_submit():
+        return _page(location_form=form, status=422)
+    now = clock.now()
+    if form.choice.data == "give":
+        consent.give(current_user, consent.NOTICE_VERSION, now, now)
+        message = _("Location at check-in is on. You can withdraw it here at any time.")
+    else:
+        consent.withdraw(current_user, now)
+        message = _("Location at check-in is off. Your check-ins now carry no position.")
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("account.index") + "#location", code=303)
 
 
 @bp.route("/password", methods=["POST"])

@@ -169,6 +169,8 @@ def _values() -> dict[str, str]:
         # A visit's corrected text: the log names the change, the visit keeps the text.
         "earlier": _("as it was"),
         "corrected": _("corrected"),
+        # A phone number, a note or a person's position: the log says it changed, not to what.
+        "not_copied": _("(not kept in the log)"),
     }
 
 

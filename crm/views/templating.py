@@ -20,6 +20,7 @@ from markupsafe import Markup, escape
 
 from crm import cache, clock
 from crm.services.growth import eligibility, snapshots
+from crm.services.privacy import consent
 from crm.values import ID_MAX
 
 T = TypeVar("T")
@@ -358,6 +359,14 @@ def describe_agent(user_agent: str) -> str:
     return _("Unknown browser")
 
 
+def location_consent() -> consent.State | None:
+    """The signed-in staff member's consent to location at check-in, for the page's script
+    (crm/static/js/location.js reads it from the body); None for anyone else."""
+    if not current_user.is_authenticated or current_user.role not in consent.ASKED_ROLES:
+        return None
+    return consent.state(current_user)
+
+
 def register(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     # After Flask-Babel's: the same strings by a shorter way (template_gettext).
@@ -387,5 +396,6 @@ def register(app: Flask) -> None:
         "format_month": format_month,
         "format_figure": eligibility.format_value,
         "row_url": RowUrl,
+        "location_consent": location_consent,
     }
     app.context_processor(lambda: helpers)

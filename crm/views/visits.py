@@ -123,6 +123,8 @@ def _page(form: VisitForm, status: int = 200):
             chosen=chosen,
             # The radius of the off-site rule (crm.services.field.visits._place), for its warning.
             checkin_radius_m=settings.get("checkin_radius_m"),
+            # What the location notice says of its retention (crm.services.privacy.processing).
+            positions_kept_days=settings.get("position_retention_days"),
         ),
         status,
     )

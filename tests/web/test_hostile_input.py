@@ -368,7 +368,7 @@ def _chosen(permission: str, record_bound: bool) -> set[str]:
 BLUEPRINTS = (
     "static", "health", "auth", "account", "field", "factories", "tasks", "followups",
     "inbox", "visits", "api", "tokens", "pipeline", "portal", "admin", "imports",
-    "admin_security", "two_factor", "sync", "search",
+    "admin_security", "two_factor", "sync", "search", "privacy",
 )  # fmt: skip
 
 

@@ -99,6 +99,7 @@ class VisitRow:
     rep_id: int | None = None
     received_at: datetime | None = None
     edited_at: datetime | None = None  # corrected by its rep (crm.services.trust.corrections)
+    position_withheld: bool = False  # checked in without a position (no consent to share one)
     photo_ids: tuple[int, ...] = ()
     voice_note_ms: int | None = None
     earlier: tuple[VisitCorrection, ...] = ()  # its versions before each correction, newest first
@@ -118,6 +119,7 @@ _VISIT_COLUMNS = (
     Visit.rep_id,
     Visit.received_at,
     Visit.edited_at,
+    Visit.position_withheld,
 )
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from crm import scope
 from crm.clock import local, today
@@ -23,6 +23,7 @@ from crm.models import Factory, RoutePlan, User
 from crm.models.route_plan import ROUTE_STOPS_MAX
 from crm.services.factories.factory_list import stale_condition, stale_thresholds
 from crm.services.field import followups, geo, route_plan
+from crm.services.privacy import consent
 
 # "Stale factories near me": within this distance of the phone, at most this many.
 NEARBY_M = 5_000
@@ -116,7 +117,13 @@ def choose(
     user: User, now: datetime, factory_ids: Sequence[int], start: tuple[float, float] | None
 ) -> RoutePlan:
     """Keep the day's route through these factories, ordered short from `start` (and on time
-    where hours are known); the day's earlier plan is replaced. An id out of scope: NotFound."""
+    where hours are known); the day's earlier plan is replaced. An id out of scope: NotFound.
+
+    `start` is where the user stands: kept, for the day only (`forget_past_starts`), and only
+    from a user who consents to location (crm.services.privacy.consent); else the route starts
+    at its first stop."""
+    if not consent.consents(user):
+        start = None
     wanted = list(dict.fromkeys(factory_ids))
     if not wanted:
         message = _("Tick at least one stop for today.")
@@ -141,6 +148,18 @@ def choose(
     db.session.add(plan)
     db.session.flush()
     return plan
+
+
+def forget_past_starts(now: datetime) -> int:
+    """Forget where each route of an earlier day started (a person's position is kept for the
+    day's route only); returns how many were forgotten. Run by the retention job."""
+    result = db.session.execute(
+        update(RoutePlan)
+        .where(RoutePlan.day < today(now), RoutePlan.start_lat.is_not(None))
+        .values(start_lat=None, start_lng=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 def current(user: User, now: datetime) -> RoutePlan | None:

@@ -194,9 +194,12 @@ def _within(column, bounds: list[datetime]) -> ColumnElement[bool]:
 
 def _visits(counted, people, bounds) -> None:
     """Visits by check-in time; on site when the check-in was not off-site (DESIGN.md
-    "Check-in": near enough, precise enough and fresh enough)."""
+    "Check-in": near enough, precise enough and fresh enough; one checked in without a position
+    is neither)."""
     week = _week_of(Visit.checked_in_at, bounds).label("week")
-    on_site = func.sum(case((Visit.off_site.is_(False), 1), else_=0))
+    on_site = func.sum(
+        case((Visit.off_site.is_(False) & Visit.position_withheld.is_(False), 1), else_=0)
+    )
     statement = (
         select(Visit.rep_id, week, func.count(), on_site)
         .where(Visit.rep_id.in_(people), _within(Visit.checked_in_at, bounds))

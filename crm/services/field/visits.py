@@ -27,6 +27,7 @@ from crm.models import Contact, Factory, FollowUp, Task, User, Visit, VisitPhoto
 from crm.services.field import followups, geo, photos, voice_notes
 from crm.services.growth import tasks
 from crm.services.install import audit, settings
+from crm.services.privacy import consent
 from crm.services.trust import photo_flags, watermark
 
 # A check-in's phone time is accepted this far before and after the server receives it.
@@ -57,6 +58,10 @@ class Submission:
     # Each photo's capture time as the phone read it from the photo's EXIF (none: not read).
     photo_taken_at: list[datetime | None] = field(default_factory=list)
     voice_note: voice_notes.Upload | None = None
+    # A consent to precise location that the phone gave and the server may not have yet: the
+    # notice's version and when (crm.services.privacy.consent). Not part of the visit.
+    location_consent: int | None = None
+    location_consent_at: datetime | None = None
 
     def fingerprint(self, factory_id: int) -> str:
         """SHA-256 of what was sent: the same submission again has the same fingerprint."""
@@ -64,6 +69,8 @@ class Submission:
         content["photos"] = [upload.sha256 for upload in self.photos]
         # Only a visit with a note names it, so a note-less visit keeps its earlier fingerprint.
         content.pop("voice_note")
+        content.pop("location_consent")
+        content.pop("location_consent_at")
         # Only a visit sent with capture times names them (one sent before keeps its fingerprint).
         if not self.photo_taken_at:
             content.pop("photo_taken_at")
@@ -127,7 +134,8 @@ def log_visit(
         fingerprint=fingerprint,
         created_at=now,
     )
-    _place(visit, factory, sent)
+    consent.carry(actor, sent.location_consent, sent.location_consent_at, now)
+    _place(visit, factory, sent, consent.consents(actor))
     try:
         with db.session.begin_nested():
             db.session.add(visit)
@@ -273,8 +281,16 @@ def _capture_times(
     return found
 
 
-def _place(visit: Visit, factory: Factory, sent: Submission) -> None:
-    """Distance to the factory and the off-site flag; an unplaced factory takes a precise fix."""
+def _place(visit: Visit, factory: Factory, sent: Submission, consented: bool) -> None:
+    """Distance to the factory and the off-site flag; an unplaced factory takes a precise fix.
+
+    Without the rep's consent to precise location (crm.services.privacy.consent) no position is
+    kept, whatever the phone sent: the visit is marked as checked in without one, not off-site.
+    """
+    if not consented:
+        visit.position_withheld = True
+        visit.off_site = False
+        return
     visit.off_site = True  # a check-in with no position cannot show that it was on site
     if sent.lat is None or sent.lng is None:
         return

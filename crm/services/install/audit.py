@@ -23,6 +23,30 @@ from crm.models import (
 
 Actor = User | str  # a user, or the name of the job acting as the system
 
+# Never copied into the log (DESIGN.md "audit log", issue 23): free-text notes, phone numbers,
+# and where a person was. An entry still says the field changed, with this in place of the
+# values; the values stay in their record, where retention and erasure reach them.
+NOT_COPIED = "not_copied"
+UNCOPIED_FIELDS = frozenset({"notes", "phone", "phone_digits", "contact_phone"})
+# A person's position: a check-in's, a route's start (a factory's own place is not a person's).
+POSITION_FIELDS = frozenset({"lat", "lng", "accuracy_m", "position_at", "start_lat", "start_lng"})
+PERSON_POSITION_RECORDS = frozenset({"visit", "user", "route_plan"})
+
+
+def _uncopied(record_type: str, name: str) -> bool:
+    return name in UNCOPIED_FIELDS or (
+        name in POSITION_FIELDS and record_type in PERSON_POSITION_RECORDS
+    )
+
+
+def _copied(record_type: str, name: str, before: Any, after: Any, plain) -> list[Any]:
+    """A field's [before, after] as the log keeps it: the values, or NOT_COPIED for each one
+    that is set, of a field whose values stay out of the log."""
+    if _uncopied(record_type, name):
+        return [None if value in (None, "") else NOT_COPIED for value in (before, after)]
+    return [plain(before), plain(after)]
+
+
 # The kinds of record that belong to a factory (besides "factory" itself): an entry about one
 # carries its factory, so that the factory's history finds it.
 FACTORY_RECORDS = {
@@ -79,7 +103,7 @@ def record(
         factory_id=factory_id if factory_id is not None else factory_of(record_type, record_id),
         action=action,
         changes={
-            name: [plain_value(before), plain_value(after)]
+            name: _copied(record_type, name, before, after, plain_value)
             for name, (before, after) in (changes or {}).items()
         },
         personal_fields=[name for name in personal if name in (changes or {})],
@@ -110,7 +134,8 @@ def record_many(
             "record_id": record_id,
             "action": action,
             "changes": {
-                name: [_plain(before), _plain(after)] for name, (before, after) in changes.items()
+                name: _copied(record_type, name, before, after, _plain)
+                for name, (before, after) in changes.items()
             },
             "personal_fields": [name for name in personal if name in changes],
         }

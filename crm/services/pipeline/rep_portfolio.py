@@ -98,7 +98,12 @@ def portfolio(actor: User, rep: User, start: date, end: date, now: datetime) -> 
         select(
             Visit.factory_id,
             func.count(),
-            func.coalesce(func.sum(case((Visit.off_site.is_(True), 0), else_=1)), 0),
+            func.coalesce(
+                func.sum(
+                    case((Visit.off_site.is_(True) | Visit.position_withheld.is_(True), 0), else_=1)
+                ),
+                0,
+            ),
         )
         .join(Factory, Factory.id == Visit.factory_id)
         .where(

@@ -94,6 +94,9 @@ var ACTION_FORMS = '[formaction^="/follow-ups/"], form[action^="/tasks/"], ' +
 if (userId) {
   load("./outbox.js");
 }
+if (document.querySelector("form[data-location-choice]")) {
+  load("./location.js");
+}
 if (userId && document.querySelector(ACTION_FORMS)) {
   var early = null;
   var holdEarly = function (event) {

@@ -2,6 +2,8 @@
 // the visit will be marked off-site. The radius is the server's setting, sent with the page
 // (data-checkin-radius-m); the server still decides when the visit arrives.
 
+import { whenConsented } from "./location.js";
+
 var form = document.getElementById("visit-form");
 var select = form.querySelector('[name="factory_id"]');
 var note = document.getElementById("visit-distance");
@@ -40,12 +42,15 @@ function show() {
 select.addEventListener("change", show);
 // visit-form.js may choose the factory from the address without a change event.
 select.addEventListener("input", show);
+// Only with the user's consent to location at check-in (location.js), given now or on this page.
 if (navigator.geolocation && radius > 0) {
-  navigator.geolocation.watchPosition(function (position) {
-    here = position.coords;
-    show();
-  }, function () {
-    here = null;
-    show();
-  }, { enableHighAccuracy: true, maximumAge: 60000 });
+  whenConsented(function () {
+    navigator.geolocation.watchPosition(function (position) {
+      here = position.coords;
+      show();
+    }, function () {
+      here = null;
+      show();
+    }, { enableHighAccuracy: true, maximumAge: 60000 });
+  });
 }

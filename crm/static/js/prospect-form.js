@@ -1,7 +1,9 @@
 // The prospect form (factories/new_prospect.html): the phone's position as the factory's place
 // unless the rep typed one, the team's belt nearest to it chosen, and the likely duplicates of
 // what is typed listed (with links) while there is a network. The save itself goes through the
-// outbox (actions.js); a refusal for duplicates lists them again, with "Save anyway".
+// outbox (actions.js); a refusal for duplicates lists them again, with "Save anyway". The phone's
+// position is read only with the user's consent to location (location.js).
+import { consented } from "./location.js";
 
 var form = document.getElementById("prospect-form");
 var place = document.getElementById("np-place");
@@ -169,7 +171,7 @@ mapBox.addEventListener("click", function (event) {
 });
 more.addEventListener("toggle", drawMap);
 
-if (navigator.geolocation) {
+if (navigator.geolocation && consented()) {
   navigator.geolocation.watchPosition(useHere, function () {
     if (!typedPlace) { say("none"); }
   }, { enableHighAccuracy: true, maximumAge: 60000 });

@@ -1,6 +1,9 @@
 // Today's "Near me" and the route page: ask the phone where it is, then show the user's
 // factories nearest to it (the server works out the distances, draws the map as SVG and sends
-// the fragment as HTML), or put the position in the route page's forms.
+// the fragment as HTML), or put the position in the route page's forms. The position is read
+// only with the user's consent to location (location.js); without it, Near me says where to
+// give it and the route starts at its first stop.
+import { consented } from "./location.js";
 
 function located(button, panel, url, needsPosition) {
   if (!button || !panel) {
@@ -58,6 +61,14 @@ function located(button, panel, url, needsPosition) {
   button.hidden = false;
   button.addEventListener("click", function () {
     panel.hidden = false;
+    if (!consented()) {
+      if (needsPosition) {
+        show(message("consent"), true);
+      } else {
+        load(null);
+      }
+      return;
+    }
     if (!navigator.geolocation) {
       if (needsPosition) {
         show(message("unsupported"), true);
@@ -87,7 +98,7 @@ located(near, document.getElementById("near"), near && near.getAttribute("data-n
 // The route page: the phone's position goes into the forms (the plan starts there; the stale
 // factories are looked for around it). Without it the plan starts at its first stop.
 var routeForms = document.querySelectorAll("[data-route-form], [data-route-nearby]");
-if (routeForms.length && navigator.geolocation) {
+if (routeForms.length && navigator.geolocation && consented()) {
   navigator.geolocation.getCurrentPosition(function (position) {
     routeForms.forEach(function (form) {
       var lat = form.querySelector("[data-route-lat]");

@@ -1,6 +1,7 @@
 // The visit form (visits/new.html): the check-in's time, place and key, the chosen factory's
 // tasks, and a submit that puts the visit in the outbox first, so that it saves without a
 // signal and sends itself later.
+import { carried, consented, decline, declined, give } from "./location.js";
 import { flush, outbox, showCount, userId } from "./outbox.js";
 import { photoPicker } from "./photos.js";
 import { voiceRecorder } from "./recorder.js";
@@ -34,8 +35,36 @@ function field(name) { return form.querySelector('[name="' + name + '"]'); }
 function fresh() {
   field("client_key").value = newKey();
   field("checked_in_at").value = isoWithOffset(new Date());
-  locate();
+  askOrLocate();
 }
+
+// The position is read only with the user's consent to location at check-in; before the first
+// check-in the page asks (the notice and two buttons), and "Not now" is not asked again here.
+var consentPanel = document.getElementById("location-consent");
+
+function askOrLocate() {
+  var place = document.getElementById("visit-place");
+  consentPanel.hidden = true;
+  if (consented()) {
+    locate();
+    return;
+  }
+  ["lat", "lng", "accuracy_m", "position_at"].forEach(function (name) { field(name).value = ""; });
+  place.classList.remove("error");
+  if (declined()) {
+    place.textContent = say("place-withheld");
+    return;
+  }
+  consentPanel.hidden = false;
+  place.textContent = say("place-ask");
+}
+
+consentPanel.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-consent]");
+  if (!button) { return; }
+  if (button.getAttribute("data-consent") === "give") { give(); } else { decline(); }
+  askOrLocate();
+});
 
 function locate() {
   var place = document.getElementById("visit-place");
@@ -129,6 +158,8 @@ form.addEventListener("submit", function (event) {
   data.forEach(function (value, name) { fields.push([name, value]); });
   // Each photo's capture time, in the photos' order, travels with the visit's fields.
   photos.times().forEach(function (time) { fields.push(["photo_taken_at", time]); });
+  // A consent given on this phone travels with each visit until the server has it.
+  carried().forEach(function (pair) { fields.push(pair); });
   var key = field("client_key").value;
   var item = {
     key: key, userId: userId, fields: fields, photos: photos.list(),

@@ -28,6 +28,7 @@ from crm.views.admin import (  # noqa: E402,F401
     calendar,
     channels,
     jobs,
+    privacy,
     settings,
     stages,
     teams,

@@ -155,6 +155,7 @@ def visit_json(visit: Visit) -> dict:
         "checked_in_at": visit.checked_in_at.isoformat(),
         "received_at": visit.received_at.isoformat(),
         "off_site": visit.off_site,
+        "position_withheld": visit.position_withheld,
         "distance_m": visit.distance_m,
         "accuracy_m": visit.accuracy_m,
         "summary": visit.summary or "",

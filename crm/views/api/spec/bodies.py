@@ -306,10 +306,21 @@ VISIT_FIELDS = Body(
         "lng": Field("number", minimum=-180, maximum=180),
         "accuracy_m": Field("number", minimum=0, maximum=100_000),
         "position_at": Field("date-time"),
+        "location_consent": Field(
+            "integer",
+            "The version of the location notice (/privacy) that the person agreed to on this "
+            "device, sent until the server has it; a position is kept only with consent to the "
+            "current version.",
+            minimum=1,
+            maximum=ID_MAX,
+        ),
+        "location_consent_at": Field("date-time", "When the person agreed, with its offset."),
     },
     when=(
         When("lat", "lng"),
         When("lng", "lat"),
+        When("location_consent", "location_consent_at"),
+        When("location_consent_at", "location_consent"),
         When("next", "next_on", ("date",), _l("Pick the date of the next follow-up.")),
     ),
 )

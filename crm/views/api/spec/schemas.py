@@ -111,6 +111,7 @@ VISIT = _object(
         "checked_in_at": _TIME,
         "received_at": _TIME,
         "off_site": _BOOL,
+        "position_withheld": _BOOL,
         "distance_m": _NUM_N,
         "accuracy_m": _NUM_N,
         "summary": _STR,
