@@ -266,6 +266,8 @@ def _changes_kept_data(session: Session) -> bool:
     for record in session.dirty:
         if isinstance(record, KEPT_RECORDS) and session.is_modified(record):
             return True
+    # A kept link table's rows, of a record changed or new (a new manager's teams).
+    for record in (*session.new, *session.dirty):
         state = db.inspect(record)
         for relationship in state.mapper.relationships:
             secondary = relationship.secondary

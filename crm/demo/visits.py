@@ -210,6 +210,8 @@ def _visit(ctx: DemoContext, plan: FactoryPlan, checked_in: datetime, index: int
         created_at=received,
         # The demo's visits carry no photos, so none repeats an earlier one.
         photos_doubtful=False,
+        # The demo's reps shared their position at these check-ins.
+        position_withheld=False,
     )
     row.update(_position(ctx, plan, checked_in))
     return row

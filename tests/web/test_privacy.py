@@ -294,3 +294,31 @@ def test_the_record_of_processing_counts_what_the_install_holds(app, world):
     assert int(row.group(1)) == counts["visits"] == 1
     # the admin consents (builders' default) and so does the rep now
     assert re.search(r'<span class="count-number">2</span> staff allow location', page)
+
+
+def test_staff_see_a_check_ins_distance_never_its_coordinates(app, world):
+    """The factory page, its history and the API's visits show the distance; the position the
+    phone sent is in no answer (a manager's and an admin's included)."""
+    rep, factory = world["rep"], world["factory"]
+    consent.give(rep, consent.NOTICE_VERSION, NOW, NOW)
+    db.session.commit()
+    client = signed_in(app, rep)
+    data = fields(factory, lat="29.8711111", lng="121.5422222")
+    assert post_api(client, data).status_code == 201
+    visit = visit_of(rep)
+    assert visit.lat == 29.8711111 and visit.distance_m is not None
+    manager = builders.user("manager", leads=[world["team"]])
+    admin = builders.user("admin")
+    db.session.commit()
+    for user in (rep, manager, admin):
+        reader = signed_in(app, user)
+        for path in (
+            f"/factories/{factory.id}",
+            f"/factories/{factory.id}/history",
+            "/api/v1/visits",
+            f"/api/v1/visits/{visit.id}",
+        ):
+            response = reader.get(path)
+            assert response.status_code == 200, (user.role, path, response.status_code)
+            body = response.get_data(as_text=True)
+            assert "29.871111" not in body and "121.542222" not in body, (user.role, path)

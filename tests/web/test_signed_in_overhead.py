@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from crm import create_app
 from crm.extensions import db
 from crm.models import ApiToken, Leave, Notification, StageDefinition, UserSession
-from crm.services.accounts import api_tokens, auth, teams
+from crm.services.accounts import api_tokens, auth, teams, users
 from crm.services.growth import checklists, stages
 from crm.services.install import settings
 from tests import builders
@@ -241,6 +241,41 @@ def test_a_setting_a_stage_and_a_belt_changed_by_one_worker_hold_on_the_next_req
             update(StageDefinition).where(StageDefinition.code == "junior").values(**names)
         )
         live_db.commit()
+
+
+def test_a_new_manager_of_a_team_reaches_its_belts_on_another_worker_that_kept_the_old_reach(
+    app, other_app, live_db
+):
+    """A manager made with their teams (the admin's user service) adds rows to a kept link table
+    from a new record: the kept reach of every other worker must see it (it did not, found by
+    issue 23's test of what a manager sees)."""
+    team = builders.team()
+    rep = builders.user("rep", team_=team)
+    factory = builders.factory(builders.belt(team), owner=rep, name="Own Works")
+    admin = builders.user("admin")
+    live_db.commit()
+    auth.start_session(rep, "test", "127.0.0.1")
+    live_db.commit()
+    reps_browser = other_app.test_client()
+    with reps_browser.session_transaction() as cookie:
+        cookie["_user_id"] = rep.current_session_token
+    assert reps_browser.get(f"/factories/{factory.id}").status_code == 200  # the reach is kept
+
+    manager = users.create_user(
+        admin,
+        role="manager",
+        name="New Manager",
+        login="new.manager@example.test",
+        password="a-long-pass-2026!",
+        belt_codes=(factory.belt.code,),
+    )
+    live_db.commit()
+    auth.start_session(manager, "test", "127.0.0.1")
+    live_db.commit()
+    managers_browser = other_app.test_client()
+    with managers_browser.session_transaction() as cookie:
+        cookie["_user_id"] = manager.current_session_token
+    assert managers_browser.get(f"/factories/{factory.id}").status_code == 200
 
 
 # --- "last seen" and "last used" written by two workers at once ---------------------------------

@@ -26,6 +26,7 @@ from crm.models import (
     Visit,
     VisitPhoto,
     VisitVoiceNote,
+    WebhookDelivery,
 )
 from crm.services.install import settings
 
@@ -163,7 +164,7 @@ KINDS: tuple[Kind, ...] = (
         False,
         "delivery_retention_days",
         _l("Deleted after the period, once sent or given up."),
-        ("deliveries",),
+        ("deliveries", "webhook_deliveries"),
     ),
 )
 
@@ -185,7 +186,10 @@ _COUNTED = {
     ),
     "contacts": (select(func.count()).select_from(Contact),),
     "audit": (select(func.count()).select_from(AuditEntry),),
-    "deliveries": (select(func.count()).select_from(Delivery),),
+    "deliveries": (
+        select(func.count()).select_from(Delivery),
+        select(func.count()).select_from(WebhookDelivery),
+    ),
 }
 
 
