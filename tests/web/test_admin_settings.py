@@ -25,7 +25,11 @@ GOOD = {
     "long_university": "400",
     "photo_required_purposes": ["video_shoot", "training"],
     "photo_on_the_spot_purposes": ["video_shoot"],
-    "retention_days": "3650",
+    "position_retention_days": "180",
+    "media_retention_days": "730",
+    "sign_in_retention_days": "90",
+    "delivery_retention_days": "365",
+    "retention_days": "1825",
     "rate_limit_api": "600 per minute",
     "stay_signed_in": "y",
 }

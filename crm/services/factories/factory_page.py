@@ -99,6 +99,8 @@ class VisitRow:
     rep_id: int | None = None
     received_at: datetime | None = None
     edited_at: datetime | None = None  # corrected by its rep (crm.services.trust.corrections)
+    # Its photos and voice note deleted past their period (crm.services.install.retention).
+    media_deleted_at: datetime | None = None
     photo_ids: tuple[int, ...] = ()
     voice_note_ms: int | None = None
     earlier: tuple[VisitCorrection, ...] = ()  # its versions before each correction, newest first
@@ -118,6 +120,7 @@ _VISIT_COLUMNS = (
     Visit.rep_id,
     Visit.received_at,
     Visit.edited_at,
+    Visit.media_deleted_at,
 )
 
 

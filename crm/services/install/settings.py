@@ -21,7 +21,15 @@ DEFAULTS: dict[str, Any] = {
     # none by default, as the phone's reading of a capture time is new.
     "photo_on_the_spot_purposes": [],
     "second_factor_required": False,
-    "retention_days": 3650,
+    # Retention (crm.services.install.retention, run daily by crm.jobs.retention), in days: the
+    # audit log's entries (the key is older than the other kinds), check-in positions kept exact
+    # (then coarsened to about a kilometre), visit photos and voice notes, failed sign-ins and
+    # sign-in sessions (by when last seen), and finished e-mail and team robot deliveries.
+    "retention_days": 1825,
+    "position_retention_days": 180,
+    "media_retention_days": 730,
+    "sign_in_retention_days": 90,
+    "delivery_retention_days": 365,
     "map_tile_url": "",
     "rate_limit_api": "300 per minute",
     # "Keep me signed in" ticked on the sign-in page: field staff stay signed in on their phones
