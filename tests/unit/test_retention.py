@@ -5,6 +5,7 @@ every batch is audited; a file already gone does not fail the job; the run's cou
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ import time_machine
 from flask import current_app
 from sqlalchemy import func, select
 
+from crm.errors import Conflict
 from crm.extensions import db
 from crm.jobs import JOBS, retention
 from crm.models import (
@@ -26,7 +28,7 @@ from crm.models import (
     VisitVoiceNote,
     WebhookDelivery,
 )
-from crm.services.field import photos, voice_notes
+from crm.services.field import photos, visits, voice_notes
 from crm.services.install import audit, settings
 from tests import builders
 from tests.unit.test_jobs import run as run_job
@@ -306,3 +308,30 @@ def test_the_job_runs_daily_before_the_sweep():
     assert job.key(NOW) == "retention:2026-11-26"
     assert job.key(NOW - MINUTE) == "retention:2026-11-25"
     assert job.schedule.hour != JOBS["daily"].schedule.hour
+
+
+def test_a_coarsened_visit_keeps_its_fingerprint_sealed_and_still_answers_its_repeat(world):
+    logged_at = days_ago(200)
+    sent = visits.Submission(
+        client_key="retention-0001",
+        purpose="follow_up",
+        checked_in_at=logged_at - MINUTE,
+        lat=29.1234567,
+        lng=120.6543219,
+        accuracy_m=8.5,
+        position_at=logged_at - 2 * MINUTE,
+    )
+    visit = visits.log_visit(world["rep"], world["factory"], sent, logged_at).visit
+    exact = sent.fingerprint(world["factory"].id)
+    assert visit.fingerprint == exact
+
+    run()
+
+    db.session.refresh(visit)
+    # The exact position can no longer be tried against the stored hash without the secret.
+    assert visit.fingerprint != exact and visit.fingerprint == visits.sealed(exact)
+    again = visits.log_visit(world["rep"], world["factory"], sent, NOW)
+    assert again.visit.id == visit.id and again.created is False
+    other = replace(sent, summary="Something else")
+    with pytest.raises(Conflict):
+        visits.log_visit(world["rep"], world["factory"], other, NOW)

@@ -4,7 +4,11 @@ Each period is an admin's setting (crm.services.install.settings, in days):
 
 - check-in positions (`position_retention_days`, 180): a visit's latitude and longitude are
   rounded to two decimals (about a kilometre) and its accuracy widened to match; the distance
-  to the factory and the off-site flag stay, as facts of the visit rather than positions;
+  to the factory and the off-site flag stay, as facts of the visit rather than positions. Its
+  fingerprint (a hash of what the phone sent, the exact position included) is sealed with the
+  install's secret (crm.services.field.visits.sealed): the exact position could otherwise be
+  found again by hashing the positions near the coarse one, while a repeat of the visit is
+  still answered with it;
 - visit photos and voice notes (`media_retention_days`, 730, counted from when they were
   stored): their files and rows are deleted, and the visit keeps when (`media_deleted_at`), so
   that its page says they were deleted by retention rather than never taken;
@@ -34,7 +38,7 @@ from sqlalchemy.orm import Session
 from crm.models import Delivery, LoginAttempt, UserSession, Visit, VisitPhoto, VisitVoiceNote
 from crm.models.visit import TO_COARSEN
 from crm.models.webhooks import WebhookDelivery
-from crm.services.field import photos, voice_notes
+from crm.services.field import photos, visits, voice_notes
 from crm.services.install import audit, audit_retention, settings
 
 BATCH = 1000
@@ -82,7 +86,7 @@ def coarsen_positions(session: Session, now: datetime, actor: audit.Actor) -> It
     before = cutoff("position_retention_days", now)
     while True:
         rows = session.execute(
-            select(Visit.id, Visit.lat, Visit.lng, Visit.accuracy_m)
+            select(Visit.id, Visit.lat, Visit.lng, Visit.accuracy_m, Visit.fingerprint)
             .where(TO_COARSEN, Visit.checked_in_at < before)
             .order_by(Visit.checked_in_at)
             .limit(BATCH)
@@ -99,8 +103,9 @@ def coarsen_positions(session: Session, now: datetime, actor: audit.Actor) -> It
                     "lng": coarsen(lng),
                     "accuracy_m": max(accuracy or 0.0, COARSE_ACCURACY_M),
                     "position_coarsened_at": now,
+                    "fingerprint": visits.sealed(fingerprint),
                 }
-                for visit_id, lat, lng, accuracy in rows
+                for visit_id, lat, lng, accuracy, fingerprint in rows
             ],
         )
         _summary(actor, "visit", "coarsen_positions", before, visits=len(rows))
