@@ -62,7 +62,7 @@ class SettingsForm(PageForm):
         _l("Older ones are deleted; the visit then says they were deleted and when."),
     )
     sign_in_retention_days = _number(
-        _l("Keep failed sign-ins and signed-out sessions for (days)"),
+        _l("Keep failed sign-ins and unused sessions for (days)"),
         _l("A session unseen for this long is deleted, and so is a failed sign-in this old."),
     )
     delivery_retention_days = _number(
