@@ -48,7 +48,26 @@ class SettingsForm(PageForm):
     )
     retention_days = _number(
         _l("Keep the audit log for (days)"),
-        _l("Entries older than this may be expired by the retention service."),
+        _l("Older entries are deleted by the daily retention job; the deletion is itself logged."),
+    )
+    position_retention_days = _number(
+        _l("Keep exact check-in positions for (days)"),
+        _l(
+            "Older positions are rounded to about 1 km; the distance to the factory and the "
+            "off-site flag stay."
+        ),
+    )
+    media_retention_days = _number(
+        _l("Keep visit photos and voice notes for (days)"),
+        _l("Older ones are deleted; the visit then says they were deleted and when."),
+    )
+    sign_in_retention_days = _number(
+        _l("Keep failed sign-ins and unused sessions for (days)"),
+        _l("A session unseen for this long is deleted, and so is a failed sign-in this old."),
+    )
+    delivery_retention_days = _number(
+        _l("Keep sent e-mails and team messages for (days)"),
+        _l("Older deliveries that were sent or failed for good are deleted; waiting ones stay."),
     )
     rate_limit_api = StringField(
         _l("API requests allowed per token"),

@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from crm import clock
-from crm.jobs import daily, digest, eligible_summary, reminders
+from crm.jobs import daily, digest, eligible_summary, reminders, retention
 from crm.services.reports import kept_reports
 
 Counts = dict[str, int]
@@ -148,6 +148,12 @@ JOBS: dict[str, Job] = {
             eligible_summary.run,
         ),
         Job("digest", _l("Weekly digest for managers"), WeeklyAt(7), digest.run),
+        Job(
+            retention.NAME,
+            _l("Retention: old positions coarsened, old records deleted"),
+            DailyAt(retention.HOUR),
+            retention.run,
+        ),
         Job(
             "reports",
             _l("Reports looked at kept fresh"),

@@ -98,6 +98,8 @@ class UserSession(db.Model):
     """One row per sign-in; the cookies carry its token, so a device can be signed out."""
 
     __tablename__ = "user_sessions"
+    # The sessions unseen for the retention period (crm.services.install.retention).
+    __table_args__ = (Index("ix_user_sessions_last_seen_at", "last_seen_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -118,7 +120,10 @@ class LoginAttempt(db.Model):
     """A failed login, counted per login and address together (DESIGN.md "Sign-in")."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_login_address_at", "login", "address", "at"),)
+    __table_args__ = (
+        Index("ix_login_attempts_login_address_at", "login", "address", "at"),
+        Index("ix_login_attempts_at", "at"),  # retention's oldest first
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     login: Mapped[str] = mapped_column(String(EMAIL_MAX))

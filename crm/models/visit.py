@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.sql import column, false, or_, true
+from sqlalchemy.sql import and_, column, false, or_, true
 
 from crm.extensions import db
 from crm.models.types import UTCDateTime, utcnow
@@ -39,6 +39,9 @@ SUMMARY_MAX = 2_000
 
 # A visit that needs a manager's look: off site, or a photo repeating an earlier one.
 FLAGGED = or_(column("off_site").is_(true()), column("photos_doubtful").is_(true()))
+# A check-in position that retention has yet to coarsen (crm.services.install.retention): the
+# retention job reads these few by time, never every visit the install ever kept.
+TO_COARSEN = and_(column("position_coarsened_at").is_(None), column("lat").is_not(None))
 
 visit_tasks = Table(
     "visit_tasks",
@@ -77,6 +80,12 @@ class Visit(db.Model):
             postgresql_where=FLAGGED,
             sqlite_where=FLAGGED,
         ),
+        Index(
+            "ix_visits_position_to_coarsen",
+            "checked_in_at",
+            postgresql_where=TO_COARSEN,
+            sqlite_where=TO_COARSEN,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -108,6 +117,10 @@ class Visit(db.Model):
     # One of its photos repeats an earlier one (crm.services.trust.photo_flags): kept here so
     # that the review's queue reads flagged visits from the visit alone.
     photos_doubtful: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Retention (crm.services.install.retention): when its position was coarsened to about a
+    # kilometre, and when its photos and voice note were deleted (the visit says so).
+    position_coarsened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    media_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     factory = relationship("Factory")
     rep = relationship("User")
@@ -175,6 +188,8 @@ class VisitPhoto(db.Model):
         Index("ix_visit_photos_phash_1", "phash_1"),
         Index("ix_visit_photos_phash_2", "phash_2"),
         Index("ix_visit_photos_phash_3", "phash_3"),
+        # The photos past retention, oldest first (crm.services.install.retention).
+        Index("ix_visit_photos_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -214,7 +229,10 @@ class VisitPhoto(db.Model):
 
 class VisitVoiceNote(db.Model):
     __tablename__ = "visit_voice_notes"
-    __table_args__ = (CheckConstraint("duration_ms >= 0", name="duration"),)
+    __table_args__ = (
+        CheckConstraint("duration_ms >= 0", name="duration"),
+        Index("ix_visit_voice_notes_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), unique=True)

@@ -55,6 +55,8 @@ class WebhookDelivery(db.Model):
         CheckConstraint(_in("status", WEBHOOK_STATUSES), name="status"),
         CheckConstraint(_in("event", EVENT_KINDS), name="event"),
         Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+        # The finished messages past retention (crm.services.install.retention).
+        Index("ix_webhook_deliveries_status_created", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -40,6 +40,9 @@ def _kinds() -> dict[str, str]:
         "calendar": _("Working calendar"),
         "leave": _("Leave"),
         "install": _("Install"),
+        "route_plan": _("Day's route"),
+        "login_attempt": _("Failed sign-ins"),
+        "user_session": _("Sign-in sessions"),
     }
 
 
@@ -69,6 +72,11 @@ def _actions() -> dict[str, str]:
         "change_setting": _("setting changed"),
         "erase_personal": _("personal data erased"),
         "expire": _("expired"),
+        "forget_start": _("start forgotten"),
+        "give_location_consent": _("allowed location at check-in"),
+        "withdraw_location_consent": _("withdrew location at check-in"),
+        "coarsen_positions": _("positions coarsened"),
+        "delete_media": _("photos and voice notes deleted"),
         "email_kinds": _("e-mail choices changed"),
         "send_again": _("sent again"),
         "test": _("tested"),
@@ -152,6 +160,11 @@ def _fields() -> dict[str, str]:
         "summary": _("Summary for the factory"),
         "notes": _("Internal notes"),
         "contact_id": _("Contact met"),
+        "before": _("Older than"),
+        "entries": _("Deleted"),
+        "visits": _("Visits"),
+        "photos_deleted": _("Photos deleted"),
+        "voice_notes_deleted": _("Voice notes deleted"),
     }
 
 

@@ -3,7 +3,7 @@ notice's version and when it was given or withdrawn), and a visit checked in wit
 because the person had not consented
 
 Revision ID: a2c4e6f8b0d3
-Revises: e1f3b5d7a9c2
+Revises: f3a5c7e9b1d2
 Create Date: 2026-12-07 06:40:00.000000
 
 """
@@ -14,7 +14,7 @@ import crm.models.types
 
 # revision identifiers, used by Alembic.
 revision = 'a2c4e6f8b0d3'
-down_revision = 'e1f3b5d7a9c2'
+down_revision = 'f3a5c7e9b1d2'
 branch_labels = None
 depends_on = None
 

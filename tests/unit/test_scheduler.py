@@ -71,6 +71,7 @@ def test_a_tick_runs_each_due_period_once_and_the_next_quarter_runs_the_quarterl
         "daily:2026-11-25",
         "eligible_summary:2026-11-25",
         "digest:2026-W48",
+        "retention:2026-11-25",
         "reports:2026-11-25T10:00",
     }
     assert runner.tick(NOW + timedelta(minutes=14)) == []
@@ -91,6 +92,7 @@ def test_a_run_missed_while_down_is_caught_up_once_at_the_next_tick(world, runne
         "reminders:2026-11-25T10:15",
         "daily:2026-11-25",
         "eligible_summary:2026-11-25",
+        "retention:2026-11-25",
         "reports:2026-11-25T10:15",
     ]
 

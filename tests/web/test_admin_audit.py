@@ -168,7 +168,7 @@ def test_the_retention_service_erases_marked_fields_and_audits_itself(world):
 
 
 def test_the_retention_service_expires_entries_past_retention_and_audits_itself(world):
-    now = SAME + timedelta(days=3650 - 5)  # the oldest seeded entry is 10 days before SAME
+    now = SAME + timedelta(days=1825 - 5)  # the oldest seeded entry is 10 days before SAME
     count = audit_retention.expire("audit_retention", now)
     db.session.commit()
     assert count == 1

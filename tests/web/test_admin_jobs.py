@@ -11,7 +11,16 @@ import time_machine
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import AuditEntry, Delivery, JobRun, Notification, SchedulerLease, WorkRequest
+from crm.jobs import JOBS, scheduler
+from crm.models import (
+    AuditEntry,
+    Delivery,
+    JobRun,
+    LoginAttempt,
+    Notification,
+    SchedulerLease,
+    WorkRequest,
+)
 from crm.services.notices import mail
 from tests import builders
 from tests.unit.test_scheduler import smtp  # noqa: F401  (the real local SMTP server fixture)
@@ -79,7 +88,7 @@ def test_the_page_says_when_no_scheduler_process_runs(client, admin):
     sign_in(client, admin.email)
     page = text_of(client.get("/admin/jobs"))
     assert "Never started" in page and "flask crm scheduler" in page
-    assert page.count("Not run yet.") == 5
+    assert page.count("Not run yet.") == 6
 
 
 def test_run_now_queues_work_that_the_page_follows(client, admin):
@@ -116,6 +125,44 @@ def test_only_admins_see_the_jobs(client, db_session):
     db_session.commit()
     sign_in(client, manager.email)
     assert client.get("/admin/jobs").status_code == 403
+
+
+def test_the_retention_run_counts_each_kind_it_deleted_on_the_page(app, client, admin):
+    team = builders.team()
+    rep = builders.user("rep", team_=team)
+    factory = builders.factory(builders.belt(team), owner=rep)
+    long_ago = NOW - timedelta(days=400)
+    builders.visit(factory, rep, checked_in_at=long_ago, lat=29.1234, lng=120.5678)
+    db.session.add_all(
+        [
+            LoginAttempt(login="rep@example.com", address="10.0.0.1", at=long_ago),
+            LoginAttempt(login="rep@example.com", address="10.0.0.2", at=long_ago),
+        ]
+    )
+    db.session.commit()
+    runner = scheduler.Runner(app, holder="test-runner")
+    try:
+        run = runner.execute(JOBS["retention"], JOBS["retention"].key(NOW), NOW)
+    finally:
+        runner.lease.release()
+    assert run.outcome == "ok"
+    sign_in(client, admin.email)
+    page = text_of(client.get("/admin/jobs"))
+    section = page[page.index('id="job-retention"') :]
+    section = section[: section.index("</section>")]
+    assert "Retention: old positions coarsened, old records deleted" in section
+    assert "Every day at 03:00" in section
+    for shown in (
+        "Check-in positions coarsened: 1",
+        "Failed sign-ins deleted: 2",
+        "Visit photos deleted: 0",
+        "Voice notes deleted: 0",
+        "Sign-in sessions deleted: 0",
+        "E-mail deliveries deleted: 0",
+        "Team group messages deleted: 0",
+        "Audit entries deleted: 0",
+    ):
+        assert shown in section
 
 
 def test_the_admin_home_links_to_the_jobs(client, admin):

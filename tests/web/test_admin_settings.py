@@ -25,7 +25,11 @@ GOOD = {
     "long_university": "400",
     "photo_required_purposes": ["video_shoot", "training"],
     "photo_on_the_spot_purposes": ["video_shoot"],
-    "retention_days": "3650",
+    "position_retention_days": "180",
+    "media_retention_days": "730",
+    "sign_in_retention_days": "90",
+    "delivery_retention_days": "365",
+    "retention_days": "1825",
     "rate_limit_api": "600 per minute",
     "stay_signed_in": "y",
 }
@@ -83,6 +87,11 @@ def test_a_change_is_stored_audited_and_used_at_once(admin, db_session):
         ("checkin_radius_m", "9", "Enter a number from 20 to 5000."),
         ("long_junior", "4 months", "Enter a whole number."),
         ("retention_days", "30", "Enter a number from 365 to 36500."),
+        ("position_retention_days", "7", "Enter a number from 30 to 36500."),
+        ("media_retention_days", "30", "Enter a number from 90 to 36500."),
+        ("sign_in_retention_days", "a week", "Enter a whole number."),
+        ("delivery_retention_days", "99999999", "Enter a whole number."),
+        ("delivery_retention_days", "", "Enter a whole number."),
         ("rate_limit_api", "lots", "Write a number"),
         ("photo_required_purposes", ["video_shoot", "karaoke"], "Choose among the visit"),
         ("photo_on_the_spot_purposes", ["karaoke"], "Choose among the visit"),
@@ -100,6 +109,30 @@ def test_a_bad_value_is_refused_by_its_field_and_nothing_changes(
     assert message in page and 'class="error"' in page
     assert settings.get("checkin_radius_m") == 300  # the good values were not stored either
     assert audits(db_session) == before
+
+
+def test_the_retention_periods_are_shown_under_their_heading_stored_and_audited(admin, db_session):
+    client, _ = admin
+    page = client.get("/admin/settings").get_data(as_text=True)
+    retention = page[page.index('id="retention-title"') : page.index('id="limits-title"')]
+    for name, days in (
+        ("position_retention_days", 180),
+        ("media_retention_days", 730),
+        ("sign_in_retention_days", 90),
+        ("delivery_retention_days", 365),
+        ("retention_days", 1825),
+    ):
+        assert re.search(rf'<input [^>]*id="{name}"[^>]*value="{days}"', retention), name
+    assert "Keep visit photos and voice notes for (days)" in retention
+    before = audits(db_session)
+    data = {**GOOD, "media_retention_days": "1000", "position_retention_days": "365"}
+    response = client.post(
+        "/admin/settings", data={**data, "csrf_token": csrf_token(client, "/admin/settings")}
+    )
+    assert response.status_code == 303
+    assert settings.get("media_retention_days") == 1000
+    assert settings.get("position_retention_days") == 365
+    assert audits(db_session) == before + 7  # the five of GOOD, and these two
 
 
 def test_the_admin_turns_off_staying_signed_in_for_the_whole_install(admin, db_session):

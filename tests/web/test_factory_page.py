@@ -408,3 +408,30 @@ def test_today_links_each_factory_to_its_page(client, world):
     db.session.commit()
     sign_in(client, rep.email)
     assert f'href="{url(factory)}"' in text_of(client.get("/today"))
+
+
+def test_a_visit_whose_photos_and_voice_note_retention_deleted_says_so(
+    client, world, monkeypatch, tmp_path
+):
+    from flask import current_app
+
+    from crm.jobs import JOBS
+
+    monkeypatch.setitem(current_app.config, "CRM_STORAGE_ROOT", str(tmp_path))
+    factory, rep = world["factory"], world["rep"]
+    old = builders.visit(factory, rep, checked_in_at=NOW - timedelta(days=800), summary="Long ago")
+    young = builders.visit(factory, rep, checked_in_at=NOW - timedelta(days=3), summary="Lately")
+    for visit in (old, young):
+        for record in (builders.visit_photo(visit), builders.visit_voice_note(visit)):
+            record.created_at = visit.checked_in_at
+    db.session.commit()
+    for _counts in JOBS["retention"].run(db.session, NOW):
+        db.session.commit()
+    sign_in(client, rep.email)
+    page = text_of(client.get(url(factory)))
+    # Newest first: the young visit's row, then the old one's, to the section's end.
+    young_at, old_at = page.index(f'id="visit-{young.id}"'), page.index(f'id="visit-{old.id}"')
+    young_row, old_row = page[young_at:old_at], page[old_at : page.index("</section>", old_at)]
+    note = "Photos and voice note deleted after the retention period, on Nov 25, 2026 10:00."
+    assert note in old_row and "<img" not in old_row and "<audio" not in old_row
+    assert note not in young_row and "<img" in young_row and "<audio" in young_row

@@ -100,6 +100,8 @@ class VisitRow:
     received_at: datetime | None = None
     edited_at: datetime | None = None  # corrected by its rep (crm.services.trust.corrections)
     position_withheld: bool = False  # checked in without a position (no consent to share one)
+    # Its photos and voice note deleted past their period (crm.services.install.retention).
+    media_deleted_at: datetime | None = None
     photo_ids: tuple[int, ...] = ()
     voice_note_ms: int | None = None
     earlier: tuple[VisitCorrection, ...] = ()  # its versions before each correction, newest first
@@ -120,6 +122,7 @@ _VISIT_COLUMNS = (
     Visit.received_at,
     Visit.edited_at,
     Visit.position_withheld,
+    Visit.media_deleted_at,
 )
 
 

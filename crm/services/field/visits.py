@@ -10,10 +10,12 @@ again.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image
 from sqlalchemy import select
@@ -184,7 +186,17 @@ def log_visit(
     return Outcome(visit=visit, created=True)
 
 
+def sealed(fingerprint: str) -> str:
+    """A visit's fingerprint once retention has coarsened its position: keyed with the install's
+    secret, so that the exact position cannot be found again by hashing the positions near the
+    coarse one (crm.services.install.retention). A repeat is compared sealed too."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, fingerprint.encode(), hashlib.sha256).hexdigest()
+
+
 def _repeat(earlier: Visit, fingerprint: str) -> Outcome:
+    if earlier.position_coarsened_at is not None:
+        fingerprint = sealed(fingerprint)
     if earlier.fingerprint != fingerprint:
         message = _(
             "This visit's key was already used for a different visit. "

@@ -1,5 +1,7 @@
 """The one way an audit entry changes: erase its marked personal fields, or expire it past
-retention. Everything else in the app is refused by the ORM (crm/models/history.py)."""
+retention (the daily retention job, crm.services.install.retention, calls `expire`). These two
+are the only exceptions to "no one deletes an audit entry", and each audits itself. Everything
+else in the app is refused by the ORM (crm/models/history.py)."""
 
 from __future__ import annotations
 
@@ -57,21 +59,26 @@ def erase_personal(actor: audit.Actor, user_id: int) -> int:
     return changed
 
 
-def expire(actor: audit.Actor, now: datetime) -> int:
-    """Delete the entries older than the retention setting; returns how many. Audited."""
+def expire(actor: audit.Actor, now: datetime, limit: int | None = None) -> int:
+    """Delete the entries older than the retention setting (the oldest `limit` of them, when
+    given: the retention job's batch); returns how many. Audited when any was deleted, so that a
+    second run the same day writes nothing."""
     cutoff = now - timedelta(days=int(settings.get("retention_days")))
+    doomed = AuditEntry.at < cutoff
+    if limit is not None:
+        oldest = select(AuditEntry.id).where(doomed).order_by(AuditEntry.at).limit(limit)
+        doomed = AuditEntry.id.in_(oldest.scalar_subquery())
     with _allowed():
         result = db.session.execute(
-            delete(AuditEntry)
-            .where(AuditEntry.at < cutoff)
-            .execution_options(synchronize_session="fetch")
+            delete(AuditEntry).where(doomed).execution_options(synchronize_session="fetch")
         )
     count = result.rowcount or 0
-    audit.record(
-        actor,
-        "audit_entry",
-        None,
-        "expire",
-        {"before": (None, cutoff.isoformat()), "entries": (None, count)},
-    )
+    if count:
+        audit.record(
+            actor,
+            "audit_entry",
+            None,
+            "expire",
+            {"before": (None, cutoff.isoformat()), "entries": (None, count)},
+        )
     return count

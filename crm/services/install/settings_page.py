@@ -30,7 +30,13 @@ NUMBERS = {
     "checkin_accuracy_m": Bound(5, 2_000),
     "position_max_age_s": Bound(10, 3_600),
     "freshness_days": Bound(1, 365),
+    # Retention: long enough for the work that reads each kind (a disputed visit's position, a
+    # lockout's count of fifteen minutes, a failed e-mail sent again), at most a century.
     "retention_days": Bound(365, 36_500),
+    "position_retention_days": Bound(30, 36_500),
+    "media_retention_days": Bound(90, 36_500),
+    "sign_in_retention_days": Bound(31, 36_500),
+    "delivery_retention_days": Bound(30, 36_500),
 }
 LONG_IN_STAGE = Bound(7, 3_650)
 LONG_FIELDS = {f"long_{stage}": stage for stage in STAGES}

@@ -40,6 +40,15 @@ def count_label(name: str) -> str:
         "eligibility_lost": _("No longer eligible"),
         "digests": _("Digests"),
         "team_webhooks": _("Team group messages queued"),
+        "positions_coarsened": _("Check-in positions coarsened"),
+        "photos_deleted": _("Visit photos deleted"),
+        "voice_notes_deleted": _("Voice notes deleted"),
+        "login_attempts_deleted": _("Failed sign-ins deleted"),
+        "sessions_deleted": _("Sign-in sessions deleted"),
+        "deliveries_deleted": _("E-mail deliveries deleted"),
+        "webhook_deliveries_deleted": _("Team group messages deleted"),
+        "audit_entries_deleted": _("Audit entries deleted"),
+        "route_starts_forgotten": _("Route starts forgotten"),
     }.get(name, name)
 
 
