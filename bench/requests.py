@@ -509,6 +509,9 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
             paged=False,
         ),
         Case("factory: portal", portal, "/portal/", 50),
+        Case("rep: privacy notice", rep_email, "/privacy/", 50),
+        # Counts every kind of personal data the install holds: a count of each table.
+        Case("admin: record of processing", admin, "/admin/privacy", 1000, runs=5),
         Case("rep: API factory list", rep_email, "/api/v1/factories", None),
         Case("admin: API factory list, org-wide", admin, "/api/v1/factories?stage=junior", None),
         Case(f"admin: search box, org-wide ({spoken})", admin, f"/search/box?q={spoken}", 50),
