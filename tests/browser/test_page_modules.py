@@ -58,7 +58,8 @@ def test_each_page_loads_only_the_modules_it_needs(page, page_guard, rep_and_fac
     expected = {
         # Every staff page sends what waits in the outbox and says when it is offline; a page
         # with field actions sends them through the outbox.
-        "/today": {"app.js", "outbox.js", "offline.js", "route.js"},  # no follow-ups: no actions
+        # No follow-ups: no actions; Near me asks location.js whether the rep consents.
+        "/today": {"app.js", "outbox.js", "offline.js", "route.js", "location.js"},
         f"/factories/{rep_and_factory['factory_id']}": {
             "app.js",
             "outbox.js",
@@ -73,6 +74,7 @@ def test_each_page_loads_only_the_modules_it_needs(page, page_guard, rep_and_fac
             "photos.js",
             "recorder.js",
             "check-in-distance.js",
+            "location.js",
         },
         "/pipeline/board": {"app.js", "outbox.js", "offline.js", "board.js"},
     }

@@ -126,7 +126,7 @@ def test_a_visit_without_a_note_keeps_the_fingerprint_it_had_before_notes(world)
     content = {
         name: value
         for name, value in dataclasses.asdict(plain).items()
-        if name not in ("voice_note", "photo_taken_at")
+        if name not in ("voice_note", "photo_taken_at", "location_consent", "location_consent_at")
     }
     content.update(photos=[], task_ids=[], factory_id=7)
     text = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
