@@ -372,6 +372,8 @@ def preview_deactivation(
 def reactivate(actor: User, user: User) -> User:
     if user.active:
         return user
+    if user.erased_at is not None:  # irreversible (crm.services.privacy.erasure)
+        raise Invalid(_("An erased user is never reactivated: create a new user instead."))
     user.active = True
     db.session.flush()
     audit.record(actor, "user", user.id, "reactivate", {"active": (False, True)})
