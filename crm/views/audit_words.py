@@ -68,6 +68,7 @@ def _actions() -> dict[str, str]:
         "replace": _("replaced"),
         "change_setting": _("setting changed"),
         "erase_personal": _("personal data erased"),
+        "erase": _("erased (personal data)"),
         "expire": _("expired"),
         "email_kinds": _("e-mail choices changed"),
         "send_again": _("sent again"),
@@ -152,6 +153,13 @@ def _fields() -> dict[str, str]:
         "summary": _("Summary for the factory"),
         "notes": _("Internal notes"),
         "contact_id": _("Contact met"),
+        # An erasure's counts (crm.services.privacy.erasure.Erasure).
+        "account": _("Account"),
+        "audit_entries": _("Audit entries"),
+        "notifications": _("Notifications"),
+        "deliveries": _("E-mails"),
+        "free_texts": _("Notes, reasons and messages"),
+        "sign_ins": _("Sign-in records"),
     }
 
 

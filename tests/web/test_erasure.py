@@ -188,6 +188,7 @@ def test_an_erased_user_is_in_no_text_column_and_their_visits_and_tasks_stay(
     audit_page = admin_client.get(f"/admin/audit?record_type=user&record_id={rep.id}")
     text = audit_page.get_data(as_text=True)
     assert "a former user" in text and "[former user]" not in text
+    assert "erased (personal data)" in text and "Audit entries" in text
 
 
 def test_an_erased_user_never_signs_in_nor_comes_back(app, admin_client, world, db_session):
@@ -198,6 +199,12 @@ def test_an_erased_user_never_signs_in_nor_comes_back(app, admin_client, world, 
     assert refused.status_code == 422
     back = post(admin_client, f"/admin/users/{rep.id}/reactivate", {})
     assert back.status_code == 422
+    page = admin_client.get(f"/admin/users/{rep.id}").get_data(as_text=True)
+    assert "nothing left to edit" in page and 'name="email"' not in page
+    edited = post(admin_client, f"/admin/users/{rep.id}", {"name": USER_NAME, "email": USER_EMAIL})
+    assert edited.status_code == 422
+    db_session.expire_all()
+    assert db_session.get(User, rep.id).name == erasure.FORMER_USER
     db_session.expire_all()
     assert not db_session.get(User, rep.id).active
 
@@ -288,4 +295,4 @@ def test_an_erased_contact_is_in_no_text_column_and_their_visits_keep_the_link(
     )
     assert entry.actor_id == admin.id and entry.record_id == contact.id
     page = admin_client.get(f"/factories/{factory.id}").get_data(as_text=True)
-    assert html.escape("[erased]") in page or "erased" in page
+    assert html.escape(CONTACT_NAME) not in page and "[erased]" in page

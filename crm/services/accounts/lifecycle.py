@@ -194,6 +194,8 @@ def create(actor: User, values: UserValues) -> User:
 
 def update_user(actor: User, user: User, values: UserValues) -> User:
     """Edit a user's name, logins, language and place (team, teams or factory); not the role."""
+    if user.erased_at is not None:  # irreversible (crm.services.privacy.erasure)
+        raise Invalid(_("This user's personal data is already erased."))
     values.role = user.role
     errors: dict[str, str] = {}
     placement = _check(values, user, errors)
