@@ -115,6 +115,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "import": frozenset({"manager", "admin"}),
     "export": frozenset({"manager", "admin"}),
     "configure": frozenset({"admin"}),
+    # Erasing a person's data (PIPL): irreversible, the admin's alone.
+    "erase_person": frozenset({"admin"}),
 }
 
 

@@ -17,6 +17,7 @@ from crm.forms import DateField, IdField, NamedLength, NamedRange, PageForm, Que
 from crm.models.team import BELT_CODE_MAX, TEAM_NAME_MAX
 from crm.models.user import EMAIL_MAX, NAME_MAX
 from crm.services.accounts.teams import BELT_LIMITS
+from crm.services.privacy import erasure
 from crm.values import id_or_none, ids_of
 
 ROLE_LABELS = {
@@ -34,7 +35,11 @@ LANGUAGES = [
 
 def set_choices(field, choices, everything=None) -> None:
     first = [SelectChoice("", everything)] if everything is not None else []
-    field.choices = [*first, *(SelectChoice(str(value), label) for value, label in choices)]
+    # A former user's marker reads as such here too (crm.services.privacy.erasure).
+    field.choices = [
+        *first,
+        *(SelectChoice(str(value), erasure.shown(label)) for value, label in choices),
+    ]
 
 
 class UserFilterForm(QueryForm):
@@ -192,3 +197,11 @@ def ids(values) -> list[int]:
 
 class ConfirmForm(PageForm):
     """A button's post (reactivate, issue a reset link): no fields but the CSRF token."""
+
+
+class EraseForm(PageForm):
+    """An erasure's confirmation: the person's name, typed (crm.services.privacy.erasure)."""
+
+    confirmation = StringField(
+        _l("Type their name to confirm"), validators=[NamedLength(max=NAME_MAX)]
+    )

@@ -213,6 +213,9 @@ class Contact(db.Model):
     # The name, its pinyin and initials, the phone's digits (crm.services.factories.search).
     search_key: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When an admin erased this contact's data (crm.services.privacy.erasure): the row stays,
+    # so that the visits that met them keep the link.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     factory = relationship("Factory", back_populates="contacts")
 

@@ -64,6 +64,9 @@ class User(UserMixin, db.Model):
     location_consent_version: Mapped[int | None] = mapped_column(Integer)
     location_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     location_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When an admin erased this person's data (crm.services.privacy.erasure): the row stays, as
+    # "a former user", so that what they did keeps its author; it never signs in again.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     team = relationship("Team", foreign_keys=[team_id], back_populates="reps")
     factory = relationship("Factory", foreign_keys=[factory_id])

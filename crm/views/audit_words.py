@@ -71,6 +71,7 @@ def _actions() -> dict[str, str]:
         "replace": _("replaced"),
         "change_setting": _("setting changed"),
         "erase_personal": _("personal data erased"),
+        "erase": _("erased (personal data)"),
         "expire": _("expired"),
         "forget_start": _("start forgotten"),
         "give_location_consent": _("allowed location at check-in"),
@@ -165,6 +166,13 @@ def _fields() -> dict[str, str]:
         "visits": _("Visits"),
         "photos_deleted": _("Photos deleted"),
         "voice_notes_deleted": _("Voice notes deleted"),
+        # An erasure's counts (crm.services.privacy.erasure.Erasure).
+        "account": _("Account"),
+        "audit_entries": _("Audit entries"),
+        "notifications": _("Notifications"),
+        "deliveries": _("E-mails"),
+        "free_texts": _("Notes, reasons and messages"),
+        "sign_ins": _("Sign-in records"),
     }
 
 

@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 
 from crm import cache, clock
 from crm.services.growth import eligibility, snapshots
-from crm.services.privacy import consent
+from crm.services.privacy import consent, erasure
 from crm.values import ID_MAX
 
 T = TypeVar("T")
@@ -369,6 +369,8 @@ def location_consent() -> consent.State | None:
 
 def register(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
+    # Set before any template is compiled: the compiler reads it.
+    app.jinja_env.finalize = erasure.shown
     # After Flask-Babel's: the same strings by a shorter way (template_gettext).
     app.jinja_env.globals.update(
         _=template_gettext, gettext=template_gettext, ngettext=template_ngettext

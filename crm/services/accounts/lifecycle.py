@@ -194,6 +194,8 @@ def create(actor: User, values: UserValues) -> User:
 
 def update_user(actor: User, user: User, values: UserValues) -> User:
     """Edit a user's name, logins, language and place (team, teams or factory); not the role."""
+    if user.erased_at is not None:  # irreversible (crm.services.privacy.erasure)
+        raise Invalid(_("This user's personal data is already erased."))
     values.role = user.role
     errors: dict[str, str] = {}
     placement = _check(values, user, errors)
@@ -372,6 +374,8 @@ def preview_deactivation(
 def reactivate(actor: User, user: User) -> User:
     if user.active:
         return user
+    if user.erased_at is not None:  # irreversible (crm.services.privacy.erasure)
+        raise Invalid(_("An erased user is never reactivated: create a new user instead."))
     user.active = True
     db.session.flush()
     audit.record(actor, "user", user.id, "reactivate", {"active": (False, True)})

@@ -27,6 +27,7 @@ from crm.views.admin import (  # noqa: E402,F401
     audit,
     calendar,
     channels,
+    erasure,
     jobs,
     privacy,
     settings,
