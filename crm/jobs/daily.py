@@ -62,7 +62,7 @@ def run(session: Session, now: datetime) -> Iterator[dict[str, int]]:
     yield from refresh_eligibility(session, now)
     yield {"team_webhooks": queue_team_eligible(session, now)}
     yield from stored_files.sweep_orphans(session, now)
-    yield from takeout.sweep_files(now)
+    yield from takeout.sweep_files(session, now)
 
 
 # --- cadence ----------------------------------------------------------------------------------

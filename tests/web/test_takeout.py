@@ -11,6 +11,7 @@ import json
 import re
 import zipfile
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 import time_machine
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from crm.extensions import db
 from crm.models import VisitCorrection, VisitReview, WorkRequest
 from crm.services.install import work
-from crm.services.privacy import takeout
+from crm.services.privacy import processing, takeout
 from tests import builders
 from tests.web.helpers import csrf_token
 from tests.web.test_portal import (  # noqa: F401 (frozen_clock, world: the portal's own)
@@ -231,17 +232,21 @@ def test_a_bad_token_is_not_found(app, marked, token):
 
 
 def test_the_sweep_deletes_exports_nobody_fetched(app, marked):
+    """...and the record of processing counts an export until it is fetched or expired."""
     client = signed_in(app, marked["user"])
     ready_link(client)
     request = db.session.scalar(select(WorkRequest).where(WorkRequest.kind == takeout.KIND))
     path = takeout.folder() / request.result["file"]
     # The file's time is the file system's, not the frozen clock's.
     written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-    assert next(takeout.sweep_files(written + timedelta(hours=23)))["data_exports_removed"] == 0
+    assert processing.counts()["exports"] == 1
+    sweep = partial(takeout.sweep_files, db.session)
+    assert next(sweep(written + timedelta(hours=23)))["data_exports_removed"] == 0
     assert path.exists()
     later = written + takeout.VALID_FOR + timedelta(minutes=1)
-    assert next(takeout.sweep_files(later))["data_exports_removed"] >= 1
+    assert next(sweep(later))["data_exports_removed"] >= 1
     assert not path.exists()
+    assert processing.counts()["exports"] == 0
 
 
 # --- a member of staff's zip ----------------------------------------------------------------
@@ -252,6 +257,7 @@ def test_a_rep_takes_away_their_account_and_own_visits_without_coordinates(app, 
     assert "Download my data" in client.get("/account/").get_data(as_text=True)
     files = unzip(client.get(ready_link(client)))
     assert {"README.txt", "account.json", "visits.csv", "follow_ups.csv"} <= set(files)
+    assert "factory.json" not in files  # a rep's own data, never a factory's export
     account = json.loads(files["account.json"])
     assert account["email"] == marked["rep"].email and account["role"] == "rep"
     assert account["location_consent"]["consents_now"] is True

@@ -26,8 +26,10 @@ from crm.models import (
     Visit,
     VisitPhoto,
     VisitVoiceNote,
+    WorkRequest,
 )
 from crm.services.install import settings
+from crm.services.privacy import takeout
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,20 @@ KINDS: tuple[Kind, ...] = (
         ("audit_entries",),
     ),
     Kind(
+        "exports",
+        _l("Copies you take away"),
+        _l(
+            "The zip of your own data (or your factory's) that you asked for on your account "
+            "page, until you download it."
+        ),
+        _l("To give you your personal information (PIPL Art. 45)."),
+        _l("Only you: the link works once, for the person who asked."),
+        False,
+        None,
+        _l("Deleted once downloaded, or a day after it was made."),
+        ("work_requests",),
+    ),
+    Kind(
         "deliveries",
         _l("E-mails and robot messages"),
         _l("Each e-mail's address and text, and each message to a team's group robot."),
@@ -186,6 +202,16 @@ _COUNTED = {
     "contacts": (select(func.count()).select_from(Contact),),
     "audit": (select(func.count()).select_from(AuditEntry),),
     "deliveries": (select(func.count()).select_from(Delivery),),
+    # The exports made and neither fetched nor expired yet (crm.services.privacy.takeout).
+    "exports": (
+        select(func.count())
+        .select_from(WorkRequest)
+        .where(
+            WorkRequest.kind == takeout.KIND,
+            WorkRequest.status == "done",
+            WorkRequest.phase == "",
+        ),
+    ),
 }
 
 

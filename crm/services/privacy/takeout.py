@@ -12,7 +12,8 @@ once through a link that expires.
   turns from "" to "taken" in one conditional update, so two clicks cannot both win), and
   within VALID_FOR of the export being made; a used or expired link answers 410.
 - The zip lives under the storage root (`takeouts/`); the download deletes it, and the daily
-  sweep (`sweep_files`) deletes any file older than VALID_FOR, so that none stays for ever.
+  sweep (`sweep_files`) deletes any file older than VALID_FOR (a crash's half-written one too),
+  so that none stays for ever.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from crm import clock, scope
 from crm.errors import Conflict, NotFound
@@ -43,6 +45,7 @@ KIND = "privacy_export"
 FOLDER = "takeouts"
 VALID_FOR = timedelta(hours=24)
 TAKEN = "taken"  # the request's phase once its link was used
+EXPIRED = "expired"  # ...or once the daily sweep found it too old
 # A token as `secrets.token_urlsafe(32)` makes it; anything else is no link of ours.
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")
 RECENT = 20  # the asker's latest requests among which a link's token is looked for
@@ -169,8 +172,21 @@ def folder() -> Path:
     return photos.folder(FOLDER)
 
 
-def sweep_files(now: datetime) -> Iterator[dict[str, int]]:
-    """Delete the export files older than VALID_FOR (expired, or never fetched): the daily job."""
+def sweep_files(session: Session, now: datetime) -> Iterator[dict[str, int]]:
+    """The daily job's step: delete the export files older than VALID_FOR (expired, or never
+    fetched), and mark the exports made before then expired (the record of processing counts
+    those still waiting to be fetched)."""
+    session.execute(
+        update(WorkRequest)
+        .where(
+            WorkRequest.kind == KIND,
+            WorkRequest.status == "done",
+            WorkRequest.phase == "",
+            WorkRequest.finished_at < now - VALID_FOR,
+        )
+        .values(phase=EXPIRED)
+        .execution_options(synchronize_session=False)
+    )
     removed = 0
     oldest = (now - VALID_FOR).timestamp()
     for path in folder().glob("*.zip*"):
