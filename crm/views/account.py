@@ -3,7 +3,17 @@ their own data to take away."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -180,6 +190,13 @@ def ask_data():
     session[EXPORT_KEY] = {"id": asked.id, "token": token}
     flash(_("Your data is being gathered. This page shows when it is ready."), "success")
     return redirect(url_for("account.index") + "#data", code=303)
+
+
+@bp.route("/data/progress")
+@scope.allow("signed_in")
+def data_progress():
+    """The export's progress for the card's script (takeout.js), which reloads once it is done."""
+    return jsonify(takeout.progress_of(takeout.latest(current_user, clock.now())))
 
 
 @bp.route("/data/download")

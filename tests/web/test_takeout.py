@@ -169,7 +169,10 @@ def test_the_factory_card_shows_progress_then_the_link(app, marked):
     assert request.arguments["what"] == "factory"
     assert ask(client).status_code == 303  # asking again while it waits reuses it
     assert len(db.session.scalars(select(WorkRequest)).all()) == 1
+    progress = client.get("/account/data/progress").get_json()
+    assert progress == {"state": "waiting", "percent": 0, "done": False}
     work.drain("test-scheduler")
+    assert client.get("/account/data/progress").get_json()["state"] == "ready"
     page = client.get("/account/").get_data(as_text=True)
     assert "Download the zip" in page and "The link works once" in page
 

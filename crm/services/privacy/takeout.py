@@ -123,6 +123,14 @@ def latest(actor: User, now: datetime) -> Shown | None:
     return Shown(request, state, until)
 
 
+def progress_of(shown: Shown | None) -> dict:
+    """Where the latest export stands, for the page's poll: done once it is no longer at work."""
+    if shown is None:
+        return {"state": "none", "percent": 0, "done": True}
+    busy = shown.state in ("waiting", "running")
+    return {"state": shown.state, "percent": shown.request.percent, "done": not busy}
+
+
 def take(actor: User, token: str, now: datetime) -> tuple[Path, str]:
     """Spend the actor's link: the zip's path and its download name (the caller commits, then
     sends the file and deletes it). 404 for a token that is not the actor's, 410 once used or
