@@ -17,6 +17,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from crm.errors import NotFound
 from crm.extensions import db
 from crm.models import VisitCorrection, VisitReview, WorkRequest
 from crm.services.install import work
@@ -283,3 +284,17 @@ def test_a_reps_zip_holds_no_other_reps_visits(app, marked):
     client = signed_in(app, marked["rep"])
     files = unzip(client.get(ready_link(client)))
     assert b"OTHER-REP-NOTE" not in b"".join(files.values())
+
+
+def test_asking_again_while_it_runs_reuses_the_work_and_only_the_newest_link_works(app, marked):
+    user = marked["user"]
+    first, first_token = takeout.ask(user, NOW, "en")
+    again, new_token = takeout.ask(user, NOW, "en")
+    db.session.commit()
+    assert again.id == first.id and new_token != first_token
+    work.drain("test-scheduler")
+    with pytest.raises(NotFound) as refused:
+        takeout.take(user, first_token, NOW)
+    assert refused.value.status == 404
+    path, filename = takeout.take(user, new_token, NOW)
+    assert path.is_file() and filename.endswith(".zip")

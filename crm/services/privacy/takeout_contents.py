@@ -157,7 +157,7 @@ def _checklist(factory: Factory, locale: str):
                 Task.send_back_reason,
             )
             .where(Task.factory_id == factory.id)
-            .order_by(Task.stage.is_(None), Task.due_on, Task.id)
+            .order_by(Task.stage.is_(None), Task.due_on.is_(None), Task.due_on, Task.id)
         ).all()
         rows = []
         for task_id, stage, title, required, status, due, link, number, note, file, reason in tasks:
