@@ -73,6 +73,10 @@ class EndSessionsForm(PageForm):
     """Signs out every other device; no fields but the CSRF token."""
 
 
+class DataExportForm(PageForm):
+    """Asks for the user's own data to take away; no fields but the CSRF token."""
+
+
 class LocationConsentForm(PageForm):
     """Give or withdraw consent to precise location at check-in (the account page)."""
 

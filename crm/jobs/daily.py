@@ -23,7 +23,8 @@ one indexed query per batch (walking factory ids upwards), never a query per fac
   (crm.services.notices.webhooks) gets one message a day naming the factories that became
   eligible.
 - Upload files that no row names, a day to a week old, are deleted
-  (crm.services.install.stored_files: what a failed commit leaves behind).
+  (crm.services.install.stored_files: what a failed commit leaves behind), and so are the data
+  exports older than a day that nobody fetched (crm.services.privacy.takeout).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from crm.services.growth import eligibility
 from crm.services.install import audit, stored_files
 from crm.services.notices import webhooks
 from crm.services.notices.one_line import one_line
+from crm.services.privacy import takeout
 
 ACTOR = "daily"  # the audit log's actor: this job, acting as the system
 BATCH = 1000
@@ -60,6 +62,7 @@ def run(session: Session, now: datetime) -> Iterator[dict[str, int]]:
     yield from refresh_eligibility(session, now)
     yield {"team_webhooks": queue_team_eligible(session, now)}
     yield from stored_files.sweep_orphans(session, now)
+    yield from takeout.sweep_files(session, now)
 
 
 # --- cadence ----------------------------------------------------------------------------------

@@ -1,8 +1,19 @@
-"""The signed-in user's own account: language, password, e-mail choices, signed-in devices."""
+"""The signed-in user's own account: language, password, e-mail choices, signed-in devices, and
+their own data to take away."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -10,6 +21,7 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.forms.auth import (
     ChangePasswordForm,
+    DataExportForm,
     EndSessionsForm,
     LanguageForm,
     LocationConsentForm,
@@ -18,8 +30,9 @@ from crm.forms.inbox import EmailKindsForm
 from crm.services.accounts import auth as auth_service
 from crm.services.accounts import credentials
 from crm.services.notices import mail
-from crm.services.privacy import consent
+from crm.services.privacy import consent, takeout
 from crm.views.errors import save_form
+from crm.views.templating import current_locale
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -45,9 +58,24 @@ def _page(language_form=None, password_form=None, status=200, email_form=None, l
             end_form=EndSessionsForm(),
             sessions=auth_service.live_sessions(current_user),
             current=auth_service.current_session(current_user),
+            export_form=DataExportForm(),
+            **_data_export(),
         ),
         status,
     )
+
+
+# The link of the export this browser asked for: its token is shown here only, and stored hashed.
+EXPORT_KEY = "data_export"
+
+
+def _data_export() -> dict:
+    shown = takeout.latest(current_user, clock.now())
+    asked = session.get(EXPORT_KEY) or {}
+    link = None
+    if shown is not None and shown.state == "ready" and asked.get("id") == shown.request.id:
+        link = url_for("account.download_data", token=asked.get("token"))
+    return {"export": shown, "export_link": link}
 
 
 @bp.route("/")
@@ -148,3 +176,44 @@ def end_session(session_id: int):
             "warning",
         )
     return redirect(url_for("account.index"), code=303)
+
+
+@bp.route("/data", methods=["POST"])
+@scope.allow("signed_in")
+def ask_data():
+    """Ask for one's own data (a factory user: the factory's) as a zip, made as long work."""
+    form = DataExportForm()
+    if not form.validate_on_submit():
+        return _page(status=400)
+    asked, token = takeout.ask(current_user, clock.now(), current_locale())
+    db.session.commit()
+    session[EXPORT_KEY] = {"id": asked.id, "token": token}
+    flash(_("Your data is being gathered. This page shows when it is ready."), "success")
+    return redirect(url_for("account.index") + "#data", code=303)
+
+
+@bp.route("/data/progress")
+@scope.allow("signed_in")
+def data_progress():
+    """The export's progress for the card's script (takeout.js), which reloads once it is done."""
+    return jsonify(takeout.progress_of(takeout.latest(current_user, clock.now())))
+
+
+@bp.route("/data/download")
+@scope.allow("signed_in")
+def download_data():
+    """The zip, once, to the person who asked (the token is in the query: never logged)."""
+    token = request.args.get("token", "")
+    if not token:
+        return redirect(url_for("account.index") + "#data", code=303)
+    path, filename = takeout.take(current_user, token, clock.now())
+    db.session.commit()
+    session.pop(EXPORT_KEY, None)
+    # Opened, then deleted: the download reads the open file, and nothing stays behind.
+    handle = path.open("rb")
+    path.unlink(missing_ok=True)
+    response = send_file(
+        handle, mimetype="application/zip", as_attachment=True, download_name=filename
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

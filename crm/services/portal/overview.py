@@ -25,11 +25,12 @@ SHARED_VISITS = 10
 
 @dataclass
 class SharedVisit:
-    """A past visit as the factory sees it: when, who, and the summary shared with it."""
+    """A past visit as the factory sees it: when, who, why, and the summary shared with it."""
 
     checked_in_at: datetime
     rep_name: str
     summary: str
+    purpose: str = ""
 
 
 @dataclass
@@ -77,12 +78,15 @@ def growth(factory: Factory, now: datetime, locale: str) -> Growth:
     )
 
 
-def shared_visits(factory: Factory, limit: int = SHARED_VISITS) -> list[SharedVisit]:
-    rows = db.session.execute(
-        select(Visit.checked_in_at, User.name, Visit.summary)
+def shared_visits(factory: Factory, limit: int | None = SHARED_VISITS) -> list[SharedVisit]:
+    """The factory's visits, newest first, as the columns it may see (`limit=None`: every one,
+    for its data export, crm.services.privacy.takeout_contents)."""
+    statement = (
+        select(Visit.checked_in_at, User.name, Visit.summary, Visit.purpose)
         .join(User, User.id == Visit.rep_id)
         .where(Visit.factory_id == factory.id)
         .order_by(Visit.checked_in_at.desc(), Visit.id.desc())
-        .limit(limit)
     )
-    return [SharedVisit(at, name, summary) for at, name, summary in rows]
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [SharedVisit(*row) for row in db.session.execute(statement)]

@@ -27,8 +27,10 @@ from crm.models import (
     VisitPhoto,
     VisitVoiceNote,
     WebhookDelivery,
+    WorkRequest,
 )
 from crm.services.install import settings
+from crm.services.privacy import takeout
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,20 @@ KINDS: tuple[Kind, ...] = (
         ("audit_entries",),
     ),
     Kind(
+        "exports",
+        _l("Copies you take away"),
+        _l(
+            "The zip of your own data (or your factory's) that you asked for on your account "
+            "page, until you download it."
+        ),
+        _l("To give you your personal information (PIPL Art. 45)."),
+        _l("Only you: the link works once, for the person who asked."),
+        False,
+        None,
+        _l("Deleted once downloaded, or a day after it was made."),
+        ("work_requests",),
+    ),
+    Kind(
         "deliveries",
         _l("E-mails and robot messages"),
         _l("Each e-mail's address and text, and each message to a team's group robot."),
@@ -189,6 +205,16 @@ _COUNTED = {
     "deliveries": (
         select(func.count()).select_from(Delivery),
         select(func.count()).select_from(WebhookDelivery),
+    ),
+    # The exports made and neither fetched nor expired yet (crm.services.privacy.takeout).
+    "exports": (
+        select(func.count())
+        .select_from(WorkRequest)
+        .where(
+            WorkRequest.kind == takeout.KIND,
+            WorkRequest.status == "done",
+            WorkRequest.phase == "",
+        ),
     ),
 }
 

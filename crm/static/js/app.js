@@ -132,6 +132,9 @@ if (document.getElementById("board-dialog")) {
 if (document.querySelector("[data-import-progress]")) {
   load("./imports.js");
 }
+if (document.querySelector("[data-export-progress]")) {
+  load("./takeout.js");
+}
 if (document.querySelector("[data-bulk-approve]")) {
   load("./requests.js");
 }
