@@ -52,7 +52,7 @@ def test_after_signing_out_and_in_the_working_set_is_kept_for_offline_use(
     expect(page).to_have_url(re.compile("/today$"))
     service_worker_ready(page)
     page.get_by_role("button", name="Sign out").click()
-    expect(page).to_have_url(re.compile("/login$"))
+    expect(page).to_have_url(re.compile(r"/login\?out=1$"))
     sign_in(page, email)
     expect(page).to_have_url(re.compile("/today$"))
     # Today, the day's route, My factories, the new prospect's form, the visit form, its list,
@@ -178,7 +178,7 @@ def test_signing_out_drops_waiting_visits_only_when_the_rep_says_so(
 
     page.once("dialog", drop)
     page.get_by_role("button", name="Sign out").click()
-    expect(page).to_have_url(re.compile("/login$"))
+    expect(page).to_have_url(re.compile(r"/login\?out=1$"))
     assert asked and asked[0].startswith("Saved on this phone and not sent yet: 1.")
     kept = page.evaluate("() => caches.keys()")
     assert not [name for name in kept if name.endswith("-pages")]  # the kept pages are gone

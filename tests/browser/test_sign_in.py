@@ -61,7 +61,7 @@ def test_rep_signs_in_sees_todays_follow_ups_and_signs_out(
     page_guard.screenshot(f"rep-today-{viewport['width']}", page)
 
     page.get_by_role("button", name="Sign out").click()
-    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page).to_have_url(re.compile(r"/login\?out=1$"))
     expect(page.get_by_text("You are signed out.")).to_be_visible()
     expect(page.get_by_label("E-mail or mobile number")).to_be_empty()
     page_guard.check(page)

@@ -71,7 +71,7 @@ def test_an_admin_enrols_on_a_phone_and_signs_in_again_with_a_recovery_code(
     page_guard.check(page)
 
     page.get_by_role("button", name="Sign out").first.click()
-    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page).to_have_url(re.compile(r"/login\?out=1$"))
     sign_in(page, email)
     expect(page).to_have_url(re.compile(r"/login/code$"))
     expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()

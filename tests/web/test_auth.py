@@ -115,7 +115,7 @@ def test_sign_out_ends_the_session_row_and_the_cookie(client, db_session, team):
     sign_in(client, rep.email, remember="y")
     token = csrf_token(client, "/today")
     response = client.post("/logout", data={"csrf_token": token})
-    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert response.status_code == 303 and response.headers["Location"] == "/login?out=1"
     assert client.get("/today").headers["Location"].startswith("/login")
     row = db_session.scalar(select(UserSession).where(UserSession.user_id == rep.id))
     db_session.refresh(row)

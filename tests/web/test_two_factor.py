@@ -288,7 +288,7 @@ def test_signing_out_stays_open_while_enrolment_is_pending(app, db_session):
     client = app.test_client()
     sign_in(client, admin.email)
     response = client.post("/logout", data={"csrf_token": csrf_token(client, "/account/two-step/")})
-    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert response.status_code == 303 and response.headers["Location"] == "/login?out=1"
 
 
 def test_session_satisfied_follows_the_setting_and_the_session(app, db_session):
