@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from babel import Locale
 from babel.support import NullTranslations, Translations
-from flask import Flask, current_app, g, render_template, request, url_for
+from flask import Flask, current_app, g, has_request_context, render_template, request, url_for
 from flask_babel import format_date as babel_format_date
 from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
@@ -104,12 +104,30 @@ def current_locale() -> str:
 
 
 def words_once(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
-    """The words that `build` translates, looked up once per request and language: what every
-    row of a list repeats (a notification may be written in another language meanwhile)."""
-    key = f"words_{name}_{current_locale()}"
-    if key not in g:
-        setattr(g, key, build())
-    return getattr(g, key)
+    """The words that `build` translates, looked up once per process, language and version of
+    what the process keeps (crm.cache: a stage's name may change): what every row of a list
+    repeats, and every page its chrome. Outside a request (a job's e-mail, in the language of
+    each person it writes to) and while a transaction changes the kept definitions, once per
+    request or job instead."""
+    key = (name, current_locale())
+    version = cache.version() if has_request_context() else None
+    if version is None:
+        attribute = "words_{}_{}".format(*key)
+        if attribute not in g:
+            setattr(g, attribute, build())
+        return getattr(g, attribute)
+    kept = current_app.extensions.setdefault("crm_words", {})
+    found = kept.get((*key, version))
+    if found is None:
+        found = build()
+        if len(kept) >= WORDS_KEPT:  # the words of versions gone by: begin again
+            kept.clear()
+        kept[(*key, version)] = found
+    return found
+
+
+# How many sets of words a process keeps at most (each list's, per language and version).
+WORDS_KEPT = 200
 
 
 def _nav_labels() -> dict[str, str]:
@@ -270,18 +288,24 @@ class RowFragment:
     What it renders must depend only on the language, the row's id and the session's CSRF
     token, as a blank form does: each process renders it once per language and keeps it, the
     request's own token put back in each time (rendering the portal's hand-in form cost a
-    sixth of its page). `context` makes what the template is given, when it is rendered.
+    sixth of its page). `context` makes what the template is given, when it is rendered;
+    `variant` holds whatever else the rendering depends on (a day, a choice, crm.cache's
+    version for choices read from kept definitions), so that each variant is kept apart.
     """
 
-    def __init__(self, template: str, field: str, context: Callable[[], dict]) -> None:
+    def __init__(
+        self, template: str, field: str, context: Callable[[], dict], variant: tuple = ()
+    ) -> None:
         kept = current_app.extensions.setdefault("crm_fragments", {})
-        key = (template, field, current_locale(), request.script_root)
+        key = (template, field, current_locale(), request.script_root, *variant)
         token = generate_csrf()
         html = kept.get(key)
         if html is None:
             html = render_template(template, **{field: {"id": ID_MAX}}, **context())
             html = html.replace(token, _TOKEN_MARK)
-            if not current_app.jinja_env.auto_reload:
+            if not current_app.jinja_env.auto_reload and None not in variant:
+                if len(kept) >= FRAGMENTS_KEPT:  # variants of days gone by: begin again
+                    kept.clear()
                 kept[key] = html
         self.parts = html.replace(_TOKEN_MARK, token).split(str(ID_MAX))
 
@@ -289,7 +313,9 @@ class RowFragment:
         return Markup(str(int(row_id)).join(self.parts))
 
 
-_TOKEN_MARK = "\x00csrf-token\x00"  # no rendered page holds a NUL
+_TOKEN_MARK = "\x00csrf-token\x00"
+# How many rendered fragments a process keeps at most (a few KB each).
+FRAGMENTS_KEPT = 1000  # no rendered page holds a NUL
 
 
 def _day_text(day: date, pattern: str) -> str:
