@@ -109,6 +109,7 @@ def database_url() -> str:
 def s3_server(tmp_path_factory) -> Iterator[s3server.S3Server]:
     """A SeaweedFS S3 server of this worker's, for the session."""
     server = s3server.start(tmp_path_factory.mktemp("s3"))
+    s3server.sign_with_the_real_clock()
     try:
         yield server
     finally:

@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 ACCESS_KEY = "crm-test-access"
@@ -41,6 +42,20 @@ PORT_FLAGS = (
     "admin.port",
     "admin.port.grpc",
 )
+
+
+def sign_with_the_real_clock() -> None:
+    """Sign S3 requests with the real time while a test freezes the clock (time-machine): a
+    request signed at a frozen 2026-11-25 is refused as RequestTimeTooSkewed."""
+    import botocore.auth
+    from time_machine import escape_hatch
+
+    def now(remove_tzinfo: bool = True) -> datetime:
+        frozen = escape_hatch.is_travelling()
+        real = escape_hatch.datetime.datetime.now(UTC) if frozen else datetime.now(UTC)
+        return real.replace(tzinfo=None) if remove_tzinfo else real
+
+    botocore.auth.get_current_datetime = now
 
 
 def weed_binary() -> str:
