@@ -411,14 +411,9 @@ def test_today_links_each_factory_to_its_page(client, world):
     assert f'href="{url(factory)}"' in text_of(client.get("/today"))
 
 
-def test_a_visit_whose_photos_and_voice_note_retention_deleted_says_so(
-    client, world, monkeypatch, tmp_path
-):
-    from flask import current_app
-
+def test_a_visit_whose_photos_and_voice_note_retention_deleted_says_so(client, world, empty_store):
     from crm.jobs import JOBS
 
-    monkeypatch.setitem(current_app.config, "CRM_STORAGE_ROOT", str(tmp_path))
     factory, rep = world["factory"], world["rep"]
     old = builders.visit(factory, rep, checked_in_at=NOW - timedelta(days=800), summary="Long ago")
     young = builders.visit(factory, rep, checked_in_at=NOW - timedelta(days=3), summary="Lately")
