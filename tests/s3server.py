@@ -127,6 +127,9 @@ def start(directory: Path | str, bucket: str = BUCKET) -> S3Server:
     arguments += [f"-{flag}={port}" for flag, port in ports.items()]
     # A bucket is never made by a write (as on AWS): a wrong bucket name must be an error.
     arguments += ["-admin.ui=false", "-webdav=false", "-s3.autoCreateBucket=false"]
+    # Nothing else listens (the Iceberg and Lance catalogues' fixed ports would meet another
+    # server's, a test worker's beside the cluster's), and nothing reports to another host.
+    arguments += ["-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false"]
     environment = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
