@@ -24,6 +24,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm import cache
@@ -330,18 +331,22 @@ def _one(statement: Select):
     return record
 
 
-def get_factory(user: User, factory_id: int, on: date) -> Factory:
+def get_factory(user: User, factory_id: int, on: date, *options: ORMOption) -> Factory:
     """The factory in the user's scope, or 404. A factory merged into another is that other one
     (crm.services.trust.merge): its links and the outbox's visits addressed to it reach the
-    kept factory, for those who see it; a page shown under the old id redirects."""
+    kept factory, for those who see it; a page shown under the old id redirects. `options`
+    load what the caller reads of it in the same round (its belt, owner, contacts)."""
     # One row by its key: the condition tested on that row is cheaper than the scope's sets.
-    statement = select(Factory).where(Factory.id == factory_id, factory_condition(user, on))
+    statement = select(Factory).options(*options)
+    statement = statement.where(Factory.id == factory_id, factory_condition(user, on))
     found = db.session.scalar(statement)
     if found is None:
         kept = merged_into(factory_id)
         if kept is not None:
             found = db.session.scalar(
-                select(Factory).where(Factory.id == kept, factory_condition(user, on))
+                select(Factory)
+                .where(Factory.id == kept, factory_condition(user, on))
+                .options(*options)
             )
     if found is None:
         raise NotFound(_("This record does not exist, or is not yours to see."))

@@ -162,7 +162,7 @@ def index():
 @bp.route("/<int:factory_id>")
 @scope.allow("staff")
 def show(factory_id: int):
-    return _page(_factory(factory_id))
+    return _page(_factory(factory_id, *factory_page.loading()))
 
 
 @bp.route("/<int:factory_id>/claim", methods=["POST"])
@@ -281,10 +281,10 @@ def change_stage(factory_id: int):
 # --- helpers of these pages -----------------------------------------------------------------
 
 
-def _factory(factory_id: int) -> Factory:
+def _factory(factory_id: int, *options) -> Factory:
     """The factory of the URL in the user's scope; a page of a factory merged into another
     redirects to the kept one's (a form sent to the old address acts on the kept one)."""
-    factory = scope.get_factory(current_user, factory_id, clock.today())
+    factory = scope.get_factory(current_user, factory_id, clock.today(), *options)
     if factory.id != factory_id and request.method == "GET":
         moved = {**(request.view_args or {}), "factory_id": factory.id}
         abort(redirect(url_for(request.endpoint, **request.args, **moved), code=301))

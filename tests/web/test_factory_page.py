@@ -229,6 +229,18 @@ def test_the_pages_queries_do_not_grow_with_its_rows(client, world, db_session):
     assert len(after) == len(before), after
 
 
+def test_the_page_reads_its_factory_once_with_its_belt_owner_and_contacts(client, world):
+    """The scoped read loads what the page shows of the factory (issue 25): no second read."""
+    sign_in(client, world["rep"].email)
+    page = url(world["factory"])
+    client.get(page)
+    with counted_statements() as statements:
+        assert client.get(page).status_code == 200
+    factories = [s for s in statements if re.match(r"\s*SELECT factories\.id", s)]
+    assert len(factories) == 1, factories
+    assert "JOIN belts" in factories[0] and "JOIN users" in factories[0]
+
+
 # --- entering figures -------------------------------------------------------------------------
 
 

@@ -231,15 +231,17 @@ def days_in_stage(factory: Factory, now: datetime) -> int | None:
 # --- loading ------------------------------------------------------------------------------
 
 
+def loading() -> tuple:
+    """What the page reads of the factory, to load with it (scope.get_factory's options)."""
+    return joinedload(Factory.belt), joinedload(Factory.owner), selectinload(Factory.contacts)
+
+
 def _load_relations(factory: Factory) -> None:
-    """Belt, owner and contacts in one round, onto the factory the scoped getter returned."""
-    db.session.scalars(
-        select(Factory)
-        .where(Factory.id == factory.id)
-        .options(
-            joinedload(Factory.belt), joinedload(Factory.owner), selectinload(Factory.contacts)
-        )
-    ).one()
+    """Belt, owner and contacts in one round, onto the factory the scoped getter returned,
+    unless it loaded them already (loading())."""
+    if not {"belt", "owner", "contacts"} & db.inspect(factory).unloaded:
+        return
+    db.session.scalars(select(Factory).where(Factory.id == factory.id).options(*loading())).one()
 
 
 def _next_stage(factory: Factory, result: Eligibility) -> str | None:
