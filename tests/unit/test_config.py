@@ -82,3 +82,31 @@ def test_the_limiter_counts_this_run_apart_whichever_app_a_process_made_first(ap
     assert run.startswith("crm-run-")
     assert run == config_for("development").RATELIMIT_KEY_PREFIX
     assert limiter._key_prefix.startswith(run)
+
+
+def test_the_pool_of_each_process_is_sized_from_the_environment_on_postgresql(monkeypatch):
+    """docs/operations.md "Connection pooling": hosts × processes × (pool + overflow) must stay
+    under the server's max_connections (or PgBouncer's)."""
+    monkeypatch.setenv("CRM_DATABASE_URL", "postgresql+psycopg://db/crm")
+    monkeypatch.setenv("CRM_DB_POOL_SIZE", "3")
+    monkeypatch.setenv("CRM_DB_MAX_OVERFLOW", "2")
+    assert config_for("development").SQLALCHEMY_ENGINE_OPTIONS == {
+        "pool_size": 3,
+        "max_overflow": 2,
+    }
+    monkeypatch.delenv("CRM_DB_POOL_SIZE")
+    monkeypatch.delenv("CRM_DB_MAX_OVERFLOW")
+    assert config_for("development").SQLALCHEMY_ENGINE_OPTIONS == {}
+    # SQLite keeps SQLAlchemy's own pool for its kind of database.
+    monkeypatch.setenv("CRM_DATABASE_URL", "sqlite:///x.sqlite3")
+    monkeypatch.setenv("CRM_DB_POOL_SIZE", "3")
+    assert config_for("development").SQLALCHEMY_ENGINE_OPTIONS == {}
+
+
+def test_a_named_host_says_so_on_every_answer_and_an_unnamed_one_does_not(tmp_path):
+    """Several hosts behind the proxy (docs/operations.md): X-CRM-Host tells which answered."""
+    url = f"sqlite:///{tmp_path}/host.db"
+    named = create_app("testing", SQLALCHEMY_DATABASE_URI=url, CRM_HOST_NAME="app2")
+    assert named.test_client().get("/healthz").headers["X-CRM-Host"] == "app2"
+    plain = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+    assert "X-CRM-Host" not in plain.test_client().get("/healthz").headers
