@@ -47,6 +47,9 @@ class Config:
         # "server" leaves the server's own setting.
         self.CRM_PG_RANDOM_PAGE_COST = _env("CRM_PG_RANDOM_PAGE_COST", "1.1")
         self.CRM_TIMEZONE = _env("CRM_TIMEZONE", "Asia/Shanghai")
+        # The instance folder (an absolute path): the SQLite file and the local store live there
+        # unless told otherwise. None: instance/ beside the code. Each host has its own.
+        self.CRM_INSTANCE_PATH = _env("CRM_INSTANCE_PATH")
         # Uploaded files live outside the static folder; None means instance/storage.
         self.CRM_STORAGE_ROOT = _env("CRM_STORAGE_ROOT")
         self.CRM_REDIS_URL = _env("CRM_REDIS_URL")

@@ -110,3 +110,13 @@ def test_a_named_host_says_so_on_every_answer_and_an_unnamed_one_does_not(tmp_pa
     assert named.test_client().get("/healthz").headers["X-CRM-Host"] == "app2"
     plain = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
     assert "X-CRM-Host" not in plain.test_client().get("/healthz").headers
+
+
+def test_each_host_may_keep_its_instance_folder_where_its_operator_says(monkeypatch, tmp_path):
+    monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CRM_STORAGE_ROOT", raising=False)
+    monkeypatch.setenv("CRM_INSTANCE_PATH", str(tmp_path / "host-a"))
+    app = create_app("development")
+    assert app.instance_path == str(tmp_path / "host-a")
+    assert app.config["CRM_STORAGE_ROOT"] == str(tmp_path / "host-a" / "storage")
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/host-a/crm.sqlite3"
