@@ -327,7 +327,7 @@ class Topology:
         folder = self.folder / "nginx"
         folder.mkdir()
         self.certificate, key = self_signed(folder)
-        self.https_port, self.http_port = free_port(), free_port()
+        self.https_port, self.http_port = self.https_port or free_port(), free_port()
         site = folder / "crm.conf"
         site.write_text(
             site_config(
@@ -496,8 +496,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", default=DEFAULT_DATABASE, help="dropped and made anew")
     parser.add_argument("--redis", default=f"{DEFAULT_REDIS}/{REDIS_DB}")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes per host")
+    parser.add_argument("--port", type=int, default=0, help="nginx's HTTPS port (0: a spare one)")
     arguments = parser.parse_args(argv)
     topology = Topology(arguments.database, arguments.redis, arguments.workers)
+    topology.https_port = arguments.port
     with topology:
         print(topology.flask("crm", "seed-demo"))
         print(f"The CRM on two hosts behind nginx: {topology.url}/")
