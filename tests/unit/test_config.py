@@ -120,3 +120,50 @@ def test_each_host_may_keep_its_instance_folder_where_its_operator_says(monkeypa
     assert app.instance_path == str(tmp_path / "host-a")
     assert app.config["CRM_STORAGE_ROOT"] == str(tmp_path / "host-a" / "storage")
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/host-a/crm.sqlite3"
+
+
+def _seen_through_proxy(trust: bool, tmp_path) -> dict:
+    """What the app takes for the client's address, scheme and host behind a proxy."""
+    from flask import jsonify, request
+    from flask_limiter.util import get_remote_address
+
+    from crm import scope
+
+    app = create_app(
+        "testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/proxy.db", CRM_TRUST_PROXY=trust
+    )
+
+    @scope.allow("public")
+    def seen():
+        return jsonify(
+            address=request.remote_addr,
+            limited_as=get_remote_address(),
+            scheme=request.scheme,
+            host=request.host,
+            secure=request.is_secure,
+        )
+
+    app.add_url_rule("/_seen", "seen", seen)
+    headers = {
+        # What the client sent, then what deploy/nginx/crm.conf's proxy says it saw.
+        "X-Forwarded-For": "198.51.100.1, 203.0.113.7",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "crm.example.com",
+    }
+    return app.test_client().get("/_seen", headers=headers).get_json()
+
+
+def test_behind_the_proxy_the_app_sees_the_client_its_scheme_and_host(tmp_path):
+    """CRM_TRUST_PROXY=1 (docs/operations.md "The proxy"): one proxy hop is believed, so the
+    sign-in limits key on the client's address and cookies and CSRF see HTTPS; the address a
+    client put in the header itself is not believed. tests/unit/test_cluster.py proves the same
+    through nginx."""
+    assert _seen_through_proxy(True, tmp_path) == {
+        "address": "203.0.113.7",
+        "limited_as": "203.0.113.7",
+        "scheme": "https",
+        "host": "crm.example.com",
+        "secure": True,
+    }
+    untrusted = _seen_through_proxy(False, tmp_path)
+    assert untrusted["address"] == "127.0.0.1" and untrusted["scheme"] == "http"
