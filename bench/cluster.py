@@ -85,7 +85,8 @@ def site_config(
     swap(r"^\s*listen \[::\]:\d+.*;\n", "", 2)  # loopback only
     swap(r"^(\s*)listen 80;", rf"\g<1>listen 127.0.0.1:{http_port};", 1)
     swap(r"^(\s*)listen 443 ssl http2;", rf"\g<1>listen 127.0.0.1:{https_port} ssl http2;", 1)
-    swap(r"server_name crm\.example\.com;", "server_name 127.0.0.1 localhost;", 2)
+    swap(r"server_name crm\.example\.com;", "server_name 127.0.0.1;", 2)
+    swap(r'\$host != "crm\.example\.com"', '$host != "127.0.0.1"', 1)
     swap(r"ssl_certificate /etc/ssl/crm/fullchain\.pem;", f"ssl_certificate {certificate};", 1)
     swap(r"ssl_certificate_key /etc/ssl/crm/privkey\.pem;", f"ssl_certificate_key {key};", 1)
     return site

@@ -14,6 +14,7 @@ its own). Locally: CRM_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -101,6 +102,9 @@ def test_two_hosts_behind_the_proxy_serve_any_request_and_lose_nothing_when_one_
         assert figures["alpn"] == "h2"
         plain = rep.request("GET", "/today", base=f"http://127.0.0.1:{topology.http_port}")
         assert plain.status == 301 and plain.headers["Location"].startswith("https://")
+        # A request naming another host is closed unanswered (the app builds links from it).
+        with pytest.raises(http.client.RemoteDisconnected):
+            rep.request("GET", "/login", headers={"Host": "evil.example.com"})
 
         # -- a visit with a photo lands on host A; host B serves it -------------------------------
         factory_id = topology.sql(
