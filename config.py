@@ -52,6 +52,14 @@ class Config:
         self.CRM_INSTANCE_PATH = _env("CRM_INSTANCE_PATH")
         # Uploaded files live outside the static folder; None means instance/storage.
         self.CRM_STORAGE_ROOT = _env("CRM_STORAGE_ROOT")
+        # Where uploads are kept (crm.services.storage): unset or file://... the folder above;
+        # s3://bucket/prefix an S3-compatible bucket, at CRM_S3_ENDPOINT_URL (unset: AWS) with
+        # the AWS_* keys and region. The bucket is made by the operator, never by the app.
+        self.CRM_STORAGE_URL = _env("CRM_STORAGE_URL")
+        self.CRM_S3_ENDPOINT_URL = _env("CRM_S3_ENDPOINT_URL")
+        self.AWS_ACCESS_KEY_ID = _env("AWS_ACCESS_KEY_ID")
+        self.AWS_SECRET_ACCESS_KEY = _env("AWS_SECRET_ACCESS_KEY")
+        self.AWS_REGION = _env("AWS_REGION", "us-east-1")
         self.CRM_REDIS_URL = _env("CRM_REDIS_URL")
         # Behind a reverse proxy (deploy/nginx/crm.conf): the client's address, scheme and host
         # come from the proxy's X-Forwarded-For, -Proto and -Host (one proxy in front).

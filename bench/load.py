@@ -650,8 +650,10 @@ def run_load(
     workers: int | None = None,
     cluster: Cluster | None = None,
     log: Log = print,
+    env: dict[str, str] | None = None,
 ) -> LoadResult:
-    """The load test (and with `fault`, the restart); a cluster of its own unless `database`."""
+    """The load test (and with `fault`, the restart); a cluster of its own unless `database`.
+    `env` adds to the server's settings (an S3 bucket for the uploads, say)."""
     if fault and database:
         raise ValueError("the fault test restarts PostgreSQL: it runs on a cluster of its own")
     own = None
@@ -665,7 +667,7 @@ def run_load(
     server = None
     try:
         people = make_reps(url, storage, reps, log)
-        server = Server(url, storage, workers, work / "gunicorn.log")
+        server = Server(url, storage, workers, work / "gunicorn.log", **(env or {}))
         ledger = Ledger()
         photos = [photo(seed) for seed in range(8)]
         simulated = [SimulatedRep(rep, server.port, ledger, photos, think) for rep in people]

@@ -132,6 +132,15 @@ def _version(session: Session) -> int | None:
     return session.info[_VERSION]
 
 
+def version() -> int | None:
+    """The version of what each process keeps, as this request reads it: a key for what is made
+    from kept definitions (a form's choices). None while this transaction changes them."""
+    session = db.session()
+    if session.info.get(_CHANGED):
+        return None
+    return _version(session)
+
+
 def _kept(part: str, load: Callable[[], T], valid: Callable[[T], bool] = lambda _value: True) -> T:
     """The kept value of a part, loaded again when the version moved (or `valid` says no)."""
     session = db.session()

@@ -1,5 +1,5 @@
 """The `flask crm` command group: init, calendar, create-user, seed-demo, scheduler, run-job,
-backup."""
+backup, storage migrate."""
 
 from __future__ import annotations
 
@@ -239,7 +239,9 @@ def backup_command(path: str, force: bool) -> None:
 
     The copy is the last committed state, made without stopping writers; restore it by
     stopping the app and putting the file in the database's place (README "Backups").
-    PostgreSQL is backed up with pg_dump instead: the command says how, and stops.
+    PostgreSQL is backed up with pg_dump instead: the command says how, and stops. Either way
+    it says where the uploads are and how to back them up with the database: they are not in
+    the copy (a year's photos are a terabyte), neither as a folder nor as a bucket.
     """
     import os
     import sqlite3
@@ -258,6 +260,7 @@ def backup_command(path: str, force: bool) -> None:
             "and restore into an empty database with pg_restore --no-owner --dbname <url> <file>.",
             err=True,
         )
+        click.echo(uploads_backup_advice(), err=True)
         raise SystemExit(2)
     source = Path(url.database or "")
     if not url.database or url.database == ":memory:" or not source.is_file():
@@ -293,3 +296,59 @@ def backup_command(path: str, force: bool) -> None:
         f"backed up {source} to {target} ({target.stat().st_size} bytes) "
         f"in {time.perf_counter() - started:.1f} s"
     )
+    click.echo(uploads_backup_advice())
+
+
+def uploads_backup_advice() -> str:
+    """Where the uploads are kept, and how to back them up beside the database."""
+    from crm.services import storage
+    from crm.services.storage.local import LocalStore
+
+    kept = storage.store()
+    if isinstance(kept, LocalStore):
+        return (
+            f"Uploads are not in this backup: they are files under {kept.root}; copy that folder "
+            f"with it, e.g. rsync -a {kept.root}/ <backup folder>/storage/"
+        )
+    return (
+        f"Uploads are not in this backup: they are objects in {kept.description}; back the "
+        "bucket up with the store's own means (versioning or replication to another bucket), "
+        "or copy it, e.g. aws s3 sync s3://<bucket>/<prefix> <backup folder>/storage "
+        "--endpoint-url <CRM_S3_ENDPOINT_URL>"
+    )
+
+
+@crm_group.group("storage")
+def storage_group() -> None:
+    """The upload store: a folder (CRM_STORAGE_ROOT) or a bucket (CRM_STORAGE_URL=s3://...)."""
+
+
+@storage_group.command("migrate")
+@with_appcontext
+def storage_migrate_command() -> None:
+    """Copy the files under CRM_STORAGE_ROOT into the bucket of CRM_STORAGE_URL.
+
+    Run again after a stop: files already copied (same size and MD5) are skipped. Each copy is
+    checked by its hash; the command ends non-zero when any failed.
+    """
+    from flask import current_app
+
+    from crm.services import storage
+    from crm.services.storage import migrate
+    from crm.services.storage.local import LocalStore
+    from crm.services.storage.s3 import S3Store
+
+    target = storage.store()
+    if not isinstance(target, S3Store):
+        click.echo("Set CRM_STORAGE_URL=s3://bucket/prefix (and its endpoint and keys).", err=True)
+        raise SystemExit(2)
+    source = LocalStore(current_app.config["CRM_STORAGE_ROOT"])
+    click.echo(f"copying {source.description} to {target.description}")
+    started = time.perf_counter()
+    counts = migrate.migrate(source, target, said=lambda line: click.echo(line, err=True))
+    click.echo(
+        f"copied {counts.copied}, skipped {counts.skipped} (already there), "
+        f"failed {counts.failed} in {time.perf_counter() - started:.1f} s"
+    )
+    if counts.failed:
+        raise SystemExit(1)

@@ -47,6 +47,21 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class StorageUnavailable(DomainError):
+    """The upload store (a folder or an S3 bucket) cannot be read or written for now: nothing of
+    the request is kept, and sending it again later will work (crm.services.storage)."""
+
+    status = 503
+    code = "unavailable"
+    retry_after = 30
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(
+            _("Files cannot be stored or read for a moment. Nothing was saved; try again soon.")
+        )
+        self.reason = reason
+
+
 class Locked(DomainError):
     """Too many attempts: wait and try again."""
 

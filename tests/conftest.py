@@ -20,7 +20,9 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from crm import create_app
 from crm.extensions import db
+from crm.services import storage
 from crm.services.growth import catalogue
+from tests import s3server
 from tests.live import empty_database, serve
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -28,6 +30,11 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 # Limiter keeps the key prefix of the first app a process makes, whichever settings it has.
 os.environ["CRM_RATELIMIT_PREFIX"] = f"crm-run-{secrets.token_hex(6)}"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def on_s3() -> bool:
+    """CRM_TEST_STORAGE=s3: the app keeps its uploads in a SeaweedFS bucket (tests/s3server.py)."""
+    return os.environ.get("CRM_TEST_STORAGE") == "s3"
 
 
 def on_postgres() -> bool:
@@ -99,11 +106,30 @@ def database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
+def s3_server(tmp_path_factory) -> Iterator[s3server.S3Server]:
+    """A SeaweedFS S3 server of this worker's, for the session."""
+    server = s3server.start(tmp_path_factory.mktemp("s3"))
+    s3server.sign_with_the_real_clock()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def storage_settings(request, prefix: str) -> dict[str, str]:
+    """The app's upload store: a folder, or under CRM_TEST_STORAGE=s3 a prefix of the bucket."""
+    if not on_s3():
+        return {"CRM_STORAGE_URL": ""}
+    return request.getfixturevalue("s3_server").env(prefix)
+
+
+@pytest.fixture(scope="session")
+def app(database_url, request):
     app = create_app(
         "testing",
         SQLALCHEMY_DATABASE_URI=database_url,
         CRM_STORAGE_ROOT=tempfile.mkdtemp(prefix="crm-storage-"),
+        **storage_settings(request, f"{WORKER}-{secrets.token_hex(4)}"),
     )
     app.test_client_class = IsolatedClient
     with app.app_context():
@@ -136,6 +162,26 @@ def db_session(app) -> Iterator:
         if transaction.is_active:
             transaction.rollback()
         connection.close()
+
+
+@pytest.fixture
+def empty_store(app, request, monkeypatch, tmp_path):
+    """The app's store emptied for one test: a new folder, or a new prefix of the bucket."""
+    monkeypatch.setitem(app.config, "CRM_STORAGE_ROOT", str(tmp_path / "storage"))
+    for name, value in storage_settings(request, f"t-{secrets.token_hex(6)}").items():
+        monkeypatch.setitem(app.config, name, value)
+    with app.app_context():
+        return storage.store()
+
+
+@pytest.fixture
+def local_store(app, monkeypatch, tmp_path):
+    """A new folder as the app's store, whatever CRM_TEST_STORAGE says: for a test that ages
+    files by their times (a bucket's objects keep the time they were written)."""
+    monkeypatch.setitem(app.config, "CRM_STORAGE_ROOT", str(tmp_path / "storage"))
+    monkeypatch.setitem(app.config, "CRM_STORAGE_URL", "")
+    with app.app_context():
+        return storage.store()
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@ their own data to take away."""
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import (
     Blueprint,
     flash,
@@ -10,14 +12,15 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.wsgi import ClosingIterator
 
 from crm import clock, scope
+from crm.errors import StorageUnavailable
 from crm.extensions import db
 from crm.forms.auth import (
     ChangePasswordForm,
@@ -27,10 +30,12 @@ from crm.forms.auth import (
     LocationConsentForm,
 )
 from crm.forms.inbox import EmailKindsForm
+from crm.services import storage
 from crm.services.accounts import auth as auth_service
 from crm.services.accounts import credentials
 from crm.services.notices import mail
 from crm.services.privacy import consent, takeout
+from crm.views import files
 from crm.views.errors import save_form
 from crm.views.templating import current_locale
 
@@ -206,14 +211,19 @@ def download_data():
     token = request.args.get("token", "")
     if not token:
         return redirect(url_for("account.index") + "#data", code=303)
-    path, filename = takeout.take(current_user, token, clock.now())
+    key, filename = takeout.take(current_user, token, clock.now())
     db.session.commit()
     session.pop(EXPORT_KEY, None)
-    # Opened, then deleted: the download reads the open file, and nothing stays behind.
-    handle = path.open("rb")
-    path.unlink(missing_ok=True)
-    response = send_file(
-        handle, mimetype="application/zip", as_attachment=True, download_name=filename
-    )
+    # Deleted once sent (from the store, which any host reads): nothing stays behind.
+    response = files.stream(key, "application/zip", filename, as_attachment=True, conditional=False)
+    kept = storage.store()
+    # Not call_on_close: a file's answer passes its body through, without the response's close.
+    response.response = ClosingIterator(response.response, lambda: _delete_quietly(kept, key))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _delete_quietly(kept: storage.Store, key: str) -> None:
+    """After the download: a store that is down now leaves the zip to the daily sweep."""
+    with contextlib.suppress(StorageUnavailable):
+        kept.delete(key)

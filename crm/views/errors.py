@@ -19,7 +19,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from crm.errors import DomainError, Invalid, Locked
+from crm.errors import DomainError, Invalid, Locked, StorageUnavailable
 from crm.extensions import db, login_manager
 from crm.views.security import wants_json
 
@@ -122,8 +122,11 @@ def save_form(form: FlaskForm, save: Callable[[], T]) -> T | None:
 def _domain_error(error: DomainError) -> Response:
     db.session.rollback()
     response = render_error(error.status, error.code, error.message, error.fields)
-    if isinstance(error, Locked):
+    if isinstance(error, Locked | StorageUnavailable):
         response.headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, StorageUnavailable):
+        current_app.logger.warning("storage unavailable (%s): %s", request.path, error.reason)
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 

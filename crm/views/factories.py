@@ -32,6 +32,7 @@ from crm.services.factories import duplicates, factory_list, factory_page
 from crm.services.factories import edits as factories
 from crm.services.growth import eligibility, promotions, snapshots
 from crm.values import id_or_none, page_number
+from crm.views import factory_page_forms
 from crm.views.errors import save_form
 from crm.views.exactly_once import exactly_once
 from crm.views.security import local_path
@@ -262,7 +263,7 @@ def record_snapshot(factory_id: int):
 def change_stage(factory_id: int):
     factory = _factory(factory_id)
     prefix = _stage_form_prefix()
-    form = STAGE_FORMS[prefix](prefix=prefix, stage_choices=_stage_choices())
+    form = STAGE_FORMS[prefix](prefix=prefix, stage_choices=factory_page_forms.stage_choices())
     try:
         changed = form.validate_on_submit() and save_form(
             form, lambda: _move(prefix, factory, form)
@@ -380,31 +381,31 @@ def _page(
 ):
     now, locale = clock.now(), current_locale()
     page = factory_page.build(current_user, factory, now, locale)
-    if snapshot_form is None:
-        snapshot_form = SnapshotForm(
-            formdata=None,
-            metric_choices=factory_page.metric_choices(locale, page.metrics),
-            metric=page.figures[0].metric.code if page.figures else None,
-            month=factory_page.default_month(now),
+    # Only a refused form is made here; the blank ones are kept per process (blank).
+    refused = {
+        name
+        for name, form in (
+            ("contact", contact_form),
+            ("closure", closure_form),
+            ("snapshot", snapshot_form),
         )
-    forms = {
-        prefix: form_class(formdata=None, prefix=prefix, stage_choices=_stage_choices())
-        for prefix, form_class in STAGE_FORMS.items()
+        if form is not None
     }
-    forms.update(stage_forms or {})
+    refused.update(stage_forms or {})
     return (
         render_template(
             "factories/show.html",
             page=page,
             factory=page.factory,
+            blank=factory_page_forms.blank_forms(page, now, locale, refused),
             snapshot_form=snapshot_form,
-            stage_forms=forms,
+            stage_forms=stage_forms or {},
             stage_alert=stage_alert,
-            contact_form=contact_form or ContactForm(formdata=None, prefix="contact"),
+            contact_form=contact_form,
             can_claim=factories.can_claim(current_user, page.factory),
             today=clock.today(now),
             closures=closures.current_and_coming(page.factory, clock.today(now)),
-            closure_form=closure_form or ClosureForm(formdata=None, prefix="closure"),
+            closure_form=closure_form,
             closure_alert=closure_alert,
         ),
         status,
@@ -425,10 +426,6 @@ def _stage_form_prefix() -> str:
     if sent in STAGE_FORMS:
         return sent
     return "change" if scope.may(current_user, "decide_stage_change") else "request"
-
-
-def _stage_choices() -> list[tuple[str, str]]:
-    return [("", _("Keep its stage")), *((code, stage_label(code)) for code in STAGES)]
 
 
 def _move(prefix: str, factory: Factory, form: StageChangeForm) -> StageChange:

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from babel import Locale
 from babel.support import NullTranslations, Translations
-from flask import Flask, current_app, g, render_template, request, url_for
+from flask import Flask, current_app, g, has_request_context, render_template, request, url_for
 from flask_babel import format_date as babel_format_date
 from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
@@ -104,12 +104,33 @@ def current_locale() -> str:
 
 
 def words_once(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
-    """The words that `build` translates, looked up once per request and language: what every
-    row of a list repeats (a notification may be written in another language meanwhile)."""
-    key = f"words_{name}_{current_locale()}"
-    if key not in g:
-        setattr(g, key, build())
-    return getattr(g, key)
+    """The words that `build` translates, looked up once per process, language and version of
+    what the process keeps (crm.cache: a stage's name may change): what every row of a list
+    repeats, and every page its chrome. Outside a request (a job's e-mail, in the language of
+    each person it writes to) and while a transaction changes the kept definitions, once per
+    request or job instead."""
+    key = (name, current_locale())
+    held = g.setdefault("crm_words", {})  # what this request looked up already
+    found = held.get(key)
+    if found is not None:
+        return found
+    version = cache.version() if has_request_context() else None
+    if version is None:
+        found = held[key] = build()
+        return found
+    kept = current_app.extensions.setdefault("crm_words", {})
+    found = kept.get((*key, version))
+    if found is None:
+        found = build()
+        if len(kept) >= WORDS_KEPT:  # the words of versions gone by: begin again
+            kept.clear()
+        kept[(*key, version)] = found
+    held[key] = found
+    return found
+
+
+# How many sets of words a process keeps at most (each list's, per language and version).
+WORDS_KEPT = 200
 
 
 def _nav_labels() -> dict[str, str]:
@@ -270,26 +291,48 @@ class RowFragment:
     What it renders must depend only on the language, the row's id and the session's CSRF
     token, as a blank form does: each process renders it once per language and keeps it, the
     request's own token put back in each time (rendering the portal's hand-in form cost a
-    sixth of its page). `context` makes what the template is given, when it is rendered.
+    sixth of its page). `context` makes what the template is given, when it is rendered;
+    `variant` holds whatever else the rendering depends on (a day, a choice, crm.cache's
+    version for choices read from kept definitions), so that each variant is kept apart.
+    `also` names a second id of the row that the fragment holds (a follow-up's factory), put
+    in its own marker's place.
     """
 
-    def __init__(self, template: str, field: str, context: Callable[[], dict]) -> None:
+    def __init__(
+        self,
+        template: str,
+        field: str,
+        context: Callable[[], dict],
+        variant: tuple = (),
+        also: str | None = None,
+    ) -> None:
         kept = current_app.extensions.setdefault("crm_fragments", {})
-        key = (template, field, current_locale(), request.script_root)
+        key = (template, field, also, current_locale(), request.script_root, *variant)
         token = generate_csrf()
         html = kept.get(key)
         if html is None:
-            html = render_template(template, **{field: {"id": ID_MAX}}, **context())
+            row = {"id": ID_MAX, **({also: _ALSO_MARK} if also else {})}
+            html = render_template(template, **{field: row}, **context())
             html = html.replace(token, _TOKEN_MARK)
-            if not current_app.jinja_env.auto_reload:
+            if not current_app.jinja_env.auto_reload and None not in variant:
+                if len(kept) >= FRAGMENTS_KEPT:  # variants of days gone by: begin again
+                    kept.clear()
                 kept[key] = html
         self.parts = html.replace(_TOKEN_MARK, token).split(str(ID_MAX))
+        self.pieces = [part.split(str(_ALSO_MARK)) for part in self.parts] if also else None
 
-    def __call__(self, row_id: int) -> Markup:
-        return Markup(str(int(row_id)).join(self.parts))
+    def __call__(self, row_id: int, also_id: int | None = None) -> Markup:
+        row = str(int(row_id))
+        if self.pieces is None:
+            return Markup(row.join(self.parts))
+        also = str(int(also_id))
+        return Markup(row.join(also.join(pieces) for pieces in self.pieces))
 
 
+_ALSO_MARK = ID_MAX - 1  # the second id's marker: neither holds the other's digits
 _TOKEN_MARK = "\x00csrf-token\x00"  # no rendered page holds a NUL
+# How many rendered fragments a process keeps at most (a few KB each).
+FRAGMENTS_KEPT = 1000
 
 
 def _day_text(day: date, pattern: str) -> str:
@@ -367,6 +410,25 @@ def location_consent() -> consent.State | None:
     return consent.state(current_user)
 
 
+def page_url(endpoint: str, **values: object) -> str:
+    """`url_for` in templates: the links every page draws (its menus, its static files: those
+    with no values but a static file's name) built once per process, as they never change while
+    it runs; any other link is built as Flask builds it."""
+    if (
+        set(values) - {"filename"}
+        or (values and endpoint != "static")
+        or not has_request_context()
+        or current_app.jinja_env.auto_reload  # a static file edited while the app runs
+    ):
+        return url_for(endpoint, **values)
+    kept = current_app.extensions.setdefault("crm_urls", {})
+    key = (endpoint, values.get("filename"), request.script_root)
+    found = kept.get(key)
+    if found is None:
+        found = kept[key] = url_for(endpoint, **values)
+    return found
+
+
 def register(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     # Set before any template is compiled: the compiler reads it.
@@ -375,6 +437,8 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update(
         _=template_gettext, gettext=template_gettext, ngettext=template_ngettext
     )
+    # After Flask's own: the same links by a shorter way (page_url).
+    app.jinja_env.globals["url_for"] = page_url
     helpers = {
         "nav_links": nav_links,
         "current_locale": current_locale,

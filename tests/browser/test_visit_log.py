@@ -17,7 +17,7 @@ from crm.clock import now
 from crm.models import Factory, FollowUp, Visit
 from crm.services.field import photos
 from crm.services.install import settings
-from tests import builders
+from tests import builders, s3server
 from tests.browser.guard import small_tap_targets
 from tests.browser.test_homes import sign_in
 
@@ -334,6 +334,33 @@ def test_a_waiting_visit_is_sent_only_under_the_user_who_made_it(
     sign_in(page, rep_world["rep"])
     wait_for(lambda: len(visits(live_db)) == 1, page)
     assert visits(live_db)[0].rep.email == rep_world["rep"]
+
+
+def test_a_visit_with_a_photo_while_the_store_is_down_waits_on_the_phone_then_goes_once(
+    app, page, page_guard, live_db, rep_world, photo, monkeypatch
+):
+    """Issue 24: the upload store does not answer (an endpoint where nothing listens): the
+    server answers 503 with Retry-After and keeps nothing; the outbox keeps the visit, photo
+    and all, and sends it once the store is back."""
+    page_guard.expect_console_error(r"status of 503")
+    at_the_factory(page_guard)
+    sign_in(page, rep_world["rep"])
+    page.goto(f"/visit?factory={rep_world['factory_id']}")
+    with monkeypatch.context() as down:
+        down.setitem(app.config, "CRM_STORAGE_URL", "s3://crm-test/down")
+        endpoint = f"http://127.0.0.1:{s3server.spare_port()}"
+        down.setitem(app.config, "CRM_S3_ENDPOINT_URL", endpoint)
+        page.get_by_label("Photos", exact=True).set_input_files(photo)
+        expect(page.locator("img.visit-thumb")).to_have_count(1)
+        page.get_by_label("Summary for the factory").fill("Sent while the store was down")
+        page.get_by_role("button", name="Save visit").click()
+        expect(page.get_by_text("Saved on this phone. Waiting to send: 1.")).to_be_visible()
+        assert visits(live_db) == []
+    page.goto("/today")  # the store answers again; a page load sends what waits
+    wait_for(lambda: len(visits(live_db)) == 1, page, seconds=30)
+    expect(page.locator("#outbox-count")).to_be_hidden()
+    (visit,) = visits(live_db)
+    assert visit.summary == "Sent while the store was down" and len(visit.photos) == 1
 
 
 def test_the_visit_form_has_thumb_sized_targets_and_one_script_and_stylesheet(

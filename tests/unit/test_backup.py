@@ -123,3 +123,35 @@ def test_on_postgresql_it_points_to_pg_dump(tmp_path):
     assert "postgresql://crm:***@db.internal:5432/crm" in result.output
     assert "s3cret" not in result.output and 'README.md "Backups"' in result.output
     assert not (tmp_path / "crm.dump").exists()
+
+
+# --- the uploads: not in the copy, named with how to back them up ----------------------------
+
+
+def test_it_names_the_storage_folder_to_copy_with_the_database(install, tmp_path):
+    app, _path = install
+    result = backup(app, str(tmp_path / "with-files.sqlite3"))
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "storage"
+    assert f"Uploads are not in this backup: they are files under {folder}" in result.output
+    assert f"rsync -a {folder}/" in result.output
+
+
+def test_with_a_bucket_it_names_the_bucket_and_its_own_backup(install, tmp_path, s3_server):
+    app, _path = install
+    app.config.update(s3_server.env("backed-up"))
+    result = backup(app, str(tmp_path / "with-bucket.sqlite3"))
+    assert result.exit_code == 0, result.output
+    assert f"objects in s3://{s3_server.bucket}/backed-up at {s3_server.endpoint}" in result.output
+    assert "aws s3 sync" in result.output and "versioning or replication" in result.output
+
+
+def test_on_postgresql_it_names_the_uploads_too(tmp_path, s3_server):
+    app = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://crm@db.internal:5432/crm",
+        **s3_server.env("pg"),
+    )
+    result = backup(app, str(tmp_path / "crm.dump"))
+    assert result.exit_code == 2 and "pg_dump" in result.output
+    assert f"objects in s3://{s3_server.bucket}/pg" in result.output

@@ -42,6 +42,29 @@ def test_settings_are_read_from_crm_environment_variables(monkeypatch, tmp_path)
     assert settings.MAIL_SERVER == "mail.example.test"
 
 
+def test_the_upload_store_is_read_from_the_environment_and_a_folder_by_default(monkeypatch):
+    from crm.services import storage
+    from crm.services.storage.local import LocalStore
+    from crm.services.storage.s3 import S3Store
+
+    for name in ("CRM_STORAGE_URL", "CRM_S3_ENDPOINT_URL", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    default = config_for("development")
+    assert default.CRM_STORAGE_URL is None and default.AWS_REGION == "us-east-1"
+    assert isinstance(storage.build(storage.settings(vars(default))), LocalStore)
+    monkeypatch.setenv("CRM_STORAGE_URL", "s3://crm-uploads/ningbo")
+    monkeypatch.setenv("CRM_S3_ENDPOINT_URL", "http://127.0.0.1:8333")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key-id")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_REGION", "cn-east-1")
+    chosen = storage.build(storage.settings(vars(config_for("development"))))
+    assert isinstance(chosen, S3Store)
+    assert (chosen.bucket, chosen.prefix) == ("crm-uploads", "ningbo")
+    assert chosen.settings == ("http://127.0.0.1:8333", "key-id", "secret", "cn-east-1")
+    with pytest.raises(ValueError, match="file:// or s3://"):
+        storage.build(("ftp://nowhere", "", "", "", "", "us-east-1"))
+
+
 def test_defaults_time_zone_shanghai_and_sqlite_in_the_instance_folder(monkeypatch):
     monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
     monkeypatch.delenv("CRM_TIMEZONE", raising=False)

@@ -10,12 +10,13 @@ then kills a scheduler process mid-sweep. `python -m bench.load --seconds 120 --
 from __future__ import annotations
 
 import os
+import secrets
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from bench import load
-from tests.conftest import WORKER
+from tests.conftest import WORKER, on_s3
 
 SECONDS = 30
 REPS = 30
@@ -33,20 +34,29 @@ def _no_visit_lost_or_doubled(result: load.LoadResult) -> None:
 
 
 @pytest.mark.postgres_only
-def test_load_visits_and_pages_against_gunicorn_lose_and_double_nothing():
+def test_load_visits_and_pages_against_gunicorn_lose_and_double_nothing(request):
+    """Under CRM_TEST_STORAGE=s3 the photos go to the S3 server's bucket (issue 24)."""
     base = make_url(os.environ["CRM_TEST_DATABASE_URL"])
     database = base.set(database=f"{base.database}_load_{WORKER.lower()}")
+    prefix = f"load-{secrets.token_hex(4)}"
+    bucket = request.getfixturevalue("s3_server") if on_s3() else None
     result = load.run_load(
         SECONDS,
         REPS,
         database=database.render_as_string(hide_password=False),
         workers=WORKERS,
         log=print,
+        env=bucket.env(prefix) if bucket else None,
     )
     _no_visit_lost_or_doubled(result)
     kinds = {sample.kind for sample in result.samples if sample.status in (200, 201)}
     assert kinds == {"visit", "today", "factories", "factory"}
     assert result.count(503) == 0 and result.count(0) == 0  # no fault, no failure
+    if bucket:  # each visit's photo and its thumbnail, in the bucket
+        pages = bucket.client().get_paginator("list_objects_v2")
+        listed = pages.paginate(Bucket=bucket.bucket, Prefix=f"{prefix}/photos/")
+        kept = sum(len(page.get("Contents", [])) for page in listed)
+        assert kept >= 2 * result.acknowledged
 
 
 @pytest.mark.postgres_only

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from flask import current_app
 from sqlalchemy import func, select
 
 from crm import clock
@@ -30,6 +29,7 @@ from crm.models import (
     VisitVoiceNote,
     WebhookDelivery,
 )
+from crm.services import storage
 from crm.services.field import photos, visits, voice_notes
 from crm.services.install import audit, settings
 from tests import builders
@@ -56,9 +56,8 @@ def frozen_clock():
 
 
 @pytest.fixture
-def world(db_session, monkeypatch, tmp_path):
-    """A rep's factory, with a storage root of this test's own for the visits' files."""
-    monkeypatch.setitem(current_app.config, "CRM_STORAGE_ROOT", str(tmp_path))
+def world(db_session, empty_store):
+    """A rep's factory, with a store of this test's own for the visits' files."""
     rep = builders.user("rep", team_=builders.team())
     owned = builders.factory(builders.belt(rep.team), owner=rep)
     return {"team": rep.team, "rep": rep, "factory": owned}
@@ -121,19 +120,20 @@ def test_photos_and_voice_notes_are_deleted_past_their_period_and_the_visit_says
     kept = with_media(world, days_ago(730, JUST_KEPT))
     past = with_media(world, days_ago(730, JUST_PAST))
     past_files = [
-        photos.path_of(past.photos[0].stored_name),
-        photos.path_of(past.photos[0].stored_name, thumbnail=True),
-        voice_notes.path_of(past.voice_note.stored_name, past.voice_note.content_type),
+        photos.key_of(past.photos[0].stored_name),
+        photos.key_of(past.photos[0].stored_name, thumbnail=True),
+        voice_notes.key_of(past.voice_note.stored_name, past.voice_note.content_type),
     ]
-    kept_files = [photos.path_of(kept.photos[0].stored_name)]
-    assert all(path.exists() for path in past_files + kept_files)
+    kept_files = [photos.key_of(kept.photos[0].stored_name)]
+    kept_store = storage.store()
+    assert all(kept_store.exists(key) for key in past_files + kept_files)
 
     totals = run()
 
     assert totals["photos_deleted"] == 1 and totals["voice_notes_deleted"] == 1
     db.session.expire_all()
-    assert not any(path.exists() for path in past_files)
-    assert all(path.exists() for path in kept_files)
+    assert not any(kept_store.exists(key) for key in past_files)
+    assert all(kept_store.exists(key) for key in kept_files)
     assert past.photos == [] and past.voice_note is None and past.media_deleted_at == NOW
     assert len(kept.photos) == 1 and kept.voice_note is not None
     assert kept.media_deleted_at is None

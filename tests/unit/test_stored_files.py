@@ -13,10 +13,10 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import current_app
 
 from crm.extensions import db
 from crm.jobs import daily
+from crm.services import storage
 from crm.services.field import photos, voice_notes
 from crm.services.install import stored_files
 from tests import builders
@@ -28,10 +28,16 @@ def aged(paths, age: timedelta, now: datetime) -> None:
         os.utime(path, (stamp, stamp))
 
 
+def path_of(key: str):
+    """The file of a key in the test's folder (the sweep's ages are the files' times)."""
+    return storage.store().path(key)
+
+
 def orphan_photo() -> list:
     data = builders.image_bytes()
     stored = photos.store(photos.Upload(data=data, sha256=hashlib.sha256(data).hexdigest()))
-    return [photos.path_of(stored.stored_name), photos.path_of(stored.stored_name, True)]
+    name = stored.stored_name
+    return [path_of(photos.key_of(name)), path_of(photos.key_of(name, True))]
 
 
 def orphan_voice_note() -> list:
@@ -39,14 +45,14 @@ def orphan_voice_note() -> list:
     stored = voice_notes.store(
         voice_notes.Upload(data=data, sha256=hashlib.sha256(data).hexdigest())
     )
-    return [voice_notes.path_of(stored.stored_name, stored.content_type)]
+    return [path_of(voice_notes.key_of(stored.stored_name, stored.content_type))]
 
 
 @pytest.fixture
-def world(db_session, monkeypatch, tmp_path):
+def world(db_session, local_store):
     # A storage root of this test's own: other tests' files, their rows rolled back, are
-    # orphans too, and must not be counted here.
-    monkeypatch.setitem(current_app.config, "CRM_STORAGE_ROOT", str(tmp_path))
+    # orphans too, and must not be counted here. A folder whichever store the run uses: the
+    # files are aged by their times (tests/unit/test_storage.py sweeps a bucket).
     team = builders.team()
     rep = builders.user("rep", team_=team)
     factory = builders.factory(builders.belt(team), owner=rep)
@@ -59,11 +65,11 @@ def world(db_session, monkeypatch, tmp_path):
     db.session.delete(evidence)  # the task alone names this photo now
     db.session.flush()
     kept = [
-        photos.path_of(photo.stored_name),
-        photos.path_of(photo.stored_name, thumbnail=True),
-        voice_notes.path_of(note.stored_name, note.content_type),
-        photos.path_of(evidence.stored_name),
-        photos.path_of(evidence.stored_name, thumbnail=True),
+        path_of(photos.key_of(photo.stored_name)),
+        path_of(photos.key_of(photo.stored_name, thumbnail=True)),
+        path_of(voice_notes.key_of(note.stored_name, note.content_type)),
+        path_of(photos.key_of(evidence.stored_name)),
+        path_of(photos.key_of(evidence.stored_name, thumbnail=True)),
     ]
     return {"kept": kept}
 

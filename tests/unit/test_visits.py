@@ -15,6 +15,7 @@ from crm import clock
 from crm.errors import Conflict, Invalid, NotAllowed
 from crm.extensions import db
 from crm.models import FollowUp, Visit
+from crm.services import storage
 from crm.services.field import photos, visits
 from tests import builders
 
@@ -233,9 +234,9 @@ def test_photos_are_stored_reencoded_without_metadata(world):
     (photo,) = visit.photos
     assert (photo.width, photo.height) == (1600, 800)
     assert photo.sha256 == hashlib.sha256(data).hexdigest()
-    stored = photos.path_of(photo.stored_name).read_bytes()
+    stored = storage.store().read(photos.key_of(photo.stored_name))
     assert not Image.open(io.BytesIO(stored)).getexif()
-    assert photos.path_of(photo.stored_name, thumbnail=True).is_file()
+    assert storage.store().exists(photos.key_of(photo.stored_name, thumbnail=True))
     # A random name in the folder of the day it was written (UTC), never the upload's name.
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}/[0-9a-f]{32}", photo.stored_name), photo.stored_name
 
@@ -249,12 +250,20 @@ def test_a_photo_taken_sideways_is_stored_upright_and_a_png_as_jpeg(world):
     visit = visits.log_visit(world["rep"], world["factory"], sent(photos=sent_photos), NOW).visit
     upright, png = visit.photos
     assert (upright.width, upright.height) == (300, 400)
-    stored = Image.open(photos.path_of(upright.stored_name))
+    stored = Image.open(kept_file(photos.key_of(upright.stored_name)))
     assert stored.size == (300, 400) and not stored.getexif()
     assert (png.width, png.height) == (300, 200) and png.content_type == "image/jpeg"
-    assert Image.open(photos.path_of(png.stored_name)).format == "JPEG"
-    thumb = Image.open(photos.path_of(upright.stored_name, thumbnail=True))
+    assert Image.open(kept_file(photos.key_of(png.stored_name))).format == "JPEG"
+    thumb = Image.open(kept_file(photos.key_of(upright.stored_name, thumbnail=True)))
     assert max(thumb.size) <= photos.THUMB_SIDE and thumb.width < thumb.height
+
+
+def kept_file(key: str) -> io.BytesIO:
+    return io.BytesIO(storage.store().read(key))
+
+
+def kept_photos() -> list[str]:
+    return sorted(entry.key for entry in storage.store().list(f"{photos.FOLDER}/"))
 
 
 def test_a_file_that_is_not_an_image_is_refused(world):
@@ -285,10 +294,10 @@ def test_a_video_shoot_visit_needs_a_photo(world):
 def test_a_repeat_with_the_same_photo_is_the_same_visit_and_stores_nothing_again(world):
     data = builders.image_bytes()
     first = visits.log_visit(world["rep"], world["factory"], sent(photos=[upload(data)]), NOW)
-    files = sorted(p.name for p in photos.folder().iterdir())
+    files = kept_photos()
     again = visits.log_visit(world["rep"], world["factory"], sent(photos=[upload(data)]), NOW)
     assert again.visit.id == first.visit.id and not again.created
-    assert sorted(p.name for p in photos.folder().iterdir()) == files
+    assert kept_photos() == files
     with pytest.raises(Conflict):
         other = builders.image_bytes(41, 30)
         visits.log_visit(world["rep"], world["factory"], sent(photos=[upload(other)]), NOW)

@@ -16,6 +16,7 @@ from werkzeug.datastructures import FileStorage
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import Visit, VisitVoiceNote
+from crm.services import storage
 from crm.services.field import visits, voice_notes
 from tests import builders
 
@@ -85,7 +86,7 @@ def sent(key: str, voice: bytes | None) -> visits.Submission:
 
 
 def stored_files() -> set:
-    return set(voice_notes.folder().iterdir())
+    return {entry.key for entry in storage.store().list(f"{voice_notes.FOLDER}/")}
 
 
 def test_a_visit_keeps_its_voice_note_exactly_once(world):
@@ -95,8 +96,8 @@ def test_a_visit_keeps_its_voice_note_exactly_once(world):
     kept = first.visit.voice_note
     assert (kept.content_type, kept.size_bytes) == ("audio/webm", len(audio))
     assert abs(kept.duration_ms - 1200) <= 100
-    path = voice_notes.path_of(kept.stored_name, kept.content_type)
-    assert path.read_bytes() == audio
+    key = voice_notes.key_of(kept.stored_name, kept.content_type)
+    assert storage.store().read(key) == audio
     assert kept.stored_name not in ("voice-note", "voice_note")  # a random name, not the sent one
     again = visits.log_visit(world["rep"], world["factory"], sent("voice-0001", audio), NOW)
     assert (again.created, again.visit.id) == (False, first.visit.id)

@@ -10,11 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
+from flask_wtf import FlaskForm
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 
 from crm.extensions import db
-from crm.models import Contact, MetricSnapshot, StageChange, Task, Visit
+from crm.models import Contact, MetricSnapshot, StageChange, StageDefinition, Task, Visit
 from crm.services.growth import stages
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
@@ -410,14 +411,9 @@ def test_today_links_each_factory_to_its_page(client, world):
     assert f'href="{url(factory)}"' in text_of(client.get("/today"))
 
 
-def test_a_visit_whose_photos_and_voice_note_retention_deleted_says_so(
-    client, world, monkeypatch, tmp_path
-):
-    from flask import current_app
-
+def test_a_visit_whose_photos_and_voice_note_retention_deleted_says_so(client, world, empty_store):
     from crm.jobs import JOBS
 
-    monkeypatch.setitem(current_app.config, "CRM_STORAGE_ROOT", str(tmp_path))
     factory, rep = world["factory"], world["rep"]
     old = builders.visit(factory, rep, checked_in_at=NOW - timedelta(days=800), summary="Long ago")
     young = builders.visit(factory, rep, checked_in_at=NOW - timedelta(days=3), summary="Lately")
@@ -435,3 +431,103 @@ def test_a_visit_whose_photos_and_voice_note_retention_deleted_says_so(
     note = "Photos and voice note deleted after the retention period, on Nov 25, 2026 10:00."
     assert note in old_row and "<img" not in old_row and "<audio" not in old_row
     assert note not in young_row and "<img" in young_row and "<audio" in young_row
+
+
+# --- the blank forms, kept per process (issue 25) ---------------------------------------------
+
+KEPT_FORMS = {
+    "ContactForm",
+    "ClosureForm",
+    "SnapshotForm",
+    "StageChangeForm",
+    "PromoteForm",
+    "PromotionRequestForm",
+    "AdHocTaskForm",
+}
+
+
+def made_forms(monkeypatch) -> list[str]:
+    """The names of the forms made from here on."""
+    made: list[str] = []
+    original = FlaskForm.__init__
+
+    def counted(self, *args, **kwargs):
+        made.append(type(self).__name__)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FlaskForm, "__init__", counted)
+    return made
+
+
+def page_token(text: str) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', text).group(1)
+
+
+def form_of(text: str, action: str) -> str:
+    """The <form> element that posts to `action`, up to its end."""
+    start = text.index(f'action="{action}"')
+    return text[start : text.index("</form>", start)]
+
+
+def second_factory(world, db_session):
+    """Another factory of the rep's belt, at the same stage."""
+    first = world["factory"]
+    second = builders.factory(first.belt, owner=world["rep"], stage="junior", name="Wuyi Cup Works")
+    stages.create_stage_tasks(second, "junior", NOW)
+    db_session.commit()
+    return {**world, "first": first, "second": second}
+
+
+def test_a_factory_pages_blank_forms_are_made_once_a_process(app, world, db_session, monkeypatch):
+    world = second_factory(world, db_session)
+    client = app.test_client()
+    sign_in(client, world["manager"].email)
+    assert client.get(f"/factories/{world['factory'].id}").status_code == 200
+    made = made_forms(monkeypatch)
+    again = client.get(f"/factories/{world['second'].id}")
+    assert again.status_code == 200
+    text = again.get_data(as_text=True)
+    # Each form is still on the page: contact, closure, figure, task, follow-up, stage moves.
+    for action in ("contacts", "closures", "snapshots", "tasks", "follow-ups", "stage-change"):
+        assert f"/factories/{world['second'].id}/{action}" in text
+    assert KEPT_FORMS & set(made) == set()
+
+
+def test_a_kept_form_carries_its_factorys_id_and_its_own_sessions_token(app, world, db_session):
+    world = second_factory(world, db_session)
+    rep, manager = app.test_client(), app.test_client()
+    sign_in(rep, world["rep"].email)
+    sign_in(manager, world["manager"].email)
+    first = rep.get(f"/factories/{world['factory'].id}").get_data(as_text=True)
+    second = manager.get(f"/factories/{world['second'].id}").get_data(as_text=True)
+    for text, factory, other in ((first, "first", "second"), (second, "second", "first")):
+        action = f"/factories/{world[factory].id}/contacts"
+        form = form_of(text, action)
+        assert f'value="{page_token(text)}"' in form
+        assert f"/factories/{world[other].id}/" not in text
+    assert page_token(first) != page_token(second)
+    # The kept form posts as the page's own did.
+    form = form_of(second, f"/factories/{world['second'].id}/contacts")
+    name, token = re.search(r'name="([^"]*csrf_token)"[^>]*value="([^"]+)"', form).groups()
+    saved = manager.post(
+        f"/factories/{world['second'].id}/contacts",
+        data={name: token, "contact-name": "Chen Jing", "contact-phone": "13812345678"},
+    )
+    assert saved.status_code in (302, 303), saved.get_data(as_text=True)[:500]
+    assert "Chen Jing" in manager.get(f"/factories/{world['second'].id}").get_data(as_text=True)
+
+
+def test_a_renamed_stage_shows_in_the_kept_forms_on_the_next_request(app, world, db_session):
+    client = app.test_client()
+    sign_in(client, world["manager"].email)
+    path = f"/factories/{world['factory'].id}"
+    before = html.unescape(client.get(path).get_data(as_text=True))
+    senior = db_session.scalar(select(StageDefinition).where(StageDefinition.code == "senior"))
+    # The promotion's button and the change form's choices both name the stage.
+    assert f"Promote to {senior.name_en}" in before
+    assert f">{senior.name_en}</option>" in before
+    senior.name_en = "Upper school"
+    db_session.commit()
+    after = html.unescape(client.get(path).get_data(as_text=True))
+    assert "Promote to Upper school" in after
+    assert ">Upper school</option>" in after

@@ -100,6 +100,45 @@ def test_today_lists_overdue_first_with_counts_and_actions(client, world):
     assert "Junior high" in page and "Near me" in page
 
 
+def test_todays_row_actions_are_rendered_once_a_process_each_with_its_own_ids(
+    app, client, world, db_session
+):
+    """Check in, Done, Move and Cancel are kept per process (issue 25); each row carries its
+    own follow-up's and factory's ids."""
+    from flask import template_rendered
+
+    rep = world["rep"]
+    other = builders.factory(world["belt"], owner=rep, stage="junior", name="Wuyi Cup Works")
+    second = builders.follow_up(other, rep, NOW + timedelta(hours=3), reason="Bring samples")
+    db_session.commit()
+    sign_in(client, rep.email)
+    rendered: list[str] = []
+
+    def note(_app, template, **_extra):
+        rendered.append(template.name)
+
+    app.extensions.pop("crm_fragments", None)  # another test may have kept it in this worker
+    template_rendered.connect(note, app)
+    try:
+        first = text_of(client.get("/today"))
+        rendered_first = list(rendered)
+        rendered.clear()
+        again = text_of(client.get("/today"))
+    finally:
+        template_rendered.disconnect(note, app)
+    assert "followups/_row_actions.html" in rendered_first
+    assert "followups/_row_actions.html" not in rendered
+    assert again == first
+    for follow_up, factory in ((world["follow_up"], world["factory"]), (second, other)):
+        start = first.index(f'id="follow-up-{follow_up.id}"')
+        row = first[start : first.index("</li>", start)]
+        assert f'aria-labelledby="fu-{follow_up.id}-name"' in row
+        assert f'href="/visit?factory={factory.id}"' in row
+        for action in ("complete", "reschedule", "cancel"):
+            assert f'formaction="/follow-ups/{follow_up.id}/{action}"' in row
+        assert f'name="due_on-{follow_up.id}" min="2026-11-25"' in row
+
+
 def test_a_managers_today_shows_the_follow_ups_assigned_to_them(client, world):
     manager = world["manager"]
     builders.follow_up(world["factory"], manager, NOW + timedelta(hours=1), reason="Key account")

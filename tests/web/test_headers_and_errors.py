@@ -9,8 +9,10 @@ import pytest
 from flask import abort
 
 from crm import create_app, scope
+from crm.services import storage
 from crm.services.accounts import auth
 from crm.services.field import photos
+from crm.services.storage.local import LocalStore
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 
@@ -103,6 +105,10 @@ def test_healthz_and_readyz(client):
 # --- forced errors under the development and production settings -------------------------------
 
 
+STORE_SETTINGS = ("CRM_STORAGE_URL", "CRM_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID")
+STORE_SETTINGS += ("AWS_SECRET_ACCESS_KEY", "AWS_REGION")
+
+
 @pytest.fixture(params=["development", "production"])
 def settings_app(request, app, database_url, monkeypatch):
     """A fresh app under the named settings, with routes that fail on purpose."""
@@ -111,6 +117,7 @@ def settings_app(request, app, database_url, monkeypatch):
         request.param,
         SQLALCHEMY_DATABASE_URI=database_url,
         CRM_STORAGE_ROOT=app.config["CRM_STORAGE_ROOT"],
+        **{name: app.config[name] for name in STORE_SETTINGS},
         # The limiter is one object for every app: keep it on the test app's storage.
         RATELIMIT_STORAGE_URI=app.config["RATELIMIT_STORAGE_URI"],
         RATELIMIT_KEY_PREFIX=app.config["RATELIMIT_KEY_PREFIX"],
@@ -203,13 +210,17 @@ def test_stored_files_live_outside_the_static_folder_and_static_does_not_serve_t
     root = Path(app.config["CRM_STORAGE_ROOT"]).resolve()
     static = Path(app.static_folder).resolve()
     assert not root.is_relative_to(static) and not static.is_relative_to(root)
+    key = photos.key_of(photo.stored_name)
     with app.test_request_context():
-        stored = photos.path_of(photo.stored_name)
-    assert stored.is_file() and stored.resolve().is_relative_to(root)
+        kept = storage.store()
+        assert kept.exists(key)
+    if isinstance(kept, LocalStore):
+        assert kept.path(key).resolve().is_relative_to(root)
     # Random, in the folder of its day, never the upload's name.
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}/[0-9a-f]{32}", photo.stored_name)
     relative = f"{photo.stored_name}.jpg"
-    for name in (stored.name, relative, f"photos/{relative}", f"../storage/photos/{relative}"):
+    names = (key.rsplit("/", 1)[-1], relative, f"photos/{relative}")
+    for name in (*names, f"../storage/photos/{relative}"):
         response = client.get(f"/static/{name}")
         assert response.status_code == 404, name
         assert_security_headers(response)

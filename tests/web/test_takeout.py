@@ -10,7 +10,7 @@ import io
 import json
 import re
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 import pytest
@@ -20,6 +20,7 @@ from sqlalchemy import select
 from crm.errors import NotFound
 from crm.extensions import db
 from crm.models import VisitCorrection, VisitReview, WorkRequest
+from crm.services import storage
 from crm.services.install import work
 from crm.services.privacy import processing, takeout
 from tests import builders
@@ -178,17 +179,17 @@ def test_the_factory_card_shows_progress_then_the_link(app, marked):
     assert "Download the zip" in page and "The link works once" in page
 
 
-def test_the_work_handler_writes_the_zip_under_the_storage_root(app, marked):
+def test_the_work_handler_keeps_the_zip_in_the_store(app, marked):
     user = marked["user"]
     request, _token = takeout.ask(user, NOW, "en")
     db.session.commit()
     claimed = work.claim(request.id, "test", NOW)
     done = work.run(claimed)
     assert done.status == "done", done.error
-    path = takeout.folder() / done.result["file"]
-    with zipfile.ZipFile(path) as archive:
+    data = storage.store().read(takeout.key_of(done.result["file"]))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert "README.txt" in archive.namelist()
-    assert done.result["size"] == path.stat().st_size
+    assert done.result["size"] == len(data)
 
 
 # --- once, in time, for the asker alone -----------------------------------------------------
@@ -200,7 +201,9 @@ def test_the_link_works_once(app, marked):
     first = client.get(link)
     assert first.status_code == 200
     request = db.session.scalar(select(WorkRequest).where(WorkRequest.kind == takeout.KIND))
-    assert not (takeout.folder() / request.result["file"]).exists()  # deleted once sent
+    first.close()
+    kept = storage.store()
+    assert not kept.exists(takeout.key_of(request.result["file"]))  # deleted once sent
     again = client.get(link)
     assert again.status_code == 410
     assert "used already or has expired" in html.unescape(again.get_data(as_text=True))
@@ -240,16 +243,16 @@ def test_the_sweep_deletes_exports_nobody_fetched(app, marked):
     client = signed_in(app, marked["user"])
     ready_link(client)
     request = db.session.scalar(select(WorkRequest).where(WorkRequest.kind == takeout.KIND))
-    path = takeout.folder() / request.result["file"]
-    # The file's time is the file system's, not the frozen clock's.
-    written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    key, kept = takeout.key_of(request.result["file"]), storage.store()
+    # The file's time is the store's, not the frozen clock's.
+    (written,) = [entry.modified for entry in kept.list("takeouts/") if entry.key == key]
     assert processing.counts()["exports"] == 1
     sweep = partial(takeout.sweep_files, db.session)
     assert next(sweep(written + timedelta(hours=23)))["data_exports_removed"] == 0
-    assert path.exists()
+    assert kept.exists(key)
     later = written + takeout.VALID_FOR + timedelta(minutes=1)
     assert next(sweep(later))["data_exports_removed"] >= 1
-    assert not path.exists()
+    assert not kept.exists(key)
     assert processing.counts()["exports"] == 0
 
 
@@ -296,5 +299,5 @@ def test_asking_again_while_it_runs_reuses_the_work_and_only_the_newest_link_wor
     with pytest.raises(NotFound) as refused:
         takeout.take(user, first_token, NOW)
     assert refused.value.status == 404
-    path, filename = takeout.take(user, new_token, NOW)
-    assert path.is_file() and filename.endswith(".zip")
+    key, filename = takeout.take(user, new_token, NOW)
+    assert storage.store().exists(key) and filename.endswith(".zip")

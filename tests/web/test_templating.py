@@ -3,6 +3,7 @@ request's language holds, with Jinja's own rules for escaping and `%`."""
 
 from __future__ import annotations
 
+from flask import url_for
 from flask_babel import Domain, force_locale, gettext
 
 TEMPLATE = "{{ _('Sign out') }}|{{ _('%(name)s holds:', name='<b>') }}|{{ _('100%%') }}"
@@ -39,3 +40,39 @@ def test_plural_strings_take_the_count_and_escape_as_jinjas_own(app):
         assert [template.render(n=n) for n in (1, 3)] == ["1 attempt", "3 attempts"]
         text = app.jinja_env.from_string("{{ _('%(name)s holds:', name=who) }}")
         assert text.render(who="<i>") == "&lt;i&gt; holds:"
+
+
+def test_the_links_every_page_draws_are_built_once_a_process_and_under_its_own_root(
+    app, client, db_session, monkeypatch
+):
+    """A page's menu and static files are built once (issue 25); each under the root the app is
+    served at (behind a proxy at /crm/), and a static file under its hashed name."""
+    from werkzeug.routing import MapAdapter
+
+    from tests import builders
+    from tests.web.helpers import sign_in
+
+    rep = builders.user("rep", team_=builders.team())
+    db_session.commit()
+    sign_in(client, rep.email)
+    first = client.get("/offline").get_data(as_text=True)
+    built: list[str] = []
+    original = MapAdapter.build
+
+    def counted(self, endpoint, *args, **kwargs):
+        built.append(endpoint)
+        return original(self, endpoint, *args, **kwargs)
+
+    monkeypatch.setattr(MapAdapter, "build", counted)
+    again = client.get("/offline").get_data(as_text=True)
+    assert "static" not in built and "auth.index" not in built and "inbox.index" not in built
+    assert again.count("/static/") == first.count("/static/") > 0
+    with app.test_request_context("/"):
+        css = url_for("static", filename="css/app.css")
+    assert f'href="{css}"' in again
+    under_root = client.get(
+        "/crm/offline", environ_overrides={"SCRIPT_NAME": "/crm", "PATH_INFO": "/offline"}
+    )
+    text = under_root.get_data(as_text=True)
+    assert f'href="/crm{css}"' in text and 'href="/crm/inbox/"' in text
+    assert f'href="{css}"' in client.get("/offline").get_data(as_text=True)

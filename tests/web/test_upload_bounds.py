@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import ImportRow, ImportRun, Task, Visit
+from crm.services import storage
 from crm.services.accounts import auth
 from crm.services.field import photos
 from crm.services.growth import stages
@@ -62,7 +63,7 @@ def signed_in(app, user):
 
 
 def stored_files() -> list:
-    return [path for path in photos.folder().rglob("*") if path.is_file()]
+    return [entry.key for entry in storage.store().list(f"{photos.FOLDER}/")]
 
 
 def visit_fields(factory) -> dict:

@@ -223,18 +223,17 @@ def test_a_photo_travels_in_the_same_request(app, world):
 
 
 def test_a_visit_whose_commit_fails_is_taken_when_sent_again_and_its_leftovers_swept(
-    app, world, monkeypatch, tmp_path
+    app, world, monkeypatch, local_store
 ):
     """The database goes away at the commit: 503, and the outbox's second try under the same
     key makes the visit. The first try's files stay until the daily sweep finds that no row
     names them (the database might have committed it after all)."""
-    monkeypatch.setitem(app.config, "CRM_STORAGE_ROOT", str(tmp_path))
+    # A folder whichever store the run uses: the files are aged by their times.
     client = signed_in(app, world["rep"])
     data = fields(world["factory"])
 
     def on_disk() -> set:
-        folders = (photos.folder(), voice_notes.folder())
-        return {path for folder in folders for path in folder.rglob("*") if path.is_file()}
+        return {local_store.path(entry.key) for entry in local_store.list("")}
 
     def body() -> dict:
         note = (io.BytesIO(builders.audio_bytes()), "voice-note.webm", "audio/webm")
@@ -261,9 +260,9 @@ def test_a_visit_whose_commit_fails_is_taken_when_sent_again_and_its_leftovers_s
     (kept,) = visit.photos
     note = visit.voice_note
     its_files = {
-        photos.path_of(kept.stored_name),
-        photos.path_of(kept.stored_name, thumbnail=True),
-        voice_notes.path_of(note.stored_name, note.content_type),
+        local_store.path(photos.key_of(kept.stored_name)),
+        local_store.path(photos.key_of(kept.stored_name, thumbnail=True)),
+        local_store.path(voice_notes.key_of(note.stored_name, note.content_type)),
     }
     assert on_disk() == leftovers | its_files
 

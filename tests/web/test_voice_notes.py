@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import Visit, VisitVoiceNote
+from crm.services import storage
 from crm.services.field import voice_notes
 from tests import builders
 from tests.web.helpers import csrf_token
@@ -53,7 +54,7 @@ def send(client, data: dict, audio: bytes | None, name: str = "voice-note.webm")
 def counts() -> tuple[int, int, int]:
     visits = db.session.scalar(select(func.count()).select_from(Visit))
     notes = db.session.scalar(select(func.count()).select_from(VisitVoiceNote))
-    return visits, notes, len(list(voice_notes.folder().iterdir()))
+    return visits, notes, len(list(storage.store().list(f"{voice_notes.FOLDER}/")))
 
 
 def test_the_api_keeps_a_voice_note_once_and_serves_it_to_staff_in_scope(app, world):

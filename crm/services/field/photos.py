@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import math
@@ -9,15 +10,14 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import imagehash
-from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from crm import clock
-from crm.errors import Invalid
+from crm.errors import Invalid, StorageUnavailable
+from crm.services import storage
 
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 PHOTOS_MAX = 6
@@ -33,6 +33,7 @@ Image.MAX_IMAGE_PIXELS = 4 * PHOTO_MAX_PIXELS
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "HEIF", "MPO"})
 # Stored names are "<day>/<random>"; names from before the day folders have no day.
 DAY_FORMAT = "%Y-%m-%d"
+FOLDER = "photos"
 
 
 @dataclass
@@ -169,22 +170,18 @@ def _draft_box(size: tuple[int, int]) -> tuple[int, int]:
     return max(1, math.ceil(size[0] * scale)), max(1, math.ceil(size[1] * scale))
 
 
-def folder(kind: str = "photos") -> Path:
-    """A folder of uploads under the storage root (photos, and voice notes beside them)."""
-    path = Path(current_app.config["CRM_STORAGE_ROOT"]) / kind
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def new_name(kind: str = "photos") -> str:
-    """A random stored name in a folder of the day it is written (UTC), made ready.
+def new_name() -> str:
+    """A random stored name in a folder of the day it is written (UTC).
 
     The day's folder keeps any one folder to a day's uploads, and lets the sweep of files
     that no row names (crm.services.install.stored_files) read only the last week's folders.
     """
-    day = datetime.now(UTC).strftime(DAY_FORMAT)
-    (folder(kind) / day).mkdir(exist_ok=True)
-    return f"{day}/{secrets.token_hex(16)}"
+    return f"{datetime.now(UTC).strftime(DAY_FORMAT)}/{secrets.token_hex(16)}"
+
+
+def key_of(stored_name: str, thumbnail: bool = False) -> str:
+    """The photo's key in the store (crm.services.storage): photos/<day>/<random>[-thumb].jpg."""
+    return f"{FOLDER}/{stored_name}{'-thumb' if thumbnail else ''}.jpg"
 
 
 def prepare(upload: Upload) -> Image.Image:
@@ -233,8 +230,15 @@ def store(
     # No exif= argument: nothing is carried. No optimize=True either: its second pass more than
     # doubled the encoding time of a phone's 1600 px photo for a file a few percent smaller.
     image.save(buffer, "JPEG", quality=85)
-    path_of(name).write_bytes(buffer.getvalue())
-    thumb.save(path_of(name, thumbnail=True), "JPEG", quality=80)
+    small = io.BytesIO()
+    thumb.save(small, "JPEG", quality=80)
+    kept = storage.store()
+    kept.write(key_of(name), buffer.getvalue(), "image/jpeg")
+    try:
+        kept.write(key_of(name, thumbnail=True), small.getvalue(), "image/jpeg")
+    except StorageUnavailable:
+        remove([name])
+        raise
     return StoredPhoto(
         stored_name=name,
         content_type="image/jpeg",
@@ -248,12 +252,16 @@ def store(
     )
 
 
-def path_of(stored_name: str, thumbnail: bool = False) -> Path:
-    return folder() / f"{stored_name}{'-thumb' if thumbnail else ''}.jpg"
+def delete(stored_names: list[str]) -> None:
+    """Delete photos and their thumbnails (retention); a store that is down raises."""
+    kept = storage.store()
+    for name in stored_names:
+        for thumbnail in (False, True):
+            kept.delete(key_of(name, thumbnail))
 
 
 def remove(stored_names: list[str]) -> None:
-    """Delete the files of photos whose visit was not saved after all."""
-    for name in stored_names:
-        for thumbnail in (False, True):
-            path_of(name, thumbnail).unlink(missing_ok=True)
+    """Delete the files of photos whose visit was not saved after all, if the store answers:
+    what stays is deleted by the daily sweep of files that no row names."""
+    with contextlib.suppress(StorageUnavailable):
+        delete(stored_names)

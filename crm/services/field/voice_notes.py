@@ -7,16 +7,17 @@ what the file is and the type it is served with.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 import av
 from flask_babel import gettext as _
 
-from crm.errors import Invalid
+from crm.errors import Invalid, StorageUnavailable
+from crm.services import storage
 from crm.services.field import photos
 
 VOICE_MAX_BYTES = 3 * 1024 * 1024
@@ -28,6 +29,7 @@ CONTAINERS = {
     "mov,mp4,m4a,3gp,3g2,mj2": ("audio/mp4", {"aac", "opus", "mp3"}),
     "ogg": ("audio/ogg", {"opus", "vorbis"}),
 }
+FOLDER = "voice"
 EXTENSIONS = {"audio/webm": "webm", "audio/mp4": "m4a", "audio/ogg": "ogg"}
 
 
@@ -101,18 +103,14 @@ def _length(container, stream) -> int | None:
     return round((last - first) * Fraction(stream.time_base) * 1000)
 
 
-def folder() -> Path:
-    return photos.folder("voice")
-
-
 def store(upload: Upload, measured: tuple[str, int] | None = None) -> StoredVoiceNote:
     """Check the note and keep its bytes as sent (the recording is already compressed).
 
     `measured` is what measure() said of this upload, when the caller has checked it already.
     """
     content_type, duration_ms = measured if measured is not None else measure(upload)
-    name = photos.new_name("voice")
-    path_of(name, content_type).write_bytes(upload.data)
+    name = photos.new_name()
+    storage.store().write(key_of(name, content_type), upload.data, content_type)
     return StoredVoiceNote(
         stored_name=name,
         content_type=content_type,
@@ -122,14 +120,22 @@ def store(upload: Upload, measured: tuple[str, int] | None = None) -> StoredVoic
     )
 
 
-def path_of(stored_name: str, content_type: str) -> Path:
-    return folder() / f"{stored_name}.{EXTENSIONS.get(content_type, 'audio')}"
+def key_of(stored_name: str, content_type: str) -> str:
+    """The note's key in the store: voice/<day>/<random>.<extension of its container>."""
+    return f"{FOLDER}/{stored_name}.{EXTENSIONS.get(content_type, 'audio')}"
+
+
+def delete(stored_name: str, content_type: str) -> None:
+    """Delete a note's file (retention); a store that is down raises."""
+    storage.store().delete(key_of(stored_name, content_type))
 
 
 def remove(stored: StoredVoiceNote | None) -> None:
-    """Delete the file of a note whose visit was not saved after all."""
+    """Delete the file of a note whose visit was not saved after all, if the store answers
+    (what stays is deleted by the daily sweep of files that no row names)."""
     if stored is not None:
-        path_of(stored.stored_name, stored.content_type).unlink(missing_ok=True)
+        with contextlib.suppress(StorageUnavailable):
+            delete(stored.stored_name, stored.content_type)
 
 
 def _refuse(message: str):

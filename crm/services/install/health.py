@@ -1,4 +1,5 @@
-"""Readiness: the database answers and its schema is at the migrations' head."""
+"""Readiness: the database answers, its schema is at the migrations' head, and the upload store
+(a folder or a bucket) answers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.exc import SQLAlchemyError
 
 from crm.extensions import MIGRATIONS, db
+from crm.services import storage
 
 
 def head_revisions() -> set[str]:
@@ -24,4 +26,5 @@ def readiness_problem() -> str | None:
         return "database unreachable"
     if current != head_revisions():
         return "migrations not current"
-    return None
+    problem = storage.store().probe()
+    return f"storage {problem}" if problem else None

@@ -159,10 +159,10 @@ def delete_media(session: Session, now: datetime, actor: audit.Actor) -> Iterato
 
 def _remove_files(model: type, rows: list) -> None:
     if model is VisitPhoto:
-        photos.remove([row.stored_name for row in rows])
+        photos.delete([row.stored_name for row in rows])
         return
     for row in rows:
-        voice_notes.path_of(row.stored_name, row.content_type).unlink(missing_ok=True)
+        voice_notes.delete(row.stored_name, row.content_type)
 
 
 # --- sign-ins and deliveries --------------------------------------------------------------------

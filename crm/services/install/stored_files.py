@@ -11,15 +11,14 @@ by earlier sweeps, and reading only a week keeps the sweep's work that of a week
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.models import Task, VisitPhoto, VisitVoiceNote
+from crm.services import storage
 from crm.services.field import photos, voice_notes
 
 GRACE = timedelta(days=1)  # far longer than any request that is still writing its files
@@ -39,6 +38,7 @@ def sweep_orphans(session: Session, now: datetime) -> Iterator[dict[str, int]]:
         has_evidence = Task.evidence_file.is_not(None)
         evidence.update(session.scalars(select(Task.evidence_file).where(has_evidence)))
     names = sorted(files)
+    kept = storage.store()
     for start in range(0, len(names), BATCH):
         batch = names[start : start + BATCH]
         named: set[str] = set()
@@ -47,32 +47,29 @@ def sweep_orphans(session: Session, now: datetime) -> Iterator[dict[str, int]]:
         removed = 0
         for name in batch:
             if name not in named and name not in evidence:
-                for path in files[name]:
-                    path.unlink(missing_ok=True)
+                for key in files[name]:
+                    kept.delete(key)
                 removed += 1
         yield {"orphan_files_removed": removed}
     yield {"orphan_files_removed": 0}  # the step's end, for the run's timings
 
 
-def _recent_files(now: datetime) -> dict[str, list[Path]]:
-    """Stored name -> its files (a photo and its thumbnail, or a voice note) in the window.
+def _recent_files(now: datetime) -> dict[str, list[str]]:
+    """Stored name -> its keys (a photo and its thumbnail, or a voice note) in the window.
 
-    Only the day folders of the window are read (crm.services.field.photos.new_name), so the sweep
-    costs a week's uploads, not every file the install ever kept.
+    Only the day folders of the window are listed (crm.services.field.photos.new_name), so the
+    sweep costs a week's uploads, not every file the install ever kept.
     """
     oldest, newest = now - LOOK_BACK, now - GRACE
     days = [
         (oldest + timedelta(days=n)).strftime(photos.DAY_FORMAT) for n in range(LOOK_BACK.days + 1)
     ]
-    files: dict[str, list[Path]] = {}
-    for folder in (photos.folder(), voice_notes.folder()):
+    kept = storage.store()
+    files: dict[str, list[str]] = {}
+    for folder in (photos.FOLDER, voice_notes.FOLDER):
         for day in days:
-            if not (folder / day).is_dir():
-                continue
-            with os.scandir(folder / day) as entries:
-                for entry in entries:
-                    written = entry.stat().st_mtime if entry.is_file() else None
-                    if written is not None and oldest.timestamp() <= written <= newest.timestamp():
-                        name = f"{day}/{entry.name.split('.', 1)[0].removesuffix('-thumb')}"
-                        files.setdefault(name, []).append(Path(entry.path))
+            for entry in kept.list(f"{folder}/{day}/"):
+                if oldest <= entry.modified <= newest:
+                    base = entry.key.rsplit("/", 1)[-1].split(".", 1)[0].removesuffix("-thumb")
+                    files.setdefault(f"{day}/{base}", []).append(entry.key)
     return files

@@ -11,9 +11,9 @@ once through a link that expires.
 - `take` spends the link: only its asker may (anyone else: 404), once (the request's `phase`
   turns from "" to "taken" in one conditional update, so two clicks cannot both win), and
   within VALID_FOR of the export being made; a used or expired link answers 410.
-- The zip lives under the storage root (`takeouts/`); the download deletes it, and the daily
-  sweep (`sweep_files`) deletes any file older than VALID_FOR (a crash's half-written one too),
-  so that none stays for ever.
+- The zip is kept in the store (`takeouts/`, crm.services.storage), so that any host serves a
+  zip that another made; the download deletes it, and the daily sweep (`sweep_files`) deletes
+  any older than VALID_FOR, so that none stays for ever.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ import hashlib
 import hmac
 import re
 import secrets
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import IO
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -37,7 +38,7 @@ from crm import clock, scope
 from crm.errors import Conflict, NotFound
 from crm.extensions import db
 from crm.models import User, WorkRequest
-from crm.services.field import photos
+from crm.services import storage
 from crm.services.install import audit, work
 from crm.services.privacy import takeout_contents
 
@@ -131,10 +132,10 @@ def progress_of(shown: Shown | None) -> dict:
     return {"state": shown.state, "percent": shown.request.percent, "done": not busy}
 
 
-def take(actor: User, token: str, now: datetime) -> tuple[Path, str]:
-    """Spend the actor's link: the zip's path and its download name (the caller commits, then
-    sends the file and deletes it). 404 for a token that is not the actor's, 410 once used or
-    expired, 409 while the export is not made yet."""
+def take(actor: User, token: str, now: datetime) -> tuple[str, str]:
+    """Spend the actor's link: the zip's key in the store and its download name (the caller
+    commits, then sends the file and deletes it). 404 for a token that is not the actor's, 410
+    once used or expired, 409 while the export is not made yet."""
     request = _find(actor, token)
     until = expires_at(request)
     if request.status in ("pending", "running"):
@@ -150,13 +151,13 @@ def take(actor: User, token: str, now: datetime) -> tuple[Path, str]:
         .values(phase=TAKEN)
         .execution_options(synchronize_session=False)
     )
-    path = folder() / str(request.result.get("file", ""))
-    if spent.rowcount != 1 or not request.result.get("file") or not path.is_file():
+    key = key_of(str(request.result.get("file", "")))
+    if spent.rowcount != 1 or not request.result.get("file") or not storage.store().exists(key):
         raise gone
     db.session.refresh(request)
     audit.record(actor, "user", actor.id, "download_data_export")
     made = clock.local(request.finished_at).strftime("%Y%m%d-%H%M")
-    return path, f"data-export-{made}.zip"
+    return key, f"data-export-{made}.zip"
 
 
 def _find(actor: User, token: str) -> WorkRequest:
@@ -176,8 +177,10 @@ def _find(actor: User, token: str) -> WorkRequest:
     raise missing
 
 
-def folder() -> Path:
-    return photos.folder(FOLDER)
+def key_of(name: str) -> str:
+    """An export's key in the store (crm.services.storage): any host may serve a zip that
+    another host made."""
+    return f"{FOLDER}/{name}"
 
 
 def sweep_files(session: Session, now: datetime) -> Iterator[dict[str, int]]:
@@ -196,10 +199,10 @@ def sweep_files(session: Session, now: datetime) -> Iterator[dict[str, int]]:
         .execution_options(synchronize_session=False)
     )
     removed = 0
-    oldest = (now - VALID_FOR).timestamp()
-    for path in folder().glob("*.zip*"):
-        if path.is_file() and path.stat().st_mtime < oldest:
-            path.unlink(missing_ok=True)
+    kept = storage.store()
+    for entry in list(kept.list(f"{FOLDER}/")):
+        if entry.modified < now - VALID_FOR:
+            kept.delete(entry.key)
             removed += 1
     yield {"data_exports_removed": removed}
 
@@ -220,18 +223,18 @@ def _export_work(request: WorkRequest, runner=None) -> dict:
         else:
             parts = takeout_contents.staff_parts(user, now, locale)
         name = f"{secrets.token_hex(16)}.zip"
-        path = folder() / name
-        try:
-            _write(request, path, parts, now)
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-    return {"file": name, "size": path.stat().st_size, "made_at": now.astimezone(UTC).isoformat()}
+        # Made in a temporary file (a zip is written by seeking back), then kept in the store.
+        with tempfile.TemporaryFile() as made:
+            _write(request, made, parts, now)
+            size = made.tell()
+            made.seek(0)
+            storage.store().write(key_of(name), made, "application/zip")
+    return {"file": name, "size": size, "made_at": now.astimezone(UTC).isoformat()}
 
 
-def _write(request: WorkRequest, path: Path, parts: list, now: datetime) -> None:
+def _write(request: WorkRequest, file: IO[bytes], parts: list, now: datetime) -> None:
     total = len(parts) + 1
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for index, part in enumerate(parts):
             work.report(request, index, total, "writing")
             part.write(archive, part.name)

@@ -26,8 +26,10 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, select
 
 from crm import clock, export
+from crm.errors import NotFound
 from crm.extensions import db
 from crm.models import Contact, Factory, FollowUp, Task, User, UserSession, Visit
+from crm.services import storage
 from crm.services.field import photos
 from crm.services.notices import mail
 from crm.services.portal import overview
@@ -185,11 +187,12 @@ def _evidence_photo(archive: zipfile.ZipFile, task_id: int, stored_name: str | N
     """The photo handed in for a task, copied into the zip; its name there ('' if none)."""
     if not stored_name:
         return ""
-    path = photos.path_of(stored_name)
-    if not path.is_file():
+    try:
+        data = storage.store().read(photos.key_of(stored_name))
+    except NotFound:
         return ""
     name = f"evidence/task-{task_id}.jpg"
-    archive.write(path, name)
+    archive.writestr(name, data)
     return name
 
 

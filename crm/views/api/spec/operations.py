@@ -45,8 +45,8 @@ ERROR_TEXT = {
     429: "Too many requests for this token (or user, or address); wait Retry-After seconds. "
     "The X-RateLimit-* headers say the limit, what is left and when it resets.",
     431: "A request header is larger than the server takes (8,190 bytes).",
-    503: "The database cannot be reached for a moment; nothing was changed. Send again after "
-    "Retry-After seconds.",
+    503: "The database or the upload store cannot be reached for a moment; nothing was changed. "
+    "Send again after Retry-After seconds.",
 }
 
 # Answers any operation can give: the method, the request's size and an outage.
