@@ -6,7 +6,7 @@ export FLASK_APP := crm
 # Tests on two cores: one worker (and one browser) per core.
 TEST_WORKERS ?= auto
 
-.PHONY: run serve test lint format bench bench-load api-check translations clean
+.PHONY: run serve cluster test lint format bench bench-load api-check translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ serve: $(VENV)/.installed
 	trap 'kill 0' EXIT INT TERM; \
 	CRM_ENV=production $(BIN)/flask crm scheduler & \
 	CRM_ENV=production $(BIN)/gunicorn -c gunicorn.conf.py "crm:create_app()"
+
+# Two app hosts behind nginx with TLS on this machine (bench/cluster.py, docs/operations.md):
+# PostgreSQL on 127.0.0.1:5432 (a fresh crm_cluster database), Redis on 127.0.0.1:6379, the demo
+# seeded; prints https://127.0.0.1:8443/ and the logins. Ctrl-C stops everything.
+CLUSTER_ARGS ?= --port 8443
+cluster: $(VENV)/.installed
+	$(BIN)/python -m bench.cluster $(CLUSTER_ARGS)
 
 test: $(VENV)/.installed-test lint
 	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)

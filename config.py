@@ -30,6 +30,15 @@ class Config:
         # None means "a file in the instance folder"; create_app fills it in.
         self.SQLALCHEMY_DATABASE_URI = _env("CRM_DATABASE_URL")
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+        # PostgreSQL: the connections each process keeps open and may add at a peak
+        # (SQLAlchemy's defaults, 5 and 10, when unset); docs/operations.md "Connection pooling".
+        if (self.SQLALCHEMY_DATABASE_URI or "").startswith("postgresql"):
+            for option, name in (
+                ("pool_size", "CRM_DB_POOL_SIZE"),
+                ("max_overflow", "CRM_DB_MAX_OVERFLOW"),
+            ):
+                if _env(name) is not None:
+                    self.SQLALCHEMY_ENGINE_OPTIONS[option] = int(_env(name))
         # SQLite: how long a writer waits for the write lock before answering 503 (README "SQLite").
         self.CRM_SQLITE_BUSY_SECONDS = float(_env("CRM_SQLITE_BUSY_SECONDS", "10") or 10)
         # PostgreSQL's cost of a page read out of order, set on each of the app's connections:
@@ -38,6 +47,9 @@ class Config:
         # "server" leaves the server's own setting.
         self.CRM_PG_RANDOM_PAGE_COST = _env("CRM_PG_RANDOM_PAGE_COST", "1.1")
         self.CRM_TIMEZONE = _env("CRM_TIMEZONE", "Asia/Shanghai")
+        # The instance folder (an absolute path): the SQLite file and the local store live there
+        # unless told otherwise. None: instance/ beside the code. Each host has its own.
+        self.CRM_INSTANCE_PATH = _env("CRM_INSTANCE_PATH")
         # Uploaded files live outside the static folder; None means instance/storage.
         self.CRM_STORAGE_ROOT = _env("CRM_STORAGE_ROOT")
         # Where uploads are kept (crm.services.storage): unset or file://... the folder above;
@@ -49,7 +61,12 @@ class Config:
         self.AWS_SECRET_ACCESS_KEY = _env("AWS_SECRET_ACCESS_KEY")
         self.AWS_REGION = _env("AWS_REGION", "us-east-1")
         self.CRM_REDIS_URL = _env("CRM_REDIS_URL")
+        # Behind a reverse proxy (deploy/nginx/crm.conf): the client's address, scheme and host
+        # come from the proxy's X-Forwarded-For, -Proto and -Host (one proxy in front).
         self.CRM_TRUST_PROXY = _env("CRM_TRUST_PROXY", "0") == "1"
+        # A name for this app host (app1); when set, every answer names it in X-CRM-Host, so an
+        # operator (and tests/cluster) can tell which host of several behind the proxy answered.
+        self.CRM_HOST_NAME = _env("CRM_HOST_NAME", "")
 
         # No server: mails are written to the log instead (development), never lost silently.
         self.MAIL_SERVER = _env("CRM_MAIL_SERVER")

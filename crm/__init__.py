@@ -12,8 +12,10 @@ from crm.extensions import MIGRATIONS, babel, csrf, db, limiter, login_manager, 
 
 
 def create_app(config: Config | str | None = None, **overrides) -> Flask:
-    app = Flask(__name__, instance_relative_config=False)
     settings = config if isinstance(config, Config) else config_for(config)
+    # The host's own folder (CRM_INSTANCE_PATH), else instance/ beside the code.
+    instance = overrides.get("CRM_INSTANCE_PATH", settings.CRM_INSTANCE_PATH) or None
+    app = Flask(__name__, instance_path=instance, instance_relative_config=False)
     app.config.from_object(settings)
     app.config["ENV_NAME"] = settings.ENV_NAME
     app.config.update(overrides)

@@ -93,6 +93,8 @@ def add_headers(response: Response) -> Response:
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     response.headers["Permissions-Policy"] = "geolocation=(self), camera=(self), microphone=(self)"
     response.headers["X-Frame-Options"] = "DENY"
+    if current_app.config.get("CRM_HOST_NAME"):
+        response.headers["X-CRM-Host"] = current_app.config["CRM_HOST_NAME"]
     if current_app.config.get("HSTS"):
         response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
     # Pages with a user's data are not kept by shared caches or the back button. The user this

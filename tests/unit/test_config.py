@@ -105,3 +105,88 @@ def test_the_limiter_counts_this_run_apart_whichever_app_a_process_made_first(ap
     assert run.startswith("crm-run-")
     assert run == config_for("development").RATELIMIT_KEY_PREFIX
     assert limiter._key_prefix.startswith(run)
+
+
+def test_the_pool_of_each_process_is_sized_from_the_environment_on_postgresql(monkeypatch):
+    """docs/operations.md "Connection pooling": hosts × processes × (pool + overflow) must stay
+    under the server's max_connections (or PgBouncer's)."""
+    monkeypatch.setenv("CRM_DATABASE_URL", "postgresql+psycopg://db/crm")
+    monkeypatch.setenv("CRM_DB_POOL_SIZE", "3")
+    monkeypatch.setenv("CRM_DB_MAX_OVERFLOW", "2")
+    assert config_for("development").SQLALCHEMY_ENGINE_OPTIONS == {
+        "pool_size": 3,
+        "max_overflow": 2,
+    }
+    monkeypatch.delenv("CRM_DB_POOL_SIZE")
+    monkeypatch.delenv("CRM_DB_MAX_OVERFLOW")
+    assert config_for("development").SQLALCHEMY_ENGINE_OPTIONS == {}
+    # SQLite keeps SQLAlchemy's own pool for its kind of database.
+    monkeypatch.setenv("CRM_DATABASE_URL", "sqlite:///x.sqlite3")
+    monkeypatch.setenv("CRM_DB_POOL_SIZE", "3")
+    assert config_for("development").SQLALCHEMY_ENGINE_OPTIONS == {}
+
+
+def test_a_named_host_says_so_on_every_answer_and_an_unnamed_one_does_not(tmp_path):
+    """Several hosts behind the proxy (docs/operations.md): X-CRM-Host tells which answered."""
+    url = f"sqlite:///{tmp_path}/host.db"
+    named = create_app("testing", SQLALCHEMY_DATABASE_URI=url, CRM_HOST_NAME="app2")
+    assert named.test_client().get("/healthz").headers["X-CRM-Host"] == "app2"
+    plain = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+    assert "X-CRM-Host" not in plain.test_client().get("/healthz").headers
+
+
+def test_each_host_may_keep_its_instance_folder_where_its_operator_says(monkeypatch, tmp_path):
+    monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CRM_STORAGE_ROOT", raising=False)
+    monkeypatch.setenv("CRM_INSTANCE_PATH", str(tmp_path / "host-a"))
+    app = create_app("development")
+    assert app.instance_path == str(tmp_path / "host-a")
+    assert app.config["CRM_STORAGE_ROOT"] == str(tmp_path / "host-a" / "storage")
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/host-a/crm.sqlite3"
+
+
+def _seen_through_proxy(trust: bool, tmp_path) -> dict:
+    """What the app takes for the client's address, scheme and host behind a proxy."""
+    from flask import jsonify, request
+    from flask_limiter.util import get_remote_address
+
+    from crm import scope
+
+    app = create_app(
+        "testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/proxy.db", CRM_TRUST_PROXY=trust
+    )
+
+    @scope.allow("public")
+    def seen():
+        return jsonify(
+            address=request.remote_addr,
+            limited_as=get_remote_address(),
+            scheme=request.scheme,
+            host=request.host,
+            secure=request.is_secure,
+        )
+
+    app.add_url_rule("/_seen", "seen", seen)
+    headers = {
+        # What the client sent, then what deploy/nginx/crm.conf's proxy says it saw.
+        "X-Forwarded-For": "198.51.100.1, 203.0.113.7",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "crm.example.com",
+    }
+    return app.test_client().get("/_seen", headers=headers).get_json()
+
+
+def test_behind_the_proxy_the_app_sees_the_client_its_scheme_and_host(tmp_path):
+    """CRM_TRUST_PROXY=1 (docs/operations.md "The proxy"): one proxy hop is believed, so the
+    sign-in limits key on the client's address and cookies and CSRF see HTTPS; the address a
+    client put in the header itself is not believed. tests/unit/test_cluster.py proves the same
+    through nginx."""
+    assert _seen_through_proxy(True, tmp_path) == {
+        "address": "203.0.113.7",
+        "limited_as": "203.0.113.7",
+        "scheme": "https",
+        "host": "crm.example.com",
+        "secure": True,
+    }
+    untrusted = _seen_through_proxy(False, tmp_path)
+    assert untrusted["address"] == "127.0.0.1" and untrusted["scheme"] == "http"
