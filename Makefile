@@ -37,9 +37,10 @@ serve: $(VENV)/.installed
 
 # Two app hosts behind nginx with TLS on this machine (bench/cluster.py, docs/operations.md):
 # PostgreSQL on 127.0.0.1:5432 (a fresh crm_cluster database), Redis on 127.0.0.1:6379, the demo
-# seeded; prints https://127.0.0.1:8443/ and the logins. Ctrl-C stops everything.
+# seeded, uploads in a SeaweedFS S3 server (the test extras: tests/s3server.py); prints
+# https://127.0.0.1:8443/ and the logins. Ctrl-C stops everything.
 CLUSTER_ARGS ?= --port 8443
-cluster: $(VENV)/.installed
+cluster: $(VENV)/.installed-test
 	$(BIN)/python -m bench.cluster $(CLUSTER_ARGS)
 
 test: $(VENV)/.installed-test lint
