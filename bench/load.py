@@ -37,7 +37,9 @@ own. It then:
 
 Exit status 1 on any lost or duplicated visit, any 500, a recovery slower than the limit or a
 sweep that did something twice; the tests in tests/unit/test_load_and_fault.py call `run_load`
-and `scheduler_kill` with 30 seconds and 30 reps.
+and `scheduler_kill` with 30 seconds and 30 reps. `load_through` runs the same reps and checks
+against a server already running, over HTTPS too: tests/unit/test_cluster.py sends them through
+the cluster's nginx to its two app hosts (bench/cluster.py).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -67,7 +70,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -232,13 +235,17 @@ class Rep:
     password: str = PASSWORD
 
 
-def make_reps(url: str, storage: str, count: int, log: Log = print) -> list[Rep]:
-    """A fresh database with `count` reps, each owning a few factories, each with a token."""
+def make_reps(
+    url: str, storage: str, count: int, log: Log = print, fresh: bool = True
+) -> list[Rep]:
+    """A fresh database with `count` reps, each owning a few factories, each with a token;
+    with `fresh` False, the reps are added to a database already migrated (a cluster's)."""
     started = time.perf_counter()
-    fresh_database(url)
-    env = server_env(url, storage)
-    flask(env, "db", "upgrade")
-    flask(env, "crm", "init")
+    if fresh:
+        fresh_database(url)
+        env = server_env(url, storage)
+        flask(env, "db", "upgrade")
+        flask(env, "crm", "init")
     from werkzeug.security import generate_password_hash
 
     from crm import create_app
@@ -380,9 +387,16 @@ def request(
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = REQUEST_TIMEOUT,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One request on a connection of its own; status 0 for a refused, dropped or timed-out one."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    """One request on a connection of its own (HTTPS with a `context`); status 0 for a refused,
+    dropped or timed-out one."""
+    if context is None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    else:
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=timeout, context=context
+        )
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
@@ -403,6 +417,7 @@ class Sample:
     started: float  # monotonic
     seconds: float
     retry_after: str | None = None
+    host: str | None = None  # the app host that answered (X-CRM-Host), behind a proxy
 
 
 @dataclass
@@ -453,8 +468,19 @@ def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tu
 
 
 class SimulatedRep:
-    def __init__(self, rep: Rep, port: int, ledger: Ledger, photos: list[bytes], think: float):
+    """A rep on the server at 127.0.0.1:`port`, over HTTPS when given a `context` (a proxy's)."""
+
+    def __init__(
+        self,
+        rep: Rep,
+        port: int,
+        ledger: Ledger,
+        photos: list[bytes],
+        think: float,
+        context: ssl.SSLContext | None = None,
+    ):
         self.rep, self.port, self.ledger, self.photos, self.think = rep, port, ledger, photos, think
+        self.context = context
         self.random = random.Random(rep.index)
         self.cookies: dict[str, str] = {}
         self.sent = 0
@@ -469,13 +495,18 @@ class SimulatedRep:
     def _cookie_header(self) -> dict[str, str]:
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
 
+    def _request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        return request(self.port, method, path, body, headers, context=self.context)
+
     def post_login(self) -> tuple[int, dict[str, str], float, float]:
         """The login form, as a person would: fetch it for its CSRF token, then post it.
 
         Returns the post's status, headers, start and duration; without a form to post, the
         fetch's status and a duration of 0.
         """
-        status, headers, body = request(self.port, "GET", "/login")
+        status, headers, body = self._request("GET", "/login")
         self._keep_cookies(headers)
         match = re.search(rb'name="csrf-token" content="([^"]+)"', body)
         if status != 200 or not match:
@@ -488,12 +519,17 @@ class SimulatedRep:
             }
         ).encode()
         started = time.monotonic()
-        status, headers, _ = request(
-            self.port,
+        # Over HTTPS the CSRF check wants the page's own origin as the referrer, as a browser sends.
+        scheme = "https" if self.context else "http"
+        status, headers, _ = self._request(
             "POST",
             "/login",
             form,
-            {"Content-Type": "application/x-www-form-urlencoded", **self._cookie_header()},
+            {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Referer": f"{scheme}://127.0.0.1:{self.port}/login",
+                **self._cookie_header(),
+            },
         )
         self._keep_cookies(headers)
         return status, headers, started, time.monotonic() - started
@@ -508,9 +544,12 @@ class SimulatedRep:
 
     def page(self, kind: str, path: str) -> None:
         started = time.monotonic()
-        status, headers, _ = request(self.port, "GET", path, headers=self._cookie_header())
+        status, headers, _ = self._request("GET", path, headers=self._cookie_header())
+        took = time.monotonic() - started
         self.ledger.add(
-            Sample(kind, status, started, time.monotonic() - started, headers.get("retry-after"))
+            Sample(
+                kind, status, started, took, headers.get("retry-after"), headers.get("x-crm-host")
+            )
         )
 
     def visit(self, give_up_at: float) -> None:
@@ -540,10 +579,16 @@ class SimulatedRep:
         while True:
             attempt += 1
             started = time.monotonic()
-            status, answer, payload = request(self.port, "POST", "/api/v1/visits", body, headers)
+            status, answer, payload = self._request("POST", "/api/v1/visits", body, headers)
+            took = time.monotonic() - started
             self.ledger.add(
                 Sample(
-                    "visit", status, started, time.monotonic() - started, answer.get("retry-after")
+                    "visit",
+                    status,
+                    started,
+                    took,
+                    answer.get("retry-after"),
+                    answer.get("x-crm-host"),
                 )
             )
             if status in (200, 201):
@@ -668,26 +713,9 @@ def run_load(
     try:
         people = make_reps(url, storage, reps, log)
         server = Server(url, storage, workers, work / "gunicorn.log", **(env or {}))
-        ledger = Ledger()
-        photos = [photo(seed) for seed in range(8)]
-        simulated = [SimulatedRep(rep, server.port, ledger, photos, think) for rep in people]
-        started = time.monotonic()
-        threads = [threading.Thread(target=s.sign_in, args=(started + 120,)) for s in simulated]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        log(f"{reps} reps signed in in {time.monotonic() - started:.1f} s; load for {seconds:g} s")
-        start_at = time.monotonic() + 0.5
-        end_at = start_at + seconds
-        workers_ = [
-            threading.Thread(target=s.run, args=(start_at, end_at), daemon=True) for s in simulated
-        ]
-        for thread in workers_:
-            thread.start()
-        outage = None
-        if fault:
-            outage = Outage()
+        outage = Outage() if fault else None
+
+        def restart(start_at: float) -> None:
             restart_at = start_at + seconds * 0.4
             while time.monotonic() < restart_at:
                 time.sleep(0.05)
@@ -698,9 +726,10 @@ def run_load(
             cluster.start()
             outage.up_at = time.monotonic()
             log(f"PostgreSQL is back after {outage.up_at - outage.down_at:.1f} s")
-        for thread in workers_:
-            thread.join(timeout=seconds + DRAIN_SECONDS + REQUEST_TIMEOUT * 2)
-        elapsed = time.monotonic() - start_at
+
+        ledger, elapsed = drive(
+            people, server.port, seconds, think, log, meanwhile=restart if fault else None
+        )
         server.stop()
         result, server_errors = judged(url, ledger, server, reps, elapsed, outage)
         if result.problems:
@@ -718,6 +747,94 @@ def run_load(
             own.close()
         if keep is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def drive(
+    people: list[Rep],
+    port: int,
+    seconds: float,
+    think: float,
+    log: Log,
+    context: ssl.SSLContext | None = None,
+    meanwhile: Callable[[float], None] | None = None,
+) -> tuple[Ledger, float]:
+    """The reps sign in, then work for `seconds` (and drain); `meanwhile` runs beside them,
+    given the start. Returns what they saw and the time taken."""
+    ledger = Ledger()
+    photos = [photo(seed) for seed in range(8)]
+    simulated = [SimulatedRep(rep, port, ledger, photos, think, context) for rep in people]
+    started = time.monotonic()
+    threads = [threading.Thread(target=s.sign_in, args=(started + 120,)) for s in simulated]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log(
+        f"{len(people)} reps signed in in {time.monotonic() - started:.1f} s; "
+        f"load for {seconds:g} s"
+    )
+    start_at = work(simulated, seconds, meanwhile)
+    return ledger, time.monotonic() - start_at
+
+
+def work(
+    simulated: list[SimulatedRep],
+    seconds: float,
+    meanwhile: Callable[[float], None] | None = None,
+) -> float:
+    """The signed-in reps work together for `seconds`, then drain; `meanwhile` runs beside
+    them, given the start. Returns the start (monotonic)."""
+    start_at = time.monotonic() + 0.5
+    end_at = start_at + seconds
+    threads = [
+        threading.Thread(target=s.run, args=(start_at, end_at), daemon=True) for s in simulated
+    ]
+    for thread in threads:
+        thread.start()
+    if meanwhile is not None:
+        meanwhile(start_at)
+    for thread in threads:
+        thread.join(timeout=seconds + DRAIN_SECONDS + REQUEST_TIMEOUT * 2)
+    return start_at
+
+
+@dataclass
+class ServerLogs:
+    """The logs of servers started by someone else (a cluster's hosts), read as Server's is."""
+
+    paths: list[Path]
+
+    def count_in_log(self, pattern: str) -> int:
+        return sum(
+            len(re.findall(pattern, path.read_text(errors="replace"))) for path in self.paths
+        )
+
+
+def load_through(
+    base: str,
+    database: str,
+    people: list[Rep],
+    seconds: float,
+    *,
+    certificate: Path | None = None,
+    logs: list[Path] | None = None,
+    think: float = 1.0,
+    log: Log = print,
+) -> LoadResult:
+    """The load test against a server already running at `base` (https://127.0.0.1:PORT, a
+    proxy trusted with `certificate`): the `people` (make_reps) must be in `database`, which
+    the ledger is checked against; `logs` are the servers' logs, for their exceptions."""
+    address = urlsplit(base)
+    if address.hostname != "127.0.0.1" or address.scheme not in ("http", "https"):
+        raise ValueError(f"the load test stays on 127.0.0.1: {base}")
+    context = None
+    if address.scheme == "https":
+        context = ssl.create_default_context(cafile=str(certificate) if certificate else None)
+    ledger, elapsed = drive(people, address.port, seconds, think, log, context)
+    result, server_errors = judged(database, ledger, ServerLogs(logs or []), len(people), elapsed)
+    result.report = report(result, server_errors, where=f"through {base}")
+    log(result.report)
+    return result
 
 
 def recovery(samples: list[Sample], outage: Outage) -> float | None:
@@ -798,9 +915,11 @@ def judge(result: LoadResult, server_errors: int) -> None:
         problems.append(f"unexpected answers: {other}")
 
 
-def report(result: LoadResult, server_errors: int) -> str:
+def report(
+    result: LoadResult, server_errors: int, where: str = "against gunicorn on PostgreSQL"
+) -> str:
     lines = [
-        f"## Load: {result.reps} reps for {result.seconds:.0f} s against gunicorn on PostgreSQL",
+        f"## Load: {result.reps} reps for {result.seconds:.0f} s {where}",
         "",
         "| request | answers | ok | req/s | p50 ms | p95 ms | p99 ms | max ms | other answers |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -829,6 +948,11 @@ def report(result: LoadResult, server_errors: int) -> str:
         f"acknowledged with another id {len(result.wrong_id)}, stray {len(result.stray)}",
         f"- 500 answers: {result.count(500)}; exceptions in the server's log: {server_errors}",
     ]
+    hosts = collections.Counter(s.host for s in result.samples if s.host)
+    if hosts:
+        lines.append(
+            "- answered by host: " + ", ".join(f"{h} {n}" for h, n in sorted(hosts.items()))
+        )
     if result.outage is not None:
         window = (result.outage.down_at, result.outage.up_at + (result.recovery_seconds or 0))
         back = "never" if result.recovery_seconds is None else f"{result.recovery_seconds:.2f} s"

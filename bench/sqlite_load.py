@@ -246,15 +246,7 @@ def run_sqlite_load(
             thread.join()
         importer = Importer(url, storage, import_rows)
         importer.start()
-        start_at = time.monotonic() + 0.5
-        end_at = start_at + seconds
-        workers_ = [
-            threading.Thread(target=s.run, args=(start_at, end_at), daemon=True) for s in simulated
-        ]
-        for thread in workers_:
-            thread.start()
-        for thread in workers_:
-            thread.join(timeout=seconds + load.DRAIN_SECONDS + load.REQUEST_TIMEOUT * 2)
+        start_at = load.work(simulated, seconds)
         importer.join(timeout=IMPORT_TIMEOUT)
         elapsed = time.monotonic() - start_at
         server.stop()

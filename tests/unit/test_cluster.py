@@ -5,6 +5,8 @@ bench/cluster.py starts the topology of docs/operations.md "Several hosts" on th
 deploy/nginx/crm.conf); this test drives it through the proxy as a phone would, then takes
 host A down piece by piece. Its figures (requests per host, the scheduler's hand-over time,
 lost and duplicated visits) are printed and written to test-artifacts/cluster-figures.json.
+The load test of bench/load.py then runs through the same proxy, its photos in the S3 bucket
+(test-artifacts/cluster-load-figures.json).
 
 PostgreSQL only: it runs in CI's PostgreSQL pass, on a database of its own beside
 CRM_TEST_DATABASE_URL's, and with Redis at CRM_TEST_REDIS_URL's server (a database number of
@@ -14,6 +16,7 @@ its own). Locally: CRM_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1
 
 from __future__ import annotations
 
+import collections
 import http.client
 import json
 import os
@@ -29,14 +32,17 @@ import pytest
 import redis
 from sqlalchemy.engine import make_url
 
-from bench import cluster
+from bench import cluster, load
 from bench.load import multipart, photo
 from crm.jobs.lease import LEASE_SECONDS
+from crm.services.field.photos import key_of
 from tests.conftest import ARTIFACTS, WORKER
 
 REP, PASSWORD = "rep@example.com", "demo-pass-2026"  # the demo's (crm/demo)
 LOGIN_LIMIT = 6  # sign-in posts an address may make (CRM_LOGIN_RATE_LIMIT), here per hour
 SPREAD_REQUESTS = 40
+LOAD_SECONDS = 20  # the load through the proxy: shorter than the one-host load test's 30
+LOAD_REPS = 20
 
 
 def _database() -> str:
@@ -279,3 +285,80 @@ def _alpn(topology: cluster.Topology) -> str | None:
         context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
     ):
         return tls.selected_alpn_protocol()
+
+
+@pytest.mark.postgres_only
+def test_the_load_test_through_the_proxy_loses_and_doubles_nothing_and_keeps_every_photo():
+    """The reps of bench/load.py over HTTPS through nginx, both hosts behind it, the photos in
+    the S3 bucket: no visit lost or doubled, no server error (issue 24, "Tests")."""
+    started = time.monotonic()
+    topology = cluster.Topology(
+        database=_database(),
+        redis=_redis(),
+        # Every rep signs in from 127.0.0.1; the limit itself is the other test's.
+        env={"CRM_LOGIN_RATE_LIMIT": "100000 per minute"},
+    )
+    with topology:
+        assert topology.shared_storage
+        people = load.make_reps(
+            topology.database, str(topology.folder / "reps"), LOAD_REPS, fresh=False
+        )
+        result = load.load_through(
+            topology.url,
+            topology.database,
+            people,
+            LOAD_SECONDS,
+            certificate=topology.certificate,
+            logs=[host.folder / "gunicorn.log" for host in topology.hosts],
+        )
+        # The visits the reps stored (acknowledged, when none is lost or stray) and their photos.
+        photos = topology.sql(
+            "SELECT v.id, p.stored_name FROM visits v LEFT JOIN visit_photos p "
+            "ON p.visit_id = v.id WHERE v.client_key LIKE :keys",
+            keys=f"{load.KEY_PREFIX}%",
+        )
+        bucket = topology.s3.client().get_paginator("list_objects_v2")
+        kept = {
+            item["Key"]
+            for page in bucket.paginate(Bucket=topology.s3.bucket, Prefix="photos/")
+            for item in page.get("Contents", [])
+        }
+
+    samples = result.samples
+    ok = [s.seconds * 1000 for s in samples if s.status in (200, 201)]
+    per_host = dict(collections.Counter(s.host for s in samples))
+    errors = collections.Counter(s.status for s in samples if s.status >= 500 or s.status == 0)
+    figures = {
+        "reps": LOAD_REPS,
+        "load_seconds": round(result.seconds, 1),
+        "requests": len(samples),
+        "requests_per_host": per_host,
+        "visits_acknowledged": result.acknowledged,
+        "visits_sent_again": result.retries,
+        "p50_ms": round(load.percentile(ok, 0.5)),
+        "p95_ms": round(load.percentile(ok, 0.95)),
+        "lost": len(result.lost),
+        "duplicated": len(result.duplicated),
+        "wrong_id": len(result.wrong_id),
+        "stray": len(result.stray),
+        "server_errors": dict(errors),
+        "photos_in_bucket": sum(key_of(name) in kept for _, name in photos),
+        "thumbnails_in_bucket": sum(key_of(name, thumbnail=True) in kept for _, name in photos),
+        "wall_seconds": round(time.monotonic() - started, 1),
+    }
+    print("cluster load figures:", json.dumps(figures))
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "cluster-load-figures.json").write_text(json.dumps(figures, indent=2) + "\n")
+
+    assert result.acknowledged > LOAD_SECONDS  # about one visit a second, as on one host
+    assert result.lost == [] and result.duplicated == []
+    assert result.wrong_id == [] and result.stray == []
+    assert result.refused == {} and result.unacknowledged == 0
+    assert errors == {}  # no 5xx from the app or the proxy, no dropped connection
+    assert result.problems == [], result.report  # nor an exception in either host's log
+    # Both hosts took a share: nginx's round robin, every answer naming its host.
+    assert set(per_host) == {"a", "b"}, per_host
+    assert all(count >= 0.3 * len(samples) for count in per_host.values()), per_host
+    # Each acknowledged visit has its photo, and the photo and its thumbnail are in the bucket.
+    assert len({visit for visit, _ in photos}) == len(photos) == result.acknowledged
+    assert figures["photos_in_bucket"] == figures["thumbnails_in_bucket"] == len(photos)
