@@ -347,15 +347,20 @@ def statements_during(call) -> list[str]:
     return seen
 
 
-def plan_of(statement) -> str:
+def plan_of(statement, *avoid: str) -> str:
     """The plan the database chooses for a statement (PostgreSQL told not to read a table
-    whole where an index could answer: the test tables are too small to need one)."""
+    whole where an index could answer: the test tables are too small to need one). `avoid`
+    names more of PostgreSQL's plan steps to avoid where it can ("sort": a few rows sort so
+    cheaply that, by the table's statistics of the moment, an ordered index may lose)."""
     compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL enable_seqscan = off"))
+        steps = ("seqscan", *avoid)
+        for step in steps:
+            db.session.execute(text(f"SET LOCAL enable_{step} = off"))
         rows = db.session.execute(text(f"EXPLAIN {compiled}")).scalars()
         plan = "\n".join(rows)
-        db.session.execute(text("SET LOCAL enable_seqscan = on"))
+        for step in steps:
+            db.session.execute(text(f"SET LOCAL enable_{step} = on"))
         return plan
     return "\n".join(row[-1] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
 
