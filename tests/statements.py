@@ -30,6 +30,7 @@ SHARED: frozenset[tuple[str, str | None]] = frozenset(
         ("views/two_factor.py", "enrolment_gate"),
         ("views/inbox.py", "inbox_unread"),
         ("views/templating.py", None),
+        ("views/kept.py", None),
         ("cache.py", None),
         ("scope.py", "_rep_reach"),
         ("scope.py", "_led_belts"),

@@ -9,7 +9,9 @@ from flask_babel import gettext as _
 
 from crm.models import STATUSES, AuditEntry
 from crm.services.install import audit_names
-from crm.views.templating import belt_name, role_name, stage_label, status_label, words_once
+from crm.views.factory_words import factory_page_words
+from crm.views.kept import words_once
+from crm.views.templating import belt_name, role_name, stage_label, status_label
 
 STAGE_FIELDS = frozenset({"stage", "to_stage", "from_stage"})
 STATUS_FIELDS = frozenset({"to_status", "from_status"})
@@ -255,8 +257,6 @@ class AuditWords:
         if name == "role":
             return role_name(str(value))
         if name == "purpose":
-            from crm.views.factories import factory_page_words
-
             return factory_page_words().get(f"purpose_{value}", str(value))
         if isinstance(value, str):
             return words_once("audit_values", _values).get(value, value)

@@ -3,11 +3,8 @@ claiming a prospect, contacts, editing the factory's details)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from flask_babel import format_date as babel_format_date
-from flask_babel import format_decimal, format_timedelta
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -30,127 +27,20 @@ from crm.models import STAGES, STATUSES, Belt, Factory, StageChange
 from crm.services.calendar import closures
 from crm.services.factories import duplicates, factory_list, factory_page
 from crm.services.factories import edits as factories
-from crm.services.growth import eligibility, promotions, snapshots
+from crm.services.growth import promotions, snapshots
 from crm.values import id_or_none, page_number
-from crm.views import factory_page_forms
+from crm.views import factory_page_forms, factory_words
 from crm.views.errors import save_form
 from crm.views.exactly_once import exactly_once
+from crm.views.kept import current_locale
 from crm.views.security import local_path
-from crm.views.templating import (
-    belt_name,
-    current_locale,
-    stage_label,
-    status_label,
-    words_once,
-)
+from crm.views.templating import belt_name, stage_label, status_label
 
 bp = Blueprint("factories", __name__, url_prefix="/factories")
 
 
-@bp.context_processor
-def _helpers() -> dict:
-    """What this blueprint's templates add to the app's helpers: months and figures in words."""
-    return {
-        "format_month": format_month,
-        "format_figure": eligibility.format_value,
-        "format_ago": format_ago,
-        "factory_row_words": factory_row_words,
-    }
-
-
-def factory_row_words() -> dict[str, str]:
-    """The words that every row of the factory list repeats, translated once per request; the
-    ones with "%(...)s" left in take each row's numbers in the template."""
-    return words_once("factory_rows", _factory_row_words)
-
-
-def _factory_row_words() -> dict[str, str]:
-    return {
-        "factory": _("Factory"),
-        "checklist": _("Checklist"),
-        "last_visit": _("Last visit"),
-        "next_follow_up": _("Next follow-up"),
-        "overdue": _("Overdue"),
-        "stale": _("Stale"),
-        "eligible": _("Ready to promote"),
-        "no_rep": _("No rep yet"),
-        "required": _("%(done)d of %(total)d required"),
-        "progress": _("Checklist progress"),
-        "starts": _("Starts at stage 1"),
-        "no_required": _("No required items"),
-        "never": _("Never"),
-        "none_planned": _("None planned"),
-        "claim": _("Claim"),
-    }
-
-
-@bp.app_template_global()
-def factory_page_words() -> dict[str, str]:
-    """The words that the factory page's checklist, figures and history repeat per row (and
-    that the visit form and the settings page share: factories/_labels.html), translated once
-    per request; those with "%(...)s" left in take each row's values in the template."""
-    return words_once("factory_page", _factory_page_words)
-
-
-def _factory_page_words() -> dict[str, str]:
-    return {
-        "purpose_first_contact": _("First contact"),
-        "purpose_assessment": _("Assessment"),
-        "purpose_training": _("Training"),
-        "purpose_video_shoot": _("Video shoot"),
-        "purpose_follow_up": _("Follow-up"),
-        "purpose_promotion_review": _("Promotion review"),
-        "purpose_other": _("Other"),
-        "pending": _("Waiting for a decision"),
-        "approved": _("Approved"),
-        "refused": _("Refused"),
-        "direct": _("Changed directly"),
-        "at_most": _("target at most %(target)s"),
-        "at_least": _("target at least %(target)s"),
-        "over": _("%(gap)s over"),
-        "short": _("%(gap)s short"),
-        "met": _("Met"),
-        "not_met": _("Not met"),
-        "too_old": _("Figures too old"),
-        "no_data": _("No data"),
-        "no_figures": _("No figures yet"),
-        "figures_too_old": _("Figures from %(month)s are too old"),
-        "override": _("Override"),
-        "asked_by": _("asked by %(name)s"),
-        "decided_by": _("decided by %(name)s"),
-        "why": _("Why: %(reason)s"),
-        "decision": _("Decision: %(note)s"),
-        "visit": _("Visit: %(purpose)s"),
-        "off_site": _("Off-site"),
-    }
-
-
-def _ago_words() -> dict[str, str]:
-    return {"today": _("Today"), "yesterday": _("Yesterday")}
-
-
-def format_month(month: date) -> str:
-    """ "Oct 2026", "2026年10月": a month in the reader's language, worded once per request (the
-    page's sparklines name the same six months again and again)."""
-    worded = g.setdefault(f"months_{current_locale()}", {})
-    if month not in worded:
-        worded[month] = babel_format_date(month, "MMM y")
-    return worded[month]
-
-
-def format_ago(instant: datetime) -> str:
-    """ "Today", "Yesterday", "3 days ago", "2 months ago": how long since, in local days.
-
-    Worded once per number of days in a request: a list's rows share a few of them."""
-    days = (clock.today() - clock.local(instant).date()).days
-    if days <= 1:
-        return words_once("ago", _ago_words)["today" if days <= 0 else "yesterday"]
-    worded = g.setdefault(f"days_ago_{current_locale()}", {})
-    if days not in worded:
-        worded[days] = format_timedelta(
-            timedelta(days=-days), granularity="day", add_direction=True
-        )
-    return worded[days]
+bp.context_processor(factory_words.helpers)
+bp.app_template_global()(factory_words.factory_page_words)
 
 
 @bp.route("/")
@@ -251,7 +141,7 @@ def record_snapshot(factory_id: int):
         _(
             "Figure saved: %(metric)s for %(month)s.",
             metric=saved.metric.name_for(current_locale()),
-            month=format_month(saved.month),
+            month=factory_words.format_month(saved.month),
         ),
         "success",
     )

@@ -22,7 +22,8 @@ from crm.forms.factories import STAGE_FORMS, ContactForm, SnapshotForm
 from crm.models import STAGES
 from crm.services.factories import factory_page
 from crm.services.factories.factory_page import FactoryPage
-from crm.views.templating import RowFragment, stage_label
+from crm.views.kept import RowFragment
+from crm.views.templating import stage_label
 
 STAGE_CARD_FORMS = ("promote", "request")
 

@@ -16,7 +16,7 @@ from crm.extensions import db
 from crm.services.field import day_route, field_map, followups, geo
 from crm.services.install import settings
 from crm.views import route_rows
-from crm.views.templating import words_once
+from crm.views.kept import words_once
 
 bp = Blueprint("field", __name__)
 

@@ -25,8 +25,9 @@ from crm.models.followup import REASON_MAX
 from crm.services.field import followups
 from crm.views.errors import save_form
 from crm.views.exactly_once import exactly_once
+from crm.views.kept import RowFragment, RowUrl
 from crm.views.security import local_path
-from crm.views.templating import RowFragment, RowUrl, format_due
+from crm.views.templating import format_due
 
 bp = Blueprint("followups", __name__)
 

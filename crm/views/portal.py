@@ -18,7 +18,7 @@ from crm.values import ID_MAX
 from crm.views.errors import save_form
 from crm.views.exactly_once import exactly_once
 from crm.views.files import photo_response
-from crm.views.templating import RowFragment, current_locale
+from crm.views.kept import RowFragment, current_locale
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 

@@ -16,7 +16,8 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from crm.services.field.day_route import DayRoute
-from crm.views.templating import RowUrl, stage_badge
+from crm.views.kept import RowUrl
+from crm.views.templating import stage_badge
 
 FIELDS = (
     "id",

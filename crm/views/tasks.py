@@ -26,7 +26,8 @@ from crm.views import factories
 from crm.views.errors import save_form
 from crm.views.exactly_once import exactly_once
 from crm.views.files import photo_response
-from crm.views.templating import RowUrl, current_locale, task_status_label, words_once
+from crm.views.kept import RowUrl, current_locale, words_once
+from crm.views.templating import task_status_label
 
 bp = Blueprint("tasks", __name__)
 

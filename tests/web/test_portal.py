@@ -326,7 +326,7 @@ def test_a_colleague_who_is_not_the_owner_may_not_revoke_a_link(app, world):
 def test_each_open_item_has_its_own_blank_form_made_once_a_language_with_the_readers_token(
     app, world
 ):
-    """The blank hand-in form is rendered once per process and language (crm.views.templating
+    """The blank hand-in form is rendered once per process and language (crm.views.kept
     .RowFragment); each item still gets its own URL and field ids, each reader their own
     language and CSRF token."""
     world["other_user"].locale = "zh_Hans"

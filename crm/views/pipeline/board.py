@@ -22,15 +22,9 @@ from crm.services.pipeline import board_moves
 from crm.values import PAGE_MAX, id_or_none, page_number, whole_or
 from crm.views import downloads
 from crm.views.errors import save_form
+from crm.views.kept import RowUrl, current_locale, words_once
 from crm.views.pipeline import bp
-from crm.views.templating import (
-    RowUrl,
-    belt_name,
-    column_label,
-    current_locale,
-    stage_label,
-    words_once,
-)
+from crm.views.templating import belt_name, column_label, stage_label
 
 START_MAX = PAGE_MAX * board_service.CARDS_PER_PAGE
 
