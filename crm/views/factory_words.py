@@ -3,16 +3,14 @@ looked up once (crm.views.kept.words_once), and months and days ago in the reade
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
-from flask import g
-from flask_babel import format_date as babel_format_date
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 
-from crm import clock
 from crm.services.growth import eligibility
-from crm.views.kept import current_locale, words_once
+from crm.views.kept import words_once
+from crm.views.templating import ReaderDays, format_month
 
 
 def helpers() -> dict:
@@ -95,25 +93,18 @@ def _ago_words() -> dict[str, str]:
     return {"today": _("Today"), "yesterday": _("Yesterday")}
 
 
-def format_month(month: date) -> str:
-    """ "Oct 2026", "2026年10月": a month in the reader's language, worded once per request (the
-    page's sparklines name the same six months again and again)."""
-    worded = g.setdefault(f"months_{current_locale()}", {})
-    if month not in worded:
-        worded[month] = babel_format_date(month, "MMM y")
-    return worded[month]
-
-
 def format_ago(instant: datetime) -> str:
     """ "Today", "Yesterday", "3 days ago", "2 months ago": how long since, in local days.
 
     Worded once per number of days in a request: a list's rows share a few of them."""
-    days = (clock.today() - clock.local(instant).date()).days
+    reader = ReaderDays.now()
+    days = reader.days_since(instant)
     if days <= 1:
         return words_once("ago", _ago_words)["today" if days <= 0 else "yesterday"]
-    worded = g.setdefault(f"days_ago_{current_locale()}", {})
-    if days not in worded:
-        worded[days] = format_timedelta(
+    key = (reader.today - timedelta(days=days), "ago")
+    found = reader.texts.get(key)
+    if found is None:
+        found = reader.texts[key] = format_timedelta(
             timedelta(days=-days), granularity="day", add_direction=True
         )
-    return worded[days]
+    return found

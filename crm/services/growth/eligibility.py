@@ -16,7 +16,9 @@ from decimal import Decimal
 from functools import cache
 
 from flask_babel import gettext as _
-from sqlalchemy import Row, func, select
+from sqlalchemy import Date, Row, Select, and_, bindparam, case, func, select
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Subquery
 
 from crm.extensions import db
 from crm.models import STAGES, Factory, Metric, MetricSnapshot, Task
@@ -95,30 +97,40 @@ def latest_snapshots(factory_ids: list[int]) -> dict[tuple[int, str], Row]:
     of the columns judging reads (factory_id, metric_code, month, value), not records."""
     if not factory_ids:
         return {}
-    newest = (
+    found = db.session.execute(_latest_statement(), {"ids": list(factory_ids)})
+    return {(row.factory_id, row.metric_code): row for row in found}
+
+
+def _newest_months() -> Subquery:
+    """The newest month of each metric of each factory bound as "ids"."""
+    return (
         select(
             MetricSnapshot.factory_id,
             MetricSnapshot.metric_code,
             func.max(MetricSnapshot.month).label("month"),
         )
-        .where(MetricSnapshot.factory_id.in_(factory_ids))
+        .where(MetricSnapshot.factory_id.in_(bindparam("ids", expanding=True)))
         .group_by(MetricSnapshot.factory_id, MetricSnapshot.metric_code)
         .subquery()
     )
+
+
+@cache
+def _latest_statement() -> Select:
+    """`latest_snapshots`'s statement, built once per process: building a statement costs more
+    than running it (the factories' ids are its parameter)."""
+    newest = _newest_months()
     joined = (
         (MetricSnapshot.factory_id == newest.c.factory_id)
         & (MetricSnapshot.metric_code == newest.c.metric_code)
         & (MetricSnapshot.month == newest.c.month)
     )
-    found = db.session.execute(
-        select(
-            MetricSnapshot.factory_id,
-            MetricSnapshot.metric_code,
-            MetricSnapshot.month,
-            MetricSnapshot.value,
-        ).join(newest, joined)
-    )
-    return {(row.factory_id, row.metric_code): row for row in found}
+    return select(
+        MetricSnapshot.factory_id,
+        MetricSnapshot.metric_code,
+        MetricSnapshot.month,
+        MetricSnapshot.value,
+    ).join(newest, joined)
 
 
 # The columns of a task that judging reads: a list page judges many factories at once, and
@@ -171,13 +183,67 @@ def judged_items(
 
 def progress(factories: list[Factory], now: datetime) -> dict[int, tuple[int, int]]:
     """(required items satisfied, required items) of each factory's current stage: the
-    checklist bar of a list or a board, judged by the same rule as eligibility."""
-    items = judged_items(factories, now, rows=True)
-    result = {}
-    for factory_id, judged in items.items():
-        required = [item for item in judged if item.task.required]
-        result[factory_id] = (sum(1 for item in required if item.satisfied), len(required))
+    checklist bar of a list or a board, by the rule of `judged_items` (and `judge`), counted by
+    the database in one statement (`_progress_statement`): a row per factory, not one per task
+    and figure.
+
+    A figure is fresh while its month's end plus the freshness window has not passed, that is
+    while its month is not before the month of (now - window): one cut-off month for all."""
+    result = {factory.id: (0, 0) for factory in factories}
+    staged = [factory.id for factory in factories if factory.stage is not None]
+    if not staged:
+        return result
+    fresh_days = int(settings.get("freshness_days"))
+    cutoff = (now - timedelta(days=fresh_days)).date().replace(day=1)
+    found = db.session.execute(_progress_statement(), {"ids": staged, "cutoff": cutoff})
+    for factory_id, done, total in found:
+        result[factory_id] = (int(done or 0), int(total))
     return result
+
+
+@cache
+def _progress_statement() -> Select:
+    """`progress`'s statement, built once per process (as `_latest_statement`): the
+    factories' ids and the cut-off month are its parameters."""
+    ids = bindparam("ids", expanding=True)
+    newest = _newest_months()
+    figure = aliased(MetricSnapshot)
+    target = func.coalesce(Task.target_value, 0)
+    measured = and_(Task.kind == "measured", Task.status != "waived")
+    met = and_(
+        figure.month >= bindparam("cutoff", type_=Date),
+        case(
+            (Task.comparison == "at_most", figure.value <= target),
+            else_=figure.value >= target,
+        ),
+    )
+    satisfied = case(
+        (and_(measured, met), 1),
+        (and_(~measured, Task.status.in_(("done", "waived"))), 1),
+        else_=0,
+    )
+    return (
+        select(Task.factory_id, func.sum(satisfied), func.count())
+        .join(Factory, Factory.id == Task.factory_id)
+        .outerjoin(
+            newest,
+            and_(
+                measured,
+                newest.c.factory_id == Task.factory_id,
+                newest.c.metric_code == Task.metric_code,
+            ),
+        )
+        .outerjoin(
+            figure,
+            and_(
+                figure.factory_id == newest.c.factory_id,
+                figure.metric_code == newest.c.metric_code,
+                figure.month == newest.c.month,
+            ),
+        )
+        .where(Task.factory_id.in_(ids), Task.stage == Factory.stage, Task.required.is_(True))
+        .group_by(Task.factory_id)
+    )
 
 
 def evaluate_many(factories: list[Factory], now: datetime) -> dict[int, Eligibility]:
