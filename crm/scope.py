@@ -171,6 +171,22 @@ def shared_scope_key(user: User) -> str | None:
     return None
 
 
+def statement_key(user: User, on: date) -> tuple:
+    """What the SQL of a user's scope on a day is made of (`factory_condition`, `factories`):
+    equal keys, equal SQL. A statement kept per process (crm.statements) carries it in its
+    key, so that a change of scope (a belt led, a leave covered) builds another."""
+    if sees_whole_install(user):
+        return ("all",)
+    if user.role == "manager":
+        return ("belts", tuple(_led_belts(user)))
+    if user.role == "rep":
+        owners, team_belts = _rep_reach(user, on)
+        return ("rep", tuple(owners), tuple(team_belts))
+    if user.role == "factory":
+        return ("factory", user.factory_id)
+    return ("none",)
+
+
 def factory_condition(user: User, on: date) -> ColumnElement[bool]:
     """The SQL condition that keeps the factories in a user's scope."""
     if sees_whole_install(user):

@@ -233,3 +233,35 @@ def test_a_managers_board_reads_each_columns_first_cards_in_order_from_an_index(
     plan = plan_of(column, "sort")  # the index gives the order: no sort is needed at any size
     assert "ix_factories_belt_column_waiting" in plan, plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_the_cards_statement_is_built_once_and_binds_each_reads_time_and_scope(world):
+    """The board's cards come from a statement kept per process (crm.statements): a second
+    read builds none, yet its flags are reckoned from its own time, and a scope or a filter of
+    its own gets a statement of its own."""
+    from crm import statements
+
+    factory = world["junior"]
+    factory.last_visit_at = NOW - timedelta(days=1)
+    factory.next_follow_up_at = NOW + timedelta(days=3)
+    db.session.flush()
+    statements.forget()
+    manager = world["manager"]
+
+    def junior_card(now, filters=BoardFilters()):
+        columns = {column.code: column for column in board.build(manager, filters, now).columns}
+        return next(card for card in columns["junior"].cards if card.id == factory.id)
+
+    fresh = junior_card(NOW)
+    built = len(statements._kept)
+    later = junior_card(NOW + timedelta(days=200))
+    assert len(statements._kept) == built == 1
+    assert (fresh.stale, fresh.overdue) == (False, False)
+    assert (later.stale, later.overdue) == (True, True)
+    assert junior_card(NOW, BoardFilters(order="name")).id == factory.id
+    assert len(statements._kept) == 2  # the order is the statement's own
+    # A belt more for the manager's team: the scope's SQL changes, and so does its statement.
+    other = builders.factory(builders.belt(world["rep"].team), stage="junior", name="Elsewhere")
+    columns = {column.code: column for column in board.build(manager, BoardFilters(), NOW).columns}
+    assert other.id in [card.id for card in columns["junior"].cards]
+    assert len(statements._kept) == 3

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, and_, false, func, or_, select, true, tuple_, union_all
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.orm import joinedload
-from sqlalchemy.sql.elements import ColumnElement, False_
+from sqlalchemy.sql.elements import BindParameter, ColumnElement, False_
 
 from crm import cache, clock, scope
 from crm.extensions import db
@@ -435,8 +435,9 @@ def stale_thresholds(now: datetime) -> dict[str, datetime]:
     return {code: now - timedelta(days=2 * days) for code, days in cadences().items()}
 
 
-def stale_condition(thresholds: dict[str, datetime]) -> ColumnElement[bool]:
-    """No visit for twice the cadence; an unvisited factory counts from its stage or creation."""
+def stale_condition(thresholds: dict[str, datetime | BindParameter]) -> ColumnElement[bool]:
+    """No visit for twice the cadence; an unvisited factory counts from its stage or creation.
+    The thresholds are instants, or in a kept statement their names (crm.statements)."""
     since = func.coalesce(Factory.last_visit_at, Factory.stage_entered_at, Factory.created_at)
     branches = []
     if PROSPECT in thresholds:
@@ -455,7 +456,7 @@ def stale_condition(thresholds: dict[str, datetime]) -> ColumnElement[bool]:
     return or_(*branches) if branches else false()
 
 
-def overdue_condition(now: datetime) -> ColumnElement[bool]:
+def overdue_condition(now: datetime | BindParameter) -> ColumnElement[bool]:
     return and_(Factory.status.in_(FOLLOWED), Factory.next_follow_up_at < now)
 
 

@@ -19,8 +19,9 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import Row, Select, case, func, select, union_all
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
+from crm import clock, scope, statements
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import STAGES, Belt, Factory, StageChange, User
@@ -37,6 +38,7 @@ from crm.services.pipeline.board_filters import (  # noqa: F401
     CATEGORY_MAX,
     FLAGS,
     OFFSITE_DAYS,
+    OFFSITE_SINCE,
     ORDERS,
     BoardFilters,
     belt_choices,
@@ -255,25 +257,43 @@ def _cards(
     thresholds: dict[str, datetime],
 ) -> list[Card]:
     """Some columns' cards ((column, start, how many) each), in the board's order, judged:
-    three statements (the cards, their tasks, their figures).
+    two statements (the cards, their checklists' progress).
 
     The cards are chosen by id first (a UNION ALL of each column's ordered, limited ids), so
     that the flags are worked out for the cards shown, not for every factory sorted; the
-    chosen rows come back in the board's order, each column's cards in turn.
+    chosen rows come back in the board's order, each column's cards in turn. The statement is
+    kept per process (crm.statements) for its scope, filters and pages, the time bound at each
+    run; a search's is built each time (each search is its own).
     """
     if not pages:
         return []
-    matching = filtered(actor, filters, now, thresholds).with_only_columns(Factory.id)
-    parts = []
-    for code, start, size in pages:
-        column = _order(matching.where(column_condition(code)), filters.order, code)
-        ids = column.offset(start).limit(size).subquery()
-        parts.append(select(ids.c.id))
-    chosen = parts[0] if len(parts) == 1 else union_all(*parts)
-    statement = _card_select(
-        select(Factory.id).where(Factory.id.in_(chosen)), CARD_COLUMNS, now, thresholds
-    )
-    cards = [_card(row, now) for row in db.session.execute(_order(statement, filters.order, ""))]
+    on = clock.today(now)
+
+    def build(now_: datetime | BindParameter, thresholds_: dict) -> Select:
+        matching = filtered(actor, filters, now_, thresholds_, on).with_only_columns(Factory.id)
+        parts = []
+        for code, start, size in pages:
+            column = _order(matching.where(column_condition(code)), filters.order, code)
+            ids = column.offset(start).limit(size).subquery()
+            parts.append(select(ids.c.id))
+        chosen = parts[0] if len(parts) == 1 else union_all(*parts)
+        statement = _card_select(
+            select(Factory.id).where(Factory.id.in_(chosen)), CARD_COLUMNS, now_, thresholds_
+        )
+        return _order(statement, filters.order, "")
+
+    if filters.q:
+        found = db.session.execute(build(now, thresholds))
+    else:
+        key = ("board cards", scope.statement_key(actor, on), actor.id, filters, tuple(pages))
+        key += tuple(thresholds)
+        statement = statements.kept(
+            key, lambda: build(statements.NOW, statements.bound_thresholds(thresholds))
+        )
+        found = db.session.execute(
+            statement, statements.time_values(now, thresholds, OFFSITE_SINCE)
+        )
+    cards = [_card(row, now) for row in found]
     _judge(cards, now)
     return cards
 
@@ -323,7 +343,7 @@ EXPORT_COLUMNS = (
 
 
 def _card_select(
-    statement: Select, columns: tuple, now: datetime, thresholds: dict[str, datetime]
+    statement: Select, columns: tuple, now: datetime | BindParameter, thresholds: dict
 ) -> Select:
     """The factories `statement` selects, as rows of these columns with the card's flags, belt
     and owner joined."""

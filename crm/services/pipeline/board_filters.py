@@ -6,12 +6,12 @@ The board itself (its columns, cards and order) is crm.services.pipeline.board.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Row, Select, and_, exists, select, true
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from crm import clock, scope
+from crm import clock, scope, statements
 from crm.extensions import db
 from crm.models import STAGES, Belt, Factory, User, Visit, team_managers
 from crm.services.factories import search as factory_search
@@ -26,6 +26,8 @@ FLAGS = ("stale", "overdue", "eligible", "offsite")
 # "" (the default): the longest in its current stage first; "name": by name.
 ORDERS = ("name",)
 OFFSITE_DAYS = 90
+# What a kept statement reckons back from now (crm.statements.time_values).
+OFFSITE_SINCE = {"offsite": timedelta(days=OFFSITE_DAYS)}
 CATEGORY_MAX = 100
 
 
@@ -64,12 +66,17 @@ def column_condition(column: str) -> ColumnElement[bool]:
     raise ValueError(f"unknown board column {column!r}")
 
 
-def offsite_condition(now: datetime) -> ColumnElement[bool]:
-    """An off-site check-in at the factory within the last OFFSITE_DAYS."""
+def offsite_condition(now: datetime | BindParameter) -> ColumnElement[bool]:
+    """An off-site check-in at the factory within the last OFFSITE_DAYS (from `now`, or in a
+    kept statement from the instant it binds: crm.statements.time_values with OFFSITE_SINCE)."""
+    if isinstance(now, datetime):
+        since = now - OFFSITE_SINCE["offsite"]
+    else:
+        since = statements.bound_since("offsite")
     return exists().where(
         Visit.factory_id == Factory.id,
         Visit.off_site.is_(True),
-        Visit.checked_in_at >= now - timedelta(days=OFFSITE_DAYS),
+        Visit.checked_in_at >= since,
     )
 
 
@@ -96,10 +103,15 @@ def owner_condition(actor: User, rep: str) -> ColumnElement[bool]:
 
 
 def filtered(
-    actor: User, filters: BoardFilters, now: datetime, thresholds: dict[str, datetime]
+    actor: User,
+    filters: BoardFilters,
+    now: datetime | BindParameter,
+    thresholds: dict,
+    on: date | None = None,
 ) -> Select:
-    """The factories of the board: in the actor's scope, on a column, matching the filters."""
-    statement = scope.factories(actor, clock.today(now))
+    """The factories of the board: in the actor's scope (on the day of `now`, or `on` when
+    `now` is a kept statement's bound time), on a column, matching the filters."""
+    statement = scope.factories(actor, on or clock.today(now))
     if filters.q:
         statement = statement.where(factory_search.condition(filters.q, actor))
     if (belt_id := id_or_none(filters.belt)) is not None:
