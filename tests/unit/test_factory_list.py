@@ -549,3 +549,41 @@ def test_the_search_index_follows_names_as_they_change(world):
     db.session.delete(factory)
     db.session.flush()
     assert found("jinsheng") == []
+
+
+def test_a_lists_statements_are_built_once_and_bind_each_reads_time_and_scope(world):
+    """My factories' page and count come from statements kept per process (crm.statements): a
+    second read builds none, yet its flags are reckoned from its own time; another rep, a
+    filter or another page gets statements of its own, and a search is built each time."""
+    from crm import statements
+
+    rep = world["rep"]
+    factory = builders.factory(world["belt"], owner=rep, stage="junior", name="Kept")
+    factory.last_visit_at = NOW - timedelta(days=1)
+    factory.next_follow_up_at = NOW + timedelta(days=3)
+    db.session.flush()
+    statements.forget()
+
+    def row(now, actor=rep, **filters):
+        found = list_factories(actor, Filters(**filters), now).rows
+        return next((row for row in found if row.factory.id == factory.id), None)
+
+    fresh = row(NOW)
+    built = len(statements._kept)
+    later = row(NOW + timedelta(days=200))
+    assert built == len(statements._kept) == 2  # the page and its count
+    assert (fresh.stale, fresh.overdue) == (False, False)
+    assert (later.stale, later.overdue) == (True, True)
+    assert row(NOW + timedelta(days=200), flag="stale") is not None
+    assert row(NOW, flag="stale") is None  # the same statement, bound to another time
+    assert len(statements._kept) == 4
+    other = builders.user("rep", team_=rep.team)
+    assert row(NOW, actor=other) is None  # another rep's scope: statements of their own
+    assert len(statements._kept) == 6
+    assert row(NOW, search="Kept") is not None
+    assert len(statements._kept) == 6
+    # A belt more for the rep's team: their scope's SQL changes, and so do its statements.
+    new_belt = builders.belt(rep.team)
+    prospect = builders.factory(new_belt, status="prospect", stage=None, name="Kept's neighbour")
+    listed = list_factories(rep, Filters(), NOW).rows
+    assert prospect.id in [row.factory.id for row in listed]

@@ -27,14 +27,14 @@ changes while it is paged moves (`_changed_after`).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, false, func, or_, select, true, tuple_, union_all
+from sqlalchemy import Result, Select, and_, false, func, or_, select, true, tuple_, union_all
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, False_
 
-from crm import cache, clock, scope
+from crm import cache, clock, scope, statements
 from crm.extensions import db
 from crm.models import PROSPECT, STAGES, STATUSES, Belt, Factory, User
 from crm.services.factories import search as factory_search
@@ -237,8 +237,17 @@ def list_factories(
     the total all the same; otherwise the list is "of many" (`FactoryList.uncounted`). For a
     search, whose count reads every key in scope as the page does, that halves the work."""
     thresholds = stale_thresholds(now)
-    conditions = _conditions(actor, filters, now, thresholds)
-    listing = _list(actor, filters, now, records, thresholds, conditions, count)
+    kept = _kept_key(actor, filters, now, thresholds, records)
+    if kept is None:
+        conditions = _conditions(actor, filters, now, thresholds)
+        listing = _list(actor, filters, now, records, thresholds, conditions, count, None)
+    else:
+        # The same filters and scope read by a statement built once (crm.statements): its
+        # conditions name the time, bound when it runs.
+        bound = statements.bound_thresholds(thresholds)
+        conditions = _conditions(actor, filters, statements.NOW, bound)
+        kept = (kept, statements.time_values(now, thresholds))
+        listing = _list(actor, filters, now, records, bound, conditions, count, kept)
     if not count:
         # The last page (no more rows after it) tells the total; a page past the end does not.
         ends_here = not listing.more and (listing.rows or listing.filters.page == 1)
@@ -252,16 +261,32 @@ def _list(
     filters: Filters,
     now: datetime,
     records: bool,
-    thresholds: dict[str, datetime],
+    thresholds: dict,
     conditions: list[ColumnElement[bool]],
     count: bool,
+    kept: tuple[tuple, dict] | None,
 ) -> FactoryList:
-    total = _capped_count(actor, now, conditions) if count else None
+    """The page the filters ask for. With `kept` (a key and the time's values), the count and a
+    page by its number are read by statements kept under that key, `thresholds` and the
+    conditions naming the time (crm.statements); a cursor's page is built as it comes."""
+    total = _capped_count(actor, now, conditions, kept) if count else None
     key = _cursor_key(actor, filters, now)
     by_name = (Factory.name, Factory.id)
+    instant = statements.NOW if kept else now
+    on = clock.today(now)
 
     def page(*where: ColumnElement[bool], order=by_name, offset: int = 0) -> list:
-        return _page(actor, now, thresholds, [*conditions, *where], order, offset, records)
+        def build() -> Select:
+            conditions_ = [*conditions, *where]
+            return _page(actor, on, instant, thresholds, conditions_, order, offset, records)
+
+        if kept is None:
+            return _rows(db.session.execute(build()), records)
+        if where:  # a cursor's page: a statement of its own, the time bound as in the kept
+            return _rows(db.session.execute(build(), kept[1]), records)
+        order_name = "name" if order is by_name else "updated"
+        statement = statements.kept((*kept[0], "page", order_name, offset), build)
+        return _rows(db.session.execute(statement, kept[1]), records)
 
     rows: list = []
     if filters.updated_since is not None:
@@ -311,15 +336,17 @@ def _listing(
 
 def _page(
     actor: User,
-    now: datetime,
-    thresholds: dict[str, datetime],
+    on: date,
+    now: datetime | BindParameter,
+    thresholds: dict,
     conditions: list[ColumnElement[bool]],
     order: tuple,
     offset: int,
     records: bool,
-) -> list[tuple[Factory | FactoryRow, bool, bool]]:
-    """PAGE_SIZE + 1 rows of the actor's scope that meet the conditions, in `order` after
-    `offset`: each factory (a FactoryRow, or the record) with its stale and overdue flags.
+) -> Select:
+    """PAGE_SIZE + 1 rows of the actor's scope (on the day `on`) that meet the conditions, in
+    `order` after `offset`: each factory (a FactoryRow, or the record) with its stale and
+    overdue flags (`_rows` reads them).
 
     A rep's scope is two parts on indexes of their own (scope.rep_parts): each gives its own
     first ids in order, and only those are read and sorted, not every row of the scope.
@@ -328,12 +355,12 @@ def _page(
     if actor.role == "rep":
         parts = [
             part.order_by(*order).limit(offset + limit).subquery()
-            for part in _rep_parts(actor, now, conditions)
+            for part in _rep_parts(actor, on, conditions)
         ]
         ids = union_all(*(select(part.c.id) for part in parts))
         statement = select(Factory).where(Factory.id.in_(ids))
     else:
-        statement = scope.factories(actor, clock.today(now)).where(*conditions)
+        statement = scope.factories(actor, on).where(*conditions)
     flags = (stale_condition(thresholds).label("stale"), overdue_condition(now).label("overdue"))
     if records:
         statement = statement.add_columns(*flags).options(
@@ -345,13 +372,16 @@ def _page(
             .join_from(Factory, Belt, Belt.id == Factory.belt_id)
             .outerjoin_from(Factory, User, User.id == Factory.owner_id)
         )
-    found = db.session.execute(statement.order_by(*order).offset(offset).limit(limit))
+    return statement.order_by(*order).offset(offset).limit(limit)
+
+
+def _rows(found: Result, records: bool) -> list[tuple[Factory | FactoryRow, bool, bool]]:
     if records:
         return found.all()
     return [(FactoryRow(*row[:-2]), row[-2], row[-1]) for row in found]
 
 
-def _rep_parts(actor: User, now: datetime, conditions: list[ColumnElement[bool]]) -> list[Select]:
+def _rep_parts(actor: User, on: date, conditions: list[ColumnElement[bool]]) -> list[Select]:
     """The ids of the two parts of a rep's scope (scope.rep_parts) that meet the conditions.
 
     SQLite reads the team's unowned prospects through ix_factories_owner_status_stage_dates
@@ -360,7 +390,7 @@ def _rep_parts(actor: User, now: datetime, conditions: list[ColumnElement[bool]]
     factories.
     PostgreSQL's planner picks the partial index from its statistics.
     """
-    owned, unowned = scope.rep_parts(actor, clock.today(now))
+    owned, unowned = scope.rep_parts(actor, on)
     parts = [select(Factory.id).where(owned, *conditions)]
     if not isinstance(unowned, False_):  # a team without belts: no index answers "false"
         parts.append(
@@ -371,22 +401,53 @@ def _rep_parts(actor: User, now: datetime, conditions: list[ColumnElement[bool]]
     return parts
 
 
-def _capped_count(actor: User, now: datetime, conditions: list[ColumnElement[bool]]) -> int | None:
-    """How many rows match, counting no further than COUNT_CAP (None past it).
+def _capped_count(
+    actor: User,
+    now: datetime,
+    conditions: list[ColumnElement[bool]],
+    kept: tuple[tuple, dict] | None = None,
+) -> int | None:
+    """How many rows match, counting no further than COUNT_CAP (None past it); with `kept`, by
+    a statement kept under its key (see `_list`).
 
     A rep's two parts are counted each on its own index (they are disjoint), not as a set
     that every factory is looked up in."""
-    if actor.role == "rep":
-        parts = _rep_parts(actor, now, conditions)
+    on = clock.today(now)
+
+    def build() -> Select:
+        if actor.role == "rep":
+            parts = _rep_parts(actor, on, conditions)
+        else:
+            parts = [scope.factories(actor, on).where(*conditions)]
+        capped = [
+            part.with_only_columns(Factory.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+            for part in parts
+        ]
+        counted = union_all(*(select(part.c.id) for part in capped)).subquery()
+        return select(func.count()).select_from(counted)
+
+    if kept is None:
+        total = db.session.scalar(build()) or 0
     else:
-        parts = [scope.factories(actor, clock.today(now)).where(*conditions)]
-    capped = [
-        part.with_only_columns(Factory.id).order_by(None).limit(COUNT_CAP + 1).subquery()
-        for part in parts
-    ]
-    counted = union_all(*(select(part.c.id) for part in capped)).subquery()
-    total = db.session.scalar(select(func.count()).select_from(counted)) or 0
+        total = db.session.scalar(statements.kept((*kept[0], "count"), build), kept[1]) or 0
     return None if total > COUNT_CAP else total
+
+
+def _kept_key(
+    actor: User, filters: Filters, now: datetime, thresholds: dict[str, datetime], records: bool
+) -> tuple | None:
+    """What the list's statements are made of, when they may be kept (crm.statements): the
+    scope, the user, the filters and the stage codes whose thresholds it binds. A search, the
+    API's sync and the lists a count opens are built each time: a search is its own, and the
+    sync's and the counts' conditions write their values in."""
+    if filters.search.strip() or filters.updated_since is not None:
+        return None
+    if any(filters.drilled) or filters.flag == "offsite":
+        return None
+    plain = replace(filters, page=1, after=None, before=None)
+    on = clock.today(now)
+    scope_key = scope.statement_key(actor, on)
+    return ("factory list", scope_key, actor.id, actor.role, plain, records, *thresholds)
 
 
 def _changed_after(filters: Filters) -> list[ColumnElement[bool]]:
