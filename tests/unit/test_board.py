@@ -248,8 +248,9 @@ def test_the_cards_statement_is_built_once_and_binds_each_reads_time_and_scope(w
     statements.forget()
     manager = world["manager"]
 
-    def junior_card(now, filters=BoardFilters()):
-        columns = {column.code: column for column in board.build(manager, filters, now).columns}
+    def junior_card(now, filters=None):
+        chosen = filters or BoardFilters()
+        columns = {column.code: column for column in board.build(manager, chosen, now).columns}
         return next(card for card in columns["junior"].cards if card.id == factory.id)
 
     fresh = junior_card(NOW)
