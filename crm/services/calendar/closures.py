@@ -3,10 +3,11 @@ skip them, and the open follow-ups that fall within a new one move past it."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from crm import scope
 from crm.clock import day_bounds, today
@@ -24,12 +25,20 @@ MAX_AHEAD_DAYS = 2 * 366
 
 def current_and_coming(factory: Factory, on: date) -> list[FactoryClosure]:
     """The factory's closures that have not ended by the day, first to last."""
-    return list(
-        db.session.scalars(
-            select(FactoryClosure)
-            .where(FactoryClosure.factory_id == factory.id, FactoryClosure.ends_on >= on)
-            .order_by(FactoryClosure.starts_on, FactoryClosure.id)
+    values = {"factory_id": factory.id, "on": on}
+    return list(db.session.scalars(_coming_statement(), values))
+
+
+@functools.cache
+def _coming_statement() -> Select:
+    """`current_and_coming`'s statement, built once per process (crm.statements)."""
+    return (
+        select(FactoryClosure)
+        .where(
+            FactoryClosure.factory_id == bindparam("factory_id"),
+            FactoryClosure.ends_on >= bindparam("on"),
         )
+        .order_by(FactoryClosure.starts_on, FactoryClosure.id)
     )
 
 

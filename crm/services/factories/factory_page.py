@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm import clock, scope
@@ -252,14 +253,22 @@ def _next_stage(factory: Factory, result: Eligibility) -> str | None:
 
 def _visits(factory: Factory) -> list[VisitRow]:
     """The newest visits of the history, with their reps' names."""
-    rows = db.session.execute(
+    rows = db.session.execute(_visits_statement(), {"factory_id": factory.id})
+    return [VisitRow(*row) for row in rows]
+
+
+# The page's statements are built once per process (crm.statements), the factory bound.
+
+
+@cache
+def _visits_statement() -> Select:
+    return (
         select(*_VISIT_COLUMNS)
         .join(User, User.id == Visit.rep_id)
-        .where(Visit.factory_id == factory.id)
+        .where(Visit.factory_id == bindparam("factory_id"))
         .order_by(Visit.checked_in_at.desc(), Visit.id.desc())
         .limit(TIMELINE_LIMIT)
     )
-    return [VisitRow(*row) for row in rows]
 
 
 def _with_media(visits: list[VisitRow]) -> list[VisitRow]:
@@ -270,26 +279,12 @@ def _with_media(visits: list[VisitRow]) -> list[VisitRow]:
     photos: dict[int, list[int]] = {}
     doubtful: dict[int, str] = {}
     for visit_id, photo_id, same_as, near, time_flag in db.session.execute(
-        select(
-            VisitPhoto.visit_id,
-            VisitPhoto.id,
-            VisitPhoto.same_as_id,
-            VisitPhoto.near_id,
-            VisitPhoto.time_flag,
-        )
-        .where(VisitPhoto.visit_id.in_(ids))
-        .order_by(VisitPhoto.id)
+        _photos_statement(), {"ids": ids}
     ):
         photos.setdefault(visit_id, []).append(photo_id)
         if flag := photo_flags.kind(same_as, near, time_flag):
             doubtful[photo_id] = flag
-    voice = dict(
-        db.session.execute(
-            select(VisitVoiceNote.visit_id, VisitVoiceNote.duration_ms).where(
-                VisitVoiceNote.visit_id.in_(ids)
-            )
-        ).all()
-    )
+    voice = dict(db.session.execute(_voice_statement(), {"ids": ids}).all())
     edited = corrections.earlier_versions([visit.id for visit in visits if visit.edited_at])
     reviews = flagged.reviews_of(ids)
     return [
@@ -305,19 +300,46 @@ def _with_media(visits: list[VisitRow]) -> list[VisitRow]:
     ]
 
 
+@cache
+def _photos_statement() -> Select:
+    return (
+        select(
+            VisitPhoto.visit_id,
+            VisitPhoto.id,
+            VisitPhoto.same_as_id,
+            VisitPhoto.near_id,
+            VisitPhoto.time_flag,
+        )
+        .where(VisitPhoto.visit_id.in_(bindparam("ids", expanding=True)))
+        .order_by(VisitPhoto.id)
+    )
+
+
+@cache
+def _voice_statement() -> Select:
+    return select(VisitVoiceNote.visit_id, VisitVoiceNote.duration_ms).where(
+        VisitVoiceNote.visit_id.in_(bindparam("ids", expanding=True))
+    )
+
+
 def _timeline(factory: Factory, visits: list[VisitRow]) -> list[TimelineEntry]:
     """Stage changes and visits, newest first, at most TIMELINE_LIMIT entries."""
-    changes = db.session.scalars(
-        select(StageChange)
-        .where(StageChange.factory_id == factory.id)
-        .options(joinedload(StageChange.requested_by), joinedload(StageChange.decided_by))
-        .order_by(StageChange.requested_at.desc(), StageChange.id.desc())
-        .limit(TIMELINE_LIMIT)
-    )
+    changes = db.session.scalars(_changes_statement(), {"factory_id": factory.id})
     entries = [TimelineEntry(c.decided_at or c.requested_at, change=c) for c in changes]
     entries += [TimelineEntry(visit.checked_in_at, visit=visit) for visit in visits]
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:TIMELINE_LIMIT]
+
+
+@cache
+def _changes_statement() -> Select:
+    return (
+        select(StageChange)
+        .where(StageChange.factory_id == bindparam("factory_id"))
+        .options(joinedload(StageChange.requested_by), joinedload(StageChange.decided_by))
+        .order_by(StageChange.requested_at.desc(), StageChange.id.desc())
+        .limit(TIMELINE_LIMIT)
+    )
 
 
 # --- the checklist and the figures ----------------------------------------------------------
@@ -332,12 +354,17 @@ def stage_items(factory: Factory, result: Eligibility, now: datetime) -> list[It
 
 def ad_hoc_items(factory: Factory) -> list[Item]:
     """Tasks a rep added by hand: shown on the checklist, never counted for promotion."""
-    tasks = db.session.scalars(
+    tasks = db.session.scalars(_ad_hoc_statement(), {"factory_id": factory.id})
+    return [Item(task, task.is_closed) for task in tasks]
+
+
+@cache
+def _ad_hoc_statement() -> Select:
+    return (
         select(Task)
-        .where(Task.factory_id == factory.id, Task.stage.is_(None))
+        .where(Task.factory_id == bindparam("factory_id"), Task.stage.is_(None))
         .order_by(Task.due_on, Task.id)
     )
-    return [Item(task, task.is_closed) for task in tasks]
 
 
 def measured_figures(
@@ -363,17 +390,20 @@ def measured_figures(
 
 
 def _history(factory: Factory, codes: Iterable[str], since: date) -> dict[str, dict[date, Decimal]]:
-    rows = db.session.execute(
-        select(MetricSnapshot.metric_code, MetricSnapshot.month, MetricSnapshot.value).where(
-            MetricSnapshot.factory_id == factory.id,
-            MetricSnapshot.metric_code.in_(list(codes)),
-            MetricSnapshot.month >= since,
-        )
-    )
+    values = {"factory_id": factory.id, "codes": list(codes), "since": since}
     history: dict[str, dict[date, Decimal]] = {}
-    for code, month, value in rows:
+    for code, month, value in db.session.execute(_history_statement(), values):
         history.setdefault(code, {})[month] = value
     return history
+
+
+@cache
+def _history_statement() -> Select:
+    return select(MetricSnapshot.metric_code, MetricSnapshot.month, MetricSnapshot.value).where(
+        MetricSnapshot.factory_id == bindparam("factory_id"),
+        MetricSnapshot.metric_code.in_(bindparam("codes", expanding=True)),
+        MetricSnapshot.month >= bindparam("since"),
+    )
 
 
 def trend_months(now: datetime) -> list[date]:

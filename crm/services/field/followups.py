@@ -8,13 +8,14 @@ weekends unless made up, public holidays, the factory's closures.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Generic, TypeVar
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from crm import scope
@@ -131,9 +132,15 @@ def _grouped(items: Iterable[T], now: datetime) -> Agenda[T]:
 
 def oldest_open(factory: Factory) -> FollowUp | None:
     """The open follow-up due first: the one a visit answers when the phone names none."""
-    return db.session.scalar(
+    return db.session.scalar(_oldest_open_statement(), {"factory_id": factory.id})
+
+
+@functools.cache
+def _oldest_open_statement() -> Select:
+    """`oldest_open`'s statement, built once per process (crm.statements), the factory bound."""
+    return (
         select(FollowUp)
-        .where(FollowUp.factory_id == factory.id, FollowUp.status == "open")
+        .where(FollowUp.factory_id == bindparam("factory_id"), FollowUp.status == "open")
         .order_by(FollowUp.due_at, FollowUp.id)
         .limit(1)
     )

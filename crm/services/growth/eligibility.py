@@ -160,15 +160,8 @@ def judged_items(
     items: dict[int, list[Item]] = {factory.id: [] for factory in factories}
     if not staged:
         return items
-    # Only the tasks of each factory's current stage: a senior factory's earlier stages'
-    # tasks stay behind in the database, not in the judging.
-    statement = (
-        (select(*_JUDGED_COLUMNS) if rows else select(Task))
-        .join(Factory, Factory.id == Task.factory_id)
-        .where(Task.factory_id.in_(staged), Task.stage == Factory.stage)
-        .order_by(Task.required.desc(), Task.due_on, Task.id)
-    )
-    tasks = db.session.execute(statement) if rows else db.session.scalars(statement)
+    statement, values = _tasks_statement(rows), {"ids": staged}
+    tasks = db.session.execute(statement, values) if rows else db.session.scalars(statement, values)
     latest = latest_snapshots(staged)
     fresh_days = int(settings.get("freshness_days"))
     for task in tasks:
@@ -179,6 +172,19 @@ def judged_items(
         else:
             items[task.factory_id].append(Item(task, task.status in ("done", "waived")))
     return items
+
+
+@cache
+def _tasks_statement(rows: bool) -> Select:
+    """`judged_items`' tasks (as rows of the judged columns, or records), built once per
+    process: only the tasks of each factory's current stage; a senior factory's earlier
+    stages' tasks stay behind in the database, not in the judging."""
+    return (
+        (select(*_JUDGED_COLUMNS) if rows else select(Task))
+        .join(Factory, Factory.id == Task.factory_id)
+        .where(Task.factory_id.in_(bindparam("ids", expanding=True)), Task.stage == Factory.stage)
+        .order_by(Task.required.desc(), Task.due_on, Task.id)
+    )
 
 
 def progress(factories: list[Factory], now: datetime) -> dict[int, tuple[int, int]]:

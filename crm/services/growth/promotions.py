@@ -8,11 +8,12 @@ Status changes (sign a prospect into stage 1, pause, churn, reactivate) go the s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload
 
 from crm import scope
@@ -97,9 +98,15 @@ def _needs_override(factory: Factory, move: Move, now: datetime) -> bool:
 
 def pending_request(factory: Factory) -> StageChange | None:
     """The factory's request that waits for a decision (there is at most one)."""
-    return db.session.scalar(
+    return db.session.scalar(_pending_statement(), {"factory_id": factory.id})
+
+
+@functools.cache
+def _pending_statement() -> Select:
+    """`pending_request`'s statement, built once per process (crm.statements)."""
+    return (
         select(StageChange)
-        .where(StageChange.factory_id == factory.id, StageChange.decision == "pending")
+        .where(StageChange.factory_id == bindparam("factory_id"), StageChange.decision == "pending")
         .options(joinedload(StageChange.requested_by))
         .limit(1)
     )

@@ -7,10 +7,11 @@ three columns a factory may see, never as Visit rows a template could dig into.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from crm.extensions import db
 from crm.models import STAGES, Factory, FollowUp, User, Visit
@@ -81,12 +82,17 @@ def growth(factory: Factory, now: datetime, locale: str) -> Growth:
 def shared_visits(factory: Factory, limit: int | None = SHARED_VISITS) -> list[SharedVisit]:
     """The factory's visits, newest first, as the columns it may see (`limit=None`: every one,
     for its data export, crm.services.privacy.takeout_contents)."""
+    found = db.session.execute(_shared_statement(limit), {"factory_id": factory.id})
+    return [SharedVisit(*row) for row in found]
+
+
+@functools.cache
+def _shared_statement(limit: int | None) -> Select:
+    """`shared_visits`' statement, built once per process and limit (crm.statements)."""
     statement = (
         select(Visit.checked_in_at, User.name, Visit.summary, Visit.purpose)
         .join(User, User.id == Visit.rep_id)
-        .where(Visit.factory_id == factory.id)
+        .where(Visit.factory_id == bindparam("factory_id"))
         .order_by(Visit.checked_in_at.desc(), Visit.id.desc())
     )
-    if limit is not None:
-        statement = statement.limit(limit)
-    return [SharedVisit(*row) for row in db.session.execute(statement)]
+    return statement if limit is None else statement.limit(limit)
