@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "transactions": 1,  # how a transaction begins: on the extensions, beside the models
     "models": 1,
     "cache": 2,  # what each process keeps of the settings, stages, metrics and belts
+    "statements": 2,  # statements built once per process, the time bound when they run
     "scope": 3,
     "services": 4,
     "forms": 5,
