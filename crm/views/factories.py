@@ -8,8 +8,9 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 
-from crm import clock, scope
+from crm import cache, clock, scope
 from crm.errors import Conflict
 from crm.extensions import db
 from crm.forms.calendar import ClosureForm
@@ -32,7 +33,7 @@ from crm.values import id_or_none, page_number
 from crm.views import factory_page_forms, factory_words
 from crm.views.errors import save_form
 from crm.views.exactly_once import exactly_once
-from crm.views.kept import current_locale
+from crm.views.kept import current_locale, kept_html
 from crm.views.security import local_path
 from crm.views.templating import belt_name, stage_label, status_label
 
@@ -182,6 +183,7 @@ def _factory(factory_id: int, *options) -> Factory:
 
 
 def _list_page(*, alert: str | None = None, status: int = 200):
+    owner_choices = _owner_choices()
     form = FactoryFilterForm(
         request.args,
         stage_choices=[(code, stage_label(code)) for code in STAGES],
@@ -192,7 +194,7 @@ def _list_page(*, alert: str | None = None, status: int = 200):
             ("eligible", _("Ready to promote")),
             ("offsite", _("Off-site check-ins")),
         ],
-        owner_choices=_owner_choices(),
+        owner_choices=owner_choices,
     )
     filters = factory_list.Filters(
         search=(form.q.data or "").strip(),
@@ -213,6 +215,7 @@ def _list_page(*, alert: str | None = None, status: int = 200):
     body = render_template(
         "factories/index.html",
         form=form,
+        filter_fields=_filter_fields(form, listing.filters, owner_choices),
         listing=listing,
         filters=listing.filters,
         chips=factory_drill.drilled_chips(listing.filters),
@@ -220,6 +223,24 @@ def _list_page(*, alert: str | None = None, status: int = 200):
         count_cap=format_decimal(factory_list.COUNT_CAP),
     )
     return body, status
+
+
+def _filter_fields(
+    form: FactoryFilterForm, filters: factory_list.Filters, owner_choices: list[tuple[str, str]]
+) -> Markup:
+    """The list's four filters, the same for every request with the same choices and chosen
+    values (and language, and crm.cache's version for the stages' names): rendered once per
+    process for them (a sixth of the list's time)."""
+
+    def render() -> str:
+        return render_template("factories/_filters.html", form=form, filters=filters)
+
+    version = cache.version()
+    if version is None:  # this transaction changes the stages: their names as they are now
+        return Markup(render())
+    chosen = (form.stage.data, form.status.data, form.flag.data, form.owner.data)
+    key = ("factory filters", version, tuple(owner_choices), chosen)
+    return kept_html((*key, filters.active, bool(filters.search)), render)
 
 
 def _owner_choices() -> list[tuple[str, str]]:

@@ -153,6 +153,22 @@ _TOKEN_MARK = "\x00csrf-token\x00"  # no rendered page holds a NUL
 FRAGMENTS_KEPT = 1000
 
 
+def kept_html(key: tuple, render: Callable[[], str]) -> Markup:
+    """A part of a page that `key` wholly decides (its language, its choices and the values
+    chosen: no token, no id of the reader's), rendered once per process and kept; `render`
+    makes it the first time. What a request puts in the key is bounded by FRAGMENTS_KEPT."""
+    kept = current_app.extensions.setdefault("crm_parts", {})
+    key = (*key, current_locale(), request.script_root)
+    found = kept.get(key)
+    if found is None:
+        found = Markup(render())
+        if not current_app.jinja_env.auto_reload:
+            if len(kept) >= FRAGMENTS_KEPT:
+                kept.clear()
+            kept[key] = found
+    return found
+
+
 def page_url(endpoint: str, **values: object) -> str:
     """`url_for` in templates: the links every page draws (its menus, its static files: those
     with no values but a static file's name) built once per process, as they never change while

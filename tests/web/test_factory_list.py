@@ -13,7 +13,7 @@ import time_machine
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
-from crm.models import Factory
+from crm.models import Factory, StageDefinition
 from crm.services.growth import stages
 from tests import builders
 from tests.web.helpers import sign_in
@@ -299,3 +299,41 @@ def test_a_factory_user_gets_404_and_anonymous_goes_to_login(client, world, db_s
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
     sign_in(client, factory_user.email)
     assert client.get(LIST).status_code == 404
+
+
+def test_the_filters_are_rendered_once_a_process_for_their_choices_values_and_language(
+    app, client, world, db_session
+):
+    """The list's four filters are the same for every request with the same language, choices
+    and chosen values: rendered once per process for them (crm.views.kept.kept_html). A value
+    chosen, another language or a renamed stage shows at once."""
+    from flask import template_rendered
+
+    rendered: list[str] = []
+
+    def record(_sender, template, **_extra) -> None:
+        rendered.append(template.name)
+
+    app.extensions.pop("crm_parts", None)  # another test may have kept them in this worker
+    sign_in(client, world["rep"].email)
+    template_rendered.connect(record, app)
+    try:
+        first = client.get("/factories/").get_data(as_text=True)
+        client.get("/factories/")
+        assert rendered.count("factories/_filters.html") == 1
+        chosen = client.get("/factories/?stage=junior").get_data(as_text=True)
+        assert rendered.count("factories/_filters.html") == 2
+        zh = {"Accept-Language": "zh-CN"}
+        chinese = client.get("/factories/", headers=zh).get_data(as_text=True)
+        client.get("/factories/", headers=zh)
+        assert rendered.count("factories/_filters.html") == 3
+        stage = db_session.scalar(select(StageDefinition).where(StageDefinition.code == "junior"))
+        stage.name_en = "Middle school"
+        db_session.commit()
+        renamed = client.get("/factories/?stage=junior").get_data(as_text=True)
+    finally:
+        template_rendered.disconnect(record, app)
+    assert '<option value="">Every stage</option>' in first
+    assert '<option selected value="junior">' in chosen and "1 on" in chosen
+    assert "阶段" in chinese and "Every stage" not in chinese
+    assert 'value="junior">Middle school</option>' in html.unescape(renamed)
