@@ -12,6 +12,9 @@ var STORE = "visits";
 var retryDelay = 5000;
 var retryTimer = null;
 var flushing = null;
+// Asked for again while a flush was under way (the network back while the last try failed):
+// run once more as soon as it ends, rather than wait for the retry timer.
+var again = false;
 
 // --- IndexedDB, plainly --------------------------------------------------------------------------
 function openStore(mode) {
@@ -184,7 +187,7 @@ function later() {
 // {key: error}}.
 export function flush() {
   if (!userId || !window.indexedDB) { return Promise.resolve(null); }
-  if (flushing) { return flushing; }
+  if (flushing) { again = true; return flushing; }
   var result = { sent: {}, refused: {}, stopped: false };
   var held = {};
   flushing = outbox.all().then(function (all) { return pruneSent(all).then(function () { return all; }); })
@@ -225,7 +228,12 @@ export function flush() {
     return result;
   }).then(function (done) {
     flushing = null;
-    if (done.stopped === "later") { later(); } else { retryDelay = 5000; }
+    if (again) {
+      again = false;
+      retryDelay = 5000;
+      if (retryTimer) { window.clearTimeout(retryTimer); retryTimer = null; }
+      window.setTimeout(flush, 0);
+    } else if (done.stopped === "later") { later(); } else { retryDelay = 5000; }
     changed(done);
     return showCount(done.stopped === "signin" ? "signin" : null).then(function () { return done; });
   });
