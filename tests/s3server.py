@@ -68,9 +68,26 @@ def weed_binary() -> str:
 
 
 def spare_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return spare_ports(1)[0]
+
+
+def spare_ports(count: int) -> list[int]:
+    """`count` different spare loopback ports: each held until all are found, so that none is
+    handed out twice."""
+    probes: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            probe = socket.socket()
+            probes.append(probe)
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+class WeedEnded(RuntimeError):
+    """`weed mini` stopped while starting: most often a port another process took meanwhile."""
 
 
 @dataclass
@@ -118,11 +135,24 @@ class S3Server:
                 self.process.wait()
 
 
-def start(directory: Path | str, bucket: str = BUCKET) -> S3Server:
-    """Start `weed mini` keeping its data in `directory`, wait until S3 answers, make `bucket`."""
-    directory = Path(directory)
+def start(directory: Path | str, bucket: str = BUCKET, attempts: int = 3) -> S3Server:
+    """Start `weed mini` keeping its data in `directory`, wait until S3 answers, make `bucket`.
+
+    A spare port is free when picked, not when `weed` binds it: another test's server may take
+    it meanwhile (two xdist workers and the cluster start theirs at once). A start that ends so
+    is tried again on other ports, up to `attempts` times."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start(Path(directory), bucket)
+        except WeedEnded:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start(directory: Path, bucket: str) -> S3Server:
     directory.mkdir(parents=True, exist_ok=True)
-    ports = {flag: spare_port() for flag in PORT_FLAGS}
+    ports = dict(zip(PORT_FLAGS, spare_ports(len(PORT_FLAGS)), strict=True))
     arguments = [weed_binary(), "mini", f"-dir={directory}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
     arguments += [f"-{flag}={port}" for flag, port in ports.items()]
     # A bucket is never made by a write (as on AWS): a wrong bucket name must be an error.
@@ -169,7 +199,7 @@ def _wait_until_ready(server: S3Server) -> None:
     last: Exception | None = None
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"weed mini ended ({server.process.returncode}): {server.log}")
+            raise WeedEnded(f"weed mini ended ({server.process.returncode}): {server.log}")
         try:
             urllib.request.urlopen(server.endpoint, timeout=1).close()
         except urllib.error.HTTPError:
