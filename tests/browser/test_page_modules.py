@@ -84,7 +84,7 @@ def test_each_page_loads_only_the_modules_it_needs(page, page_guard, rep_and_fac
 
     # The modules did their work: Today's buttons show, the board drags, the recorder is in.
     page.goto("/today")
-    expect(page.get_by_role("button", name="Near me")).to_be_visible()
+    expect(page.get_by_role("button", name="Near me")).to_be_enabled()
     page.goto("/pipeline/board")
     expect(page.locator("[data-board].board-draggable")).to_have_count(1)
     page.goto(f"/visit?factory={rep_and_factory['factory_id']}")

@@ -58,7 +58,7 @@ function located(button, panel, url, needsPosition) {
       .finally(ready);
   }
 
-  button.hidden = false;
+  button.disabled = false;  // drawn disabled until this script is here to answer it
   button.addEventListener("click", function () {
     panel.hidden = false;
     if (!consented()) {
