@@ -1037,13 +1037,13 @@ def make_sweep_data(url: str, factories: int, reps: int) -> None:
     from crm import create_app
     from crm.extensions import db
     from crm.models import Factory, User
-    from crm.services.factories import factory_list
+    from crm.services.factories import list_filters
     from tests import builders
 
     app = create_app("development", SQLALCHEMY_DATABASE_URI=url)
     with app.app_context():
         # Stale since within the last week: notified once; no open follow-up: one is made.
-        days = factory_list.cadences()["elementary"] * 2 + 3
+        days = list_filters.cadences()["elementary"] * 2 + 3
         team = builders.team("Sweep team")
         belt = builders.belt(team, code="sweep-belt")
         users = [

@@ -51,7 +51,7 @@ NOW = _instant("now")
 
 
 def bound_thresholds(codes) -> dict[str, BindParameter]:
-    """Stale thresholds by stage code (crm.services.factories.factory_list.stale_thresholds),
+    """Stale thresholds by stage code (crm.services.factories.list_filters.stale_thresholds),
     named: each request binds its own."""
     return {code: _instant(f"stale_{code}") for code in codes}
 

@@ -1,4 +1,5 @@
-"""Values at the edge: what an id, a whole number, a date, an instant and a text accept.
+"""Values at the edge: what an id, a whole number, a date, an instant and a text accept, and
+a phone's digits as the records keep them.
 
 Pages, query strings, URL paths and the API read their values here, so a value that a
 database column cannot hold (an id above 2^31-1, a year 9999) or that a database refuses
@@ -7,6 +8,7 @@ database column cannot hold (an id above 2^31-1, a year 9999) or that a database
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
@@ -179,3 +181,25 @@ PAGE_MAX = 100_000
 def page_number(raw: object, default: int = 1) -> int:
     """A list's page from a query string: 1..PAGE_MAX, else the default (a bad page is page 1)."""
     return whole_or(raw, default, 1, PAGE_MAX)
+
+
+# --- a phone's digits ----------------------------------------------------------------------
+# A phone number's digits as the records keep them, the one rule for every place that
+# compares phones (the contact search, the duplicate check, the import, sign-in by phone).
+#
+# Whatever way it was written (`131 7921 6444`, `+86 131-7921-6444`, `0086 13179216444`), a
+# mainland number is kept as its national digits: the country prefix of a mainland mobile is
+# dropped, so the same phone written two ways has one key.
+
+_NOT_DIGIT = re.compile(r"\D")
+MOBILE_DIGITS = 11
+COUNTRY_PREFIXES = ("0086", "86")
+
+
+def national_digits(raw: str | None) -> str:
+    """The digits of a phone as written, without a +86 / 0086 prefix before 11 digits."""
+    digits = _NOT_DIGIT.sub("", raw or "")
+    for prefix in COUNTRY_PREFIXES:
+        if digits.startswith(prefix) and len(digits) == len(prefix) + MOBILE_DIGITS:
+            return digits[len(prefix) :]
+    return digits

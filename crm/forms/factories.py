@@ -37,7 +37,7 @@ from crm.models.factory import (
     WECHAT_MAX,
 )
 from crm.models.stage import METRIC_CODE_MAX
-from crm.services.factories.factory_list import SEARCH_MAX
+from crm.services.factories.list_filters import SEARCH_MAX
 from crm.services.growth.promotions import REASON_MAX
 
 # What a person may type as a figure ("72.5", "72,5 %", "1 250 000"); the service parses it.

@@ -10,7 +10,7 @@ one indexed query per batch (walking factory ids upwards), never a query per fac
   so it is also its `next_follow_up_at`.
 - Stale: the factories that became stale within the last week are notified to their rep (to
   the stand-in while the rep is on leave), once per stale spell (the key names the last
-  visit). The flags on lists are derived live (crm.services.factories.factory_list); nothing
+  visit). The flags on lists are derived live (crm.services.factories.list_filters); nothing
   is stored here but the notification.
 - Eligibility is worked out again (crm.services.growth.eligibility, in batches) for the active
   factories below the last stage that could be eligible: those marked eligible (time alone
@@ -40,9 +40,9 @@ from sqlalchemy.orm import Session, joinedload
 from crm import clock
 from crm.jobs.notices import Notice, send_once
 from crm.jobs.reminders import stand_ins_on
-from crm.models import STAGES, Belt, Factory, FollowUp, Task, User
+from crm.models import PROSPECT, STAGES, Belt, Factory, FollowUp, Task, User
 from crm.services.calendar import working_days
-from crm.services.factories import factory_list
+from crm.services.factories import list_filters
 from crm.services.field import followups
 from crm.services.growth import eligibility
 from crm.services.install import audit, stored_files
@@ -105,7 +105,7 @@ def _owned_by_active_rep() -> list:
 
 
 def sweep_cadence(session: Session, now: datetime) -> Iterator[dict[str, int]]:
-    cadences = factory_list.cadences()
+    cadences = list_filters.cadences()
     today = clock.today(now)
     conditions = [*_needs_follow_up(), *_owned_by_active_rep()]
     for batch in in_chunks(session, conditions, BATCH, joinedload(Factory.owner)):
@@ -114,7 +114,7 @@ def sweep_cadence(session: Session, now: datetime) -> Iterator[dict[str, int]]:
         calendar = working_days.load(today, [factory.id for factory in batch])
         due_cache: dict[tuple[date, int | None], datetime] = {}
         for factory in batch:
-            days = cadences.get(factory.stage or factory_list.PROSPECT, cadences["prospect"])
+            days = cadences.get(factory.stage or PROSPECT, cadences["prospect"])
             day = today
             if factory.last_visit_at is not None:
                 day = max(today, clock.today(factory.last_visit_at) + timedelta(days=days))
@@ -158,8 +158,8 @@ def sweep_cadence(session: Session, now: datetime) -> Iterator[dict[str, int]]:
 
 def notify_stale(session: Session, now: datetime) -> Iterator[dict[str, int]]:
     became_stale = and_(
-        factory_list.stale_condition(factory_list.stale_thresholds(now)),
-        not_(factory_list.stale_condition(factory_list.stale_thresholds(now - STALE_LOOKBACK))),
+        list_filters.stale_condition(list_filters.stale_thresholds(now)),
+        not_(list_filters.stale_condition(list_filters.stale_thresholds(now - STALE_LOOKBACK))),
     )
     conditions = [became_stale, *_owned_by_active_rep()]
     for batch in in_chunks(session, conditions, BATCH, joinedload(Factory.owner)):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from crm import clock, scope
 from crm.jobs.notices import Notice, active_managers, send_once
 from crm.models import Belt, Factory, FollowUp, StageChange, StageDefinition, Team, User, Visit
-from crm.services.factories import factory_list
+from crm.services.factories import list_filters
 from crm.services.notices import webhooks
 from crm.services.notices.one_line import one_line
 
@@ -103,7 +103,7 @@ def summarise_belts(
             Factory.belt_id.in_(belts),
             FollowUp.status == "open",
             FollowUp.due_at < now,
-            Factory.status.in_(factory_list.FOLLOWED),
+            Factory.status.in_(list_filters.FOLLOWED),
         )
         .group_by(assignee.id, assignee.name),
     )
@@ -114,14 +114,14 @@ def summarise_belts(
         .join(owner, owner.id == Factory.owner_id)
         .where(
             Factory.belt_id.in_(belts),
-            factory_list.stale_condition(factory_list.stale_thresholds(now)),
+            list_filters.stale_condition(list_filters.stale_thresholds(now)),
         )
         .group_by(owner.id, owner.name),
     )
     digest.visits_by_rep = _visits_by_rep(session, team_ids, belts, start, end)
     eligible = (
         select(Factory.name, Factory.eligible_since)
-        .where(Factory.belt_id.in_(belts), factory_list.eligible_condition())
+        .where(Factory.belt_id.in_(belts), list_filters.eligible_condition())
         .order_by(Factory.eligible_since)
     )
     digest.eligible = [tuple(row) for row in session.execute(eligible.limit(LISTED))]

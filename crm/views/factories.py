@@ -26,7 +26,7 @@ from crm.forms.factories import (
 )
 from crm.models import STAGES, STATUSES, Belt, Factory, StageChange
 from crm.services.calendar import closures
-from crm.services.factories import duplicates, factory_list, factory_page
+from crm.services.factories import duplicates, factory_list, factory_page, list_filters
 from crm.services.factories import edits as factories
 from crm.services.growth import promotions, snapshots
 from crm.values import id_or_none, page_number
@@ -196,7 +196,7 @@ def _list_page(*, alert: str | None = None, status: int = 200):
         ],
         owner_choices=owner_choices,
     )
-    filters = factory_list.Filters(
+    filters = list_filters.Filters(
         search=(form.q.data or "").strip(),
         stage=form.stage.data or "",
         status=form.status.data or "",
@@ -226,7 +226,7 @@ def _list_page(*, alert: str | None = None, status: int = 200):
 
 
 def _filter_fields(
-    form: FactoryFilterForm, filters: factory_list.Filters, owner_choices: list[tuple[str, str]]
+    form: FactoryFilterForm, filters: list_filters.Filters, owner_choices: list[tuple[str, str]]
 ) -> Markup:
     """The list's four filters, the same for every request with the same choices and chosen
     values (and language, and crm.cache's version for the stages' names): rendered once per
@@ -246,7 +246,7 @@ def _filter_fields(
 def _owner_choices() -> list[tuple[str, str]]:
     if current_user.role == "rep":
         return [("mine", _("Mine")), ("unowned", _("Unowned prospects, to claim"))]
-    return [("unowned", _("Nobody's yet")), *factory_list.owner_choices(current_user)]
+    return [("unowned", _("Nobody's yet")), *list_filters.owner_choices(current_user)]
 
 
 def _edit_form(factory: Factory) -> FactoryForm:

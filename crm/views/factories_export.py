@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm import clock, export, scope
-from crm.services.factories import factory_export, factory_list
+from crm.services.factories import factory_export, list_filters
 from crm.services.imports import import_factories
 from crm.views import downloads
 from crm.views.factories import bp
@@ -39,8 +39,8 @@ def export_list_view():
     """The factory list as it is filtered on the page (every row, not one page): xlsx, or CSV
     with `?format=csv`; the list's columns with their ids, a factory without a credit code too."""
     file_format = downloads.chosen_format(request.args)
-    filters = factory_list.Filters(
-        search=request.args.get("q", "").strip()[: factory_list.SEARCH_MAX],
+    filters = list_filters.Filters(
+        search=request.args.get("q", "").strip()[: list_filters.SEARCH_MAX],
         stage=request.args.get("stage", ""),
         status=request.args.get("status", ""),
         flag=request.args.get("flag", ""),

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from crm.extensions import db
 from crm.models import Belt
-from crm.services.factories import factory_list
+from crm.services.factories import list_filters
 from crm.services.pipeline import drill
 from crm.values import id_or_none, text_problem
 from crm.views.factories import bp
@@ -43,7 +43,7 @@ def _drilled(raw: str) -> str:
     return "\ufffd" if text_problem(value, False) else value
 
 
-def drilled_chips(filters: factory_list.Filters) -> list[tuple[str, str]]:
+def drilled_chips(filters: list_filters.Filters) -> list[tuple[str, str]]:
     """What the drill-down filters narrow to, in words: (the field's name, its value)."""
     chips = []
     if filters.belt:

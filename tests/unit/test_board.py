@@ -214,7 +214,7 @@ def test_a_managers_board_reads_each_columns_first_cards_in_order_from_an_index(
     """Issue 25: each column of a manager's belt was sorted whole for its first cards (a
     5,000-factory belt: 9 ms of SQLite a board); ix_factories_belt_column_waiting gives them
     in the board's default order."""
-    from crm.services.factories.factory_list import stale_thresholds
+    from crm.services.factories.list_filters import stale_thresholds
     from crm.services.pipeline.board_filters import column_condition, filtered
     from tests.unit.test_factory_list import plan_of
 

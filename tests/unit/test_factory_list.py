@@ -12,9 +12,10 @@ from sqlalchemy import event, select, text
 from crm import scope
 from crm.extensions import db
 from crm.models import Factory, MetricSnapshot, StageDefinition, Task
-from crm.services.factories import factory_list
+from crm.services.factories import factory_list, list_filters
 from crm.services.factories import search as factory_search
-from crm.services.factories.factory_list import PAGE_SIZE, Filters, list_factories
+from crm.services.factories.factory_list import PAGE_SIZE, list_factories
+from crm.services.factories.list_filters import Filters
 from crm.services.growth import stages
 from tests import builders
 
@@ -151,9 +152,9 @@ def test_owner_filter_mine_and_unowned(world):
 
 
 def test_manager_may_narrow_to_the_reps_of_their_teams(world):
-    choices = factory_list.owner_choices(world["manager"])
+    choices = list_filters.owner_choices(world["manager"])
     assert {value for value, _name in choices} == {str(world["rep"].id), str(world["rep2"].id)}
-    assert factory_list.owner_choices(world["rep"]) == []
+    assert list_filters.owner_choices(world["rep"]) == []
 
 
 # --- flags -----------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ from crm.errors import Invalid, Locked, too_long, too_short
 from crm.extensions import db
 from crm.models import LoginAttempt, TwoFactor, User, UserSession
 from crm.models.user import EMAIL_MAX
-from crm.services.factories import phones
 from crm.services.install import audit
+from crm.values import national_digits
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 128
@@ -42,7 +42,7 @@ def normalise_email(raw: str) -> str:
 
 def normalise_phone(raw: str) -> str:
     """A mainland mobile number's digits, without a +86 / 0086 country prefix."""
-    return phones.national_digits(raw)
+    return national_digits(raw)
 
 
 def normalise_login(raw: str) -> str:

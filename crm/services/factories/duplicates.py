@@ -4,7 +4,7 @@ scope may say).
 
 A factory is a likely duplicate when it has the same credit code (a refusal, said where the
 code is checked: crm.services.factories.edits), a contact with the same phone in any format
-(crm.services.factories.phones), a similar name once company suffixes, spaces, punctuation
+(crm.values.national_digits), a similar name once company suffixes, spaces, punctuation
 and full-width forms are set aside, or a position within 100 m. A duplicate in the user's
 scope is named with its link; one outside it only "exists outside your scope".
 """
@@ -26,8 +26,8 @@ from crm import scope
 from crm.extensions import db
 from crm.models import Contact, Factory, User
 from crm.services.factories import credit_code as credit_codes
-from crm.services.factories import phones
 from crm.services.field.geo import distance_m
+from crm.values import national_digits
 
 NEARBY_M = 100.0
 # Two names whose cores score at least this (rapidfuzz's ratio, 0 to 100) are alike: "宏翔门业"
@@ -187,7 +187,7 @@ def _same_code(candidate: Candidate) -> list[int]:
 
 
 def _same_phone(candidate: Candidate) -> list[int]:
-    digits = {phones.national_digits(phone) for phone in candidate.phones}
+    digits = {national_digits(phone) for phone in candidate.phones}
     digits = {d for d in digits if len(d) >= 5}
     if not digits:
         return []
@@ -252,7 +252,7 @@ def find_many(actor: User, candidates: list[Candidate], on: date) -> list[list[D
     within 100 m of a factory of the same belts."""
     if not candidates:
         return []
-    digits = {phones.national_digits(p) for c in candidates for p in c.phones} - {""}
+    digits = {national_digits(p) for c in candidates for p in c.phones} - {""}
     by_phone: dict[str, set[int]] = {}
     for part in chunks(sorted(digits)):
         statement = (
@@ -291,7 +291,7 @@ def find_many(actor: User, candidates: list[Candidate], on: date) -> list[list[D
     for candidate in candidates:
         one: dict[int, Duplicate] = {}
         for phone in candidate.phones:
-            for factory_id in by_phone.get(phones.national_digits(phone), ()):
+            for factory_id in by_phone.get(national_digits(phone), ()):
                 _note(one, factory_id, "phone")
         for factory_id in by_key.get(name_key(candidate.name), ()) if candidate.name else ():
             _note(one, factory_id, "name")

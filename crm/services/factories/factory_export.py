@@ -1,7 +1,7 @@
 """The factory list as a file: every factory that the list shows under its filters (not a page of
 them, and none left out for lacking a credit code), with the list's columns and their ids.
 
-The rows are read with the list's own conditions (factory_list.conditions), in the list's order
+The rows are read with the list's own conditions (list_filters.conditions), in the list's order
 (name, then id), a batch at a time; each batch's checklist is judged in one go, as the list
 judges a page.
 """
@@ -14,7 +14,7 @@ from datetime import datetime
 from crm import clock, scope
 from crm.extensions import db
 from crm.models import Belt, Factory, User
-from crm.services.factories import factory_list
+from crm.services.factories import list_filters
 from crm.services.growth import eligibility
 
 BATCH = 500
@@ -40,11 +40,11 @@ COLUMNS = (
 )
 
 
-def rows(actor: User, filters: factory_list.Filters, now: datetime) -> Iterator[dict]:
+def rows(actor: User, filters: list_filters.Filters, now: datetime) -> Iterator[dict]:
     """Each factory of the list under these filters, as a dict by COLUMNS (the belt's record
     under "belt", the status and stage as codes, instants as they are stored)."""
-    thresholds = factory_list.stale_thresholds(now)
-    conditions = factory_list.conditions(actor, filters, now)
+    thresholds = list_filters.stale_thresholds(now)
+    conditions = list_filters.conditions(actor, filters, now)
     statement = (
         scope.factories(actor, clock.today(now))
         .where(*conditions)
@@ -52,8 +52,8 @@ def rows(actor: User, filters: factory_list.Filters, now: datetime) -> Iterator[
             Factory,
             Belt,
             User.name,
-            factory_list.stale_condition(thresholds).label("stale"),
-            factory_list.overdue_condition(now).label("overdue"),
+            list_filters.stale_condition(thresholds).label("stale"),
+            list_filters.overdue_condition(now).label("overdue"),
         )
         .join_from(Factory, Belt, Belt.id == Factory.belt_id)
         .outerjoin_from(Factory, User, User.id == Factory.owner_id)

@@ -15,8 +15,8 @@ from flask_babel import lazy_gettext as _l
 
 from crm.errors import Invalid, too_long
 from crm.models.factory import CONTACT_PHONE_MAX, URL_MAX
-from crm.services.factories import phones
 from crm.services.install import audit
+from crm.values import national_digits
 
 # A phone number as people type it: digits, spaces, "+", "-", dots and brackets.
 PHONE_CHARACTERS = re.compile(r"^[\d\s+\-.()]*$")
@@ -96,7 +96,7 @@ def phone_number(raw: str | None, errors: dict[str, str]) -> tuple[str, str]:
     phone = (raw or "").strip()
     if not phone:
         return "", ""
-    digits = phones.national_digits(phone)
+    digits = national_digits(phone)
     if len(phone) > CONTACT_PHONE_MAX or not PHONE_CHARACTERS.match(phone):
         errors["phone"] = _(
             "Type the number with digits, spaces, + and - only, such as 138 1234 5678."

@@ -1,11 +1,7 @@
 """The staff's factory list: search, filters, derived flags and checklist progress, by the page.
 
-Flags are derived from the stored times when the list is read (DESIGN.md "Flags"), in SQL,
-so that a filter and the badge on a row say the same thing: *stale* is no visit for twice
-the stage's cadence (a prospect's row of the cadence table; a factory never visited counts
-from entering its stage, or from its creation), *overdue* is a follow-up past due,
-*eligible* is `eligible_since` set. Paused and churned factories are never stale or overdue,
-and nor is a prospect that no rep owns: nobody is due to visit it until it is claimed.
+The filters and the flags (stale, overdue, eligible) are SQL conditions of their own module
+(crm.services.factories.list_filters), shared with the board, the counts and the exports.
 
 A page costs the same number of statements whatever its number of rows: the count, the
 rows (with their belt and owner), the cadences, and the checklist judged for the page's
@@ -27,31 +23,29 @@ changes while it is paged moves (`_changed_after`).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import Result, Select, and_, false, func, or_, select, true, tuple_, union_all
+from sqlalchemy import Result, Select, and_, func, or_, select, tuple_, union_all
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, False_
 
-from crm import cache, clock, scope, statements
+from crm import clock, scope, statements
 from crm.extensions import db
-from crm.models import PROSPECT, STAGES, STATUSES, Belt, Factory, User
-from crm.services.factories import search as factory_search
+from crm.models import Belt, Factory, User
 from crm.services.factories.edits import can_claim
+from crm.services.factories.list_filters import (
+    Filters,
+    filter_conditions,
+    overdue_condition,
+    stale_condition,
+    stale_thresholds,
+)
 from crm.services.growth import eligibility
-from crm.values import id_or_none
 
 PAGE_SIZE = 50
-FLAGS = ("stale", "overdue", "eligible")
-# Whose factories: all in scope, the user's own, or those that no rep owns (claimable).
-OWNERSHIPS = ("mine", "unowned")
-DEFAULT_PROSPECT_CADENCE = 14
-SEARCH_MAX = factory_search.SEARCH_MAX
 # Counted up to here; past it the list shows "more than" this many (a bounded cost).
 COUNT_CAP = 1000
-# Statuses whose factories are visited on a cadence and can fall behind it.
-FOLLOWED = ("prospect", "active")
 # The partial index of unowned prospects (by belt, then name): see _rep_parts.
 UNOWNED_INDEX = "ix_factories_unowned_prospects"
 
@@ -63,69 +57,6 @@ def _sqlite_table_hint(_compiler, _table, text: str) -> str:
 # SQLAlchemy writes a table's hint (`with_hint(..., "sqlite")`) after its name only for the
 # dialects that declare hints; SQLite's INDEXED BY goes in the same place.
 SQLiteCompiler.get_from_hint_text = _sqlite_table_hint
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What the list is narrowed to; every field is kept in the page's URL query."""
-
-    search: str = ""
-    stage: str = ""
-    status: str = ""
-    flag: str = ""
-    owner: str = ""  # "", "mine", "unowned", or a rep's id as text (managers and admins)
-    # What the manager's counts open (crm.services.pipeline.drill): a belt's id, a pipeline
-    # column (prospect, a stage, paused, churned), a stuck list, a board's category and key,
-    # a report's target not met.
-    belt: str = ""
-    column: str = ""
-    stuck: str = ""
-    category: str = ""
-    key: str = ""
-    target: str = ""  # a report's "not met": "<stage>:<the target's English title>"
-    page: int = 1
-    # A cursor: the page after the row of this id, or before it (in name-then-id order).
-    after: int | None = None
-    before: int | None = None
-    # The API's sync: the factories changed at or after this instant, by update time then id;
-    # `after` is then the cursor's id among those changed at exactly this instant.
-    updated_since: datetime | None = None
-
-    @property
-    def active(self) -> int:
-        """How many filters narrow the list (the search aside): shown on the folded form."""
-        narrowing = (self.stage, self.status, self.flag, self.owner, *self.drilled)
-        return sum(1 for value in narrowing if value)
-
-    @property
-    def drilled(self) -> tuple[str, ...]:
-        """The filters a count opened the list with (not on the form: shown as chips)."""
-        return (self.belt, self.column, self.stuck, self.category, self.key, self.target)
-
-    def query(self, **changes) -> dict[str, str | int]:
-        """The URL query of these filters (empty ones left out), with some fields changed."""
-        values = replace(self, **changes)
-        fields = {
-            "q": values.search,
-            "stage": values.stage,
-            "status": values.status,
-            "flag": values.flag,
-            "owner": values.owner,
-            "belt": values.belt,
-            "column": values.column,
-            "stuck": values.stuck,
-            "category": values.category,
-            "key": values.key,
-            "target": values.target,
-        }
-        query: dict[str, str | int] = {name: value for name, value in fields.items() if value}
-        if values.after:
-            query["after"] = values.after
-        elif values.before:
-            query["before"] = values.before
-        if values.page > 1:
-            query["page"] = values.page
-        return query
 
 
 @dataclass(frozen=True)
@@ -239,13 +170,13 @@ def list_factories(
     thresholds = stale_thresholds(now)
     kept = _kept_key(actor, filters, now, thresholds, records)
     if kept is None:
-        conditions = _conditions(actor, filters, now, thresholds)
+        conditions = filter_conditions(actor, filters, now, thresholds)
         listing = _list(actor, filters, now, records, thresholds, conditions, count, None)
     else:
         # The same filters and scope read by a statement built once (crm.statements): its
         # conditions name the time, bound when it runs.
         bound = statements.bound_thresholds(thresholds)
-        conditions = _conditions(actor, filters, statements.NOW, bound)
+        conditions = filter_conditions(actor, filters, statements.NOW, bound)
         kept = (kept, statements.time_values(now, thresholds))
         listing = _list(actor, filters, now, records, bound, conditions, count, kept)
     if not count:
@@ -479,115 +410,3 @@ def _cursor_key(actor: User, filters: Filters, now: datetime) -> tuple[str, int]
         )
     )
     return None if name is None else (name, cursor)
-
-
-# --- the flags, as SQL conditions --------------------------------------------------------
-
-
-def cadences() -> dict[str, int]:
-    """Visit cadence in days per stage code, the prospect's included (14 if it has no row)."""
-    found = {code: stage.cadence_days for code, stage in cache.stages().items()}
-    found.setdefault(PROSPECT, DEFAULT_PROSPECT_CADENCE)
-    return found
-
-
-def stale_thresholds(now: datetime) -> dict[str, datetime]:
-    """Per stage code: a factory whose last visit is older than this instant is stale."""
-    return {code: now - timedelta(days=2 * days) for code, days in cadences().items()}
-
-
-def stale_condition(thresholds: dict[str, datetime | BindParameter]) -> ColumnElement[bool]:
-    """No visit for twice the cadence; an unvisited factory counts from its stage or creation.
-    The thresholds are instants, or in a kept statement their names (crm.statements)."""
-    since = func.coalesce(Factory.last_visit_at, Factory.stage_entered_at, Factory.created_at)
-    branches = []
-    if PROSPECT in thresholds:
-        branches.append(
-            and_(
-                Factory.status == PROSPECT,
-                Factory.owner_id.is_not(None),
-                since < thresholds[PROSPECT],
-            )
-        )
-    for stage in STAGES:
-        if stage in thresholds:
-            branches.append(
-                and_(Factory.status == "active", Factory.stage == stage, since < thresholds[stage])
-            )
-    return or_(*branches) if branches else false()
-
-
-def overdue_condition(now: datetime | BindParameter) -> ColumnElement[bool]:
-    return and_(Factory.status.in_(FOLLOWED), Factory.next_follow_up_at < now)
-
-
-def eligible_condition() -> ColumnElement[bool]:
-    return Factory.eligible_since.is_not(None)
-
-
-# --- filters -----------------------------------------------------------------------------
-
-
-def _conditions(
-    actor: User, filters: Filters, now: datetime, thresholds: dict[str, datetime]
-) -> list[ColumnElement[bool]]:
-    """The filters as conditions on factories (the scope apart)."""
-    conditions = [_owner_condition(actor, filters.owner)]
-    search = filters.search.strip()[:SEARCH_MAX]
-    if search:
-        conditions.append(factory_search.condition(search, actor))
-    if filters.updated_since is not None:
-        conditions.append(Factory.updated_at >= filters.updated_since)
-    if filters.stage in STAGES:
-        conditions.append(Factory.stage == filters.stage)
-    if filters.status in STATUSES:
-        conditions.append(Factory.status == filters.status)
-    if filters.flag == "stale":
-        conditions.append(stale_condition(thresholds))
-    elif filters.flag == "overdue":
-        conditions.append(overdue_condition(now))
-    elif filters.flag == "eligible":
-        conditions.append(eligible_condition())
-    if filters.drilled or filters.flag == "offsite":
-        from crm.services.pipeline import drill  # its conditions are the counting pages'
-
-        conditions.extend(drill.conditions(filters, now, thresholds))
-    return conditions
-
-
-def conditions(actor: User, filters: Filters, now: datetime) -> list[ColumnElement[bool]]:
-    """The list's filters as conditions (the scope apart): what a count shares with its list."""
-    return _conditions(actor, filters, now, stale_thresholds(now))
-
-
-def may_narrow_to_owner(actor: User, owner: str) -> bool:
-    """Whether the actor may narrow a list by this owner: a rep's id is managers' and admins'.
-
-    The list page ignores an owner it may not use; the API refuses it (403).
-    """
-    return owner in ("", "mine", "unowned") or actor.role in ("manager", "admin")
-
-
-def _owner_condition(actor: User, owner: str) -> ColumnElement[bool]:
-    if owner == "mine":
-        return Factory.owner_id == actor.id
-    if owner == "unowned":
-        return Factory.owner_id.is_(None)
-    if (owner_id := id_or_none(owner)) is not None and may_narrow_to_owner(actor, owner):
-        return Factory.owner_id == owner_id
-    return true()
-
-
-def owner_choices(actor: User) -> list[tuple[str, str]]:
-    """The reps a manager may narrow the list to: the reps of the teams they lead."""
-    if actor.role != "manager":
-        return []
-    team_ids = [team.id for team in actor.led_teams]
-    if not team_ids:
-        return []
-    reps = db.session.scalars(
-        select(User)
-        .where(User.role == "rep", User.team_id.in_(team_ids), User.active.is_(True))
-        .order_by(User.name)
-    )
-    return [(str(rep.id), rep.name) for rep in reps]

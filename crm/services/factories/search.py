@@ -8,7 +8,7 @@ parts separated by spaces), written here on every ORM write (the mapper events a
 by the bulk writers (the import, the demo) through `factory_key` and `contact_key`:
 - a factory: its name, the full pinyin and the initials of its name, its address;
 - a contact: their name, its pinyin and initials, and the phone's national digits (the rule of
-  `crm.services.factories.phones.national_digits`, also Contact.phone_digits).
+  `crm.services.factories.national_digits`, also Contact.phone_digits).
 Every reading of a character counts (pypinyin's heteronyms: 长 is chang and zhang, 重 chong
 and zhong, 行 xing and hang): while a name's readings combine into at most
 `COMBINATIONS_MAX` spellings all are kept; past that, the usual spelling and each spelling
@@ -50,7 +50,8 @@ from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import Contact, Factory, User
 from crm.models.factory import CONTACT_SEARCH_TABLE, SEARCH_TABLE
-from crm.services.factories import credit_code, phones
+from crm.services.factories import credit_code
+from crm.values import national_digits
 
 # The longest query read (a longer one is refused with a message, never cut silently).
 QUERY_MAX = 100
@@ -188,7 +189,7 @@ def contact_key(name: str, phone: str) -> str:
     """A contact's search key: the name, its pinyin and initials, the phone's national digits
     (a phone is looked for from four digits: its pairs are not kept)."""
     parts, paired = _name_parts(name)
-    return _key([*parts, phones.national_digits(phone)], paired)
+    return _key([*parts, national_digits(phone)], paired)
 
 
 # --- the query ------------------------------------------------------------------------------
@@ -210,7 +211,7 @@ def read_query(raw: str) -> Query:
     if len(text) > QUERY_MAX:
         raise _invalid(_("Search for at most %(count)d characters.", count=QUERY_MAX))
     words = normal(text)
-    digits = phones.national_digits(words)
+    digits = national_digits(words)
     if _PHONE.fullmatch(words) and len(digits) >= PHONE_DIGITS_MIN:
         return Query(text, (digits,), phone=True)
     kept = tuple(dict.fromkeys(w for w in words.split() if _WORD_CHARACTER.search(w)))
@@ -457,7 +458,7 @@ def _factory_written(_mapper, _connection, factory: Factory) -> None:
 def _contact_written(_mapper, _connection, contact: Contact) -> None:
     if contact.search_key and not _changed(contact, ("name", "phone")):
         return
-    contact.phone_digits = phones.national_digits(contact.phone)
+    contact.phone_digits = national_digits(contact.phone)
     contact.search_key = contact_key(contact.name or "", contact.phone or "")
 
 

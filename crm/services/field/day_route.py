@@ -21,7 +21,7 @@ from crm.errors import Invalid, NotFound
 from crm.extensions import db
 from crm.models import Factory, RoutePlan, User
 from crm.models.route_plan import ROUTE_STOPS_MAX
-from crm.services.factories.factory_list import stale_condition, stale_thresholds
+from crm.services.factories.list_filters import stale_condition, stale_thresholds
 from crm.services.field import followups, geo, route_plan
 from crm.services.privacy import consent
 

@@ -23,7 +23,7 @@ from crm.services.field import followups
 
 # The statuses under which a factory gets no follow-ups.
 RESTING = ("paused", "churned")
-# A prospect's cadence when the stages name none (crm.services.factories.factory_list).
+# A prospect's cadence when the stages name none (crm.services.factories.list_filters).
 PROSPECT_CADENCE = 14
 
 

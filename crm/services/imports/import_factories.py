@@ -22,7 +22,7 @@ from crm.errors import too_long
 from crm.extensions import db
 from crm.models import Belt, Contact, Factory, ImportRun, User
 from crm.models.factory import ADDRESS_MAX, CATEGORY_MAX, CONTACT_NAME_MAX, FACTORY_NAME_MAX
-from crm.services.factories import credit_code, duplicates, factory_fields, phones, search
+from crm.services.factories import credit_code, duplicates, factory_fields, search
 from crm.services.imports.import_columns import FACTORY_FIELDS, FALSE_WORDS, NO, TRUE_WORDS, YES
 from crm.services.imports.import_rows import (
     Plan,
@@ -35,6 +35,7 @@ from crm.services.imports.import_rows import (
     staged_rows,
 )
 from crm.services.install import audit
+from crm.values import national_digits
 
 FACTORY_COLUMNS = (
     "name",
@@ -355,7 +356,7 @@ def _new_contact(factory_id: int, name: str, phone: str, now: datetime) -> dict:
         "name": name,
         "role": "",
         "phone": phone,
-        "phone_digits": phones.national_digits(phone),
+        "phone_digits": national_digits(phone),
         "search_key": search.contact_key(name, phone),
         "wechat_id": "",
         "created_at": now,
@@ -367,7 +368,7 @@ def _digits(contact: dict, had: dict) -> dict:
     after = {**had, **contact}
     kept = {"search_key": search.contact_key(after["name"], after["phone"])}
     if "phone" in contact:
-        kept["phone_digits"] = phones.national_digits(contact["phone"])
+        kept["phone_digits"] = national_digits(contact["phone"])
     return kept
 
 

@@ -1,6 +1,6 @@
 """The pipeline board: one column per status and stage, cards by the page, in its order.
 
-The flags are the factory list's (crm.services.factories.factory_list: stale, overdue, eligible, in
+The flags are the factory list's (crm.services.factories.list_filters: stale, overdue, eligible, in
 SQL) plus *off-site*: an off-site check-in within the last OFFSITE_DAYS. A board costs the
 same number of statements whatever the number of factories: one count per column group,
 one page of cards per column (with belt and owner joined), the cadences, and the checklist
@@ -25,12 +25,12 @@ from crm import clock, scope, statements
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import STAGES, Belt, Factory, StageChange, User
-from crm.services.factories.factory_list import (
+from crm.services.factories.factory_page import days_in_stage
+from crm.services.factories.list_filters import (
     overdue_condition,
     stale_condition,
     stale_thresholds,
 )
-from crm.services.factories.factory_page import days_in_stage
 from crm.services.growth import eligibility
 
 # The filters live in their own module; these names are the board's too (the views use them).

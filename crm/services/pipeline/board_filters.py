@@ -15,7 +15,7 @@ from crm import clock, scope, statements
 from crm.extensions import db
 from crm.models import STAGES, Belt, Factory, User, Visit, team_managers
 from crm.services.factories import search as factory_search
-from crm.services.factories.factory_list import (
+from crm.services.factories.list_filters import (
     eligible_condition,
     overdue_condition,
     stale_condition,

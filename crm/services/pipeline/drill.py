@@ -58,7 +58,7 @@ def target_key(stage: str, title_en: str) -> str:
 
 
 def conditions(filters, now: datetime, thresholds: dict[str, datetime]) -> list:
-    """The drill-down filters of the factory list (crm.services.factories.factory_list.Filters)
+    """The drill-down filters of the factory list (crm.services.factories.list_filters.Filters)
     as conditions; a value that names nothing matches nothing, never everything."""
     found: list[ColumnElement[bool]] = []
     if filters.flag == "offsite":

@@ -19,7 +19,7 @@ from crm.clock import day_bounds
 from crm.errors import NotFound
 from crm.extensions import db
 from crm.models import Factory, User, Visit
-from crm.services.factories.factory_list import overdue_condition
+from crm.services.factories.list_filters import overdue_condition
 from crm.services.pipeline import team_report
 
 

@@ -2,7 +2,7 @@
 sorted by how long the factory has waited (longest first), in the actor's scope.
 
 Every list is one filtered, ordered SELECT (and a count), the conditions in SQL: stale and
-overdue are the factory list's (crm.services.factories.factory_list); *long in stage* is the time in
+overdue are the factory list's (crm.services.factories.list_filters); *long in stage* is the time in
 stage without the paused days over the stage's own expected time (the admin's setting
 `long_in_stage_days`; a stage without one, University by default, is never long), for active
 factories, the farthest past its expected time first; *eligible, not requested* is
@@ -25,13 +25,13 @@ from crm import clock, scope
 from crm.extensions import db
 from crm.models import STAGES, Factory, FollowUp, StageChange, User
 from crm.models.types import UTCDateTime
-from crm.services.factories.factory_list import (
+from crm.services.factories.factory_page import days_in_stage
+from crm.services.factories.list_filters import (
     eligible_condition,
     overdue_condition,
     stale_condition,
     stale_thresholds,
 )
-from crm.services.factories.factory_page import days_in_stage
 from crm.services.field import followups
 from crm.services.install import settings
 from crm.values import id_or_none

@@ -21,7 +21,7 @@ from crm import clock, scope
 from crm.clock import day_bounds
 from crm.extensions import db
 from crm.models import STAGES, Factory, StageChange, Task, User, Visit, VisitReview
-from crm.services.factories.factory_list import (
+from crm.services.factories.list_filters import (
     overdue_condition,
     stale_condition,
     stale_thresholds,

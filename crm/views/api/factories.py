@@ -9,7 +9,7 @@ from crm import clock, scope
 from crm.errors import Invalid, NotAllowed
 from crm.extensions import db
 from crm.services.factories import edits as factories
-from crm.services.factories import factory_list
+from crm.services.factories import factory_list, list_filters
 from crm.views.api import actor, answer, bp, read_body, read_query
 from crm.views.api.as_json import duplicate_json, factory_json, factory_list_json
 from crm.views.api.shapes import parse_body
@@ -20,13 +20,13 @@ from crm.views.api.spec import bodies
 @scope.allow("staff")
 def list_factories():
     query = read_query()
-    if not factory_list.may_narrow_to_owner(actor(), query.get("owner", "")):
+    if not list_filters.may_narrow_to_owner(actor(), query.get("owner", "")):
         message = _('Only managers and admins narrow the list to a rep; send "mine" or "unowned".')
         raise NotAllowed(message, fields={"owner": message})
     if "updated_since" in query and "page" in query:
         message = _("Pages by number follow the names; with updated_since, send next_after.")
         raise Invalid(message, fields={"page": message})
-    filters = factory_list.Filters(
+    filters = list_filters.Filters(
         search=query.get("q", "").strip(),
         stage=query.get("stage", ""),
         status=query.get("status", ""),

@@ -22,7 +22,7 @@ from crm.models.followup import FOLLOW_UP_STATUSES, REASON_MAX
 from crm.models.history import DECISIONS
 from crm.models.task import TASK_STATUSES
 from crm.models.visit import CLIENT_KEY_MAX, NOTES_MAX, SUMMARY_MAX
-from crm.services.factories.factory_list import FLAGS, SEARCH_MAX
+from crm.services.factories.list_filters import FLAGS, SEARCH_MAX
 from crm.services.growth.promotions import REASON_MAX as STAGE_REASON_MAX
 from crm.services.growth.snapshots import BATCH_MAX
 from crm.views.api.shapes import ID_MAX, NOT_BLANK, Body, Field, When
