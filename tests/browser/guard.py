@@ -251,3 +251,23 @@ _SMALL_TARGETS = """([selector, least]) => Array.from(document.querySelectorAll(
 def small_tap_targets(page: Page) -> list:
     """The visible tap targets of the page that are less than 44 px wide or tall."""
     return page.evaluate(_SMALL_TARGETS, [TAP_TARGETS, TAP_TARGET_MIN])
+
+
+# The layout shifts of the page so far (the Layout Instability API): the text of each element a
+# shift moved (none reported within half a second: none).
+_SHIFTS = """() => new Promise(resolve => {
+  new PerformanceObserver((list, observer) => {
+    observer.disconnect();
+    resolve(list.getEntries().flatMap(entry => entry.sources.map(source =>
+      source.node && source.node.nodeType === 1 ? (source.node.textContent || "").trim() : "")));
+  }).observe({ type: "layout-shift", buffered: true });
+  setTimeout(() => resolve([]), 500);
+})"""
+
+
+def moved_by_layout_shifts(page: Page, *names: str) -> list[str]:
+    """Which of these texts (a button's, a link's) a layout shift has moved since the page
+    loaded: a control that moves as a script comes to life takes a tap meant for another."""
+    page.wait_for_timeout(200)  # the last frame's shifts are reported after it
+    moved = page.evaluate(_SHIFTS)
+    return [text for text in moved if any(name in text for name in names)]

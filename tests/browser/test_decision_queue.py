@@ -15,7 +15,7 @@ from crm.clock import now
 from crm.models import Factory, StageChange, Task
 from crm.services.growth import promotions, stages
 from tests import builders
-from tests.browser.guard import ARTIFACTS, DESKTOP, PHONE
+from tests.browser.guard import ARTIFACTS, DESKTOP, PHONE, moved_by_layout_shifts
 from tests.browser.test_homes import sign_in
 
 NAMES = [
@@ -125,6 +125,9 @@ def test_bulk_approval_counts_the_ticked_and_confirms_them_by_name(
     expect(page.locator('input[name="change_ids"]:checked')).to_have_count(0)
     # The ineligible request has no box: bulk approval takes eligible ones only.
     expect(card(page, queue["changes"][-1]).locator('input[name="change_ids"]')).to_have_count(0)
+    # The ticking buttons come to life in their place: the Approve button does not move.
+    expect(bulk.get_by_role("button", name="Untick all")).to_be_enabled()
+    assert moved_by_layout_shifts(page, "Approve the ticked requests") == []
     bulk.get_by_role("button", name="Tick all eligible").click()
     expect(submit).to_have_text("Approve 5 ticked")
     bulk.get_by_role("button", name="Untick all").click()

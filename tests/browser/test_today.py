@@ -16,7 +16,7 @@ from sqlalchemy import select
 from crm.models import Factory, FollowUp
 from crm.services.install import settings
 from tests import builders
-from tests.browser.guard import DESKTOP, PHONE
+from tests.browser.guard import DESKTOP, PHONE, moved_by_layout_shifts
 from tests.browser.test_homes import sign_in
 from tests.browser.test_sign_in import calm_now
 
@@ -200,21 +200,6 @@ def test_near_me_lists_the_nearest_factory_first(page, page_guard, rep_day, view
     page_guard.screenshot(f"today-near-{viewport['width']}", page)
 
 
-# The layout shifts of the page so far (the Layout Instability API), each with the text of the
-# elements it moved (none reported within half a second: none).
-SHIFTS = """() => new Promise(resolve => {
-  new PerformanceObserver((list, observer) => {
-    observer.disconnect();
-    resolve(list.getEntries().map(entry => ({
-      value: entry.value,
-      moved: entry.sources.map(source => source.node && source.node.nodeType === 1
-        ? (source.node.textContent || '').trim() : '')
-    })));
-  }).observe({ type: "layout-shift", buffered: true });
-  setTimeout(() => resolve([]), 500);
-})"""
-
-
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390", "1280"])
 def test_todays_buttons_stay_where_they_are_when_near_me_comes_to_life(
     page, page_guard, rep_day, viewport
@@ -227,10 +212,7 @@ def test_todays_buttons_stay_where_they_are_when_near_me_comes_to_life(
     sign_in(page, rep_day["rep"])
     page.goto("/today")
     expect(page.get_by_role("button", name="Near me")).to_be_enabled()
-    page.wait_for_timeout(200)  # the entries of the last frame are reported after it
-    moved = [name for shift in page.evaluate(SHIFTS) for name in shift["moved"]]
-    actions = ("Add a factory", "Near me", "Plan my route")
-    assert not [name for name in moved if any(action in name for action in actions)], moved
+    assert moved_by_layout_shifts(page, "Add a factory", "Near me", "Plan my route") == []
     page_guard.check(page)
     page_guard.screenshot(f"today-head-{viewport['width']}", page)
 

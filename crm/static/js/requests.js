@@ -29,8 +29,8 @@ if (form) {
   });
   var all = form.querySelector("[data-bulk-all]");
   var none = form.querySelector("[data-bulk-none]");
-  all.hidden = false;
-  none.hidden = false;
+  all.disabled = false;  // drawn disabled in their place until this script answers them
+  none.disabled = false;
   all.addEventListener("click", function () { tickAll(true); });
   none.addEventListener("click", function () { tickAll(false); });
   show();
