@@ -7,10 +7,14 @@ depends on that changes from one request to the next (the time, and the instants
 from it) is not written into it but named, bound when it runs (`bound_time`, `time_values`);
 everything else it depends on is in its key (the scope's own key, crm.scope.statement_key, and
 the filters). A process keeps at most KEPT of them (each a few KB), then begins again.
+
+A statement that depends on nothing but its arguments (a factory's visits, the factory bound)
+is built by a function marked `once`: one per process and set of arguments.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -37,9 +41,22 @@ def kept(key: Hashable, build: Callable[[], T]) -> T:
     return found  # type: ignore[return-value]
 
 
+def once(build: Callable[..., T]) -> Callable[..., T]:
+    """A statement builder called once per process for each set of its arguments: what changes
+    from one request to the next is bound when the statement runs, never an argument."""
+    built = functools.cache(build)
+    _builders.append(built)
+    return built
+
+
+_builders: list = []
+
+
 def forget() -> None:
     """Drop every kept statement (a test that counts how many are built)."""
     _kept.clear()
+    for built in _builders:
+        built.cache_clear()
 
 
 def _instant(name: str) -> BindParameter:

@@ -8,7 +8,6 @@ SHA-256); the whole token is shown once, when it is made.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, Update, bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from crm import cache, clock
+from crm import cache, clock, statements
 from crm.errors import Invalid, NotAllowed, too_long
 from crm.extensions import db
 from crm.models import ApiToken, TwoFactor, User
@@ -160,7 +159,7 @@ def authenticate(secret: str, now: datetime) -> ApiToken | None:
     return token
 
 
-@functools.cache
+@statements.once
 def _token_query() -> Select:
     """authenticate's query, built once: a request pays for its execution only."""
     return (

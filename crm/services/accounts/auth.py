@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, Update, bindparam, delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from crm import cache
+from crm import cache, statements
 from crm.clock import now as clock_now
 from crm.errors import Invalid, Locked, too_long, too_short
 from crm.extensions import db
@@ -216,7 +216,7 @@ def load_session(token: str, now: datetime | None = None) -> User | None:
     return user
 
 
-@functools.cache
+@statements.once
 def _session_query() -> Select:
     """load_session's query, built once: a request pays for its execution only."""
     return (

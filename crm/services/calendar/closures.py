@@ -3,13 +3,12 @@ skip them, and the open follow-ups that fall within a new one move past it."""
 
 from __future__ import annotations
 
-import functools
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, bindparam, select
 
-from crm import scope
+from crm import scope, statements
 from crm.clock import day_bounds, today
 from crm.errors import Invalid
 from crm.extensions import db
@@ -29,7 +28,7 @@ def current_and_coming(factory: Factory, on: date) -> list[FactoryClosure]:
     return list(db.session.scalars(_coming_statement(), values))
 
 
-@functools.cache
+@statements.once
 def _coming_statement() -> Select:
     """`current_and_coming`'s statement, built once per process (crm.statements)."""
     return (

@@ -13,12 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from crm import clock, scope
+from crm import clock, scope, statements
 from crm.extensions import db
 from crm.models import (
     STAGES,
@@ -260,7 +259,7 @@ def _visits(factory: Factory) -> list[VisitRow]:
 # The page's statements are built once per process (crm.statements), the factory bound.
 
 
-@cache
+@statements.once
 def _visits_statement() -> Select:
     return (
         select(*_VISIT_COLUMNS)
@@ -300,7 +299,7 @@ def _with_media(visits: list[VisitRow]) -> list[VisitRow]:
     ]
 
 
-@cache
+@statements.once
 def _photos_statement() -> Select:
     return (
         select(
@@ -315,7 +314,7 @@ def _photos_statement() -> Select:
     )
 
 
-@cache
+@statements.once
 def _voice_statement() -> Select:
     return select(VisitVoiceNote.visit_id, VisitVoiceNote.duration_ms).where(
         VisitVoiceNote.visit_id.in_(bindparam("ids", expanding=True))
@@ -331,7 +330,7 @@ def _timeline(factory: Factory, visits: list[VisitRow]) -> list[TimelineEntry]:
     return entries[:TIMELINE_LIMIT]
 
 
-@cache
+@statements.once
 def _changes_statement() -> Select:
     return (
         select(StageChange)
@@ -358,7 +357,7 @@ def ad_hoc_items(factory: Factory) -> list[Item]:
     return [Item(task, task.is_closed) for task in tasks]
 
 
-@cache
+@statements.once
 def _ad_hoc_statement() -> Select:
     return (
         select(Task)
@@ -397,7 +396,7 @@ def _history(factory: Factory, codes: Iterable[str], since: date) -> dict[str, d
     return history
 
 
-@cache
+@statements.once
 def _history_statement() -> Select:
     return select(MetricSnapshot.metric_code, MetricSnapshot.month, MetricSnapshot.value).where(
         MetricSnapshot.factory_id == bindparam("factory_id"),

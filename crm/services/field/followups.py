@@ -8,7 +8,6 @@ weekends unless made up, public holidays, the factory's closures.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -18,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 
-from crm import scope
+from crm import scope, statements
 from crm.clock import at_local_time, day_bounds, today
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
@@ -135,7 +134,7 @@ def oldest_open(factory: Factory) -> FollowUp | None:
     return db.session.scalar(_oldest_open_statement(), {"factory_id": factory.id})
 
 
-@functools.cache
+@statements.once
 def _oldest_open_statement() -> Select:
     """`oldest_open`'s statement, built once per process (crm.statements), the factory bound."""
     return (

@@ -13,13 +13,13 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from functools import cache
 
 from flask_babel import gettext as _
 from sqlalchemy import Date, Row, Select, and_, bindparam, case, func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Subquery
 
+from crm import statements
 from crm.extensions import db
 from crm.models import STAGES, Factory, Metric, MetricSnapshot, Task
 from crm.models.stage import next_stage
@@ -70,7 +70,7 @@ class Eligibility:
         return sum(1 for item in self.items if item.task.required)
 
 
-@cache
+@statements.once
 def month_end(month: date) -> datetime:
     last = calendar.monthrange(month.year, month.month)[1]
     return datetime.combine(month.replace(day=last), time.max, tzinfo=UTC)
@@ -115,7 +115,7 @@ def _newest_months() -> Subquery:
     )
 
 
-@cache
+@statements.once
 def _latest_statement() -> Select:
     """`latest_snapshots`'s statement, built once per process: building a statement costs more
     than running it (the factories' ids are its parameter)."""
@@ -174,7 +174,7 @@ def judged_items(
     return items
 
 
-@cache
+@statements.once
 def _tasks_statement(rows: bool) -> Select:
     """`judged_items`' tasks (as rows of the judged columns, or records), built once per
     process: only the tasks of each factory's current stage; a senior factory's earlier
@@ -207,7 +207,7 @@ def progress(factories: list[Factory], now: datetime) -> dict[int, tuple[int, in
     return result
 
 
-@cache
+@statements.once
 def _progress_statement() -> Select:
     """`progress`'s statement, built once per process (as `_latest_statement`): the
     factories' ids and the cut-off month are its parameters."""

@@ -8,7 +8,6 @@ Status changes (sign a prospect into stage 1, pause, churn, reactivate) go the s
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import joinedload
 
-from crm import scope
+from crm import scope, statements
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import STAGES, Factory, StageChange, User
@@ -101,7 +100,7 @@ def pending_request(factory: Factory) -> StageChange | None:
     return db.session.scalar(_pending_statement(), {"factory_id": factory.id})
 
 
-@functools.cache
+@statements.once
 def _pending_statement() -> Select:
     """`pending_request`'s statement, built once per process (crm.statements)."""
     return (

@@ -8,7 +8,6 @@ at a time (`page_of` with a kind).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +15,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import Select, bindparam, case, func, select, update
 
+from crm import statements
 from crm.errors import NotFound
 from crm.extensions import db
 from crm.models import Notification, User
@@ -68,7 +68,7 @@ def unread_count(user: User) -> int:
     return db.session.scalar(_unread_query(), {"user_id": user.id})
 
 
-@functools.cache
+@statements.once
 def _unread_query() -> Select:
     """The bell's count on every page, built once: a request pays for its execution only."""
     return (

@@ -7,12 +7,12 @@ three columns a factory may see, never as Visit rows a template could dig into.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, bindparam, select
 
+from crm import statements
 from crm.extensions import db
 from crm.models import STAGES, Factory, FollowUp, User, Visit
 from crm.services.factories import factory_page
@@ -86,7 +86,7 @@ def shared_visits(factory: Factory, limit: int | None = SHARED_VISITS) -> list[S
     return [SharedVisit(*row) for row in found]
 
 
-@functools.cache
+@statements.once
 def _shared_statement(limit: int | None) -> Select:
     """`shared_visits`' statement, built once per process and limit (crm.statements)."""
     statement = (
