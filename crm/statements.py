@@ -78,6 +78,14 @@ def bound_since(name: str) -> BindParameter:
     return _instant(f"since_{name}")
 
 
+def back_from(
+    now: datetime | BindParameter, name: str, span: timedelta
+) -> datetime | BindParameter:
+    """`span` before `now`: the instant, or where `now` is a kept statement's NOW, the name
+    that `time_values(..., since={name: span})` binds."""
+    return bound_since(name) if now is NOW else now - span
+
+
 def time_values(
     now: datetime, thresholds: dict[str, datetime], since: dict[str, timedelta] | None = None
 ) -> dict[str, datetime]:

@@ -47,6 +47,7 @@ from crm.services.pipeline.board_filters import (  # noqa: F401
     filtered,
     flag_condition,
     offsite_condition,
+    offsite_since,
     owner_condition,
     rep_choices,
 )
@@ -352,7 +353,7 @@ def _card_select(
             *columns,
             stale_condition(thresholds).label("stale"),
             overdue_condition(now).label("overdue"),
-            offsite_condition(now).label("offsite"),
+            offsite_condition(offsite_since(now)).label("offsite"),
         )
         .select_from(Factory)
         .join(Belt, Belt.id == Factory.belt_id)

@@ -66,13 +66,13 @@ def column_condition(column: str) -> ColumnElement[bool]:
     raise ValueError(f"unknown board column {column!r}")
 
 
-def offsite_condition(now: datetime | BindParameter) -> ColumnElement[bool]:
-    """An off-site check-in at the factory within the last OFFSITE_DAYS (from `now`, or in a
-    kept statement from the instant it binds: crm.statements.time_values with OFFSITE_SINCE)."""
-    if isinstance(now, datetime):
-        since = now - OFFSITE_SINCE["offsite"]
-    else:
-        since = statements.bound_since("offsite")
+def offsite_since(now: datetime | BindParameter) -> datetime | BindParameter:
+    """Where the off-site window begins: OFFSITE_DAYS before `now` (named in a kept statement)."""
+    return statements.back_from(now, "offsite", OFFSITE_SINCE["offsite"])
+
+
+def offsite_condition(since: datetime | BindParameter) -> ColumnElement[bool]:
+    """An off-site check-in at the factory since that instant (`offsite_since`)."""
     return exists().where(
         Visit.factory_id == Factory.id,
         Visit.off_site.is_(True),
@@ -80,7 +80,7 @@ def offsite_condition(now: datetime | BindParameter) -> ColumnElement[bool]:
     )
 
 
-def flag_condition(flag: str, now: datetime, thresholds: dict[str, datetime]):
+def flag_condition(flag: str, now: datetime | BindParameter, thresholds: dict):
     if flag == "stale":
         return stale_condition(thresholds)
     if flag == "overdue":
@@ -88,7 +88,7 @@ def flag_condition(flag: str, now: datetime, thresholds: dict[str, datetime]):
     if flag == "eligible":
         return eligible_condition()
     if flag == "offsite":
-        return offsite_condition(now)
+        return offsite_condition(offsite_since(now))
     return true()
 
 

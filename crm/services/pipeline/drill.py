@@ -62,7 +62,7 @@ def conditions(filters, now: datetime, thresholds: dict[str, datetime]) -> list:
     as conditions; a value that names nothing matches nothing, never everything."""
     found: list[ColumnElement[bool]] = []
     if filters.flag == "offsite":
-        found.append(board.offsite_condition(now))
+        found.append(board.offsite_condition(board.offsite_since(now)))
     if filters.belt:
         found.append(belt_condition(filters.belt))
     if filters.column:
