@@ -211,13 +211,12 @@ def _list(
             conditions_ = [*conditions, *where]
             return _page(actor, on, instant, thresholds, conditions_, order, offset, records)
 
-        if kept is None:
-            return _rows(db.session.execute(build()), records)
-        if where:  # a cursor's page: a statement of its own, the time bound as in the kept
-            return _rows(db.session.execute(build(), kept[1]), records)
-        order_name = "name" if order is by_name else "updated"
-        statement = statements.kept((*kept[0], "page", order_name, offset), build)
-        return _rows(db.session.execute(statement, kept[1]), records)
+        if kept is None or where:  # built each time, a cursor's page too (the time bound)
+            statement = build()
+        else:
+            order_name = "name" if order is by_name else "updated"
+            statement = statements.kept((*kept[0], "page", order_name, offset), build)
+        return _rows(db.session.execute(statement, kept[1] if kept else None), records)
 
     rows: list = []
     if filters.updated_since is not None:
