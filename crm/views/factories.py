@@ -28,6 +28,8 @@ from crm.models import STAGES, STATUSES, Belt, Factory, StageChange
 from crm.services.calendar import closures
 from crm.services.factories import duplicates, factory_list, factory_page, list_filters
 from crm.services.factories import edits as factories
+from crm.services.factories.prospects import can_claim
+from crm.services.factories.prospects import claim as claim_prospect
 from crm.services.growth import promotions, snapshots
 from crm.values import id_or_none, page_number
 from crm.views import factory_page_forms, factory_words
@@ -62,7 +64,7 @@ def claim(factory_id: int):
     factory = _factory(factory_id)
     form = ClaimForm()
     try:
-        factories.claim(current_user, factory, clock.now())
+        claim_prospect(current_user, factory, clock.now())
     except Conflict as error:
         db.session.rollback()
         return _list_page(alert=error.message, status=409)
@@ -313,7 +315,7 @@ def _page(
             stage_forms=stage_forms or {},
             stage_alert=stage_alert,
             contact_form=contact_form,
-            can_claim=factories.can_claim(current_user, page.factory),
+            can_claim=can_claim(current_user, page.factory),
             today=clock.today(now),
             closures=closures.current_and_coming(page.factory, clock.today(now)),
             closure_form=closure_form,

@@ -1,12 +1,11 @@
 """A factory's History tab: every change to the factory and its records, newest first, paged
-(crm.services.factories.factory_history), for the staff whose scope holds the factory."""
+(crm.services.install.audit_log.of_factory), for the staff whose scope holds the factory."""
 
 from __future__ import annotations
 
 from flask import render_template, request
 
 from crm import scope
-from crm.services.factories import factory_history
 from crm.services.install import audit_log
 from crm.views.audit_words import AuditWords
 from crm.views.factories import _factory, bp
@@ -17,7 +16,7 @@ from crm.views.factories import _factory, bp
 def history(factory_id: int):
     factory = _factory(factory_id)
     after = audit_log.parse_cursor(request.args.get("after"))
-    entries, next_cursor = factory_history.page(factory, after)
+    entries, next_cursor = audit_log.of_factory(factory, after)
     return render_template(
         "factories/history.html",
         factory=factory,

@@ -14,6 +14,7 @@ from crm.errors import Conflict, Invalid, NotAllowed, NotFound
 from crm.extensions import db
 from crm.models import AuditEntry, Contact, Factory
 from crm.services.factories import edits as factories
+from crm.services.factories import prospects
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
@@ -64,14 +65,14 @@ def refused(error: pytest.ExceptionInfo) -> dict[str, str]:
 
 def test_rep_claims_an_unowned_prospect_of_their_teams_belt(world):
     prospect = world["prospect"]
-    assert factories.can_claim(world["rep"], prospect)
-    factories.claim(world["rep"], prospect, NOW)
+    assert prospects.can_claim(world["rep"], prospect)
+    prospects.claim(world["rep"], prospect, NOW)
     assert prospect.owner_id == world["rep"].id
     entry = audits("factory", prospect.id)[-1]
     assert (entry.action, entry.actor_id) == ("claim", world["rep"].id)
     assert entry.changes == {"owner_id": [None, world["rep"].id]}
     # It is the rep's own now, and no longer anyone else's to claim.
-    assert not factories.can_claim(world["rep2"], prospect)
+    assert not prospects.can_claim(world["rep2"], prospect)
     with pytest.raises(NotFound):
         scope.get_factory(world["rep2"], prospect.id, DAY)
 
@@ -80,23 +81,23 @@ def test_a_rep_of_another_team_cannot_reach_the_prospect_nor_claim_it(world):
     prospect, outsider = world["prospect"], world["rep_other_team"]
     with pytest.raises(NotFound):
         scope.get_factory(outsider, prospect.id, DAY)
-    assert not factories.can_claim(outsider, prospect)
+    assert not prospects.can_claim(outsider, prospect)
     with pytest.raises(NotFound):
-        factories.claim(outsider, prospect, NOW)
+        prospects.claim(outsider, prospect, NOW)
     assert prospect.owner_id is None
 
 
 def test_an_owned_prospect_is_refused_and_keeps_its_rep(world):
     prospect = builders.factory(world["belt"], status="prospect", owner=world["rep2"])
     with pytest.raises(Conflict):
-        factories.claim(world["rep"], prospect, NOW)
+        prospects.claim(world["rep"], prospect, NOW)
     assert prospect.owner_id == world["rep2"].id
 
 
 def test_an_active_factory_is_not_claimed(world):
     unowned_active = builders.factory(world["belt"], name="Unowned active")
     with pytest.raises(Conflict):
-        factories.claim(world["rep"], unowned_active, NOW)
+        prospects.claim(world["rep"], unowned_active, NOW)
     assert unowned_active.owner_id is None
 
 
@@ -111,7 +112,7 @@ def test_a_claim_made_meanwhile_by_another_rep_is_never_overwritten(world):
     )
     assert prospect.owner_id is None  # what this request loaded before the other claim
     with pytest.raises(Conflict, match="Another rep claimed"):
-        factories.claim(world["rep"], prospect, NOW)
+        prospects.claim(world["rep"], prospect, NOW)
     owner = db.session.scalar(select(Factory.owner_id).where(Factory.id == prospect.id))
     assert owner == world["rep2"].id
     assert audits("factory", prospect.id) == []
@@ -119,12 +120,12 @@ def test_a_claim_made_meanwhile_by_another_rep_is_never_overwritten(world):
 
 def test_only_field_staff_claim_a_prospect(world):
     for actor in (world["manager"], world["admin"]):
-        assert not factories.can_claim(actor, world["prospect"])
+        assert not prospects.can_claim(actor, world["prospect"])
         with pytest.raises(NotAllowed):
-            factories.claim(actor, world["prospect"], NOW)
+            prospects.claim(actor, world["prospect"], NOW)
     factory_user = builders.user("factory", factory=world["own"])
     with pytest.raises(NotAllowed):
-        factories.claim(factory_user, world["prospect"], NOW)
+        prospects.claim(factory_user, world["prospect"], NOW)
     assert world["prospect"].owner_id is None
 
 
@@ -145,7 +146,7 @@ def test_two_reps_claiming_at_once_leave_one_owner(app, live_db):
                 record = db.session.get(Factory, prospect_id)
                 actor = db.session.get(type(reps[0]), rep_id)
                 barrier.wait(timeout=10)
-                factories.claim(actor, record, NOW)
+                prospects.claim(actor, record, NOW)
                 db.session.commit()
                 outcomes.append("claimed")
         except Conflict:

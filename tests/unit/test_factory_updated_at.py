@@ -14,7 +14,7 @@ from crm.extensions import db
 from crm.jobs import daily
 from crm.models import Factory
 from crm.services.accounts import teams
-from crm.services.factories import edits, reassign
+from crm.services.factories import edits, prospects, reassign
 from crm.services.field import followups, visits
 from crm.services.growth import promotions, snapshots
 from tests import builders
@@ -129,7 +129,7 @@ def test_claiming_a_prospect_moves_its_updated_at(world):
         .execution_options(synchronize_session=False)
     )
     db.session.expire_all()
-    edits.claim(world["rep"], db.session.get(Factory, prospect.id), NOW)
+    prospects.claim(world["rep"], db.session.get(Factory, prospect.id), NOW)
     db.session.flush()
     db.session.expire_all()
     assert db.session.get(Factory, prospect.id).updated_at >= NOW

@@ -1,4 +1,5 @@
-"""Staff's changes to one factory: claiming a prospect, adding a contact, editing its details.
+"""Staff's changes to one factory: adding a contact, editing its details, creating one.
+(Claiming a prospect is crm.services.factories.prospects'.)
 
 Each function takes the acting user, flushes and never commits (the request or the job
 commits), answers a broken rule with crm.errors (Invalid with the field it concerns,
@@ -13,10 +14,10 @@ from datetime import datetime, time
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from crm import clock, scope
-from crm.errors import Conflict, NotAllowed, NotFound
+from crm.errors import NotAllowed
 from crm.extensions import db
 from crm.models import PROSPECT, Belt, Contact, Factory, User
 from crm.models.factory import (
@@ -41,57 +42,6 @@ MANAGED = ("belt_id", "credit_code", "is_key_account")
 # An admin's alone: the reason for recording a code that fails its check characters.
 OVERRIDE = "credit_code_override_reason"
 EDITABLE = DETAILS + MANAGED + (OVERRIDE,)
-
-
-# --- claiming a prospect -----------------------------------------------------------------
-
-
-def can_claim(actor: User, factory: Factory) -> bool:
-    """Whether to offer the claim: an unowned prospect of a belt of the rep's own team."""
-    return (
-        actor.role == "rep"
-        and scope.may(actor, "claim_prospect")
-        and factory.status == PROSPECT
-        and factory.owner_id is None
-        and actor.team_id is not None
-        and factory.belt.team_id == actor.team_id
-    )
-
-
-def claim(actor: User, factory: Factory, now: datetime) -> Factory:
-    """The rep becomes the prospect's owner; a prospect that has a rep is never taken over.
-
-    The owner is set by a conditional UPDATE (`owner_id IS NULL`), so of two reps who claim
-    at once exactly one wins and the other is told, whatever their sessions had loaded.
-    """
-    scope.require(actor, "claim_prospect")
-    if factory.status != PROSPECT:
-        raise Conflict(_("Only a prospect can be claimed; this factory has a rep already."))
-    if factory.owner_id is not None and factory.owner_id == actor.id:
-        raise Conflict(_("This prospect is yours already."))
-    if factory.owner_id is not None:
-        raise Conflict(_("This prospect has a rep already, so it cannot be claimed."))
-    if actor.role != "rep":
-        raise NotAllowed(
-            _("Only field staff own factories: assign the prospect to a rep of its team.")
-        )
-    if actor.team_id is None or factory.belt.team_id != actor.team_id:
-        raise NotFound(_("This record does not exist, or is not yours to see."))
-    claimed = db.session.execute(
-        update(Factory)
-        .where(
-            Factory.id == factory.id,
-            Factory.owner_id.is_(None),
-            Factory.status == PROSPECT,
-        )
-        .values(owner_id=actor.id, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:
-        raise Conflict(_("Another rep claimed this prospect a moment ago: it is theirs now."))
-    db.session.refresh(factory)
-    audit.record(actor, "factory", factory.id, "claim", {"owner_id": (None, actor.id)})
-    return factory
 
 
 # --- contacts ----------------------------------------------------------------------------

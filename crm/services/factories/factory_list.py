@@ -33,7 +33,6 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement, False_
 from crm import clock, scope, statements
 from crm.extensions import db
 from crm.models import Belt, Factory, User
-from crm.services.factories.edits import can_claim
 from crm.services.factories.list_filters import (
     Filters,
     filter_conditions,
@@ -41,6 +40,7 @@ from crm.services.factories.list_filters import (
     stale_condition,
     stale_thresholds,
 )
+from crm.services.factories.prospects import can_claim
 from crm.services.growth import eligibility
 
 PAGE_SIZE = 50

@@ -1,5 +1,6 @@
 """A prospect added in the street: the factory, its first contact and the duplicates it may be,
-in one step that a rep makes from the phone (issue 27).
+in one step that a rep makes from the phone (issue 27); and a prospect that no rep owns yet,
+claimed by a rep of its belt's team.
 
 Likely duplicates in scope stop the first save with their names (the page lists them with
 links) until the rep says "Save anyway"; a same credit code is refused whatever is said
@@ -14,14 +15,16 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
+from sqlalchemy import update
 
 from crm import clock, scope
-from crm.errors import Conflict, Invalid
+from crm.errors import Conflict, Invalid, NotAllowed, NotFound
 from crm.extensions import db
-from crm.models import Belt, Factory, User
+from crm.models import PROSPECT, Belt, Factory, User
 from crm.models.factory import CONTACT_NAME_MAX
 from crm.services.factories import duplicates, edits, factory_fields
 from crm.services.field.geo import distance_m
+from crm.services.install import audit
 
 # What the page sends for the factory (the rest is its first contact's).
 FACTORY_VALUES = ("name", "category", "address", "lat", "lng", "belt_id", "credit_code")
@@ -124,3 +127,54 @@ def reason_words() -> dict[str, str]:
         "name": _("similar name"),
         "nearby": _("within 100 m"),
     }
+
+
+# --- claiming a prospect -----------------------------------------------------------------
+
+
+def can_claim(actor: User, factory: Factory) -> bool:
+    """Whether to offer the claim: an unowned prospect of a belt of the rep's own team."""
+    return (
+        actor.role == "rep"
+        and scope.may(actor, "claim_prospect")
+        and factory.status == PROSPECT
+        and factory.owner_id is None
+        and actor.team_id is not None
+        and factory.belt.team_id == actor.team_id
+    )
+
+
+def claim(actor: User, factory: Factory, now: datetime) -> Factory:
+    """The rep becomes the prospect's owner; a prospect that has a rep is never taken over.
+
+    The owner is set by a conditional UPDATE (`owner_id IS NULL`), so of two reps who claim
+    at once exactly one wins and the other is told, whatever their sessions had loaded.
+    """
+    scope.require(actor, "claim_prospect")
+    if factory.status != PROSPECT:
+        raise Conflict(_("Only a prospect can be claimed; this factory has a rep already."))
+    if factory.owner_id is not None and factory.owner_id == actor.id:
+        raise Conflict(_("This prospect is yours already."))
+    if factory.owner_id is not None:
+        raise Conflict(_("This prospect has a rep already, so it cannot be claimed."))
+    if actor.role != "rep":
+        raise NotAllowed(
+            _("Only field staff own factories: assign the prospect to a rep of its team.")
+        )
+    if actor.team_id is None or factory.belt.team_id != actor.team_id:
+        raise NotFound(_("This record does not exist, or is not yours to see."))
+    claimed = db.session.execute(
+        update(Factory)
+        .where(
+            Factory.id == factory.id,
+            Factory.owner_id.is_(None),
+            Factory.status == PROSPECT,
+        )
+        .values(owner_id=actor.id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise Conflict(_("Another rep claimed this prospect a moment ago: it is theirs now."))
+    db.session.refresh(factory)
+    audit.record(actor, "factory", factory.id, "claim", {"owner_id": (None, actor.id)})
+    return factory

@@ -1,4 +1,5 @@
-"""Reading the audit log: filters, keyset pages on (at, id), and the rows an export writes."""
+"""Reading the audit log: filters, keyset pages on (at, id), a factory's history, and the rows an
+export writes."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from crm.services.accounts import auth as auth_service
 from crm.values import id_or_none, is_ascii_digits
 
 PAGE_SIZE = 50
+FACTORY_PAGE_SIZE = 30  # a factory's History tab
 EXPORT_BATCH = 1000
 
 
@@ -94,11 +96,25 @@ def page(
     filters: AuditFilters, after: Cursor | None = None, size: int = PAGE_SIZE
 ) -> tuple[list[AuditEntry], Cursor | None]:
     """One page of entries after the cursor, and the cursor of the next page (None at the end)."""
+    return _page(filtered(filters), after, size)
+
+
+def of_factory(
+    factory: Factory, after: Cursor | None = None, size: int = FACTORY_PAGE_SIZE
+) -> tuple[list[AuditEntry], Cursor | None]:
+    """A factory's history: every audited change to the factory and the records it holds
+    (stage changes, tasks, visits, figures, follow-ups, contacts), a page after the cursor.
+    The caller has fetched the factory through its scope; entries past retention are gone
+    already and erased personal fields read as erased."""
+    return _page(select(AuditEntry).where(AuditEntry.factory_id == factory.id), after, size)
+
+
+def _page(
+    statement: Select, after: Cursor | None, size: int
+) -> tuple[list[AuditEntry], Cursor | None]:
     rows = list(
         db.session.scalars(
-            newest_first(filtered(filters), after)
-            .options(joinedload(AuditEntry.actor))
-            .limit(size + 1)
+            newest_first(statement, after).options(joinedload(AuditEntry.actor)).limit(size + 1)
         )
     )
     more = len(rows) > size
