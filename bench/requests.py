@@ -361,9 +361,9 @@ def cases(app, rep_email: str | None = None) -> list[Case]:
         )
     search = name[:2]
     # The header's search box, org-wide: the full pinyin of three characters of a name.
-    from crm.services.factories import search as factory_search
+    from crm.services.factories import search_keys
 
-    spoken = factory_search.spellings(factory_search.readings(name[2:5]))[0]
+    spoken = search_keys.spellings(search_keys.readings(name[2:5]))[0]
     manager, admin, portal = BENCH_MANAGER, "admin@example.com", "factory@example.com"
 
     def visit_form(photo: bool = False, voice: bool = False) -> Callable[[], dict]:

@@ -12,7 +12,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from crm.models import STAGES, Belt, Metric, TaskTemplate
-from crm.services.factories import search
+from crm.services.factories import search_keys
 from crm.services.factories.credit_code import ALPHABET, check_digit, organisation_check
 
 K = TypeVar("K")
@@ -302,7 +302,7 @@ def _fill_identity(
     address = f"{plan.belt.province_zh}{plan.belt.city_zh}{town}{street}"
     plan.row.update(
         name=name,
-        search_key=search.factory_key(name, address),
+        search_key=search_keys.factory_key(name, address),
         credit_code=_credit_code(rng, region, used_codes),
         belt_id=plan.belt.id,
         category=product,
@@ -330,7 +330,7 @@ def _contact(rng: random.Random, role: str) -> dict:
         "role": role,
         "phone": phone,
         "phone_digits": phone,
-        "search_key": search.contact_key(name, phone),
+        "search_key": search_keys.contact_key(name, phone),
         "wechat_id": wechat,
     }
 

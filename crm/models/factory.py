@@ -154,7 +154,7 @@ class Factory(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # The name, its pinyin and initials, the address: what the search finds a factory by,
-    # written by crm.services.factories.search on every write.
+    # written by crm.services.factories.search_keys on every write.
     search_key: Mapped[str] = mapped_column(Text, default="")
 
     belt = relationship("Belt")
@@ -210,7 +210,7 @@ class Contact(db.Model):
     # The phone's digits alone, for search and for tel: links.
     phone_digits: Mapped[str] = mapped_column(String(CONTACT_PHONE_MAX), default="", index=True)
     wechat_id: Mapped[str] = mapped_column(String(WECHAT_MAX), default="")
-    # The name, its pinyin and initials, the phone's digits (crm.services.factories.search).
+    # The name, its pinyin and initials, the phone's digits (crm.services.factories.search_keys).
     search_key: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When an admin erased this contact's data (crm.services.privacy.erasure): the row stays,

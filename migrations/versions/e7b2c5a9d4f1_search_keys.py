@@ -1,7 +1,7 @@
 """search keys: a factory found by its name's pinyin and initials, its address; a contact by name
 and by phone in any format
 
-A search key per factory and per contact (crm.services.factories.search writes them), each on
+A search key per factory and per contact (crm.services.factories.search_keys writes them), each on
 a trigram index: pg_trgm GIN on PostgreSQL (the name's own index goes: the key holds the name);
 on SQLite the FTS5 trigram table `factory_search` now over the factories' keys, and a new one,
 `contact_search`, over the contacts' keys, each kept by triggers. The keys of the rows already
@@ -51,7 +51,7 @@ def _drop_fts(name):
 
 def _write_keys():
     # The rule of today's code: a later change of the rule writes the keys again itself.
-    from crm.services.factories import search
+    from crm.services.factories import search_keys
     from crm.values import national_digits
 
     bind = op.get_bind()
@@ -74,7 +74,7 @@ def _write_keys():
         bind.execute(
             factories.update().where(factories.c.id == sa.bindparam('row_id'))
             .values(search_key=sa.bindparam('key')),
-            [{'row_id': i, 'key': search.factory_key(n or '', a or '')} for i, n, a in rows],
+            [{'row_id': i, 'key': search_keys.factory_key(n or '', a or '')} for i, n, a in rows],
         )
         last = rows[-1][0]
     last = 0
@@ -91,7 +91,7 @@ def _write_keys():
             [
                 {
                     'row_id': i,
-                    'key': search.contact_key(n or '', p or ''),
+                    'key': search_keys.contact_key(n or '', p or ''),
                     'digits': national_digits(p),
                 }
                 for i, n, p in rows

@@ -15,7 +15,7 @@ from crm.demo import factories as demo
 from crm.errors import Invalid
 from crm.extensions import db
 from crm.models import Contact, Factory
-from crm.services.factories import edits, search
+from crm.services.factories import edits, search, search_keys
 from crm.services.imports import import_factories
 from tests import builders
 
@@ -177,11 +177,11 @@ def test_percent_and_underscore_are_text(world):
 def test_a_key_stays_bounded_whatever_the_readings():
     # 40 characters of two or more readings each: their product would be astronomical.
     name = "长重行" * 13 + "乐"
-    key = search.factory_key(name, "")
+    key = search_keys.factory_key(name, "")
     assert len(key) < 20_000
-    assert len(search.spellings(search.readings(name))) <= search.SPELLINGS_MAX
+    assert len(search_keys.spellings(search_keys.readings(name))) <= search_keys.SPELLINGS_MAX
     # A name of few heteronyms keeps every combination.
-    spelled = search.spellings(search.readings("长重"))
+    spelled = search_keys.spellings(search_keys.readings("长重"))
     assert {"changchong", "zhangchong", "changzhong", "zhangzhong"} <= set(spelled)
 
 
@@ -223,7 +223,7 @@ def test_the_bulk_writers_keep_keys_too(world):
     contact = import_factories._new_contact(1, "孙丽", "+86 131 7921 6444", NOW)
     assert contact["phone_digits"] == "13179216444" and "13179216444" in contact["search_key"]
     made = demo._contact(random.Random(1), "Owner")
-    assert made["search_key"] == search.contact_key(made["name"], made["phone"])
+    assert made["search_key"] == search_keys.contact_key(made["name"], made["phone"])
 
 
 # --- scope ----------------------------------------------------------------------------------

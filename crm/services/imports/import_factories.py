@@ -22,7 +22,7 @@ from crm.errors import too_long
 from crm.extensions import db
 from crm.models import Belt, Contact, Factory, ImportRun, User
 from crm.models.factory import ADDRESS_MAX, CATEGORY_MAX, CONTACT_NAME_MAX, FACTORY_NAME_MAX
-from crm.services.factories import credit_code, duplicates, factory_fields, search
+from crm.services.factories import credit_code, duplicates, factory_fields, search_keys
 from crm.services.imports.import_columns import FACTORY_FIELDS, FALSE_WORDS, NO, TRUE_WORDS, YES
 from crm.services.imports.import_rows import (
     Plan,
@@ -329,7 +329,7 @@ def write(actor: User, result: Plan, now: datetime) -> None:
         history.append((item["id"], "update", changes))
     for part in chunks(factory_updates):
         db.session.execute(update(Factory), part)
-    search.refresh_factories(
+    search_keys.refresh_factories(
         [row["id"] for row in factory_updates if "name" in row or "address" in row]
     )
     for part in chunks(changed_contacts):
@@ -346,7 +346,7 @@ def _new_factory(item: dict, now: datetime) -> dict:
     row.setdefault("shop_url", "")
     row.setdefault("is_key_account", False)
     row.update(status="prospect", stage=None, paused_days=0, created_at=now, updated_at=now)
-    row["search_key"] = search.factory_key(row.get("name", ""), row["address"])
+    row["search_key"] = search_keys.factory_key(row.get("name", ""), row["address"])
     return row
 
 
@@ -357,7 +357,7 @@ def _new_contact(factory_id: int, name: str, phone: str, now: datetime) -> dict:
         "role": "",
         "phone": phone,
         "phone_digits": national_digits(phone),
-        "search_key": search.contact_key(name, phone),
+        "search_key": search_keys.contact_key(name, phone),
         "wechat_id": "",
         "created_at": now,
     }
@@ -366,7 +366,7 @@ def _new_contact(factory_id: int, name: str, phone: str, now: datetime) -> dict:
 def _digits(contact: dict, had: dict) -> dict:
     """The changed contact's phone digits and search key, from its name and phone after."""
     after = {**had, **contact}
-    kept = {"search_key": search.contact_key(after["name"], after["phone"])}
+    kept = {"search_key": search_keys.contact_key(after["name"], after["phone"])}
     if "phone" in contact:
         kept["phone_digits"] = national_digits(contact["phone"])
     return kept

@@ -175,7 +175,7 @@ def erase_contact(actor: User, contact: Contact, now: datetime, confirmation: st
     contact.wechat_id = ""
     contact.erased_at = now
     db.session.flush()
-    # The search key is written from the name on every write (crm.services.factories.search):
+    # The search key is written from the name on every write (crm.services.factories.search_keys):
     # an erased contact is found by nothing.
     db.session.execute(
         update(Contact)
