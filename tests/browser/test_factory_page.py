@@ -12,8 +12,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import Contact, MetricSnapshot, StageChange, Task, Visit
-from crm.services.factories import factory_page
-from crm.services.growth import stages
+from crm.services.growth import figures, stages
 from tests import builders
 from tests.browser.guard import DESKTOP, PHONE
 
@@ -43,7 +42,7 @@ def junior_factory(belt, rep, name: str, now: datetime):
     factory.contacts.append(
         Contact(name="王丽", role="老板", phone="138 1234 5678", phone_digits="13812345678")
     )
-    for month, value in zip(factory_page.trend_months(now), RESPONSE_TREND, strict=True):
+    for month, value in zip(figures.trend_months(now), RESPONSE_TREND, strict=True):
         if value is not None:
             db.session.add(
                 MetricSnapshot(
@@ -79,7 +78,7 @@ def junior_factory(belt, rep, name: str, now: datetime):
 
 
 def make_eligible(factory, now: datetime) -> None:
-    this_month = factory_page.trend_months(now)[-1]
+    this_month = figures.trend_months(now)[-1]
     tasks = db.session.scalars(
         select(Task).where(Task.factory_id == factory.id, Task.stage == factory.stage)
     )

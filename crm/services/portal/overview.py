@@ -15,11 +15,10 @@ from sqlalchemy import Select, bindparam, select
 from crm import statements
 from crm.extensions import db
 from crm.models import STAGES, Factory, FollowUp, User, Visit
-from crm.services.factories import factory_page
-from crm.services.factories.factory_page import Figure
 from crm.services.field import followups
 from crm.services.growth import eligibility, snapshots
 from crm.services.growth.eligibility import Item
+from crm.services.growth.figures import Figure, ad_hoc_items, measured_figures, stage_items
 
 SHARED_VISITS = 10
 
@@ -63,12 +62,12 @@ class Growth:
 def growth(factory: Factory, now: datetime, locale: str) -> Growth:
     metrics = snapshots.metric_catalogue()
     result = eligibility.evaluate(factory, now)
-    items = factory_page.stage_items(factory, result, now)
-    figures = factory_page.measured_figures(factory, items, metrics, now)
+    items = stage_items(factory, result, now)
+    figures = measured_figures(factory, items, metrics, now)
     return Growth(
         factory=factory,
         stage_number=STAGES.index(factory.stage) + 1 if factory.stage in STAGES else 0,
-        checklist=items + factory_page.ad_hoc_items(factory),
+        checklist=items + ad_hoc_items(factory),
         figures={figure.task.id: figure for figure in figures},
         to_reach=[eligibility.explain(item, metrics, locale) for item in result.blocking],
         eligible=result.eligible,
