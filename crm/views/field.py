@@ -3,10 +3,8 @@ day's route through the factories due a visit, each on a map that needs no map s
 
 from __future__ import annotations
 
-from babel import numbers
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask.globals import request_ctx
-from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -16,7 +14,7 @@ from crm.extensions import db
 from crm.services.field import day_route, field_map, followups, geo
 from crm.services.install import settings
 from crm.views import route_rows
-from crm.views.kept import words_once
+from crm.views.distances import format_distance, format_scale
 
 bp = Blueprint("field", __name__)
 
@@ -25,7 +23,6 @@ bp = Blueprint("field", __name__)
 def _helpers() -> dict:
     return {
         "check_in_url": check_in_url,
-        "format_distance": format_distance,
         "format_scale": format_scale,
     }
 
@@ -180,41 +177,6 @@ def check_in_url(factory_id: int) -> str:
     if "visits.new" in current_app.view_functions:
         return url_for("visits.new", factory=factory_id)
     return f"/visit?factory={factory_id}"
-
-
-def format_distance(metres: float) -> str:
-    """ "80 m", "2.4 km", "35 km": as precise as a person walking or driving needs. A route
-    repeats it on each of up to 200 stops: its words and the locale's symbols are read once."""
-    words = words_once("distance", _distance_words)
-    if metres < 1000:
-        return words["m"].replace("{d}", _number(max(10, round(metres, -1)), 0))
-    if metres < 10_000:
-        return words["km"].replace("{d}", _number(metres / 1000, 1))
-    return words["km"].replace("{d}", _number(round(metres / 1000), 0))
-
-
-def _distance_words() -> dict[str, str]:
-    locale = get_locale()
-    return {
-        "m": _("%(distance)s m", distance="{d}"),
-        "km": _("%(distance)s km", distance="{d}"),
-        "decimal": numbers.get_decimal_symbol(locale),
-        "group": numbers.get_group_symbol(locale),
-    }
-
-
-def _number(value: float, decimals: int) -> str:
-    """A number as format_decimal writes it ("#,##0" or "#,##0.0"), in the locale's symbols."""
-    words = words_once("distance", _distance_words)
-    text = f"{value:,.{decimals}f}"
-    return text.translate({ord(","): words["group"], ord("."): words["decimal"]})
-
-
-def format_scale(metres: int) -> str:
-    """A scale bar's round distance: "500 m", "2 km", "1,000 km"."""
-    if metres < 1000:
-        return _("%(distance)s m", distance=format_decimal(metres, "#,##0"))
-    return _("%(distance)s km", distance=format_decimal(metres // 1000, "#,##0"))
 
 
 # My week's page is a route of this blueprint, in a module of its own.

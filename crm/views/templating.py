@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from crm import cache, clock
 from crm.services.growth import eligibility, snapshots
 from crm.services.privacy import consent, erasure
+from crm.views.distances import format_distance
 from crm.views.kept import (
     RowUrl,
     current_locale,
@@ -284,13 +285,6 @@ def _due_words() -> dict[str, str]:
         "1": _("Tomorrow %(time)s"),
         "-1": _("Yesterday %(time)s"),
     }
-
-
-def format_distance(metres: float) -> str:
-    """ "80 m", "1.2 km": how far a check-in was from the factory."""
-    if metres < 1000:
-        return _("%(metres)d m", metres=round(metres))
-    return _("%(km).1f km", km=metres / 1000)
 
 
 def describe_agent(user_agent: str) -> str:

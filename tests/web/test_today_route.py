@@ -17,7 +17,7 @@ from crm.extensions import db
 from crm.models import RoutePlan
 from crm.services.field import geo
 from crm.services.install import settings
-from crm.views.field import format_distance
+from crm.views.distances import format_distance
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 
