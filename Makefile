@@ -48,9 +48,10 @@ test: $(VENV)/.installed-test lint
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check crm tests bench migrations config.py
 
 format: $(VENV)/.installed-test
-	$(BIN)/ruff format crm tests config.py
+	$(BIN)/ruff format crm tests bench migrations config.py
 	$(BIN)/ruff check --fix .
 
 translations: $(VENV)/.installed

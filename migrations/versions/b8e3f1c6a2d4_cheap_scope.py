@@ -11,12 +11,13 @@ Revises: d2b7e4f1a9c3
 Create Date: 2026-12-06 10:00:00.000000
 
 """
+
 import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = 'b8e3f1c6a2d4'
-down_revision = 'd2b7e4f1a9c3'
+revision = "b8e3f1c6a2d4"
+down_revision = "d2b7e4f1a9c3"
 branch_labels = None
 depends_on = None
 
@@ -45,27 +46,25 @@ def create_sqlite_search():
 
 def upgrade():
     op.create_index(
-        'ix_factories_unowned_prospects',
-        'factories',
-        ['belt_id', 'name', 'id'],
+        "ix_factories_unowned_prospects",
+        "factories",
+        ["belt_id", "name", "id"],
         postgresql_where=sa.text(UNOWNED_PROSPECT),
         sqlite_where=sa.text(UNOWNED_PROSPECT),
     )
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
-        op.execute(
-            'CREATE INDEX ix_factories_name_trgm ON factories USING gin (name gin_trgm_ops)'
-        )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        op.execute("CREATE INDEX ix_factories_name_trgm ON factories USING gin (name gin_trgm_ops)")
     else:
         create_sqlite_search()
 
 
 def downgrade():
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute('DROP INDEX ix_factories_name_trgm')
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX ix_factories_name_trgm")
         # The extension stays: another database object may use it, and it costs nothing.
     else:
-        for trigger in ('insert', 'delete', 'update'):
-            op.execute(f'DROP TRIGGER factory_search_{trigger}')
-        op.execute('DROP TABLE factory_search')
-    op.drop_index('ix_factories_unowned_prospects', table_name='factories')
+        for trigger in ("insert", "delete", "update"):
+            op.execute(f"DROP TRIGGER factory_search_{trigger}")
+        op.execute("DROP TABLE factory_search")
+    op.drop_index("ix_factories_unowned_prospects", table_name="factories")

@@ -4,6 +4,7 @@ Revision ID: e2a8b4c0d6f3
 Revises: d1f7a3b9c5e2
 Create Date: 2026-11-25 18:45:00.000000
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -29,8 +30,10 @@ def upgrade():
         sa.Column("created_at", crm.models.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("duration_ms >= 0", name=op.f("ck_visit_voice_notes_duration")),
         sa.ForeignKeyConstraint(
-            ["visit_id"], ["visits.id"],
-            name=op.f("fk_visit_voice_notes_visit_id_visits"), ondelete="CASCADE",
+            ["visit_id"],
+            ["visits.id"],
+            name=op.f("fk_visit_voice_notes_visit_id_visits"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_visit_voice_notes")),
         sa.UniqueConstraint("stored_name", name=op.f("uq_visit_voice_notes_stored_name")),

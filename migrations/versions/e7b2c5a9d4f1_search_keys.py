@@ -13,12 +13,13 @@ Revises: e8c1f4a7b2d9
 Create Date: 2026-12-06 14:10:00.000000
 
 """
+
 import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = 'e7b2c5a9d4f1'
-down_revision = 'e8c1f4a7b2d9'
+revision = "e7b2c5a9d4f1"
+down_revision = "e8c1f4a7b2d9"
 branch_labels = None
 depends_on = None
 
@@ -44,9 +45,9 @@ def _fts(table, name, column):
 
 
 def _drop_fts(name):
-    for trigger in ('insert', 'delete', 'update'):
-        op.execute(f'DROP TRIGGER IF EXISTS {name}_{trigger}')
-    op.execute(f'DROP TABLE IF EXISTS {name}')
+    for trigger in ("insert", "delete", "update"):
+        op.execute(f"DROP TRIGGER IF EXISTS {name}_{trigger}")
+    op.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _write_keys():
@@ -56,43 +57,56 @@ def _write_keys():
 
     bind = op.get_bind()
     factories = sa.table(
-        'factories', sa.column('id'), sa.column('name'), sa.column('address'),
-        sa.column('search_key'),
+        "factories",
+        sa.column("id"),
+        sa.column("name"),
+        sa.column("address"),
+        sa.column("search_key"),
     )
     contacts = sa.table(
-        'contacts', sa.column('id'), sa.column('name'), sa.column('phone'),
-        sa.column('phone_digits'), sa.column('search_key'),
+        "contacts",
+        sa.column("id"),
+        sa.column("name"),
+        sa.column("phone"),
+        sa.column("phone_digits"),
+        sa.column("search_key"),
     )
     last = 0
     while True:
         rows = bind.execute(
             sa.select(factories.c.id, factories.c.name, factories.c.address)
-            .where(factories.c.id > last).order_by(factories.c.id).limit(BATCH)
+            .where(factories.c.id > last)
+            .order_by(factories.c.id)
+            .limit(BATCH)
         ).all()
         if not rows:
             break
         bind.execute(
-            factories.update().where(factories.c.id == sa.bindparam('row_id'))
-            .values(search_key=sa.bindparam('key')),
-            [{'row_id': i, 'key': search_keys.factory_key(n or '', a or '')} for i, n, a in rows],
+            factories.update()
+            .where(factories.c.id == sa.bindparam("row_id"))
+            .values(search_key=sa.bindparam("key")),
+            [{"row_id": i, "key": search_keys.factory_key(n or "", a or "")} for i, n, a in rows],
         )
         last = rows[-1][0]
     last = 0
     while True:
         rows = bind.execute(
             sa.select(contacts.c.id, contacts.c.name, contacts.c.phone)
-            .where(contacts.c.id > last).order_by(contacts.c.id).limit(BATCH)
+            .where(contacts.c.id > last)
+            .order_by(contacts.c.id)
+            .limit(BATCH)
         ).all()
         if not rows:
             break
         bind.execute(
-            contacts.update().where(contacts.c.id == sa.bindparam('row_id'))
-            .values(search_key=sa.bindparam('key'), phone_digits=sa.bindparam('digits')),
+            contacts.update()
+            .where(contacts.c.id == sa.bindparam("row_id"))
+            .values(search_key=sa.bindparam("key"), phone_digits=sa.bindparam("digits")),
             [
                 {
-                    'row_id': i,
-                    'key': search_keys.contact_key(n or '', p or ''),
-                    'digits': national_digits(p),
+                    "row_id": i,
+                    "key": search_keys.contact_key(n or "", p or ""),
+                    "digits": national_digits(p),
                 }
                 for i, n, p in rows
             ],
@@ -101,49 +115,47 @@ def _write_keys():
 
 
 def upgrade():
-    postgresql = op.get_bind().dialect.name == 'postgresql'
+    postgresql = op.get_bind().dialect.name == "postgresql"
     if not postgresql:
-        _drop_fts('factory_search')
-    for table in ('factories', 'contacts'):
+        _drop_fts("factory_search")
+    for table in ("factories", "contacts"):
         with op.batch_alter_table(table) as batch_op:
             batch_op.add_column(
-                sa.Column('search_key', sa.Text(), nullable=False, server_default='')
+                sa.Column("search_key", sa.Text(), nullable=False, server_default="")
             )
     _write_keys()
     if postgresql:
-        op.execute('DROP INDEX IF EXISTS ix_factories_name_trgm')
+        op.execute("DROP INDEX IF EXISTS ix_factories_name_trgm")
         op.execute(
-            'CREATE INDEX ix_factories_search_key_trgm ON factories '
-            'USING gin (search_key gin_trgm_ops)'
+            "CREATE INDEX ix_factories_search_key_trgm ON factories "
+            "USING gin (search_key gin_trgm_ops)"
         )
         op.execute(
-            'CREATE INDEX ix_contacts_search_key_trgm ON contacts '
-            'USING gin (search_key gin_trgm_ops)'
+            "CREATE INDEX ix_contacts_search_key_trgm ON contacts "
+            "USING gin (search_key gin_trgm_ops)"
         )
     else:
         for statement in (
-            *_fts('factories', 'factory_search', 'search_key'),
-            *_fts('contacts', 'contact_search', 'search_key'),
+            *_fts("factories", "factory_search", "search_key"),
+            *_fts("contacts", "contact_search", "search_key"),
         ):
             op.execute(statement)
 
 
 def downgrade():
-    postgresql = op.get_bind().dialect.name == 'postgresql'
+    postgresql = op.get_bind().dialect.name == "postgresql"
     if postgresql:
-        op.execute('DROP INDEX ix_contacts_search_key_trgm')
-        op.execute('DROP INDEX ix_factories_search_key_trgm')
+        op.execute("DROP INDEX ix_contacts_search_key_trgm")
+        op.execute("DROP INDEX ix_factories_search_key_trgm")
     else:
-        _drop_fts('contact_search')
-        _drop_fts('factory_search')
-    for table in ('contacts', 'factories'):
+        _drop_fts("contact_search")
+        _drop_fts("factory_search")
+    for table in ("contacts", "factories"):
         with op.batch_alter_table(table) as batch_op:
-            batch_op.drop_column('search_key')
+            batch_op.drop_column("search_key")
     if postgresql:
-        op.execute(
-            'CREATE INDEX ix_factories_name_trgm ON factories USING gin (name gin_trgm_ops)'
-        )
+        op.execute("CREATE INDEX ix_factories_name_trgm ON factories USING gin (name gin_trgm_ops)")
     else:
         # The name's table as the earlier revision (b8e3f1c6a2d4) made it.
-        for statement in _fts('factories', 'factory_search', 'name'):
+        for statement in _fts("factories", "factory_search", "name"):
             op.execute(statement)
