@@ -342,3 +342,11 @@ def register(app: Flask) -> None:
         "location_consent": location_consent,
     }
     app.context_processor(lambda: helpers)
+    app.context_processor(_signed_in_user)
+
+
+def _signed_in_user() -> dict:
+    """The signed-in user (or the anonymous one) itself, in place of Flask-Login's proxy: a page
+    reads `current_user` dozens of times, and the proxy looks the user up again each time.
+    Registered after Flask-Login's own, so this one holds."""
+    return {"current_user": current_user._get_current_object()}
