@@ -26,6 +26,8 @@ SHARED: frozenset[tuple[str, str | None]] = frozenset(
         ("views/auth.py", "load_user_from_session"),
         ("views/auth.py", "_write_bookkeeping"),
         ("views/api/__init__.py", "_load_bearer_user"),
+        ("views/api/__init__.py", "_rate_limit"),  # the rate limit asks who calls, first
+        ("views/api/__init__.py", "_rate_key"),
         ("views/security.py", "gate"),
         ("views/two_factor.py", "enrolment_gate"),
         ("views/inbox.py", "inbox_unread"),

@@ -122,6 +122,19 @@ def test_a_signed_in_page_costs_at_most_3_fixed_statements_over_little_and_more_
     assert reading_kept_tables(many) == []
 
 
+def test_a_bearer_request_reads_its_token_and_what_the_process_keeps_in_one_statement(
+    app, world, monkeypatch
+):
+    """The rate limit reads its setting from what the process keeps: asked before the token
+    was read, its version check was a statement of its own."""
+    monkeypatch.setitem(app.config, "CRM_API_RATE_LIMIT", None)  # the admin's setting, then
+    with time_machine.travel(NOW, tick=False):
+        statements = fixed_statements(open_page(app, world, "API list by a bearer token"))
+    listing = "\n".join(str(statement) for statement in fixed(statements))
+    assert len(fixed(statements)) == 1, listing
+    assert "FROM api_tokens" in fixed(statements)[0].sql, listing
+
+
 def test_last_seen_a_minute_old_adds_its_one_write_and_nothing_else(app, world):
     with time_machine.travel(NOW, tick=False):
         fetch = open_page(app, world, "rep's Today")

@@ -111,6 +111,9 @@ def _ids_in_range(endpoint, values) -> None:
 
 
 def _rate_limit() -> str:
+    # Who calls, first: their token's (or session's) query reads crm.cache's version as well,
+    # so that the setting read next asks no statement of its own.
+    _rate_key()
     return current_app.config.get("CRM_API_RATE_LIMIT") or settings.get("rate_limit_api")
 
 

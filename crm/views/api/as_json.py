@@ -18,7 +18,7 @@ from crm import clock
 from crm.extensions import db
 from crm.models import Factory, FollowUp, MetricSnapshot, StageChange, Task, User, Visit
 from crm.services.factories.duplicates import Duplicate, describe
-from crm.services.factories.factory_list import FactoryList
+from crm.services.factories.factory_list import FactoryList, Owner, RecordRow
 
 PAGE_LIMIT_DEFAULT = 50
 PAGE_LIMIT_MAX = 200
@@ -37,7 +37,7 @@ def decimal(value: Decimal | None) -> str | None:
     return None if value is None else f"{value.normalize():f}"
 
 
-def person(user: User | None) -> dict | None:
+def person(user: User | Owner | None) -> dict | None:
     return None if user is None else {"id": user.id, "name": user.name}
 
 
@@ -90,7 +90,7 @@ def duplicate_json(duplicate: Duplicate) -> dict:
     }
 
 
-def factory_json(factory: Factory) -> dict:
+def factory_json(factory: Factory | RecordRow) -> dict:
     belt = factory.belt
     return {
         "id": factory.id,
