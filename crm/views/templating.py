@@ -203,6 +203,10 @@ def belt_name(belt) -> str:
     return belt.name_for(current_locale())
 
 
+DAY_TEXTS_KEPT = 5000
+_day_texts: dict[tuple[str, date, str], str] = {}
+
+
 class ReaderDays:
     """The reader's zone, today and days in words, found once per request and language: a list
     dates every row ("Today 14:00", "3 days ago", "Oct 23, 2026"), and each date asked of
@@ -233,7 +237,16 @@ class ReaderDays:
         key = (day, pattern)
         found = self.texts.get(key)
         if found is None:
-            found = self.texts[key] = babel_format_date(day, pattern)
+            # A day in words depends on nothing but the language: kept for the process too
+            # (a chart's six months, a list's dates), up to DAY_TEXTS_KEPT of them.
+            kept = (str(self.locale), day, pattern)
+            found = _day_texts.get(kept)
+            if found is None:
+                found = babel_format_date(day, pattern)
+                if len(_day_texts) >= DAY_TEXTS_KEPT:
+                    _day_texts.clear()
+                _day_texts[kept] = found
+            self.texts[key] = found
         return found
 
     def local(self, instant: datetime) -> datetime:
