@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from babel import Locale
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_request_context, render_template, request
 from flask_babel import format_date as babel_format_date
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -20,6 +20,7 @@ from crm.views.distances import format_distance
 from crm.views.kept import (
     RowUrl,
     current_locale,
+    kept_html,
     page_url,
     request_locale,
     translations,
@@ -79,6 +80,21 @@ def _nav_labels() -> dict[str, str]:
         "Factories": _("Factories"),
         "Visit": _("Visit"),
     }
+
+
+# The parts of a signed-in page's frame that `chrome` keeps, and what each depends on besides
+# the language: the reader's role and the page (its endpoint and blueprint), or nothing.
+CHROME = {"topnav": True, "tabbar": True, "notes": False}
+
+
+def chrome(name: str) -> Markup:
+    """A part of every signed-in page's frame (its menus, the phone's status notes), rendered
+    once per process for the reader's role, the page and the language: each asked for two
+    dozen words and links on every page."""
+    key: tuple = ("chrome", name)
+    if CHROME[name]:
+        key += (current_user.role, request.endpoint, request.blueprint)
+    return kept_html(key, lambda: render_template(f"_chrome/{name}.html"))
 
 
 def nav_links() -> list[tuple[str, str]]:
@@ -331,6 +347,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["url_for"] = page_url
     helpers = {
         "nav_links": nav_links,
+        "chrome": chrome,
         "current_locale": current_locale,
         "stage_label": stage_label,
         "stage_badge": stage_badge,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from flask import url_for
 from flask_babel import Domain, force_locale, gettext
 
+from crm.views.templating import CHROME
+
 TEMPLATE = "{{ _('Sign out') }}|{{ _('%(name)s holds:', name='<b>') }}|{{ _('100%%') }}"
 
 
@@ -76,3 +78,44 @@ def test_the_links_every_page_draws_are_built_once_a_process_and_under_its_own_r
     text = under_root.get_data(as_text=True)
     assert f'href="/crm{css}"' in text and 'href="/crm/inbox/"' in text
     assert f'href="{css}"' in client.get("/offline").get_data(as_text=True)
+
+
+def test_the_frame_is_rendered_once_a_process_for_the_role_page_and_language(app, db_session):
+    """The menus and the phone's status notes of every signed-in page are kept per process
+    (crm.views.templating.chrome): rendered again for another page (its link marked current),
+    another role and another language, and never for a second request of the same."""
+    from flask import template_rendered
+
+    from tests import builders
+    from tests.web.helpers import sign_in
+
+    team = builders.team()
+    rep = builders.user("rep", team_=team)
+    manager = builders.user("manager", leads=[team])
+    db_session.commit()
+    rendered: list[str] = []
+
+    def record(_sender, template, **_extra) -> None:
+        rendered.append(template.name)
+
+    app.extensions.pop("crm_parts", None)  # another test may have kept them in this worker
+    reps, managers = app.test_client(), app.test_client()
+    sign_in(reps, rep.email)
+    sign_in(managers, manager.email)
+    template_rendered.connect(record, app)
+    try:
+        today = reps.get("/today").get_data(as_text=True)
+        reps.get("/today")
+        assert [rendered.count(f"_chrome/{part}.html") for part in CHROME] == [1, 1, 1]
+        mine = reps.get("/factories/").get_data(as_text=True)
+        assert [rendered.count(f"_chrome/{part}.html") for part in CHROME] == [2, 2, 1]
+        board = managers.get("/pipeline/board").get_data(as_text=True)
+        chinese = reps.get("/today", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+        assert [rendered.count(f"_chrome/{part}.html") for part in CHROME] == [4, 4, 2]
+    finally:
+        template_rendered.disconnect(record, app)
+    assert '<a href="/today" aria-current="page">Today</a>' in today
+    assert '<a href="/factories/" aria-current="page">' in mine
+    assert '<a href="/today" aria-current="page">' not in mine
+    assert 'href="/imports/"' in board and 'href="/imports/"' not in today
+    assert 'aria-current="page">今天</a>' in chinese
