@@ -307,3 +307,22 @@ def test_a_request_that_stopped_qualifying_is_approved_only_as_an_override(world
         )
     ).all()
     assert "override" in logged
+
+
+def test_the_factory_page_finds_the_pending_request_however_many_changes_came_after_it(world):
+    """The page reads the pending request from its newest stage changes (it is the newest
+    request); with more changes after it than the page reads, it asks for it apart."""
+    from crm.services.factories import factory_page
+
+    factory, rep, manager = world["factory"], world["rep"], world["manager"]
+    pending = builders.stage_change(factory, rep, manager, NOW - timedelta(days=30), "pending")
+    pending.decided_by_id, pending.decided_at = None, None
+    db.session.flush()
+    page = factory_page.build(manager, factory, NOW, "en")
+    assert page.pending is not None and page.pending.id == pending.id
+    for day in range(factory_page.TIMELINE_LIMIT):
+        builders.stage_change(factory, manager, manager, NOW - timedelta(days=20 - day / 2))
+    db.session.flush()
+    page = factory_page.build(manager, factory, NOW, "en")
+    assert page.pending is not None and page.pending.id == pending.id
+    assert all(entry.change is None or entry.change.id != pending.id for entry in page.timeline)

@@ -137,10 +137,11 @@ def build(actor: User, factory: Factory, now: datetime, locale: str) -> FactoryP
     metrics = snapshots.metric_catalogue()
     result = eligibility.evaluate(factory, now)
     items = stage_items(factory, result, now)
-    pending = promotions.pending_request(factory)
+    changes = _changes(factory)
+    pending = _pending(factory, changes)
     next_stage = _next_stage(factory, result)
     visits = _visits(factory)
-    follow_up = followups.next_open(factory)
+    follow_up, planned = followups.next_and_planned(factory)
     may_move = pending is None and next_stage is not None
     return FactoryPage(
         factory=factory,
@@ -153,9 +154,9 @@ def build(actor: User, factory: Factory, now: datetime, locale: str) -> FactoryP
         days_in_stage=days_in_stage(factory, now),
         next_follow_up=follow_up,
         overdue=follow_up is not None and follow_up.due_at < now,
-        planned=followups.planned([factory.id]).get(factory.id),
+        planned=planned,
         visits=_with_media(visits[:LATEST_VISITS]),
-        timeline=_timeline(factory, visits),
+        timeline=_timeline(changes, visits),
         pending=pending,
         next_stage=next_stage,
         can_request=(
@@ -283,9 +284,22 @@ def _voice_statement() -> Select:
     )
 
 
-def _timeline(factory: Factory, visits: list[VisitRow]) -> list[TimelineEntry]:
+def _changes(factory: Factory) -> list[StageChange]:
+    """The factory's newest TIMELINE_LIMIT stage changes, by request time."""
+    return list(db.session.scalars(_changes_statement(), {"factory_id": factory.id}))
+
+
+def _pending(factory: Factory, changes: list[StageChange]) -> StageChange | None:
+    """The request that waits for a decision: among the newest changes, as it is the newest
+    request; asked of the database only when more changes came after it than the page reads."""
+    for change in changes:
+        if change.decision == "pending":
+            return change
+    return promotions.pending_request(factory) if len(changes) >= TIMELINE_LIMIT else None
+
+
+def _timeline(changes: list[StageChange], visits: list[VisitRow]) -> list[TimelineEntry]:
     """Stage changes and visits, newest first, at most TIMELINE_LIMIT entries."""
-    changes = db.session.scalars(_changes_statement(), {"factory_id": factory.id})
     entries = [TimelineEntry(c.decided_at or c.requested_at, change=c) for c in changes]
     entries += [TimelineEntry(visit.checked_in_at, visit=visit) for visit in visits]
     entries.sort(key=lambda entry: entry.at, reverse=True)

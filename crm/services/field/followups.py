@@ -150,6 +150,29 @@ def next_open(factory: Factory) -> FollowUp | None:
     return oldest_open(factory)
 
 
+def next_and_planned(factory: Factory) -> tuple[FollowUp | None, FollowUp | None]:
+    """The factory's next follow-up and its earliest planned for another person (`planned`),
+    from one read of its open follow-ups (a factory has a few): its page shows both."""
+    rows = db.session.scalars(_open_statement(), {"factory_id": factory.id}).all()
+    ordered = sorted(rows, key=lambda row: (row.due_at, row.id))
+    next_ = ordered[0] if ordered else None
+    return next_, next((row for row in ordered if _planned_for_another(row)), None)
+
+
+@statements.once
+def _open_statement() -> Select:
+    return (
+        select(FollowUp)
+        .where(FollowUp.factory_id == bindparam("factory_id"), FollowUp.status == "open")
+        .options(joinedload(FollowUp.assignee))
+    )
+
+
+def _planned_for_another(follow_up: FollowUp) -> bool:
+    """Planned by someone for another person (a manager's "Plan a visit" for the rep)."""
+    return follow_up.created_by_id is not None and follow_up.created_by_id != follow_up.assignee_id
+
+
 def planned(factory_ids: Iterable[int]) -> dict[int, FollowUp]:
     """Each factory's earliest open follow-up that someone planned for another person (a
     manager's "Plan a visit" for the rep), by factory id; one query for a page of factories.
@@ -164,16 +187,11 @@ def planned(factory_ids: Iterable[int]) -> dict[int, FollowUp]:
         return {}
     rows = db.session.scalars(
         select(FollowUp)
-        .where(
-            FollowUp.factory_id.in_(ids),
-            FollowUp.status == "open",
-            FollowUp.created_by_id.is_not(None),
-            FollowUp.created_by_id != FollowUp.assignee_id,
-        )
+        .where(FollowUp.factory_id.in_(ids), FollowUp.status == "open")
         .options(joinedload(FollowUp.assignee))
     )
     earliest: dict[int, FollowUp] = {}
-    for row in rows:
+    for row in filter(_planned_for_another, rows):
         kept = earliest.get(row.factory_id)
         if kept is None or (row.due_at, row.id) < (kept.due_at, kept.id):
             earliest[row.factory_id] = row
