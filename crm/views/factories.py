@@ -26,11 +26,12 @@ from crm.forms.factories import (
 )
 from crm.models import STAGES, STATUSES, Belt, Factory, StageChange
 from crm.services.calendar import closures
-from crm.services.factories import duplicates, factory_list, factory_page, list_filters
 from crm.services.factories import edits as factories
+from crm.services.factories import factory_list, factory_page, list_filters
 from crm.services.factories.prospects import can_claim
 from crm.services.factories.prospects import claim as claim_prospect
 from crm.services.growth import promotions, snapshots
+from crm.services.trust import duplicates
 from crm.values import id_or_none, page_number
 from crm.views import factory_page_forms, factory_words
 from crm.views.errors import save_form

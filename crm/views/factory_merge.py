@@ -1,5 +1,5 @@
 """Merge a duplicate into a factory (issue 22, "One factory, one row"): the page lists the
-factory's likely duplicates (crm.services.factories.duplicates), shows what a chosen one brings
+factory's likely duplicates (crm.services.trust.duplicates), shows what a chosen one brings
 and what wins, and merges on confirmation (crm.services.trust.merge); a belt's likely
 duplicate pairs are listed on a page of their own (crm.services.trust.duplicate_pairs)."""
 
@@ -13,9 +13,9 @@ from flask_login import current_user
 from crm import clock, scope
 from crm.forms.factories import MergeForm
 from crm.models import Factory
-from crm.services.factories import duplicates, edits, prospects
+from crm.services.factories import edits, prospects
 from crm.services.pipeline import board as board_service
-from crm.services.trust import duplicate_pairs, merge
+from crm.services.trust import duplicate_pairs, duplicates, merge
 from crm.values import id_or_none
 from crm.views.errors import save_form
 from crm.views.factories import _factory, bp

@@ -12,8 +12,9 @@ from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.forms.prospects import DuplicateQueryForm, ProspectForm
 from crm.models import Belt
-from crm.services.factories import duplicates, prospects
+from crm.services.factories import prospects
 from crm.services.field import field_map, geo
+from crm.services.trust import duplicates
 from crm.values import id_or_none
 from crm.views.errors import save_form
 from crm.views.exactly_once import exactly_once

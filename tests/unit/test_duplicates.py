@@ -12,8 +12,9 @@ import time_machine
 from crm.errors import Conflict, Invalid
 from crm.extensions import db
 from crm.models import Contact, Factory
-from crm.services.factories import duplicates, prospects
-from crm.services.factories.duplicates import Candidate
+from crm.services.factories import prospects
+from crm.services.trust import duplicates
+from crm.services.trust.duplicates import Candidate
 from tests import builders
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

@@ -29,9 +29,10 @@ from crm.models.factory import (
     FACTORY_NAME_MAX,
     WECHAT_MAX,
 )
-from crm.services.factories import credit_code, duplicates, factory_fields
+from crm.services.factories import credit_code, factory_fields
 from crm.services.factories.factory_fields import LATITUDE_RANGE, LONGITUDE_RANGE
 from crm.services.install import audit
+from crm.services.trust import duplicates
 from crm.values import id_or_none
 
 CONTACT_PERSONAL = ("name", "phone", "phone_digits", "wechat_id")
@@ -405,7 +406,7 @@ def create_factory(actor: User, values: Mapping[str, Any], now: datetime) -> Fac
 
 
 def duplicates_of(actor: User, factory: Factory, now: datetime) -> list[duplicates.Duplicate]:
-    """The likely duplicates of a stored factory (crm.services.factories.duplicates), for the
+    """The likely duplicates of a stored factory (crm.services.trust.duplicates), for the
     warning after an edit or a creation by the API: the factory itself left out."""
     candidate = duplicates.Candidate(
         name=factory.name,

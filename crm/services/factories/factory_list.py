@@ -6,8 +6,8 @@ The filters and the flags (stale, overdue, eligible) are SQL conditions of their
 A page costs the same number of statements whatever its number of rows: the count, the
 rows (with their belt and owner), the cadences, and the checklist judged for the page's
 rows in one batch (crm.services.growth.eligibility, the rule's one home). The list page
-reads its rows as the columns it shows (FactoryRow), not as records; the API's list, which
-answers every field of a factory, reads every column the same way (RecordRow).
+reads its rows as the columns it shows (list_rows.FactoryRow), not as records; the API's list,
+which answers every field of a factory, reads every column the same way (RecordRow).
 
 A page costs the same whatever the size of the scope, too: the count stops at COUNT_CAP
 (past it the list says "more than 1,000", never counting the whole scope), and the next and
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import NamedTuple
 
 from sqlalchemy import Result, Select, and_, func, or_, select, tuple_, union_all
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
@@ -39,6 +38,12 @@ from crm.services.factories.list_filters import (
     overdue_condition,
     stale_condition,
     stale_thresholds,
+)
+from crm.services.factories.list_rows import (
+    RECORD_COLUMNS,
+    ROW_COLUMNS,
+    FactoryRow,
+    RecordRow,
 )
 from crm.services.factories.prospects import can_claim
 from crm.services.growth import eligibility
@@ -57,100 +62,6 @@ def _sqlite_table_hint(_compiler, _table, text: str) -> str:
 # SQLAlchemy writes a table's hint (`with_hint(..., "sqlite")`) after its name only for the
 # dialects that declare hints; SQLite's INDEXED BY goes in the same place.
 SQLiteCompiler.get_from_hint_text = _sqlite_table_hint
-
-
-@dataclass(frozen=True)
-class FactoryRow:
-    """A factory as the list page shows it: the columns of its row, read as values."""
-
-    id: int
-    name: str
-    stage: str | None
-    status: str
-    owner_id: int | None
-    last_visit_at: datetime | None
-    next_follow_up_at: datetime | None
-    eligible_since: datetime | None
-    owner_name: str | None
-    belt: Belt  # one record per belt of the page, shared by its rows
-
-
-class Owner(NamedTuple):
-    """A factory's rep as the API names them."""
-
-    id: int
-    name: str
-
-
-@dataclass(frozen=True)
-class RecordRow:
-    """A factory as the API's list answers it: every field it shows, read as values (building
-    50 records with their belts and reps was a third of the API list's time)."""
-
-    id: int
-    name: str
-    credit_code: str | None
-    credit_code_override_reason: str | None
-    category: str | None
-    address: str | None
-    lat: float | None
-    lng: float | None
-    shop_url: str | None
-    is_key_account: bool
-    status: str
-    stage: str | None
-    owner_id: int | None
-    stage_entered_at: datetime | None
-    last_visit_at: datetime | None
-    next_follow_up_at: datetime | None
-    eligible_since: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    owner_name: str | None
-    belt: Belt  # one record per belt of the page, shared by its rows
-
-    @property
-    def owner(self) -> Owner | None:
-        return None if self.owner_id is None else Owner(self.owner_id, self.owner_name or "")
-
-
-# What a RecordRow reads, in its fields' order (the belt and the flags follow).
-_RECORD_COLUMNS = (
-    Factory.id,
-    Factory.name,
-    Factory.credit_code,
-    Factory.credit_code_override_reason,
-    Factory.category,
-    Factory.address,
-    Factory.lat,
-    Factory.lng,
-    Factory.shop_url,
-    Factory.is_key_account,
-    Factory.status,
-    Factory.stage,
-    Factory.owner_id,
-    Factory.stage_entered_at,
-    Factory.last_visit_at,
-    Factory.next_follow_up_at,
-    Factory.eligible_since,
-    Factory.created_at,
-    Factory.updated_at,
-    User.name,
-)
-
-
-# What a FactoryRow reads, in its fields' order (the belt and the flags follow).
-_ROW_COLUMNS = (
-    Factory.id,
-    Factory.name,
-    Factory.stage,
-    Factory.status,
-    Factory.owner_id,
-    Factory.last_visit_at,
-    Factory.next_follow_up_at,
-    Factory.eligible_since,
-    User.name,
-)
 
 
 @dataclass
@@ -357,7 +268,7 @@ def _page(
         statement = scope.factories(actor, on).where(*conditions)
     flags = (stale_condition(thresholds).label("stale"), overdue_condition(now).label("overdue"))
     statement = (
-        statement.with_only_columns(*(_RECORD_COLUMNS if records else _ROW_COLUMNS), Belt, *flags)
+        statement.with_only_columns(*(RECORD_COLUMNS if records else ROW_COLUMNS), Belt, *flags)
         .join_from(Factory, Belt, Belt.id == Factory.belt_id)
         .outerjoin_from(Factory, User, User.id == Factory.owner_id)
     )

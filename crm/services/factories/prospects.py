@@ -22,9 +22,10 @@ from crm.errors import Conflict, Invalid, NotAllowed, NotFound
 from crm.extensions import db
 from crm.models import PROSPECT, Belt, Factory, User
 from crm.models.factory import CONTACT_NAME_MAX
-from crm.services.factories import duplicates, edits, factory_fields
+from crm.services.factories import edits, factory_fields
 from crm.services.field.geo import distance_m
 from crm.services.install import audit
+from crm.services.trust import duplicates
 
 # What the page sends for the factory (the rest is its first contact's).
 FACTORY_VALUES = ("name", "category", "address", "lat", "lng", "belt_id", "credit_code")

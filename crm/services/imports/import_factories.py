@@ -22,7 +22,7 @@ from crm.errors import too_long
 from crm.extensions import db
 from crm.models import Belt, Contact, Factory, ImportRun, User
 from crm.models.factory import ADDRESS_MAX, CATEGORY_MAX, CONTACT_NAME_MAX, FACTORY_NAME_MAX
-from crm.services.factories import credit_code, duplicates, factory_fields, search_keys
+from crm.services.factories import credit_code, factory_fields, search_keys
 from crm.services.imports.import_columns import FACTORY_FIELDS, FALSE_WORDS, NO, TRUE_WORDS, YES
 from crm.services.imports.import_rows import (
     Plan,
@@ -35,6 +35,7 @@ from crm.services.imports.import_rows import (
     staged_rows,
 )
 from crm.services.install import audit
+from crm.services.trust import duplicates
 from crm.values import national_digits
 
 FACTORY_COLUMNS = (

@@ -1,5 +1,5 @@
 """The likely duplicates of a belt (issue 22, "One factory, one row"): the check made when a
-factory is added (crm.services.factories.duplicates.find_many) run over every factory of the
+factory is added (crm.services.trust.duplicates.find_many) run over every factory of the
 belt, as pairs for a manager or admin to look at and merge. A pair is listed when the two share
 a contact's phone or the core of their name, or are within 100 m of each other with similar
 names; within 100 m alone is a neighbour in the same industrial park more often than a
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from crm import scope
 from crm.extensions import db
 from crm.models import Contact, Factory, User
-from crm.services.factories.duplicates import (
+from crm.services.trust.duplicates import (
     REASONS,
     Candidate,
     chunks,

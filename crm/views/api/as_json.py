@@ -17,8 +17,9 @@ from sqlalchemy import Select
 from crm import clock
 from crm.extensions import db
 from crm.models import Factory, FollowUp, MetricSnapshot, StageChange, Task, User, Visit
-from crm.services.factories.duplicates import Duplicate, describe
-from crm.services.factories.factory_list import FactoryList, Owner, RecordRow
+from crm.services.factories.factory_list import FactoryList
+from crm.services.factories.list_rows import Owner, RecordRow
+from crm.services.trust.duplicates import Duplicate, describe
 
 PAGE_LIMIT_DEFAULT = 50
 PAGE_LIMIT_MAX = 200

@@ -68,7 +68,7 @@ FACTORY = _object(
         "updated_at": _TIME,
     }
 )
-# A likely duplicate named when a factory is created (crm.services.factories.duplicates): one
+# A likely duplicate named when a factory is created (crm.services.trust.duplicates): one
 # outside the caller's scope has no id and no name.
 DUPLICATE = _object(
     {
