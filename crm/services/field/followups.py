@@ -134,15 +134,18 @@ def oldest_open(factory: Factory) -> FollowUp | None:
     return db.session.scalar(_oldest_open_statement(), {"factory_id": factory.id})
 
 
+def _open_of_factory() -> Select:
+    """A factory's open follow-ups, the factory bound as `factory_id`: what the two kept
+    statements below read, the one its oldest, the other all of them."""
+    return select(FollowUp).where(
+        FollowUp.factory_id == bindparam("factory_id"), FollowUp.status == "open"
+    )
+
+
 @statements.once
 def _oldest_open_statement() -> Select:
     """`oldest_open`'s statement, built once per process (crm.statements), the factory bound."""
-    return (
-        select(FollowUp)
-        .where(FollowUp.factory_id == bindparam("factory_id"), FollowUp.status == "open")
-        .order_by(FollowUp.due_at, FollowUp.id)
-        .limit(1)
-    )
+    return _open_of_factory().order_by(FollowUp.due_at, FollowUp.id).limit(1)
 
 
 def next_open(factory: Factory) -> FollowUp | None:
@@ -161,11 +164,7 @@ def next_and_planned(factory: Factory) -> tuple[FollowUp | None, FollowUp | None
 
 @statements.once
 def _open_statement() -> Select:
-    return (
-        select(FollowUp)
-        .where(FollowUp.factory_id == bindparam("factory_id"), FollowUp.status == "open")
-        .options(joinedload(FollowUp.assignee))
-    )
+    return _open_of_factory().options(joinedload(FollowUp.assignee))
 
 
 def _planned_for_another(follow_up: FollowUp) -> bool:
