@@ -138,7 +138,7 @@ def build(actor: User, factory: Factory, now: datetime, locale: str) -> FactoryP
     result = eligibility.evaluate(factory, now)
     items = stage_items(factory, result, now)
     changes = _changes(factory)
-    pending = _pending(factory, changes)
+    pending = promotions.pending_among(factory, changes, TIMELINE_LIMIT)
     next_stage = _next_stage(factory, result)
     visits = _visits(factory)
     follow_up, planned = followups.next_and_planned(factory)
@@ -287,15 +287,6 @@ def _voice_statement() -> Select:
 def _changes(factory: Factory) -> list[StageChange]:
     """The factory's newest TIMELINE_LIMIT stage changes, by request time."""
     return list(db.session.scalars(_changes_statement(), {"factory_id": factory.id}))
-
-
-def _pending(factory: Factory, changes: list[StageChange]) -> StageChange | None:
-    """The request that waits for a decision: among the newest changes, as it is the newest
-    request; asked of the database only when more changes came after it than the page reads."""
-    for change in changes:
-        if change.decision == "pending":
-            return change
-    return promotions.pending_request(factory) if len(changes) >= TIMELINE_LIMIT else None
 
 
 def _timeline(changes: list[StageChange], visits: list[VisitRow]) -> list[TimelineEntry]:

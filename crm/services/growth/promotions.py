@@ -100,6 +100,16 @@ def pending_request(factory: Factory) -> StageChange | None:
     return db.session.scalar(_pending_statement(), {"factory_id": factory.id})
 
 
+def pending_among(factory: Factory, newest: list[StageChange], limit: int) -> StageChange | None:
+    """The request that waits for a decision, from the factory's `newest` changes (newest
+    first, at most `limit` of them read): it is the newest request, so it is among them unless
+    the list was cut; only then is the database asked."""
+    for change in newest:
+        if change.decision == "pending":
+            return change
+    return pending_request(factory) if len(newest) >= limit else None
+
+
 @statements.once
 def _pending_statement() -> Select:
     """`pending_request`'s statement, built once per process (crm.statements)."""
