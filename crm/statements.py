@@ -81,9 +81,9 @@ def bound_since(name: str) -> BindParameter:
 def back_from(
     now: datetime | BindParameter, name: str, span: timedelta
 ) -> datetime | BindParameter:
-    """`span` before `now`: the instant, or where `now` is a kept statement's NOW, the name
-    that `time_values(..., since={name: span})` binds."""
-    return bound_since(name) if now is NOW else now - span
+    """`span` before `now`: the instant, or where `now` is bound (a kept statement's NOW), the
+    name that `time_values(..., since={name: span})` binds."""
+    return bound_since(name) if isinstance(now, BindParameter) else now - span
 
 
 def time_values(
