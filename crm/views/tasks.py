@@ -26,7 +26,7 @@ from crm.views import factories
 from crm.views.errors import save_form
 from crm.views.exactly_once import exactly_once
 from crm.views.files import photo_response
-from crm.views.kept import RowUrl, current_locale, words_once
+from crm.views.kept import RowUrl, current_locale, kept_html, words_once
 from crm.views.templating import task_status_label
 
 bp = Blueprint("tasks", __name__)
@@ -224,25 +224,33 @@ def task_refusal(task_id: int | None) -> Refusal | None:
 
 
 @bp.app_template_global()
-def task_field(name: str, field_name: str, task_id: int) -> Markup:
-    """A row's field of an action's form, as the field macro draws it (label, hint, errors).
+def task_field(
+    name: str, field_name: str, task_id: int, obj: Task | None = None, css: str = ""
+) -> Markup:
+    """A row's field of an action's form, as the field macro draws it (label, hint, errors),
+    filled from `obj` (a video shoot's date and link) when it holds a value.
 
-    A form made and drawn per row cost its making and its translated label on every row: the
-    field is drawn once a page for a marker id (its prefix names the task), and each row gets
-    that markup with its own id in the marker's place. A refused row draws its own form."""
+    A form made and drawn per row cost its making and its translated label on every row: a
+    blank field is drawn once a process and language for a marker id (its prefix names the
+    task), and each row gets that markup with its own id in the marker's place. A refused row
+    draws its own form, a filled one its own values."""
     refusal = task_refusal(task_id)
     if refusal is not None and refusal.name == name:
-        return _draw_field(refusal.form[field_name])
-    drawn = g.setdefault("task_fields", {})
-    key = (name, field_name, current_locale())
-    if key not in drawn:
-        blank = FORMS[name](formdata=None, prefix=_prefix(name, ID_MAX))
-        drawn[key] = _draw_field(blank[field_name])
-    return Markup(drawn[key].replace(f"-{ID_MAX}-", f"-{int(task_id)}-"))
+        return _draw_field(refusal.form[field_name], css)
+    if obj is not None and getattr(obj, field_name) not in (None, ""):
+        return _draw_field(task_form(name, task_id, obj)[field_name], css)
+    blank = kept_html(
+        ("task_field", name, field_name, css), lambda: _draw_blank(name, field_name, css)
+    )
+    return Markup(blank.replace(f"-{ID_MAX}-", f"-{int(task_id)}-"))
 
 
-def _draw_field(field) -> Markup:
-    return get_template_attribute("_macros/forms.html", "field")(field)
+def _draw_blank(name: str, field_name: str, css: str) -> Markup:
+    return _draw_field(FORMS[name](formdata=None, prefix=_prefix(name, ID_MAX))[field_name], css)
+
+
+def _draw_field(field, css: str = "") -> Markup:
+    return get_template_attribute("_macros/forms.html", "field")(field, **{"class": css})
 
 
 @bp.app_template_global()

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from crm.extensions import db
 from crm.models import AuditEntry, Task
 from crm.services.growth import stages, tasks
+from crm.values import ID_MAX
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
 
@@ -324,6 +325,43 @@ def test_a_video_link_completes_the_shoot(client, world):
         'href="https://video.example.test/v/42" target="_blank" rel="noopener noreferrer"' in page
     )
     assert "Shoot date: Nov 28, 2026" in page
+
+
+def test_a_rows_blank_fields_are_drawn_once_a_process_and_a_filled_one_shows_its_values(
+    app, client, world, monkeypatch
+):
+    """The rows' fields (a video shoot's date and link, Waive's reason) are drawn blank once a
+    process and language, each row's own id put in; a row with a shoot date draws its own."""
+    from crm.views import tasks as task_views
+
+    factory = world["factory"]
+    video = task_of(factory, "video_shoot")
+    drawn: list[str] = []
+    draw = task_views._draw_field
+
+    def counted(field, css=""):
+        drawn.append(field.id)
+        return draw(field, css)
+
+    monkeypatch.setattr(task_views, "_draw_field", counted)
+    app.extensions.pop("crm_parts", None)  # another test may have kept them in this worker
+    sign_in(client, world["manager"].email)  # who may waive every row
+    first = client.get(page_url(factory)).get_data(as_text=True)
+    assert drawn and all(f"-{ID_MAX}-" in name for name in drawn), drawn
+    assert len(drawn) == len(set(drawn))  # each field once, however many rows show it
+    drawn.clear()
+    second = client.get(page_url(factory)).get_data(as_text=True)
+    assert drawn == [] and second.count('name="waive-') == first.count('name="waive-') > 1
+    assert (
+        f'id="video-{video.id}-shoot_on" name="video-{video.id}-shoot_on" type="date" value=""'
+        in (second)
+    )
+    assert str(ID_MAX) not in second
+    tasks.record_video(world["rep"], video, date(2026, 11, 28), None, NOW)
+    db.session.commit()
+    third = client.get(page_url(factory)).get_data(as_text=True)
+    assert drawn == [f"video-{video.id}-shoot_on"]  # its own value; the blank link is kept
+    assert f'name="video-{video.id}-shoot_on" type="date" value="2026-11-28"' in third
 
 
 @pytest.mark.parametrize(
