@@ -353,17 +353,15 @@ def get_factory(user: User, factory_id: int, on: date, *options: ORMOption) -> F
     kept factory, for those who see it; a page shown under the old id redirects. `options`
     load what the caller reads of it in the same round (its belt, owner, contacts)."""
     # One row by its key: the condition tested on that row is cheaper than the scope's sets.
+    # unique(): an option may join a collection (its contacts), one row for each.
     statement = select(Factory).options(*options)
     statement = statement.where(Factory.id == factory_id, factory_condition(user, on))
-    found = db.session.scalar(statement)
+    found = db.session.execute(statement).unique().scalar_one_or_none()
     if found is None:
         kept = merged_into(factory_id)
         if kept is not None:
-            found = db.session.scalar(
-                select(Factory)
-                .where(Factory.id == kept, factory_condition(user, on))
-                .options(*options)
-            )
+            statement = select(Factory).where(Factory.id == kept, factory_condition(user, on))
+            found = db.session.execute(statement.options(*options)).unique().scalar_one_or_none()
     if found is None:
         raise NotFound(_("This record does not exist, or is not yours to see."))
     return found

@@ -15,7 +15,15 @@ from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 
 from crm.extensions import db
-from crm.models import Contact, MetricSnapshot, StageChange, StageDefinition, Task, Visit
+from crm.models import (
+    Contact,
+    MetricSnapshot,
+    StageChange,
+    StageDefinition,
+    Task,
+    Visit,
+    VisitReview,
+)
 from crm.services.growth import stages
 from tests import builders
 from tests.web.helpers import csrf_token, sign_in
@@ -239,6 +247,35 @@ def test_the_page_reads_its_factory_once_with_its_belt_owner_and_contacts(client
     factories = [s for s in statements if re.match(r"\s*SELECT factories\.id", s)]
     assert len(factories) == 1, factories
     assert "JOIN belts" in factories[0] and "JOIN users" in factories[0]
+
+
+def test_the_page_reads_voice_notes_reviews_and_contacts_with_their_visits_and_factory(
+    client, world, db_session
+):
+    """A visit's voice note and review (and the review's reviewer) come with the visits, the
+    factory's contacts with the factory: no statement of their own (issue 25)."""
+    factory, rep, manager = world["factory"], world["rep"], world["manager"]
+    visit = builders.visit(factory, rep)
+    builders.visit_voice_note(visit)
+    db_session.add(
+        VisitReview(
+            visit=visit, state="accepted", reviewer=manager, reviewed_at=NOW, note="Seen it"
+        )
+    )
+    builders.contact(factory, name="王经理")
+    builders.contact(factory, name="李会计")
+    db_session.commit()
+    sign_in(client, rep.email)
+    client.get(url(factory))
+    with counted_statements() as statements:
+        page = text_of(client.get(url(factory)))
+    alone = re.compile(
+        r"\s*SELECT .*?\sFROM\s+(contacts|visit_voice_notes|visit_reviews|users)\b", re.S
+    )
+    apart = [s for s in statements if alone.match(s) and not re.search(r"\bJOIN\b", s)]
+    assert apart == [], apart
+    assert "Voice note, 0:0" in page and "Seen it" in page and manager.name in page
+    assert "王经理" in page and "李会计" in page
 
 
 # --- entering figures -------------------------------------------------------------------------

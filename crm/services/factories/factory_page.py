@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from crm import clock, scope, statements
 from crm.extensions import db
@@ -40,7 +40,7 @@ from crm.services.growth.figures import (
     shift_month,
     stage_items,
 )
-from crm.services.trust import corrections, flagged, photo_flags
+from crm.services.trust import corrections, photo_flags
 
 TIMELINE_LIMIT = 20
 LATEST_VISITS = 3
@@ -195,8 +195,9 @@ def days_in_stage(factory: Factory, now: datetime) -> int | None:
 
 
 def loading() -> tuple:
-    """What the page reads of the factory, to load with it (scope.get_factory's options)."""
-    return joinedload(Factory.belt), joinedload(Factory.owner), selectinload(Factory.contacts)
+    """What the page reads of the factory, to load with it in one statement (scope.get_factory's
+    options): a factory has a few contacts, each a row of the join."""
+    return joinedload(Factory.belt), joinedload(Factory.owner), joinedload(Factory.contacts)
 
 
 def _load_relations(factory: Factory) -> None:
@@ -204,7 +205,8 @@ def _load_relations(factory: Factory) -> None:
     unless it loaded them already (loading())."""
     if not {"belt", "owner", "contacts"} & db.inspect(factory).unloaded:
         return
-    db.session.scalars(select(Factory).where(Factory.id == factory.id).options(*loading())).one()
+    statement = select(Factory).where(Factory.id == factory.id).options(*loading())
+    db.session.execute(statement).unique().scalar_one()
 
 
 def _next_stage(factory: Factory, result: Eligibility) -> str | None:
@@ -214,9 +216,11 @@ def _next_stage(factory: Factory, result: Eligibility) -> str | None:
 
 
 def _visits(factory: Factory) -> list[VisitRow]:
-    """The newest visits of the history, with their reps' names."""
+    """The newest visits of the history, with their reps' names, their voice notes' lengths
+    and their reviews (a visit has at most one of each)."""
     rows = db.session.execute(_visits_statement(), {"factory_id": factory.id})
-    return [VisitRow(*row) for row in rows]
+    shown = len(_VISIT_COLUMNS)
+    return [VisitRow(*row[:shown], voice_note_ms=row[shown], review=row[shown + 1]) for row in rows]
 
 
 # The page's statements are built once per process (crm.statements), the factory bound.
@@ -225,8 +229,11 @@ def _visits(factory: Factory) -> list[VisitRow]:
 @statements.once
 def _visits_statement() -> Select:
     return (
-        select(*_VISIT_COLUMNS)
+        select(*_VISIT_COLUMNS, VisitVoiceNote.duration_ms, VisitReview)
         .join(User, User.id == Visit.rep_id)
+        .outerjoin(VisitVoiceNote, VisitVoiceNote.visit_id == Visit.id)
+        .outerjoin(VisitReview, VisitReview.visit_id == Visit.id)
+        .options(joinedload(VisitReview.reviewer))
         .where(Visit.factory_id == bindparam("factory_id"))
         .order_by(Visit.checked_in_at.desc(), Visit.id.desc())
         .limit(TIMELINE_LIMIT)
@@ -234,7 +241,7 @@ def _visits_statement() -> Select:
 
 
 def _with_media(visits: list[VisitRow]) -> list[VisitRow]:
-    """The latest visits with their photos' ids and voice notes' lengths, in two queries."""
+    """The latest visits with their photos' ids and their earlier versions."""
     ids = [visit.id for visit in visits]
     if not ids:
         return []
@@ -246,16 +253,12 @@ def _with_media(visits: list[VisitRow]) -> list[VisitRow]:
         photos.setdefault(visit_id, []).append(photo_id)
         if flag := photo_flags.kind(same_as, near, time_flag):
             doubtful[photo_id] = flag
-    voice = dict(db.session.execute(_voice_statement(), {"ids": ids}).all())
     edited = corrections.earlier_versions([visit.id for visit in visits if visit.edited_at])
-    reviews = flagged.reviews_of(ids)
     return [
         replace(
             visit,
             photo_ids=tuple(photos.get(visit.id, ())),
-            voice_note_ms=voice.get(visit.id),
             earlier=tuple(edited.get(visit.id, ())),
-            review=reviews.get(visit.id),
             doubtful={i: doubtful[i] for i in photos.get(visit.id, ()) if i in doubtful},
         )
         for visit in visits
@@ -274,13 +277,6 @@ def _photos_statement() -> Select:
         )
         .where(VisitPhoto.visit_id.in_(bindparam("ids", expanding=True)))
         .order_by(VisitPhoto.id)
-    )
-
-
-@statements.once
-def _voice_statement() -> Select:
-    return select(VisitVoiceNote.visit_id, VisitVoiceNote.duration_ms).where(
-        VisitVoiceNote.visit_id.in_(bindparam("ids", expanding=True))
     )
 
 
