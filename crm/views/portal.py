@@ -26,7 +26,7 @@ bp = Blueprint("portal", __name__, url_prefix="/portal")
 @bp.route("/")
 @scope.allow("factory")
 def index():
-    return _page(_own_factory())
+    return _page(_own_factory(*portal.loading()))
 
 
 @bp.route("/tasks/<int:task_id>/evidence", methods=["POST"])
@@ -98,8 +98,8 @@ def _team_page(factory: Factory, status: int = 200, **shown):
     return response
 
 
-def _own_factory() -> Factory:
-    return scope.get_factory(current_user, current_user.factory_id, clock.today())
+def _own_factory(*options) -> Factory:
+    return scope.get_factory(current_user, current_user.factory_id, clock.today(), *options)
 
 
 def _own_task(task_id: int) -> Task:

@@ -20,6 +20,7 @@ from crm.models import AuditEntry, Invitation, MetricSnapshot, Notification, Tas
 from crm.services.accounts import auth
 from crm.services.growth import stages
 from tests import builders
+from tests.statements import recorded
 from tests.web.helpers import csrf_token
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -97,6 +98,17 @@ def test_my_growth_shows_the_year_the_checklist_and_the_figure_against_its_targe
     assert "To reach High school" in page
     assert "72 % of" in page
     assert "Shop photos retaken" in page and "13800001111" in page
+
+
+def test_the_portal_reads_its_rep_with_its_factory(app, world):
+    """The page names the factory's rep: read in the factory's statement, not apart (issue 25)."""
+    client = signed_in(app, world["user"])
+    client.get("/portal/")
+    with recorded() as statements:
+        page = html.unescape(client.get("/portal/").get_data(True))
+    assert world["rep"].name in page
+    users = [s for s in statements if re.match(r"\s*SELECT users\.id\b", s.sql)]
+    assert users == [], users
 
 
 def test_a_factory_hands_in_a_link_and_its_rep_is_told(app, world):

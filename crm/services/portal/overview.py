@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import joinedload
 
 from crm import statements
 from crm.extensions import db
@@ -57,6 +58,12 @@ class Growth:
             return 0
         part = self.done / len(self.checklist) if self.checklist else 0
         return round(100 * (self.stage_number - 1 + part) / len(STAGES))
+
+
+def loading() -> tuple:
+    """What the portal reads of the factory, to load with it (scope.get_factory's options):
+    its rep, whom the page names."""
+    return (joinedload(Factory.owner),)
 
 
 def growth(factory: Factory, now: datetime, locale: str) -> Growth:
