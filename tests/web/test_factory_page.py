@@ -278,6 +278,30 @@ def test_the_page_reads_voice_notes_reviews_and_contacts_with_their_visits_and_f
     assert "王经理" in page and "李会计" in page
 
 
+@pytest.mark.parametrize("stage", ["junior", "university", None])
+def test_the_checklist_reads_its_stages_tasks_and_those_of_no_stage_at_once(
+    app, client, world, db_session, stage
+):
+    """A task added while the factory was a prospect (of no stage) shows on its checklist and
+    its portal beside the stage's, read in the same statement (issue 25), as a prospect's do."""
+    factory = world["factory"]
+    factory.stage = stage
+    factory.status = "active" if stage else "prospect"
+    builders.task(factory, title="Stage item", required=False)
+    builders.task(factory, title="Asked before signing", required=False).stage = None
+    db_session.commit()
+    sign_in(client, world["rep"].email)
+    portal = app.test_client()
+    sign_in(portal, world["factory_user"].email)
+    for who, page in ((client, url(factory)), (portal, "/portal/")):
+        who.get(page)
+        with counted_statements() as statements:
+            text = text_of(who.get(page))
+        assert "Asked before signing" in text and "Stage item" in text
+        tasks = [s for s in statements if re.match(r"\s*SELECT tasks\.id\b", s)]
+        assert len(tasks) == 1, tasks
+
+
 # --- entering figures -------------------------------------------------------------------------
 
 

@@ -33,13 +33,7 @@ from crm.models import (
 from crm.services.field import followups
 from crm.services.growth import eligibility, promotions, snapshots
 from crm.services.growth.eligibility import Eligibility, Item
-from crm.services.growth.figures import (
-    Figure,
-    ad_hoc_items,
-    measured_figures,
-    shift_month,
-    stage_items,
-)
+from crm.services.growth.figures import Figure, checklist, measured_figures, shift_month
 from crm.services.trust import corrections, photo_flags
 
 TIMELINE_LIMIT = 20
@@ -135,8 +129,7 @@ def build(actor: User, factory: Factory, now: datetime, locale: str) -> FactoryP
     """Everything the factory page shows to this member of staff, at this instant."""
     _load_relations(factory)
     metrics = snapshots.metric_catalogue()
-    result = eligibility.evaluate(factory, now)
-    items = stage_items(factory, result, now)
+    result, items, unstaged = checklist(factory, now)
     changes = _changes(factory)
     pending = promotions.pending_among(factory, changes, TIMELINE_LIMIT)
     next_stage = _next_stage(factory, result)
@@ -146,7 +139,7 @@ def build(actor: User, factory: Factory, now: datetime, locale: str) -> FactoryP
     return FactoryPage(
         factory=factory,
         eligibility=result,
-        checklist=items + ad_hoc_items(factory),
+        checklist=items + unstaged,
         stage_items=items,
         blocking=eligibility.explain_all(result.blocking, metrics, locale),
         metrics=metrics,

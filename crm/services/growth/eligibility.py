@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import Date, Row, Select, and_, bindparam, case, func, select
+from sqlalchemy import Date, Row, Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Subquery
 
@@ -148,24 +148,35 @@ _JUDGED_COLUMNS = (
 
 
 def judged_items(
-    factories: list[Factory], now: datetime, *, rows: bool = False
+    factories: list[Factory],
+    now: datetime,
+    *,
+    rows: bool = False,
+    unstaged: dict[int, list[Item]] | None = None,
 ) -> dict[int, list[Item]]:
     """Each factory's current-stage tasks, judged, in two queries whatever the number of factories.
 
     A measured task is judged from the latest snapshot of its metric unless it was waived;
     any other task is satisfied when done or waived. With `rows`, each item's task is a plain
     row of the columns judging reads (enough for progress, not for the words of `explain`).
+    Given `unstaged` (with records, not `rows`), the same read also fills it with each staged
+    factory's tasks of no stage (added while it was a prospect: shown on its checklist, never
+    judged), by due date.
     """
     staged = [factory.id for factory in factories if factory.stage is not None]
     items: dict[int, list[Item]] = {factory.id: [] for factory in factories}
     if not staged:
         return items
-    statement, values = _tasks_statement(rows), {"ids": staged}
+    statement, values = _tasks_statement(rows, unstaged is not None), {"ids": staged}
     tasks = db.session.execute(statement, values) if rows else db.session.scalars(statement, values)
     latest = latest_snapshots(staged)
     fresh_days = int(settings.get("freshness_days"))
+    if unstaged is not None:
+        unstaged.update((factory_id, []) for factory_id in staged)
     for task in tasks:
-        if task.kind == "measured" and task.status != "waived":
+        if unstaged is not None and task.stage is None:
+            unstaged[task.factory_id].append(Item(task, task.is_closed))
+        elif task.kind == "measured" and task.status != "waived":
             snapshot = latest.get((task.factory_id, task.metric_code or ""))
             judgement = judge(task, snapshot, now, fresh_days)
             items[task.factory_id].append(Item(task, judgement.state == MET, judgement))
@@ -175,14 +186,19 @@ def judged_items(
 
 
 @statements.once
-def _tasks_statement(rows: bool) -> Select:
+def _tasks_statement(rows: bool, unstaged: bool = False) -> Select:
     """`judged_items`' tasks (as rows of the judged columns, or records), built once per
-    process: only the tasks of each factory's current stage; a senior factory's earlier
-    stages' tasks stay behind in the database, not in the judging."""
+    process: only the tasks of each factory's current stage (and, with `unstaged`, those of no
+    stage); a senior factory's earlier stages' tasks stay behind in the database, not in the
+    judging."""
+    staged = Task.stage == Factory.stage
     return (
         (select(*_JUDGED_COLUMNS) if rows else select(Task))
         .join(Factory, Factory.id == Task.factory_id)
-        .where(Task.factory_id.in_(bindparam("ids", expanding=True)), Task.stage == Factory.stage)
+        .where(
+            Task.factory_id.in_(bindparam("ids", expanding=True)),
+            or_(staged, Task.stage.is_(None)) if unstaged else staged,
+        )
         .order_by(Task.required.desc(), Task.due_on, Task.id)
     )
 
@@ -252,14 +268,17 @@ def _progress_statement() -> Select:
     )
 
 
-def evaluate_many(factories: list[Factory], now: datetime) -> dict[int, Eligibility]:
-    """Eligibility of several factories at once (a list page asks for many)."""
+def evaluate_many(
+    factories: list[Factory], now: datetime, unstaged: dict[int, list[Item]] | None = None
+) -> dict[int, Eligibility]:
+    """Eligibility of several factories at once (a list page asks for many); `unstaged` as
+    `judged_items` fills it, for those that can move."""
     movable = [
         factory
         for factory in factories
         if factory.status == "active" and factory.stage in STAGES and next_stage(factory.stage)
     ]
-    items = judged_items(movable, now)
+    items = judged_items(movable, now, unstaged=unstaged)
     results = {}
     for factory in factories:
         if factory.status != "active" or factory.stage not in STAGES:
@@ -273,9 +292,11 @@ def evaluate_many(factories: list[Factory], now: datetime) -> dict[int, Eligibil
     return results
 
 
-def evaluate(factory: Factory, now: datetime) -> Eligibility:
+def evaluate(
+    factory: Factory, now: datetime, unstaged: dict[int, list[Item]] | None = None
+) -> Eligibility:
     """Whether the factory may move to its next stage, and every item that stands in the way."""
-    return evaluate_many([factory], now)[factory.id]
+    return evaluate_many([factory], now, unstaged)[factory.id]
 
 
 def refresh(factory: Factory, now: datetime) -> Eligibility:

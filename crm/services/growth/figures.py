@@ -60,15 +60,31 @@ class Figure:
     sparkline: Sparkline
 
 
-def stage_items(factory: Factory, result: Eligibility, now: datetime) -> list[Item]:
+def checklist(factory: Factory, now: datetime) -> tuple[Eligibility, list[Item], list[Item]]:
+    """The factory's eligibility, its current stage's items (judged: a factory that cannot
+    move still shows its checklist) and its tasks of no stage, from one read of its tasks."""
+    unstaged: dict[int, list[Item]] = {}
+    result = eligibility.evaluate(factory, now, unstaged)
+    items = _stage_items(factory, result, now, unstaged)
+    extra = unstaged[factory.id] if factory.id in unstaged else _unstaged_items(factory)
+    return result, items, extra
+
+
+def _stage_items(
+    factory: Factory,
+    result: Eligibility,
+    now: datetime,
+    unstaged: dict[int, list[Item]] | None = None,
+) -> list[Item]:
     """The current stage's tasks, judged; a factory that cannot move still shows its checklist."""
     if result.refusal is None:
         return list(result.items)
-    return eligibility.judged_items([factory], now)[factory.id]
+    return eligibility.judged_items([factory], now, unstaged=unstaged)[factory.id]
 
 
-def ad_hoc_items(factory: Factory) -> list[Item]:
-    """Tasks a rep added by hand: shown on the checklist, never counted for promotion."""
+def _unstaged_items(factory: Factory) -> list[Item]:
+    """Tasks of no stage (added while the factory was a prospect): shown on the checklist,
+    never counted for promotion."""
     tasks = db.session.scalars(_ad_hoc_statement(), {"factory_id": factory.id})
     return [Item(task, task.is_closed) for task in tasks]
 

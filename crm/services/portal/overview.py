@@ -19,7 +19,7 @@ from crm.models import STAGES, Factory, FollowUp, User, Visit
 from crm.services.field import followups
 from crm.services.growth import eligibility, snapshots
 from crm.services.growth.eligibility import Item
-from crm.services.growth.figures import Figure, ad_hoc_items, measured_figures, stage_items
+from crm.services.growth.figures import Figure, checklist, measured_figures
 
 SHARED_VISITS = 10
 
@@ -68,13 +68,12 @@ def loading() -> tuple:
 
 def growth(factory: Factory, now: datetime, locale: str) -> Growth:
     metrics = snapshots.metric_catalogue()
-    result = eligibility.evaluate(factory, now)
-    items = stage_items(factory, result, now)
+    result, items, unstaged = checklist(factory, now)
     figures = measured_figures(factory, items, metrics, now)
     return Growth(
         factory=factory,
         stage_number=STAGES.index(factory.stage) + 1 if factory.stage in STAGES else 0,
-        checklist=items + ad_hoc_items(factory),
+        checklist=items + unstaged,
         figures={figure.task.id: figure for figure in figures},
         to_reach=[eligibility.explain(item, metrics, locale) for item in result.blocking],
         eligible=result.eligible,
