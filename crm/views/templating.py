@@ -281,6 +281,24 @@ class ReaderDays:
         return f"{self.text(local.date(), 'medium')} {local:%H:%M}"
 
 
+def kept_sparkline(line, metric, stage: str | None, state: str) -> Markup:
+    """A figure's six months as the sparkline macro draws them, rendered once a process for
+    each set of values, target and language (kept_html): a factory's page and its portal show
+    the same chart until a figure or the target changes."""
+    key = (
+        "sparkline",
+        tuple((point.month, point.value) for point in line.points),
+        line.target_y,
+        line.width,
+        line.height,
+        metric.unit,
+        stage,
+        state,
+    )
+    values = {"line": line, "metric": metric, "stage": stage, "state": state}
+    return kept_html(key, lambda: render_template("_macros/sparkline_chart.html", **values))
+
+
 def format_date(day: date) -> str:
     return ReaderDays.now().text(day, "medium")
 
@@ -368,6 +386,7 @@ def register(app: Flask) -> None:
         "format_distance": format_distance,
         "format_month": format_month,
         "format_figure": eligibility.format_value,
+        "kept_sparkline": kept_sparkline,
         "row_url": RowUrl,
         "location_consent": location_consent,
     }

@@ -111,6 +111,39 @@ def test_the_portal_reads_its_rep_with_its_factory(app, world):
     assert users == [], users
 
 
+def test_a_figures_chart_is_drawn_once_a_process_until_a_figure_changes(app, world):
+    """The six months' chart is kept per process for its values and language (issue 25): a
+    second visit draws none; a new figure draws it again, with the new value."""
+    drawn: list[str] = []
+
+    def record(_sender, template, **_extra) -> None:
+        if template.name == "_macros/sparkline_chart.html":
+            drawn.append(template.name)
+
+    app.extensions.pop("crm_parts", None)  # another test may have kept them in this worker
+    client = signed_in(app, world["user"])
+    template_rendered.connect(record, app)
+    try:
+        first = client.get("/portal/").get_data(True)
+        charts = len(drawn)
+        second = client.get("/portal/").get_data(True)
+        assert charts >= 1 and len(drawn) == charts and first.count("<svg") == second.count("<svg")
+        db.session.add(
+            MetricSnapshot(
+                factory=world["factory"],
+                metric_code="response_3min_rate",
+                month=date(2026, 9, 1),
+                value=Decimal("64"),
+            )
+        )
+        db.session.commit()
+        third = html.unescape(client.get("/portal/").get_data(True))
+    finally:
+        template_rendered.disconnect(record, app)
+    assert len(drawn) == charts + 1
+    assert "Sep 2026: 64 %" in third and "Oct 2026: 72 %" in third
+
+
 def test_a_factory_hands_in_a_link_and_its_rep_is_told(app, world):
     task = open_task(world["factory"])
     client = signed_in(app, world["user"])
