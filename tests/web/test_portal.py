@@ -144,6 +144,22 @@ def test_a_figures_chart_is_drawn_once_a_process_until_a_figure_changes(app, wor
     assert "Sep 2026: 64 %" in third and "Oct 2026: 72 %" in third
 
 
+def test_what_stands_in_the_way_is_put_in_words_translated_once(app, world, monkeypatch):
+    """The blocking items' sentences are looked up once for all of them, not once an item."""
+    from crm.services.growth import eligibility
+
+    looked_up: list[int] = []
+    words = eligibility._explain_words
+
+    def counted():
+        looked_up.append(1)
+        return words()
+
+    monkeypatch.setattr(eligibility, "_explain_words", counted)
+    page = html.unescape(signed_in(app, world["user"]).get("/portal/").get_data(True))
+    assert page.count("not done yet") >= 2 and len(looked_up) == 1
+
+
 def test_a_factory_hands_in_a_link_and_its_rep_is_told(app, world):
     task = open_task(world["factory"])
     client = signed_in(app, world["user"])

@@ -75,7 +75,7 @@ def growth(factory: Factory, now: datetime, locale: str) -> Growth:
         stage_number=STAGES.index(factory.stage) + 1 if factory.stage in STAGES else 0,
         checklist=items + unstaged,
         figures={figure.task.id: figure for figure in figures},
-        to_reach=[eligibility.explain(item, metrics, locale) for item in result.blocking],
+        to_reach=eligibility.explain_all(result.blocking, metrics, locale),
         eligible=result.eligible,
         next_stage=result.next_stage,
         next_visit=followups.next_open(factory),
