@@ -375,7 +375,7 @@ def test_the_sync_centre_in_chinese(page, page_guard, live_db, chinese_rep):
     target = row(page, second)
     target.locator("summary").click()
     target.get_by_label(re.compile("新日期|New date")).fill("2020-01-01")
-    target.locator("button.button-primary", has_text=re.compile(".")).last.click()
+    target.locator(".fu-move button").first.click()  # Move, the panel's first button
     row(page, first).locator(".fu-actions > button").first.click()
     page_guard.screenshot("outbox-today-waiting-zh-390", page)
     page_guard.context.set_offline(False)
