@@ -100,13 +100,20 @@ def a_day_of(rep, belt, follow_ups: int) -> None:
         builders.follow_up(factory, rep, due, reason=f"Reason {number}")
 
 
-def test_todays_cost_does_not_grow_with_its_follow_ups(db_session, draw):
+@pytest.fixture
+def two_days(db_session):
+    """Two reps of one team: a day of 2 follow-ups and a day of 14."""
     team = builders.team()
     belt = builders.belt(team)
     small, large = builders.user("rep", team_=team), builders.user("rep", team_=team)
     a_day_of(small, belt, 2)
     a_day_of(large, belt, 14)
     db.session.commit()
+    return small, large
+
+
+def test_todays_cost_does_not_grow_with_its_follow_ups(two_days, draw):
+    small, large = two_days
     few, many = draw(small, "/today"), draw(large, "/today")
     assert_same_cost(few, many)
 
@@ -117,13 +124,8 @@ def test_todays_cost_does_not_grow_with_its_follow_ups(db_session, draw):
 TODAY_ROW_MAX_BYTES = 760
 
 
-def test_a_today_row_weighs_little_more_than_its_words(db_session, draw):
-    team = builders.team()
-    belt = builders.belt(team)
-    small, large = builders.user("rep", team_=team), builders.user("rep", team_=team)
-    a_day_of(small, belt, 2)
-    a_day_of(large, belt, 14)
-    db.session.commit()
+def test_a_today_row_weighs_little_more_than_its_words(two_days, draw):
+    small, large = two_days
     few, many = draw(small, "/today"), draw(large, "/today")
     words = (
         sum(
