@@ -352,16 +352,17 @@ def get_factory(user: User, factory_id: int, on: date, *options: ORMOption) -> F
     (crm.services.trust.merge): its links and the outbox's visits addressed to it reach the
     kept factory, for those who see it; a page shown under the old id redirects. `options`
     load what the caller reads of it in the same round (its belt, owner, contacts)."""
-    # One row by its key: the condition tested on that row is cheaper than the scope's sets.
-    # unique(): an option may join a collection (its contacts), one row for each.
-    statement = select(Factory).options(*options)
-    statement = statement.where(Factory.id == factory_id, factory_condition(user, on))
-    found = db.session.execute(statement).unique().scalar_one_or_none()
-    if found is None:
-        kept = merged_into(factory_id)
-        if kept is not None:
-            statement = select(Factory).where(Factory.id == kept, factory_condition(user, on))
-            found = db.session.execute(statement.options(*options)).unique().scalar_one_or_none()
+
+    def read(wanted: int) -> Factory | None:
+        # One row by its key: the condition tested on that row is cheaper than the scope's
+        # sets. unique(): an option may join a collection (its contacts), one row for each.
+        statement = select(Factory).options(*options)
+        statement = statement.where(Factory.id == wanted, factory_condition(user, on))
+        return db.session.execute(statement).unique().scalar_one_or_none()
+
+    found = read(factory_id)
+    if found is None and (kept := merged_into(factory_id)) is not None:
+        found = read(kept)
     if found is None:
         raise NotFound(_("This record does not exist, or is not yours to see."))
     return found
