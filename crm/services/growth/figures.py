@@ -85,12 +85,12 @@ def _stage_items(
 def _unstaged_items(factory: Factory) -> list[Item]:
     """Tasks of no stage (added while the factory was a prospect): shown on the checklist,
     never counted for promotion."""
-    tasks = db.session.scalars(_ad_hoc_statement(), {"factory_id": factory.id})
+    tasks = db.session.scalars(_unstaged_statement(), {"factory_id": factory.id})
     return [Item(task, task.is_closed) for task in tasks]
 
 
 @statements.once
-def _ad_hoc_statement() -> Select:
+def _unstaged_statement() -> Select:
     return (
         select(Task)
         .where(Task.factory_id == bindparam("factory_id"), Task.stage.is_(None))
